@@ -1,0 +1,18 @@
+/* Embedded SPIR-V modules, compiled from the shaders/ folder at build time. */
+#ifndef VKCLR_SHADERS_H
+#define VKCLR_SHADERS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *name;      /* file name without .comp */
+    const uint32_t *words; /* SPIR-V */
+    size_t size;           /* bytes */
+} VkcShaderBlob;
+
+extern const VkcShaderBlob vkc_shader_table[]; /* ends with name == NULL */
+
+/* The embedded module called `name`, or NULL. */
+const VkcShaderBlob *vkc_shader_find(const char *name);
+
+#endif

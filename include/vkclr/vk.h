@@ -1,0 +1,189 @@
+/* The Vulkan compute runtime: device choice, memory arenas and tensor views, kernels made
+ * from embedded SPIR-V, command recording with automatic barriers, submit, timestamps.
+ *
+ * Every function that can fail returns VKC_OK or VKC_ERR and leaves a message in vkc_error().
+ */
+#ifndef VKCLR_VK_H
+#define VKCLR_VK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <vulkan/vulkan.h>
+
+#include "vkclr/error.h"
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct {
+    int device_index; /* -1: VKCLR_DEVICE if set, else discrete > integrated > virtual > CPU */
+    bool validation;  /* enable VK_LAYER_KHRONOS_validation (also VKCLR_VALIDATION=1) */
+    bool quiet;       /* do not print the chosen device */
+} VkcContextOptions;
+
+typedef struct VkcContext {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memory;
+    uint32_t subgroup_size;
+    bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
+    bool has_timestamps;
+    VkCommandPool command_pool;
+    VkPipelineCache pipeline_cache;
+    int validation_messages;  /* validation errors/warnings seen; tests require 0 */
+    int device_index;
+} VkcContext;
+
+int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);
+void vkc_context_destroy(VkcContext *ctx);
+
+/* Print every Vulkan device with its type, driver, memory heaps and compute limits. */
+int vkc_list_devices(FILE *out);
+
+/* Human-readable device type. */
+const char *vkc_device_type_name(VkPhysicalDeviceType type);
+
+/* ---------------------------------------------------------------- memory */
+
+typedef enum {
+    VKC_MEMORY_DEVICE,   /* device-local; host-visible too where the device offers it cheaply */
+    VKC_MEMORY_STAGING,  /* host-visible, coherent: staging ring slots, readbacks */
+} VkcMemoryKind;
+
+/* An arena is a list of large VkBuffers ("blocks"), each no bigger than the device's
+ * maxStorageBufferRange; tensors are carved out of blocks and never straddle two. */
+typedef struct {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceSize size, used;
+    void *mapped; /* NULL if not host-visible */
+} VkcBlock;
+
+typedef struct VkcArena {
+    VkcContext *ctx;
+    VkcMemoryKind kind;
+    VkDeviceSize block_size;
+    VkcBlock *blocks;
+    int nblocks, capacity;
+    VkDeviceSize allocated; /* bytes handed out to tensors */
+} VkcArena;
+
+/* A view into an arena block: (buffer, byte offset, byte size). Offsets are 256-byte aligned. */
+typedef struct {
+    VkBuffer buffer;
+    VkDeviceSize offset, size; /* bytes */
+    void *mapped;              /* host pointer to offset, or NULL if not host-visible */
+    VkcArena *arena;
+} VkcTensor;
+
+int vkc_arena_init(VkcArena *arena, VkcContext *ctx, VkcMemoryKind kind);
+void vkc_arena_destroy(VkcArena *arena);
+/* Carve `bytes` (> 0) out of the arena, zero-filled. */
+int vkc_tensor_alloc(VkcArena *arena, VkDeviceSize bytes, VkcTensor *out);
+/* A sub-view of a tensor, `offset` and `bytes` relative to it. Offset must keep 4-byte alignment. */
+VkcTensor vkc_tensor_slice(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes);
+/* Number of float32 elements. */
+static inline uint32_t vkc_tensor_floats(VkcTensor t) { return (uint32_t)(t.size / 4); }
+
+/* Copy between host memory and a tensor (through a staging buffer if it is not mapped).
+ * These submit and wait: use them at start-up and for checks, not per step. */
+int vkc_upload(VkcContext *ctx, VkcTensor dst, const void *src, size_t bytes);
+int vkc_download(VkcContext *ctx, VkcTensor src, void *dst, size_t bytes);
+
+/* ---------------------------------------------------------------- kernels */
+
+/* How a kernel sees binding i, given as one letter per binding in vkc_kernel_create:
+ *   'b' storage buffer (read/write or read-only, GLSL `buffer`)
+ *   't' read-only uniform texel buffer, format rgba32f (GLSL `uniform samplerBuffer`,
+ *       texelFetch returns 4 floats). Fast on lavapipe; the tensor's offset is aligned and
+ *       the view covers floor(size/16) texels, so shaders must not read a partial last vec4
+ *       through it unless the tensor was allocated with padding.
+ *   's' read-only uniform texel buffer, format r32f (one float per texelFetch). */
+#define VKC_MAX_BINDINGS 8
+#define VKC_MAX_SPEC 12
+
+typedef struct VkcKernel {
+    const char *name;
+    VkShaderModule module;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipeline;
+    char bindings[VKC_MAX_BINDINGS + 1];
+    int nbindings;
+    uint32_t push_size;
+    uint32_t local_size[3]; /* from spec constants 0,1,2 (shaders use local_size_x_id = 0 ...) */
+} VkcKernel;
+
+/* Create a compute pipeline from the embedded shader `shader` (file name without .comp).
+ * `bindings`: one letter per descriptor binding of set 0 (see above). `spec`: values for
+ * specialization constants 0..nspec-1; by convention constants 0,1,2 are the workgroup size
+ * (missing ones are 1). */
+int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, const char *shader, const char *bindings,
+                      uint32_t push_size, const uint32_t *spec, int nspec);
+void vkc_kernel_destroy(VkcContext *ctx, VkcKernel *k);
+
+/* ---------------------------------------------------------------- commands */
+
+/* A command buffer plus what its dispatches need to stay alive: descriptor sets, texel views,
+ * timestamp queries, and the record of which buffer ranges were touched since the last
+ * barrier (so a barrier is inserted exactly where a dispatch depends on an earlier one). */
+typedef struct VkcAccess {
+    VkBuffer buffer;
+    VkDeviceSize begin, end;
+    bool write;
+} VkcAccess;
+
+typedef struct VkcCmd {
+    VkcContext *ctx;
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkDescriptorPool *pools;
+    int npools, pools_cap;
+    VkBufferView *views;
+    int nviews, views_cap;
+    VkcAccess *pending; /* accesses since the last barrier */
+    int npending, pending_cap;
+    VkQueryPool queries;
+    uint32_t nqueries, queries_cap;
+    int barriers; /* barriers recorded so far (for tests and profiling) */
+    bool recording;
+    bool in_flight; /* submitted and not yet waited for */
+} VkcCmd;
+
+int vkc_cmd_init(VkcContext *ctx, VkcCmd *cmd);
+void vkc_cmd_destroy(VkcCmd *cmd);
+/* Start recording (resets everything recorded before). */
+int vkc_cmd_begin(VkcCmd *cmd);
+int vkc_cmd_end(VkcCmd *cmd);
+
+/* Record a dispatch of `groups` workgroups with the tensors bound in order and `push`
+ * (k->push_size bytes). Bindings declared 'b' are treated as read-write unless their index
+ * is in `readonly_mask` (bit i set: binding i only read); 't'/'s' bindings are reads. */
+int vkc_cmd_dispatch(VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors, uint32_t readonly_mask,
+                     const void *push, uint32_t gx, uint32_t gy, uint32_t gz);
+/* Copy bytes between tensors (a transfer; barriers as for dispatches). */
+int vkc_cmd_copy(VkcCmd *cmd, VkcTensor dst, VkcTensor src, VkDeviceSize bytes);
+/* Fill a tensor with a 32-bit pattern. */
+int vkc_cmd_fill(VkcCmd *cmd, VkcTensor dst, uint32_t pattern);
+/* Make everything recorded so far visible to everything after (and to the host after submit). */
+void vkc_cmd_barrier(VkcCmd *cmd);
+/* Write a GPU timestamp; returns its index (or -1 if the device has none). */
+int vkc_cmd_timestamp(VkcCmd *cmd);
+/* Submit and wait for completion. A lost device or timeout is reported as an error. */
+int vkc_cmd_submit_wait(VkcCmd *cmd);
+/* Submit without waiting; vkc_cmd_wait() waits. */
+int vkc_cmd_submit(VkcCmd *cmd);
+int vkc_cmd_wait(VkcCmd *cmd);
+/* Nanoseconds between timestamps a and b of the last completed submission. */
+int vkc_cmd_elapsed_ns(VkcCmd *cmd, int a, int b, double *ns);
+
+/* Workgroups needed to cover n items with groups of size g. */
+static inline uint32_t vkc_div_up(uint32_t n, uint32_t g) { return (n + g - 1) / g; }
+
+#endif

@@ -1,0 +1,131 @@
+/* vkclr bench gemm: GFLOP/s of shaders/gemm.comp, timed with GPU timestamps, median of runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "commands.h"
+#include "vkclr/gemm.h"
+
+typedef struct {
+    const char *label;
+    bool ta, tb;
+    uint32_t M, N, K;
+} Shape;
+
+static const Shape shapes[] = {
+    {"256^3 NN", false, false, 256, 256, 256},
+    {"1024^3 NN", false, false, 1024, 1024, 1024},
+    {"2048^3 NN", false, false, 2048, 2048, 2048},
+    {"conv fwd NT", false, true, 50176, 64, 576},   /* 64 x 28x28 images, 64 -> 64 channels, 3x3 */
+    {"conv dW TN", true, false, 64, 576, 50176},
+};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median time in ns of `repeat` runs of one product (after one warm-up run). */
+static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, double *median_ns)
+{
+    VkcArena arena;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    VkcTensor A, B, C;
+    uint64_t a = (uint64_t)s->M * s->K, b = (uint64_t)s->K * s->N, c = (uint64_t)s->M * s->N;
+    int rc = VKC_ERR;
+    VkcCmd cmd = {0};
+    double times[64];
+    if (vkc_tensor_alloc(&arena, a * 4, &A) || vkc_tensor_alloc(&arena, b * 4, &B) ||
+        vkc_tensor_alloc(&arena, c * 4, &C) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd))
+        goto done;
+    VkcGemmArgs args = {
+        .trans_a = s->ta, .trans_b = s->tb, .M = s->M, .N = s->N, .K = s->K,
+        .A = A, .B = B, .C = C, .lda = s->ta ? s->M : s->K, .ldb = s->tb ? s->K : s->N, .ldc = s->N,
+        .alpha = 1.0f, .beta = 0.0f,
+    };
+    int t0 = vkc_cmd_timestamp(&cmd);
+    if (vkc_gemm_record(g, &cmd, &args)) goto done;
+    int t1 = vkc_cmd_timestamp(&cmd);
+    if (vkc_cmd_end(&cmd)) goto done;
+    for (int r = 0; r <= repeat; r++) {
+        double start = now_ns();
+        if (vkc_cmd_submit_wait(&cmd)) goto done;
+        double wall = now_ns() - start;
+        if (r == 0) continue; /* warm-up: pipeline compilation happens here on some drivers */
+        if (t0 >= 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1]) == VKC_OK) continue;
+        times[r - 1] = wall;
+    }
+    qsort(times, repeat, sizeof times[0], compare);
+    *median_ns = times[repeat / 2];
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_arena_destroy(&arena);
+    return rc;
+}
+
+int bench_gemm(int argc, char **argv)
+{
+    long device = -1, repeat = 5;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        int m;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: vkclr bench gemm [--device N] [--repeat R] [--only LABEL]\n\n"
+                   "Times C = op(A) op(B) for square and conv-as-GEMM shapes: median of R runs (default 5) after\n"
+                   "a warm-up, from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n");
+            return 0;
+        }
+        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
+            (m = arg_match_int(argc, argv, &i, "--repeat", 1, 63, &repeat)) ||
+            (m = arg_match_str(argc, argv, &i, "--only", &only))) {
+            if (m < 0) return 2;
+            continue;
+        }
+        fprintf(stderr, "vkclr bench gemm: unknown option '%s'\n", argv[i]);
+        return 2;
+    }
+    VkcContext ctx;
+    VkcContextOptions opt = {.device_index = (int)device};
+    if (vkc_context_create(&ctx, &opt)) {
+        fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());
+        return 1;
+    }
+    VkcGemm g;
+    if (vkc_gemm_init(&ctx, &g)) {
+        fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());
+        vkc_context_destroy(&ctx);
+        return 1;
+    }
+    printf("device: %s (%s); tile %ux%u invocations x %ux%u outputs; median of %ld runs\n", ctx.props.deviceName,
+           vkc_device_type_name(ctx.props.deviceType), g.wide.wg_x, g.wide.wg_y, g.wide.tm, 4 * g.wide.tn4, repeat);
+    printf("%-14s %7s %7s %7s %12s %10s\n", "shape", "M", "N", "K", "time (ms)", "GFLOP/s");
+    int status = 0;
+    for (int s = 0; s < NSHAPES; s++) {
+        if (only && !strstr(shapes[s].label, only)) continue;
+        double ns;
+        if (time_shape(&ctx, &g, &shapes[s], (int)repeat, &ns)) {
+            fprintf(stderr, "vkclr bench gemm: %s: %s\n", shapes[s].label, vkc_error());
+            status = 1;
+            break;
+        }
+        double flops = 2.0 * shapes[s].M * shapes[s].N * shapes[s].K;
+        printf("%-14s %7u %7u %7u %12.3f %10.1f\n", shapes[s].label, shapes[s].M, shapes[s].N, shapes[s].K, ns / 1e6,
+               flops / ns);
+        fflush(stdout);
+    }
+    vkc_gemm_destroy(&g);
+    vkc_context_destroy(&ctx);
+    return status;
+}

@@ -1,0 +1,26 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} benches[] = {
+    {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
+};
+#define NBENCH (int)(sizeof benches / sizeof benches[0])
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+        printf("usage: vkclr bench WHAT [OPTIONS]\n\n");
+        for (int i = 0; i < NBENCH; i++) printf("  %-10s %s\n", benches[i].name, benches[i].help);
+        return argc < 1 ? 2 : 0;
+    }
+    for (int i = 0; i < NBENCH; i++)
+        if (!strcmp(argv[0], benches[i].name)) return benches[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vkclr bench: unknown benchmark '%s' (see vkclr bench --help)\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,11 @@
+/* The vkclr subcommands: one file each (cmd_*.c), benchmarks in bench_*.c. Each takes the
+ * arguments after its own name and returns the process exit status. */
+#ifndef VKCLR_CLI_COMMANDS_H
+#define VKCLR_CLI_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+int bench_gemm(int argc, char **argv);
+
+#endif

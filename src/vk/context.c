@@ -1,0 +1,320 @@
+/* Instance, validation messages, device enumeration and choice. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *vkc_device_type_name(VkPhysicalDeviceType type)
+{
+    switch (type) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+    }
+}
+
+static const char *vk_result_name(VkResult r)
+{
+    switch (r) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "out of host memory";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "out of device memory";
+    case VK_ERROR_INITIALIZATION_FAILED: return "initialization failed";
+    case VK_ERROR_DEVICE_LOST: return "device lost";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "layer not present";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "extension not present";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "incompatible driver (no Vulkan 1.1 driver found)";
+    case VK_TIMEOUT: return "timeout";
+    default: return "error";
+    }
+}
+
+int vkc_fail_vk(const char *what, VkResult r)
+{
+    return vkc_fail("%s failed: %s (VkResult %d)", what, vk_result_name(r), (int)r);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT type,
+    const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
+{
+    (void)type;
+    VkcContext *ctx = user;
+    if (severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT)) {
+        ctx->validation_messages++;
+        fprintf(stderr, "vkclr: validation %s: %s\n",
+                severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", data->pMessage);
+    }
+    return VK_FALSE;
+}
+
+static bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
+static bool layer_available(const char *name)
+{
+    uint32_t n = 0;
+    vkEnumerateInstanceLayerProperties(&n, NULL);
+    VkLayerProperties *layers = calloc(n ? n : 1, sizeof *layers);
+    if (!layers) return false;
+    vkEnumerateInstanceLayerProperties(&n, layers);
+    bool found = false;
+    for (uint32_t i = 0; i < n; i++) found |= !strcmp(layers[i].layerName, name);
+    free(layers);
+    return found;
+}
+
+static int create_instance(VkInstance *instance, bool validation)
+{
+    VkApplicationInfo app = {
+        .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+        .pApplicationName = "vkclr",
+        .apiVersion = VK_API_VERSION_1_1,
+    };
+    const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
+    const char *extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    VkInstanceCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pApplicationInfo = &app,
+        .enabledLayerCount = validation ? 1 : 0,
+        .ppEnabledLayerNames = layers,
+        .enabledExtensionCount = validation ? 1 : 0,
+        .ppEnabledExtensionNames = extensions,
+    };
+    VkResult r = vkCreateInstance(&info, NULL, instance);
+    if (r != VK_SUCCESS) return vkc_fail_vk("creating the Vulkan instance", r);
+    return VKC_OK;
+}
+
+static int enumerate(VkInstance instance, VkPhysicalDevice **out, uint32_t *n)
+{
+    *n = 0;
+    VkResult r = vkEnumeratePhysicalDevices(instance, n, NULL);
+    if (r != VK_SUCCESS) return vkc_fail_vk("listing Vulkan devices", r);
+    if (*n == 0)
+        return vkc_fail("no Vulkan device found (on a machine without a GPU, install mesa-vulkan-drivers for lavapipe)");
+    *out = calloc(*n, sizeof **out);
+    if (!*out) return vkc_fail("out of memory");
+    vkEnumeratePhysicalDevices(instance, n, *out);
+    return VKC_OK;
+}
+
+static int device_rank(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
+    }
+}
+
+static bool compute_queue_family(VkPhysicalDevice dev, uint32_t *family)
+{
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, NULL);
+    VkQueueFamilyProperties props[32];
+    if (n > 32) n = 32;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, props);
+    /* Prefer a family with compute; any compute family also takes transfers. */
+    for (uint32_t i = 0; i < n; i++)
+        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            *family = i;
+            return true;
+        }
+    return false;
+}
+
+static uint32_t subgroup_size_of(VkPhysicalDevice dev)
+{
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
+    vkGetPhysicalDeviceProperties2(dev, &p2);
+    return sub.subgroupSize;
+}
+
+int vkc_list_devices(FILE *out)
+{
+    VkInstance instance;
+    if (create_instance(&instance, false)) return VKC_ERR;
+    VkPhysicalDevice *devs;
+    uint32_t n;
+    if (enumerate(instance, &devs, &n)) {
+        vkDestroyInstance(instance, NULL);
+        return VKC_ERR;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+        VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+        vkGetPhysicalDeviceProperties2(devs[i], &p2);
+        const VkPhysicalDeviceProperties *p = &p2.properties;
+        const VkPhysicalDeviceLimits *l = &p->limits;
+        VkPhysicalDeviceMemoryProperties mem;
+        vkGetPhysicalDeviceMemoryProperties(devs[i], &mem);
+        fprintf(out, "device %u: %s\n", i, p->deviceName);
+        fprintf(out, "  type               %s\n", vkc_device_type_name(p->deviceType));
+        fprintf(out, "  driver             %s %s (Vulkan %u.%u.%u)\n", drv.driverName, drv.driverInfo,
+                VK_API_VERSION_MAJOR(p->apiVersion), VK_API_VERSION_MINOR(p->apiVersion),
+                VK_API_VERSION_PATCH(p->apiVersion));
+        for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
+            fprintf(out, "  memory heap %u      %.1f GiB%s\n", h, mem.memoryHeaps[h].size / 1073741824.0,
+                    mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? " (device local)" : "");
+        fprintf(out, "  subgroup size      %u\n", subgroup_size_of(devs[i]));
+        fprintf(out, "  shared memory      %u KiB per workgroup\n", l->maxComputeSharedMemorySize / 1024);
+        fprintf(out, "  workgroup          %u invocations, %u x %u x %u\n", l->maxComputeWorkGroupInvocations,
+                l->maxComputeWorkGroupSize[0], l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2]);
+        fprintf(out, "  storage buffer     %.0f MiB max range\n", l->maxStorageBufferRange / 1048576.0);
+        fprintf(out, "  texel buffer       %u elements max\n", l->maxTexelBufferElements);
+        fprintf(out, "  push constants     %u bytes\n", l->maxPushConstantsSize);
+        fprintf(out, "  timestamps         %s\n", l->timestampComputeAndGraphics ? "yes" : "no");
+    }
+    free(devs);
+    vkDestroyInstance(instance, NULL);
+    return VKC_OK;
+}
+
+static int pick_device(VkInstance instance, int wanted, VkPhysicalDevice *out, int *index)
+{
+    VkPhysicalDevice *devs;
+    uint32_t n;
+    if (enumerate(instance, &devs, &n)) return VKC_ERR;
+    int best = -1, best_rank = 99;
+    if (wanted >= 0) {
+        if ((uint32_t)wanted >= n) {
+            free(devs);
+            return vkc_fail("device %d does not exist (%u device%s found; see vkclr devices)", wanted, n,
+                            n == 1 ? "" : "s");
+        }
+        best = wanted;
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            uint32_t family;
+            if (p.apiVersion < VK_API_VERSION_1_1 || !compute_queue_family(devs[i], &family)) continue;
+            if (device_rank(p.deviceType) < best_rank) best = (int)i, best_rank = device_rank(p.deviceType);
+        }
+        if (best < 0) {
+            free(devs);
+            return vkc_fail("no Vulkan 1.1 device with a compute queue found");
+        }
+    }
+    *out = devs[best];
+    *index = best;
+    free(devs);
+    return VKC_OK;
+}
+
+int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
+{
+    memset(ctx, 0, sizeof *ctx);
+    VkcContextOptions opt = options ? *options : (VkcContextOptions){.device_index = -1};
+    if (env_flag("VKCLR_VALIDATION")) opt.validation = true;
+    if (env_flag("VKCLR_QUIET")) opt.quiet = true;
+    if (opt.device_index < 0 && getenv("VKCLR_DEVICE") && *getenv("VKCLR_DEVICE")) {
+        char *end;
+        long d = strtol(getenv("VKCLR_DEVICE"), &end, 10);
+        if (*end || d < 0 || d > 1000) return vkc_fail("VKCLR_DEVICE='%s' is not a device index", getenv("VKCLR_DEVICE"));
+        opt.device_index = (int)d;
+    }
+    if (opt.validation && !layer_available("VK_LAYER_KHRONOS_validation"))
+        return vkc_fail("validation was requested but VK_LAYER_KHRONOS_validation is not installed "
+                        "(Debian: vulkan-validationlayers)");
+    if (create_instance(&ctx->instance, opt.validation)) return VKC_ERR;
+
+    if (opt.validation) {
+        PFN_vkCreateDebugUtilsMessengerEXT create_messenger =
+            (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkCreateDebugUtilsMessengerEXT");
+        VkDebugUtilsMessengerCreateInfoEXT info = {
+            .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+            .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+            .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+            .pfnUserCallback = on_validation_message,
+            .pUserData = ctx,
+        };
+        if (!create_messenger || create_messenger(ctx->instance, &info, NULL, &ctx->messenger) != VK_SUCCESS) {
+            vkc_context_destroy(ctx);
+            return vkc_fail("could not install the validation message callback");
+        }
+    }
+
+    if (pick_device(ctx->instance, opt.device_index, &ctx->physical, &ctx->device_index)) {
+        vkc_context_destroy(ctx);
+        return VKC_ERR;
+    }
+    vkGetPhysicalDeviceProperties(ctx->physical, &ctx->props);
+    vkGetPhysicalDeviceMemoryProperties(ctx->physical, &ctx->memory);
+    ctx->subgroup_size = subgroup_size_of(ctx->physical);
+    ctx->is_cpu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    if (ctx->props.apiVersion < VK_API_VERSION_1_1) {
+        vkc_context_destroy(ctx);
+        return vkc_fail("device %d (%s) supports only Vulkan %u.%u; vkclr needs 1.1", ctx->device_index,
+                        ctx->props.deviceName, VK_API_VERSION_MAJOR(ctx->props.apiVersion),
+                        VK_API_VERSION_MINOR(ctx->props.apiVersion));
+    }
+    if (!compute_queue_family(ctx->physical, &ctx->queue_family)) {
+        vkc_context_destroy(ctx);
+        return vkc_fail("device %d (%s) has no compute queue", ctx->device_index, ctx->props.deviceName);
+    }
+    ctx->has_timestamps = ctx->props.limits.timestampComputeAndGraphics && ctx->props.limits.timestampPeriod > 0;
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue_info = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+        .queueFamilyIndex = ctx->queue_family,
+        .queueCount = 1,
+        .pQueuePriorities = &priority,
+    };
+    VkDeviceCreateInfo dev_info = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .queueCreateInfoCount = 1,
+        .pQueueCreateInfos = &queue_info,
+    };
+    VkResult r = vkCreateDevice(ctx->physical, &dev_info, NULL, &ctx->device);
+    if (r != VK_SUCCESS) {
+        vkc_context_destroy(ctx);
+        return vkc_fail_vk("creating the logical device", r);
+    }
+    vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+
+    VkCommandPoolCreateInfo pool_info = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex = ctx->queue_family,
+    };
+    VkPipelineCacheCreateInfo cache_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS ||
+        (r = vkCreatePipelineCache(ctx->device, &cache_info, NULL, &ctx->pipeline_cache)) != VK_SUCCESS) {
+        vkc_context_destroy(ctx);
+        return vkc_fail_vk("creating the command pool", r);
+    }
+    if (!opt.quiet)
+        fprintf(stderr, "vkclr: device %d: %s (%s)\n", ctx->device_index, ctx->props.deviceName,
+                vkc_device_type_name(ctx->props.deviceType));
+    return VKC_OK;
+}
+
+void vkc_context_destroy(VkcContext *ctx)
+{
+    if (ctx->device) {
+        vkDeviceWaitIdle(ctx->device);
+        if (ctx->pipeline_cache) vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
+        if (ctx->command_pool) vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
+        vkDestroyDevice(ctx->device, NULL);
+    }
+    if (ctx->messenger) {
+        PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+            (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
+        if (destroy) destroy(ctx->instance, ctx->messenger, NULL);
+    }
+    if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
+    int messages = ctx->validation_messages;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->validation_messages = messages; /* still readable after destroy, for tests */
+}

@@ -1,0 +1,17 @@
+/* Shared inside src/vk only. */
+#ifndef VKCLR_VK_INTERNAL_H
+#define VKCLR_VK_INTERNAL_H
+#include "vkclr/vk.h"
+
+/* Set a message "WHAT failed: reason (VkResult n)" and return VKC_ERR. */
+int vkc_fail_vk(const char *what, VkResult r);
+
+/* Create a buffer with its own memory of the given properties (first type matching
+ * `required`, preferring `preferred` too). Maps it if host-visible. */
+int vkc_block_create(VkcContext *ctx, VkDeviceSize size, VkMemoryPropertyFlags required,
+                     VkMemoryPropertyFlags preferred, VkcBlock *out);
+void vkc_block_destroy(VkcContext *ctx, VkcBlock *b);
+
+/* Record, submit and wait for a one-off command buffer filled by `fill`. */
+int vkc_run_once(VkcContext *ctx, void (*fill)(VkCommandBuffer cb, void *user), void *user);
+#endif

@@ -1,0 +1,110 @@
+/* Compute pipelines from embedded SPIR-V, with specialization and push constants. */
+#include <string.h>
+
+#include "internal.h"
+#include "vkclr/shaders.h"
+
+const VkcShaderBlob *vkc_shader_find(const char *name)
+{
+    for (const VkcShaderBlob *s = vkc_shader_table; s->name; s++)
+        if (!strcmp(s->name, name)) return s;
+    return NULL;
+}
+
+static VkDescriptorType descriptor_type(char c)
+{
+    return c == 'b' ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+}
+
+int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, const char *shader, const char *bindings,
+                      uint32_t push_size, const uint32_t *spec, int nspec)
+{
+    memset(k, 0, sizeof *k);
+    const VkcShaderBlob *blob = vkc_shader_find(shader);
+    if (!blob) return vkc_fail("no embedded shader called '%s'", shader);
+    int n = (int)strlen(bindings);
+    if (n > VKC_MAX_BINDINGS) return vkc_fail("kernel %s: too many bindings", shader);
+    if (nspec > VKC_MAX_SPEC) return vkc_fail("kernel %s: too many specialization constants", shader);
+    if (push_size > ctx->props.limits.maxPushConstantsSize)
+        return vkc_fail("kernel %s needs %u bytes of push constants; the device allows %u", shader, push_size,
+                        ctx->props.limits.maxPushConstantsSize);
+    k->name = blob->name;
+    memcpy(k->bindings, bindings, (size_t)n + 1);
+    k->nbindings = n;
+    k->push_size = push_size;
+    for (int i = 0; i < 3; i++) k->local_size[i] = i < nspec ? spec[i] : 1;
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint32_t invocations = k->local_size[0] * k->local_size[1] * k->local_size[2];
+    if (invocations > lim->maxComputeWorkGroupInvocations || k->local_size[0] > lim->maxComputeWorkGroupSize[0] ||
+        k->local_size[1] > lim->maxComputeWorkGroupSize[1] || k->local_size[2] > lim->maxComputeWorkGroupSize[2])
+        return vkc_fail("kernel %s: workgroup %ux%ux%u exceeds the device's limits", shader, k->local_size[0],
+                        k->local_size[1], k->local_size[2]);
+
+    VkDescriptorSetLayoutBinding layout_bindings[VKC_MAX_BINDINGS];
+    for (int i = 0; i < n; i++) {
+        if (!strchr("bts", bindings[i])) return vkc_fail("kernel %s: unknown binding kind '%c'", shader, bindings[i]);
+        layout_bindings[i] = (VkDescriptorSetLayoutBinding){
+            .binding = (uint32_t)i,
+            .descriptorType = descriptor_type(bindings[i]),
+            .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+    }
+    VkDescriptorSetLayoutCreateInfo set_info = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = (uint32_t)n,
+        .pBindings = layout_bindings,
+    };
+    VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = push_size};
+    VkPipelineLayoutCreateInfo layout_info = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &k->set_layout,
+        .pushConstantRangeCount = push_size ? 1 : 0,
+        .pPushConstantRanges = &push,
+    };
+    VkShaderModuleCreateInfo module_info = {
+        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+        .codeSize = blob->size,
+        .pCode = blob->words,
+    };
+    VkSpecializationMapEntry entries[VKC_MAX_SPEC];
+    for (int i = 0; i < nspec; i++)
+        entries[i] = (VkSpecializationMapEntry){.constantID = (uint32_t)i, .offset = 4u * i, .size = 4};
+    VkSpecializationInfo spec_info = {
+        .mapEntryCount = (uint32_t)nspec, .pMapEntries = entries, .dataSize = 4u * nspec, .pData = spec};
+    VkResult r;
+    if ((r = vkCreateDescriptorSetLayout(ctx->device, &set_info, NULL, &k->set_layout)) != VK_SUCCESS ||
+        (r = vkCreatePipelineLayout(ctx->device, &layout_info, NULL, &k->layout)) != VK_SUCCESS ||
+        (r = vkCreateShaderModule(ctx->device, &module_info, NULL, &k->module)) != VK_SUCCESS) {
+        vkc_kernel_destroy(ctx, k);
+        return vkc_fail_vk(shader, r);
+    }
+    VkComputePipelineCreateInfo pipe_info = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+            .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+            .module = k->module,
+            .pName = "main",
+            .pSpecializationInfo = nspec ? &spec_info : NULL,
+        },
+        .layout = k->layout,
+    };
+    r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pipe_info, NULL, &k->pipeline);
+    if (r != VK_SUCCESS) {
+        vkc_kernel_destroy(ctx, k);
+        return vkc_fail_vk(shader, r);
+    }
+    return VKC_OK;
+}
+
+void vkc_kernel_destroy(VkcContext *ctx, VkcKernel *k)
+{
+    if (!ctx->device) return;
+    if (k->pipeline) vkDestroyPipeline(ctx->device, k->pipeline, NULL);
+    if (k->module) vkDestroyShaderModule(ctx->device, k->module, NULL);
+    if (k->layout) vkDestroyPipelineLayout(ctx->device, k->layout, NULL);
+    if (k->set_layout) vkDestroyDescriptorSetLayout(ctx->device, k->set_layout, NULL);
+    memset(k, 0, sizeof *k);
+}
