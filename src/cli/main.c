@@ -12,6 +12,7 @@ typedef struct {
 
 static const Command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their compute limits"},
+    {"selftest", cmd_selftest, "check every kernel against its C reference on this device"},
     {"bench", cmd_bench, "measure kernels and pipelines (vkclr bench --help)"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -1,0 +1,40 @@
+/* Kernel checks: each runs one shader on the device and compares it with its plain-C
+ * reference (tests/ref/), or checks a reference backward against finite differences.
+ * The same list serves `meson test` (tests/test_checks.c) and `vkclr selftest`, so a user
+ * can verify their own GPU and driver with exactly what CI runs. */
+#ifndef VKCLR_CHECK_H
+#define VKCLR_CHECK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vkclr/vk.h"
+
+typedef struct {
+    bool passed;
+    double max_violation; /* worst |got - want| / (atol + rtol * |want|); passing means <= 1 */
+    char detail[512];     /* what was compared, and where the worst element was */
+} VkcCheckResult;
+
+/* Returns VKC_OK when the check ran (verdict in r->passed), VKC_ERR when it could not run
+ * (message in vkc_error()); both count as failures in a report. */
+typedef int (*VkcCheckFn)(VkcContext *ctx, VkcCheckResult *r);
+
+typedef struct {
+    const char *name;  /* "group/what", e.g. "gemm/nn-shapes" */
+    VkcCheckFn run;
+    bool needs_device; /* false for reference-only checks (finite differences) */
+} VkcCheck;
+
+/* All checks, in the order they run; ends with {NULL}. */
+extern const VkcCheck vkc_checks[];
+
+/* Compare n floats; fills r (passed, max_violation, detail naming `what` and the worst index). */
+void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
+                       double atol, double rtol);
+
+/* Run every check whose name starts with `prefix` (NULL: all); print one line each to `out`
+ * (if not NULL). Returns the number that failed or could not run; *ran gets how many ran. */
+int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran);
+
+#endif

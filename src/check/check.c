@@ -1,0 +1,62 @@
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "vkclr/check.h"
+
+void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
+                       double atol, double rtol)
+{
+    double worst = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = fabs((double)got[i] - (double)want[i]) / (atol + rtol * fabs((double)want[i]));
+        if (isnan(v)) v = INFINITY;
+        if (v > worst) worst = v, at = i;
+    }
+    bool ok = worst <= 1.0;
+    /* Several comparisons may go into one result: keep the worst. */
+    if (!r->detail[0] || !ok || worst > r->max_violation) {
+        if (n == 0)
+            snprintf(r->detail, sizeof r->detail, "%s: nothing compared", what);
+        else
+            snprintf(r->detail, sizeof r->detail, "%s: worst element %zu: got %.7g, want %.7g (tolerance %.1e + %.1e*|want|)",
+                     what, at, got[at], want[at], atol, rtol);
+    }
+    if (worst > r->max_violation) r->max_violation = worst;
+    r->passed = r->passed && ok && n > 0;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran)
+{
+    int failed = 0, count = 0;
+    for (const VkcCheck *c = vkc_checks; c->name; c++) {
+        if (prefix && strncmp(c->name, prefix, strlen(prefix))) continue;
+        VkcCheckResult r = {.passed = true};
+        int before = ctx->validation_messages;
+        double t0 = seconds();
+        vkc_error_clear();
+        int rc = c->run(ctx, &r);
+        double dt = seconds() - t0;
+        bool validation_clean = ctx->validation_messages == before;
+        bool ok = rc == VKC_OK && r.passed && validation_clean;
+        count++;
+        failed += !ok;
+        if (out) {
+            const char *verdict = rc != VKC_OK ? "ERROR" : !r.passed ? "FAIL" : !validation_clean ? "INVALID" : "pass";
+            fprintf(out, "%-7s %-34s %6.2fs  %s%s\n", verdict, c->name, dt,
+                    rc != VKC_OK ? vkc_error() : r.detail,
+                    validation_clean ? "" : " [validation layer reported messages]");
+            fflush(out);
+        }
+    }
+    if (ran) *ran = count;
+    return failed;
+}
