@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // C = alpha * op(A) * op(B) + beta * C, for a batch of matrices (gl_WorkGroupID.z).
 //   op(A) is M x K: A[m*lda + k], or A[k*lda + m] when TRANS_A.
 //   op(B) is K x N: B[k*ldb + n], or B[n*ldb + k] when TRANS_B.
@@ -36,17 +37,6 @@ layout(push_constant) uniform Push {
 
 float fetch1(samplerBuffer t, uint i) { return texelFetch(t, int(i >> 2))[i & 3u]; }
 
-// Four consecutive elements starting at i, which is a multiple of 4.
-vec4 fetch4(samplerBuffer t, uint i) { return texelFetch(t, int(i >> 2)); }
-
-// Elements k..k+3 of the row starting at `row`; krow[] holds k..k+3 clamped to K-1, which
-// the element-wise path uses so that it never reads past the tensor.
-vec4 along_k(samplerBuffer t, uint row, uint k, uint krow[4])
-{
-    if (ALIGNED) return fetch4(t, row + k);
-    return vec4(fetch1(t, row + krow[0]), fetch1(t, row + krow[1]), fetch1(t, row + krow[2]), fetch1(t, row + krow[3]));
-}
-
 void main()
 {
     const uint n0 = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * 4u * TN4;
@@ -58,67 +48,73 @@ void main()
     const uint baseC = p.offC + batch * p.strideC;
 
     // Rows/columns outside C are clamped to the last valid one: they load real data and
-    // their results are never stored.
+    // their results are never stored. Along-m/n vec4 reads start at most at the last
+    // multiple of 4 below M/N, so they stay inside the (padded) row.
     uint rowA[TM];
-    for (uint i = 0; i < TM; i++) rowA[i] = min(m0 + i, p.M - 1u);
+    [[unroll]] for (uint i = 0; i < TM; i++) rowA[i] = min(m0 + i, p.M - 1u);
     uint colB[4 * TN4];
-    for (uint j = 0; j < 4u * TN4; j++) colB[j] = min(n0 + j, p.N - 1u);
+    [[unroll]] for (uint j = 0; j < 4u * TN4; j++) colB[j] = min(n0 + j, p.N - 1u);
+    const uint lastM4 = (p.M - 1u) & ~3u, lastN4 = (p.N - 1u) & ~3u;
 
     vec4 acc[TM][TN4];
-    for (uint i = 0; i < TM; i++)
-        for (uint j = 0; j < TN4; j++) acc[i][j] = vec4(0.0);
+    [[unroll]] for (uint i = 0; i < TM; i++)
+        [[unroll]] for (uint j = 0; j < TN4; j++) acc[i][j] = vec4(0.0);
 
+    const uint kfull = p.K & ~3u; // steps of 4 that need no masking
     for (uint k = 0; k < p.K; k += 4u) {
-        // a[i] = op(A)[m0+i][k..k+3]; b[kk][j] = op(B)[k+kk][n0+4j..n0+4j+3]
+        const bool tail = k >= kfull;
+        uint krow[4];
+        [[unroll]] for (uint kk = 0; kk < 4u; kk++) krow[kk] = tail ? min(k + kk, p.K - 1u) : k + kk;
+
         vec4 a[TM];
         vec4 b[4][TN4];
-        const bool tail = k + 4u > p.K;
-        uint krow[4];
-        for (uint kk = 0; kk < 4u; kk++) krow[kk] = min(k + kk, p.K - 1u);
-
-        if (!TRANS_A) {
-            for (uint i = 0; i < TM; i++) a[i] = along_k(A, baseA + rowA[i] * p.lda, k, krow);
-        } else {
-            // A is K x M in memory: a vec4 along m from each of the 4 rows k..k+3.
-            for (uint i = 0; i < TM; i += 4u) {
-                vec4 r[4];
-                if (ALIGNED && m0 + i + 3u < p.M) {
-                    for (uint kk = 0; kk < 4u; kk++) r[kk] = fetch4(A, baseA + krow[kk] * p.lda + m0 + i);
-                } else {
-                    for (uint kk = 0; kk < 4u; kk++)
-                        for (uint q = 0; q < 4u; q++)
-                            r[kk][q] = fetch1(A, baseA + krow[kk] * p.lda + rowA[min(i + q, TM - 1u)]);
+        if (ALIGNED) {
+            // Every read is one texel; no per-invocation branches, so CPU drivers keep all lanes busy.
+            if (!TRANS_A) {
+                [[unroll]] for (uint i = 0; i < TM; i++) a[i] = texelFetch(A, int((baseA + rowA[i] * p.lda + k) >> 2));
+            } else {
+                [[unroll]] for (uint i = 0; i < TM; i += 4u) {
+                    const uint m = min(m0 + i, lastM4);
+                    vec4 r[4];
+                    [[unroll]] for (uint kk = 0; kk < 4u; kk++) r[kk] = texelFetch(A, int((baseA + krow[kk] * p.lda + m) >> 2));
+                    [[unroll]] for (uint q = 0; q < 4u; q++)
+                        if (i + q < TM) a[i + q] = vec4(r[0][q], r[1][q], r[2][q], r[3][q]);
                 }
-                for (uint q = 0; q < 4u && i + q < TM; q++) a[i + q] = vec4(r[0][q], r[1][q], r[2][q], r[3][q]);
             }
-        }
-        if (!TRANS_B) {
-            for (uint kk = 0; kk < 4u; kk++)
-                for (uint j = 0; j < TN4; j++) {
-                    const uint n = n0 + 4u * j;
-                    if (ALIGNED && n + 3u < p.N) {
-                        b[kk][j] = fetch4(B, baseB + krow[kk] * p.ldb + n);
-                    } else {
-                        for (uint q = 0; q < 4u; q++) b[kk][j][q] = fetch1(B, baseB + krow[kk] * p.ldb + colB[4u * j + q]);
+            if (!TRANS_B) {
+                [[unroll]] for (uint kk = 0; kk < 4u; kk++)
+                    [[unroll]] for (uint j = 0; j < TN4; j++)
+                        b[kk][j] = texelFetch(B, int((baseB + krow[kk] * p.ldb + min(n0 + 4u * j, lastN4)) >> 2));
+            } else {
+                [[unroll]] for (uint j = 0; j < TN4; j++)
+                    [[unroll]] for (uint q = 0; q < 4u; q++) {
+                        const vec4 col = texelFetch(B, int((baseB + colB[4u * j + q] * p.ldb + k) >> 2));
+                        [[unroll]] for (uint kk = 0; kk < 4u; kk++) b[kk][j][q] = col[kk];
                     }
-                }
+            }
         } else {
-            // B is N x K in memory: a vec4 along k for each column n.
-            for (uint j = 0; j < TN4; j++)
-                for (uint q = 0; q < 4u; q++) {
-                    const vec4 col = along_k(B, baseB + colB[4u * j + q] * p.ldb, k, krow);
-                    for (uint kk = 0; kk < 4u; kk++) b[kk][j][q] = col[kk];
-                }
+            // Element-wise reads for odd leading dimensions or offsets.
+            [[unroll]] for (uint i = 0; i < TM; i++)
+                [[unroll]] for (uint kk = 0; kk < 4u; kk++)
+                    a[i][kk] = fetch1(A, baseA + (TRANS_A ? krow[kk] * p.lda + rowA[i] : rowA[i] * p.lda + krow[kk]));
+            [[unroll]] for (uint kk = 0; kk < 4u; kk++)
+                [[unroll]] for (uint j = 0; j < TN4; j++)
+                    [[unroll]] for (uint q = 0; q < 4u; q++) {
+                        const uint n = colB[4u * j + q];
+                        b[kk][j][q] = fetch1(B, baseB + (TRANS_B ? n * p.ldb + krow[kk] : krow[kk] * p.ldb + n));
+                    }
         }
         if (tail) {
-            // Past K: vec4 fetches along k read row padding (any value, even NaN); zero both sides.
-            for (uint kk = p.K - k; kk < 4u; kk++) {
-                for (uint i = 0; i < TM; i++) a[i][kk] = 0.0;
-                for (uint j = 0; j < TN4; j++) b[kk][j] = vec4(0.0);
-            }
+            // Past K: vec4 reads along k see row padding (any value, even NaN); zero both sides.
+            // Constant indices only, so the register tile never spills to memory.
+            [[unroll]] for (uint kk = 1; kk < 4u; kk++)
+                if (k + kk >= p.K) {
+                    [[unroll]] for (uint i = 0; i < TM; i++) a[i][kk] = 0.0;
+                    [[unroll]] for (uint j = 0; j < TN4; j++) b[kk][j] = vec4(0.0);
+                }
         }
-        for (uint i = 0; i < TM; i++)
-            for (uint j = 0; j < TN4; j++) {
+        [[unroll]] for (uint i = 0; i < TM; i++)
+            [[unroll]] for (uint j = 0; j < TN4; j++) {
                 acc[i][j] = fma(vec4(a[i].x), b[0][j], acc[i][j]);
                 acc[i][j] = fma(vec4(a[i].y), b[1][j], acc[i][j]);
                 acc[i][j] = fma(vec4(a[i].z), b[2][j], acc[i][j]);
@@ -127,23 +123,18 @@ void main()
     }
 
     const bool vec_store = (p.ldc & 3u) == 0u && (baseC & 3u) == 0u;
-    for (uint i = 0; i < TM; i++) {
+    [[unroll]] for (uint i = 0; i < TM; i++) {
         const uint m = m0 + i;
-        if (m >= p.M) break;
-        for (uint j = 0; j < TN4; j++) {
+        [[unroll]] for (uint j = 0; j < TN4; j++) {
             const uint n = n0 + 4u * j;
-            if (n >= p.N) break;
             const uint at = baseC + m * p.ldc + n;
             vec4 v = p.alpha * acc[i][j];
-            if (vec_store && n + 3u < p.N) {
+            if (m < p.M && vec_store && n + 3u < p.N) {
                 if (p.beta != 0.0) v += p.beta * c4[at >> 2];
                 c4[at >> 2] = v;
-            } else {
-                for (uint q = 0; q < 4u && n + q < p.N; q++) {
-                    float s = v[q];
-                    if (p.beta != 0.0) s += p.beta * c[at + q];
-                    c[at + q] = s;
-                }
+            } else if (m < p.M) {
+                [[unroll]] for (uint q = 0; q < 4u; q++)
+                    if (n + q < p.N) c[at + q] = v[q] + (p.beta != 0.0 ? p.beta * c[at + q] : 0.0);
             }
         }
     }
