@@ -86,26 +86,34 @@ void vkc_aug_hflip(uint8_t *img, int h, int w, int c)
 
 static inline uint8_t to_u8(float v)
 {
-    if (v <= 0.0f) return 0;
-    if (v >= 255.0f) return 255;
-    return (uint8_t)(v + 0.5f);
+    /* written as selects so that loops of it vectorise */
+    v = v < 0.0f ? 0.0f : v;
+    v = v > 255.0f ? 255.0f : v;
+    return (uint8_t)(int)(v + 0.5f);
+}
+
+/* Brightness and contrast map each byte value to a new one: make the 256-entry table
+ * x -> x * factor + bias once, then look every byte up. */
+static void apply_linear(uint8_t *img, size_t bytes, float factor, float bias)
+{
+    uint8_t table[256];
+    for (int v = 0; v < 256; v++) table[v] = to_u8(v * factor + bias);
+    for (size_t i = 0; i < bytes; i++) img[i] = table[img[i]];
 }
 
 void vkc_aug_brightness(uint8_t *img, size_t pixels, int c, float factor)
 {
     /* blend with black */
-    for (size_t i = 0; i < pixels * c; i++) img[i] = to_u8(img[i] * factor);
+    apply_linear(img, pixels * c, factor, 0.0f);
 }
 
 void vkc_aug_contrast(uint8_t *img, size_t pixels, int c, float factor)
 {
     /* blend with the mean gray level of the whole image */
-    double sum = 0.0;
-    for (size_t p = 0; p < pixels; p++)
-        sum += c == 3 ? vkc_luma(img[3 * p], img[3 * p + 1], img[3 * p + 2]) : img[p];
-    float mean = pixels ? (float)(sum / pixels) : 0.0f;
-    float bias = mean * (1.0f - factor);
-    for (size_t i = 0; i < pixels * c; i++) img[i] = to_u8(img[i] * factor + bias);
+    uint64_t sum = 0;
+    for (size_t p = 0; p < pixels; p++) sum += c == 3 ? vkc_luma(img[3 * p], img[3 * p + 1], img[3 * p + 2]) : img[p];
+    float mean = pixels ? (float)sum / (float)pixels : 0.0f;
+    apply_linear(img, pixels * c, factor, mean * (1.0f - factor));
 }
 
 void vkc_aug_saturation(uint8_t *img, size_t pixels, float factor)
@@ -118,34 +126,38 @@ void vkc_aug_saturation(uint8_t *img, size_t pixels, float factor)
     }
 }
 
+static inline int max3(int a, int b, int c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+static inline int min3(int a, int b, int c) { return a < b ? (a < c ? a : c) : (b < c ? b : c); }
+
 void vkc_aug_hue(uint8_t *img, size_t pixels, float shift)
 {
-    /* RGB -> HSV, hue += shift (mod 1), HSV -> RGB; saturation and value unchanged */
+    /* Rotate the hue in HSV space by `shift` turns, keeping saturation and value. In HSV terms
+     * a pixel's largest channel stays max, its smallest stays min, and the hue decides which
+     * channel is which and where the third lies between them: so only the hue is computed. */
     for (size_t p = 0; p < pixels; p++) {
         uint8_t *px = img + 3 * p;
-        float r = px[0], g = px[1], b = px[2];
-        float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
-        float chroma = maxc - minc;
-        if (chroma == 0.0f) continue;  /* gray: no hue to rotate */
-        float hue;  /* in sixths of a turn */
-        if (maxc == r) hue = (g - b) / chroma;
-        else if (maxc == g) hue = (b - r) / chroma + 2.0f;
-        else hue = (r - g) / chroma + 4.0f;
-        hue = hue / 6.0f + shift;
-        hue -= floorf(hue);
-        float sat = chroma / maxc, val = maxc;
-        float h6 = hue * 6.0f;
+        int r = px[0], g = px[1], b = px[2];
+        int maxc = max3(r, g, b), minc = min3(r, g, b), chroma = maxc - minc;
+        if (chroma == 0) continue;  /* gray: no hue to rotate */
+        float inv = 1.0f / (float)chroma;
+        float h6;  /* hue in sixths of a turn */
+        if (maxc == r) h6 = (float)(g - b) * inv;
+        else if (maxc == g) h6 = (float)(b - r) * inv + 2.0f;
+        else h6 = (float)(r - g) * inv + 4.0f;
+        h6 += 6.0f * shift;
+        h6 -= 6.0f * floorf(h6 * (1.0f / 6.0f));
         int sector = (int)h6;
-        float f = h6 - sector;
-        float lo = val * (1.0f - sat), down = val * (1.0f - sat * f), up = val * (1.0f - sat * (1.0f - f));
+        float f = h6 - (float)sector;
+        float hi = (float)maxc, lo = (float)minc;
+        float rise = lo + chroma * f, fall = hi - chroma * f;
         float out[3];
-        switch (sector % 6) {
-        case 0: out[0] = val, out[1] = up, out[2] = lo; break;
-        case 1: out[0] = down, out[1] = val, out[2] = lo; break;
-        case 2: out[0] = lo, out[1] = val, out[2] = up; break;
-        case 3: out[0] = lo, out[1] = down, out[2] = val; break;
-        case 4: out[0] = up, out[1] = lo, out[2] = val; break;
-        default: out[0] = val, out[1] = lo, out[2] = down; break;
+        switch (sector) {
+        case 0: out[0] = hi, out[1] = rise, out[2] = lo; break;
+        case 1: out[0] = fall, out[1] = hi, out[2] = lo; break;
+        case 2: out[0] = lo, out[1] = hi, out[2] = rise; break;
+        case 3: out[0] = lo, out[1] = fall, out[2] = hi; break;
+        case 4: out[0] = rise, out[1] = lo, out[2] = hi; break;
+        default: out[0] = hi, out[1] = lo, out[2] = fall; break;
         }
         for (int k = 0; k < 3; k++) px[k] = to_u8(out[k]);
     }
