@@ -59,12 +59,13 @@ static int read_idx(const char *path, bool images, uint32_t dims[3], uint8_t **d
     uint8_t header[16];
     int ndims = images ? 3 : 1;
     uint32_t magic = images ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
-    if (gz_read_exact(f, path, header, 4 + 4 * (size_t)ndims, "the IDX header")) goto done;
+    if (gz_read_exact(f, path, header, 4, "the IDX magic number")) goto done;
     if (be32(header) != magic) {
         vkc_fail("%s: wrong magic 0x%08x, expected 0x%08x (IDX %s)", path, be32(header), magic,
                  images ? "uint8 images n x rows x cols" : "uint8 labels");
         goto done;
     }
+    if (gz_read_exact(f, path, header + 4, 4 * (size_t)ndims, "the IDX header")) goto done;
     for (int d = 0; d < ndims; d++) dims[d] = be32(header + 4 + 4 * d);
     if (dims[0] > INT32_MAX / 2 ||
         (images && (dims[1] < 1 || dims[2] < 1 || dims[1] > IDX_MAX_SIDE || dims[2] > IDX_MAX_SIDE))) {
