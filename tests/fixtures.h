@@ -12,23 +12,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)type, (void)ftw;
     return remove(path);
 }
 
 /* A fresh temporary folder (path in `dir`, 256 bytes). */
-static void fixture_dir(char *dir)
+static inline void fixture_dir(char *dir)
 {
     snprintf(dir, 256, "/tmp/vkclr-test-XXXXXX");
     if (!mkdtemp(dir)) fail_msg("mkdtemp failed");
 }
 
-static void fixture_cleanup(const char *dir) { nftw(dir, fixture_remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static inline void fixture_cleanup(const char *dir) { nftw(dir, fixture_remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* dir/rel as a path; creates the parent folders. */
-static const char *fixture_path(const char *dir, const char *rel)
+static inline const char *fixture_path(const char *dir, const char *rel)
 {
     static char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
@@ -41,7 +41,7 @@ static const char *fixture_path(const char *dir, const char *rel)
     return path;
 }
 
-static void fixture_write(const char *dir, const char *rel, const void *data, size_t bytes)
+static inline void fixture_write(const char *dir, const char *rel, const void *data, size_t bytes)
 {
     FILE *f = fopen(fixture_path(dir, rel), "wb");
     if (!f || fwrite(data, 1, bytes, f) != bytes) fail_msg("cannot write fixture %s", rel);
@@ -50,7 +50,7 @@ static void fixture_write(const char *dir, const char *rel, const void *data, si
 
 /* Write a PNG. samples: h rows of w * channels(color_type) samples, 8 or 16 bits as given
  * (16-bit samples as uint16_t values). palette: RGB triples for PNG_COLOR_TYPE_PALETTE. */
-static void fixture_png(const char *dir, const char *rel, int w, int h, int color_type, int bit_depth,
+static inline void fixture_png(const char *dir, const char *rel, int w, int h, int color_type, int bit_depth,
                         const void *samples, const png_color *palette, int npalette)
 {
     FILE *f = fopen(fixture_path(dir, rel), "wb");
@@ -73,7 +73,7 @@ static void fixture_png(const char *dir, const char *rel, int w, int h, int colo
 }
 
 /* A w x h PNG of one 8-bit RGB colour. */
-static void fixture_png_rgb(const char *dir, const char *rel, int w, int h, uint8_t r, uint8_t g, uint8_t b)
+static inline void fixture_png_rgb(const char *dir, const char *rel, int w, int h, uint8_t r, uint8_t g, uint8_t b)
 {
     uint8_t *px = malloc((size_t)w * h * 3);
     for (int i = 0; i < w * h; i++) px[3 * i] = r, px[3 * i + 1] = g, px[3 * i + 2] = b;
@@ -82,7 +82,7 @@ static void fixture_png_rgb(const char *dir, const char *rel, int w, int h, uint
 }
 
 /* A w x h PNG of one 8-bit gray level. */
-static void fixture_png_gray(const char *dir, const char *rel, int w, int h, uint8_t v)
+static inline void fixture_png_gray(const char *dir, const char *rel, int w, int h, uint8_t v)
 {
     uint8_t *px = malloc((size_t)w * h);
     memset(px, v, (size_t)w * h);
