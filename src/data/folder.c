@@ -69,7 +69,7 @@ static int list_dir(const char *dir, bool dirs_only, Names *out)
         names_free(out);
         return rc;
     }
-    qsort(out->items, (size_t)out->n, sizeof *out->items, compare_names);
+    if (out->n) qsort(out->items, (size_t)out->n, sizeof *out->items, compare_names);
     return VKC_OK;
 }
 
