@@ -9,6 +9,7 @@ static const struct {
     const char *help;
 } benches[] = {
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
+    {"augment", bench_augment, "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads"},
 };
 #define NBENCH (int)(sizeof benches / sizeof benches[0])
 

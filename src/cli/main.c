@@ -12,6 +12,7 @@ typedef struct {
 
 static const Command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their compute limits"},
+    {"augment", cmd_augment, "write a PNG grid of images and their two augmented views"},
     {"selftest", cmd_selftest, "check every kernel against its C reference on this device"},
     {"bench", cmd_bench, "measure kernels and pipelines (vkclr bench --help)"},
 };

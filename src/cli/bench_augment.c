@@ -1,0 +1,112 @@
+/* vkclr bench augment: two-view images per second through the whole batch producer (shuffle,
+ * crop, flip, jitter, grayscale, normalise into NCHW float32 slots) with the cifar preset,
+ * for 1 and 2 worker threads, at 28x28 gray and 32x32 RGB. The consumer takes each batch
+ * and gives it straight back, so the figure is what the workers can sustain. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "commands.h"
+#include "vkclr/augment.h"
+#include "vkclr/data.h"
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
+
+/* Two-view images per second of wall time over `seconds`, after one warm-up batch, and per
+ * second of CPU time used by the process (all threads): the per-core rate, which other
+ * processes sharing the machine disturb much less than the wall-clock one. */
+static int measure(const VkcDataset *ds, const VkcAugmentConfig *cfg, int threads, int batch, double seconds,
+                   double *rate, double *cpu_rate)
+{
+    VkcProducer *p;
+    VkcProducerOptions opt = {.batch = batch, .threads = threads, .slots = 2 * threads + 2, .seed = 1};
+    if (vkc_producer_create(&p, ds, cfg, &opt)) return VKC_ERR;
+    VkcBatch b;
+    int rc = vkc_producer_acquire(p, &b);
+    if (rc == VKC_OK) vkc_producer_release(p, &b);
+    double start = now_seconds(), cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID), elapsed = 0.0;
+    long batches = 0;
+    while (rc == VKC_OK && elapsed < seconds) {
+        rc = vkc_producer_acquire(p, &b);
+        if (rc == VKC_OK) vkc_producer_release(p, &b);
+        batches++;
+        elapsed = now_seconds() - start;
+    }
+    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    vkc_producer_destroy(p);
+    *rate = (double)batches * batch / elapsed;
+    *cpu_rate = (double)batches * batch / cpu;
+    return rc;
+}
+
+int bench_augment(int argc, char **argv)
+{
+    const char *preset = "cifar", *gray_spec = "fashion-mnist", *rgb_spec = NULL;
+    long batch = 256;
+    double seconds = 3.0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: vkclr bench augment [--seconds S] [--batch B] [--preset P] [--gray SPEC] [--rgb SPEC]\n"
+                   "  --gray SPEC  28x28 gray data (default fashion-mnist; synthetic if absent)\n"
+                   "  --rgb SPEC   32x32 RGB data, e.g. cifar10:DIR (default: synthetic CIFAR-shaped noise)\n");
+            return 0;
+        }
+        int m;
+        if ((m = arg_match_float(argc, argv, &i, "--seconds", 0.1, 600, &seconds)) ||
+            (m = arg_match_int(argc, argv, &i, "--batch", 1, 65536, &batch)) ||
+            (m = arg_match_str(argc, argv, &i, "--preset", &preset)) ||
+            (m = arg_match_str(argc, argv, &i, "--gray", &gray_spec)) ||
+            (m = arg_match_str(argc, argv, &i, "--rgb", &rgb_spec))) {
+            if (m < 0) return 2;
+            continue;
+        }
+        fprintf(stderr, "vkclr bench augment: unknown option '%s'\n", argv[i]);
+        return 2;
+    }
+    VkcAugmentConfig cfg;
+    if (vkc_augment_preset(preset, &cfg)) {
+        fprintf(stderr, "vkclr bench augment: %s\n", vkc_error());
+        return 2;
+    }
+
+    struct {
+        const char *label, *spec;
+        int h, w, c;
+    } sets[] = {{"28x28 gray", gray_spec, 28, 28, 1}, {"32x32 RGB", rgb_spec, 32, 32, 3}};
+    printf("two-view images/s, '%s' preset, batch %ld, %.1f s per run\n", preset, batch, seconds);
+    printf("%-12s %-24s %8s %12s %12s %14s\n", "shape", "data", "threads", "images/s", "per thread",
+           "per CPU-second");
+    for (int s = 0; s < 2; s++) {
+        VkcDataset ds;
+        if (!sets[s].spec || vkc_dataset_load(&ds, sets[s].spec)) {
+            if (sets[s].spec) fprintf(stderr, "vkclr bench augment: %s; using synthetic data\n", vkc_error());
+            if (vkc_dataset_synthetic(&ds, 10000, 0, sets[s].h, sets[s].w, sets[s].c, 10, 1)) {
+                fprintf(stderr, "vkclr bench augment: %s\n", vkc_error());
+                return 1;
+            }
+        }
+        char data[128];
+        snprintf(data, sizeof data, "%s %dx%dx%d", ds.name, ds.height, ds.width, ds.channels);
+        for (int threads = 1; threads <= 2; threads++) {
+            double rate, cpu_rate;
+            if (measure(&ds, &cfg, threads, (int)batch, seconds, &rate, &cpu_rate)) {
+                fprintf(stderr, "vkclr bench augment: %s\n", vkc_error());
+                vkc_dataset_free(&ds);
+                return 1;
+            }
+            printf("%-12s %-24s %8d %12.0f %12.0f %14.0f\n", sets[s].label, data, threads, rate, rate / threads,
+                   cpu_rate);
+            fflush(stdout);
+        }
+        vkc_dataset_free(&ds);
+    }
+    return 0;
+}

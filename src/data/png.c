@@ -1,0 +1,60 @@
+/* PNG input and output through libpng's simplified API, which does every conversion we need
+ * (palette, 16-bit, alpha, gray <-> RGB). */
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int vkc_png_read(const char *path, int channels, uint8_t **pixels, int *height, int *width)
+{
+    *pixels = NULL;
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&image, path)) {
+        int rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "cannot read PNG");
+        png_image_free(&image);
+        return rc;
+    }
+    if (image.width > 65536 || image.height > 65536) {
+        png_image_free(&image);
+        return vkc_fail("%s: %ux%u is too large", path, image.width, image.height);
+    }
+    image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    /* 16-bit samples are gamma-encoded like 8-bit ones (libpng would assume linear) */
+    image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+    size_t bytes = PNG_IMAGE_SIZE(image);
+    uint8_t *buffer = malloc(bytes);
+    if (!buffer) {
+        png_image_free(&image);
+        return vkc_fail("%s: out of memory for %zu bytes", path, bytes);
+    }
+    png_color black = {0, 0, 0};  /* transparent pixels are composited onto black */
+    if (!png_image_finish_read(&image, &black, buffer, 0, NULL)) {
+        free(buffer);
+        int rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "corrupt PNG");
+        png_image_free(&image);
+        return rc;
+    }
+    *pixels = buffer;
+    *height = (int)image.height;
+    *width = (int)image.width;
+    return VKC_OK;
+}
+
+int vkc_png_write(const char *path, const uint8_t *pixels, int height, int width, int channels)
+{
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)width;
+    image.height = (png_uint_32)height;
+    image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) {
+        int rc = vkc_fail("%s: cannot write PNG: %s", path, image.message);
+        png_image_free(&image);
+        return rc;
+    }
+    return VKC_OK;
+}

@@ -1,0 +1,103 @@
+/* Test fixtures written on the fly: a temporary folder, raw files, PNGs of any colour type
+ * and bit depth (through libpng's full API, so 16-bit and palette files are real ones).
+ * Include after cmocka.h. */
+#ifndef VKCLR_TESTS_FIXTURES_H
+#define VKCLR_TESTS_FIXTURES_H
+
+#include <ftw.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+/* A fresh temporary folder (path in `dir`, 256 bytes). */
+static inline void fixture_dir(char *dir)
+{
+    snprintf(dir, 256, "/tmp/vkclr-test-XXXXXX");
+    if (!mkdtemp(dir)) fail_msg("mkdtemp failed");
+}
+
+static inline void fixture_cleanup(const char *dir) { nftw(dir, fixture_remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* dir/rel as a path; creates the parent folders. */
+static inline const char *fixture_path(const char *dir, const char *rel)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    for (char *p = path + strlen(dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    return path;
+}
+
+static inline void fixture_write(const char *dir, const char *rel, const void *data, size_t bytes)
+{
+    FILE *f = fopen(fixture_path(dir, rel), "wb");
+    if (!f || fwrite(data, 1, bytes, f) != bytes) fail_msg("cannot write fixture %s", rel);
+    fclose(f);
+}
+
+/* Write a PNG. samples: h rows of w * channels(color_type) samples, 8 or 16 bits as given
+ * (16-bit samples as uint16_t values). palette: RGB triples for PNG_COLOR_TYPE_PALETTE. */
+static inline void fixture_png(const char *dir, const char *rel, int w, int h, int color_type, int bit_depth,
+                        const void *samples, const png_color *palette, int npalette)
+{
+    FILE *f = fopen(fixture_path(dir, rel), "wb");
+    if (!f) fail_msg("cannot write fixture %s", rel);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng failed writing %s", rel);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, bit_depth, color_type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (palette) png_set_PLTE(png, info, palette, npalette);
+    png_write_info(png, info);
+    if (bit_depth == 16) png_set_swap(png); /* our uint16_t are little-endian, PNG's big-endian */
+    int channels = png_get_channels(png, info);
+    size_t row_bytes = (size_t)w * channels * (bit_depth / 8);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)samples + y * row_bytes);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+/* A w x h PNG of one 8-bit RGB colour. */
+static inline void fixture_png_rgb(const char *dir, const char *rel, int w, int h, uint8_t r, uint8_t g, uint8_t b)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h; i++) px[3 * i] = r, px[3 * i + 1] = g, px[3 * i + 2] = b;
+    fixture_png(dir, rel, w, h, PNG_COLOR_TYPE_RGB, 8, px, NULL, 0);
+    free(px);
+}
+
+/* A w x h PNG of one 8-bit gray level. */
+static inline void fixture_png_gray(const char *dir, const char *rel, int w, int h, uint8_t v)
+{
+    uint8_t *px = malloc((size_t)w * h);
+    memset(px, v, (size_t)w * h);
+    fixture_png(dir, rel, w, h, PNG_COLOR_TYPE_GRAY, 8, px, NULL, 0);
+    free(px);
+}
+
+/* The error message must mention each given fragment. */
+#define ASSERT_ERROR_MENTIONS(call, ...)                                                       \
+    do {                                                                                       \
+        if ((call) != VKC_ERR) fail_msg("%s succeeded, expected an error", #call);             \
+        const char *frags_[] = {__VA_ARGS__};                                                  \
+        for (size_t k_ = 0; k_ < sizeof frags_ / sizeof frags_[0]; k_++)                       \
+            if (!strstr(vkc_error(), frags_[k_]))                                              \
+                fail_msg("%s: message '%s' does not mention '%s'", #call, vkc_error(), frags_[k_]); \
+    } while (0)
+
+#endif
