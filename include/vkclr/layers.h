@@ -32,6 +32,7 @@ typedef struct {
     uint32_t wg_conv;      /* invocations per workgroup for conv kernels */
     uint32_t wg_elem;      /* ... for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
+    uint32_t conv_tch, conv_tpx4; /* conv register tile: channels x 4*conv_tpx4 pixels per invocation */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;

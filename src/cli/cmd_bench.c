@@ -9,6 +9,7 @@ static const struct {
     const char *help;
 } benches[] = {
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
+    {"layers", bench_layers, "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes"},
 };
 #define NBENCH (int)(sizeof benches / sizeof benches[0])
 

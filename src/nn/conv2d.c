@@ -18,9 +18,8 @@ typedef struct {
     uint32_t len, nchunks, stride, src;
 } ReducePush;
 
-/* Register tiles: outputs per invocation of the forward/backward-input kernels, and the
- * (co, ci) tile of the weight-gradient kernel, which holds TCO*TCI*k*k accumulators. */
-enum { TILE_CH = 8, TILE_PX4 = 2 };
+/* Register tile of the weight-gradient kernel: (co, ci) channels, TCO*TCI*k*k accumulators.
+ * (The forward/backward-input tiles are per device: L->conv_tch x 4*L->conv_tpx4.) */
 
 static void weight_tile(uint32_t kernel, uint32_t *tco, uint32_t *tci)
 {
@@ -99,14 +98,14 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         vkc_layers_need("conv2d forward", "y", y, out) ||
         (push.has_bias && vkc_layers_need("conv2d forward", "bias", c->bias, c->C_out)))
         return VKC_ERR;
-    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, TILE_CH, TILE_PX4};
+    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
     if (vkc_layers_kernel(L, "conv2d", "sssb", sizeof push, spec, 7, &k) ||
-        grid_x(L, (uint64_t)c->N * push.Ho * push.Wo, 4 * TILE_PX4, &gx))
+        grid_x(L, (uint64_t)c->N * push.Ho * push.Wo, 4 * L->conv_tpx4, &gx))
         return VKC_ERR;
     VkcTensor t[4] = {x, c->weight, push.has_bias ? c->bias : c->weight, y};
-    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_out, TILE_CH), 1);
+    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_out, L->conv_tch), 1);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -116,14 +115,14 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     if (vkc_layers_need("conv2d backward-input", "dy", dy, (uint64_t)c->N * c->C_out * push.Ho * push.Wo) ||
         vkc_layers_need("conv2d backward-input", "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W))
         return VKC_ERR;
-    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, TILE_CH, TILE_PX4};
+    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
     if (vkc_layers_kernel(L, "conv2d_bwd_input", "ssb", 8 * sizeof(uint32_t), spec, 7, &k) ||
-        grid_x(L, (uint64_t)c->N * c->H * c->W, 4 * TILE_PX4, &gx))
+        grid_x(L, (uint64_t)c->N * c->H * c->W, 4 * L->conv_tpx4, &gx))
         return VKC_ERR;
     VkcTensor t[3] = {dy, c->weight, dx};
-    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_in, TILE_CH), 1);
+    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_in, L->conv_tch), 1);
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,

@@ -1,5 +1,7 @@
 /* Per-device choices for the layer kernels and the cache of their pipelines; the small
  * element-wise and pooling layers, whose host side is one dispatch each. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers_internal.h"
@@ -19,6 +21,16 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
         L->wg_conv = 64;
         L->wg_elem = 256;
         L->reduce_lanes = 65536;
+    }
+    L->conv_tch = 8;
+    L->conv_tpx4 = 2;
+    const char *env = getenv("VKCLR_CONV_TILE"); /* "channels,pixel_vec4s": for tuning runs */
+    if (env && *env) {
+        unsigned a, b;
+        if (sscanf(env, "%u,%u", &a, &b) != 2 || a < 1 || a > 32 || b < 1 || b > 8)
+            return vkc_fail("VKCLR_CONV_TILE='%s': expected channels (1-32),pixel vec4s (1-8)", env);
+        L->conv_tch = a;
+        L->conv_tpx4 = b;
     }
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_conv > max) L->wg_conv = max;
