@@ -10,6 +10,7 @@ static const struct {
 } benches[] = {
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
     {"augment", bench_augment, "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads"},
+    {"layers", bench_layers, "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes"},
 };
 #define NBENCH (int)(sizeof benches / sizeof benches[0])
 

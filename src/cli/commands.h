@@ -10,5 +10,6 @@ int cmd_augment(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);
+int bench_layers(int argc, char **argv);
 
 #endif

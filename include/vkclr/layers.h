@@ -1,0 +1,119 @@
+/* Encoder layers as compute shaders: conv2d, batch normalisation (2-D and 1-D), ReLU,
+ * max-pool 2x2, global average pool, residual add. Each layer is a forward/backward pair
+ * that records dispatches into a VkcCmd; nothing runs on the host.
+ *
+ * Layouts: activations are NCHW float32, [N][C][H][W] with W fastest. Conv weights are
+ * [C_out][C_in][k][k]. Per-channel vectors (bias, gamma, beta, running stats) are [C].
+ *
+ * Tensors bound to these kernels must start at an offset aligned for texel buffers (every
+ * tensor from vkc_tensor_alloc is; slices must keep minTexelBufferOffsetAlignment).
+ *
+ * Determinism: every reduction (weight gradients, batch statistics, pooling) is split into
+ * chunks whose partial sums land in a work buffer and are added in a fixed order by a second
+ * dispatch. No float atomics: the same inputs give bit-identical outputs on the same device. */
+#ifndef VKCLR_LAYERS_H
+#define VKCLR_LAYERS_H
+
+#include "vkclr/vk.h"
+
+/* The pipelines of all layer kernels for one device, created on first use, plus the
+ * per-device choices (workgroup sizes, register tiles, split counts). */
+#define VKC_LAYERS_MAX_PIPELINES 64
+
+typedef struct {
+    const char *shader;
+    uint32_t spec[VKC_MAX_SPEC];
+    int nspec;
+    VkcKernel kernel;
+} VkcLayerPipeline;
+
+typedef struct {
+    VkcContext *ctx;
+    uint32_t wg_conv;      /* invocations per workgroup for conv kernels */
+    uint32_t wg_elem;      /* ... for element-wise and reduction kernels */
+    uint32_t reduce_lanes; /* target number of invocations of a split reduction */
+    uint32_t conv_tch, conv_tpx4; /* conv register tile: channels x 4*conv_tpx4 pixels per invocation */
+    VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
+    int npipelines;
+} VkcLayers;
+
+int vkc_layers_init(VkcContext *ctx, VkcLayers *L);
+void vkc_layers_destroy(VkcLayers *L);
+
+/* ---------------------------------------------------------------- conv2d */
+
+typedef struct {
+    uint32_t N, C_in, H, W;   /* input x: [N][C_in][H][W] */
+    uint32_t C_out, kernel;   /* weight: [C_out][C_in][kernel][kernel]; kernel odd (1, 3, 5, 7) */
+    uint32_t stride, pad;     /* stride 1 or 2; output H_out = (H + 2 pad - kernel) / stride + 1 */
+    VkcTensor weight;
+    VkcTensor bias;           /* [C_out], or a tensor with no buffer for a convolution without bias */
+    VkcTensor work;           /* >= vkc_conv2d_work_bytes(): split-K partials of the weight gradient */
+} VkcConv2d;
+
+uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
+uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
+/* Bytes of c->work the weight gradient needs on this device (the split count is per device). */
+VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
+/* Multiply-adds * 2 of one forward (the backward passes cost the same each). */
+double vkc_conv2d_flops(const VkcConv2d *c);
+
+/* y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] x[n][ci][oy*s+ky-pad][ox*s+kx-pad] */
+int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y);
+/* dx = dL/dx given dy = dL/dy (dx is overwritten). */
+int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx);
+/* dweight = dL/dw and, when the layer has a bias, dbias = dL/db (both overwritten). */
+int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
+                               VkcTensor dweight, VkcTensor dbias);
+
+/* ---------------------------------------------------------------- batch normalisation */
+
+typedef struct {
+    uint32_t N, C, HW;    /* x: [N][C][HW]; HW = H*W for images, 1 for the 1-D form (N x C) */
+    float eps, momentum;  /* PyTorch's defaults: 1e-5 and 0.1 */
+    bool relu;            /* fuse y = max(0, bn(x)); backward then needs y */
+    VkcTensor gamma, beta;                /* [C] */
+    VkcTensor running_mean, running_var;  /* [C]; running_var is the unbiased batch variance average */
+    VkcTensor stats;      /* [2C]: mean, 1/sqrt(var + eps) used by the last forward; backward reads them */
+    VkcTensor work;       /* >= vkc_batchnorm_work_bytes(): partial sums of the split reductions */
+} VkcBatchNorm;
+
+VkDeviceSize vkc_batchnorm_work_bytes(const VkcLayers *L, const VkcBatchNorm *bn);
+
+/* training: normalise with the batch mean and biased variance over (N, HW) and update the
+ * running statistics with `momentum`; otherwise normalise with the running statistics.
+ * y = gamma (x - mean) / sqrt(var + eps) + beta (then max(0, .) when bn->relu). */
+int vkc_batchnorm_forward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, bool training, VkcTensor x,
+                          VkcTensor y);
+/* Backward of a training-mode forward: dx, dgamma, dbeta (overwritten). y is the forward's
+ * output (only read when bn->relu, to mask dy; pass any tensor otherwise). */
+int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, VkcTensor x, VkcTensor y,
+                           VkcTensor dy, VkcTensor dx, VkcTensor dgamma, VkcTensor dbeta);
+
+/* ---------------------------------------------------------------- element-wise and pooling */
+
+/* y = max(x, 0) over n floats (y may be x). */
+int vkc_relu_forward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y);
+/* dx = dy where y > 0, else 0 (y is the forward output; dx may be dy). */
+int vkc_relu_backward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor y, VkcTensor dy, VkcTensor dx);
+
+/* y = a + b over n floats: the residual join. Its backward passes dy unchanged to both
+ * branches; where the branches meet again going backward, their gradients are added with
+ * this same kernel. y may be a or b. */
+int vkc_add(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor a, VkcTensor b, VkcTensor y);
+
+/* Max over non-overlapping 2x2 windows of `planes` = N*C planes of H x W; output
+ * [planes][H/2][W/2] (an odd last row/column is dropped, as in PyTorch). */
+int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
+                           VkcTensor y);
+/* dx gets dy at the first maximum of each window (row-major order), 0 elsewhere; recomputed
+ * from x, so no index buffer is kept. */
+int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
+                            VkcTensor dy, VkcTensor dx);
+
+/* y[p] = mean of the HW values of plane p (planes = N*C): [N][C][HW] -> [N][C]. */
+int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y);
+/* dx[p][i] = dy[p] / HW. */
+int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor dy, VkcTensor dx);
+
+#endif

@@ -1,0 +1,27 @@
+#version 450
+// y = a + b element-wise: the join of a residual block (its backward is the identity to both
+// branches; the two gradients meeting at the block input are summed by this same kernel).
+// Each invocation handles 4 consecutive floats and writes them with one vec4 store.
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+layout(constant_id = 3) const uint MODE = 0; // unused: keeps the host's element-wise path uniform
+#include "layers_common.glsl"
+
+layout(binding = 0) uniform samplerBuffer A;
+layout(binding = 1) uniform samplerBuffer B;
+layout(binding = 2, std430) writeonly buffer Y1 { float y[]; };
+layout(binding = 2, std430) writeonly buffer Y4 { vec4 y4[]; };
+
+layout(push_constant) uniform Push { uint n; } p;
+
+void main()
+{
+    const uint i = 4u * linear_invocation();
+    if (i >= p.n) return;
+    if (i + 3u < p.n) {
+        y4[i >> 2] = vec4(LOAD(A, i) + LOAD(B, i), LOAD(A, i + 1u) + LOAD(B, i + 1u), LOAD(A, i + 2u) + LOAD(B, i + 2u),
+                          LOAD(A, i + 3u) + LOAD(B, i + 3u));
+    } else {
+        for (uint j = i; j < p.n; j++) y[j] = LOAD(A, j) + LOAD(B, j);
+    }
+}

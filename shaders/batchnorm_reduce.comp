@@ -1,0 +1,57 @@
+#version 450
+// Batch normalisation, first pass of the per-channel reductions over (n, hw) for x laid out
+// [N][C][HW]. The M = N*HW values of channel c are cut into chunks of `len`; invocation
+// (chunk, c) writes its chunk's sum to part[chunk*C + c] (and, in MODE 2, a second sum to
+// part[(nchunks + chunk)*C + c]). batchnorm_finalize.comp adds the chunks in order.
+//   MODE 0: sum x                                      (-> batch mean)
+//   MODE 1: sum (x - mean)^2, mean from stats[c]       (-> biased batch variance; two passes
+//           over x instead of E[x^2] - E[x]^2, which cancels catastrophically)
+//   MODE 2: sum g and sum g*(x - mean), g = dy         (-> dbeta, dgamma)
+//           with RELU, g = dy where y > 0 else 0 (BN fused with a following ReLU)
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+layout(constant_id = 3) const uint MODE = 0;
+layout(constant_id = 4) const bool RELU = false;
+#include "layers_common.glsl"
+
+layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 1) uniform samplerBuffer DY;
+layout(binding = 2) uniform samplerBuffer Y;
+layout(binding = 3) uniform samplerBuffer Stats; // [2C]: mean, 1/sqrt(var + eps)
+layout(binding = 4, std430) writeonly buffer Part { float part[]; };
+
+layout(push_constant) uniform Push { uint N, C, HW, len, nchunks; } p;
+
+void main()
+{
+    const uint id = linear_invocation();
+    const uint c = id % p.C, chunk = id / p.C;
+    if (chunk >= p.nchunks) return;
+    const uint e0 = chunk * p.len, e1 = min(e0 + p.len, p.N * p.HW);
+    // Walk elements e = n*HW + hw of the channel; idx is their address in x.
+    uint hw = e0 % p.HW;
+    uint idx = ((e0 / p.HW) * p.C + c) * p.HW + hw;
+    const float mean = MODE == 0 ? 0.0 : LOAD(Stats, c);
+    float s0 = 0.0, s1 = 0.0;
+    for (uint e = e0; e < e1; e++) {
+        const float x = LOAD(X, idx);
+        if (MODE == 0) {
+            s0 += x;
+        } else if (MODE == 1) {
+            const float d = x - mean;
+            s0 = fma(d, d, s0);
+        } else {
+            float g = LOAD(DY, idx);
+            if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
+            s0 += g;
+            s1 = fma(g, x - mean, s1);
+        }
+        idx++;
+        if (++hw == p.HW) {
+            hw = 0u;
+            idx += (p.C - 1u) * p.HW; // on to the same channel of the next image
+        }
+    }
+    part[chunk * p.C + c] = s0;
+    if (MODE == 2) part[(p.nchunks + chunk) * p.C + c] = s1;
+}

@@ -1,0 +1,49 @@
+#version 450
+// Max-pool over non-overlapping 2x2 windows of planes of H x W (output H/2 x W/2, an odd last
+// row/column dropped).
+//   MODE 0 (forward): one invocation per output: y = max of its window.
+//   MODE 1 (backward): one invocation per INPUT element: it recomputes the argmax of its window
+//     (first maximum in row-major order, as the reference) and takes dy if it is that element,
+//     0 otherwise. Every dx element is written exactly once: no atomics, no index buffer.
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+layout(constant_id = 3) const uint MODE = 0;
+#include "layers_common.glsl"
+
+layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 1) uniform samplerBuffer DY;
+layout(binding = 2, std430) writeonly buffer Out { float o[]; };
+
+layout(push_constant) uniform Push { uint planes, H, W; } p;
+
+void main()
+{
+    const uint Ho = p.H / 2u, Wo = p.W / 2u;
+    const uint i = linear_invocation();
+    if (MODE == 0) {
+        if (i >= p.planes * Ho * Wo) return;
+        const uint plane = i / (Ho * Wo), r = i % (Ho * Wo), oy = r / Wo, ox = r % Wo;
+        const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
+        o[i] = max(max(LOAD(X, at), LOAD(X, at + 1u)), max(LOAD(X, at + p.W), LOAD(X, at + p.W + 1u)));
+    } else {
+        if (i >= p.planes * p.H * p.W) return;
+        const uint plane = i / (p.H * p.W), r = i % (p.H * p.W), iy = r / p.W, ix = r % p.W;
+        const uint oy = iy / 2u, ox = ix / 2u;
+        float g = 0.0;
+        if (oy < Ho && ox < Wo) {
+            const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
+            const uint idx[4] = uint[4](at, at + 1u, at + p.W, at + p.W + 1u);
+            uint best = idx[0];
+            float m = LOAD(X, idx[0]);
+            for (uint k = 1u; k < 4u; k++) {
+                const float v = LOAD(X, idx[k]);
+                if (v > m) {
+                    m = v;
+                    best = idx[k];
+                }
+            }
+            if (best == i) g = LOAD(DY, (plane * Ho + oy) * Wo + ox);
+        }
+        o[i] = g;
+    }
+}

@@ -1,0 +1,33 @@
+#version 450
+// ReLU. MODE 0 (forward): y = max(a, 0).  MODE 1 (backward): y = b where a > 0, else 0,
+// with a = the forward output and b = dL/d(output): max(x,0) > 0 exactly where x > 0.
+// Each invocation handles 4 consecutive floats and writes them with one vec4 store.
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+layout(constant_id = 3) const uint MODE = 0;
+#include "layers_common.glsl"
+
+layout(binding = 0) uniform samplerBuffer A;
+layout(binding = 1) uniform samplerBuffer B;
+layout(binding = 2, std430) writeonly buffer Y1 { float y[]; };
+layout(binding = 2, std430) writeonly buffer Y4 { vec4 y4[]; };
+
+layout(push_constant) uniform Push { uint n; } p;
+
+float op(uint i)
+{
+    const float a = LOAD(A, i);
+    if (MODE == 0) return max(a, 0.0);
+    return a > 0.0 ? LOAD(B, i) : 0.0;
+}
+
+void main()
+{
+    const uint i = 4u * linear_invocation();
+    if (i >= p.n) return;
+    if (i + 3u < p.n) {
+        y4[i >> 2] = vec4(op(i), op(i + 1u), op(i + 2u), op(i + 3u));
+    } else {
+        for (uint j = i; j < p.n; j++) y[j] = op(j);
+    }
+}

@@ -1,0 +1,152 @@
+/* conv2d shaders against ref_conv2d_*, and the reference backward against finite differences.
+ *
+ * Tolerances. Inputs, weights and dy are uniform in [-1, 1). Each output is a sum of K
+ * products: K = C_in*k*k (forward), about C_out*k*k/stride^2 (backward to the input),
+ * N*Ho*Wo (weights; C-ordered chunks of partial sums). The reference sums in double, the
+ * shaders in float with fma, so errors grow like sqrt(K) * 6e-8 * (typical |term|):
+ * atol = 2e-6 * sqrt(K), rtol = 1e-5 sits ~10x above what is observed and orders of magnitude
+ * below any indexing mistake (an off-by-one tap or channel moves results by ~0.1-1).
+ * The finite-difference check: the loss sum(y * g) is bilinear in (x, w), so central
+ * differences are exact up to rounding, ~1e-16 * |loss| / h = 1e-9 with h = 1e-6; tolerance
+ * 1e-7 + 1e-7 relative. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref_layers.h"
+#include "rig.h"
+
+typedef struct {
+    int N, C_in, H, W, C_out, k, stride, pad;
+    bool bias;
+} Case;
+
+static const Case cases[] = {
+    {1, 1, 5, 5, 1, 1, 1, 0, false},    /* batch 1, one channel, 1x1 */
+    {2, 3, 7, 6, 5, 3, 1, 1, true},     /* odd sizes */
+    {1, 4, 9, 9, 6, 3, 2, 1, true},     /* stride 2, batch 1 */
+    {3, 8, 8, 8, 16, 1, 1, 0, true},    /* 1x1 */
+    {2, 5, 6, 7, 3, 1, 2, 0, false},    /* 1x1 stride 2 (ResNet shortcut) */
+    {2, 17, 12, 11, 20, 3, 1, 1, false}, /* channels past one register tile */
+    {1, 3, 11, 13, 4, 5, 1, 2, true},   /* 5x5 */
+    {2, 6, 10, 10, 9, 3, 2, 0, true},   /* no padding, stride 2 */
+    {4, 32, 8, 8, 32, 3, 1, 1, true},   /* a real layer, small */
+    {5, 1, 28, 28, 8, 3, 1, 1, true},   /* first layer of the MNIST convnet, 5 images */
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+enum { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT };
+
+static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
+{
+    RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
+    int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
+    size_t nx = (size_t)c->N * c->C_in * c->H * c->W, nw = (size_t)c->C_out * c->C_in * c->k * c->k;
+    size_t ny = (size_t)c->N * c->C_out * Ho * Wo;
+    double *x = rig_random(nx, 11 + nx, -1, 1), *w = rig_random(nw, 13 + nw, -1, 1);
+    double *b = rig_random(c->C_out, 17, -1, 1), *dy = rig_random(ny, 19 + ny, -1, 1);
+    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    double *db = malloc(c->C_out * sizeof *db);
+    int status = VKC_ERR;
+    if (!x || !w || !b || !dy || !y || !dx || !dw || !db) {
+        vkc_fail("out of memory");
+        goto done;
+    }
+    ref_conv2d_forward(&rc, x, w, c->bias ? b : NULL, y);
+    ref_conv2d_backward(&rc, x, w, dy, dx, dw, c->bias ? db : NULL);
+
+    VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
+                      .stride = c->stride, .pad = c->pad};
+    VkcTensor tx, ty, tdy, tdx, tdw, tdb;
+    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_tensor(g, NULL, ny, &ty) ||
+        rig_tensor(g, dy, ny, &tdy) || rig_tensor(g, NULL, nx, &tdx) || rig_tensor(g, NULL, nw, &tdw) ||
+        rig_tensor(g, NULL, c->C_out, &tdb) ||
+        vkc_tensor_alloc(&g->arena, vkc_conv2d_work_bytes(&g->L, &conv), &conv.work))
+        goto done;
+    if (c->bias && rig_tensor(g, b, c->C_out, &conv.bias)) goto done;
+    int rec = which == FORWARD          ? vkc_conv2d_forward(&g->L, &g->cmd, &conv, tx, ty)
+              : which == BACKWARD_INPUT ? vkc_conv2d_backward_input(&g->L, &g->cmd, &conv, tdy, tdx)
+                                        : vkc_conv2d_backward_weight(&g->L, &g->cmd, &conv, tx, tdy, tdw, tdb);
+    if (rec || rig_run(g)) goto done;
+    char what[160];
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s", c->N, c->C_in, c->H, c->W, c->C_out, c->k,
+             c->stride, c->pad, c->bias ? " bias" : "");
+    if (which == FORWARD) {
+        if (rig_compare(g, r, what, ty, y, ny, 2e-6 * sqrt((double)c->C_in * c->k * c->k), 1e-5)) goto done;
+    } else if (which == BACKWARD_INPUT) {
+        if (rig_compare(g, r, what, tdx, dx, nx, 2e-6 * sqrt((double)c->C_out * c->k * c->k), 1e-5)) goto done;
+    } else {
+        double K = (double)c->N * Ho * Wo;
+        if (rig_compare(g, r, what, tdw, dw, nw, 2e-6 * sqrt(K), 1e-5)) goto done;
+        if (c->bias && rig_compare(g, r, what, tdb, db, c->C_out, 2e-6 * sqrt(K), 1e-5)) goto done;
+    }
+    status = VKC_OK;
+done:
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+    return status;
+}
+
+static int run_all(VkcContext *ctx, VkcCheckResult *r, int which)
+{
+    Rig g;
+    int rc = rig_init(&g, ctx);
+    for (int i = 0; i < NCASES && rc == VKC_OK; i++) rc = run_case(&g, &cases[i], which, r);
+    rig_free(&g);
+    return rc;
+}
+
+int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD); }
+int check_conv_backward_input(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_INPUT); }
+int check_conv_backward_weight(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_WEIGHT); }
+
+/* ---------------------------------------------------------------- finite differences */
+
+typedef struct {
+    RefConv c;
+    double *x, *w, *b, *g, *y;
+} FdConv;
+
+static double conv_loss(void *user)
+{
+    FdConv *f = user;
+    ref_conv2d_forward(&f->c, f->x, f->w, f->b, f->y);
+    int n = f->c.N * f->c.C_out * ref_conv_out(f->c.H, f->c.k, f->c.stride, f->c.pad) *
+            ref_conv_out(f->c.W, f->c.k, f->c.stride, f->c.pad);
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) loss += f->y[i] * f->g[i];
+    return loss;
+}
+
+int check_conv_fd(VkcContext *ctx, VkcCheckResult *r)
+{
+    (void)ctx;
+    static const RefConv shapes[] = {
+        {2, 3, 5, 6, 4, 3, 1, 1}, {1, 2, 7, 7, 3, 3, 2, 1}, {2, 3, 4, 5, 2, 1, 2, 0}, {1, 2, 6, 5, 2, 5, 1, 2},
+    };
+    for (int s = 0; s < 4; s++) {
+        FdConv f = {.c = shapes[s]};
+        const RefConv *c = &f.c;
+        int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
+        size_t nx = (size_t)c->N * c->C_in * c->H * c->W, nw = (size_t)c->C_out * c->C_in * c->k * c->k;
+        size_t ny = (size_t)c->N * c->C_out * Ho * Wo;
+        f.x = rig_random(nx, 3, -1, 1), f.w = rig_random(nw, 5, -1, 1), f.b = rig_random(c->C_out, 7, -1, 1);
+        f.g = rig_random(ny, 9, -1, 1), f.y = malloc(ny * sizeof(double));
+        double *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw), *db = malloc(c->C_out * sizeof *db);
+        double *num = malloc((nx + nw) * sizeof *num);
+        bool ok = f.x && f.w && f.b && f.g && f.y && dx && dw && db && num;
+        if (ok) {
+            ref_conv2d_backward(c, f.x, f.w, f.g, dx, dw, db);
+            char what[96];
+            snprintf(what, sizeof what, "k%d s%d p%d", c->k, c->stride, c->pad);
+            rig_finite_diff(f.x, nx, 1e-6, conv_loss, &f, num);
+            rig_compare_double(r, what, dx, num, nx, 1e-7, 1e-7);
+            rig_finite_diff(f.w, nw, 1e-6, conv_loss, &f, num);
+            rig_compare_double(r, what, dw, num, nw, 1e-7, 1e-7);
+            rig_finite_diff(f.b, c->C_out, 1e-6, conv_loss, &f, num);
+            rig_compare_double(r, what, db, num, c->C_out, 1e-7, 1e-7);
+        }
+        free(f.x), free(f.w), free(f.b), free(f.g), free(f.y), free(dx), free(dw), free(db), free(num);
+        if (!ok) return vkc_fail("out of memory");
+    }
+    return VKC_OK;
+}

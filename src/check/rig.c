@@ -1,0 +1,113 @@
+#include "rig.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref.h"
+
+int rig_init(Rig *g, VkcContext *ctx)
+{
+    memset(g, 0, sizeof *g);
+    g->ctx = ctx;
+    if (vkc_arena_init(&g->arena, ctx, VKC_MEMORY_DEVICE) || vkc_layers_init(ctx, &g->L) ||
+        vkc_cmd_init(ctx, &g->cmd) || vkc_cmd_begin(&g->cmd))
+        return VKC_ERR;
+    return VKC_OK;
+}
+
+void rig_free(Rig *g)
+{
+    if (!g->ctx) return;
+    vkc_cmd_destroy(&g->cmd);
+    vkc_layers_destroy(&g->L);
+    vkc_arena_destroy(&g->arena);
+    memset(g, 0, sizeof *g);
+}
+
+int rig_tensor(Rig *g, const double *src, size_t n, VkcTensor *t)
+{
+    if (n == 0) n = 1;
+    float *f = malloc(n * sizeof *f);
+    if (!f) return vkc_fail("out of memory");
+    for (size_t i = 0; i < n; i++) f[i] = src ? (float)src[i] : NAN;
+    int rc = vkc_tensor_alloc(&g->arena, n * sizeof *f, t) || vkc_upload(g->ctx, *t, f, n * sizeof *f);
+    free(f);
+    return rc ? VKC_ERR : VKC_OK;
+}
+
+int rig_run(Rig *g)
+{
+    return vkc_cmd_end(&g->cmd) || vkc_cmd_submit_wait(&g->cmd) || vkc_cmd_begin(&g->cmd) ? VKC_ERR : VKC_OK;
+}
+
+int rig_read(Rig *g, VkcTensor t, size_t n, double *out)
+{
+    float *f = malloc(n * sizeof *f);
+    if (!f) return vkc_fail("out of memory");
+    int rc = vkc_download(g->ctx, t, f, n * sizeof *f);
+    for (size_t i = 0; i < n && rc == VKC_OK; i++) out[i] = f[i];
+    free(f);
+    return rc;
+}
+
+int rig_compare(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const double *want, size_t n, double atol,
+                double rtol)
+{
+    float *got = malloc(n * sizeof *got), *w = malloc(n * sizeof *w);
+    int rc = VKC_ERR;
+    if (!got || !w) {
+        vkc_fail("out of memory");
+    } else if (vkc_download(g->ctx, t, got, n * sizeof *got) == VKC_OK) {
+        for (size_t i = 0; i < n; i++) w[i] = (float)want[i];
+        vkc_check_compare(r, what, got, w, n, atol, rtol);
+        rc = VKC_OK;
+    }
+    free(got), free(w);
+    return rc;
+}
+
+double *rig_random(size_t n, uint64_t seed, double lo, double hi)
+{
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    if (!f || !d) {
+        free(f), free(d);
+        return NULL;
+    }
+    ref_fill_uniform(f, (int)n, seed, (float)lo, (float)hi);
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    free(f);
+    return d;
+}
+
+void rig_compare_double(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
+                        double atol, double rtol)
+{
+    double worst = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (isnan(v)) v = INFINITY;
+        if (v > worst) worst = v, at = i;
+    }
+    bool ok = worst <= 1.0 && n > 0;
+    if (!r->detail[0] || !ok || worst > r->max_violation)
+        snprintf(r->detail, sizeof r->detail, "%s: worst element %zu: analytic %.12g, numeric %.12g (tolerance %.1e + %.1e*|numeric|)",
+                 what, at, n ? got[at] : 0.0, n ? want[at] : 0.0, atol, rtol);
+    if (worst > r->max_violation) r->max_violation = worst;
+    r->passed = r->passed && ok;
+}
+
+void rig_finite_diff(double *p, size_t n, double h, double (*loss)(void *), void *user, double *grad)
+{
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + h;
+        double up = loss(user);
+        p[i] = keep - h;
+        double down = loss(user);
+        p[i] = keep;
+        grad[i] = (up - down) / (2 * h);
+    }
+}

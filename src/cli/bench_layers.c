@@ -1,0 +1,215 @@
+/* vkclr bench layers: time of each encoder-layer kernel, forward and backward, at the shapes
+ * of a training step: a width-32 convnet on batches of 256 28x28x1 images (MNIST) and the
+ * ResNet-18 CIFAR stage-1 shapes (64 channels, 32x32, batch 128). GPU timestamps around one
+ * layer call, median of R runs after a warm-up run (which also compiles the pipelines). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "vkclr/layers.h"
+
+typedef enum { CONV_FWD, CONV_BWD_IN, CONV_BWD_W, BN_FWD, BN_BWD, RELU_FWD, RELU_BWD, MAXPOOL_FWD, MAXPOOL_BWD,
+               AVGPOOL_FWD, AVGPOOL_BWD, ADD } Kind;
+
+typedef struct {
+    const char *label;
+    Kind kind;
+    uint32_t N, C, H, W; /* input shape */
+    uint32_t C_out;      /* conv only (3x3, stride 1, pad 1) */
+} Case;
+
+static const Case cases[] = {
+    /* MNIST convnet, batch 256: conv 1->32 @28, pool, conv 32->64 @14, pool, conv 64->128 @7, avgpool */
+    {"mnist conv1 1->32 @28", CONV_FWD, 256, 1, 28, 28, 32},
+    {"mnist conv1 1->32 @28", CONV_BWD_W, 256, 1, 28, 28, 32},
+    {"mnist bn+relu 32 @28", BN_FWD, 256, 32, 28, 28, 0},
+    {"mnist bn+relu 32 @28", BN_BWD, 256, 32, 28, 28, 0},
+    {"mnist maxpool 32 @28", MAXPOOL_FWD, 256, 32, 28, 28, 0},
+    {"mnist maxpool 32 @28", MAXPOOL_BWD, 256, 32, 28, 28, 0},
+    {"mnist conv2 32->64 @14", CONV_FWD, 256, 32, 14, 14, 64},
+    {"mnist conv2 32->64 @14", CONV_BWD_IN, 256, 32, 14, 14, 64},
+    {"mnist conv2 32->64 @14", CONV_BWD_W, 256, 32, 14, 14, 64},
+    {"mnist bn+relu 64 @14", BN_FWD, 256, 64, 14, 14, 0},
+    {"mnist bn+relu 64 @14", BN_BWD, 256, 64, 14, 14, 0},
+    {"mnist maxpool 64 @14", MAXPOOL_FWD, 256, 64, 14, 14, 0},
+    {"mnist maxpool 64 @14", MAXPOOL_BWD, 256, 64, 14, 14, 0},
+    {"mnist conv3 64->128 @7", CONV_FWD, 256, 64, 7, 7, 128},
+    {"mnist conv3 64->128 @7", CONV_BWD_IN, 256, 64, 7, 7, 128},
+    {"mnist conv3 64->128 @7", CONV_BWD_W, 256, 64, 7, 7, 128},
+    {"mnist bn+relu 128 @7", BN_FWD, 256, 128, 7, 7, 0},
+    {"mnist bn+relu 128 @7", BN_BWD, 256, 128, 7, 7, 0},
+    {"mnist avgpool 128 @7", AVGPOOL_FWD, 256, 128, 7, 7, 0},
+    {"mnist avgpool 128 @7", AVGPOOL_BWD, 256, 128, 7, 7, 0},
+    {"head bn1d 2048", BN_FWD, 256, 2048, 1, 1, 0},
+    {"head bn1d 2048", BN_BWD, 256, 2048, 1, 1, 0},
+    /* ResNet-18 CIFAR, stage 1, batch 128 */
+    {"resnet conv 64->64 @32", CONV_FWD, 128, 64, 32, 32, 64},
+    {"resnet conv 64->64 @32", CONV_BWD_IN, 128, 64, 32, 32, 64},
+    {"resnet conv 64->64 @32", CONV_BWD_W, 128, 64, 32, 32, 64},
+    {"resnet bn 64 @32", BN_FWD, 128, 64, 32, 32, 0},
+    {"resnet bn 64 @32", BN_BWD, 128, 64, 32, 32, 0},
+    {"resnet relu 64 @32", RELU_FWD, 128, 64, 32, 32, 0},
+    {"resnet relu 64 @32", RELU_BWD, 128, 64, 32, 32, 0},
+    {"resnet add 64 @32", ADD, 128, 64, 32, 32, 0},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+static const char *kind_name[] = {"fwd", "bwd-input", "bwd-weight", "fwd(train)", "bwd", "fwd", "bwd", "fwd", "bwd",
+                                  "fwd", "bwd", "fwd"};
+
+static int compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Record the case once; returns the work (flops, or bytes for memory-bound ops) in *amount. */
+static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, double *amount, bool *is_flops)
+{
+    uint64_t n_in = (uint64_t)c->N * c->C * c->H * c->W;
+    VkcConv2d conv = {.N = c->N, .C_in = c->C, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = 3, .stride = 1,
+                      .pad = 1};
+    VkcBatchNorm bn = {.N = c->N, .C = c->C, .HW = c->H * c->W, .eps = 1e-5f, .momentum = 0.1f,
+                       .relu = !strstr(c->label, "resnet")};
+    uint64_t n_out = n_in, n_w = 1;
+    if (c->kind <= CONV_BWD_W) {
+        n_out = (uint64_t)c->N * c->C_out * c->H * c->W;
+        n_w = (uint64_t)c->C_out * c->C * 9;
+    }
+    VkcTensor x, y, dy, dx, dw, db;
+    if (vkc_tensor_alloc(arena, n_in * 4, &x) || vkc_tensor_alloc(arena, n_out * 4, &y) ||
+        vkc_tensor_alloc(arena, n_out * 4, &dy) || vkc_tensor_alloc(arena, n_in * 4, &dx) ||
+        vkc_tensor_alloc(arena, n_w * 4, &conv.weight) || vkc_tensor_alloc(arena, n_w * 4, &dw) ||
+        vkc_tensor_alloc(arena, c->C_out ? c->C_out * 4 : 4, &conv.bias) ||
+        vkc_tensor_alloc(arena, c->C_out ? c->C_out * 4 : 4, &db))
+        return VKC_ERR;
+    if (c->kind <= CONV_BWD_W) {
+        if (vkc_tensor_alloc(arena, vkc_conv2d_work_bytes(L, &conv), &conv.work)) return VKC_ERR;
+    } else if (c->kind <= BN_BWD) {
+        VkcTensor *p[] = {&bn.gamma, &bn.beta, &bn.running_mean, &bn.running_var};
+        for (int i = 0; i < 4; i++)
+            if (vkc_tensor_alloc(arena, c->C * 4, p[i])) return VKC_ERR;
+        if (vkc_tensor_alloc(arena, c->C * 8, &bn.stats) || vkc_tensor_alloc(arena, c->C * 4, &dw) ||
+            vkc_tensor_alloc(arena, c->C * 4, &db) ||
+            vkc_tensor_alloc(arena, vkc_batchnorm_work_bytes(L, &bn), &bn.work))
+            return VKC_ERR;
+    }
+    *is_flops = c->kind <= CONV_BWD_W;
+    *amount = *is_flops ? vkc_conv2d_flops(&conv) : 0;
+    uint32_t planes = c->N * c->C, HW = c->H * c->W;
+    uint64_t pooled = (uint64_t)planes * (c->H / 2) * (c->W / 2);
+    /* Bytes: the least traffic the op needs (each input read once, each output written once). */
+    switch (c->kind) {
+    case CONV_FWD: return vkc_conv2d_forward(L, cmd, &conv, x, y);
+    case CONV_BWD_IN: return vkc_conv2d_backward_input(L, cmd, &conv, dy, dx);
+    case CONV_BWD_W: return vkc_conv2d_backward_weight(L, cmd, &conv, x, dy, dw, db);
+    case BN_FWD: *amount = 8.0 * n_in; return vkc_batchnorm_forward(L, cmd, &bn, true, x, y);
+    case BN_BWD: *amount = (bn.relu ? 16.0 : 12.0) * n_in; return vkc_batchnorm_backward(L, cmd, &bn, x, y, dy, dx, dw, db);
+    case RELU_FWD: *amount = 8.0 * n_in; return vkc_relu_forward(L, cmd, (uint32_t)n_in, x, y);
+    case RELU_BWD: *amount = 12.0 * n_in; return vkc_relu_backward(L, cmd, (uint32_t)n_in, y, dy, dx);
+    case MAXPOOL_FWD: *amount = 4.0 * (n_in + pooled); return vkc_maxpool2x2_forward(L, cmd, planes, c->H, c->W, x, y);
+    case MAXPOOL_BWD:
+        *amount = 4.0 * (2 * n_in + pooled);
+        return vkc_maxpool2x2_backward(L, cmd, planes, c->H, c->W, x, dy, dx);
+    case AVGPOOL_FWD: *amount = 4.0 * (n_in + planes); return vkc_avgpool_forward(L, cmd, planes, HW, x, y);
+    case AVGPOOL_BWD: *amount = 4.0 * (n_in + planes); return vkc_avgpool_backward(L, cmd, planes, HW, dy, dx);
+    case ADD: *amount = 12.0 * n_in; return vkc_add(L, cmd, (uint32_t)n_in, x, dx, y);
+    }
+    return vkc_fail("unknown case");
+}
+
+static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, double *median_ns, double *amount,
+                     bool *is_flops)
+{
+    VkcArena arena;
+    VkcCmd cmd = {0};
+    double times[64];
+    int rc = VKC_ERR;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
+    int t0 = vkc_cmd_timestamp(&cmd);
+    if (record(L, &cmd, &arena, c, amount, is_flops)) goto done;
+    int t1 = vkc_cmd_timestamp(&cmd);
+    if (t0 < 0 || t1 < 0) {
+        vkc_fail("the device has no timestamps");
+        goto done;
+    }
+    if (vkc_cmd_end(&cmd)) goto done;
+    for (int r = 0; r <= repeat; r++) {
+        if (vkc_cmd_submit_wait(&cmd)) goto done;
+        if (r > 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1])) goto done;
+    }
+    qsort(times, repeat, sizeof times[0], compare);
+    *median_ns = times[repeat / 2];
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_arena_destroy(&arena);
+    return rc;
+}
+
+int bench_layers(int argc, char **argv)
+{
+    long device = -1, repeat = 3;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        int m;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: vkclr bench layers [--device N] [--repeat R] [--only TEXT]\n\n"
+                   "Times every layer kernel, forward and backward, at the training shapes of a width-32 convnet\n"
+                   "on 256 28x28 images and of ResNet-18 on CIFAR (batch 128): median of R runs (default 3) after\n"
+                   "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
+                   "least traffic they need (each input read once, each output written once).\n");
+            return 0;
+        }
+        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
+            (m = arg_match_int(argc, argv, &i, "--repeat", 1, 63, &repeat)) ||
+            (m = arg_match_str(argc, argv, &i, "--only", &only))) {
+            if (m < 0) return 2;
+            continue;
+        }
+        fprintf(stderr, "vkclr bench layers: unknown option '%s'\n", argv[i]);
+        return 2;
+    }
+    VkcContext ctx;
+    VkcContextOptions opt = {.device_index = (int)device};
+    if (vkc_context_create(&ctx, &opt)) {
+        fprintf(stderr, "vkclr bench layers: %s\n", vkc_error());
+        return 1;
+    }
+    VkcLayers L;
+    vkc_layers_init(&ctx, &L);
+    printf("device: %s (%s); median of %ld runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
+           repeat);
+    printf("%-24s %-11s %11s %10s\n", "layer", "pass", "time (ms)", "rate");
+    int status = 0;
+    double total[2] = {0, 0}, conv[2] = {0, 0};
+    for (int i = 0; i < NCASES; i++) {
+        const Case *c = &cases[i];
+        if (only && !strstr(c->label, only)) continue;
+        double ns, amount;
+        bool flops;
+        if (time_case(&ctx, &L, c, (int)repeat, &ns, &amount, &flops)) {
+            fprintf(stderr, "vkclr bench layers: %s %s: %s\n", c->label, kind_name[c->kind], vkc_error());
+            status = 1;
+            break;
+        }
+        printf("%-24s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, amount / ns,
+               flops ? "GFLOP/s" : "GB/s");
+        fflush(stdout);
+        int net = strstr(c->label, "resnet") != NULL;
+        if (!strstr(c->label, "head")) {
+            total[net] += ns;
+            if (flops) conv[net] += ns;
+        }
+    }
+    for (int net = 0; net < 2; net++)
+        if (total[net] > 0)
+            printf("%s: convolutions take %.0f%% of the %.1f ms these layers take per step\n",
+                   net ? "resnet stage-1 block" : "mnist convnet", 100 * conv[net] / total[net], total[net] / 1e6);
+    vkc_layers_destroy(&L);
+    vkc_context_destroy(&ctx);
+    return status;
+}

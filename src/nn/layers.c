@@ -1,0 +1,178 @@
+/* Per-device choices for the layer kernels and the cache of their pipelines; the small
+ * element-wise and pooling layers, whose host side is one dispatch each. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers_internal.h"
+
+int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
+{
+    memset(L, 0, sizeof *L);
+    L->ctx = ctx;
+    if (ctx->is_cpu) {
+        /* lavapipe runs a workgroup as SIMD lanes of one thread: 8-32 invocations are best,
+         * and a reduction only needs enough invocations for the cores plus some slack. */
+        L->wg_conv = 16;
+        L->wg_elem = 32;
+        L->reduce_lanes = 1024;
+    } else {
+        /* GPUs want many warps in flight: larger workgroups, far more parallel partial sums. */
+        L->wg_conv = 64;
+        L->wg_elem = 256;
+        L->reduce_lanes = 65536;
+    }
+    L->conv_tch = 8;
+    L->conv_tpx4 = 2;
+    const char *env = getenv("VKCLR_CONV_TILE"); /* "channels,pixel_vec4s": for tuning runs */
+    if (env && *env) {
+        unsigned a, b;
+        if (sscanf(env, "%u,%u", &a, &b) != 2 || a < 1 || a > 32 || b < 1 || b > 8)
+            return vkc_fail("VKCLR_CONV_TILE='%s': expected channels (1-32),pixel vec4s (1-8)", env);
+        L->conv_tch = a;
+        L->conv_tpx4 = b;
+    }
+    uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
+    if (L->wg_conv > max) L->wg_conv = max;
+    if (L->wg_elem > max) L->wg_elem = max;
+    return VKC_OK;
+}
+
+void vkc_layers_destroy(VkcLayers *L)
+{
+    for (int i = 0; i < L->npipelines; i++) vkc_kernel_destroy(L->ctx, &L->pipelines[i].kernel);
+    memset(L, 0, sizeof *L);
+}
+
+int vkc_layers_kernel(VkcLayers *L, const char *shader, const char *bindings, uint32_t push_size,
+                      const uint32_t *spec, int nspec, const VkcKernel **out)
+{
+    for (int i = 0; i < L->npipelines; i++) {
+        VkcLayerPipeline *p = &L->pipelines[i];
+        if (!strcmp(p->shader, shader) && p->nspec == nspec && !memcmp(p->spec, spec, sizeof *spec * nspec)) {
+            *out = &p->kernel;
+            return VKC_OK;
+        }
+    }
+    if (L->npipelines == VKC_LAYERS_MAX_PIPELINES) return vkc_fail("layers: too many pipeline variants");
+    VkcLayerPipeline *p = &L->pipelines[L->npipelines];
+    if (vkc_kernel_create(L->ctx, &p->kernel, shader, bindings, push_size, spec, nspec)) return VKC_ERR;
+    p->shader = shader;
+    memcpy(p->spec, spec, sizeof *spec * nspec);
+    p->nspec = nspec;
+    L->npipelines++;
+    *out = &p->kernel;
+    return VKC_OK;
+}
+
+int vkc_layers_dispatch_1d(VkcLayers *L, VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors,
+                           const void *push, uint64_t groups)
+{
+    /* maxComputeWorkGroupCount[0] is only guaranteed to be 65535: fold the rest into y. */
+    uint64_t gx = groups, gy = 1;
+    const uint32_t *limit = L->ctx->props.limits.maxComputeWorkGroupCount;
+    if (gx > limit[0]) {
+        gx = 32768;
+        gy = (groups + gx - 1) / gx;
+    }
+    if (gy > limit[1]) return vkc_fail("%s: %llu workgroups exceed one dispatch", k->name, (unsigned long long)groups);
+    return vkc_cmd_dispatch(cmd, k, tensors, 0, push, (uint32_t)gx, (uint32_t)gy, 1);
+}
+
+int vkc_layers_need(const char *op, const char *name, VkcTensor t, uint64_t floats)
+{
+    if (!t.buffer) return vkc_fail("%s: tensor %s is missing", op, name);
+    if (t.size / 4 < floats)
+        return vkc_fail("%s: tensor %s holds %llu floats, needs %llu", op, name, (unsigned long long)(t.size / 4),
+                        (unsigned long long)floats);
+    return VKC_OK;
+}
+
+/* ---------------------------------------------------------------- relu, add */
+
+typedef struct {
+    uint32_t n;
+} ElemPush;
+
+/* Each invocation handles 4 consecutive floats (one vec4 store). */
+static int eltwise(VkcLayers *L, VkcCmd *cmd, const char *shader, uint32_t mode, uint32_t n, VkcTensor a,
+                   VkcTensor b, VkcTensor y)
+{
+    if (!n) return vkc_fail("%s: no elements", shader);
+    if (vkc_layers_need(shader, "a", a, n) || vkc_layers_need(shader, "b", b, n) || vkc_layers_need(shader, "y", y, n))
+        return VKC_ERR;
+    uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, shader, "ssb", sizeof(ElemPush), spec, 4, &k)) return VKC_ERR;
+    ElemPush push = {n};
+    VkcTensor t[3] = {a, b, y};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(vkc_div_up(n, 4), L->wg_elem));
+}
+
+int vkc_relu_forward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
+{
+    return eltwise(L, cmd, "relu", 0, n, x, x, y);
+}
+
+int vkc_relu_backward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor y, VkcTensor dy, VkcTensor dx)
+{
+    return eltwise(L, cmd, "relu", 1, n, y, dy, dx);
+}
+
+int vkc_add(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor a, VkcTensor b, VkcTensor y)
+{
+    return eltwise(L, cmd, "add", 0, n, a, b, y);
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+typedef struct {
+    uint32_t planes, H, W;
+} PoolPush;
+
+static int pool(VkcLayers *L, VkcCmd *cmd, const char *shader, uint32_t mode, uint32_t planes, uint32_t H,
+                uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items)
+{
+    if (!planes || !H || !W) return vkc_fail("%s: empty input %ux%ux%u", shader, planes, H, W);
+    uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, shader, "ssb", sizeof(PoolPush), spec, 4, &k)) return VKC_ERR;
+    PoolPush push = {planes, H, W};
+    VkcTensor t[3] = {a, b, out};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, (items + L->wg_elem - 1) / L->wg_elem);
+}
+
+int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
+                           VkcTensor y)
+{
+    if (H < 2 || W < 2) return vkc_fail("maxpool2x2: input %ux%u is smaller than the window", H, W);
+    uint64_t in = (uint64_t)planes * H * W, out = (uint64_t)planes * (H / 2) * (W / 2);
+    if (vkc_layers_need("maxpool2x2", "x", x, in) || vkc_layers_need("maxpool2x2", "y", y, out)) return VKC_ERR;
+    return pool(L, cmd, "maxpool", 0, planes, H, W, x, x, y, out);
+}
+
+int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
+                            VkcTensor dy, VkcTensor dx)
+{
+    if (H < 2 || W < 2) return vkc_fail("maxpool2x2: input %ux%u is smaller than the window", H, W);
+    uint64_t in = (uint64_t)planes * H * W, out = (uint64_t)planes * (H / 2) * (W / 2);
+    if (vkc_layers_need("maxpool2x2 backward", "x", x, in) || vkc_layers_need("maxpool2x2 backward", "dy", dy, out) ||
+        vkc_layers_need("maxpool2x2 backward", "dx", dx, in))
+        return VKC_ERR;
+    return pool(L, cmd, "maxpool", 1, planes, H, W, x, dy, dx, in);
+}
+
+int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y)
+{
+    if (vkc_layers_need("avgpool", "x", x, (uint64_t)planes * HW) || vkc_layers_need("avgpool", "y", y, planes))
+        return VKC_ERR;
+    return pool(L, cmd, "avgpool", 0, planes, HW, 1, x, x, y, planes);
+}
+
+int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor dy, VkcTensor dx)
+{
+    if (vkc_layers_need("avgpool backward", "dy", dy, planes) ||
+        vkc_layers_need("avgpool backward", "dx", dx, (uint64_t)planes * HW))
+        return VKC_ERR;
+    return pool(L, cmd, "avgpool", 1, planes, HW, 1, dy, dy, dx, (uint64_t)planes * HW);
+}
