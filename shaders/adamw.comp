@@ -3,7 +3,8 @@
 // AdamW (Loshchilov & Hutter; PyTorch's AdamW), decoupled weight decay:
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
 //   w -= lr * ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd * w )
-// with t = the step from the per-step buffer (>= 1); wd = 0 for no-decay tensors.
+// with 1 - b^t from the per-step buffer (the host computes them for step t >= 1); wd = 0 for
+// no-decay tensors.
 // State: m at state offsets, v one `count` further (the host sizes the state buffer 2x).
 // One workgroup per chunk.
 #include "optim_table.glsl"
@@ -23,8 +24,7 @@ void main()
 {
     const Chunk k = chunk_at(p.chunk_base, gl_WorkGroupID.x);
     const float wd = (k.flags & FLAG_NO_DECAY) != 0u ? 0.0 : p.weight_decay;
-    const float t = float(max(hyper.step, 1u));
-    const float bc1 = 1.0 - pow(p.beta1, t), bc2 = 1.0 - pow(p.beta2, t);
+    const float bc1 = hyper.bias1, bc2 = hyper.bias2;
     const float lr = hyper.lr;
     for (uint e = gl_LocalInvocationID.x; e < k.n; e += gl_WorkGroupSize.x) {
         const float gi = g[k.grad + e];

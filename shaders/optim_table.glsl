@@ -12,7 +12,9 @@ layout(binding = 0, std430) readonly buffer Table { uint table[]; };
 // Written by the host before each submit; the recorded commands never change.
 layout(binding = 1, std430) readonly buffer Step {
     float lr;
-    uint step; // 1 for the first update (AdamW's bias correction needs it)
+    uint step;       // 1 for the first update
+    float bias1;     // AdamW: 1 - beta1^step, 1 - beta2^step, computed by the host in double
+    float bias2;     // (in float, 1 - 0.999^t loses ~4 digits to cancellation at small t)
 } hyper;
 
 const uint FLAG_NO_DECAY = 1u; // biases, batch-norm: no weight decay, no LARS adaptation

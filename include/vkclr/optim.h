@@ -49,7 +49,7 @@ typedef struct {
     VkcTensor table;       /* tensor and chunk table, see shaders/optim_table.glsl */
     VkcTensor partial;     /* LARS: per-chunk (sum w^2, sum g'^2) */
     VkcTensor ratios;      /* LARS: per tensor (trust, ||w||, ||g + wd w||, 0) */
-    VkcTensor step;        /* host-visible {float lr; uint32 step} */
+    VkcTensor step;        /* host-visible {float lr; uint32 step; float 1-beta1^step, 1-beta2^step} */
 } VkcOptim;
 
 /* `device`: where state and tables go; `host`: a VKC_MEMORY_STAGING arena for the per-step

@@ -1,5 +1,6 @@
 /* Host side of the optimizers: the multi-tensor table (shaders/optim_table.glsl), state,
  * and recording of the update (plus LARS's two norm passes). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ typedef struct {
 typedef struct {
     float lr;
     uint32_t step;
+    float bias1, bias2; /* AdamW bias corrections 1 - beta^step */
 } StepValues;
 
 VkcOptimConfig vkc_optim_defaults(VkcOptimKind kind)
@@ -172,7 +174,12 @@ void vkc_optim_destroy(VkcOptim *o)
 int vkc_optim_set_step(VkcOptim *o, float lr, uint32_t step)
 {
     if (!o->step.mapped) return vkc_fail("optimizer: not initialised");
-    StepValues v = {lr, step};
+    StepValues v = {lr, step, 1.0f, 1.0f};
+    if (o->cfg.kind == VKC_OPTIM_ADAMW) {
+        if (!step) return vkc_fail("optimizer: AdamW steps count from 1");
+        v.bias1 = (float)(1.0 - pow(o->cfg.beta1, step));
+        v.bias2 = (float)(1.0 - pow(o->cfg.beta2, step));
+    }
     memcpy(o->step.mapped, &v, sizeof v);
     return VKC_OK;
 }
