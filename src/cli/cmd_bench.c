@@ -9,6 +9,7 @@ static const struct {
     const char *help;
 } benches[] = {
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
+    {"head", bench_head, "projection head, NT-Xent and optimizer kernels at SimCLR training shapes"},
 };
 #define NBENCH (int)(sizeof benches / sizeof benches[0])
 

@@ -8,5 +8,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
+int bench_head(int argc, char **argv);
 
 #endif
