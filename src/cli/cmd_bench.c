@@ -11,6 +11,7 @@ static const struct {
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
     {"augment", bench_augment, "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads"},
     {"layers", bench_layers, "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes"},
+    {"head", bench_head, "projection head, NT-Xent and optimizer kernels at SimCLR training shapes"},
 };
 #define NBENCH (int)(sizeof benches / sizeof benches[0])
 

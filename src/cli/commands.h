@@ -11,5 +11,6 @@ int cmd_augment(int argc, char **argv);
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);
 int bench_layers(int argc, char **argv);
+int bench_head(int argc, char **argv);
 
 #endif

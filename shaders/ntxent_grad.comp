@@ -1,0 +1,36 @@
+#version 450
+// Gradient of the mean NT-Xent loss with respect to the logits, symmetrised so that one GEMM
+// gives the gradient with respect to the embeddings. With A_ij = dL/dS_ij
+//   A_ij = (softmax_{j != i}(S_i.)_j - [j == pos(i)]) / 2N,   A_ii = 0,
+// and S = z z^T / tau, dL/dz = (A + A^T) z / tau. This kernel writes
+//   G_ij = (A_ij + A_ji) * scale,   scale = 1 / tau (folded in here),
+// using lse_i from ntxent_rows (softmax_ij = exp(S_ij - lse_i) <= 1: no overflow).
+// [j == pos(i)] and [i == pos(j)] are the same event, hence the 2.
+// One invocation per element of G; x runs along j so a row of G is stored contiguously.
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+
+layout(binding = 0) uniform samplerBuffer S;     // r32f logits
+layout(binding = 1) uniform samplerBuffer Stats; // rgba32f rows (loss, hit, lse, s_pos)
+layout(binding = 2, std430) writeonly buffer G { float g[]; };
+
+layout(push_constant) uniform Push {
+    uint n2, s_off, stats_off, g_off;
+    float scale; // 1 / (2N tau)
+} p;
+
+void main()
+{
+    const uint j = gl_GlobalInvocationID.x, i = gl_GlobalInvocationID.y;
+    if (i >= p.n2 || j >= p.n2) return;
+    float v = 0.0;
+    if (i != j) {
+        const uint half_n = p.n2 / 2u;
+        const uint pos = i < half_n ? i + half_n : i - half_n;
+        const float lse_i = texelFetch(Stats, int(p.stats_off + i)).z;
+        const float lse_j = texelFetch(Stats, int(p.stats_off + j)).z;
+        v = exp(texelFetch(S, int(p.s_off + i * p.n2 + j)).r - lse_i) +
+            exp(texelFetch(S, int(p.s_off + j * p.n2 + i)).r - lse_j);
+        if (j == pos) v -= 2.0;
+    }
+    g[p.g_off + i * p.n2 + j] = v * p.scale;
+}

@@ -1,0 +1,33 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// SGD with momentum (PyTorch convention), every tensor of the table in one dispatch:
+//   g' = g + wd * w          (wd = 0 for tensors flagged no-decay)
+//   v  = mu * v + g'
+//   w -= lr * (nesterov ? g' + mu * v : v)
+// One workgroup per chunk; invocations stride through it (adjacent lanes, adjacent elements).
+#include "optim_table.glsl"
+layout(local_size_x_id = 0) in;
+
+layout(binding = 2, std430) buffer W { float w[]; };
+layout(binding = 3, std430) readonly buffer G { float g[]; };
+layout(binding = 4, std430) buffer V { float v[]; };
+
+layout(push_constant) uniform Push {
+    uint chunk_base;
+    float momentum, weight_decay;
+    uint nesterov;
+} p;
+
+void main()
+{
+    const Chunk k = chunk_at(p.chunk_base, gl_WorkGroupID.x);
+    const float wd = (k.flags & FLAG_NO_DECAY) != 0u ? 0.0 : p.weight_decay;
+    const float lr = hyper.lr;
+    for (uint e = gl_LocalInvocationID.x; e < k.n; e += gl_WorkGroupSize.x) {
+        const float wi = w[k.param + e];
+        const float gi = g[k.grad + e] + wd * wi;
+        const float vi = p.momentum * v[k.state + e] + gi;
+        v[k.state + e] = vi;
+        w[k.param + e] = wi - lr * (p.nesterov != 0u ? gi + p.momentum * vi : vi);
+    }
+}

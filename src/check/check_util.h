@@ -1,0 +1,107 @@
+/* Helpers shared by the head/loss/optimizer checks: test data that is exactly the same on the
+ * device (float) and in the double-precision reference, uploads, downloads, comparisons in
+ * double, and central finite differences. */
+#ifndef VKCLR_CHECK_UTIL_H
+#define VKCLR_CHECK_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref.h"
+#include "ref/ref_head.h"
+#include "vkclr/check.h"
+
+/* n values uniform in [lo, hi), rounded to float so the device sees exactly what the reference does. */
+static inline void ck_random(double *x, int n, uint64_t seed, double lo, double hi)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    ref_fill_uniform(f, n, seed, (float)lo, (float)hi);
+    for (int i = 0; i < n; i++) x[i] = f[i];
+    free(f);
+}
+
+/* Round to float in place (after computing test data in double). */
+static inline void ck_round(double *x, int n)
+{
+    for (int i = 0; i < n; i++) x[i] = (float)x[i];
+}
+
+static inline int ck_upload(VkcContext *ctx, VkcArena *arena, const double *x, int n, VkcTensor *t)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    if (!f) return vkc_fail("out of memory");
+    for (int i = 0; i < n; i++) f[i] = (float)x[i];
+    int rc = vkc_tensor_alloc(arena, (VkDeviceSize)(n ? n : 1) * 4, t) || (n && vkc_upload(ctx, *t, f, (size_t)n * 4));
+    free(f);
+    return rc ? VKC_ERR : VKC_OK;
+}
+
+static inline int ck_download(VkcContext *ctx, VkcTensor t, int n, double *x)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    if (!f) return vkc_fail("out of memory");
+    int rc = vkc_download(ctx, t, f, (size_t)n * 4);
+    for (int i = 0; i < n && rc == VKC_OK; i++) x[i] = f[i];
+    free(f);
+    return rc;
+}
+
+static inline double ck_max_abs(const double *x, int n)
+{
+    double m = 0.0;
+    for (int i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* Like vkc_check_compare, in double (finite differences need more than float digits). */
+static inline void ck_compare(VkcCheckResult *r, const char *what, const double *got, const double *want, int n,
+                              double atol, double rtol)
+{
+    double worst = 0.0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        double v = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (isnan(v)) v = INFINITY;
+        if (v > worst) worst = v, at = i;
+    }
+    bool ok = worst <= 1.0 && n > 0;
+    if (!r->detail[0] || !ok || worst > r->max_violation)
+        snprintf(r->detail, sizeof r->detail, "%s: worst element %d of %d: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|)",
+                 what, at, n, n ? got[at] : 0.0, n ? want[at] : 0.0, atol, rtol);
+    if (worst > r->max_violation) r->max_violation = worst;
+    r->passed = r->passed && ok;
+}
+
+/* Central differences of f at x (n values, perturbed one at a time and restored), compared with
+ * `grad`. h = 1e-5: truncation error ~h^2 |f'''| ~ 1e-10 and rounding ~1e-16 |f| / h ~ 1e-11,
+ * both far below the tolerances callers pass (>= 1e-7 absolute). */
+typedef double (*ck_fn)(double *x, void *user);
+
+static inline int ck_fd_check(VkcCheckResult *r, const char *what, ck_fn f, void *user, double *x, int n,
+                              const double *grad, double atol, double rtol)
+{
+    const double h = 1e-5;
+    double *fd = malloc(sizeof(double) * (n ? n : 1));
+    if (!fd) return vkc_fail("out of memory");
+    for (int i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double plus = f(x, user);
+        x[i] = keep - h;
+        double minus = f(x, user);
+        x[i] = keep;
+        fd[i] = (plus - minus) / (2 * h);
+    }
+    ck_compare(r, what, grad, fd, n, atol, rtol);
+    free(fd);
+    return VKC_OK;
+}
+
+/* A command buffer with everything recorded by `record`, submitted once and waited for. */
+#define CK_RUN(ctx, cmd, body)                                                                            \
+    (vkc_cmd_init((ctx), &(cmd)) || vkc_cmd_begin(&(cmd)) || (body) || vkc_cmd_end(&(cmd)) ||               \
+     vkc_cmd_submit_wait(&(cmd)))
+
+#endif
