@@ -185,6 +185,34 @@ static void test_unknown_shader(void **state)
     assert_non_null(strstr(vkc_error(), "exceeds the device's limits"));
 }
 
+/* The validation layer must really be on in the test suite: provoke an invalid call (a texel
+ * view whose range is not a whole number of texels) and see it counted. */
+static void test_validation_layer_is_active(void **state)
+{
+    (void)state;
+    const char *v = getenv("VKCLR_VALIDATION");
+    if (!v || strcmp(v, "1")) skip();
+    VkcArena arena;
+    VK_OK(vkc_arena_init(&arena, &vktest_ctx, VKC_MEMORY_DEVICE));
+    VkcTensor t;
+    VK_OK(vkc_tensor_alloc(&arena, 64, &t));
+    int before = vktest_ctx.validation_messages;
+    VkBufferViewCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = t.buffer,
+        .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+        .offset = t.offset,
+        .range = 20, /* not a multiple of 16 bytes */
+    };
+    VkBufferView view = VK_NULL_HANDLE;
+    fprintf(stderr, "(an expected validation error follows)\n");
+    VkResult r = vkCreateBufferView(vktest_ctx.device, &info, NULL, &view);
+    if (r == VK_SUCCESS && view) vkDestroyBufferView(vktest_ctx.device, view, NULL);
+    assert_true(vktest_ctx.validation_messages > before);
+    vktest_ctx.validation_messages = before; /* expected: do not fail the teardown check */
+    vkc_arena_destroy(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_dependent_chain),
         cmocka_unit_test(test_independent_dispatches_share_no_barrier),
         cmocka_unit_test(test_unknown_shader),
+        cmocka_unit_test(test_validation_layer_is_active),
     };
     return cmocka_run_group_tests(tests, vktest_setup, vktest_teardown);
 }
