@@ -30,8 +30,9 @@ int vkc_gemm_init(VkcContext *ctx, VkcGemm *g)
         g->wide = (VkcGemmTile){8, 1, 8, 4};
         g->narrow = (VkcGemmTile){4, 2, 8, 4};
     } else {
-        /* GPUs: 256 invocations, each 8 x 8: a 128 x 128 tile per workgroup. */
-        g->wide = (VkcGemmTile){16, 16, 8, 2};
+        /* GPUs: 128 invocations, each 8 x 8: a 64 x 128 tile per workgroup (on an H200 this
+         * beat 16x16 invocations of 8x8, 4x8 or 4x4 at 2048^3: see BENCHMARKS.md). */
+        g->wide = (VkcGemmTile){16, 8, 8, 2};
         g->narrow = (VkcGemmTile){8, 32, 4, 2};
     }
     const char *env = getenv("VKCLR_GEMM_TILE");
