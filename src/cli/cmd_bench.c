@@ -3,11 +3,20 @@
 
 #include "commands.h"
 
+/* Every kernel of a training step: the encoder layers, then the head, loss and optimizer. */
+static int bench_kernels(int argc, char **argv)
+{
+    int status = bench_layers(argc, argv);
+    int head = bench_head(argc, argv);
+    return status ? status : head;
+}
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *help;
 } benches[] = {
+    {"kernels", bench_kernels, "every layer, loss and optimizer kernel at training shapes (layers + head)"},
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
     {"augment", bench_augment, "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads"},
     {"layers", bench_layers, "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes"},
