@@ -7,7 +7,7 @@
 //   l_i  = -log( pos / (pos + Ng_i) ) = log(pos + Ng_i) - S_i,pos.
 // The clamp keeps Ng at or above its theoretical minimum (every cosine >= -1, so every
 // exp(s) >= e^{-1/tau}); as in the paper's code it replaces the estimate, so a clamped row
-// gets no gradient through the negatives. tau+ = 0 gives DCL up to the clamp.
+// gets no gradient through the negatives. tau+ = 0 gives NT-Xent (up to the clamp).
 // Stability: everything is shifted by m = max_{j != i} S_ij (the positive included), so
 //   P = exp(S_pos - m) <= 1, E = sum_j exp(S_ij - m) <= K, F = K exp(-1/tau - m),
 // and l_i = m + log(P + Ng') - S_pos with Ng' the shifted Ng. P or E is 1 (whichever holds the
