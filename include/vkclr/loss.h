@@ -48,6 +48,70 @@ int vkc_ntxent_forward(VkcNtxent *l, VkcCmd *cmd, VkcTensor z, VkcTensor metrics
 /* dz = d(mean loss)/dz; needs the forward recorded before it in the same command buffer. */
 int vkc_ntxent_backward(VkcNtxent *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz);
 
+/* ---------------------------------------------------------------- the NCE family, one interface
+ *
+ * Every member shares the similarity stage S = z z^T / tau and differs in a per-row loss kernel
+ * and a logit-gradient kernel (docs/losses.md has the formulas and how the members relate):
+ *   ntxent (also "infonce")  global / ranking NCE with uniform in-batch noise (the kernels above)
+ *   nce                      local / binary NCE, K = 2N - 2 noise samples, log Z self-normalised
+ *                            (0) or a learned scalar whose gradient the backward pass writes
+ *   dcl                      decoupled contrastive loss: the positive left out of the denominator
+ *   dcl-debiased             Chuang et al.'s debiased loss with class prior tau_plus
+ * Whatever the loss, the forward pass also writes the metrics below, read off the same S. */
+typedef enum { VKC_LOSS_NTXENT, VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED } VkcLossKind;
+
+/* "ntxent" | "infonce" | "nce" | "dcl" | "dcl-debiased"; VKC_ERR with a message otherwise. */
+int vkc_loss_kind_parse(const char *name, VkcLossKind *kind);
+const char *vkc_loss_kind_name(VkcLossKind kind);
+
+/* Metrics of a contrastive batch, in this order (floats):
+ *   LOSS        mean loss of the selected kind
+ *   ACCURACY    fraction of anchors whose positive outscores every noise sample
+ *   MI_BOUND    log(2N - 1) - (mean NT-Xent loss): the InfoNCE lower bound on I(view1; view2)
+ *   LOG_ZHAT    mean over anchors of log Z^, Z^(c) = (1/K) sum_i exp(s(x_i, c)) / q(x_i), q = 1/K
+ *   LOG_ZHAT_SD its standard deviation over anchors
+ *   ALIGNMENT   mean ||z - z+||^2 over positive pairs
+ *   UNIFORMITY  log mean exp(-2 ||z - z'||^2) over pairs of distinct rows
+ *   LOG_Z       the learned log Z of nce (0 for self-normalised nce and the other kinds) */
+enum {
+    VKC_METRIC_LOSS, VKC_METRIC_ACCURACY, VKC_METRIC_MI_BOUND, VKC_METRIC_LOG_ZHAT, VKC_METRIC_LOG_ZHAT_SD,
+    VKC_METRIC_ALIGNMENT, VKC_METRIC_UNIFORMITY, VKC_METRIC_LOG_Z, VKC_CONTRASTIVE_METRICS
+};
+extern const char *const vkc_metric_names[VKC_CONTRASTIVE_METRICS];
+
+typedef struct {
+    VkcLossKind kind;
+    float tau;           /* temperature, > 0 */
+    float tau_plus;      /* dcl-debiased: class prior, in [0, 1) */
+    bool learned_logz;   /* nce: log Z is the learned scalar in `logz` (else 0) */
+    VkcTensor logz;      /* nce learned: 1 float, the parameter (read by the forward and backward) */
+    VkcTensor dlogz;     /* nce learned: 1 float, written by the backward: d(mean loss)/d(log Z) */
+} VkcLossParams;
+
+typedef struct {
+    VkcContext *ctx;
+    VkcGemm *gemm;
+    VkcReduce *reduce;
+    VkcLossParams p;
+    VkcKernel rows, grad, stats, metrics;
+    uint32_t wg_rows, wg_grad;
+    uint32_t n2, dim;
+    VkcTensor sim;     /* n2 x n2 logits */
+    VkcTensor lrows;   /* n2 x 4 loss rows, column 0 the row loss (the rest: what the backward needs) */
+    VkcTensor mrows;   /* n2 x 8 metric statistics (contrastive_stats.comp) */
+    VkcTensor gsim;    /* n2 x n2 symmetrised logit gradient */
+    VkcTensor scratch; /* column sum of dl_i/dlogZ when n2 > 4096 */
+} VkcContrastive;
+
+/* Kernels and workspace for batches of n2 = 2N embeddings (n2 even, >= 4: one noise sample). */
+int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcReduce *reduce, VkcArena *arena,
+                         uint32_t n2, uint32_t dim, const VkcLossParams *params);
+void vkc_contrastive_destroy(VkcContrastive *l);
+/* Similarity stage, loss rows and VKC_CONTRASTIVE_METRICS floats into `metrics`. */
+int vkc_contrastive_forward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor metrics);
+/* dz = d(mean loss)/dz (and params.dlogz for learned nce); needs the forward recorded before it. */
+int vkc_contrastive_backward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz);
+
 typedef struct {
     VkcContext *ctx;
     VkcReduce *reduce;

@@ -30,6 +30,17 @@ int check_l2norm_fd(VkcContext *ctx, VkcCheckResult *r);
 int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r);
 int check_ntxent_stability(VkcContext *ctx, VkcCheckResult *r);
 int check_ntxent_fd(VkcContext *ctx, VkcCheckResult *r);
+int check_nce_self_normalised(VkcContext *ctx, VkcCheckResult *r);
+int check_nce_learned_logz(VkcContext *ctx, VkcCheckResult *r);
+int check_nce_stability(VkcContext *ctx, VkcCheckResult *r);
+int check_nce_fd(VkcContext *ctx, VkcCheckResult *r);
+int check_dcl_shapes(VkcContext *ctx, VkcCheckResult *r);
+int check_dcl_debiased(VkcContext *ctx, VkcCheckResult *r);
+int check_dcl_stability(VkcContext *ctx, VkcCheckResult *r);
+int check_dcl_fd(VkcContext *ctx, VkcCheckResult *r);
+int check_metrics_ntxent(VkcContext *ctx, VkcCheckResult *r);
+int check_metrics_closed_form(VkcContext *ctx, VkcCheckResult *r);
+int check_metrics_parse(VkcContext *ctx, VkcCheckResult *r);
 int check_xent_shapes(VkcContext *ctx, VkcCheckResult *r);
 int check_xent_fd(VkcContext *ctx, VkcCheckResult *r);
 int check_optim_sgd(VkcContext *ctx, VkcCheckResult *r);
@@ -66,6 +77,17 @@ const VkcCheck vkc_checks[] = {
     {"ntxent/shapes", check_ntxent_shapes, true},
     {"ntxent/stability", check_ntxent_stability, true},
     {"ntxent/finite-diff", check_ntxent_fd, false},
+    {"nce/self-normalised", check_nce_self_normalised, true},
+    {"nce/learned-logz", check_nce_learned_logz, true},
+    {"nce/stability", check_nce_stability, true},
+    {"nce/finite-diff", check_nce_fd, false},
+    {"dcl/shapes", check_dcl_shapes, true},
+    {"dcl/debiased", check_dcl_debiased, true},
+    {"dcl/stability", check_dcl_stability, true},
+    {"dcl/finite-diff", check_dcl_fd, false},
+    {"metrics/ntxent", check_metrics_ntxent, true},
+    {"metrics/closed-form", check_metrics_closed_form, false},
+    {"metrics/loss-names", check_metrics_parse, false},
     {"xent/shapes", check_xent_shapes, true},
     {"xent/finite-diff", check_xent_fd, false},
     {"optim/sgd", check_optim_sgd, true},

@@ -1,4 +1,5 @@
-/* vkclr bench head: time per kernel of the projection head, the NT-Xent loss and the
+/* vkclr bench head: time per kernel of the projection head, the NT-Xent loss (and the other
+ * members of the NCE family: nce, dcl, dcl-debiased) and the
  * optimizers at SimCLR training shapes (batch 256 -> 2N = 512 embeddings, head 128 -> 512 -> 128,
  * optimizer steps over ~1M parameters). Everything is recorded once into one command buffer
  * with a GPU timestamp between kernels; the figure per kernel is the median over runs after a
@@ -19,7 +20,7 @@
 #define HID 512u
 #define EMB 128u
 #define MAX_REPEAT 63
-#define MAX_SEG 16
+#define MAX_SEG 20
 
 /* Parameter tensors of the optimizer benchmark: a few conv-like weights and their biases,
  * 1,049,258 floats (biases flagged no-decay). */
@@ -47,6 +48,7 @@ typedef struct {
     VkcLinearKernels lk;
     VkcL2Norm l2;
     VkcNtxent loss;
+    VkcContrastive family[3]; /* nce (self-normalised), dcl, dcl-debiased */
     VkcOptim opt[3];
     VkcCmd cmd;
 } Bench;
@@ -55,7 +57,7 @@ static int run(Bench *b, long repeat)
 {
     VkcContext *ctx = &b->ctx;
     VkcLinear l1 = {.in = FEAT, .out = HID}, l2 = {.in = HID, .out = EMB};
-    VkcTensor h, a1, e, z, m, dz, de, da1, dh;
+    VkcTensor h, a1, e, z, m, m8, dz, de, da1, dh;
     vkc_arena_init(&b->arena, ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&b->params_arena, ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&b->grads_arena, ctx, VKC_MEMORY_DEVICE);
@@ -66,7 +68,7 @@ static int run(Bench *b, long repeat)
         vkc_ntxent_init(ctx, &b->loss, &b->gemm, &b->reduce, A, N2, EMB, 0.1f) ||
         vkc_tensor_alloc(A, N2 * FEAT * 4, &h) || vkc_tensor_alloc(A, N2 * HID * 4, &a1) ||
         vkc_tensor_alloc(A, N2 * EMB * 4, &e) || vkc_tensor_alloc(A, N2 * EMB * 4, &z) ||
-        vkc_tensor_alloc(&b->host, 16, &m) || vkc_tensor_alloc(A, N2 * EMB * 4, &dz) ||
+        vkc_tensor_alloc(&b->host, 16, &m) || vkc_tensor_alloc(&b->host, 4 * VKC_CONTRASTIVE_METRICS, &m8) || vkc_tensor_alloc(A, N2 * EMB * 4, &dz) ||
         vkc_tensor_alloc(A, N2 * EMB * 4, &de) || vkc_tensor_alloc(A, N2 * HID * 4, &da1) ||
         vkc_tensor_alloc(A, N2 * FEAT * 4, &dh) || vkc_tensor_alloc(A, HID * FEAT * 4, &l1.weight) ||
         vkc_tensor_alloc(A, HID * 4, &l1.bias) || vkc_tensor_alloc(A, HID * FEAT * 4, &l1.dweight) ||
@@ -74,6 +76,11 @@ static int run(Bench *b, long repeat)
         vkc_tensor_alloc(A, EMB * 4, &l2.bias) || vkc_tensor_alloc(A, EMB * HID * 4, &l2.dweight) ||
         vkc_tensor_alloc(A, EMB * 4, &l2.dbias))
         return VKC_ERR;
+    static const VkcLossKind family_kinds[3] = {VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED};
+    for (int i = 0; i < 3; i++) {
+        VkcLossParams lp = {.kind = family_kinds[i], .tau = 0.1f, .tau_plus = 0.1f};
+        if (vkc_contrastive_init(ctx, &b->family[i], &b->gemm, &b->reduce, A, N2, EMB, &lp)) return VKC_ERR;
+    }
     /* Inputs: anything finite. Fill with a small constant pattern (0x3c23d70a = 0.01f). */
     VkcParam params[NOPT];
     uint64_t nparams = 0;
@@ -118,6 +125,12 @@ static int run(Bench *b, long repeat)
     SEGMENT("l2norm fwd 512x128", 0, 2.0 * N2 * EMB * F, vkc_l2norm_forward(&b->l2, cmd, N2, EMB, e, z));
     SEGMENT("ntxent fwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_ntxent_forward(&b->loss, cmd, z, m));
     SEGMENT("ntxent bwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_ntxent_backward(&b->loss, cmd, z, dz));
+    SEGMENT("nce fwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_forward(&b->family[0], cmd, z, m8));
+    SEGMENT("nce bwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_backward(&b->family[0], cmd, z, dz));
+    SEGMENT("dcl fwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_forward(&b->family[1], cmd, z, m8));
+    SEGMENT("dcl bwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_backward(&b->family[1], cmd, z, dz));
+    SEGMENT("dcl-debiased fwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_forward(&b->family[2], cmd, z, m8));
+    SEGMENT("dcl-debiased bwd 512x128", 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_backward(&b->family[2], cmd, z, dz));
     SEGMENT("l2norm bwd 512x128", 0, 3.0 * N2 * EMB * F, vkc_l2norm_backward(&b->l2, cmd, N2, EMB, e, dz, de));
     SEGMENT("linear2 bwd", 4.0 * N2 * HID * EMB, 0, vkc_linear_backward(&b->lk, cmd, &l2, N2, a1, de, da1));
     SEGMENT("linear1 bwd", 4.0 * N2 * FEAT * HID, 0, vkc_linear_backward(&b->lk, cmd, &l1, N2, h, da1, dh));
@@ -188,6 +201,7 @@ int bench_head(int argc, char **argv)
     vkc_cmd_destroy(&b->cmd);
     for (int i = 0; i < 3; i++) vkc_optim_destroy(&b->opt[i]);
     vkc_ntxent_destroy(&b->loss);
+    for (int i = 0; i < 3; i++) vkc_contrastive_destroy(&b->family[i]);
     vkc_l2norm_destroy(&b->l2);
     vkc_linear_kernels_destroy(&b->lk);
     vkc_reduce_destroy(&b->reduce);

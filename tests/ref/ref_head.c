@@ -124,6 +124,148 @@ void ref_ntxent_backward(const double *z, int n2, int dim, double tau, double *d
     }
 }
 
+/* ---- the NCE family: each loss written directly from its formula (no shifting: double
+ * precision holds exp(+-1/tau) for the temperatures the checks use, tau >= 0.05). */
+
+static double softplus(double x) { return log1p(exp(x)); }
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* Row loss l_i, and if a != NULL its derivatives a[j] = dl_i/dS_ij (a[i] = 0) and
+ * *dldb = dl_i/dlogZ (nce). K = n2 - 2 noise samples: every j other than i and pos(i). */
+static double contrastive_row(const RefLoss *L, const double *z, int i, int n2, int dim, double *a, double *dldb)
+{
+    int p = positive_of(i, n2), K = n2 - 2;
+    double tau = L->tau, sp = logit(z, i, p, dim, tau);
+    double loss = 0.0, db = 0.0;
+    if (a)
+        for (int j = 0; j < n2; j++) a[j] = 0.0;
+    switch (L->kind) {
+    case 0: { /* NT-Xent: log sum_{j != i} exp(S_ij) - S_ip */
+        double sum = 0.0;
+        for (int j = 0; j < n2; j++)
+            if (j != i) sum += exp(logit(z, i, j, dim, tau));
+        loss = log(sum) - sp;
+        if (a)
+            for (int j = 0; j < n2; j++)
+                if (j != i) a[j] = exp(logit(z, i, j, dim, tau)) / sum - (j == p);
+        break;
+    }
+    case 1: { /* local NCE: softplus(b - S_ip) + sum_noise softplus(S_ij - b) */
+        /* d/db softplus(b - sp) = sigmoid(b - sp); d/db softplus(s - b) = -sigmoid(s - b) */
+        double b = L->logz;
+        loss = softplus(b - sp);
+        db = sigmoid(b - sp);
+        if (a) a[p] = -sigmoid(b - sp);
+        for (int j = 0; j < n2; j++) {
+            if (j == i || j == p) continue;
+            double d = logit(z, i, j, dim, tau) - b;
+            loss += softplus(d);
+            db -= sigmoid(d);
+            if (a) a[j] = sigmoid(d);
+        }
+        break;
+    }
+    case 2: { /* DCL: log sum_noise exp(S_ij) - S_ip */
+        double sum = 0.0;
+        for (int j = 0; j < n2; j++)
+            if (j != i && j != p) sum += exp(logit(z, i, j, dim, tau));
+        loss = log(sum) - sp;
+        if (a) {
+            a[p] = -1.0;
+            for (int j = 0; j < n2; j++)
+                if (j != i && j != p) a[j] = exp(logit(z, i, j, dim, tau)) / sum;
+        }
+        break;
+    }
+    case 3: { /* debiased: Ng = max((sum_noise e^S - tau+ K e^Sp) / (1 - tau+), K e^{-1/tau}) */
+        double tp = L->tau_plus, pos = exp(sp), neg = 0.0;
+        for (int j = 0; j < n2; j++)
+            if (j != i && j != p) neg += exp(logit(z, i, j, dim, tau));
+        double raw = (neg - tp * K * pos) / (1.0 - tp), floor_ng = K * exp(-1.0 / tau);
+        bool clamped = raw < floor_ng;
+        double ng = clamped ? floor_ng : raw, D = pos + ng;
+        loss = log(D) - sp;
+        if (a) {
+            a[p] = pos * (clamped ? 1.0 : 1.0 - tp * K / (1.0 - tp)) / D - 1.0;
+            for (int j = 0; j < n2; j++)
+                if (j != i && j != p) a[j] = clamped ? 0.0 : exp(logit(z, i, j, dim, tau)) / ((1.0 - tp) * D);
+        }
+        break;
+    }
+    }
+    if (dldb) *dldb = db;
+    return loss;
+}
+
+double ref_contrastive_forward(const RefLoss *L, const double *z, int n2, int dim, double metrics[8])
+{
+    double loss = 0.0, hits = 0.0, infonce = 0.0, align = 0.0, unif = 0.0;
+    double *logzhat = malloc(sizeof(double) * n2);
+    RefLoss nt = *L;
+    nt.kind = 0;
+    for (int i = 0; i < n2; i++) {
+        int p = positive_of(i, n2);
+        double sp = logit(z, i, p, dim, L->tau), zhat = 0.0;
+        bool hit = true;
+        loss += contrastive_row(L, z, i, n2, dim, NULL, NULL);
+        infonce += contrastive_row(&nt, z, i, n2, dim, NULL, NULL);
+        for (int j = 0; j < n2; j++) {
+            if (j == i) continue;
+            double d2 = 0.0;
+            for (int d = 0; d < dim; d++) d2 += (z[i * dim + d] - z[j * dim + d]) * (z[i * dim + d] - z[j * dim + d]);
+            unif += exp(-2.0 * d2);
+            if (j == p) {
+                align += d2;
+                continue;
+            }
+            double s = logit(z, i, j, dim, L->tau);
+            if (s >= sp) hit = false;
+            zhat += exp(s) / (1.0 / (n2 - 2)) / (n2 - 2); /* (1/K) sum exp(s) / q, q = 1/K */
+        }
+        hits += hit;
+        logzhat[i] = log(zhat);
+    }
+    double mean = 0.0, var = 0.0;
+    for (int i = 0; i < n2; i++) mean += logzhat[i] / n2;
+    for (int i = 0; i < n2; i++) var += (logzhat[i] - mean) * (logzhat[i] - mean) / n2;
+    free(logzhat);
+    if (metrics) {
+        metrics[0] = loss / n2;
+        metrics[1] = hits / n2;
+        metrics[2] = log(n2 - 1.0) - infonce / n2;
+        metrics[3] = mean;
+        metrics[4] = sqrt(var);
+        metrics[5] = align / n2;
+        metrics[6] = log(unif / ((double)n2 * (n2 - 1)));
+        metrics[7] = L->kind == 1 ? L->logz : 0.0;
+    }
+    return loss / n2;
+}
+
+double ref_contrastive_backward(const RefLoss *L, const double *z, int n2, int dim, double *dz, double *dlogz)
+{
+    double *a = malloc(sizeof(double) * n2), db = 0.0, mass = 0.0;
+    for (int k = 0; k < n2 * dim; k++) dz[k] = 0.0;
+    for (int i = 0; i < n2; i++) {
+        double dldb, row = 0.0;
+        contrastive_row(L, z, i, n2, dim, a, &dldb);
+        db += dldb / n2;
+        for (int j = 0; j < n2; j++) {
+            /* S_ij = z_i.z_j / tau feeds both z_i and z_j. */
+            double g = a[j] / n2;
+            row += fabs(g);
+            for (int d = 0; d < dim; d++) {
+                dz[i * dim + d] += g * z[j * dim + d] / L->tau;
+                dz[j * dim + d] += g * z[i * dim + d] / L->tau;
+            }
+        }
+        mass = fmax(mass, row);
+    }
+    if (dlogz) *dlogz = db;
+    free(a);
+    return mass;
+}
+
 static double logits_lse(const double *x, int C)
 {
     double m = -INFINITY, sum = 0.0;

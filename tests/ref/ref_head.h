@@ -22,6 +22,19 @@ double ref_ntxent_forward(const double *z, int n2, int dim, double tau, double m
 /* dz = d(mean loss)/dz. */
 void ref_ntxent_backward(const double *z, int n2, int dim, double tau, double *dz);
 
+/* The NCE family (include/vkclr/loss.h, docs/losses.md). kind: a VkcLossKind value
+ * (0 ntxent, 1 nce, 2 dcl, 3 dcl-debiased); logz: nce's log Z (0: self-normalised). */
+typedef struct {
+    int kind;
+    double tau, tau_plus, logz;
+} RefLoss;
+/* Mean loss; metrics (may be NULL) gets the 8 VKC_METRIC_* values (loss, accuracy, MI bound,
+ * mean log Z^, its std, alignment, uniformity, log Z). */
+double ref_contrastive_forward(const RefLoss *L, const double *z, int n2, int dim, double metrics[8]);
+/* dz = d(mean loss)/dz and *dlogz = d(mean loss)/d(log Z) (dlogz may be NULL). Returns the
+ * largest row sum of |d(mean loss)/dS_ij| (the size of the terms the gradient adds up). */
+double ref_contrastive_backward(const RefLoss *L, const double *z, int n2, int dim, double *dz, double *dlogz);
+
 /* Mean softmax cross-entropy; metrics (may be NULL): (loss, top-1, top-5, mean lse). */
 double ref_xent_forward(const double *logits, const unsigned *labels, int B, int C, double metrics[4]);
 void ref_xent_backward(const double *logits, const unsigned *labels, int B, int C, double *dlogits);

@@ -1,0 +1,32 @@
+#version 450
+// Gradient of the mean DCL loss (dcl_rows.comp) with respect to the logits, symmetrised:
+//   a_ij = dl_i/dS_ij = -1                          for j = pos(i)
+//                     = exp(S_ij - lse_neg_i)       for j a noise sample (softmax over noise)
+//   G_ij = (a_ij + a_ji) * scale,   scale = 1 / (2N tau).
+// One invocation per element of G.
+#extension GL_GOOGLE_include_directive : require
+#include "contrastive_common.glsl"
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+
+layout(binding = 0) uniform samplerBuffer S;
+layout(binding = 1) uniform samplerBuffer Rows; // rgba32f (l, lse_neg, s_pos, 0)
+layout(binding = 2, std430) writeonly buffer G { float g[]; };
+
+layout(push_constant) uniform Push {
+    uint n2, s_off, rows_off, g_off;
+    float scale;
+} p;
+
+float dloss(uint i, uint j)
+{
+    if (j == positive_of(i, p.n2)) return -1.0;
+    const float lse_neg = texelFetch(Rows, int(p.rows_off + i)).y;
+    return exp(texelFetch(S, int(p.s_off + i * p.n2 + j)).r - lse_neg);
+}
+
+void main()
+{
+    const uint j = gl_GlobalInvocationID.x, i = gl_GlobalInvocationID.y;
+    if (i >= p.n2 || j >= p.n2) return;
+    g[p.g_off + i * p.n2 + j] = i == j ? 0.0 : (dloss(i, j) + dloss(j, i)) * p.scale;
+}
