@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vkclr/gemm.h"
+#include "view.h"
 
 typedef struct {
     uint32_t M, N, K, lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC;
@@ -68,18 +69,6 @@ static int get_kernel(VkcGemm *g, VkcGemmTile tile, bool ta, bool tb, bool align
     return VKC_OK;
 }
 
-/* Texel views must start on a 16-byte boundary: move the view back and return the
- * element offset of the tensor inside it. */
-static VkcTensor texel_aligned(VkcTensor t, uint32_t *elem_offset)
-{
-    VkDeviceSize shift = t.offset % 16;
-    *elem_offset = (uint32_t)(shift / 4);
-    t.offset -= shift;
-    t.size += shift;
-    t.mapped = NULL;
-    return t;
-}
-
 /* Elements a (rows x ld) operand spans: full rows except the last, which needs `cols`. */
 static uint64_t span(uint32_t rows, uint32_t cols, uint32_t ld) { return (uint64_t)(rows - 1) * ld + cols; }
 
@@ -99,12 +88,8 @@ int vkc_gemm_record(VkcGemm *g, VkcCmd *cmd, const VkcGemmArgs *a)
         return vkc_fail("gemm: leading dimension smaller than the row (lda %u < %u, ldb %u < %u or ldc %u < %u)", a->lda,
                         a_cols, a->ldb, b_cols, a->ldc, a->N);
     uint32_t offA, offB, offC;
-    VkcTensor A = texel_aligned(a->A, &offA), B = texel_aligned(a->B, &offB);
-    VkcTensor C = a->C;
-    VkDeviceSize c_shift = C.offset % g->ctx->props.limits.minStorageBufferOffsetAlignment;
-    offC = (uint32_t)(c_shift / 4);
-    C.offset -= c_shift;
-    C.size += c_shift;
+    VkcTensor A = vkc_view_texel(g->ctx, a->A, &offA), B = vkc_view_texel(g->ctx, a->B, &offB);
+    VkcTensor C = vkc_view_storage(g->ctx, a->C, &offC);
     bool aligned = a->lda % 4 == 0 && a->ldb % 4 == 0 && offA % 4 == 0 && offB % 4 == 0 &&
                    (batch == 1 || (a->stride_a % 4 == 0 && a->stride_b % 4 == 0));
     /* The aligned path reads whole rows up to the padded K: the tensors must hold full rows. */
