@@ -29,6 +29,8 @@ typedef struct {
     bool standardize;
     uint64_t seed;
     FILE *log;           /* per-epoch lines (NULL: quiet) */
+    float *weight_out;   /* optional: receives the trained W (nclasses x dim, row-major) */
+    float *bias_out;     /* optional: receives b (nclasses) */
 } VkcProbeConfig;
 
 /* 30 epochs, batch 256, SGD momentum 0.9 (Nesterov), lr 0.1, weight decay 1e-4, standardised. */
@@ -43,6 +45,9 @@ typedef struct {
     uint32_t steps;                            /* optimizer steps taken */
     double seconds_standardize, seconds_train, seconds_eval;
 } VkcProbeResult;
+
+/* The mini-batch order of an epoch: a permutation of [0, n), a pure function of (seed, epoch). */
+void vkc_probe_shuffle(uint32_t *perm, uint32_t n, uint64_t seed, uint32_t epoch);
 
 /* Train on `train`, evaluate on `test` (may have n == 0: test figures are then 0). Both are
  * standardised in place when cfg->standardize. Labels must lie in [0, nclasses). */

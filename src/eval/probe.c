@@ -58,7 +58,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static void shuffle(uint32_t *perm, uint32_t n, uint64_t seed, uint32_t epoch)
+void vkc_probe_shuffle(uint32_t *perm, uint32_t n, uint64_t seed, uint32_t epoch)
 {
     uint64_t s = seed * 0x2545f4914f6cdd1dull + epoch + 1;
     for (uint32_t i = 0; i < n; i++) perm[i] = i;
@@ -299,7 +299,7 @@ int vkc_probe_run(VkcContext *ctx, const VkcProbeConfig *cfg, VkcFeatures *train
         goto done;
     }
     for (uint32_t e = 0; e < cfg->epochs; e++) {
-        shuffle(perm, train->n, cfg->seed, e);
+        vkc_probe_shuffle(perm, train->n, cfg->seed, e);
         memcpy(perm_t.mapped, perm, (size_t)train->n * 4);
         for (uint32_t s = 0; s < steps; s++) {
             uint32_t t = e * steps + s;
@@ -329,6 +329,9 @@ int vkc_probe_run(VkcContext *ctx, const VkcProbeConfig *cfg, VkcFeatures *train
     if (evaluate(&P, &lin, train, C, tr) || evaluate(&P, &lin, test, C, te)) goto done;
     out->train_loss = tr[0], out->train_top1 = tr[1], out->train_top5 = tr[2];
     out->loss = te[0], out->top1 = te[1], out->top5 = te[2];
+    if ((cfg->weight_out && vkc_download(ctx, lin.weight, cfg->weight_out, (size_t)C * D * 4)) ||
+        (cfg->bias_out && vkc_download(ctx, lin.bias, cfg->bias_out, (size_t)C * 4)))
+        goto done;
     out->seconds_eval = now() - t2;
     rc = VKC_OK;
 done:
