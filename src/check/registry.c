@@ -46,6 +46,8 @@ int check_xent_fd(VkcContext *ctx, VkcCheckResult *r);
 int check_optim_sgd(VkcContext *ctx, VkcCheckResult *r);
 int check_optim_lars(VkcContext *ctx, VkcCheckResult *r);
 int check_optim_adamw(VkcContext *ctx, VkcCheckResult *r);
+int check_knn(VkcContext *ctx, VkcCheckResult *r);
+int check_probe_reference(VkcContext *ctx, VkcCheckResult *r);
 
 const VkcCheck vkc_checks[] = {
     {"gemm/nn", check_gemm_nn, true},
@@ -93,5 +95,7 @@ const VkcCheck vkc_checks[] = {
     {"optim/sgd", check_optim_sgd, true},
     {"optim/lars", check_optim_lars, true},
     {"optim/adamw", check_optim_adamw, true},
+    {"eval/knn", check_knn, true},
+    {"eval/probe-reference", check_probe_reference, true},
     {0, 0, 0},
 };

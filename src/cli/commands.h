@@ -7,6 +7,8 @@ int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);

@@ -13,6 +13,8 @@ typedef struct {
 static const Command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their compute limits"},
     {"augment", cmd_augment, "write a PNG grid of images and their two augmented views"},
+    {"probe", cmd_probe, "linear probe and kNN accuracy of frozen features (pixels or an encoder)"},
+    {"export", cmd_export, "write features and labels of a split as NumPy .npy files"},
     {"selftest", cmd_selftest, "check every kernel against its C reference on this device"},
     {"bench", cmd_bench, "measure kernels and pipelines (vkclr bench --help)"},
 };

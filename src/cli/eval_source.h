@@ -1,0 +1,25 @@
+/* Shared by vkclr probe and vkclr export: where features come from (--pixels, --checkpoint,
+ * --random-init) and how to open that source as a VkcExtractor. */
+#ifndef VKCLR_CLI_EVAL_SOURCE_H
+#define VKCLR_CLI_EVAL_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vkclr/features.h"
+
+typedef enum { SOURCE_PIXELS, SOURCE_CHECKPOINT, SOURCE_RANDOM_INIT } SourceKind;
+
+typedef struct {
+    SourceKind kind;
+    const char *checkpoint; /* SOURCE_CHECKPOINT */
+    const char *encoder;    /* SOURCE_RANDOM_INIT */
+    uint32_t width;
+    uint64_t seed;
+} Source;
+
+/* JSON key / label of a source: "pixels", "checkpoint", "random_init". */
+const char *source_key(SourceKind k);
+int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtractor *x);
+
+#endif
