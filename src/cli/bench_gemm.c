@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
+#include "bench.h"
 #include "commands.h"
 #include "vkclr/gemm.h"
 
@@ -30,12 +30,6 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static int compare(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median time in ns of `repeat` runs of one product (after one warm-up run). */
 static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, double *median_ns)
 {
@@ -45,7 +39,7 @@ static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, d
     uint64_t a = (uint64_t)s->M * s->K, b = (uint64_t)s->K * s->N, c = (uint64_t)s->M * s->N;
     int rc = VKC_ERR;
     VkcCmd cmd = {0};
-    double times[64];
+    double times[BENCH_MAX_REPEAT];
     if (vkc_tensor_alloc(&arena, a * 4, &A) || vkc_tensor_alloc(&arena, b * 4, &B) ||
         vkc_tensor_alloc(&arena, c * 4, &C) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd))
         goto done;
@@ -66,8 +60,7 @@ static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, d
         if (t0 >= 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1]) == VKC_OK) continue;
         times[r - 1] = wall;
     }
-    qsort(times, repeat, sizeof times[0], compare);
-    *median_ns = times[repeat / 2];
+    *median_ns = bench_median(times, repeat);
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);
@@ -77,31 +70,15 @@ done:
 
 int bench_gemm(int argc, char **argv)
 {
-    long device = -1, repeat = 5;
-    const char *only = NULL;
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench gemm [--device N] [--repeat R] [--only LABEL]\n\n"
-                   "Times C = op(A) op(B) for square and conv-as-GEMM shapes: median of R runs (default 5) after\n"
-                   "a warm-up, from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n");
-            return 0;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
-            (m = arg_match_int(argc, argv, &i, "--repeat", 1, 63, &repeat)) ||
-            (m = arg_match_str(argc, argv, &i, "--only", &only))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench gemm: unknown option '%s'\n", argv[i]);
-        return 2;
-    }
+    BenchOptions o;
+    int parsed = bench_parse("gemm", argc, argv, 5, &o,
+        "Times C = op(A) op(B) for square and conv-as-GEMM shapes: median of R runs (default 5) after\n"
+        "a warm-up, from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n");
+    if (parsed) return parsed > 0 ? 0 : 2;
+    long repeat = o.repeat;
+    const char *only = o.only;
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = (int)device};
-    if (vkc_context_create(&ctx, &opt)) {
-        fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());
-        return 1;
-    }
+    if (bench_open("gemm", &o, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
         fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
+#include "bench.h"
 #include "commands.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/linear.h"
@@ -19,7 +19,6 @@
 #define FEAT 128u /* encoder feature width */
 #define HID 512u
 #define EMB 128u
-#define MAX_REPEAT 63
 #define MAX_SEG 20
 
 /* Parameter tensors of the optimizer benchmark: a few conv-like weights and their biases,
@@ -31,14 +30,8 @@ typedef struct {
     const char *label;
     double flops, bytes; /* one of them is what the figure reports */
     int t0, t1;
-    double ns[MAX_REPEAT];
+    double ns[BENCH_MAX_REPEAT];
 } Segment;
-
-static int compare(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     VkcContext ctx;
@@ -53,7 +46,7 @@ typedef struct {
     VkcCmd cmd;
 } Bench;
 
-static int run(Bench *b, long repeat)
+static int run(Bench *b, long repeat, const char *only)
 {
     VkcContext *ctx = &b->ctx;
     VkcLinear l1 = {.in = FEAT, .out = HID}, l2 = {.in = HID, .out = EMB};
@@ -151,8 +144,8 @@ static int run(Bench *b, long repeat)
     printf("%-24s %10s %12s\n", "kernel", "time (ms)", "throughput");
     double total = 0.0;
     for (int s = 0; s < nseg; s++) {
-        qsort(seg[s].ns, repeat, sizeof(double), compare);
-        double ns = seg[s].ns[repeat / 2];
+        double ns = bench_median(seg[s].ns, (int)repeat);
+        if (only && !strstr(seg[s].label, only)) continue; /* all segments run; only some print */
         total += ns;
         if (seg[s].flops > 0)
             printf("%-24s %10.3f %7.1f GFLOP/s\n", seg[s].label, ns / 1e6, seg[s].flops / ns);
@@ -167,34 +160,21 @@ static int run(Bench *b, long repeat)
 
 int bench_head(int argc, char **argv)
 {
-    long device = -1, repeat = 9;
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench head [--device N] [--repeat R]\n\n"
-                   "Times the projection head (linear 128->512->128, L2 norm), NT-Xent forward and backward on\n"
-                   "512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: median of R runs\n"
-                   "(default 9) after a warm-up, from GPU timestamps.\n");
-            return 0;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
-            (m = arg_match_int(argc, argv, &i, "--repeat", 1, MAX_REPEAT, &repeat))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench head: unknown option '%s'\n", argv[i]);
-        return 2;
-    }
+    BenchOptions o;
+    int parsed = bench_parse("head", argc, argv, 9, &o,
+        "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
+        "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: median of\n"
+        "R runs (default 9) after a warm-up, from GPU timestamps. --only picks the rows to print.\n");
+    if (parsed) return parsed > 0 ? 0 : 2;
+    long repeat = o.repeat;
     Bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
-    VkcContextOptions opt = {.device_index = (int)device};
     int status = 0;
-    if (vkc_context_create(&b->ctx, &opt)) {
-        fprintf(stderr, "vkclr bench head: %s\n", vkc_error());
+    if (bench_open("head", &o, &b->ctx)) {
         free(b);
         return 1;
     }
-    if (run(b, repeat)) {
+    if (run(b, repeat, o.only)) {
         fprintf(stderr, "vkclr bench head: %s\n", vkc_error());
         status = 1;
     }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
+#include "bench.h"
 #include "commands.h"
 #include "vkclr/layers.h"
 
@@ -58,12 +58,6 @@ static const Case cases[] = {
 
 static const char *kind_name[] = {"fwd", "bwd-input", "bwd-weight", "fwd(train)", "bwd", "fwd", "bwd", "fwd", "bwd",
                                   "fwd", "bwd", "fwd"};
-
-static int compare(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Record the case once; returns the work (flops, or bytes for memory-bound ops) in *amount. */
 static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, double *amount, bool *is_flops)
@@ -141,8 +135,7 @@ static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, d
         if (vkc_cmd_submit_wait(&cmd)) goto done;
         if (r > 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1])) goto done;
     }
-    qsort(times, repeat, sizeof times[0], compare);
-    *median_ns = times[repeat / 2];
+    *median_ns = bench_median(times, repeat);
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);
@@ -152,33 +145,17 @@ done:
 
 int bench_layers(int argc, char **argv)
 {
-    long device = -1, repeat = 3;
-    const char *only = NULL;
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench layers [--device N] [--repeat R] [--only TEXT]\n\n"
-                   "Times every layer kernel, forward and backward, at the training shapes of a width-32 convnet\n"
-                   "on 256 28x28 images and of ResNet-18 on CIFAR (batch 128): median of R runs (default 3) after\n"
-                   "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
-                   "least traffic they need (each input read once, each output written once).\n");
-            return 0;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
-            (m = arg_match_int(argc, argv, &i, "--repeat", 1, 63, &repeat)) ||
-            (m = arg_match_str(argc, argv, &i, "--only", &only))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench layers: unknown option '%s'\n", argv[i]);
-        return 2;
-    }
+    BenchOptions o;
+    int parsed = bench_parse("layers", argc, argv, 3, &o,
+        "Times every layer kernel, forward and backward, at the training shapes of a width-32 convnet\n"
+        "on 256 28x28 images and of ResNet-18 on CIFAR (batch 128): median of R runs (default 3) after\n"
+        "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
+        "least traffic they need (each input read once, each output written once).\n");
+    if (parsed) return parsed > 0 ? 0 : 2;
+    long repeat = o.repeat;
+    const char *only = o.only;
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = (int)device};
-    if (vkc_context_create(&ctx, &opt)) {
-        fprintf(stderr, "vkclr bench layers: %s\n", vkc_error());
-        return 1;
-    }
+    if (bench_open("layers", &o, &ctx)) return 1;
     VkcLayers L;
     vkc_layers_init(&ctx, &L);
     printf("device: %s (%s); median of %ld runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
