@@ -33,6 +33,10 @@ extern const VkcCheck vkc_checks[];
 void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
                        double atol, double rtol);
 
+/* The same for doubles (reference backwards against finite differences). */
+void vkc_check_compare_f64(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
+                           double atol, double rtol);
+
 /* Run every check whose name starts with `prefix` (NULL: all); print one line each to `out`
  * (if not NULL). Returns the number that failed or could not run; *ran gets how many ran. */
 int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran);

@@ -4,27 +4,45 @@
 
 #include "vkclr/check.h"
 
-void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
-                       double atol, double rtol)
+/* Compare n values read by `at` and keep the worst violation (and its description) in r:
+ * several comparisons may go into one result. */
+static void compare(VkcCheckResult *r, const char *what, size_t n, double atol, double rtol,
+                    double (*at)(const void *, size_t), const void *got, const void *want)
 {
     double worst = 0.0;
-    size_t at = 0;
+    size_t where = 0;
     for (size_t i = 0; i < n; i++) {
-        double v = fabs((double)got[i] - (double)want[i]) / (atol + rtol * fabs((double)want[i]));
+        double g = at(got, i), w = at(want, i);
+        double v = fabs(g - w) / (atol + rtol * fabs(w));
         if (isnan(v)) v = INFINITY;
-        if (v > worst) worst = v, at = i;
+        if (v > worst) worst = v, where = i;
     }
-    bool ok = worst <= 1.0;
-    /* Several comparisons may go into one result: keep the worst. */
+    bool ok = worst <= 1.0 && n > 0;
     if (!r->detail[0] || !ok || worst > r->max_violation) {
         if (n == 0)
             snprintf(r->detail, sizeof r->detail, "%s: nothing compared", what);
         else
-            snprintf(r->detail, sizeof r->detail, "%s: worst element %zu: got %.7g, want %.7g (tolerance %.1e + %.1e*|want|)",
-                     what, at, got[at], want[at], atol, rtol);
+            snprintf(r->detail, sizeof r->detail,
+                     "%s: worst element %zu of %zu: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|)", what, where, n,
+                     at(got, where), at(want, where), atol, rtol);
     }
     if (worst > r->max_violation) r->max_violation = worst;
-    r->passed = r->passed && ok && n > 0;
+    r->passed = r->passed && ok;
+}
+
+static double at_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
+static double at_f64(const void *p, size_t i) { return ((const double *)p)[i]; }
+
+void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
+                       double atol, double rtol)
+{
+    compare(r, what, n, atol, rtol, at_f32, got, want);
+}
+
+void vkc_check_compare_f64(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
+                           double atol, double rtol)
+{
+    compare(r, what, n, atol, rtol, at_f64, got, want);
 }
 
 static double seconds(void)

@@ -157,11 +157,11 @@ int check_bn_fd(VkcContext *ctx, VkcCheckResult *r)
             char what[96];
             snprintf(what, sizeof what, "N%d C%d HW%d%s", f.N, f.C, f.HW, f.relu ? " relu" : "");
             rig_finite_diff(f.x, n, 1e-5, bn_loss, &f, num);
-            rig_compare_double(r, what, dx, num, n, 1e-6, 1e-6);
+            vkc_check_compare_f64(r, what, dx, num, n, 1e-6, 1e-6);
             rig_finite_diff(f.gamma, f.C, 1e-5, bn_loss, &f, num);
-            rig_compare_double(r, what, dgamma, num, f.C, 1e-6, 1e-6);
+            vkc_check_compare_f64(r, what, dgamma, num, f.C, 1e-6, 1e-6);
             rig_finite_diff(f.beta, f.C, 1e-5, bn_loss, &f, num);
-            rig_compare_double(r, what, dbeta, num, f.C, 1e-6, 1e-6);
+            vkc_check_compare_f64(r, what, dbeta, num, f.C, 1e-6, 1e-6);
         }
         free(f.x), free(f.gamma), free(f.beta), free(f.g), free(f.y), free(f.rm), free(f.rv), free(f.mean);
         free(f.invstd), free(dx), free(dgamma), free(dbeta), free(num);

@@ -139,11 +139,11 @@ int check_conv_fd(VkcContext *ctx, VkcCheckResult *r)
             char what[96];
             snprintf(what, sizeof what, "k%d s%d p%d", c->k, c->stride, c->pad);
             rig_finite_diff(f.x, nx, 1e-6, conv_loss, &f, num);
-            rig_compare_double(r, what, dx, num, nx, 1e-7, 1e-7);
+            vkc_check_compare_f64(r, what, dx, num, nx, 1e-7, 1e-7);
             rig_finite_diff(f.w, nw, 1e-6, conv_loss, &f, num);
-            rig_compare_double(r, what, dw, num, nw, 1e-7, 1e-7);
+            vkc_check_compare_f64(r, what, dw, num, nw, 1e-7, 1e-7);
             rig_finite_diff(f.b, c->C_out, 1e-6, conv_loss, &f, num);
-            rig_compare_double(r, what, db, num, c->C_out, 1e-7, 1e-7);
+            vkc_check_compare_f64(r, what, db, num, c->C_out, 1e-7, 1e-7);
         }
         free(f.x), free(f.w), free(f.b), free(f.g), free(f.y), free(dx), free(dw), free(db), free(num);
         if (!ok) return vkc_fail("out of memory");

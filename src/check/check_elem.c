@@ -194,7 +194,7 @@ int check_elem_fd(VkcContext *ctx, VkcCheckResult *r)
             else if (kind == 1) ref_maxpool2x2_backward(f.planes, f.H, f.W, f.x, f.g, dx);
             else ref_avgpool_backward(f.planes, f.H * f.W, f.g, dx);
             rig_finite_diff(f.x, n, 1e-6, elem_loss, &f, num);
-            rig_compare_double(r, names[kind], dx, num, n, 1e-7, 1e-7);
+            vkc_check_compare_f64(r, names[kind], dx, num, n, 1e-7, 1e-7);
         }
         free(f.x), free(f.g), free(f.y), free(dx), free(num);
         if (!ok) return vkc_fail("out of memory");

@@ -65,10 +65,10 @@ static int knn_case(VkcContext *ctx, VkcKnn *knn, const KnnCase *c, VkcCheckResu
     }
     char what[128];
     snprintf(what, sizeof what, "votes, bank %u (%u-row shards), %u queries, k %u", c->n, c->shard_rows, c->q, c->k);
-    ck_compare(r, what, gotd, want, (int)(c->q * c->classes), 1e-6, 1e-5);
+    vkc_check_compare_f64(r, what, gotd, want, (int)(c->q * c->classes), 1e-6, 1e-5);
     double gm[3] = {res.top1, res.top5, res.k}, wm[3] = {hits1 / c->q, hits5 / c->q, k};
     snprintf(what, sizeof what, "top-1, top-5, k, bank %u, %u queries, k %u", c->n, c->q, c->k);
-    ck_compare(r, what, gm, wm, 3, 1e-9, 0);
+    vkc_check_compare_f64(r, what, gm, wm, 3, 1e-9, 0);
     rc = VKC_OK;
 done:
     vkc_arena_destroy(&arena);
@@ -174,11 +174,11 @@ static int probe_case(VkcContext *ctx, const ProbeCase *c, VkcCheckResult *r)
     char what[128];
     const char *name = c->opt == VKC_OPTIM_SGD ? "sgd" : "adamw";
     snprintf(what, sizeof what, "standardised train features (%u rows, %u-row shards)", n, c->shard_rows);
-    ck_compare(r, what, got_x, x, (int)(n * D), 1e-5, 1e-5);
+    vkc_check_compare_f64(r, what, got_x, x, (int)(n * D), 1e-5, 1e-5);
     snprintf(what, sizeof what, "W after %u epochs of %u steps, %s", c->epochs, n / c->batch, name);
-    ck_compare(r, what, gW, W, (int)(C * D), 1e-4 * ck_max_abs(W, (int)(C * D)), 1e-3);
+    vkc_check_compare_f64(r, what, gW, W, (int)(C * D), 1e-4 * ck_max_abs(W, (int)(C * D)), 1e-3);
     snprintf(what, sizeof what, "b, %s", name);
-    ck_compare(r, what, gb, b, (int)C, 1e-4 * ck_max_abs(b, (int)C) + 1e-7, 1e-3);
+    vkc_check_compare_f64(r, what, gb, b, (int)C, 1e-4 * ck_max_abs(b, (int)C) + 1e-7, 1e-3);
     /* Test metrics of the device's classifier on the reference-standardised test features. */
     double *logits = malloc(8 * c->ntest * C), m[4];
     ref_linear_forward(xt, gW, gb, logits, (int)c->ntest, (int)D, (int)C);
@@ -186,7 +186,7 @@ static int probe_case(VkcContext *ctx, const ProbeCase *c, VkcCheckResult *r)
     free(logits);
     double gm[3] = {res.loss, res.top1, res.top5}, wm[3] = {m[0], m[1], m[2]};
     snprintf(what, sizeof what, "test loss, top-1, top-5, %s", name);
-    ck_compare(r, what, gm, wm, 3, 1e-5, 1e-4);
+    vkc_check_compare_f64(r, what, gm, wm, 3, 1e-5, 1e-4);
     if (res.steps != c->epochs * (n / c->batch)) {
         snprintf(r->detail, sizeof r->detail, "%u steps reported, want %u", res.steps, c->epochs * (n / c->batch));
         r->passed = false;

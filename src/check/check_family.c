@@ -77,22 +77,22 @@ static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     const char *tag = c->noise > 0 ? " near-identical" : "";
     double lse_tol = 2e-5 / c->tau, loss_tol = c->kind == VKC_LOSS_NCE ? lse_tol * sqrt(K + 1.0) : lse_tol;
     snprintf(what, sizeof what, "%s loss, 2N=%d dim %d tau %g%s", vkc_loss_kind_name(c->kind), c->n2, c->dim, c->tau, tag);
-    ck_compare(r, what, &got_m[VKC_METRIC_LOSS], &want_m[VKC_METRIC_LOSS], 1, loss_tol, 2e-5);
+    vkc_check_compare_f64(r, what, &got_m[VKC_METRIC_LOSS], &want_m[VKC_METRIC_LOSS], 1, loss_tol, 2e-5);
     snprintf(what, sizeof what, "MI bound, mean and sd of log Z^, 2N=%d tau %g%s", c->n2, c->tau, tag);
-    ck_compare(r, what, &got_m[VKC_METRIC_MI_BOUND], &want_m[VKC_METRIC_MI_BOUND], 3, lse_tol, 2e-5);
+    vkc_check_compare_f64(r, what, &got_m[VKC_METRIC_MI_BOUND], &want_m[VKC_METRIC_MI_BOUND], 3, lse_tol, 2e-5);
     snprintf(what, sizeof what, "alignment, uniformity, 2N=%d tau %g%s", c->n2, c->tau, tag);
-    ck_compare(r, what, &got_m[VKC_METRIC_ALIGNMENT], &want_m[VKC_METRIC_ALIGNMENT], 2, 2e-5, 2e-5);
+    vkc_check_compare_f64(r, what, &got_m[VKC_METRIC_ALIGNMENT], &want_m[VKC_METRIC_ALIGNMENT], 2, 2e-5, 2e-5);
     snprintf(what, sizeof what, "log Z metric, 2N=%d", c->n2);
-    ck_compare(r, what, &got_m[VKC_METRIC_LOG_Z], &want_m[VKC_METRIC_LOG_Z], 1, 1e-7, 0);
+    vkc_check_compare_f64(r, what, &got_m[VKC_METRIC_LOG_Z], &want_m[VKC_METRIC_LOG_Z], 1, 1e-7, 0);
     if (c->noise == 0) {
         snprintf(what, sizeof what, "accuracy, 2N=%d dim %d tau %g", c->n2, c->dim, c->tau);
-        ck_compare(r, what, &got_m[VKC_METRIC_ACCURACY], &want_m[VKC_METRIC_ACCURACY], 1, 1e-6, 0);
+        vkc_check_compare_f64(r, what, &got_m[VKC_METRIC_ACCURACY], &want_m[VKC_METRIC_ACCURACY], 1, 1e-6, 0);
     }
     snprintf(what, sizeof what, "%s dz, 2N=%d dim %d tau %g%s", vkc_loss_kind_name(c->kind), c->n2, c->dim, c->tau, tag);
-    ck_compare(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 5e-7 * (1 + 1 / c->tau) * mass * 2 / c->tau), 1e-3);
+    vkc_check_compare_f64(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 5e-7 * (1 + 1 / c->tau) * mass * 2 / c->tau), 1e-3);
     if (c->learned) {
         snprintf(what, sizeof what, "nce dL/dlogZ, 2N=%d tau %g%s", c->n2, c->tau, tag);
-        ck_compare(r, what, &got_dlogz, &want_dlogz, 1, loss_tol, 2e-5);
+        vkc_check_compare_f64(r, what, &got_dlogz, &want_dlogz, 1, loss_tol, 2e-5);
     }
     rc = VKC_OK;
 done:
@@ -182,7 +182,7 @@ int check_metrics_closed_form(VkcContext *ctx, VkcCheckResult *r)
     RefLoss L = {0, 0.25, 0, 0};
     ref_contrastive_forward(&L, z, N2, DIM, m);
     double want[8] = {log(N2 - 1.0), 0, 0, 4 + log(N2 - 2.0), 0, 0, 0, 0};
-    ck_compare(r, "reference metrics of identical rows (tau 0.25, 2N=8)", m, want, 8, 1e-12, 1e-12);
+    vkc_check_compare_f64(r, "reference metrics of identical rows (tau 0.25, 2N=8)", m, want, 8, 1e-12, 1e-12);
     return VKC_OK;
 }
 

@@ -45,20 +45,20 @@ static int linear_case(VkcContext *ctx, const VkcLinearKernels *k, const LinearC
         if (CK_RUN(ctx, cmd, vkc_linear_forward(k, &cmd, &l, c->B, tx, ty)) || ck_download(ctx, ty, ny, got)) goto done;
         ref_linear_forward(x, W, c->bias ? b : NULL, y, c->B, c->in, c->out);
         snprintf(what, sizeof what, "y, batch %d, %d -> %d%s", c->B, c->in, c->out, c->bias ? "" : " (no bias)");
-        ck_compare(r, what, got, y, ny, 1e-5 * sqrt(c->in) + 1e-6, 1e-5);
+        vkc_check_compare_f64(r, what, got, y, ny, 1e-5 * sqrt(c->in) + 1e-6, 1e-5);
     } else {
         if (CK_RUN(ctx, cmd, vkc_linear_backward(k, &cmd, &l, c->B, tx, tdy, tdx))) goto done;
         ref_linear_backward(x, W, dy, dx, dW, db, c->B, c->in, c->out);
         snprintf(what, sizeof what, "dx, batch %d, %d -> %d", c->B, c->in, c->out);
         if (ck_download(ctx, tdx, nx, got)) goto done;
-        ck_compare(r, what, got, dx, nx, 1e-5 * sqrt(c->out), 1e-5);
+        vkc_check_compare_f64(r, what, got, dx, nx, 1e-5 * sqrt(c->out), 1e-5);
         snprintf(what, sizeof what, "dW, batch %d, %d -> %d", c->B, c->in, c->out);
         if (ck_download(ctx, l.dweight, nw, got)) goto done;
-        ck_compare(r, what, got, dW, nw, 1e-5 * sqrt(c->B), 1e-5);
+        vkc_check_compare_f64(r, what, got, dW, nw, 1e-5 * sqrt(c->B), 1e-5);
         if (c->bias) {
             snprintf(what, sizeof what, "db, batch %d, %d -> %d", c->B, c->in, c->out);
             if (ck_download(ctx, l.dbias, c->out, got)) goto done;
-            ck_compare(r, what, got, db, c->out, 1e-5 * sqrt(c->B), 1e-5);
+            vkc_check_compare_f64(r, what, got, db, c->out, 1e-5 * sqrt(c->B), 1e-5);
         }
     }
     rc = VKC_OK;
@@ -154,12 +154,12 @@ static int l2_case(VkcContext *ctx, const VkcL2Norm *k, int rows, int dim, VkcCh
     snprintf(what, sizeof what, "y %dx%d", rows, dim);
     ref_l2norm_forward(x, want, rows, dim, VKC_L2NORM_EPS);
     if (ck_download(ctx, ty, n, got)) goto done;
-    ck_compare(r, what, got, want, n, 1e-6, 1e-5);
+    vkc_check_compare_f64(r, what, got, want, n, 1e-6, 1e-5);
     snprintf(what, sizeof what, "dx %dx%d", rows, dim);
     ref_l2norm_backward(x, dy, want, rows, dim, VKC_L2NORM_EPS);
     if (ck_download(ctx, tdx, n, got)) goto done;
     for (int row = 0; row < rows; row++)
-        ck_compare(r, what, got + row * dim, want + row * dim, dim, fmax(1e-5 * ck_max_abs(want + row * dim, dim), 1e-7), 1e-4);
+        vkc_check_compare_f64(r, what, got + row * dim, want + row * dim, dim, fmax(1e-5 * ck_max_abs(want + row * dim, dim), 1e-7), 1e-4);
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);

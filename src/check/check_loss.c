@@ -64,16 +64,16 @@ static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     snprintf(what, sizeof what, "loss, lse, positive logit, 2N=%d dim %d tau %g%s", c->n2, c->dim, c->tau,
              c->noise > 0 ? " near-identical" : "");
     double metric_got[3] = {got_m[0], got_m[2], got_m[3]}, metric_want[3] = {want_m[0], want_m[2], want_m[3]};
-    ck_compare(r, what, metric_got, metric_want, 3, 2e-5 / c->tau, 1e-5);
+    vkc_check_compare_f64(r, what, metric_got, metric_want, 3, 2e-5 / c->tau, 1e-5);
     if (c->noise == 0) {
         snprintf(what, sizeof what, "accuracy, 2N=%d dim %d tau %g", c->n2, c->dim, c->tau);
-        ck_compare(r, what, &got_m[1], &want_m[1], 1, 1e-6, 1e-6);
+        vkc_check_compare_f64(r, what, &got_m[1], &want_m[1], 1, 1e-6, 1e-6);
     } else if (!(got_m[1] >= 0 && got_m[1] <= 1)) {
         snprintf(r->detail, sizeof r->detail, "accuracy %g outside [0, 1]", got_m[1]);
         r->passed = false;
     }
     snprintf(what, sizeof what, "dz, 2N=%d dim %d tau %g%s", c->n2, c->dim, c->tau, c->noise > 0 ? " near-identical" : "");
-    ck_compare(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 1e-5 * 2 / (c->n2 * c->tau)), 1e-3);
+    vkc_check_compare_f64(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 1e-5 * 2 / (c->n2 * c->tau)), 1e-3);
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);
@@ -192,11 +192,11 @@ static int xent_case(VkcContext *ctx, const XentCase *c, VkcCheckResult *r)
     ref_xent_backward(x, labels, c->B, c->C, dx);
     snprintf(what, sizeof what, "loss, lse, batch %d, %d classes", c->B, c->C);
     double mg[2] = {got_m[0], got_m[3]}, mw[2] = {want_m[0], want_m[3]};
-    ck_compare(r, what, mg, mw, 2, 1e-5, 1e-5);
+    vkc_check_compare_f64(r, what, mg, mw, 2, 1e-5, 1e-5);
     snprintf(what, sizeof what, "top-1, top-5, batch %d, %d classes%s", c->B, c->C, c->ties ? " with ties" : "");
-    ck_compare(r, what, got_m + 1, want_m + 1, 2, 1e-6, 0);
+    vkc_check_compare_f64(r, what, got_m + 1, want_m + 1, 2, 1e-6, 0);
     snprintf(what, sizeof what, "dlogits, batch %d, %d classes", c->B, c->C);
-    ck_compare(r, what, got, dx, n, 1e-6 / c->B, 1e-5);
+    vkc_check_compare_f64(r, what, got, dx, n, 1e-6 / c->B, 1e-5);
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);

@@ -79,16 +79,16 @@ static int optim_case(VkcContext *ctx, VkcOptimConfig cfg, VkcCheckResult *r, co
     for (int t = 0, at = 0; t < NT; at += sizes[t], t++)
         if (ck_download(ctx, p[t].param, sizes[t], got + at)) goto done;
     snprintf(what, sizeof what, "%s: parameters after %d steps", label, STEPS);
-    ck_compare(r, what, got, w, n, 1e-6, 1e-5);
+    vkc_check_compare_f64(r, what, got, w, n, 1e-6, 1e-5);
     /* State is packed per tensor in table order: m (or momentum) then, for AdamW, v. */
     double *want_state = cfg.kind == VKC_OPTIM_ADAMW ? m : v;
     if (ck_download(ctx, o.state, n, got)) goto done;
     snprintf(what, sizeof what, "%s: %s after %d steps", label, cfg.kind == VKC_OPTIM_ADAMW ? "m" : "momentum", STEPS);
-    ck_compare(r, what, got, want_state, n, 1e-5 * ck_max_abs(want_state, n), 1e-4);
+    vkc_check_compare_f64(r, what, got, want_state, n, 1e-5 * ck_max_abs(want_state, n), 1e-4);
     if (cfg.kind == VKC_OPTIM_ADAMW) {
         if (ck_download(ctx, vkc_tensor_slice(o.state, (VkDeviceSize)n * 4, (VkDeviceSize)n * 4), n, got)) goto done;
         snprintf(what, sizeof what, "%s: v after %d steps", label, STEPS);
-        ck_compare(r, what, got, v, n, 1e-5 * ck_max_abs(v, n), 1e-4);
+        vkc_check_compare_f64(r, what, got, v, n, 1e-5 * ck_max_abs(v, n), 1e-4);
     }
     rc = VKC_OK;
 done:
@@ -173,9 +173,9 @@ int check_reduce_colsum(VkcContext *ctx, VkcCheckResult *r)
                      c->square && !c->root ? " of squares" : "", c->rows, c->cols, c->ld, vkc_colsum_chunks(c->rows),
                      vkc_colsum_chunks(c->rows) > 1 ? "s" : "");
             if (c->square)
-                ck_compare(r, what, got, want, c->cols, 1e-7, 2e-6 * sqrt(c->rows));
+                vkc_check_compare_f64(r, what, got, want, c->cols, 1e-7, 2e-6 * sqrt(c->rows));
             else
-                ck_compare(r, what, got, want, c->cols, 1e-6 * sqrt(c->rows) * c->scale, 1e-5);
+                vkc_check_compare_f64(r, what, got, want, c->cols, 1e-6 * sqrt(c->rows) * c->scale, 1e-5);
         }
         vkc_cmd_destroy(&cmd);
         vkc_arena_destroy(&arena);

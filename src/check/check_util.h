@@ -55,24 +55,6 @@ static inline double ck_max_abs(const double *x, int n)
     return m;
 }
 
-/* Like vkc_check_compare, in double (finite differences need more than float digits). */
-static inline void ck_compare(VkcCheckResult *r, const char *what, const double *got, const double *want, int n,
-                              double atol, double rtol)
-{
-    double worst = 0.0;
-    int at = 0;
-    for (int i = 0; i < n; i++) {
-        double v = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
-        if (isnan(v)) v = INFINITY;
-        if (v > worst) worst = v, at = i;
-    }
-    bool ok = worst <= 1.0 && n > 0;
-    if (!r->detail[0] || !ok || worst > r->max_violation)
-        snprintf(r->detail, sizeof r->detail, "%s: worst element %d of %d: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|)",
-                 what, at, n, n ? got[at] : 0.0, n ? want[at] : 0.0, atol, rtol);
-    if (worst > r->max_violation) r->max_violation = worst;
-    r->passed = r->passed && ok;
-}
 
 /* Central differences of f at x (n values, perturbed one at a time and restored), compared with
  * `grad`. h = 1e-5: truncation error ~h^2 |f'''| ~ 1e-10 and rounding ~1e-16 |f| / h ~ 1e-11,
@@ -94,7 +76,7 @@ static inline int ck_fd_check(VkcCheckResult *r, const char *what, ck_fn f, void
         x[i] = keep;
         fd[i] = (plus - minus) / (2 * h);
     }
-    ck_compare(r, what, grad, fd, n, atol, rtol);
+    vkc_check_compare_f64(r, what, grad, fd, n, atol, rtol);
     free(fd);
     return VKC_OK;
 }

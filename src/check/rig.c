@@ -81,23 +81,6 @@ double *rig_random(size_t n, uint64_t seed, double lo, double hi)
     return d;
 }
 
-void rig_compare_double(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
-                        double atol, double rtol)
-{
-    double worst = 0.0;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
-        if (isnan(v)) v = INFINITY;
-        if (v > worst) worst = v, at = i;
-    }
-    bool ok = worst <= 1.0 && n > 0;
-    if (!r->detail[0] || !ok || worst > r->max_violation)
-        snprintf(r->detail, sizeof r->detail, "%s: worst element %zu: analytic %.12g, numeric %.12g (tolerance %.1e + %.1e*|numeric|)",
-                 what, at, n ? got[at] : 0.0, n ? want[at] : 0.0, atol, rtol);
-    if (worst > r->max_violation) r->max_violation = worst;
-    r->passed = r->passed && ok;
-}
 
 void rig_finite_diff(double *p, size_t n, double h, double (*loss)(void *), void *user, double *grad)
 {

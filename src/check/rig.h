@@ -30,10 +30,6 @@ int rig_compare(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const 
 /* n values in [lo, hi) that are exact floats, from ref_fill_uniform. */
 double *rig_random(size_t n, uint64_t seed, double lo, double hi);
 
-/* Compare two double arrays like vkc_check_compare (for finite-difference checks). */
-void rig_compare_double(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
-                        double atol, double rtol);
-
 /* Central differences of loss() with respect to each of the n values at p:
  * grad[i] = (loss(p_i + h) - loss(p_i - h)) / 2h. */
 void rig_finite_diff(double *p, size_t n, double h, double (*loss)(void *), void *user, double *grad);
