@@ -1,7 +1,10 @@
 /* conv2d, NCHW: forward, backward to the input, backward to the weights (split K plus an
- * ordered reduction). The shaders are direct "implicit GEMM" kernels: each invocation keeps
- * a tile of outputs in registers and reads the input through texel buffers; nothing is
- * unfolded into an im2col buffer. */
+ * ordered reduction). Two implementations, chosen per device (L->conv_im2col):
+ *  - direct "implicit GEMM" kernels (GPUs): each invocation keeps a tile of outputs in
+ *    registers and reads the input through texel buffers; nothing is unfolded.
+ *  - im2col + GEMM (CPU devices): a chunk of the batch is unfolded into c->work and the
+ *    tuned GEMM (shaders/gemm.comp) does the arithmetic; on lavapipe that is several times
+ *    faster than the direct kernels even counting the unfold. */
 #include <string.h>
 
 #include "layers_internal.h"
@@ -73,11 +76,184 @@ static void weight_split(const VkcLayers *L, const VkcConv2d *c, uint32_t *rows,
     *nchunks = vkc_div_up(total_rows, *rows);
 }
 
+/* ---------------------------------------------------------------- im2col + GEMM path */
+
+enum { PASS_FWD, PASS_BWD_IN, PASS_BWD_W };
+
+#define COL_CAP_BYTES (32u << 20) /* one unfolded chunk: well inside maxStorageBufferRange */
+
+typedef struct {
+    uint32_t n0, nimg, C, H, W, Ho, Wo, P4, pad, rows, L;
+} ColPush;
+
+typedef struct {
+    uint32_t n0, nimg, C, P, P4, L, has_bias;
+} UnpackPush;
+
+typedef struct {
+    uint32_t Cout, Cin, KK, ld, mode;
+} PackPush;
+
+/* Layout of c->work for one pass: [a: packed weights or split-K partials][col][t], each
+ * section 256-byte aligned. The batch is processed `nimg` images at a time. */
+typedef struct {
+    uint32_t P, P4, col_rows, t_rows, a_ld, nimg, nchunks;
+    VkDeviceSize off_col, off_t, end;
+} ColPlan;
+
+static VkDeviceSize align256(VkDeviceSize b) { return (b + 255) & ~(VkDeviceSize)255; }
+
+static bool col_pass_possible(const VkcConv2d *c, int pass)
+{
+    return pass != PASS_BWD_IN || c->stride == 1; /* backward-input as a convolution of dy */
+}
+
+static ColPlan col_plan(const VkcConv2d *c, int pass)
+{
+    ColPlan p = {0};
+    uint32_t KK = c->kernel * c->kernel, Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
+    p.P = pass == PASS_BWD_IN ? c->H * c->W : Ho * Wo;
+    p.P4 = (p.P + 3) & ~3u;
+    p.col_rows = pass == PASS_FWD ? c->C_in * KK : pass == PASS_BWD_IN ? c->C_out * KK : c->C_in * KK + 1;
+    p.t_rows = pass == PASS_BWD_IN ? c->C_in : c->C_out;
+    uint32_t widest = p.col_rows > p.t_rows ? p.col_rows : p.t_rows;
+    uint64_t per_image = (uint64_t)widest * p.P4 * 4;
+    p.nimg = per_image >= COL_CAP_BYTES ? 1 : (uint32_t)(COL_CAP_BYTES / per_image);
+    if (p.nimg > c->N) p.nimg = c->N;
+    p.nchunks = vkc_div_up(c->N, p.nimg);
+    VkDeviceSize a_bytes;
+    if (pass == PASS_BWD_W) {
+        a_bytes = (VkDeviceSize)p.nchunks * (c->C_out * c->C_in * KK + c->C_out) * 4;
+    } else {
+        uint32_t K = pass == PASS_FWD ? c->C_in * KK : c->C_out * KK;
+        p.a_ld = (K + 3) & ~3u;
+        a_bytes = (VkDeviceSize)p.t_rows * p.a_ld * 4;
+    }
+    uint64_t L = (uint64_t)p.nimg * p.P4;
+    p.off_col = align256(a_bytes);
+    p.off_t = p.off_col + align256(L * p.col_rows * 4);
+    p.end = p.off_t + align256(L * p.t_rows * 4);
+    return p;
+}
+
+/* Whether this pass takes the im2col path (and its plan). */
+static bool use_col(const VkcLayers *L, const VkcConv2d *c, int pass, ColPlan *plan)
+{
+    if (!L->conv_im2col || !col_pass_possible(c, pass)) return false;
+    *plan = col_plan(c, pass);
+    return c->work.buffer && c->work.size >= plan->end;
+}
+
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c)
 {
     uint32_t rows, nchunks, stride;
     weight_split(L, c, &rows, &nchunks, &stride);
-    return (VkDeviceSize)nchunks * stride * 4;
+    VkDeviceSize bytes = (VkDeviceSize)nchunks * stride * 4; /* direct weight-gradient kernel */
+    if (L->conv_im2col) {
+        bytes = 0; /* the im2col path replaces it */
+        for (int pass = PASS_FWD; pass <= PASS_BWD_W; pass++) {
+            if (!col_pass_possible(c, pass)) continue;
+            VkDeviceSize b = col_plan(c, pass).end;
+            if (b > bytes) bytes = b;
+        }
+    }
+    return bytes;
+}
+
+static VkcTensor part(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes)
+{
+    return vkc_tensor_slice(t, offset, bytes);
+}
+
+static uint64_t groups_for(const VkcLayers *L, uint64_t invocations)
+{
+    return (invocations + L->wg_elem - 1) / L->wg_elem;
+}
+
+/* Unfold images n0 .. n0+nimg-1 of src ([N][C][H][W]) into col (see conv2d_im2col.comp). */
+static int im2col(VkcLayers *L, VkcCmd *cmd, VkcTensor src, VkcTensor col, uint32_t ks, uint32_t stride,
+                  const ColPush *push)
+{
+    uint32_t spec[5] = {L->wg_elem, 1, 1, ks, stride};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, "conv2d_im2col", "sb", sizeof *push, spec, 5, &k)) return VKC_ERR;
+    VkcTensor t[2] = {src, col};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->rows * push->nimg));
+}
+
+static int unpack(VkcLayers *L, VkcCmd *cmd, VkcTensor tmp, VkcTensor bias, VkcTensor dst, const UnpackPush *push)
+{
+    uint32_t spec[3] = {L->wg_elem, 1, 1};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, "conv2d_unpack", "tsb", sizeof *push, spec, 3, &k)) return VKC_ERR;
+    VkcTensor t[3] = {tmp, push->has_bias ? bias : tmp, dst};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->C * push->nimg));
+}
+
+static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, uint32_t ld, VkcTensor a)
+{
+    uint32_t spec[3] = {L->wg_elem, 1, 1};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, "conv2d_wpack", "sb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
+    PackPush push = {c->C_out, c->C_in, c->kernel * c->kernel, ld, mode};
+    VkcTensor t[2] = {c->weight, a};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, groups_for(L, (uint64_t)(mode ? c->C_in : c->C_out) * ld));
+}
+
+/* Forward (PASS_FWD: x -> y) or backward-input (PASS_BWD_IN: dy -> dx, stride 1, as the
+ * convolution of dy with the transposed, flipped kernel and padding k-1-pad). */
+static int col_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, const ColPlan *pl, VkcTensor src,
+                    VkcTensor dst)
+{
+    bool fwd = pass == PASS_FWD;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
+    VkcTensor a = part(c->work, 0, (VkDeviceSize)pl->t_rows * pl->a_ld * 4);
+    if (wpack(L, cmd, c, fwd ? 0 : 1, pl->a_ld, a)) return VKC_ERR;
+    for (uint32_t n0 = 0; n0 < c->N; n0 += pl->nimg) {
+        uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
+        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)pl->col_rows * len * 4);
+        VkcTensor tmp = part(c->work, pl->off_t, (VkDeviceSize)pl->t_rows * len * 4);
+        ColPush cp = fwd ? (ColPush){n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, pl->col_rows, len}
+                         : (ColPush){n0, nimg, c->C_out, Ho, Wo, c->H, c->W, pl->P4, c->kernel - 1 - c->pad,
+                                     pl->col_rows, len};
+        if (im2col(L, cmd, src, col, c->kernel, fwd ? c->stride : 1, &cp)) return VKC_ERR;
+        VkcGemmArgs g = {.M = pl->t_rows, .N = len, .K = pl->col_rows, .A = a, .B = col, .C = tmp,
+                         .lda = pl->a_ld, .ldb = len, .ldc = len, .alpha = 1.0f, .beta = 0.0f};
+        if (vkc_gemm_record(&L->gemm, cmd, &g)) return VKC_ERR;
+        UnpackPush up = {n0, nimg, pl->t_rows, pl->P, pl->P4, len, fwd && c->bias.buffer != VK_NULL_HANDLE};
+        if (unpack(L, cmd, tmp, c->bias, dst, &up)) return VKC_ERR;
+    }
+    return VKC_OK;
+}
+
+/* Weight (and bias) gradient: per chunk of images, dW_chunk = dy_chunk * col_chunk^T as one
+ * GEMM over all the chunk's pixels, bias from the row of ones; then the ordered reduction. */
+static int col_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, const ColPlan *pl, VkcTensor x, VkcTensor dy)
+{
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
+    uint32_t nw = c->C_out * c->C_in * c->kernel * c->kernel, stride = nw + c->C_out;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    uint32_t ck = pl->col_rows - 1; /* C_in*k*k; the last row is ones */
+    for (uint32_t chunk = 0, n0 = 0; n0 < c->N; chunk++, n0 += pl->nimg) {
+        uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
+        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)pl->col_rows * len * 4);
+        VkcTensor g = part(c->work, pl->off_t, (VkDeviceSize)c->C_out * len * 4);
+        ColPush xp = {n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, has_bias ? ck + 1 : ck, len};
+        ColPush gp = {n0, nimg, c->C_out, Ho, Wo, Ho, Wo, pl->P4, 0, c->C_out, len};
+        if (im2col(L, cmd, x, col, c->kernel, c->stride, &xp) || im2col(L, cmd, dy, g, 1, 1, &gp)) return VKC_ERR;
+        VkcGemmArgs w = {.trans_b = true, .M = c->C_out, .N = ck, .K = len, .A = g, .B = col,
+                         .C = part(c->work, (VkDeviceSize)chunk * stride * 4, (VkDeviceSize)nw * 4),
+                         .lda = len, .ldb = len, .ldc = ck, .alpha = 1.0f, .beta = 0.0f};
+        if (vkc_gemm_record(&L->gemm, cmd, &w)) return VKC_ERR;
+        if (has_bias) {
+            VkcGemmArgs b = {.trans_b = true, .M = c->C_out, .N = 1, .K = len, .A = g,
+                             .B = part(col, (VkDeviceSize)ck * len * 4, (VkDeviceSize)len * 4),
+                             .C = part(c->work, ((VkDeviceSize)chunk * stride + nw) * 4, (VkDeviceSize)c->C_out * 4),
+                             .lda = len, .ldb = len, .ldc = 1, .alpha = 1.0f, .beta = 0.0f};
+            if (vkc_gemm_record(&L->gemm, cmd, &b)) return VKC_ERR;
+        }
+    }
+    return VKC_OK;
 }
 
 static int grid_x(const VkcLayers *L, uint64_t items, uint32_t per_invocation, uint32_t *gx)
@@ -98,6 +274,8 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         vkc_layers_need("conv2d forward", "y", y, out) ||
         (push.has_bias && vkc_layers_need("conv2d forward", "bias", c->bias, c->C_out)))
         return VKC_ERR;
+    ColPlan plan;
+    if (use_col(L, c, PASS_FWD, &plan)) return col_conv(L, cmd, c, PASS_FWD, &plan, x, y);
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
@@ -115,6 +293,8 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     if (vkc_layers_need("conv2d backward-input", "dy", dy, (uint64_t)c->N * c->C_out * push.Ho * push.Wo) ||
         vkc_layers_need("conv2d backward-input", "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W))
         return VKC_ERR;
+    ColPlan plan;
+    if (use_col(L, c, PASS_BWD_IN, &plan)) return col_conv(L, cmd, c, PASS_BWD_IN, &plan, dy, dx);
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
@@ -138,17 +318,24 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
         vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * cp.Ho * cp.Wo) ||
         vkc_layers_need(op, "dweight", dweight, nw) ||
-        (cp.has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) ||
-        vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride))
+        (cp.has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)))
         return VKC_ERR;
 
-    ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
-    uint32_t spec[7] = {L->wg_elem < 32 ? L->wg_elem : 32, 1, 1, c->kernel, c->stride, tco, tci};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_bwd_weight", "ssb", sizeof push, spec, 7, &k)) return VKC_ERR;
-    uint64_t invocations = (uint64_t)nchunks * vkc_div_up(c->C_out, tco) * vkc_div_up(c->C_in, tci);
-    VkcTensor t[3] = {x, dy, c->work};
-    if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, (invocations + spec[0] - 1) / spec[0])) return VKC_ERR;
+    ColPlan plan;
+    if (use_col(L, c, PASS_BWD_W, &plan)) {
+        nchunks = plan.nchunks;
+        stride = nw + c->C_out;
+        if (col_weight(L, cmd, c, &plan, x, dy)) return VKC_ERR;
+    } else {
+        if (vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride)) return VKC_ERR;
+        ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
+        uint32_t spec[7] = {L->wg_elem < 32 ? L->wg_elem : 32, 1, 1, c->kernel, c->stride, tco, tci};
+        if (vkc_layers_kernel(L, "conv2d_bwd_weight", "ssb", sizeof push, spec, 7, &k)) return VKC_ERR;
+        uint64_t invocations = (uint64_t)nchunks * vkc_div_up(c->C_out, tco) * vkc_div_up(c->C_in, tci);
+        VkcTensor t[3] = {x, dy, c->work};
+        if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, (invocations + spec[0] - 1) / spec[0])) return VKC_ERR;
+    }
 
     /* Second pass: add the chunks in order, into dweight and dbias. */
     uint32_t rspec[1] = {L->wg_elem};
