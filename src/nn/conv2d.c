@@ -98,6 +98,7 @@ typedef struct {
  * section 256-byte aligned. The batch is processed `nimg` images at a time. */
 typedef struct {
     uint32_t P, P4, col_rows, t_rows, a_ld, nimg, nchunks;
+    uint32_t ipb, nslots; /* weight gradient: images per split-K slot, slots in all */
     VkDeviceSize off_col, off_t, end;
 } ColPlan;
 
@@ -123,7 +124,15 @@ static ColPlan col_plan(const VkcConv2d *c, int pass)
     p.nchunks = vkc_div_up(c->N, p.nimg);
     VkDeviceSize a_bytes;
     if (pass == PASS_BWD_W) {
-        a_bytes = (VkDeviceSize)p.nchunks * (c->C_out * c->C_in * KK + c->C_out) * 4;
+        /* Split K further when the product is too small to give every core work: a narrow
+         * dW (few input channels) would otherwise be a handful of invocations walking the whole
+         * batch. Each slot of ipb images is one matrix of a batched GEMM. */
+        uint32_t tiles = vkc_div_up(c->C_out, 8) * vkc_div_up(c->C_in * KK, 16);
+        uint32_t want = tiles >= 128 ? 1 : vkc_div_up(128, tiles);
+        p.ipb = vkc_div_up(p.nimg, want);
+        uint32_t last = c->N - (p.nchunks - 1) * p.nimg;
+        p.nslots = (p.nchunks - 1) * vkc_div_up(p.nimg, p.ipb) + vkc_div_up(last, p.ipb);
+        a_bytes = (VkDeviceSize)p.nslots * c->C_out * p.col_rows * 4;
     } else {
         uint32_t K = pass == PASS_FWD ? c->C_in * KK : c->C_out * KK;
         p.a_ld = (K + 3) & ~3u;
@@ -132,7 +141,9 @@ static ColPlan col_plan(const VkcConv2d *c, int pass)
     uint64_t L = (uint64_t)p.nimg * p.P4;
     p.off_col = align256(a_bytes);
     p.off_t = p.off_col + align256(L * p.col_rows * 4);
-    p.end = p.off_t + align256(L * p.t_rows * 4);
+    /* Weight gradient: one spare row after dy so the batched GEMM's size check (whole rows
+     * from each slot's first column) holds for the later slots. */
+    p.end = p.off_t + align256((L * p.t_rows + (pass == PASS_BWD_W ? L : 0)) * 4);
     return p;
 }
 
@@ -226,34 +237,52 @@ static int col_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, con
     return VKC_OK;
 }
 
-/* Weight (and bias) gradient: per chunk of images, dW_chunk = dy_chunk * col_chunk^T as one
- * GEMM over all the chunk's pixels, bias from the row of ones; then the ordered reduction. */
-static int col_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, const ColPlan *pl, VkcTensor x, VkcTensor dy)
+typedef struct {
+    uint32_t Cout, R, ck, nslots, stride;
+} WReducePush;
+
+/* Weight (and bias) gradient: per chunk of images, dy_chunk * col_chunk^T as GEMMs over the
+ * chunk's pixels, split into slots of ipb images (one batched GEMM); with a bias the row of
+ * ones in col makes the last column of each product the bias gradient. Then the slots are
+ * added in order. */
+static int col_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, const ColPlan *pl, VkcTensor x, VkcTensor dy,
+                      VkcTensor dweight, VkcTensor dbias)
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
-    uint32_t nw = c->C_out * c->C_in * c->kernel * c->kernel, stride = nw + c->C_out;
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    uint32_t ck = pl->col_rows - 1; /* C_in*k*k; the last row is ones */
-    for (uint32_t chunk = 0, n0 = 0; n0 < c->N; chunk++, n0 += pl->nimg) {
+    uint32_t ck = c->C_in * c->kernel * c->kernel, R = has_bias ? ck + 1 : ck, stride = c->C_out * R;
+    uint32_t slot = 0;
+    for (uint32_t n0 = 0; n0 < c->N; n0 += pl->nimg) {
         uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
-        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)pl->col_rows * len * 4);
+        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)R * len * 4);
         VkcTensor g = part(c->work, pl->off_t, (VkDeviceSize)c->C_out * len * 4);
-        ColPush xp = {n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, has_bias ? ck + 1 : ck, len};
+        ColPush xp = {n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, R, len};
         ColPush gp = {n0, nimg, c->C_out, Ho, Wo, Ho, Wo, pl->P4, 0, c->C_out, len};
         if (im2col(L, cmd, x, col, c->kernel, c->stride, &xp) || im2col(L, cmd, dy, g, 1, 1, &gp)) return VKC_ERR;
-        VkcGemmArgs w = {.trans_b = true, .M = c->C_out, .N = ck, .K = len, .A = g, .B = col,
-                         .C = part(c->work, (VkDeviceSize)chunk * stride * 4, (VkDeviceSize)nw * 4),
-                         .lda = len, .ldb = len, .ldc = ck, .alpha = 1.0f, .beta = 0.0f};
-        if (vkc_gemm_record(&L->gemm, cmd, &w)) return VKC_ERR;
-        if (has_bias) {
-            VkcGemmArgs b = {.trans_b = true, .M = c->C_out, .N = 1, .K = len, .A = g,
-                             .B = part(col, (VkDeviceSize)ck * len * 4, (VkDeviceSize)len * 4),
-                             .C = part(c->work, ((VkDeviceSize)chunk * stride + nw) * 4, (VkDeviceSize)c->C_out * 4),
-                             .lda = len, .ldb = len, .ldc = 1, .alpha = 1.0f, .beta = 0.0f};
-            if (vkc_gemm_record(&L->gemm, cmd, &b)) return VKC_ERR;
+        /* Slots of ipb images as one batched GEMM, then the leftover images (if any) as one more. */
+        uint32_t full = nimg / pl->ipb, rem = nimg % pl->ipb;
+        for (int tail = 0; tail < 2; tail++) {
+            uint32_t batch = tail ? (rem ? 1 : 0) : full;
+            if (!batch) continue;
+            uint32_t imgs = tail ? rem : pl->ipb;
+            VkDeviceSize k0 = tail ? (VkDeviceSize)full * pl->ipb * pl->P4 : 0; /* first column */
+            /* A and B run to the end of the work tensor (see col_plan's spare row). */
+            VkDeviceSize a0 = g.offset - c->work.offset + k0 * 4, b0 = col.offset - c->work.offset + k0 * 4;
+            VkcGemmArgs w = {.trans_b = true, .M = c->C_out, .N = R, .K = imgs * pl->P4,
+                             .A = part(c->work, a0, pl->end - a0), .B = part(c->work, b0, pl->end - b0),
+                             .C = part(c->work, (VkDeviceSize)slot * stride * 4, (VkDeviceSize)batch * stride * 4),
+                             .lda = len, .ldb = len, .ldc = R, .alpha = 1.0f, .beta = 0.0f, .batch = batch,
+                             .stride_a = imgs * pl->P4, .stride_b = imgs * pl->P4, .stride_c = stride};
+            if (vkc_gemm_record(&L->gemm, cmd, &w)) return VKC_ERR;
+            slot += batch;
         }
     }
-    return VKC_OK;
+    uint32_t spec[3] = {L->wg_elem, 1, 1};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, "conv2d_wreduce", "sbb", sizeof(WReducePush), spec, 3, &k)) return VKC_ERR;
+    WReducePush rp = {c->C_out, R, ck, slot, stride};
+    VkcTensor t[3] = {part(c->work, 0, (VkDeviceSize)slot * stride * 4), dweight, has_bias ? dbias : dweight};
+    return vkc_layers_dispatch_1d(L, cmd, k, t, &rp, groups_for(L, (uint64_t)stride));
 }
 
 static int grid_x(const VkcLayers *L, uint64_t items, uint32_t per_invocation, uint32_t *gx)
@@ -323,11 +352,8 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
 
     const VkcKernel *k;
     ColPlan plan;
-    if (use_col(L, c, PASS_BWD_W, &plan)) {
-        nchunks = plan.nchunks;
-        stride = nw + c->C_out;
-        if (col_weight(L, cmd, c, &plan, x, dy)) return VKC_ERR;
-    } else {
+    if (use_col(L, c, PASS_BWD_W, &plan)) return col_weight(L, cmd, c, &plan, x, dy, dweight, dbias);
+    {
         if (vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride)) return VKC_ERR;
         ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
         uint32_t spec[7] = {L->wg_elem < 32 ? L->wg_elem : 32, 1, 1, c->kernel, c->stride, tco, tci};
