@@ -3,14 +3,17 @@
 // floats (a multiple of 4, so the GEMM takes its vec4 path), zeros in the padding:
 //   mode 0 (forward):        a[co][ci*KK + t]            = w[co][ci][t]
 //   mode 1 (backward-input): a[ci][co*KK + (KK-1-t)]     = w[co][ci][t]   (transposed, flipped)
+// With has_bias (mode 0) column Cin*KK is the bias: a[co][Cin*KK] = bias[co] (it multiplies
+// the row of ones that conv2d_im2col.comp appends).
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
 #include "layers_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer Wt;
-layout(binding = 1, std430) writeonly buffer A { float a[]; };
+layout(binding = 1) uniform samplerBuffer Bias; // [Cout] (unread unless has_bias)
+layout(binding = 2, std430) writeonly buffer A { float a[]; };
 
-layout(push_constant) uniform Push { uint Cout, Cin, KK, ld, mode; } p;
+layout(push_constant) uniform Push { uint Cout, Cin, KK, ld, mode, has_bias; } p;
 
 void main()
 {
@@ -25,5 +28,6 @@ void main()
         v = p.mode == 0u ? LOAD(Wt, id - row * (p.ld - K))
                          : LOAD(Wt, (other * p.Cin + row) * p.KK + (p.KK - 1u - t));
     }
+    if (p.has_bias != 0u && col == K) v = LOAD(Bias, row);
     a[id] = v;
 }

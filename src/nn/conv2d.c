@@ -91,13 +91,14 @@ typedef struct {
 } UnpackPush;
 
 typedef struct {
-    uint32_t Cout, Cin, KK, ld, mode;
+    uint32_t Cout, Cin, KK, ld, mode, has_bias;
 } PackPush;
 
 /* Layout of c->work for one pass: [a: packed weights or split-K partials][col][t], each
  * section 256-byte aligned. The batch is processed `nimg` images at a time. */
 typedef struct {
     uint32_t P, P4, col_rows, t_rows, a_ld, nimg, nchunks;
+    bool direct_out; /* forward/backward-input: the GEMM writes NCHW itself (no unpack pass) */
     uint32_t ipb, nslots; /* weight gradient: images per split-K slot, slots in all */
     VkDeviceSize off_col, off_t, end;
 } ColPlan;
@@ -109,13 +110,14 @@ static bool col_pass_possible(const VkcConv2d *c, int pass)
     return pass != PASS_BWD_IN || c->stride == 1; /* backward-input as a convolution of dy */
 }
 
-static ColPlan col_plan(const VkcConv2d *c, int pass)
+static ColPlan col_plan(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     ColPlan p = {0};
     uint32_t KK = c->kernel * c->kernel, Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
     p.P = pass == PASS_BWD_IN ? c->H * c->W : Ho * Wo;
     p.P4 = (p.P + 3) & ~3u;
-    p.col_rows = pass == PASS_FWD ? c->C_in * KK : pass == PASS_BWD_IN ? c->C_out * KK : c->C_in * KK + 1;
+    /* (the forward and weight-gradient columns have room for the row of ones of the bias) */
+    p.col_rows = pass == PASS_FWD ? c->C_in * KK + 1 : pass == PASS_BWD_IN ? c->C_out * KK : c->C_in * KK + 1;
     p.t_rows = pass == PASS_BWD_IN ? c->C_in : c->C_out;
     uint32_t widest = p.col_rows > p.t_rows ? p.col_rows : p.t_rows;
     uint64_t per_image = (uint64_t)widest * p.P4 * 4;
@@ -134,16 +136,21 @@ static ColPlan col_plan(const VkcConv2d *c, int pass)
         p.nslots = (p.nchunks - 1) * vkc_div_up(p.nimg, p.ipb) + vkc_div_up(last, p.ipb);
         a_bytes = (VkDeviceSize)p.nslots * c->C_out * p.col_rows * 4;
     } else {
-        uint32_t K = pass == PASS_FWD ? c->C_in * KK : c->C_out * KK;
-        p.a_ld = (K + 3) & ~3u;
+        p.a_ld = (p.col_rows + 3) & ~3u;
         a_bytes = (VkDeviceSize)p.t_rows * p.a_ld * 4;
+        /* Writing y straight from a GEMM batched over images saves the unpack pass but pads
+         * each image's plane to whole GEMM tiles: worth it when the planes fill the tiles or
+         * the product is so short (small K) that moving data dominates. */
+        uint32_t tile = 4 * L->gemm.wide.tn4 * L->gemm.wide.wg_x;
+        uint32_t padded = vkc_div_up(p.P, tile) * tile;
+        p.direct_out = p.P % 4 == 0 && (p.col_rows <= 64 || (uint64_t)(padded - p.P) * 8 <= p.P);
     }
-    uint64_t L = (uint64_t)p.nimg * p.P4;
+    uint64_t row = (uint64_t)p.nimg * p.P4;
     p.off_col = align256(a_bytes);
-    p.off_t = p.off_col + align256(L * p.col_rows * 4);
+    p.off_t = p.off_col + align256(row * p.col_rows * 4);
     /* Weight gradient: one spare row after dy so the batched GEMM's size check (whole rows
      * from each slot's first column) holds for the later slots. */
-    p.end = p.off_t + align256((L * p.t_rows + (pass == PASS_BWD_W ? L : 0)) * 4);
+    p.end = p.off_t + align256((row * p.t_rows + (pass == PASS_BWD_W ? row : 0)) * 4);
     return p;
 }
 
@@ -151,7 +158,7 @@ static ColPlan col_plan(const VkcConv2d *c, int pass)
 static bool use_col(const VkcLayers *L, const VkcConv2d *c, int pass, ColPlan *plan)
 {
     if (!L->conv_im2col || !col_pass_possible(c, pass)) return false;
-    *plan = col_plan(c, pass);
+    *plan = col_plan(L, c, pass);
     return c->work.buffer && c->work.size >= plan->end;
 }
 
@@ -164,7 +171,7 @@ VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c)
         bytes = 0; /* the im2col path replaces it */
         for (int pass = PASS_FWD; pass <= PASS_BWD_W; pass++) {
             if (!col_pass_possible(c, pass)) continue;
-            VkDeviceSize b = col_plan(c, pass).end;
+            VkDeviceSize b = col_plan(L, c, pass).end;
             if (b > bytes) bytes = b;
         }
     }
@@ -201,13 +208,14 @@ static int unpack(VkcLayers *L, VkcCmd *cmd, VkcTensor tmp, VkcTensor bias, VkcT
     return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->C * push->nimg));
 }
 
-static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, uint32_t ld, VkcTensor a)
+static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, uint32_t ld, bool bias_col,
+                 VkcTensor a)
 {
     uint32_t spec[3] = {L->wg_elem, 1, 1};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_wpack", "sb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
-    PackPush push = {c->C_out, c->C_in, c->kernel * c->kernel, ld, mode};
-    VkcTensor t[2] = {c->weight, a};
+    if (vkc_layers_kernel(L, "conv2d_wpack", "ssb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
+    PackPush push = {c->C_out, c->C_in, c->kernel * c->kernel, ld, mode, bias_col};
+    VkcTensor t[3] = {c->weight, bias_col ? c->bias : c->weight, a};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, groups_for(L, (uint64_t)(mode ? c->C_in : c->C_out) * ld));
 }
 
@@ -216,22 +224,36 @@ static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, u
 static int col_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, const ColPlan *pl, VkcTensor src,
                     VkcTensor dst)
 {
-    bool fwd = pass == PASS_FWD;
-    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
+    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    /* Writing NCHW directly, the bias rides along as a column of A times the row of ones. */
+    bool ones = has_bias && pl->direct_out;
+    uint32_t K = (fwd ? c->C_in : c->C_out) * KK + ones;
     VkcTensor a = part(c->work, 0, (VkDeviceSize)pl->t_rows * pl->a_ld * 4);
-    if (wpack(L, cmd, c, fwd ? 0 : 1, pl->a_ld, a)) return VKC_ERR;
+    if (wpack(L, cmd, c, fwd ? 0 : 1, pl->a_ld, ones, a)) return VKC_ERR;
     for (uint32_t n0 = 0; n0 < c->N; n0 += pl->nimg) {
         uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
-        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)pl->col_rows * len * 4);
+        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)K * len * 4);
         VkcTensor tmp = part(c->work, pl->off_t, (VkDeviceSize)pl->t_rows * len * 4);
-        ColPush cp = fwd ? (ColPush){n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, pl->col_rows, len}
-                         : (ColPush){n0, nimg, c->C_out, Ho, Wo, c->H, c->W, pl->P4, c->kernel - 1 - c->pad,
-                                     pl->col_rows, len};
+        ColPush cp = fwd ? (ColPush){n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, K, len}
+                         : (ColPush){n0, nimg, c->C_out, Ho, Wo, c->H, c->W, pl->P4, c->kernel - 1 - c->pad, K, len};
         if (im2col(L, cmd, src, col, c->kernel, fwd ? c->stride : 1, &cp)) return VKC_ERR;
-        VkcGemmArgs g = {.M = pl->t_rows, .N = len, .K = pl->col_rows, .A = a, .B = col, .C = tmp,
+        if (pl->direct_out) {
+            /* One product per image: B runs on into the t section (the batched GEMM's size
+             * check wants whole rows from the last image's first column). */
+            VkDeviceSize plane = (VkDeviceSize)pl->t_rows * pl->P;
+            VkcGemmArgs g = {.M = pl->t_rows, .N = pl->P, .K = K, .A = a,
+                             .B = part(c->work, pl->off_col, pl->end - pl->off_col),
+                             .C = part(dst, n0 * plane * 4, nimg * plane * 4), .lda = pl->a_ld, .ldb = len,
+                             .ldc = pl->P, .alpha = 1.0f, .beta = 0.0f, .batch = nimg, .stride_b = pl->P4,
+                             .stride_c = (uint32_t)plane};
+            if (vkc_gemm_record(&L->gemm, cmd, &g)) return VKC_ERR;
+            continue;
+        }
+        VkcGemmArgs g = {.M = pl->t_rows, .N = len, .K = K, .A = a, .B = col, .C = tmp,
                          .lda = pl->a_ld, .ldb = len, .ldc = len, .alpha = 1.0f, .beta = 0.0f};
         if (vkc_gemm_record(&L->gemm, cmd, &g)) return VKC_ERR;
-        UnpackPush up = {n0, nimg, pl->t_rows, pl->P, pl->P4, len, fwd && c->bias.buffer != VK_NULL_HANDLE};
+        UnpackPush up = {n0, nimg, pl->t_rows, pl->P, pl->P4, len, has_bias};
         if (unpack(L, cmd, tmp, c->bias, dst, &up)) return VKC_ERR;
     }
     return VKC_OK;
