@@ -32,6 +32,7 @@ static const Case cases[] = {
     {2, 6, 10, 10, 9, 3, 2, 0, true},   /* no padding, stride 2 */
     {4, 32, 8, 8, 32, 3, 1, 1, true},   /* a real layer, small */
     {5, 1, 28, 28, 8, 3, 1, 1, true},   /* first layer of the MNIST convnet, 5 images */
+    {55, 8, 6, 6, 4, 3, 1, 1, true},    /* many small images: weight-gradient split into slots, with a remainder */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

@@ -5,6 +5,7 @@
  *  - im2col + GEMM (CPU devices): a chunk of the batch is unfolded into c->work and the
  *    tuned GEMM (shaders/gemm.comp) does the arithmetic; on lavapipe that is several times
  *    faster than the direct kernels even counting the unfold. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers_internal.h"
@@ -107,7 +108,11 @@ static VkDeviceSize align256(VkDeviceSize b) { return (b + 255) & ~(VkDeviceSize
 
 static bool col_pass_possible(const VkcConv2d *c, int pass)
 {
-    return pass != PASS_BWD_IN || c->stride == 1; /* backward-input as a convolution of dy */
+    if (pass == PASS_BWD_IN) return c->stride == 1; /* backward-input as a convolution of dy */
+    /* A weight gradient with few input channels (the first layer) is a long, thin product
+     * that the direct kernel does 2-3x faster on lavapipe than unfold + GEMM. */
+    if (pass == PASS_BWD_W) return c->C_in * c->kernel * c->kernel + 1 > 64;
+    return true;
 }
 
 static ColPlan col_plan(const VkcLayers *L, const VkcConv2d *c, int pass)
@@ -122,6 +127,8 @@ static ColPlan col_plan(const VkcLayers *L, const VkcConv2d *c, int pass)
     uint32_t widest = p.col_rows > p.t_rows ? p.col_rows : p.t_rows;
     uint64_t per_image = (uint64_t)widest * p.P4 * 4;
     p.nimg = per_image >= COL_CAP_BYTES ? 1 : (uint32_t)(COL_CAP_BYTES / per_image);
+    const char *env = getenv("VKCLR_CONV_CHUNK"); /* images per chunk at most: for checks and tuning */
+    if (env && atoi(env) > 0 && p.nimg > (uint32_t)atoi(env)) p.nimg = (uint32_t)atoi(env);
     if (p.nimg > c->N) p.nimg = c->N;
     p.nchunks = vkc_div_up(c->N, p.nimg);
     VkDeviceSize a_bytes;
@@ -168,7 +175,7 @@ VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c)
     weight_split(L, c, &rows, &nchunks, &stride);
     VkDeviceSize bytes = (VkDeviceSize)nchunks * stride * 4; /* direct weight-gradient kernel */
     if (L->conv_im2col) {
-        bytes = 0; /* the im2col path replaces it */
+        if (col_pass_possible(c, PASS_BWD_W)) bytes = 0; /* the im2col path replaces it */
         for (int pass = PASS_FWD; pass <= PASS_BWD_W; pass++) {
             if (!col_pass_possible(c, pass)) continue;
             VkDeviceSize b = col_plan(L, c, pass).end;
