@@ -34,20 +34,22 @@ void main()
     const uint base = ((p.n0 + nl) * p.C + ci) * p.H * p.W;
     const uint dst = (k * p.L + nl * p.P4) >> 2;
 
-    uint oy = 0u, ox = 0u;
+    // (iy, ix): input position of output pixel r's tap, stepped along the output row with
+    // selects only (no branches, no divisions).
+    int iy = dy, ix = dx;
+    const int ix_end = int(p.Wo * STRIDE) + dx, ystep = int(STRIDE);
+    const float fill = ones ? 1.0 : 0.0;
     for (uint r4 = 0u; r4 < p.P4; r4 += 4u) {
         vec4 v;
         [[unroll]] for (uint q = 0u; q < 4u; q++) {
-            const uint r = r4 + q;
-            const int iy = int(oy * STRIDE) + dy, ix = int(ox * STRIDE) + dx;
-            const bool inside = r < P && uint(iy) < p.H && uint(ix) < p.W;
-            const float xv = LOAD(X, inside ? base + uint(iy) * p.W + uint(ix) : 0u);
-            v[q] = ones ? (r < P ? 1.0 : 0.0) : (inside ? xv : 0.0);
-            ox++;
-            if (ox == p.Wo) {
-                ox = 0u;
-                oy++;
-            }
+            const bool real = r4 + q < P;
+            const bool inside = real && uint(iy) < p.H && uint(ix) < p.W;
+            const float xv = LOAD(X, inside ? base + uint(iy * int(p.W) + ix) : 0u);
+            v[q] = ones ? (real ? fill : 0.0) : (inside ? xv : 0.0);
+            ix += ystep;
+            const bool wrap = ix == ix_end;
+            ix = wrap ? dx : ix;
+            iy += wrap ? ystep : 0;
         }
         col4[dst + (r4 >> 2)] = v;
     }
