@@ -81,7 +81,8 @@ static void weight_split(const VkcLayers *L, const VkcConv2d *c, uint32_t *rows,
 
 enum { PASS_FWD, PASS_BWD_IN, PASS_BWD_W };
 
-#define COL_CAP_BYTES (32u << 20) /* one unfolded chunk: well inside maxStorageBufferRange */
+#define COL_CAP_BYTES (16u << 20) /* one unfolded chunk: well inside maxStorageBufferRange, and a
+                                   * work tensor per layer stays small (ResNet-18 has 20 convs) */
 
 typedef struct {
     uint32_t n0, nimg, C, H, W, Ho, Wo, P4, pad, rows, L;
