@@ -14,6 +14,7 @@
 #ifndef VKCLR_LAYERS_H
 #define VKCLR_LAYERS_H
 
+#include "vkclr/gemm.h"
 #include "vkclr/vk.h"
 
 /* The pipelines of all layer kernels for one device, created on first use, plus the
@@ -33,6 +34,8 @@ typedef struct {
     uint32_t wg_elem;      /* ... for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
     uint32_t conv_tch, conv_tpx4; /* conv register tile: channels x 4*conv_tpx4 pixels per invocation */
+    bool conv_im2col;      /* conv2d as im2col + GEMM (CPU devices) rather than the direct kernels */
+    VkcGemm gemm;          /* for the im2col path */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;
@@ -53,7 +56,9 @@ typedef struct {
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
-/* Bytes of c->work the weight gradient needs on this device (the split count is per device). */
+/* Bytes of c->work the three passes need on this device: split-K partials of the weight
+ * gradient and, on CPU devices, the unfolded (im2col) input of a chunk of the batch. A pass
+ * given a smaller (or no) work tensor falls back to the direct kernels where it can. */
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
 /* Multiply-adds * 2 of one forward (the backward passes cost the same each). */
 double vkc_conv2d_flops(const VkcConv2d *c);

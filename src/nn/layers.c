@@ -32,6 +32,16 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
         L->conv_tch = a;
         L->conv_tpx4 = b;
     }
+    /* On lavapipe the tuned GEMM beats the direct kernels several times over, even counting the
+     * unfold; on GPUs the direct kernels avoid the extra memory traffic. */
+    L->conv_im2col = ctx->is_cpu;
+    const char *path = getenv("VKCLR_CONV_PATH"); /* "direct" or "gemm": for tuning runs and checks */
+    if (path && *path) {
+        if (strcmp(path, "direct") && strcmp(path, "gemm"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected direct or gemm", path);
+        L->conv_im2col = !strcmp(path, "gemm");
+    }
+    if (vkc_gemm_init(ctx, &L->gemm)) return VKC_ERR;
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_conv > max) L->wg_conv = max;
     if (L->wg_elem > max) L->wg_elem = max;
@@ -41,6 +51,7 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
 void vkc_layers_destroy(VkcLayers *L)
 {
     for (int i = 0; i < L->npipelines; i++) vkc_kernel_destroy(L->ctx, &L->pipelines[i].kernel);
+    if (L->gemm.ctx) vkc_gemm_destroy(&L->gemm);
     memset(L, 0, sizeof *L);
 }
 
