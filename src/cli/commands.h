@@ -7,6 +7,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);
