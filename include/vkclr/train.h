@@ -69,6 +69,7 @@ typedef struct {
     bool interrupted;        /* stopped by a signal (checkpoint written) */
     bool nonfinite;          /* stopped on a NaN/inf loss (no checkpoint written) */
     VkDeviceSize device_bytes; /* device memory allocated */
+    int validation_messages; /* validation-layer reports seen (tests require 0) */
 } VkcTrainResult;
 
 /* Called after every completed step with its loss (for tests and embedding applications). */

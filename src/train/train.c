@@ -62,9 +62,9 @@ VkcTrainConfig vkc_train_defaults(void)
     snprintf(c.data, sizeof c.data, "fashion-mnist");
     c.model = vkc_model_defaults();
     /* Sized for lavapipe on 2 cores: see BENCHMARKS.md ## Training. */
-    c.limit = 10000;
+    c.limit = 8192;
     c.batch = 128;
-    c.epochs = 3;
+    c.epochs = 2;
     c.optimizer = VKC_OPTIM_LARS;
     c.lr_scaling = VKC_LR_LINEAR;
     c.lr = 0; /* 0: vkc_train_default_lr */
@@ -78,7 +78,7 @@ VkcTrainConfig vkc_train_defaults(void)
     c.log_every = 10;
     c.knn_k = 200;
     c.knn_temperature = 0.1f;
-    c.knn_bank = 10000;
+    c.knn_bank = 5000;
     return c;
 }
 
@@ -202,6 +202,7 @@ typedef struct {
     VkcProducer *producer;
     FILE *metrics_file;
     char ckpt_path[1100];
+    VkcTrainResult *result;
     bool ctx_ok, layers_ok, gemm_ok, reduce_ok, lin_ok, l2_ok, loss_ok, opt_ok, cmd_ok;
 } Run;
 
@@ -291,6 +292,7 @@ static void run_destroy(Run *r)
     if (r->gemm_ok) vkc_gemm_destroy(&r->gemm);
     if (r->layers_ok) vkc_layers_destroy(&r->layers);
     if (r->ctx_ok) {
+        if (r->result) r->result->validation_messages = r->ctx.validation_messages;
         vkc_arena_destroy(&r->host);
         vkc_arena_destroy(&r->dev);
         vkc_context_destroy(&r->ctx);
@@ -317,10 +319,9 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     if (r->train_ds.train.n < c->batch)
         return vkc_fail("--batch %d is larger than the %d training images (--limit %d)", c->batch, r->train_ds.train.n,
                         c->limit);
-    const char *preset = c->preset[0] ? c->preset
-                       : r->ds.channels == 1 ? "gray"
-                       : r->ds.height <= 64 && r->ds.width <= 64 ? "cifar" : "simclr";
-    snprintf(c->preset, sizeof c->preset, "%s", preset);
+    if (!c->preset[0])
+        snprintf(c->preset, sizeof c->preset, "%s", r->ds.channels == 1 ? "gray"
+                                                   : r->ds.height <= 64 && r->ds.width <= 64 ? "cifar" : "simclr");
     if (vkc_augment_preset(c->preset, &r->aug) || (c->aug[0] && vkc_augment_set(&r->aug, c->aug)) ||
         vkc_augment_check(&r->aug, r->ds.channels))
         return vkc_fail_context("--preset/--aug");
@@ -420,6 +421,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     int rc = VKC_ERR;
     char resume_path[1100];
     r->cfg = *cfg_in;
+    r->result = res;
     VkcTrainConfig *c = &r->cfg;
     if (resume_dir) {
         snprintf(resume_path, sizeof resume_path, "%s/checkpoint.safetensors", resume_dir);
