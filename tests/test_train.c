@@ -201,6 +201,44 @@ static void test_checkpoint_format(void **state)
     assert_int_equal(back.model.width, c.model.width);
     assert_true(back.lr == vkc_train_default_lr(c.optimizer, c.lr_scaling));
     assert_true(back.temperature == c.temperature);
+    /* Round trip: a model built from the checkpoint's configuration loads it, and its
+     * parameters are the file's bytes. */
+    {
+        VkcContext ctx;
+        VkcContextOptions o = {.device_index = -1, .quiet = true};
+        VkcArena dev;
+        VkcLayers L;
+        VkcGemm gemm;
+        VkcReduce red;
+        VkcLinearKernels lin;
+        VkcModel m;
+        if (vkc_context_create(&ctx, &o)) fail_msg("%s", vkc_error());
+        vkc_arena_init(&dev, &ctx, VKC_MEMORY_DEVICE);
+        if (vkc_layers_init(&ctx, &L) || vkc_gemm_init(&ctx, &gemm) || vkc_reduce_init(&ctx, &red) ||
+            vkc_linear_kernels_init(&ctx, &lin, &gemm, &red) || vkc_model_create(&m, &ctx, &L, &lin, &back.model, 2, &dev) ||
+            vkc_checkpoint_load_model(path, &m))
+            fail_msg("%s", vkc_error());
+        int loaded = 0;
+        for (int i = 0; i < m.ntensors; i++) {
+            const cJSON *t = cJSON_GetObjectItem(h, m.tensors[i].name);
+            assert_non_null(t);
+            size_t off = 8 + hlen + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble;
+            float *got = malloc((size_t)m.tensors[i].count * 4);
+            if (vkc_download(&ctx, vkc_model_tensor(&m, i), got, (size_t)m.tensors[i].count * 4)) fail_msg("%s", vkc_error());
+            assert_memory_equal(got, file + off, (size_t)m.tensors[i].count * 4);
+            free(got);
+            loaded++;
+        }
+        assert_int_equal(loaded, tensors - 1); /* every tensor but the optimizer state */
+        assert_int_equal(ctx.validation_messages, 0);
+        vkc_model_destroy(&m);
+        vkc_linear_kernels_destroy(&lin);
+        vkc_reduce_destroy(&red);
+        vkc_gemm_destroy(&gemm);
+        vkc_layers_destroy(&L);
+        vkc_arena_destroy(&dev);
+        vkc_context_destroy(&ctx);
+    }
     cJSON_Delete(h);
     free(text);
     /* A truncated file is refused with a message, not read past its end. */

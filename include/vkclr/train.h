@@ -96,5 +96,9 @@ void vkc_train_debug_nan_at(int64_t step);
 /* Checkpoint files (safetensors): read the configuration and position of a run directory's
  * checkpoint without loading tensors. */
 int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step);
+/* Load a checkpoint's parameters and batch-norm running statistics into a model created with
+ * the checkpoint's cfg->model (for evaluation: probe, kNN, feature export). Fails naming the
+ * file and the tensor on a missing tensor, a shape mismatch or a truncated file. */
+int vkc_checkpoint_load_model(const char *path, VkcModel *m);
 
 #endif

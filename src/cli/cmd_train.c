@@ -10,7 +10,7 @@ static void usage(FILE *out)
 {
     VkcTrainConfig d = vkc_train_defaults();
     fprintf(out,
-            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, ~5 min on lavapipe\n"
+            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, ~3 min on lavapipe\n"
             "       vkclr train --resume DIR [--epochs N] [--device N]\n\n"
             "data\n"
             "  --data SPEC          fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
@@ -44,7 +44,9 @@ static void usage(FILE *out)
             "  --knn-k K            kNN evaluation at the end: neighbours (default %d; 0 = skip)\n"
             "  --knn-bank N         training images in the kNN bank (default %d; 0 = all)\n"
             "  --profile            GPU timestamps around every kernel: time share per kernel class\n"
-            "  --quiet              no progress output\n",
+            "  --quiet              no progress output\n\n"
+            "SIGINT/SIGTERM stop after the current step with a checkpoint (exit status 130); a NaN or infinite\n"
+            "loss stops the run naming the step and leaves the last epoch's checkpoint as it was (exit status 1).\n",
             d.limit, d.threads, d.model.width, d.model.out_dim, d.batch, d.epochs, d.warmup_epochs, d.temperature,
             d.out, d.log_every, d.knn_k, d.knn_bank);
 }

@@ -386,7 +386,7 @@ int train_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t 
     uint8_t *data;
     size_t data_bytes;
     if (read_safetensors(path, &h, &data, &data_bytes, true)) return VKC_ERR;
-    size_t sbytes = opt->state.size;
+    size_t sbytes = opt ? opt->state.size : 0;
     float *p = calloc(m->nparams + 1, 4), *b = calloc(m->nbuffers + 1, 4), *s = malloc(sbytes + 4);
     int rc = VKC_ERR;
     if (!p || !b || !s) {
@@ -400,7 +400,7 @@ int train_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t 
             goto done;
     }
     uint32_t sshape[1] = {(uint32_t)(sbytes / 4)};
-    if (take(path, h, data, data_bytes, "optimizer.state", 1, sshape, sbytes / 4, s) ||
+    if ((opt && take(path, h, data, data_bytes, "optimizer.state", 1, sshape, sbytes / 4, s)) ||
         meta_int(h, path, "step", step))
         goto done;
     if (vkc_upload(m->ctx, m->params, p, m->nparams * 4) || vkc_upload(m->ctx, m->buffers, b, m->nbuffers * 4) ||
@@ -414,4 +414,10 @@ done:
     free(b);
     free(s);
     return rc;
+}
+
+int vkc_checkpoint_load_model(const char *path, VkcModel *m)
+{
+    int64_t step;
+    return train_checkpoint_load(path, m, NULL, &step);
 }

@@ -13,7 +13,7 @@ int train_write_file_atomic(const char *path, const void *const *parts, const si
 int train_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
                           int64_t step, int64_t epoch);
 /* Load parameters, running statistics and optimizer state into an allocated model and
- * optimizer of the same architecture; *step: steps completed. */
+ * optimizer of the same architecture (opt NULL: the model only); *step: steps completed. */
 int train_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *step);
 
 #endif
