@@ -123,6 +123,29 @@ static int make_dir(const char *path)
     return VKC_OK;
 }
 
+/* Resuming: drop metrics lines of steps after the checkpoint (a run stopped by a NaN logged
+ * past its last checkpoint), so metrics.jsonl reads as one uninterrupted run. */
+static int keep_metrics_until(const char *path, int64_t step)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return VKC_OK; /* resuming into a new --out directory */
+    char tmp[1200], line[2048];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) {
+        fclose(f);
+        return vkc_fail("cannot write %s: %s", tmp, strerror(errno));
+    }
+    while (fgets(line, sizeof line, f)) {
+        long long s;
+        if (sscanf(line, "{\"step\": %lld", &s) == 1 && s > step) continue;
+        fputs(line, o);
+    }
+    fclose(f);
+    if (fclose(o) || rename(tmp, path)) return vkc_fail("cannot rewrite %s: %s", path, strerror(errno));
+    return VKC_OK;
+}
+
 /* ---------------------------------------------------------------- memory plan */
 
 /* Device bytes a step of `batch` images needs (model, loss, staging) and its largest tensor. */
@@ -502,6 +525,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     }
     char mpath[1100];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out);
+    if (start && keep_metrics_until(mpath, start)) goto done;
     r->metrics_file = fopen(mpath, start ? "a" : "w");
     if (!r->metrics_file) {
         vkc_fail("cannot write %s: %s", mpath, strerror(errno));
