@@ -11,6 +11,7 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"train", cmd_train, "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~5 minutes)"},
     {"devices", cmd_devices, "list Vulkan devices and their compute limits"},
     {"augment", cmd_augment, "write a PNG grid of images and their two augmented views"},
     {"probe", cmd_probe, "linear probe and kNN accuracy of frozen features (pixels or an encoder)"},

@@ -1,0 +1,127 @@
+/* Encoders and the projection head, built from the layer kernels: a small graph of ops whose
+ * forward and backward are recorded into a VkcCmd.
+ *
+ * Encoders (input N x C x H x W, output N x features):
+ *   convnet   three conv3x3-BN-ReLU blocks of width w, 2w, 4w, with 2x2 max-pools between them
+ *             and a global average pool: features 4w. Cheap enough for lavapipe.
+ *   resnet10/18/34  ResNet with the CIFAR stem (3x3 stride-1 first conv, no max-pool), basic
+ *             blocks [1,1,1,1] / [2,2,2,2] / [3,4,6,3], stage widths w, 2w, 4w, 8w (w = 64 is
+ *             the standard ResNet), global average pool: features 8w.
+ * Projection head (SimCLR v2): `head_layers` linear layers (no bias), each followed by 1-D batch
+ * norm, with ReLU after every one but the last: features -> hidden -> ... -> out_dim.
+ * The encoder output (not the head) is what probes and kNN use.
+ *
+ * Initialisation (what torchvision's ResNet and PyTorch's nn.Linear do):
+ *   conv weights   Kaiming normal, fan_out mode, ReLU gain: N(0, 2 / (C_out k k))
+ *   linear weights Kaiming uniform with a = sqrt(5): U(-1/sqrt(in), 1/sqrt(in))
+ *   batch norm     gamma 1, beta 0, running mean 0, running variance 1
+ * drawn from the counter-based generator keyed by the seed, so an initialisation is a pure
+ * function of (architecture, seed).
+ *
+ * Memory: every parameter lives in ONE tensor (`params`) and every gradient in ONE tensor
+ * (`grads`) at the same offsets, as the optimizer requires; batch-norm running statistics in a
+ * third (`buffers`). The named-tensor table maps PyTorch-style names ("encoder.conv1.weight")
+ * to slices of them, for checkpoints. */
+#ifndef VKCLR_MODEL_H
+#define VKCLR_MODEL_H
+
+#include "vkclr/layers.h"
+#include "vkclr/linear.h"
+#include "vkclr/optim.h"
+
+typedef struct {
+    char encoder[16];   /* convnet, resnet10, resnet18, resnet34 */
+    int width;          /* convnet: first block's channels; resnet: first stage's channels */
+    int head_layers;    /* 2 or 3 */
+    int head_hidden;    /* hidden width of the head; 0 = the feature width */
+    int out_dim;        /* projection output (128) */
+    int channels, height, width_px; /* input images */
+} VkcModelConfig;
+
+/* Defaults: convnet width 16 (features 64), head 2 layers, hidden = features, out 128. */
+VkcModelConfig vkc_model_defaults(void);
+/* Fails naming what is wrong (unknown encoder, width, head layers, image too small). */
+int vkc_model_check(const VkcModelConfig *cfg);
+/* Encoder output width for a config. */
+int vkc_model_features(const VkcModelConfig *cfg);
+
+typedef enum { VKC_T_PARAM, VKC_T_BUFFER } VkcTensorRole;
+
+typedef struct {
+    char name[96];
+    int ndim;
+    uint32_t shape[4];
+    uint32_t count;      /* floats */
+    VkcTensorRole role;  /* parameter (in params/grads) or buffer (running statistics) */
+    uint64_t offset;     /* float offset into params (and grads) or buffers */
+    uint32_t flags;      /* VKC_PARAM_NO_DECAY */
+} VkcNamedTensor;
+
+typedef struct VkcModelOp VkcModelOp;
+typedef struct VkcModelValue VkcModelValue;
+
+typedef struct {
+    VkcModelConfig cfg;
+    VkcContext *ctx;
+    VkcLayers *layers;
+    VkcLinearKernels *linear;
+    uint32_t max_batch;       /* activations are sized for this many images */
+    int features;             /* encoder output width */
+
+    VkcModelOp *ops;
+    int nops, encoder_ops;    /* ops[0..encoder_ops) are the encoder, the rest the head */
+    VkcModelValue *values;
+    int nvalues;
+    int input_value, feature_value, embed_value;
+
+    VkcNamedTensor *tensors;  /* named-tensor table */
+    int ntensors;
+    uint64_t nparams, nbuffers; /* floats */
+    VkcTensor params, grads, buffers;
+    VkcTensor scratch;        /* gradient accumulation and conv/bn work space */
+    VkcTensor conv_work, bn_work;
+    VkDeviceSize activation_bytes; /* activations + their gradients */
+    /* Profiling: when `profile` is set, forward and backward put a barrier and a GPU timestamp
+     * before every op and after the last, indices in ts_fwd[0..nops] / ts_bwd[0..nops]
+     * (ts_bwd[i] is taken before op i's backward; -1: not recorded). */
+    bool profile;
+    int *ts_fwd, *ts_bwd;
+} VkcModel;
+
+/* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
+const char *vkc_model_op_class(const VkcModel *m, int i);
+
+/* Build the graph and allocate parameters, gradients, running statistics and activations for
+ * batches of up to max_batch images from `device`. Parameters start zeroed: call
+ * vkc_model_init_params. */
+int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearKernels *linear,
+                     const VkcModelConfig *cfg, uint32_t max_batch, VkcArena *device);
+void vkc_model_destroy(VkcModel *m);
+
+/* Device bytes the model needs for a batch (parameters, gradients, activations, work), and
+ * the largest single tensor; computed without allocating, so a caller can refuse a batch up
+ * front. */
+int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *cfg, uint32_t batch,
+                     VkDeviceSize *total, VkDeviceSize *largest);
+
+/* Kaiming initialisation from `seed` (see above), uploaded; running statistics reset. */
+int vkc_model_init_params(VkcModel *m, uint64_t seed);
+
+/* Record the forward pass of `batch` (<= max_batch) images in x (batch x C x H x W). Training
+ * mode uses batch statistics and updates the running ones; evaluation uses the running ones.
+ * with_head: also run the projection head. Results: vkc_model_features_tensor / _embed_tensor. */
+int vkc_model_forward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, bool training, bool with_head);
+/* Record the backward pass of a training forward with the head: gradients of every parameter
+ * (overwritten) from dembed = dL/d(head output) (batch x out_dim). */
+int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, VkcTensor dembed);
+
+VkcTensor vkc_model_features_tensor(const VkcModel *m); /* max_batch x features */
+VkcTensor vkc_model_embed_tensor(const VkcModel *m);    /* max_batch x out_dim */
+
+/* The optimizer's view: one VkcParam per parameter tensor (caller frees *params). */
+int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams);
+
+/* Slice of params/grads/buffers holding named tensor i. */
+VkcTensor vkc_model_tensor(const VkcModel *m, int i);
+
+#endif

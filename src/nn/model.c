@@ -1,0 +1,660 @@
+/* Encoders and projection head as a small graph of layer ops (see vkclr/model.h).
+ *
+ * The graph is a list of ops in execution order over a list of values (activations). Forward
+ * records the ops in order; backward records them in reverse, each op turning the gradient of
+ * its output into gradients of its parameters and of its inputs. A value read by two ops (the
+ * input of a residual block) gets the sum of both gradients: the first op to produce one
+ * (going backward) writes it, later ones write into a scratch tensor that is then added. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vkclr/augment.h"
+#include "vkclr/model.h"
+
+#define PAD_FLOATS 64u /* every named tensor starts 256 bytes apart: texel-buffer offset alignment */
+
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR } OpKind;
+
+struct VkcModelValue {
+    uint32_t C, H, W;  /* per image */
+    VkcTensor act, grad;
+};
+
+struct VkcModelOp {
+    OpKind kind;
+    int in, in2, out;  /* value indices (in2: second addend of OP_ADD) */
+    int t_weight, t_gamma, t_beta, t_mean, t_var; /* named tensors, -1 if none */
+    uint32_t kernel, stride; /* conv */
+    bool relu;         /* batch norm with fused ReLU */
+    VkcTensor stats;   /* batch norm: mean and 1/std of the last training forward */
+};
+
+VkcModelConfig vkc_model_defaults(void)
+{
+    VkcModelConfig c = {.width = 16, .head_layers = 2, .head_hidden = 0, .out_dim = 128,
+                        .channels = 1, .height = 28, .width_px = 28};
+    snprintf(c.encoder, sizeof c.encoder, "convnet");
+    return c;
+}
+
+static int resnet_depth(const char *name)
+{
+    if (!strcmp(name, "resnet10")) return 10;
+    if (!strcmp(name, "resnet18")) return 18;
+    if (!strcmp(name, "resnet34")) return 34;
+    return 0;
+}
+
+int vkc_model_check(const VkcModelConfig *c)
+{
+    bool convnet = !strcmp(c->encoder, "convnet");
+    if (!convnet && !resnet_depth(c->encoder))
+        return vkc_fail("unknown encoder '%s' (convnet, resnet10, resnet18, resnet34)", c->encoder);
+    if (c->width < 1 || c->width > 1024) return vkc_fail("encoder width %d is outside 1..1024", c->width);
+    if (c->head_layers < 2 || c->head_layers > 3) return vkc_fail("head layers must be 2 or 3, not %d", c->head_layers);
+    if (c->head_hidden < 0 || c->head_hidden > 16384) return vkc_fail("head hidden width %d is outside 0..16384", c->head_hidden);
+    if (c->out_dim < 1 || c->out_dim > 4096) return vkc_fail("projection dimension %d is outside 1..4096", c->out_dim);
+    if (c->channels != 1 && c->channels != 3) return vkc_fail("images must have 1 or 3 channels, not %d", c->channels);
+    /* convnet halves twice, resnet three times: the smallest map must keep at least 1 pixel. */
+    int need = convnet ? 4 : 8;
+    if (c->height < need || c->width_px < need)
+        return vkc_fail("%s needs images of at least %dx%d pixels, not %dx%d", c->encoder, need, need, c->height,
+                        c->width_px);
+    return VKC_OK;
+}
+
+int vkc_model_features(const VkcModelConfig *c)
+{
+    return !strcmp(c->encoder, "convnet") ? 4 * c->width : 8 * c->width;
+}
+
+/* ---------------------------------------------------------------- building the graph */
+
+typedef struct {
+    VkcModel *m;
+    int ops_cap, values_cap, tensors_cap;
+    bool failed;
+} Builder;
+
+static void *grow(void *p, int *cap, int need, size_t size, Builder *b)
+{
+    if (need <= *cap) return p;
+    int c = *cap ? *cap * 2 : 32;
+    while (c < need) c *= 2;
+    void *q = realloc(p, (size_t)c * size);
+    if (!q) {
+        b->failed = true;
+        return p;
+    }
+    memset((char *)q + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);
+    *cap = c;
+    return q;
+}
+
+static int add_value(Builder *b, uint32_t C, uint32_t H, uint32_t W)
+{
+    VkcModel *m = b->m;
+    m->values = grow(m->values, &b->values_cap, m->nvalues + 1, sizeof *m->values, b);
+    if (b->failed) return 0;
+    m->values[m->nvalues] = (VkcModelValue){.C = C, .H = H, .W = W};
+    return m->nvalues++;
+}
+
+static int add_tensor(Builder *b, const char *prefix, const char *name, VkcTensorRole role, int ndim,
+                      const uint32_t *shape, uint32_t flags)
+{
+    VkcModel *m = b->m;
+    m->tensors = grow(m->tensors, &b->tensors_cap, m->ntensors + 1, sizeof *m->tensors, b);
+    if (b->failed) return -1;
+    VkcNamedTensor *t = &m->tensors[m->ntensors];
+    snprintf(t->name, sizeof t->name, "%.60s.%.30s", prefix, name);
+    t->ndim = ndim;
+    t->count = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->count *= shape[i];
+    }
+    t->role = role;
+    t->flags = flags;
+    uint64_t *total = role == VKC_T_PARAM ? &m->nparams : &m->nbuffers;
+    t->offset = *total;
+    *total += (t->count + PAD_FLOATS - 1) / PAD_FLOATS * PAD_FLOATS;
+    return m->ntensors++;
+}
+
+static VkcModelOp *add_op(Builder *b, OpKind kind, int in, int out)
+{
+    VkcModel *m = b->m;
+    m->ops = grow(m->ops, &b->ops_cap, m->nops + 1, sizeof *m->ops, b);
+    if (b->failed) return NULL;
+    VkcModelOp *op = &m->ops[m->nops++];
+    *op = (VkcModelOp){.kind = kind, .in = in, .in2 = -1, .out = out, .t_weight = -1, .t_gamma = -1, .t_beta = -1,
+                       .t_mean = -1, .t_var = -1};
+    return op;
+}
+
+/* conv (no bias: batch norm follows) -> returns the output value */
+static int conv(Builder *b, const char *prefix, int in, uint32_t C_out, uint32_t kernel, uint32_t stride)
+{
+    if (b->failed) return 0;
+    VkcModelValue v = b->m->values[in];
+    uint32_t pad = kernel / 2;
+    uint32_t Ho = (v.H + 2 * pad - kernel) / stride + 1, Wo = (v.W + 2 * pad - kernel) / stride + 1;
+    int out = add_value(b, C_out, Ho, Wo);
+    uint32_t shape[4] = {C_out, v.C, kernel, kernel};
+    int t = add_tensor(b, prefix, "weight", VKC_T_PARAM, 4, shape, 0);
+    VkcModelOp *op = add_op(b, OP_CONV, in, out);
+    if (!op) return 0;
+    op->t_weight = t;
+    op->kernel = kernel;
+    op->stride = stride;
+    return out;
+}
+
+/* batch norm over the channels of `in` (2-D maps or 1-D features), optionally with ReLU */
+static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
+{
+    if (b->failed) return 0;
+    VkcModelValue v = b->m->values[in];
+    int out = add_value(b, v.C, v.H, v.W);
+    uint32_t shape[1] = {v.C};
+    int g = add_tensor(b, prefix, "weight", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
+    int be = add_tensor(b, prefix, "bias", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
+    int mean = add_tensor(b, prefix, "running_mean", VKC_T_BUFFER, 1, shape, 0);
+    int var = add_tensor(b, prefix, "running_var", VKC_T_BUFFER, 1, shape, 0);
+    VkcModelOp *op = add_op(b, OP_BN, in, out);
+    if (!op) return 0;
+    op->t_gamma = g;
+    op->t_beta = be;
+    op->t_mean = mean;
+    op->t_var = var;
+    op->relu = relu;
+    return out;
+}
+
+static int simple(Builder *b, OpKind kind, int in, int in2)
+{
+    if (b->failed) return 0;
+    VkcModelValue v = b->m->values[in];
+    int out = kind == OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2)
+            : kind == OP_AVGPOOL ? add_value(b, v.C, 1, 1)
+                                 : add_value(b, v.C, v.H, v.W);
+    VkcModelOp *op = add_op(b, kind, in, out);
+    if (!op) return 0;
+    op->in2 = in2;
+    return out;
+}
+
+static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
+{
+    if (b->failed) return 0;
+    VkcModelValue v = b->m->values[in];
+    int out = add_value(b, out_features, 1, 1);
+    uint32_t shape[2] = {out_features, v.C * v.H * v.W};
+    int t = add_tensor(b, prefix, "weight", VKC_T_PARAM, 2, shape, 0);
+    VkcModelOp *op = add_op(b, OP_LINEAR, in, out);
+    if (!op) return 0;
+    op->t_weight = t;
+    return out;
+}
+
+static void build_convnet(Builder *b, int x)
+{
+    const VkcModelConfig *c = &b->m->cfg;
+    char p[64];
+    int v = x;
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "encoder.block%d.conv", i + 1);
+        v = conv(b, p, v, (uint32_t)c->width << i, 3, 1);
+        snprintf(p, sizeof p, "encoder.block%d.bn", i + 1);
+        v = batchnorm(b, p, v, true);
+        if (i < 2) v = simple(b, OP_MAXPOOL, v, -1);
+    }
+    b->m->feature_value = simple(b, OP_AVGPOOL, v, -1);
+}
+
+static void build_resnet(Builder *b, int x)
+{
+    const VkcModelConfig *c = &b->m->cfg;
+    static const int blocks10[4] = {1, 1, 1, 1}, blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
+    int depth = resnet_depth(c->encoder);
+    const int *blocks = depth == 10 ? blocks10 : depth == 18 ? blocks18 : blocks34;
+    char p[96];
+    /* CIFAR stem: one 3x3 stride-1 convolution, no max-pool. */
+    int v = conv(b, "encoder.conv1", x, (uint32_t)c->width, 3, 1);
+    v = batchnorm(b, "encoder.bn1", v, true);
+    for (int s = 0; s < 4; s++) {
+        uint32_t planes = (uint32_t)c->width << s;
+        for (int k = 0; k < blocks[s]; k++) {
+            uint32_t stride = s > 0 && k == 0 ? 2 : 1;
+            bool project = stride != 1 || (!b->failed && b->m->values[v].C != planes);
+            int in = v;
+            snprintf(p, sizeof p, "encoder.layer%d.%d.conv1", s + 1, k);
+            int y = conv(b, p, in, planes, 3, stride);
+            snprintf(p, sizeof p, "encoder.layer%d.%d.bn1", s + 1, k);
+            y = batchnorm(b, p, y, true);
+            snprintf(p, sizeof p, "encoder.layer%d.%d.conv2", s + 1, k);
+            y = conv(b, p, y, planes, 3, 1);
+            snprintf(p, sizeof p, "encoder.layer%d.%d.bn2", s + 1, k);
+            y = batchnorm(b, p, y, false);
+            int shortcut = in;
+            if (project) {
+                snprintf(p, sizeof p, "encoder.layer%d.%d.downsample.0", s + 1, k);
+                shortcut = conv(b, p, in, planes, 1, stride);
+                snprintf(p, sizeof p, "encoder.layer%d.%d.downsample.1", s + 1, k);
+                shortcut = batchnorm(b, p, shortcut, false);
+            }
+            v = simple(b, OP_ADD, y, shortcut);
+            v = simple(b, OP_RELU, v, -1);
+        }
+    }
+    b->m->feature_value = simple(b, OP_AVGPOOL, v, -1);
+}
+
+static void build_head(Builder *b)
+{
+    const VkcModelConfig *c = &b->m->cfg;
+    int hidden = c->head_hidden ? c->head_hidden : b->m->features;
+    char p[64];
+    int v = b->m->feature_value;
+    for (int i = 0; i < c->head_layers; i++) {
+        bool last = i == c->head_layers - 1;
+        snprintf(p, sizeof p, "head.%d.linear", i);
+        v = linear(b, p, v, (uint32_t)(last ? c->out_dim : hidden));
+        snprintf(p, sizeof p, "head.%d.bn", i);
+        v = batchnorm(b, p, v, !last);
+    }
+    b->m->embed_value = v;
+}
+
+static int build(VkcModel *m, const VkcModelConfig *cfg)
+{
+    if (vkc_model_check(cfg)) return VKC_ERR;
+    m->cfg = *cfg;
+    m->features = vkc_model_features(cfg);
+    Builder b = {.m = m};
+    m->input_value = add_value(&b, (uint32_t)cfg->channels, (uint32_t)cfg->height, (uint32_t)cfg->width_px);
+    if (!strcmp(cfg->encoder, "convnet")) build_convnet(&b, m->input_value);
+    else build_resnet(&b, m->input_value);
+    m->encoder_ops = m->nops;
+    build_head(&b);
+    if (b.failed) return vkc_fail("out of host memory building the %s graph", cfg->encoder);
+    return VKC_OK;
+}
+
+static void free_graph(VkcModel *m)
+{
+    free(m->ts_fwd);
+    free(m->ts_bwd);
+    m->ts_fwd = m->ts_bwd = NULL;
+    free(m->ops);
+    free(m->values);
+    free(m->tensors);
+    m->ops = NULL;
+    m->values = NULL;
+    m->tensors = NULL;
+}
+
+/* Device bytes of everything vkc_model_create allocates, given a built graph. */
+static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize *total, VkDeviceSize *largest,
+                  VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *scratch)
+{
+    VkDeviceSize big = 0, act = 0, cw = 16, bw = 16;
+    for (int i = 0; i < m->nvalues; i++) {
+        if (i == m->input_value) continue;
+        const VkcModelValue *v = &m->values[i];
+        VkDeviceSize bytes = (VkDeviceSize)batch * v->C * v->H * v->W * 4;
+        act += 2 * bytes; /* activation and gradient */
+        if (bytes > big) big = bytes;
+    }
+    for (int i = 0; i < m->nops; i++) {
+        const VkcModelOp *op = &m->ops[i];
+        const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
+        if (op->kind == OP_CONV) {
+            VkcConv2d c = {.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
+                           .stride = op->stride, .pad = op->kernel / 2};
+            VkDeviceSize w = vkc_conv2d_work_bytes(L, &c);
+            if (w > cw) cw = w;
+        } else if (op->kind == OP_BN) {
+            VkcBatchNorm bn = {.N = batch, .C = in->C, .HW = in->H * in->W};
+            VkDeviceSize w = vkc_batchnorm_work_bytes(L, &bn);
+            if (w > bw) bw = w;
+            act += 2 * in->C * 4 + 256;
+        }
+    }
+    *conv_work = cw;
+    *bn_work = bw;
+    *scratch = big;
+    if (cw > big) big = cw;
+    if (bw > big) big = bw;
+    VkDeviceSize params = (VkDeviceSize)m->nparams * 4, buffers = (VkDeviceSize)m->nbuffers * 4;
+    if (params > big) big = params;
+    *largest = big;
+    *total = act + cw + bw + *scratch + 2 * params + buffers;
+}
+
+int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *cfg, uint32_t batch,
+                     VkDeviceSize *total, VkDeviceSize *largest)
+{
+    (void)ctx;
+    VkcModel m;
+    memset(&m, 0, sizeof m);
+    if (build(&m, cfg)) {
+        free_graph(&m);
+        return VKC_ERR;
+    }
+    VkDeviceSize cw, bw, scratch;
+    sizes(&m, layers, batch, total, largest, &cw, &bw, &scratch);
+    free_graph(&m);
+    return VKC_OK;
+}
+
+int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearKernels *linear,
+                     const VkcModelConfig *cfg, uint32_t max_batch, VkcArena *device)
+{
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
+    m->layers = layers;
+    m->linear = linear;
+    m->max_batch = max_batch;
+    if (!max_batch) return vkc_fail("model: batch must be at least 1");
+    if (build(m, cfg)) goto fail;
+    VkDeviceSize total, largest, cw, bw, scratch;
+    sizes(m, layers, max_batch, &total, &largest, &cw, &bw, &scratch);
+    VkDeviceSize before = device->allocated;
+    if (vkc_tensor_alloc(device, m->nparams * 4, &m->params) || vkc_tensor_alloc(device, m->nparams * 4, &m->grads) ||
+        vkc_tensor_alloc(device, m->nbuffers * 4, &m->buffers) || vkc_tensor_alloc(device, cw, &m->conv_work) ||
+        vkc_tensor_alloc(device, bw, &m->bn_work) || vkc_tensor_alloc(device, scratch, &m->scratch))
+        goto fail;
+    for (int i = 0; i < m->nvalues; i++) {
+        if (i == m->input_value) continue;
+        VkcModelValue *v = &m->values[i];
+        VkDeviceSize bytes = (VkDeviceSize)max_batch * v->C * v->H * v->W * 4;
+        if (vkc_tensor_alloc(device, bytes, &v->act)) goto fail;
+        /* The head's output gradient is the loss's, passed to vkc_model_backward. */
+        if (i != m->embed_value && vkc_tensor_alloc(device, bytes, &v->grad)) goto fail;
+    }
+    for (int i = 0; i < m->nops; i++)
+        if (m->ops[i].kind == OP_BN && vkc_tensor_alloc(device, 2 * m->values[m->ops[i].in].C * 4, &m->ops[i].stats))
+            goto fail;
+    m->activation_bytes = device->allocated - before;
+    m->ts_fwd = malloc(((size_t)m->nops + 1) * sizeof(int));
+    m->ts_bwd = malloc(((size_t)m->nops + 1) * sizeof(int));
+    if (!m->ts_fwd || !m->ts_bwd) {
+        vkc_fail("out of host memory");
+        goto fail;
+    }
+    for (int i = 0; i <= m->nops; i++) m->ts_fwd[i] = m->ts_bwd[i] = -1;
+    return VKC_OK;
+fail:
+    vkc_fail_context("%s, batch %u", cfg->encoder, max_batch);
+    free_graph(m);
+    return VKC_ERR;
+}
+
+void vkc_model_destroy(VkcModel *m)
+{
+    free_graph(m);
+    memset(m, 0, sizeof *m);
+}
+
+VkcTensor vkc_model_tensor(const VkcModel *m, int i)
+{
+    const VkcNamedTensor *t = &m->tensors[i];
+    VkcTensor base = t->role == VKC_T_PARAM ? m->params : m->buffers;
+    return vkc_tensor_slice(base, t->offset * 4, (VkDeviceSize)t->count * 4);
+}
+
+static VkcTensor grad_of(const VkcModel *m, int i)
+{
+    const VkcNamedTensor *t = &m->tensors[i];
+    return vkc_tensor_slice(m->grads, t->offset * 4, (VkDeviceSize)t->count * 4);
+}
+
+VkcTensor vkc_model_features_tensor(const VkcModel *m) { return m->values[m->feature_value].act; }
+VkcTensor vkc_model_embed_tensor(const VkcModel *m) { return m->values[m->embed_value].act; }
+
+int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams)
+{
+    VkcParam *p = calloc((size_t)m->ntensors, sizeof *p);
+    if (!p) return vkc_fail("out of host memory");
+    int n = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        if (m->tensors[i].role != VKC_T_PARAM) continue;
+        p[n++] = (VkcParam){.param = vkc_model_tensor(m, i), .grad = grad_of(m, i), .flags = m->tensors[i].flags};
+    }
+    *params = p;
+    *nparams = n;
+    return VKC_OK;
+}
+
+/* ---------------------------------------------------------------- initialisation */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+int vkc_model_init_params(VkcModel *m, uint64_t seed)
+{
+    float *p = calloc(m->nparams ? m->nparams : 1, sizeof(float));
+    float *buf = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
+    if (!p || !buf) {
+        free(p);
+        free(buf);
+        return vkc_fail("out of host memory for %llu parameters", (unsigned long long)m->nparams);
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const VkcNamedTensor *t = &m->tensors[i];
+        /* One generator stream per tensor: adding a layer does not change the others' draws. */
+        VkcRng rng = vkc_rng(seed, 0x1417u, (uint64_t)i, 0);
+        float *dst = (t->role == VKC_T_PARAM ? p : buf) + t->offset;
+        if (t->role == VKC_T_BUFFER) {
+            float v = ends_with(t->name, "running_var") ? 1.0f : 0.0f;
+            for (uint32_t k = 0; k < t->count; k++) dst[k] = v;
+        } else if (t->ndim == 4) {
+            /* Kaiming normal, fan_out, ReLU gain sqrt(2): Box-Muller on (0, 1] uniforms. */
+            double std = sqrt(2.0 / ((double)t->shape[0] * t->shape[2] * t->shape[3]));
+            for (uint32_t k = 0; k < t->count; k++) {
+                double u1 = 1.0 - vkc_rng_uniform(&rng), u2 = vkc_rng_uniform(&rng);
+                dst[k] = (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+            }
+        } else if (t->ndim == 2) {
+            float bound = 1.0f / sqrtf((float)t->shape[1]);
+            for (uint32_t k = 0; k < t->count; k++) dst[k] = vkc_rng_range(&rng, -bound, bound);
+        } else {
+            float v = ends_with(t->name, ".weight") ? 1.0f : 0.0f; /* BN gamma 1, beta 0 */
+            for (uint32_t k = 0; k < t->count; k++) dst[k] = v;
+        }
+    }
+    int rc = vkc_upload(m->ctx, m->params, p, m->nparams * 4);
+    if (!rc) rc = vkc_upload(m->ctx, m->buffers, buf, m->nbuffers * 4);
+    free(p);
+    free(buf);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- forward and backward */
+
+const char *vkc_model_op_class(const VkcModel *m, int i)
+{
+    switch (m->ops[i].kind) {
+    case OP_CONV: return "conv";
+    case OP_BN: return "batchnorm";
+    case OP_LINEAR: return "linear";
+    case OP_MAXPOOL:
+    case OP_AVGPOOL: return "pool";
+    default: return "elementwise";
+    }
+}
+
+/* A barrier and a timestamp before op i (profiling only: the barrier serialises the ops so
+ * that the time between two timestamps is op i's alone). */
+static void mark(VkcModel *m, VkcCmd *cmd, int *ts, int i)
+{
+    if (!m->profile) return;
+    vkc_cmd_barrier(cmd);
+    ts[i] = vkc_cmd_timestamp(cmd);
+}
+
+static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
+    return (VkcConv2d){.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
+                       .stride = op->stride, .pad = op->kernel / 2, .weight = vkc_model_tensor(m, op->t_weight),
+                       .work = m->conv_work};
+}
+
+static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    const VkcModelValue *in = &m->values[op->in];
+    return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
+                          .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
+                          .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
+                          .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work};
+}
+
+static VkcLinear linear_of(const VkcModel *m, const VkcModelOp *op)
+{
+    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
+    return (VkcLinear){.in = in->C * in->H * in->W, .out = out->C, .weight = vkc_model_tensor(m, op->t_weight),
+                       .dweight = grad_of(m, op->t_weight)};
+}
+
+static uint32_t floats(const VkcModel *m, int v, uint32_t batch)
+{
+    const VkcModelValue *x = &m->values[v];
+    return batch * x->C * x->H * x->W;
+}
+
+int vkc_model_forward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, bool training, bool with_head)
+{
+    if (batch == 0 || batch > m->max_batch)
+        return vkc_fail("model forward: batch %u is outside 1..%u", batch, m->max_batch);
+    VkcLayers *L = m->layers;
+    int end = with_head ? m->nops : m->encoder_ops;
+    for (int i = 0; i < end; i++) {
+        const VkcModelOp *op = &m->ops[i];
+        mark(m, cmd, m->ts_fwd, i);
+        VkcTensor in = op->in == m->input_value ? x : m->values[op->in].act, out = m->values[op->out].act;
+        const VkcModelValue *vin = &m->values[op->in];
+        int rc = VKC_OK;
+        switch (op->kind) {
+        case OP_CONV: {
+            VkcConv2d c = conv_of(m, op, batch);
+            rc = vkc_conv2d_forward(L, cmd, &c, in, out);
+            break;
+        }
+        case OP_BN: {
+            VkcBatchNorm bn = bn_of(m, op, batch);
+            rc = vkc_batchnorm_forward(L, cmd, &bn, training, in, out);
+            break;
+        }
+        case OP_RELU: rc = vkc_relu_forward(L, cmd, floats(m, op->in, batch), in, out); break;
+        case OP_MAXPOOL: rc = vkc_maxpool2x2_forward(L, cmd, batch * vin->C, vin->H, vin->W, in, out); break;
+        case OP_AVGPOOL: rc = vkc_avgpool_forward(L, cmd, batch * vin->C, vin->H * vin->W, in, out); break;
+        case OP_ADD: rc = vkc_add(L, cmd, floats(m, op->in, batch), in, m->values[op->in2].act, out); break;
+        case OP_LINEAR: {
+            VkcLinear l = linear_of(m, op);
+            rc = vkc_linear_forward(m->linear, cmd, &l, batch, in, out);
+            break;
+        }
+        }
+        if (rc) return vkc_fail_context("model forward, op %d", i);
+    }
+    mark(m, cmd, m->ts_fwd, end);
+    return VKC_OK;
+}
+
+/* Where the backward of an op should write the gradient of value v: straight into v's
+ * gradient if nothing has written it yet in this pass, else into scratch (then added). */
+typedef struct {
+    VkcModel *m;
+    VkcCmd *cmd;
+    uint32_t batch;
+    bool *ready;
+} Backward;
+
+static VkcTensor grad_target(Backward *B, int v, bool *accumulate)
+{
+    *accumulate = B->ready[v];
+    return *accumulate ? B->m->scratch : B->m->values[v].grad;
+}
+
+static int grad_commit(Backward *B, int v, bool accumulate)
+{
+    B->ready[v] = true;
+    if (!accumulate) return VKC_OK;
+    VkcTensor g = B->m->values[v].grad;
+    return vkc_add(B->m->layers, B->cmd, floats(B->m, v, B->batch), g, B->m->scratch, g);
+}
+
+int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, VkcTensor dembed)
+{
+    if (batch == 0 || batch > m->max_batch)
+        return vkc_fail("model backward: batch %u is outside 1..%u", batch, m->max_batch);
+    bool *ready = calloc((size_t)m->nvalues, sizeof *ready);
+    if (!ready) return vkc_fail("out of host memory");
+    Backward B = {.m = m, .cmd = cmd, .batch = batch, .ready = ready};
+    VkcLayers *L = m->layers;
+    m->values[m->embed_value].grad = dembed;
+    ready[m->embed_value] = true;
+    int rc = VKC_OK;
+    for (int i = m->nops - 1; i >= 0 && !rc; i--) {
+        const VkcModelOp *op = &m->ops[i];
+        mark(m, cmd, m->ts_bwd, i);
+        const VkcModelValue *vin = &m->values[op->in];
+        VkcTensor in = op->in == m->input_value ? x : vin->act;
+        VkcTensor out = m->values[op->out].act, dout = m->values[op->out].grad;
+        bool need_dx = op->in != m->input_value, acc = false;
+        if (!ready[op->out]) {
+            rc = vkc_fail("model backward: value %d has no gradient (graph not connected)", op->out);
+            break;
+        }
+        VkcTensor dx = need_dx ? grad_target(&B, op->in, &acc) : (VkcTensor){0};
+        switch (op->kind) {
+        case OP_CONV: {
+            VkcConv2d c = conv_of(m, op, batch);
+            rc = vkc_conv2d_backward_weight(L, cmd, &c, in, dout, grad_of(m, op->t_weight), (VkcTensor){0});
+            if (!rc && need_dx) rc = vkc_conv2d_backward_input(L, cmd, &c, dout, dx);
+            break;
+        }
+        case OP_BN: {
+            VkcBatchNorm bn = bn_of(m, op, batch);
+            rc = vkc_batchnorm_backward(L, cmd, &bn, in, out, dout, dx, grad_of(m, op->t_gamma),
+                                        grad_of(m, op->t_beta));
+            break;
+        }
+        case OP_RELU: rc = vkc_relu_backward(L, cmd, floats(m, op->in, batch), out, dout, dx); break;
+        case OP_MAXPOOL: rc = vkc_maxpool2x2_backward(L, cmd, batch * vin->C, vin->H, vin->W, in, dout, dx); break;
+        case OP_AVGPOOL: rc = vkc_avgpool_backward(L, cmd, batch * vin->C, vin->H * vin->W, dout, dx); break;
+        case OP_ADD: {
+            /* y = a + b: both addends receive dy unchanged. */
+            uint32_t n = floats(m, op->in, batch);
+            for (int k = 0; k < 2 && !rc; k++) {
+                int v = k ? op->in2 : op->in;
+                VkcTensor g = m->values[v].grad;
+                if (ready[v]) rc = vkc_add(L, cmd, n, g, dout, g);
+                else rc = vkc_cmd_copy(cmd, g, dout, (VkDeviceSize)n * 4);
+                ready[v] = true;
+            }
+            need_dx = false;
+            break;
+        }
+        case OP_LINEAR: {
+            VkcLinear l = linear_of(m, op);
+            rc = vkc_linear_backward(m->linear, cmd, &l, batch, in, dout, dx);
+            break;
+        }
+        }
+        if (!rc && need_dx) rc = grad_commit(&B, op->in, acc);
+        if (rc) vkc_fail_context("model backward, op %d", i);
+    }
+    if (!rc) mark(m, cmd, m->ts_bwd, m->nops);
+    m->values[m->embed_value].grad = (VkcTensor){0};
+    free(ready);
+    return rc;
+}

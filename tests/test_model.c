@@ -1,0 +1,178 @@
+/* The encoder + head graph against central finite differences: the loss L = sum(embed * R)
+ * for a fixed random R, so dL/dembed = R; the gradient the backward pass writes for sampled
+ * parameters of every kind (conv, batch norm, linear; residual joins in the ResNet) must match
+ * (L(p + h) - L(p - h)) / 2h. Tiny shapes: the whole file runs in seconds. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vkclr/augment.h"
+#include "vkclr/model.h"
+#include "vktest.h"
+
+typedef struct {
+    VkcArena dev, host;
+    VkcLayers layers;
+    VkcGemm gemm;
+    VkcReduce reduce;
+    VkcLinearKernels lin;
+    VkcModel m;
+    VkcTensor x, dembed, embed_out;
+    VkcCmd fwd, bwd;
+} Rig;
+
+static double loss_of(Rig *r, const float *R, int n)
+{
+    if (vkc_cmd_submit_wait(&r->fwd)) fail_msg("%s", vkc_error());
+    const float *e = r->embed_out.mapped;
+    double L = 0;
+    for (int i = 0; i < n; i++) L += (double)e[i] * R[i];
+    return L;
+}
+
+static void gradient_check(const char *encoder, int width, int H)
+{
+    VkcContext *ctx = &vktest_ctx;
+    Rig *r = calloc(1, sizeof *r);
+    VkcModelConfig cfg = vkc_model_defaults();
+    snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder);
+    cfg.width = width;
+    cfg.out_dim = 8;
+    cfg.channels = 3;
+    cfg.height = cfg.width_px = H;
+    const uint32_t B = 6;
+    vkc_arena_init(&r->dev, ctx, VKC_MEMORY_DEVICE);
+    vkc_arena_init(&r->host, ctx, VKC_MEMORY_STAGING);
+    if (vkc_layers_init(ctx, &r->layers) || vkc_gemm_init(ctx, &r->gemm) || vkc_reduce_init(ctx, &r->reduce) ||
+        vkc_linear_kernels_init(ctx, &r->lin, &r->gemm, &r->reduce) ||
+        vkc_model_create(&r->m, ctx, &r->layers, &r->lin, &cfg, B, &r->dev) || vkc_model_init_params(&r->m, 3))
+        fail_msg("%s", vkc_error());
+    int n_in = (int)(B * 3 * H * H), n_out = (int)B * cfg.out_dim;
+    if (vkc_tensor_alloc(&r->host, (size_t)n_in * 4, &r->x) || vkc_tensor_alloc(&r->host, (size_t)n_out * 4, &r->dembed) ||
+        vkc_tensor_alloc(&r->host, (size_t)n_out * 4, &r->embed_out))
+        fail_msg("%s", vkc_error());
+    VkcRng rng = vkc_rng(11, 0, 0, 0);
+    float *x = r->x.mapped, *R = r->dembed.mapped;
+    for (int i = 0; i < n_in; i++) x[i] = vkc_rng_range(&rng, -1, 1);
+    for (int i = 0; i < n_out; i++) R[i] = vkc_rng_range(&rng, -1, 1);
+    /* Forward (training mode) with a copy of the embeddings out; backward on its own. */
+    if (vkc_cmd_init(ctx, &r->fwd) || vkc_cmd_begin(&r->fwd) ||
+        vkc_model_forward(&r->m, &r->fwd, r->x, B, true, true) ||
+        vkc_cmd_copy(&r->fwd, r->embed_out, vkc_model_embed_tensor(&r->m), (VkDeviceSize)n_out * 4) ||
+        vkc_cmd_end(&r->fwd) || vkc_cmd_init(ctx, &r->bwd) || vkc_cmd_begin(&r->bwd) ||
+        vkc_model_forward(&r->m, &r->bwd, r->x, B, true, true) ||
+        vkc_model_backward(&r->m, &r->bwd, r->x, B, r->dembed) || vkc_cmd_end(&r->bwd) ||
+        vkc_cmd_submit_wait(&r->bwd))
+        fail_msg("%s", vkc_error());
+    size_t np = r->m.nparams;
+    float *p = malloc(np * 4), *g = malloc(np * 4);
+    if (vkc_download(ctx, r->m.params, p, np * 4) || vkc_download(ctx, r->m.grads, g, np * 4)) fail_msg("%s", vkc_error());
+    int checked = 0, bad = 0;
+    for (int t = 0; t < r->m.ntensors; t++) {
+        const VkcNamedTensor *nt = &r->m.tensors[t];
+        if (nt->role != VKC_T_PARAM) continue;
+        for (int s = 0; s < 2; s++) {
+            size_t k = nt->offset + (size_t)vkc_rng_int(&rng, (int)nt->count);
+            float orig = p[k];
+            float h = 1e-4f * fmaxf(1.0f, fabsf(orig));
+            double L[2];
+            for (int sign = 0; sign < 2; sign++) {
+                float v = orig + (sign ? -h : h);
+                if (vkc_upload(ctx, vkc_tensor_slice(r->m.params, k * 4, 4), &v, 4)) fail_msg("%s", vkc_error());
+                L[sign] = loss_of(r, R, n_out);
+            }
+            if (vkc_upload(ctx, vkc_tensor_slice(r->m.params, k * 4, 4), &orig, 4)) fail_msg("%s", vkc_error());
+            double fd = (L[0] - L[1]) / (2.0 * h), an = g[k];
+            bool ok = fabs(fd - an) <= 2e-2 + 5e-2 * fabs(an);
+            if (!ok) printf("%s %s[%zu]: backward %.6g, finite difference %.6g\n", encoder, nt->name, k - nt->offset, an, fd);
+            bad += !ok;
+            checked++;
+        }
+    }
+    printf("%s: %d parameters checked against finite differences, %d off\n", encoder, checked, bad);
+    /* h is small (1e-4 relative) because batch norm over a 6-image batch is strongly curved;
+     * float32 rounding and a ReLU or max-pool kink inside +-h can then spoil a few differences.
+     * A wrong backward for any layer kind spoils far more than 1 in 20. */
+    assert_true(bad * 20 <= checked);
+    assert_true(checked >= 20);
+    free(p);
+    free(g);
+    vkc_cmd_destroy(&r->fwd);
+    vkc_cmd_destroy(&r->bwd);
+    vkc_model_destroy(&r->m);
+    vkc_linear_kernels_destroy(&r->lin);
+    vkc_reduce_destroy(&r->reduce);
+    vkc_gemm_destroy(&r->gemm);
+    vkc_layers_destroy(&r->layers);
+    vkc_arena_destroy(&r->host);
+    vkc_arena_destroy(&r->dev);
+    free(r);
+}
+
+static void test_convnet_gradients(void **state)
+{
+    (void)state;
+    gradient_check("convnet", 4, 8);
+}
+
+static void test_resnet_gradients(void **state)
+{
+    (void)state;
+    gradient_check("resnet10", 2, 8);
+}
+
+/* Same seed, same initialisation; the conv init has the Kaiming fan-out spread. */
+static void test_init(void **state)
+{
+    (void)state;
+    VkcContext *ctx = &vktest_ctx;
+    VkcArena dev;
+    VkcLayers L;
+    VkcGemm gemm;
+    VkcReduce red;
+    VkcLinearKernels lin;
+    VkcModel m;
+    VkcModelConfig cfg = vkc_model_defaults();
+    cfg.width = 32;
+    vkc_arena_init(&dev, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_layers_init(ctx, &L) || vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &red) ||
+        vkc_linear_kernels_init(ctx, &lin, &gemm, &red) || vkc_model_create(&m, ctx, &L, &lin, &cfg, 2, &dev) ||
+        vkc_model_init_params(&m, 5))
+        fail_msg("%s", vkc_error());
+    /* block3 conv: 128 x 64 x 3 x 3, std sqrt(2 / (128 * 9)) = 0.0417 */
+    int t = -1;
+    for (int i = 0; i < m.ntensors; i++)
+        if (!strcmp(m.tensors[i].name, "encoder.block3.conv.weight")) t = i;
+    assert_true(t >= 0);
+    uint32_t n = m.tensors[t].count;
+    assert_int_equal(n, 128 * 64 * 9);
+    float *w = malloc((size_t)n * 4);
+    if (vkc_download(ctx, vkc_model_tensor(&m, t), w, (size_t)n * 4)) fail_msg("%s", vkc_error());
+    double s = 0, s2 = 0;
+    for (uint32_t i = 0; i < n; i++) s += w[i], s2 += (double)w[i] * w[i];
+    double mean = s / n, std = sqrt(s2 / n - mean * mean);
+    printf("block3 conv init: mean %.5f std %.5f (want 0, %.5f)\n", mean, std, sqrt(2.0 / (128 * 9)));
+    assert_true(fabs(mean) < 0.002);
+    assert_true(fabs(std - sqrt(2.0 / (128 * 9))) < 0.002);
+    free(w);
+    vkc_model_destroy(&m);
+    vkc_linear_kernels_destroy(&lin);
+    vkc_reduce_destroy(&red);
+    vkc_gemm_destroy(&gemm);
+    vkc_layers_destroy(&L);
+    vkc_arena_destroy(&dev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init),
+        cmocka_unit_test(test_convnet_gradients),
+        cmocka_unit_test(test_resnet_gradients),
+    };
+    return cmocka_run_group_tests(tests, vktest_setup, vktest_teardown);
+}

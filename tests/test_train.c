@@ -1,0 +1,397 @@
+/* vkclr train: learning, determinism, checkpoints and resume, signals, NaN detection, and the
+ * command line's errors. Tiny runs (a convnet of width 4 on 128-256 Fashion-MNIST images) so
+ * the whole file takes well under a minute on lavapipe.
+ *
+ * argv[1]: path of the built vkclr binary (for the command-line tests). */
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "fixtures.h"
+#include "vkclr/train.h"
+
+static const char *vkclr_binary;
+
+#define MAX_STEPS 64
+
+typedef struct {
+    int n;
+    float loss[MAX_STEPS + 1]; /* by step number (1-based) */
+    int64_t raise_at;          /* raise SIGTERM after this step (0: never) */
+} Losses;
+
+static void record(void *user, int64_t step, float loss, float accuracy)
+{
+    (void)accuracy;
+    Losses *l = user;
+    if (step <= MAX_STEPS) l->loss[step] = loss;
+    l->n++;
+    if (l->raise_at && step == l->raise_at) raise(SIGTERM);
+}
+
+static VkcTrainConfig tiny(const char *out, int limit, int epochs)
+{
+    VkcTrainConfig c = vkc_train_defaults();
+    c.limit = limit;
+    c.batch = 32;
+    c.epochs = epochs;
+    c.model.width = 4;
+    c.model.out_dim = 32;
+    c.warmup_epochs = 1;
+    c.knn_k = 0; /* evaluation has its own test below */
+    c.quiet = true;
+    c.log_every = 1;
+    snprintf(c.out, sizeof c.out, "%s", out);
+    return c;
+}
+
+static void run_ok(const VkcTrainConfig *c, const char *resume, Losses *l, VkcTrainResult *res)
+{
+    if (vkc_train_run(c, resume, 0, record, l, res)) fail_msg("training failed: %s", vkc_error());
+    assert_int_equal(res->validation_messages, 0);
+}
+
+/* A few dozen steps on 256 images: the mean loss of the last 4 steps is clearly below the first 4's. */
+static void test_loss_decreases(void **state)
+{
+    (void)state;
+    char dir[256];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 256, 4); /* 8 steps per epoch, 32 steps */
+    c.lr = 1.0f;
+    Losses l = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &l, &res);
+    assert_int_equal(res.steps, 32);
+    double first = 0, last = 0;
+    for (int i = 1; i <= 4; i++) first += l.loss[i] / 4;
+    for (int i = 29; i <= 32; i++) last += l.loss[i] / 4;
+    printf("loss: first 4 steps %.4f, last 4 steps %.4f (log(2N-1) = %.4f)\n", first, last, log(63.0));
+    assert_true(last < first - 0.2);
+    fixture_cleanup(dir);
+}
+
+/* Same seed, same losses bit for bit; another seed, other losses. */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    char dir[256];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 128, 2);
+    Losses a = {0}, b = {0}, d = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &a, &res);
+    run_ok(&c, NULL, &b, &res);
+    assert_int_equal(a.n, 8);
+    assert_memory_equal(a.loss, b.loss, sizeof a.loss);
+    c.seed = 7;
+    run_ok(&c, NULL, &d, &res);
+    assert_memory_not_equal(a.loss, d.loss, sizeof a.loss);
+    fixture_cleanup(dir);
+}
+
+/* Two epochs, stop, resume for two more == four epochs straight (losses and final checkpoint). */
+static uint8_t *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(*n);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, *n, f), *n);
+    fclose(f);
+    return p;
+}
+
+static void test_resume_equals_straight(void **state)
+{
+    (void)state;
+    char d1[256], d2[256], p1[300], p2[300];
+    fixture_dir(d1);
+    fixture_dir(d2);
+    VkcTrainConfig c = tiny(d1, 128, 4); /* 4 steps per epoch */
+    c.optimizer = VKC_OPTIM_ADAMW;       /* its step-dependent bias correction must resume too */
+    Losses straight = {0}, split = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &straight, &res);
+    assert_int_equal(res.steps, 16);
+    VkcTrainConfig c2 = tiny(d2, 128, 4);
+    c2.optimizer = VKC_OPTIM_ADAMW;
+    c2.stop_after = 2;
+    run_ok(&c2, NULL, &split, &res);
+    assert_int_equal(res.steps, 8);
+    VkcTrainConfig again = tiny("", 128, 4);
+    again.out[0] = 0;
+    run_ok(&again, d2, &split, &res);
+    assert_int_equal(res.steps, 16);
+    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
+    /* The final checkpoints hold the same bytes: parameters, running statistics, optimizer state
+     * and metadata (the configurations match). */
+    snprintf(p1, sizeof p1, "%s/checkpoint.safetensors", d1);
+    snprintf(p2, sizeof p2, "%s/checkpoint.safetensors", d2);
+    size_t n1, n2;
+    uint8_t *b1 = read_all(p1, &n1), *b2 = read_all(p2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+    fixture_cleanup(d1);
+    fixture_cleanup(d2);
+}
+
+/* The checkpoint is a valid safetensors file: every tensor in the header, shapes, offsets that
+ * tile the data exactly, and the configuration and step in its metadata. */
+static void test_checkpoint_format(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 64, 1);
+    Losses l = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &l, &res);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    size_t n;
+    uint8_t *file = read_all(path, &n);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
+    assert_true(hlen % 8 == 0 && 8 + hlen < n);
+    char *text = malloc(hlen + 1);
+    memcpy(text, file + 8, hlen);
+    text[hlen] = 0;
+    cJSON *h = cJSON_Parse(text);
+    assert_non_null(h);
+    const cJSON *w = cJSON_GetObjectItem(h, "encoder.block1.conv.weight");
+    assert_non_null(w);
+    assert_string_equal(cJSON_GetObjectItem(w, "dtype")->valuestring, "F32");
+    const cJSON *shape = cJSON_GetObjectItem(w, "shape");
+    assert_int_equal(cJSON_GetArraySize(shape), 4);
+    assert_int_equal(cJSON_GetArrayItem(shape, 0)->valueint, 4);
+    assert_int_equal(cJSON_GetArrayItem(shape, 1)->valueint, 1);
+    assert_non_null(cJSON_GetObjectItem(h, "encoder.block3.bn.running_var"));
+    assert_non_null(cJSON_GetObjectItem(h, "head.1.linear.weight"));
+    assert_non_null(cJSON_GetObjectItem(h, "optimizer.state"));
+    /* data_offsets tile [0, data size) without gaps */
+    size_t covered = 0;
+    int tensors = 0;
+    for (const cJSON *t = h->child; t; t = t->next) {
+        if (!strcmp(t->string, "__metadata__")) continue;
+        const cJSON *o = cJSON_GetObjectItem(t, "data_offsets");
+        double b = cJSON_GetArrayItem(o, 0)->valuedouble, e = cJSON_GetArrayItem(o, 1)->valuedouble;
+        double count = 1;
+        for (const cJSON *d = cJSON_GetObjectItem(t, "shape")->child; d; d = d->next) count *= d->valuedouble;
+        assert_true(e - b == count * 4);
+        covered += (size_t)(e - b);
+        tensors++;
+    }
+    assert_int_equal(covered, n - 8 - hlen);
+    assert_true(tensors > 20);
+    VkcTrainConfig back;
+    int64_t step;
+    assert_int_equal(vkc_checkpoint_read_config(path, &back, &step), VKC_OK);
+    assert_int_equal(step, 2);
+    assert_int_equal(back.batch, c.batch);
+    assert_int_equal(back.model.width, c.model.width);
+    assert_true(back.lr == vkc_train_default_lr(c.optimizer, c.lr_scaling));
+    assert_true(back.temperature == c.temperature);
+    /* Round trip: a model built from the checkpoint's configuration loads it, and its
+     * parameters are the file's bytes. */
+    {
+        VkcContext ctx;
+        VkcContextOptions o = {.device_index = -1, .quiet = true};
+        VkcArena dev;
+        VkcLayers L;
+        VkcGemm gemm;
+        VkcReduce red;
+        VkcLinearKernels lin;
+        VkcModel m;
+        if (vkc_context_create(&ctx, &o)) fail_msg("%s", vkc_error());
+        vkc_arena_init(&dev, &ctx, VKC_MEMORY_DEVICE);
+        if (vkc_layers_init(&ctx, &L) || vkc_gemm_init(&ctx, &gemm) || vkc_reduce_init(&ctx, &red) ||
+            vkc_linear_kernels_init(&ctx, &lin, &gemm, &red) || vkc_model_create(&m, &ctx, &L, &lin, &back.model, 2, &dev) ||
+            vkc_checkpoint_load_model(path, &m))
+            fail_msg("%s", vkc_error());
+        int loaded = 0;
+        for (int i = 0; i < m.ntensors; i++) {
+            const cJSON *t = cJSON_GetObjectItem(h, m.tensors[i].name);
+            assert_non_null(t);
+            size_t off = 8 + hlen + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble;
+            float *got = malloc((size_t)m.tensors[i].count * 4);
+            if (vkc_download(&ctx, vkc_model_tensor(&m, i), got, (size_t)m.tensors[i].count * 4)) fail_msg("%s", vkc_error());
+            assert_memory_equal(got, file + off, (size_t)m.tensors[i].count * 4);
+            free(got);
+            loaded++;
+        }
+        assert_int_equal(loaded, tensors - 1); /* every tensor but the optimizer state */
+        assert_int_equal(ctx.validation_messages, 0);
+        vkc_model_destroy(&m);
+        vkc_linear_kernels_destroy(&lin);
+        vkc_reduce_destroy(&red);
+        vkc_gemm_destroy(&gemm);
+        vkc_layers_destroy(&L);
+        vkc_arena_destroy(&dev);
+        vkc_context_destroy(&ctx);
+    }
+    cJSON_Delete(h);
+    free(text);
+    /* A truncated file is refused with a message, not read past its end. */
+    FILE *f = fopen(path, "wb");
+    fwrite(file, 1, n / 2, f);
+    fclose(f);
+    VkcTrainConfig r = tiny("", 64, 1);
+    r.out[0] = 0;
+    assert_int_equal(vkc_train_run(&r, dir, 0, NULL, NULL, &res), VKC_ERR);
+    printf("truncated checkpoint: %s\n", vkc_error());
+    assert_non_null(strstr(vkc_error(), "truncated"));
+    free(file);
+    fixture_cleanup(dir);
+}
+
+/* SIGTERM in the middle of an epoch: checkpoint at that step, and resuming gives the losses of
+ * an uninterrupted run. */
+static void test_sigterm_resume(void **state)
+{
+    (void)state;
+    char d1[256], d2[256];
+    fixture_dir(d1);
+    fixture_dir(d2);
+    vkc_train_install_signal_handlers();
+    VkcTrainConfig c = tiny(d1, 128, 3);
+    Losses straight = {0}, split = {.raise_at = 5};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &straight, &res);
+    VkcTrainConfig c2 = tiny(d2, 128, 3);
+    run_ok(&c2, NULL, &split, &res);
+    assert_true(res.interrupted);
+    assert_int_equal(res.steps, 5);
+    VkcTrainConfig again = tiny("", 128, 3);
+    again.out[0] = 0;
+    split.raise_at = 0;
+    run_ok(&again, d2, &split, &res);
+    assert_false(res.interrupted);
+    assert_int_equal(res.steps, 12);
+    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    fixture_cleanup(d1);
+    fixture_cleanup(d2);
+}
+
+/* A NaN loss stops the run naming the step; the epoch-end checkpoint before it stays. */
+static void test_nan_detected(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 128, 3);
+    Losses l = {0};
+    VkcTrainResult res;
+    vkc_train_debug_nan_at(7);
+    int rc = vkc_train_run(&c, NULL, 0, record, &l, &res);
+    vkc_train_debug_nan_at(0);
+    assert_int_equal(rc, VKC_ERR);
+    printf("NaN: %s\n", vkc_error());
+    assert_true(res.nonfinite);
+    assert_non_null(strstr(vkc_error(), "NaN at step 7"));
+    assert_true(isfinite(l.loss[6]) && isnan(l.loss[7]));
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    VkcTrainConfig back;
+    int64_t step;
+    assert_int_equal(vkc_checkpoint_read_config(path, &back, &step), VKC_OK);
+    assert_int_equal(step, 4);
+    fixture_cleanup(dir);
+}
+
+/* The end of a run: kNN accuracy of the encoder in [0, 1], results.json written. */
+static void test_knn_evaluation(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 64, 1);
+    c.knn_k = 20;
+    c.knn_bank = 500;
+    Losses l = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &l, &res);
+    printf("kNN top-1 after 2 steps: %.4f\n", res.knn_top1);
+    /* Fashion-MNIST has 10 balanced classes: even a barely trained encoder beats chance clearly. */
+    assert_true(res.knn_top1 > 0.2 && res.knn_top1 <= 1.0);
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    size_t n;
+    uint8_t *text = read_all(path, &n);
+    text = realloc(text, n + 1);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse((char *)text);
+    assert_non_null(j);
+    assert_true(fabs(cJSON_GetObjectItem(j, "knn_top1")->valuedouble - res.knn_top1) < 1e-5);
+    cJSON_Delete(j);
+    free(text);
+    fixture_cleanup(dir);
+}
+
+/* ---------------------------------------------------------------- command line */
+
+static int run_cli(const char *args, char *output, size_t size)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s train %s 2>&1", vkclr_binary, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(output, 1, size - 1, p);
+    output[n] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void expect_error(const char *args, int status, const char *needle)
+{
+    char out[4096];
+    int got = run_cli(args, out, sizeof out);
+    printf("vkclr train %s -> %d: %s", args, got, out);
+    assert_int_equal(got, status);
+    if (!strstr(out, needle)) fail_msg("expected '%s' in the output of 'vkclr train %s'", needle, args);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    expect_error("--batch 1", 2, "--batch");
+    expect_error("--batch lots", 2, "--batch");
+    expect_error("--optimizer adam", 2, "unknown optimizer 'adam'");
+    expect_error("--lr-scaling cubic", 2, "--lr-scaling");
+    expect_error("--frobnicate", 2, "unknown option '--frobnicate'");
+    expect_error("--epochs 2 --stop-after 2", 2, "--stop-after");
+    expect_error("--encoder vgg --out /tmp/vkclr-test-bad", 1, "unknown encoder 'vgg'");
+    expect_error("--data idx:/nonexistent --out /tmp/vkclr-test-bad", 1, "/nonexistent");
+    expect_error("--resume /nonexistent-run", 1, "/nonexistent-run/checkpoint.safetensors");
+    expect_error("--resume /tmp --batch 64", 2, "--resume");
+    expect_error("--limit 100 --batch 128 --out /tmp/vkclr-test-bad", 1, "larger than the 100 training images");
+    expect_error("--limit 0 --batch 50000 --out /tmp/vkclr-test-bad", 1, "the largest batch that fits is");
+    char dir[256] = "/tmp/vkclr-test-bad";
+    fixture_cleanup(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) vkclr_binary = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_loss_decreases),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_resume_equals_straight),
+        cmocka_unit_test(test_checkpoint_format),
+        cmocka_unit_test(test_sigterm_resume),
+        cmocka_unit_test(test_nan_detected),
+        cmocka_unit_test(test_knn_evaluation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
