@@ -6,9 +6,9 @@
 set -u
 OUT=${OUT:-/tmp/vkclr-gpu}
 mkdir -p "$OUT"
-bin=build/src/cli/vkclr
+bin=build/vkclr
 if command -v meson >/dev/null 2>&1 && command -v glslangValidator >/dev/null 2>&1; then
-  meson setup /tmp/vkclr-build --buildtype=release >/dev/null && ninja -C /tmp/vkclr-build src/cli/vkclr >/dev/null && bin=/tmp/vkclr-build/src/cli/vkclr
+  meson setup /tmp/vkclr-build --buildtype=release >/dev/null && ninja -C /tmp/vkclr-build src/cli/vkclr >/dev/null && bin=/tmp/vkclr-build/vkclr
 fi
 echo "binary: $bin"; ldd "$bin" | grep "not found"
 "$bin" devices 2>&1 | head -20
