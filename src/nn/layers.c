@@ -170,6 +170,9 @@ int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t
     if (vkc_layers_need("maxpool2x2 backward", "x", x, in) || vkc_layers_need("maxpool2x2 backward", "dy", dy, out) ||
         vkc_layers_need("maxpool2x2 backward", "dx", dx, in))
         return VKC_ERR;
+    /* Even sizes: one invocation per window (MODE 2); otherwise one per input element, which
+     * also zeroes the dropped last row/column. */
+    if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, "maxpool", 2, planes, H, W, x, dy, dx, out);
     return pool(L, cmd, "maxpool", 1, planes, H, W, x, dy, dx, in);
 }
 
