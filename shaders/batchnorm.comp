@@ -12,6 +12,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const bool RELU = false;
+// VEC4 (HW % 4 == 0, X/DY/Y bound as rgba32f views): the invocation's 4 elements share one
+// channel; one texel fetch per input and one vec4 store.
+layout(constant_id = 5) const bool VEC4 = false;
 #include "layers_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer X;
@@ -22,6 +25,7 @@ layout(binding = 4) uniform samplerBuffer Gamma;
 layout(binding = 5) uniform samplerBuffer Beta;   // forward: beta; backward: dbeta
 layout(binding = 6) uniform samplerBuffer DGamma; // backward only
 layout(binding = 7, std430) writeonly buffer Out1 { float o[]; };
+layout(binding = 7, std430) writeonly buffer Out4 { vec4 o4[]; };
 
 layout(push_constant) uniform Push { uint N, C, HW; } p;
 
@@ -33,6 +37,20 @@ void main()
     if (j0 >= block) return;
     uint c = j0 / p.HW, hw = j0 % p.HW;
     const float M = float(p.N * p.HW);
+    if (VEC4) {
+        const uint idx = n * block + j0; // a multiple of 4
+        const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
+        const vec4 xhat = (texelFetch(X, int(idx >> 2)) - mean) * invstd;
+        if (MODE == 0) {
+            const vec4 v = fma(vec4(gamma), xhat, vec4(LOAD(Beta, c)));
+            o4[idx >> 2] = RELU ? max(v, vec4(0.0)) : v;
+        } else {
+            vec4 g = texelFetch(DY, int(idx >> 2));
+            if (RELU) g = mix(vec4(0.0), g, greaterThan(texelFetch(Y, int(idx >> 2)), vec4(0.0)));
+            o4[idx >> 2] = gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M);
+        }
+        return;
+    }
     for (uint j = j0; j < min(j0 + 4u, block); j++) {
         const uint idx = n * block + j;
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);

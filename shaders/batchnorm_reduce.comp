@@ -12,6 +12,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const bool RELU = false;
+// VEC4 (HW % 4 == 0, chunk length % 4 == 0, X/DY/Y bound as rgba32f views): four elements per
+// texel fetch. Planes then start on whole texels, so a texel never straddles two images.
+layout(constant_id = 5) const bool VEC4 = false;
 #include "layers_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer X;
@@ -33,23 +36,49 @@ void main()
     uint idx = ((e0 / p.HW) * p.C + c) * p.HW + hw;
     const float mean = MODE == 0 ? 0.0 : LOAD(Stats, c);
     float s0 = 0.0, s1 = 0.0;
-    for (uint e = e0; e < e1; e++) {
-        const float x = LOAD(X, idx);
-        if (MODE == 0) {
-            s0 += x;
-        } else if (MODE == 1) {
-            const float d = x - mean;
-            s0 = fma(d, d, s0);
-        } else {
-            float g = LOAD(DY, idx);
-            if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
-            s0 += g;
-            s1 = fma(g, x - mean, s1);
+    if (VEC4) {
+        vec4 a0 = vec4(0.0), a1 = vec4(0.0);
+        for (uint e = e0; e < e1; e += 4u) {
+            const vec4 x = texelFetch(X, int(idx >> 2));
+            if (MODE == 0) {
+                a0 += x;
+            } else if (MODE == 1) {
+                const vec4 d = x - mean;
+                a0 = fma(d, d, a0);
+            } else {
+                vec4 g = texelFetch(DY, int(idx >> 2));
+                if (RELU) g = mix(vec4(0.0), g, greaterThan(texelFetch(Y, int(idx >> 2)), vec4(0.0)));
+                a0 += g;
+                a1 = fma(g, x - mean, a1);
+            }
+            idx += 4u;
+            hw += 4u;
+            if (hw == p.HW) {
+                hw = 0u;
+                idx += (p.C - 1u) * p.HW;
+            }
         }
-        idx++;
-        if (++hw == p.HW) {
-            hw = 0u;
-            idx += (p.C - 1u) * p.HW; // on to the same channel of the next image
+        s0 = (a0.x + a0.y) + (a0.z + a0.w);
+        s1 = (a1.x + a1.y) + (a1.z + a1.w);
+    } else {
+        for (uint e = e0; e < e1; e++) {
+            const float x = LOAD(X, idx);
+            if (MODE == 0) {
+                s0 += x;
+            } else if (MODE == 1) {
+                const float d = x - mean;
+                s0 = fma(d, d, s0);
+            } else {
+                float g = LOAD(DY, idx);
+                if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
+                s0 += g;
+                s1 = fma(g, x - mean, s1);
+            }
+            idx++;
+            if (++hw == p.HW) {
+                hw = 0u;
+                idx += (p.C - 1u) * p.HW; // on to the same channel of the next image
+            }
         }
     }
     part[chunk * p.C + c] = s0;

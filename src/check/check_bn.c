@@ -30,6 +30,8 @@ static const Case cases[] = {
     {16, 8, 64, true},  /* many chunks per channel */
     {3, 33, 9, false},  /* odd channel count, C*HW not a multiple of 4 */
     {64, 4, 196, false}, /* M = 12544: long chunks */
+    {1, 3, 4, true},    /* the 4-wide path (HW % 4 == 0) at batch 1 */
+    {5, 6, 16, false},  /* ... and an odd batch */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

@@ -19,6 +19,9 @@ typedef struct {
     uint32_t N, C, HW;
 } ApplyPush;
 
+/* Planes of a multiple of 4 values are read 4 at a time (the shaders' VEC4 variants). */
+static bool vec4_planes(const VkcBatchNorm *bn) { return bn->HW % 4 == 0; }
+
 /* Chunks per channel: C * nchunks invocations should fill the device. */
 static void split(const VkcLayers *L, const VkcBatchNorm *bn, uint32_t *len, uint32_t *nchunks)
 {
@@ -27,6 +30,7 @@ static void split(const VkcLayers *L, const VkcBatchNorm *bn, uint32_t *len, uin
     if (n > M) n = M;
     *len = vkc_div_up(M, n);
     if (*len < 16 && M >= 16) *len = 16; /* chunks shorter than this cost more in the second pass */
+    if (vec4_planes(bn)) *len = (*len + 3) / 4 * 4; /* whole texels per chunk */
     *nchunks = vkc_div_up(M, *len);
 }
 
@@ -56,9 +60,10 @@ static int reduce(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mo
 {
     ReducePush push = {bn->N, bn->C, bn->HW, 0, 0};
     split(L, bn, &push.len, &push.nchunks);
-    uint32_t spec[5] = {L->wg_elem, 1, 1, mode, bn->relu};
+    bool vec4 = vec4_planes(bn);
+    uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "batchnorm_reduce", "ssssb", sizeof push, spec, 5, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, "batchnorm_reduce", vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
     VkcTensor t[5] = {x, dy, y, bn->stats, bn->work};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(push.nchunks * bn->C, L->wg_elem));
 }
@@ -79,9 +84,10 @@ static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t 
 static int apply(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, const VkcTensor t[8])
 {
     ApplyPush push = {bn->N, bn->C, bn->HW};
-    uint32_t spec[5] = {L->wg_elem, 1, 1, mode, bn->relu};
+    bool vec4 = vec4_planes(bn);
+    uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "batchnorm", "sssssssb", sizeof push, spec, 5, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, "batchnorm", vec4 ? "tttssssb" : "sssssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
     uint32_t gx = vkc_div_up(vkc_div_up(bn->C * bn->HW, 4), L->wg_elem);
     return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, bn->N, 1);
 }
