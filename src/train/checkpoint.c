@@ -321,6 +321,20 @@ static int read_safetensors(const char *path, cJSON **header, uint8_t **data, si
             vkc_fail("%s: cannot read %zu bytes of tensor data", path, *data_bytes);
             goto done;
         }
+        /* Every tensor the header lists must lie in the file, loaded or not. */
+        double need = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, *header)
+        {
+            const cJSON *offs = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+            if (cJSON_GetArraySize(offs) == 2 && cJSON_GetArrayItem(offs, 1)->valuedouble > need)
+                need = cJSON_GetArrayItem(offs, 1)->valuedouble;
+        }
+        if (need > (double)*data_bytes) {
+            vkc_fail("%s: truncated: its header lists %.0f bytes of tensor data, the file holds %zu", path, need,
+                     *data_bytes);
+            goto done;
+        }
     }
     rc = VKC_OK;
 done:
