@@ -1,4 +1,4 @@
-/* vkclr train: SimCLR training of an encoder, ending with a kNN evaluation of its features. */
+/* vkclr train: SimCLR training of an encoder, ending with the linear probe and kNN on its features (src/train/evaluate.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +10,7 @@ static void usage(FILE *out)
 {
     VkcTrainConfig d = vkc_train_defaults();
     fprintf(out,
-            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, ~3 min on lavapipe\n"
+            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + kNN; ~4-6 min on lavapipe\n"
             "       vkclr train --resume DIR [--epochs N] [--device N]\n\n"
             "data\n"
             "  --data SPEC          fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
