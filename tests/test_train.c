@@ -44,6 +44,7 @@ static VkcTrainConfig tiny(const char *out, int limit, int epochs)
     c.model.out_dim = 32;
     c.warmup_epochs = 1;
     c.knn_k = 0; /* evaluation has its own test below */
+    c.probe_epochs = 0;
     c.quiet = true;
     c.log_every = 1;
     snprintf(c.out, sizeof c.out, "%s", out);

@@ -8,14 +8,18 @@
  *
  * A VkcExtractor computes features of images. Two kinds exist:
  *   - raw pixels (vkc_extractor_pixels): the image bytes / 255, HWC order, dim = h * w * c;
- *   - an encoder (vkc_extractor_checkpoint, vkc_extractor_random_init): implemented by the
- *     model code (issue 5), which runs the encoder in evaluation mode (batch norm with its
- *     running statistics, no augmentation) over the images and writes its output features.
- * Both serve `vkclr probe`, `vkclr export` and the probe at the end of `vkclr train`. */
+ *   - an encoder (vkc_extractor_model, vkc_extractor_checkpoint, vkc_extractor_random_init,
+ *     src/eval/extract_model.c): the encoder of include/vkclr/model.h in evaluation mode (batch
+ *     norm with its running statistics, no augmentation; images resized to the model's input
+ *     size if they differ and normalised with the run's augmentation mean/std), its output
+ *     (never the projection head's) as the features.
+ * Both serve `vkclr probe`, `vkclr export` and the evaluation at the end of `vkclr train`. */
 #ifndef VKCLR_FEATURES_H
 #define VKCLR_FEATURES_H
 
+#include "vkclr/augment.h"
 #include "vkclr/data.h"
+#include "vkclr/model.h"
 #include "vkclr/vk.h"
 
 #define VKC_FEATURES_MAX_SHARDS 64
@@ -34,6 +38,14 @@ static inline uint32_t vkc_features_shard_n(const VkcFeatures *f, uint32_t s)
 {
     uint32_t r0 = s * f->shard_rows;
     return f->n - r0 < f->shard_rows ? f->n - r0 : f->shard_rows;
+}
+/* The first n rows of f (n <= f->n) as a matrix of their own: a view, nothing copied. */
+static inline VkcFeatures vkc_features_first(const VkcFeatures *f, uint32_t n)
+{
+    VkcFeatures v = *f;
+    v.n = n < f->n ? n : f->n;
+    v.nshards = (v.n + f->shard_rows - 1) / f->shard_rows;
+    return v;
 }
 /* Copy rows [row0, row0 + count) from / to host memory (count * dim floats). */
 int vkc_features_upload(VkcContext *ctx, VkcFeatures *f, uint32_t row0, uint32_t count, const float *x);
@@ -64,12 +76,18 @@ void vkc_extractor_destroy(VkcExtractor *x);
 /* Raw pixels scaled to [0, 1], dim = height * width * channels. */
 int vkc_extractor_pixels(VkcExtractor *x, const VkcDataset *ds);
 
-/* The encoder stored in a checkpoint (a .safetensors file, or a run directory: its latest
- * checkpoint), checked against the dataset (channels, image size). Implemented by the model
- * code (src/eval/extract_model.c). */
+/* The encoder of a model the caller built and owns (it must outlive the extractor; its
+ * max_batch images per pass), inputs normalised with aug's mean/std: vkclr train's evaluation. */
+int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *aug, const char *name);
+/* The encoder stored in a checkpoint (a .safetensors file, or a run directory: its
+ * checkpoint.safetensors): configuration from the file's metadata, the model built from it,
+ * parameters and batch-norm running statistics loaded. Fails naming the file and what differs
+ * when the data's channels or image size are not those it was trained on, a tensor is missing
+ * or has another shape (another architecture), or the file is truncated or corrupt. */
 int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds);
-/* The encoder `arch` ("convnet", "resnet18", ...; width 0: its default) at its random
- * initialisation for `seed`: the baseline a trained encoder must beat. */
+/* The encoder `arch` ("convnet", "resnet18", ...; width 0: vkclr train's default) at its random
+ * initialisation for `seed` (batch-norm running statistics 0 / 1), for images of `ds` with the
+ * augmentation preset vkclr train would pick: the baseline a trained encoder must beat. */
 int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const char *arch, uint32_t width, uint64_t seed,
                               const VkcDataset *ds);
 

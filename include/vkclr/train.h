@@ -9,7 +9,7 @@
  * Output directory: config.json (the resolved configuration), metrics.jsonl (one line per
  * logging interval), checkpoint.safetensors (parameters, batch-norm running statistics,
  * optimizer state; step, epoch and configuration in __metadata__), results.json (final
- * figures, kNN accuracy of the encoder on the test split). */
+ * figures: linear probe and kNN accuracy of the encoder on the test split). */
 #ifndef VKCLR_TRAIN_H
 #define VKCLR_TRAIN_H
 
@@ -42,9 +42,12 @@ typedef struct {
     int threads;           /* augmentation threads */
     char out[512];         /* output directory */
     int log_every;         /* steps per metrics line */
-    int knn_k;             /* kNN at the end: k (0: skip the evaluation) */
+    int knn_k;             /* kNN at the end (and every knn_every epochs): k (0: no kNN) */
     float knn_temperature;
-    int knn_bank;          /* training images in the kNN bank (0: the whole training split) */
+    int knn_bank;          /* training images in the kNN bank (0: all the probe's training images) */
+    int knn_every;         /* kNN monitor every this many epochs into metrics.jsonl (0: never) */
+    int probe_epochs;      /* linear probe at the end: epochs (0: no probe) */
+    int probe_limit;       /* training images the probe learns from (0: the whole training split) */
     bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
     bool quiet;            /* no progress output */
 } VkcTrainConfig;
@@ -65,7 +68,8 @@ typedef struct {
     double seconds;          /* wall time of this process's training loop */
     double gpu_wait_seconds; /* time the GPU sat idle waiting for an augmented batch */
     int64_t gpu_waits;       /* steps whose submit was delayed by augmentation */
-    double knn_top1;         /* < 0: not evaluated */
+    double probe_top1, probe_top5; /* linear probe, test split; < 0: not evaluated */
+    double knn_top1, knn_top5;     /* kNN, test split; < 0: not evaluated */
     bool interrupted;        /* stopped by a signal (checkpoint written) */
     bool nonfinite;          /* stopped on a NaN/inf loss (no checkpoint written) */
     VkDeviceSize device_bytes; /* device memory allocated */
@@ -93,6 +97,9 @@ void vkc_train_install_signal_handlers(void);
  * learning rate on the step before (0: off). */
 void vkc_train_debug_nan_at(int64_t step);
 
+/* The checkpoint file of `path`: path itself, or path/checkpoint.safetensors for a run
+ * directory. Fails naming path when neither exists. */
+int vkc_checkpoint_resolve(const char *path, char *file, size_t size);
 /* Checkpoint files (safetensors): read the configuration and position of a run directory's
  * checkpoint without loading tensors. */
 int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step);

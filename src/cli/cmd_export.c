@@ -22,7 +22,7 @@ static void usage(FILE *out)
             "  --checkpoint PATH     encoder from a vkclr train checkpoint\n"
             "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
             "  --encoder NAME, --width N, --seed N\n"
-            "  --data SPEC           dataset (default fashion-mnist)\n"
+            "  --data SPEC           dataset (default: the one --checkpoint was trained on, else fashion-mnist)\n"
             "  --limit N             the first N images of the split\n"
             "  --device N            Vulkan device\n");
 }
@@ -88,6 +88,8 @@ int cmd_export(int argc, char **argv)
     Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = encoder, .width = (uint32_t)width, .seed = (uint64_t)seed};
 
+    char spec[512];
+    data = source_data(data, checkpoint, spec, sizeof spec);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, data)) {
         fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());

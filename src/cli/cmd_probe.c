@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "  --checkpoint PATH     encoder from a vkclr train checkpoint (.safetensors or run directory)\n"
             "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
             "Data:\n"
-            "  --data SPEC           dataset (default fashion-mnist; see vkclr train --help)\n"
+            "  --data SPEC           dataset (default: the one --checkpoint was trained on, else fashion-mnist)\n"
             "  --limit N             use the first N training images (default all)\n"
             "  --test-limit N        use the first N test images (default all)\n"
             "Probe:\n"
@@ -233,6 +233,8 @@ int cmd_probe(int argc, char **argv)
         return 2;
     }
 
+    char spec[512];
+    data = source_data(data, checkpoint, spec, sizeof spec);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, data)) {
         fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());

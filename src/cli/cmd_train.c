@@ -1,4 +1,4 @@
-/* vkclr train: SimCLR training of an encoder, ending with a kNN evaluation of its features. */
+/* vkclr train: SimCLR training of an encoder, ending with the linear probe and kNN on its features (src/train/evaluate.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +10,7 @@ static void usage(FILE *out)
 {
     VkcTrainConfig d = vkc_train_defaults();
     fprintf(out,
-            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, ~3 min on lavapipe\n"
+            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + kNN; ~4-6 min on lavapipe\n"
             "       vkclr train --resume DIR [--epochs N] [--device N]\n\n"
             "data\n"
             "  --data SPEC          fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
@@ -41,14 +41,19 @@ static void usage(FILE *out)
             "  --out DIR            output directory (default %s)\n"
             "  --resume DIR         continue the run saved in DIR bit-identically (its configuration is used)\n"
             "  --log-every N        steps per metrics line (default %d)\n"
-            "  --knn-k K            kNN evaluation at the end: neighbours (default %d; 0 = skip)\n"
-            "  --knn-bank N         training images in the kNN bank (default %d; 0 = all)\n"
+            "evaluation (of the encoder's features in eval mode; see vkclr probe --help)\n"
+            "  --probe-epochs N     linear probe at the end: epochs (default %d; 0 = skip)\n"
+            "  --probe-limit N      training images the probe learns from (default %d; 0 = the whole split)\n"
+            "  --knn-k K            kNN at the end: neighbours, T = 0.1 (default %d; 0 = skip)\n"
+            "  --knn-bank N         training images in the kNN bank (default %d; 0 = all the probe's)\n"
+            "  --knn-every E        kNN monitor every E epochs (bank --knn-bank, first 2000 test images)\n"
+            "                       into metrics.jsonl (default 0 = never)\n"
             "  --profile            GPU timestamps around every kernel: time share per kernel class\n"
             "  --quiet              no progress output\n\n"
             "SIGINT/SIGTERM stop after the current step with a checkpoint (exit status 130); a NaN or infinite\n"
             "loss stops the run naming the step and leaves the last epoch's checkpoint as it was (exit status 1).\n",
             d.limit, d.threads, d.model.width, d.model.out_dim, d.batch, d.epochs, d.warmup_epochs, d.temperature,
-            d.out, d.log_every, d.knn_k, d.knn_bank);
+            d.out, d.log_every, d.probe_epochs, d.probe_limit, d.knn_k, d.knn_bank);
 }
 
 int cmd_train(int argc, char **argv)
@@ -57,7 +62,8 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *preset = NULL, *aug = NULL, *encoder = NULL, *optimizer = NULL, *scaling = NULL,
                *out = NULL, *resume = NULL;
     long limit = -1, width = -1, head_layers = -1, head_hidden = -1, out_dim = -1, batch = -1, epochs = -1,
-         stop_after = 0, seed = -1, device = -1, log_every = -1, threads = -1, knn_k = -1, knn_bank = -1;
+         stop_after = 0, seed = -1, device = -1, log_every = -1, threads = -1, knn_k = -1, knn_bank = -1,
+         knn_every = -1, probe_epochs = -1, probe_limit = -1;
     double lr = -1, wd = -1, warmup = -1, temperature = -1;
     int set = 0; /* options that define the run (not allowed with --resume) */
     for (int i = 0; i < argc; i++) {
@@ -93,7 +99,10 @@ int cmd_train(int argc, char **argv)
             (m = arg_match_float(argc, argv, &i, "--temperature", 1e-3, 100, &temperature)) ||
             (m = arg_match_int(argc, argv, &i, "--seed", 0, (1L << 53) - 1, &seed)) ||
             (m = arg_match_int(argc, argv, &i, "--knn-k", 0, 100000, &knn_k)) ||
-            (m = arg_match_int(argc, argv, &i, "--knn-bank", 0, 1L << 30, &knn_bank))) {
+            (m = arg_match_int(argc, argv, &i, "--knn-bank", 0, 1L << 30, &knn_bank)) ||
+            (m = arg_match_int(argc, argv, &i, "--knn-every", 0, 1000000, &knn_every)) ||
+            (m = arg_match_int(argc, argv, &i, "--probe-epochs", 0, 100000, &probe_epochs)) ||
+            (m = arg_match_int(argc, argv, &i, "--probe-limit", 0, 1L << 30, &probe_limit))) {
             if (m < 0) return 2;
             set++;
             (void)before;
@@ -163,6 +172,9 @@ int cmd_train(int argc, char **argv)
     if (threads > 0) c.threads = (int)threads;
     if (knn_k >= 0) c.knn_k = (int)knn_k;
     if (knn_bank >= 0) c.knn_bank = (int)knn_bank;
+    if (knn_every >= 0) c.knn_every = (int)knn_every;
+    if (probe_epochs >= 0) c.probe_epochs = (int)probe_epochs;
+    if (probe_limit >= 0) c.probe_limit = (int)probe_limit;
     if (lr > 0) c.lr = (float)lr;
     if (wd >= 0) c.weight_decay = (float)wd;
     if (warmup >= 0) c.warmup_epochs = (float)warmup;

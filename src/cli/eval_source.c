@@ -1,4 +1,19 @@
+#include <stdio.h>
+
 #include "eval_source.h"
+#include "vkclr/train.h"
+
+const char *source_data(const char *data, const char *checkpoint, char *buf, size_t size)
+{
+    if (data || !checkpoint) return data;
+    char file[1100];
+    VkcTrainConfig cfg;
+    /* An unreadable checkpoint is reported when it is opened, with the reason. */
+    if (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))
+        return NULL;
+    snprintf(buf, size, "%s", cfg.data);
+    return buf;
+}
 
 const char *source_key(SourceKind k)
 {

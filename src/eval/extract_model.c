@@ -1,21 +1,238 @@
-/* Encoder feature extraction: the part of the probe that needs the model (include/vkclr/model.h,
- * issue 5). The model branch replaces these two constructors with ones that load the encoder
- * and fill a VkcExtractor whose extract() records the encoder's evaluation-mode forward pass
- * over batches of images and copies its output rows into the VkcFeatures shards (see
- * include/vkclr/features.h). Until then they refuse with a message that says so. */
+/* Encoder features: a VkcExtractor that runs an encoder (include/vkclr/model.h) in evaluation
+ * mode over images, for the probe, kNN and export (include/vkclr/features.h).
+ *
+ * Per batch of up to max_batch images: resize to the model's input size if the dataset's
+ * differs (as the augmentation's view size did in training), normalise with the augmentation's
+ * per-channel mean/std into a host-visible input tensor, submit a command buffer recorded once
+ * (evaluation-mode forward, copy of the encoder output into a host-visible tensor), and upload
+ * the rows into the feature shards. Evaluation-mode layers treat images independently, so a
+ * short last batch is padded with zeros and its extra rows dropped.
+ *
+ * Three constructors share it: a model the caller owns (vkclr train's evaluation), a model
+ * built from a checkpoint, and a model at its random initialisation. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "vkclr/features.h"
+#include "vkclr/train.h"
+
+/* Images per evaluation batch for models this file builds (halved until every tensor fits one
+ * binding). */
+#define EVAL_BATCH 256u
+
+typedef struct {
+    VkcModel *model;           /* the encoder that runs: borrowed, or &own.model */
+    VkcAugmentConfig aug;      /* mean / std of the input normalisation */
+    VkcArena host;             /* input and output staging */
+    VkcTensor input, feats;
+    VkcCmd cmd;
+    bool recorded;
+    uint8_t *resized;
+    float *scratch, *rows;
+    /* A model this extractor built (checkpoint, random init). */
+    bool owns;
+    VkcArena dev;
+    VkcLayers layers;
+    VkcGemm gemm;
+    VkcReduce reduce;
+    VkcLinearKernels lin;
+    VkcModel own;
+    bool layers_ok, gemm_ok, reduce_ok, lin_ok, model_ok;
+} Encoder;
+
+static void encoder_destroy(VkcExtractor *x)
+{
+    Encoder *e = x->impl;
+    if (!e) return;
+    if (e->recorded) vkc_cmd_destroy(&e->cmd);
+    vkc_arena_destroy(&e->host);
+    if (e->model_ok) vkc_model_destroy(&e->own);
+    if (e->lin_ok) vkc_linear_kernels_destroy(&e->lin);
+    if (e->reduce_ok) vkc_reduce_destroy(&e->reduce);
+    if (e->gemm_ok) vkc_gemm_destroy(&e->gemm);
+    if (e->layers_ok) vkc_layers_destroy(&e->layers);
+    if (e->owns) vkc_arena_destroy(&e->dev);
+    free(e->resized);
+    free(e->scratch);
+    free(e->rows);
+    free(e);
+    x->impl = NULL;
+}
+
+/* Staging tensors and the command buffer, on first use (the dataset fixes the resize scratch). */
+static int encoder_prepare(Encoder *e, const VkcDataset *ds)
+{
+    if (e->recorded) return VKC_OK;
+    VkcModel *m = e->model;
+    int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px;
+    uint32_t batch = m->max_batch;
+    e->resized = malloc((size_t)H * W * C);
+    e->scratch = malloc(vkc_resize_scratch_floats(ds->height, ds->width, H, W, C) * sizeof(float));
+    e->rows = malloc((size_t)batch * m->features * sizeof(float));
+    if (!e->resized || !e->scratch || !e->rows) return vkc_fail("out of host memory for encoder features");
+    if (vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * C * H * W * 4, &e->input) ||
+        vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * m->features * 4, &e->feats) || vkc_cmd_init(m->ctx, &e->cmd))
+        return VKC_ERR;
+    e->recorded = true;
+    bool profile = m->profile;
+    m->profile = false;
+    int rc = vkc_cmd_begin(&e->cmd) || vkc_model_forward(m, &e->cmd, e->input, batch, false, false) ||
+             vkc_cmd_copy(&e->cmd, e->feats, vkc_model_features_tensor(m), (VkDeviceSize)batch * m->features * 4) ||
+             vkc_cmd_end(&e->cmd);
+    m->profile = profile;
+    return rc ? VKC_ERR : VKC_OK;
+}
+
+static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds, const VkcSplit *split,
+                           uint32_t first, uint32_t count, VkcFeatures *out, uint32_t row0)
+{
+    Encoder *e = x->impl;
+    VkcModel *m = e->model;
+    int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px, F = m->features;
+    if (ds->channels != C) return vkc_fail("the encoder takes %d-channel images, the data has %d", C, ds->channels);
+    if (out->dim != (uint32_t)F) return vkc_fail("the encoder gives %d features, the matrix has %u columns", F, out->dim);
+    if (first > (uint32_t)split->n || count > (uint32_t)split->n - first)
+        return vkc_fail("images [%u, %u) outside the split's %d", first, first + count, split->n);
+    if (encoder_prepare(e, ds)) return VKC_ERR;
+    uint32_t batch = m->max_batch;
+    size_t image_floats = (size_t)C * H * W;
+    float *in = e->input.mapped;
+    for (uint32_t done = 0; done < count; done += batch) {
+        uint32_t n = count - done < batch ? count - done : batch;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *img = vkc_image(ds, split, (int)(first + done + i));
+            if (H != ds->height || W != ds->width) {
+                vkc_resize_u8(img, ds->height, ds->width, (size_t)ds->width * C, C, e->resized, H, W, e->scratch);
+                img = e->resized;
+            }
+            vkc_normalize(img, H, W, C, e->aug.mean, e->aug.std, in + i * image_floats);
+        }
+        if (n < batch) memset(in + n * image_floats, 0, (batch - n) * image_floats * sizeof(float));
+        if (vkc_cmd_submit_wait(&e->cmd)) return VKC_ERR;
+        memcpy(e->rows, e->feats.mapped, (size_t)n * F * sizeof(float));
+        if (vkc_features_upload(ctx, out, row0 + done, n, e->rows)) return VKC_ERR;
+    }
+    return VKC_OK;
+}
+
+static int encoder_new(VkcExtractor *x, VkcContext *ctx, const VkcAugmentConfig *aug, Encoder **out)
+{
+    memset(x, 0, sizeof *x);
+    Encoder *e = calloc(1, sizeof *e);
+    if (!e) return vkc_fail("out of host memory");
+    e->aug = *aug;
+    vkc_arena_init(&e->host, ctx, VKC_MEMORY_STAGING);
+    x->impl = e;
+    x->extract = encoder_extract;
+    x->destroy = encoder_destroy;
+    *out = e;
+    return VKC_OK;
+}
+
+int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *aug, const char *name)
+{
+    Encoder *e = NULL;
+    if (encoder_new(x, m->ctx, aug, &e)) return VKC_ERR;
+    e->model = m;
+    x->dim = (uint32_t)m->features;
+    snprintf(x->name, sizeof x->name, "%s", name);
+    return VKC_OK;
+}
+
+/* Build e->own from cfg on ctx for evaluation batches (parameters zeroed). */
+static int encoder_build(Encoder *e, VkcContext *ctx, const VkcModelConfig *cfg)
+{
+    e->owns = true;
+    vkc_arena_init(&e->dev, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_model_check(cfg)) return VKC_ERR;
+    if (vkc_layers_init(ctx, &e->layers)) return VKC_ERR;
+    e->layers_ok = true;
+    uint32_t batch = EVAL_BATCH;
+    for (;;) {
+        VkDeviceSize total, largest;
+        if (vkc_model_memory(ctx, &e->layers, cfg, batch, &total, &largest)) return VKC_ERR;
+        if (largest <= ctx->props.limits.maxStorageBufferRange || batch == 1) break;
+        batch /= 2;
+    }
+    if (vkc_gemm_init(ctx, &e->gemm)) return VKC_ERR;
+    e->gemm_ok = true;
+    if (vkc_reduce_init(ctx, &e->reduce)) return VKC_ERR;
+    e->reduce_ok = true;
+    if (vkc_linear_kernels_init(ctx, &e->lin, &e->gemm, &e->reduce)) return VKC_ERR;
+    e->lin_ok = true;
+    if (vkc_model_create(&e->own, ctx, &e->layers, &e->lin, cfg, batch, &e->dev)) return VKC_ERR;
+    e->model_ok = true;
+    e->model = &e->own;
+    return VKC_OK;
+}
+
+/* The augmentation preset vkclr train picks when none is given (src/train/train.c, setup). */
+static const char *preset_for(const VkcDataset *ds)
+{
+    return ds->channels == 1 ? "gray" : ds->height <= 64 && ds->width <= 64 ? "cifar" : "simclr";
+}
 
 int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds)
 {
-    (void)x, (void)ctx, (void)ds;
-    return vkc_fail("--checkpoint %s: encoder features are not available until the encoder lands (issue 5, "
-                    "include/vkclr/model.h); use --pixels", path);
+    memset(x, 0, sizeof *x);
+    char file[1100];
+    VkcTrainConfig cfg;
+    int64_t step;
+    if (vkc_checkpoint_resolve(path, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, &step))
+        return VKC_ERR;
+    /* Inputs as in training: the run's augmentation fixes the normalisation and the view size. */
+    VkcAugmentConfig aug;
+    const char *preset = cfg.preset[0] ? cfg.preset : preset_for(ds);
+    if (vkc_augment_preset(preset, &aug) || (cfg.aug[0] && vkc_augment_set(&aug, cfg.aug)))
+        return vkc_fail_context("%s: augmentation '%s' / '%s' of the run", file, preset, cfg.aug);
+    const VkcModelConfig *mc = &cfg.model;
+    int vh = aug.out_height ? aug.out_height : ds->height, vw = aug.out_width ? aug.out_width : ds->width;
+    if (mc->channels != ds->channels)
+        return vkc_fail("%s was trained on %d-channel images (%s), the data %s has %d-channel images", file,
+                        mc->channels, cfg.data, ds->name, ds->channels);
+    if (mc->height != vh || mc->width_px != vw)
+        return vkc_fail("%s was trained on %dx%d images (%s), the data %s gives %dx%d", file, mc->height, mc->width_px,
+                        cfg.data, ds->name, vh, vw);
+
+    Encoder *e = NULL;
+    if (encoder_new(x, ctx, &aug, &e)) return VKC_ERR;
+    if (encoder_build(e, ctx, mc)) {
+        vkc_fail_context("%s: the model of its configuration", file);
+        vkc_extractor_destroy(x);
+        return VKC_ERR;
+    }
+    /* Missing tensors, other shapes, a truncated file: the message names the file and tensor. */
+    if (vkc_checkpoint_load_model(file, e->model)) {
+        vkc_extractor_destroy(x);
+        return VKC_ERR;
+    }
+    x->dim = (uint32_t)e->model->features;
+    snprintf(x->name, sizeof x->name, "%s width %d, step %lld (%.90s)", mc->encoder, mc->width, (long long)step, file);
+    return VKC_OK;
 }
 
 int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const char *arch, uint32_t width, uint64_t seed,
                               const VkcDataset *ds)
 {
-    (void)x, (void)ctx, (void)width, (void)seed, (void)ds;
-    return vkc_fail("--random-init (%s): encoder features are not available until the encoder lands (issue 5, "
-                    "include/vkclr/model.h); use --pixels", arch);
+    memset(x, 0, sizeof *x);
+    VkcModelConfig mc = vkc_model_defaults();
+    if (strlen(arch) >= sizeof mc.encoder) return vkc_fail("--encoder '%s': unknown encoder", arch);
+    snprintf(mc.encoder, sizeof mc.encoder, "%s", arch);
+    if (width) mc.width = (int)width;
+    VkcAugmentConfig aug;
+    if (vkc_augment_preset(preset_for(ds), &aug)) return VKC_ERR;
+    mc.channels = ds->channels;
+    mc.height = aug.out_height ? aug.out_height : ds->height;
+    mc.width_px = aug.out_width ? aug.out_width : ds->width;
+    Encoder *e = NULL;
+    if (encoder_new(x, ctx, &aug, &e)) return VKC_ERR;
+    if (encoder_build(e, ctx, &mc) || vkc_model_init_params(e->model, seed)) {
+        vkc_fail_context("--random-init %s", arch);
+        vkc_extractor_destroy(x);
+        return VKC_ERR;
+    }
+    x->dim = (uint32_t)e->model->features;
+    snprintf(x->name, sizeof x->name, "%s width %d, random init seed %llu", mc.encoder, mc.width,
+             (unsigned long long)seed);
+    return VKC_OK;
 }

@@ -77,7 +77,7 @@ int vkc_extract_features(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds,
     if (!n) return vkc_fail("%s: the split has no images", x->name);
     if (vkc_features_alloc(out, arena, n, x->dim, 0) || vkc_features_set_labels(ctx, out, split->labels, ds->nclasses))
         return VKC_ERR;
-    if (x->extract(x, ctx, ds, split, 0, n, out, 0)) return vkc_fail_context("%s features: ", x->name);
+    if (x->extract(x, ctx, ds, split, 0, n, out, 0)) return vkc_fail_context("%s features", x->name);
     return VKC_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -64,6 +65,9 @@ char *train_config_json(const VkcTrainConfig *c, bool pretty)
     cJSON_AddNumberToObject(j, "knn_k", c->knn_k);
     cJSON_AddNumberToObject(j, "knn_temperature", c->knn_temperature);
     cJSON_AddNumberToObject(j, "knn_bank", c->knn_bank);
+    cJSON_AddNumberToObject(j, "knn_every", c->knn_every);
+    cJSON_AddNumberToObject(j, "probe_epochs", c->probe_epochs);
+    cJSON_AddNumberToObject(j, "probe_limit", c->probe_limit);
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
@@ -105,6 +109,11 @@ int train_config_parse(const char *text, VkcTrainConfig *c)
     if (!rc) rc = get_str(j, "lr_scaling", scaling, sizeof scaling);
     if (!rc) rc = get_str(j, "preset", c->preset, sizeof c->preset);
     if (!rc) rc = get_str(j, "aug", c->aug, sizeof c->aug);
+    /* Evaluation settings newer than the first checkpoints: the defaults where absent. */
+    double e;
+    if (!rc && cJSON_HasObjectItem(j, "knn_every") && !(rc = get_num(j, "knn_every", &e))) c->knn_every = (int)e;
+    if (!rc && cJSON_HasObjectItem(j, "probe_epochs") && !(rc = get_num(j, "probe_epochs", &e))) c->probe_epochs = (int)e;
+    if (!rc && cJSON_HasObjectItem(j, "probe_limit") && !(rc = get_num(j, "probe_limit", &e))) c->probe_limit = (int)e;
     cJSON_Delete(j);
     if (rc) return rc;
     if (train_parse_optimizer(optim, &c->optimizer)) return VKC_ERR;
@@ -312,6 +321,20 @@ static int read_safetensors(const char *path, cJSON **header, uint8_t **data, si
             vkc_fail("%s: cannot read %zu bytes of tensor data", path, *data_bytes);
             goto done;
         }
+        /* Every tensor the header lists must lie in the file, loaded or not. */
+        double need = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, *header)
+        {
+            const cJSON *offs = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+            if (cJSON_GetArraySize(offs) == 2 && cJSON_GetArrayItem(offs, 1)->valuedouble > need)
+                need = cJSON_GetArrayItem(offs, 1)->valuedouble;
+        }
+        if (need > (double)*data_bytes) {
+            vkc_fail("%s: truncated: its header lists %.0f bytes of tensor data, the file holds %zu", path, need,
+                     *data_bytes);
+            goto done;
+        }
     }
     rc = VKC_OK;
 done:
@@ -334,6 +357,17 @@ static int meta_int(const cJSON *h, const char *path, const char *key, int64_t *
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, key);
     if (!cJSON_IsString(x)) return vkc_fail("%s: no '%s' in the checkpoint metadata", path, key);
     *v = strtoll(x->valuestring, NULL, 10);
+    return VKC_OK;
+}
+
+int vkc_checkpoint_resolve(const char *path, char *file, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st)) return vkc_fail("checkpoint %s: %s", path, strerror(errno));
+    int n = S_ISDIR(st.st_mode) ? snprintf(file, size, "%s/checkpoint.safetensors", path) : snprintf(file, size, "%s", path);
+    if (n < 0 || (size_t)n >= size) return vkc_fail("checkpoint %s: path too long", path);
+    if (S_ISDIR(st.st_mode) && stat(file, &st))
+        return vkc_fail("%s is a directory without a checkpoint.safetensors (not a vkclr train run?)", path);
     return VKC_OK;
 }
 

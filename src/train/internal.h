@@ -16,4 +16,22 @@ int train_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *o
  * optimizer of the same architecture (opt NULL: the model only); *step: steps completed. */
 int train_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *step);
 
+/* Evaluation of the encoder (evaluate.c): -1 marks figures not computed. */
+typedef struct {
+    uint32_t train_images, test_images;
+    double probe_top1, probe_top5, probe_train_top1;
+    uint32_t probe_epochs;
+    double knn_top1, knn_top5;
+    uint32_t knn_k, knn_bank;
+    double seconds_extract, seconds_probe, seconds_knn, seconds;
+} TrainEval;
+
+/* final: probe (probe_epochs > 0) and kNN (knn_k > 0) on the whole test split; otherwise the
+ * kNN monitor on subsets. The model must not be running. */
+int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, const VkcDataset *ds,
+                   const VkcTrainConfig *c, bool final, TrainEval *out);
+void train_evaluate_print(const TrainEval *e, const VkcTrainConfig *c);
+/* The figures as JSON members (each line "  \"key\": value,\n"); returns snprintf's count. */
+int train_evaluate_json(const TrainEval *e, char *buf, size_t size);
+
 #endif

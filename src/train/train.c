@@ -23,7 +23,6 @@
 
 #include "internal.h"
 #include "vkclr/data.h"
-#include "vkclr/encoder_eval.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/loss.h"
 
@@ -78,7 +77,10 @@ VkcTrainConfig vkc_train_defaults(void)
     c.log_every = 10;
     c.knn_k = 200;
     c.knn_temperature = 0.1f;
-    c.knn_bank = 5000;
+    c.knn_bank = 10000;
+    c.knn_every = 0;
+    c.probe_epochs = 10;
+    c.probe_limit = 0;
     return c;
 }
 
@@ -449,7 +451,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
                   void *hook_user, VkcTrainResult *res)
 {
     memset(res, 0, sizeof *res);
-    res->knn_top1 = -1;
+    res->probe_top1 = res->probe_top5 = res->knn_top1 = res->knn_top5 = -1;
     stop_requested = 0;
     Run *r = calloc(1, sizeof *r);
     if (!r) return vkc_fail("out of host memory");
@@ -633,6 +635,22 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
                     break;
                 }
             }
+            if (epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / spe) % c->knn_every == 0 && done < total) {
+                TrainEval mon;
+                if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, false, &mon)) {
+                    failed = true;
+                    break;
+                }
+                fprintf(r->metrics_file,
+                        "{\"step\": %lld, \"epoch\": %.4f, \"knn_top1\": %.6g, \"knn_top5\": %.6g, \"knn_k\": %u, "
+                        "\"knn_bank\": %u, \"knn_queries\": %u, \"knn_seconds\": %.2f}\n",
+                        (long long)done, (double)done / spe, mon.knn_top1, mon.knn_top5, mon.knn_k, mon.knn_bank,
+                        mon.test_images, mon.seconds);
+                fflush(r->metrics_file);
+                if (!c->quiet && !tty)
+                    printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n",
+                           (long long)(done / spe), mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
+            }
             if (stop_requested && done < end) {
                 res->interrupted = true;
                 break;
@@ -676,32 +694,15 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         fflush(stdout);
     }
 
-    /* Evaluation: kNN on encoder features (eval mode) of the test split against a bank of
-     * training images. */
-    double knn_seconds = 0;
-    if (done == total && c->knn_k > 0) {
-        double e0 = now();
-        int F = r->model.features;
-        int nbank = c->knn_bank > 0 && c->knn_bank < r->ds.train.n ? c->knn_bank : r->ds.train.n;
-        VkcSplit bank_split = r->ds.train;
-        bank_split.n = nbank;
-        float *bank = malloc((size_t)nbank * F * 4), *test = malloc((size_t)r->ds.test.n * F * 4 + 4);
-        int erc = !bank || !test ? vkc_fail("out of host memory for features") : VKC_OK;
-        if (!erc) erc = vkc_features_extract(&r->model, &r->host, &r->ds, &bank_split, &r->aug, bank);
-        if (!erc) erc = vkc_features_extract(&r->model, &r->host, &r->ds, &r->ds.test, &r->aug, test);
-        VkcKnnConfig kc = {.k = c->knn_k, .temperature = c->knn_temperature};
-        if (!erc && r->ds.test.n > 0)
-            erc = vkc_knn_accuracy(&r->ctx, &r->gemm, &kc, bank, r->ds.train.labels, nbank, test, r->ds.test.labels,
-                                   r->ds.test.n, F, r->ds.nclasses, &res->knn_top1);
-        free(bank);
-        free(test);
-        if (erc) goto done;
-        knn_seconds = now() - e0;
-        if (!c->quiet) {
-            printf("kNN (k=%d, T=%.2g, %d-image bank) top-1 on the %d test images: %.2f%% (%.1f s)\n", c->knn_k,
-                   c->knn_temperature, nbank, r->ds.test.n, 100 * res->knn_top1, knn_seconds);
-            fflush(stdout);
-        }
+    /* Evaluation: linear probe and kNN on the final encoder's features (evaluate.c). */
+    TrainEval ev;
+    memset(&ev, 0, sizeof ev);
+    ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
+    if (done == total) {
+        if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, true, &ev)) goto done;
+        res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
+        res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
+        if (!c->quiet) train_evaluate_print(&ev, c);
     }
 
     /* results.json */
@@ -710,12 +711,12 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         int n = snprintf(buf, sizeof buf,
                          "{\n  \"steps\": %lld,\n  \"epochs\": %lld,\n  \"final_loss\": %.9g,\n  \"final_pos_accuracy\": %.6g,\n"
                          "  \"images_per_s\": %.2f,\n  \"train_seconds\": %.2f,\n  \"gpu_waits_for_augmentation\": %lld,\n"
-                         "  \"gpu_wait_seconds\": %.4f,\n  \"knn_top1\": %.6g,\n  \"knn_k\": %d,\n  \"knn_seconds\": %.2f,\n"
-                         "  \"device_memory_bytes\": %llu,\n  \"peak_host_rss_kib\": %ld",
+                         "  \"gpu_wait_seconds\": %.4f,\n",
                          (long long)done, (long long)(done / spe), res->last_loss, res->last_accuracy,
-                         res->images_per_second, res->seconds, (long long)res->gpu_waits, res->gpu_wait_seconds,
-                         res->knn_top1, c->knn_k, knn_seconds,
-                         (unsigned long long)res->device_bytes, peak_rss_kib());
+                         res->images_per_second, res->seconds, (long long)res->gpu_waits, res->gpu_wait_seconds);
+        n += train_evaluate_json(&ev, buf + n, sizeof buf - n);
+        n += snprintf(buf + n, sizeof buf - n, "  \"device_memory_bytes\": %llu,\n  \"peak_host_rss_kib\": %ld",
+                      (unsigned long long)res->device_bytes, peak_rss_kib());
         if (r->profiled_steps > 0) {
             double sum = 0;
             for (int i = 0; i < NCLASS; i++) sum += r->class_ns[i];
