@@ -64,6 +64,8 @@ char *train_config_json(const VkcTrainConfig *c, bool pretty)
     cJSON_AddNumberToObject(j, "knn_k", c->knn_k);
     cJSON_AddNumberToObject(j, "knn_temperature", c->knn_temperature);
     cJSON_AddNumberToObject(j, "knn_bank", c->knn_bank);
+    cJSON_AddNumberToObject(j, "ranks", c->ranks);
+    cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
@@ -105,6 +107,10 @@ int train_config_parse(const char *text, VkcTrainConfig *c)
     if (!rc) rc = get_str(j, "lr_scaling", scaling, sizeof scaling);
     if (!rc) rc = get_str(j, "preset", c->preset, sizeof c->preset);
     if (!rc) rc = get_str(j, "aug", c->aug, sizeof c->aug);
+    /* Runs from before multi-rank training have neither: one rank. */
+    const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(j, "ranks"), *sync = cJSON_GetObjectItemCaseSensitive(j, "sync_bn");
+    c->ranks = cJSON_IsNumber(ranks) ? (int)ranks->valuedouble : 1;
+    c->sync_bn = cJSON_IsBool(sync) ? cJSON_IsTrue(sync) : 0;
     cJSON_Delete(j);
     if (rc) return rc;
     if (train_parse_optimizer(optim, &c->optimizer)) return VKC_ERR;
