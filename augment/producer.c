@@ -33,6 +33,7 @@ struct VkcProducer {
     const VkcDataset *ds;
     VkcAugmentConfig cfg;
     int batch, nslots, nthreads;
+    int rank, ranks;
     int out_height, out_width;
     uint64_t seed;
     int64_t steps_per_epoch;
@@ -94,7 +95,8 @@ static bool assign_next_step(VkcProducer *p)
         vkc_epoch_order(p->seed, epoch, p->ds->train.n, p->order);
         p->order_epoch = epoch;
     }
-    const int32_t *first = p->order + (step % p->steps_per_epoch) * p->batch;
+    /* This rank's slice of the step's global batch of batch * ranks images. */
+    const int32_t *first = p->order + (step % p->steps_per_epoch) * p->batch * p->ranks + p->rank * p->batch;
     for (int b = 0; b < p->batch; b++) {
         slot->indices[b] = first[b];
         slot->labels[b] = p->ds->train.labels[first[b]];
@@ -168,8 +170,12 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
                         const VkcProducerOptions *opt)
 {
     *out = NULL;
-    if (opt->batch < 1 || opt->batch > ds->train.n)
-        return vkc_fail("producer: batch %d must be between 1 and the %d training images", opt->batch, ds->train.n);
+    int ranks = opt->ranks > 0 ? opt->ranks : 1;
+    if (opt->rank < 0 || opt->rank >= ranks)
+        return vkc_fail("producer: rank %d of %d ranks", opt->rank, ranks);
+    if (opt->batch < 1 || (int64_t)opt->batch * ranks > ds->train.n)
+        return vkc_fail("producer: global batch %d x %d ranks must be between 1 and the %d training images", opt->batch,
+                        ranks, ds->train.n);
     if (opt->threads < 1 || opt->threads > 256) return vkc_fail("producer: %d threads, expected 1..256", opt->threads);
     if (opt->slots < 1 || opt->slots > 1024) return vkc_fail("producer: %d slots, expected 1..1024", opt->slots);
     if (opt->first_step < 0) return vkc_fail("producer: first step %lld is negative", (long long)opt->first_step);
@@ -183,7 +189,9 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
     p->nslots = opt->slots;
     p->nthreads = opt->threads;
     p->seed = opt->seed;
-    p->steps_per_epoch = ds->train.n / opt->batch;  /* drop-last */
+    p->rank = opt->rank;
+    p->ranks = ranks;
+    p->steps_per_epoch = ds->train.n / ((int64_t)opt->batch * ranks);  /* drop-last */
     p->next_fill = p->next_acquire = opt->first_step;
     p->order_epoch = -1;
     p->out_height = cfg->out_height ? cfg->out_height : ds->height;

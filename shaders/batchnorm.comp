@@ -3,7 +3,7 @@
 // statistics already in stats = [mean | 1/sqrt(var + eps)]:
 //   MODE 0 (forward):  y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], then max(0, y) with RELU
 //   MODE 1 (backward, training statistics): with xhat = (x - mean) * invstd, g = dy (masked by
-//     y > 0 with RELU), M = N*HW and dbeta = sum g, dgamma = sum g*xhat from the finalize pass:
+//     y > 0 with RELU), M = N*HW (over all ranks with sync BN) and dbeta = sum g, dgamma = sum g*xhat from the finalize pass:
 //       dx = gamma * invstd * (g - (dbeta + xhat * dgamma) / M)
 //     (the mean and variance depend on every x of the channel: the two sums are their share).
 // Invocation (q, n) handles 4 consecutive elements of image n's C*HW block, so the 1-D form
@@ -27,7 +27,7 @@ layout(binding = 6) uniform samplerBuffer DGamma; // backward only
 layout(binding = 7, std430) writeonly buffer Out1 { float o[]; };
 layout(binding = 7, std430) writeonly buffer Out4 { vec4 o4[]; };
 
-layout(push_constant) uniform Push { uint N, C, HW; } p;
+layout(push_constant) uniform Push { uint N, C, HW, M; } p; // M: the statistics' count (N*HW, times the ranks with sync BN)
 
 void main()
 {
@@ -36,7 +36,7 @@ void main()
     const uint n = gl_WorkGroupID.y;
     if (j0 >= block) return;
     uint c = j0 / p.HW, hw = j0 % p.HW;
-    const float M = float(p.N * p.HW);
+    const float M = float(p.M);
     if (VEC4) {
         const uint idx = n * block + j0; // a multiple of 4
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);

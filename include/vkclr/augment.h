@@ -120,6 +120,9 @@ typedef struct {
     int slots;               /* ring size, >= 1 (>= 2 to overlap with the consumer) */
     uint64_t seed;
     int64_t first_step;      /* resume: start at this global step */
+    int rank, ranks;         /* data parallel (ranks >= 1; 0 counts as 1): each step's global batch is
+                              * batch * ranks images of the epoch's shuffle, this producer fills
+                              * images [rank * batch, (rank + 1) * batch) of it */
     void *const *slot_memory; /* NULL: allocated here; else `slots` buffers of vkc_producer_slot_bytes() */
 } VkcProducerOptions;
 
@@ -135,7 +138,8 @@ typedef struct VkcProducer VkcProducer;
 
 size_t vkc_producer_slot_bytes(const VkcDataset *ds, const VkcAugmentConfig *cfg, int batch);
 /* Workers start filling at once. Uses the training split; each epoch is a fresh shuffle
- * (from seed and epoch) cut into train.n / batch batches (the rest is dropped). */
+ * (from seed and epoch) cut into train.n / (batch * ranks) global batches (the rest is
+ * dropped). */
 int vkc_producer_create(VkcProducer **p, const VkcDataset *ds, const VkcAugmentConfig *cfg,
                         const VkcProducerOptions *opt);
 int64_t vkc_producer_steps_per_epoch(const VkcProducer *p);

@@ -73,6 +73,18 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
 
 /* ---------------------------------------------------------------- batch normalisation */
 
+/* Synchronised batch norm across data-parallel ranks. Each reduction pass writes per-chunk
+ * partial sums into bn->work; with a sync set, the layer calls record() right after each
+ * reduction (forward sum, forward squared deviations, backward sums) so the caller can make
+ * work hold the element-wise sum over ranks before the finalize pass reads it, and the
+ * finalize divides by the global count M = N * HW * ranks. Every rank must have the same N. */
+typedef struct VkcBnSync {
+    uint32_t ranks;
+    /* Record what turns work[0..floats) into its sum over ranks (e.g. a host step). */
+    int (*record)(void *user, VkcCmd *cmd, VkcTensor work, uint32_t floats);
+    void *user;
+} VkcBnSync;
+
 typedef struct {
     uint32_t N, C, HW;    /* x: [N][C][HW]; HW = H*W for images, 1 for the 1-D form (N x C) */
     float eps, momentum;  /* PyTorch's defaults: 1e-5 and 0.1 */
@@ -81,6 +93,7 @@ typedef struct {
     VkcTensor running_mean, running_var;  /* [C]; running_var is the unbiased batch variance average */
     VkcTensor stats;      /* [2C]: mean, 1/sqrt(var + eps) used by the last forward; backward reads them */
     VkcTensor work;       /* >= vkc_batchnorm_work_bytes(): partial sums of the split reductions */
+    const VkcBnSync *sync; /* NULL: statistics of this batch alone */
 } VkcBatchNorm;
 
 VkDeviceSize vkc_batchnorm_work_bytes(const VkcLayers *L, const VkcBatchNorm *bn);

@@ -86,6 +86,9 @@ typedef struct {
      * (ts_bwd[i] is taken before op i's backward; -1: not recorded). */
     bool profile;
     int *ts_fwd, *ts_bwd;
+    /* Synchronised batch norm over data-parallel ranks (NULL: per-batch statistics): applies
+     * to training forwards and backwards recorded while it is set. */
+    const VkcBnSync *bn_sync;
 } VkcModel;
 
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
@@ -120,6 +123,10 @@ VkcTensor vkc_model_embed_tensor(const VkcModel *m);    /* max_batch x out_dim *
 
 /* The optimizer's view: one VkcParam per parameter tensor (caller frees *params). */
 int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams);
+
+/* True if named tensor i is a batch norm's gamma or beta. With bn_sync set, the backward
+ * writes their gradients already summed over ranks (identical on every rank). */
+bool vkc_model_is_bn_param(const VkcModel *m, int i);
 
 /* Slice of params/grads/buffers holding named tensor i. */
 VkcTensor vkc_model_tensor(const VkcModel *m, int i);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vkclr/augment.h"
+#include "vkclr/dist.h"
 #include "vkclr/model.h"
 #include "vkclr/optim.h"
 
@@ -50,6 +51,10 @@ typedef struct {
     int probe_limit;       /* training images the probe learns from (0: the whole training split) */
     bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
     bool quiet;            /* no progress output */
+    /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
+    VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
+    int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
+    int sync_bn;           /* batch-norm statistics over all ranks: 1, 0, or -1 (on when ranks > 1) */
 } VkcTrainConfig;
 
 /* lars, batch 256, lr 0.3 linear (SimCLR), etc.: see vkc_train_defaults() in train.c. */
@@ -73,10 +78,14 @@ typedef struct {
     bool interrupted;        /* stopped by a signal (checkpoint written) */
     bool nonfinite;          /* stopped on a NaN/inf loss (no checkpoint written) */
     VkDeviceSize device_bytes; /* device memory allocated */
+    int ranks;               /* data-parallel ranks (1: no communication) */
+    double comm_seconds;     /* time in collectives, the wait for slower ranks included */
+    double comm_bytes_per_step[3]; /* bytes this rank contributes per step: gradients, embeddings, BN sums */
     int validation_messages; /* validation-layer reports seen (tests require 0) */
 } VkcTrainResult;
 
-/* Called after every completed step with its loss (for tests and embedding applications). */
+/* Called after every completed step with its loss (for tests and embedding applications); on
+ * every rank, with the loss of the global batch. */
 typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy);
 
 /* Train from scratch with `cfg`, or, if `resume_dir` is set, continue the run saved there

@@ -20,6 +20,8 @@ typedef struct {
     int device_index; /* -1: VKCLR_DEVICE if set, else discrete > integrated > virtual > CPU */
     bool validation;  /* enable VK_LAYER_KHRONOS_validation (also VKCLR_VALIDATION=1) */
     bool quiet;       /* do not print the chosen device */
+    int local_rank;   /* data-parallel rank on this node: with no device asked for, take the
+                       * local_rank-th device of the preferred type (round robin if fewer) */
 } VkcContextOptions;
 
 typedef struct VkcContext {
@@ -139,9 +141,15 @@ typedef struct VkcAccess {
     bool write;
 } VkcAccess;
 
+/* A host step between two segments of a command buffer (see vkc_cmd_host_step). */
+typedef struct {
+    int (*run)(void *user);
+    void *user;
+} VkcHostStep;
+
 typedef struct VkcCmd {
     VkcContext *ctx;
-    VkCommandBuffer cb;
+    VkCommandBuffer cb; /* the segment being recorded */
     VkFence fence;
     VkDescriptorPool *pools;
     int npools, pools_cap;
@@ -152,8 +160,12 @@ typedef struct VkcCmd {
     VkQueryPool queries;
     uint32_t nqueries, queries_cap;
     int barriers; /* barriers recorded so far (for tests and profiling) */
+    VkCommandBuffer *segs; /* segs[0..nsegs): the segments, in order (segs[0] is the first cb) */
+    int nsegs, segs_cap;
+    VkcHostStep *steps;    /* steps[i] runs between segs[i] and segs[i+1] */
+    int steps_cap;
     bool recording;
-    bool in_flight; /* submitted and not yet waited for */
+    bool in_flight; /* submitted and not yet waited for (the last segment) */
 } VkcCmd;
 
 int vkc_cmd_init(VkcContext *ctx, VkcCmd *cmd);
@@ -169,6 +181,12 @@ int vkc_cmd_dispatch(VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors, 
                      const void *push, uint32_t gx, uint32_t gy, uint32_t gz);
 /* Copy bytes between tensors (a transfer; barriers as for dispatches). */
 int vkc_cmd_copy(VkcCmd *cmd, VkcTensor dst, VkcTensor src, VkDeviceSize bytes);
+/* End the current segment here: on submit, the segment runs, the host waits for it and calls
+ * run(user) (e.g. an MPI collective on mapped memory the segment wrote), then the next segment
+ * runs. Writes of the segment are visible to the host when run() is called, and host writes
+ * made by run() to every later segment. A command buffer without host steps is one segment,
+ * submitted as before. Fails if run() fails (the following segments are then not submitted). */
+int vkc_cmd_host_step(VkcCmd *cmd, int (*run)(void *user), void *user);
 /* Fill a tensor with a 32-bit pattern. */
 int vkc_cmd_fill(VkcCmd *cmd, VkcTensor dst, uint32_t pattern);
 /* Make everything recorded so far visible to everything after (and to the host after submit). */
@@ -177,7 +195,8 @@ void vkc_cmd_barrier(VkcCmd *cmd);
 int vkc_cmd_timestamp(VkcCmd *cmd);
 /* Submit and wait for completion. A lost device or timeout is reported as an error. */
 int vkc_cmd_submit_wait(VkcCmd *cmd);
-/* Submit without waiting; vkc_cmd_wait() waits. */
+/* Submit without waiting; vkc_cmd_wait() waits. With host steps, every segment but the last
+ * is submitted and waited for here, with the host steps between them. */
 int vkc_cmd_submit(VkcCmd *cmd);
 int vkc_cmd_wait(VkcCmd *cmd);
 /* Nanoseconds between timestamps a and b of the last completed submission. */

@@ -1,5 +1,6 @@
 /* vkclr train: SimCLR training of an encoder, ending with the linear probe and kNN on its features (src/train/evaluate.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -37,7 +38,7 @@ static void usage(FILE *out)
             "  --temperature T      NT-Xent temperature (default %.2f)\n"
             "  --seed S             seed of initialisation, shuffling and augmentation (default 0)\n"
             "run\n"
-            "  --device N           Vulkan device (see vkclr devices)\n"
+            "  --device N           Vulkan device (see vkclr devices; under mpirun default: the node-local rank's)\n"
             "  --out DIR            output directory (default %s)\n"
             "  --resume DIR         continue the run saved in DIR bit-identically (its configuration is used)\n"
             "  --log-every N        steps per metrics line (default %d)\n"
@@ -49,7 +50,11 @@ static void usage(FILE *out)
             "  --knn-every E        kNN monitor every E epochs (bank --knn-bank, first 2000 test images)\n"
             "                       into metrics.jsonl (default 0 = never)\n"
             "  --profile            GPU timestamps around every kernel: time share per kernel class\n"
-            "  --quiet              no progress output\n\n"
+            "  --quiet              no progress output\n"
+            "several GPUs or nodes (mpirun -np R vkclr train ...; see README)\n"
+            "  --batch B            is per rank: the global batch is B x R, the loss spans all of it\n"
+            "  --sync-bn            batch-norm statistics over all ranks (default with R > 1)\n"
+            "  --no-sync-bn         per-rank batch-norm statistics\n\n"
             "SIGINT/SIGTERM stop after the current step with a checkpoint (exit status 130); a NaN or infinite\n"
             "loss stops the run naming the step and leaves the last epoch's checkpoint as it was (exit status 1).\n",
             d.limit, d.threads, d.model.width, d.model.out_dim, d.batch, d.epochs, d.warmup_epochs, d.temperature,
@@ -77,6 +82,11 @@ int cmd_train(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--quiet")) {
             c.quiet = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--sync-bn") || !strcmp(argv[i], "--no-sync-bn")) {
+            c.sync_bn = !strcmp(argv[i], "--sync-bn");
+            set++;
             continue;
         }
         int m, before = i;
@@ -184,12 +194,25 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
-    vkc_train_install_signal_handlers();
-    VkcTrainResult res;
-    if (vkc_train_run(&c, resume, resume && epochs > 0 ? (int)epochs : 0, NULL, NULL, &res)) {
+    /* Under mpirun (OpenMPI, or a PMI launcher such as srun), one rank of a data-parallel run;
+     * otherwise a single process that never initialises MPI. */
+    bool launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+    if (launched && !vkc_dist_available()) {
+        fprintf(stderr, "vkclr train: started by an MPI launcher, but this vkclr was built without MPI "
+                        "(meson setup -Dmpi=enabled)\n");
+        return 2;
+    }
+    if (launched && vkc_dist_init(&c.dist, NULL, NULL)) {
         fprintf(stderr, "vkclr train: %s\n", vkc_error());
         return 1;
     }
+    vkc_train_install_signal_handlers();
+    VkcTrainResult res;
+    int rc = vkc_train_run(&c, resume, resume && epochs > 0 ? (int)epochs : 0, NULL, NULL, &res);
+    if (rc && c.dist.size > 1) fprintf(stderr, "vkclr train: rank %d of %d: %s\n", c.dist.rank, c.dist.size, vkc_error());
+    else if (rc) fprintf(stderr, "vkclr train: %s\n", vkc_error());
+    vkc_dist_finalize(&c.dist);
+    if (rc) return 1;
     if (res.interrupted) return 130;
     return 0;
 }

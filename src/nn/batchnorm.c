@@ -16,7 +16,7 @@ typedef struct {
 } FinalizePush;
 
 typedef struct {
-    uint32_t N, C, HW;
+    uint32_t N, C, HW, M; /* M: count of the statistics */
 } ApplyPush;
 
 /* Planes of a multiple of 4 values are read 4 at a time (the shaders' VEC4 variants). */
@@ -65,7 +65,11 @@ static int reduce(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mo
     const VkcKernel *k;
     if (vkc_layers_kernel(L, "batchnorm_reduce", vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
     VkcTensor t[5] = {x, dy, y, bn->stats, bn->work};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(push.nchunks * bn->C, L->wg_elem));
+    if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(push.nchunks * bn->C, L->wg_elem))) return VKC_ERR;
+    if (!bn->sync) return VKC_OK;
+    /* Synchronised: the partial sums of every rank, added element-wise, before finalize. */
+    uint32_t floats = (mode == 2 ? 2 : 1) * push.nchunks * bn->C;
+    return bn->sync->record(bn->sync->user, cmd, vkc_tensor_slice(bn->work, 0, (VkDeviceSize)floats * 4), floats);
 }
 
 static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, VkcTensor dgamma,
@@ -73,7 +77,8 @@ static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t 
 {
     uint32_t len, nchunks;
     split(L, bn, &len, &nchunks);
-    FinalizePush push = {bn->C, nchunks, bn->N * bn->HW, bn->eps, bn->momentum};
+    uint32_t ranks = bn->sync ? bn->sync->ranks : 1;
+    FinalizePush push = {bn->C, nchunks, bn->N * bn->HW * ranks, bn->eps, bn->momentum};
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
     if (vkc_layers_kernel(L, "batchnorm_finalize", "sbbbbb", sizeof push, spec, 4, &k)) return VKC_ERR;
@@ -83,7 +88,7 @@ static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t 
 
 static int apply(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, const VkcTensor t[8])
 {
-    ApplyPush push = {bn->N, bn->C, bn->HW};
+    ApplyPush push = {bn->N, bn->C, bn->HW, bn->N * bn->HW * (bn->sync ? bn->sync->ranks : 1)};
     bool vec4 = vec4_planes(bn);
     uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;

@@ -514,7 +514,15 @@ static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batc
     return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
                           .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
                           .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
-                          .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work};
+                          .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
+                          .sync = m->bn_sync};
+}
+
+bool vkc_model_is_bn_param(const VkcModel *m, int i)
+{
+    for (int k = 0; k < m->nops; k++)
+        if (m->ops[k].kind == OP_BN && (m->ops[k].t_gamma == i || m->ops[k].t_beta == i)) return true;
+    return false;
 }
 
 static VkcLinear linear_of(const VkcModel *m, const VkcModelOp *op)

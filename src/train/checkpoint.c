@@ -68,6 +68,8 @@ char *train_config_json(const VkcTrainConfig *c, bool pretty)
     cJSON_AddNumberToObject(j, "knn_every", c->knn_every);
     cJSON_AddNumberToObject(j, "probe_epochs", c->probe_epochs);
     cJSON_AddNumberToObject(j, "probe_limit", c->probe_limit);
+    cJSON_AddNumberToObject(j, "ranks", c->ranks);
+    cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
@@ -114,6 +116,10 @@ int train_config_parse(const char *text, VkcTrainConfig *c)
     if (!rc && cJSON_HasObjectItem(j, "knn_every") && !(rc = get_num(j, "knn_every", &e))) c->knn_every = (int)e;
     if (!rc && cJSON_HasObjectItem(j, "probe_epochs") && !(rc = get_num(j, "probe_epochs", &e))) c->probe_epochs = (int)e;
     if (!rc && cJSON_HasObjectItem(j, "probe_limit") && !(rc = get_num(j, "probe_limit", &e))) c->probe_limit = (int)e;
+    /* Runs from before multi-rank training have neither: one rank. */
+    const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(j, "ranks"), *sync = cJSON_GetObjectItemCaseSensitive(j, "sync_bn");
+    c->ranks = cJSON_IsNumber(ranks) ? (int)ranks->valuedouble : 1;
+    c->sync_bn = cJSON_IsBool(sync) ? cJSON_IsTrue(sync) : 0;
     cJSON_Delete(j);
     if (rc) return rc;
     if (train_parse_optimizer(optim, &c->optimizer)) return VKC_ERR;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist_step.h"
 #include "internal.h"
 #include "vkclr/data.h"
 #include "vkclr/l2norm.h"
@@ -81,6 +82,9 @@ VkcTrainConfig vkc_train_defaults(void)
     c.knn_every = 0;
     c.probe_epochs = 10;
     c.probe_limit = 0;
+    c.dist = (VkcDist){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .mpi = false};
+    c.ranks = 1;
+    c.sync_bn = -1;
     return c;
 }
 
@@ -154,11 +158,11 @@ static int keep_metrics_until(const char *path, int64_t step)
 static int plan(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c, uint32_t batch, VkDeviceSize *total,
                 VkDeviceSize *largest)
 {
-    uint32_t n2 = 2 * batch;
+    uint32_t n2 = 2 * batch, n2g = n2 * (uint32_t)c->ranks; /* the loss sees the global batch */
     if (vkc_model_memory(ctx, L, &c->model, n2, total, largest)) return VKC_ERR;
-    VkDeviceSize sim = (VkDeviceSize)n2 * n2 * 4, emb = (VkDeviceSize)n2 * c->model.out_dim * 4;
+    VkDeviceSize sim = (VkDeviceSize)n2g * n2g * 4, emb = (VkDeviceSize)n2 * c->model.out_dim * 4;
     VkDeviceSize slot = (VkDeviceSize)n2 * c->model.channels * c->model.height * c->model.width_px * 4;
-    *total += 2 * sim + 3 * emb + 2 * slot + (ctx->is_cpu ? 0 : slot);
+    *total += 2 * sim + 3 * emb + 2 * slot + (ctx->is_cpu ? 0 : slot) + (c->ranks > 1 ? 2 * emb * c->ranks : 0);
     if (sim > *largest) *largest = sim;
     if (slot > *largest) *largest = slot;
     return VKC_OK;
@@ -220,6 +224,8 @@ typedef struct {
     VkcModel model;
     VkcOptim opt;
     VkcTensor slot[2], input, z, dz, dembed, metrics[2];
+    DistStep dstep;          /* more than one rank: the collectives of a step */
+    VkcTensor zg, dzg;       /* ... and the global embeddings and their gradient */
     VkcCmd cmd[2];
     int ts[2][6];          /* loss begin/end, optimizer begin/end, step begin/end */
     double class_ns[NCLASS], step_ns;
@@ -228,7 +234,7 @@ typedef struct {
     FILE *metrics_file;
     char ckpt_path[1100];
     VkcTrainResult *result;
-    bool ctx_ok, layers_ok, gemm_ok, reduce_ok, lin_ok, l2_ok, loss_ok, opt_ok, cmd_ok;
+    bool ctx_ok, layers_ok, gemm_ok, reduce_ok, lin_ok, l2_ok, loss_ok, opt_ok, cmd_ok, dstep_ok;
 } Run;
 
 static int record_step(Run *r, int s)
@@ -252,14 +258,22 @@ static int record_step(Run *r, int s)
         vkc_cmd_barrier(cmd);
         r->ts[s][0] = vkc_cmd_timestamp(cmd);
     }
-    if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) || vkc_ntxent_forward(&r->loss, cmd, r->z, r->metrics[s]) ||
-        vkc_ntxent_backward(&r->loss, cmd, r->z, r->dz) || vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
+    /* Several ranks: the loss runs on every rank's embeddings (global negatives), each rank
+     * keeps the gradient rows of its own (dist_step.h). */
+    bool multi = r->cfg.ranks > 1;
+    VkcTensor z = multi ? r->zg : r->z, dz = multi ? r->dzg : r->dz;
+    if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
+        (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
+        vkc_ntxent_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_ntxent_backward(&r->loss, cmd, z, dz) ||
+        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
+        vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
         return VKC_ERR;
     if (prof) {
         vkc_cmd_barrier(cmd);
         r->ts[s][1] = vkc_cmd_timestamp(cmd);
     }
-    if (vkc_model_backward(m, cmd, x, n2, r->dembed)) return VKC_ERR;
+    if (vkc_model_backward(m, cmd, x, n2, r->dembed) || (multi && dist_step_allreduce_grads(&r->dstep, cmd)))
+        return VKC_ERR;
     if (prof) {
         vkc_cmd_barrier(cmd);
         r->ts[s][2] = vkc_cmd_timestamp(cmd);
@@ -309,6 +323,7 @@ static void run_destroy(Run *r)
         vkc_cmd_destroy(&r->cmd[1]);
     }
     if (r->opt_ok) vkc_optim_destroy(&r->opt);
+    if (r->dstep_ok) dist_step_destroy(&r->dstep);
     vkc_model_destroy(&r->model);
     if (r->loss_ok) vkc_ntxent_destroy(&r->loss);
     if (r->l2_ok) vkc_l2norm_destroy(&r->l2);
@@ -323,6 +338,14 @@ static void run_destroy(Run *r)
         vkc_context_destroy(&r->ctx);
     }
     vkc_dataset_free(&r->ds);
+}
+
+/* More than one rank: a failure on this rank alone (a lost device, a failed write, a collective
+ * that failed) ends every rank, naming this one; checkpoints are written atomically, so the
+ * last one stays intact. */
+static void end_all_ranks_on_failure(const VkcTrainConfig *c)
+{
+    if (c->ranks > 1) vkc_dist_abort(&c->dist, vkc_error());
 }
 
 static int write_text(const char *dir, const char *name, const char *text)
@@ -353,9 +376,9 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     if (load_data(&r->ds, c->data, c->seed)) return VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
-    if (r->train_ds.train.n < c->batch)
-        return vkc_fail("--batch %d is larger than the %d training images (--limit %d)", c->batch, r->train_ds.train.n,
-                        c->limit);
+    if (r->train_ds.train.n < (int64_t)c->batch * c->ranks)
+        return vkc_fail("--batch %d x %d ranks is larger than the %d training images (--limit %d)", c->batch, c->ranks,
+                        r->train_ds.train.n, c->limit);
     if (!c->preset[0])
         snprintf(c->preset, sizeof c->preset, "%s", r->ds.channels == 1 ? "gray"
                                                    : r->ds.height <= 64 && r->ds.width <= 64 ? "cifar" : "simclr");
@@ -372,7 +395,7 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     c->model.width_px = vw;
     if (vkc_model_check(&c->model)) return VKC_ERR;
 
-    VkcContextOptions copt = {.device_index = c->device, .quiet = c->quiet};
+    VkcContextOptions copt = {.device_index = c->device, .quiet = c->quiet, .local_rank = c->dist.local_rank};
     if (vkc_context_create(&r->ctx, &copt)) return VKC_ERR;
     r->ctx_ok = true;
     vkc_arena_init(&r->dev, &r->ctx, VKC_MEMORY_DEVICE);
@@ -390,7 +413,9 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     if (vkc_l2norm_init(&r->ctx, &r->l2)) return VKC_ERR;
     r->l2_ok = true;
     uint32_t n2 = 2 * (uint32_t)c->batch, dim = (uint32_t)c->model.out_dim;
-    if (vkc_ntxent_init(&r->ctx, &r->loss, &r->gemm, &r->reduce, &r->dev, n2, dim, c->temperature)) return VKC_ERR;
+    if (vkc_ntxent_init(&r->ctx, &r->loss, &r->gemm, &r->reduce, &r->dev, n2 * (uint32_t)c->ranks, dim,
+                        c->temperature))
+        return VKC_ERR;
     r->loss_ok = true;
     if (vkc_model_create(&r->model, &r->ctx, &r->layers, &r->lin, &c->model, n2, &r->dev)) return VKC_ERR;
     VkDeviceSize emb = (VkDeviceSize)n2 * dim * 4;
@@ -401,6 +426,14 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
         vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[1]) ||
         (!r->ctx.is_cpu && vkc_tensor_alloc(&r->dev, slot_bytes, &r->input)))
         return VKC_ERR;
+    if (c->ranks > 1) {
+        if (vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->zg) || vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->dzg))
+            return VKC_ERR;
+        r->dstep_ok = true; /* destroy is safe on a partly initialised DistStep */
+        if (dist_step_init(&r->dstep, &c->dist, &r->model, &r->host, (uint32_t)c->batch, dim, c->sync_bn == 1))
+            return VKC_ERR;
+        if (c->sync_bn == 1) r->model.bn_sync = &r->dstep.bn;
+    }
 
     VkcOptimConfig ocfg = vkc_optim_defaults(c->optimizer);
     if (c->weight_decay >= 0) ocfg.weight_decay = c->weight_decay;
@@ -471,8 +504,23 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         snprintf(saved.out, sizeof saved.out, "%s", c->out[0] ? c->out : resume_dir);
         saved.stop_after = c->stop_after;
         if (epochs_override > 0) saved.epochs = epochs_override;
+        int ranks = c->dist.size > 0 ? c->dist.size : 1;
+        if (saved.ranks != ranks) {
+            vkc_fail("%s was trained with %d rank%s (global batch %d x %d); resume it with the same number of ranks "
+                     "(mpirun -np %d), not %d",
+                     resume_path, saved.ranks, saved.ranks == 1 ? "" : "s", saved.batch, saved.ranks, saved.ranks, ranks);
+            goto done;
+        }
+        saved.dist = c->dist;
         *c = saved;
     }
+    /* Data parallel: rank 0 alone prints and writes the output directory. */
+    if (c->dist.size < 1) c->dist = (VkcDist){.size = 1, .local_size = 1};
+    c->ranks = c->dist.size;
+    if (c->ranks == 1) c->sync_bn = 0; /* one rank's statistics are the global ones */
+    else if (c->sync_bn < 0) c->sync_bn = 1;
+    const bool lead = c->dist.rank == 0;
+    if (!lead) c->quiet = true;
     if (c->batch < 2) {
         vkc_fail("--batch must be at least 2 (each image's positive is its other view, negatives the others)");
         goto done;
@@ -486,26 +534,36 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         goto done;
     }
     if (c->lr <= 0) c->lr = vkc_train_default_lr(c->optimizer, c->lr_scaling);
-    if (make_dir(c->out)) goto done;
+    if (lead && make_dir(c->out)) goto done;
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.safetensors", c->out);
 
     int64_t start;
-    if (setup(r, resume_dir ? resume_path : NULL, &start)) goto done;
+    {
+        /* A rank that fails to set up (no device, too little memory) takes the others down with it
+         * rather than leaving them waiting in the first collective. */
+        int src = setup(r, resume_dir ? resume_path : NULL, &start);
+        if (vkc_dist_any(&c->dist, src != VKC_OK)) {
+            if (src == VKC_OK) vkc_fail("another rank failed to set up (see its message); rank %d was ready", c->dist.rank);
+            else if (c->ranks > 1) fprintf(stderr, "vkclr: rank %d of %d: %s\n", c->dist.rank, c->ranks, vkc_error());
+            goto done;
+        }
+    }
     res->device_bytes = 0;
     for (int i = 0; i < r->dev.nblocks; i++) res->device_bytes += r->dev.blocks[i].size;
     for (int i = 0; i < r->host.nblocks; i++) res->device_bytes += r->host.blocks[i].size;
 
     VkcProducerOptions popt = {.batch = c->batch, .threads = c->threads, .slots = 2, .seed = c->seed,
-                               .first_step = start};
+                               .first_step = start, .rank = c->dist.rank, .ranks = c->ranks};
     void *slots[2] = {r->slot[0].mapped, r->slot[1].mapped};
     popt.slot_memory = slots;
     if (vkc_producer_create(&r->producer, &r->train_ds, &r->aug, &popt)) goto done;
     int64_t spe = vkc_producer_steps_per_epoch(r->producer);
     int64_t total = spe * c->epochs, warmup = (int64_t)llround(c->warmup_epochs * spe);
     int64_t end = c->stop_after > 0 && c->stop_after * spe < total ? c->stop_after * spe : total;
-    float peak = c->lr_scaling == VKC_LR_SQRT ? c->lr * sqrtf((float)c->batch) : c->lr * c->batch / 256.0f;
+    const int gbatch = c->batch * c->ranks; /* images per step over all ranks */
+    float peak = c->lr_scaling == VKC_LR_SQRT ? c->lr * sqrtf((float)gbatch) : c->lr * gbatch / 256.0f;
 
-    {
+    if (lead) {
         char *json = train_config_json(c, true);
         if (!json) {
             vkc_fail("out of host memory");
@@ -523,22 +581,32 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         free(json);
         int wrc = write_text(c->out, "config.json", text);
         free(text);
-        if (wrc) goto done;
+        if (wrc) {
+            end_all_ranks_on_failure(c);
+            goto done;
+        }
     }
     char mpath[1100];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out);
-    if (start && keep_metrics_until(mpath, start)) goto done;
-    r->metrics_file = fopen(mpath, start ? "a" : "w");
-    if (!r->metrics_file) {
+    if (lead && start && keep_metrics_until(mpath, start)) {
+        end_all_ranks_on_failure(c);
+        goto done;
+    }
+    if (lead) r->metrics_file = fopen(mpath, start ? "a" : "w");
+    if (lead && !r->metrics_file) {
         vkc_fail("cannot write %s: %s", mpath, strerror(errno));
+        end_all_ranks_on_failure(c);
         goto done;
     }
     if (!c->quiet) {
         printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
                "steps/epoch, %d epochs, %s lr %.4g (peak %.4g)\n",
                r->ds.name, c->model.encoder, c->model.width, (unsigned long long)r->model.nparams, r->model.features,
-               c->batch, 2 * c->batch, r->train_ds.train.n, (long long)spe, c->epochs,
+               gbatch, 2 * gbatch, r->train_ds.train.n, (long long)spe, c->epochs,
                c->optimizer == VKC_OPTIM_LARS ? "lars" : c->optimizer == VKC_OPTIM_SGD ? "sgd" : "adamw", c->lr, peak);
+        if (c->ranks > 1)
+            printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
+                   c->sync_bn ? "synchronised" : "per-rank", c->out);
         printf("device memory: %.1f MiB allocated (%.1f MiB model activations and gradients, %.1f MiB staging)\n",
                res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0,
                r->host.allocated / 1048576.0);
@@ -547,7 +615,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     }
 
     bool tty = isatty(STDERR_FILENO) && !c->quiet;
-    double log2n1 = log(2.0 * c->batch - 1.0);
+    double log2n1 = log(2.0 * gbatch - 1.0);
     double t0 = now(), t_steady = 0, interval_start = t0;
     int64_t steady_from = -1;
     double loss_sum = 0, acc_sum = 0;
@@ -613,29 +681,33 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
             bool epoch_end = done % spe == 0;
             if (interval_n >= c->log_every || epoch_end || done == end) {
                 double tnow = now();
-                double ips = interval_n * c->batch / (tnow - interval_start);
-                double steady_ips = done > steady_from ? (done - steady_from) * c->batch / (tnow - t_steady) : ips;
-                double eta = steady_ips > 0 ? (double)(end - done) * c->batch / steady_ips : 0;
+                double ips = interval_n * gbatch / (tnow - interval_start);
+                double steady_ips = done > steady_from ? (done - steady_from) * gbatch / (tnow - t_steady) : ips;
+                double eta = steady_ips > 0 ? (double)(end - done) * gbatch / steady_ips : 0;
                 float lr_now = vkc_train_lr(peak, done - 1, warmup, total);
-                fprintf(r->metrics_file,
+                if (lead) fprintf(r->metrics_file,
                         "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.9g, \"pos_accuracy\": %.6g, \"lr\": %.9g, "
                         "\"images_per_s\": %.2f, \"mi_lower_bound\": %.6g, \"steps_averaged\": %d, \"last_loss\": %.9g}\n",
                         (long long)done, (double)done / spe, loss_sum / interval_n, acc_sum / interval_n, lr_now, ips,
                         log2n1 - loss_sum / interval_n, interval_n, loss);
-                fflush(r->metrics_file);
+                if (lead) fflush(r->metrics_file);
                 progress(r, tty, done, end, spe, (float)(loss_sum / interval_n), (float)(acc_sum / interval_n), ips, eta,
                          epoch_end && tty);
                 loss_sum = acc_sum = 0;
                 interval_n = 0;
                 interval_start = tnow;
             }
-            if (epoch_end || stop_requested || done == end) {
-                if (train_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / spe)) {
+            /* A signal may reach the ranks at different steps: they stop together. */
+            bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, stop_requested) : stop_requested;
+            if (epoch_end || stop || done == end) {
+                /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
+                if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) ||
+                    (lead && train_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / spe))) {
                     failed = true;
                     break;
                 }
             }
-            if (epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / spe) % c->knn_every == 0 && done < total) {
+            if (lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / spe) % c->knn_every == 0 && done < total) {
                 TrainEval mon;
                 if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, false, &mon)) {
                     failed = true;
@@ -651,7 +723,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
                     printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n",
                            (long long)(done / spe), mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
             }
-            if (stop_requested && done < end) {
+            if (stop && done < end) {
                 res->interrupted = true;
                 break;
             }
@@ -669,12 +741,23 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         inflight_batch = batch;
     }
     if (inflight >= 0) vkc_cmd_wait(&r->cmd[inflight_slot]);
-    if (failed) goto done;
+    if (failed) {
+        /* A non-finite loss is the global batch's: every rank sees it and stops at the same step. */
+        if (!res->nonfinite) end_all_ranks_on_failure(c);
+        goto done;
+    }
     double t1 = now();
     res->steps = done;
     res->epoch = done / spe;
     res->seconds = t1 - t0;
-    res->images_per_second = done > steady_from && steady_from >= 0 ? (done - steady_from) * c->batch / (t1 - t_steady) : 0;
+    res->ranks = c->ranks;
+    if (c->ranks > 1) {
+        int64_t steps = done - start;
+        res->comm_seconds = r->dstep.comm_seconds;
+        for (int k = 0; k < DIST_KINDS; k++)
+            res->comm_bytes_per_step[k] = steps > 0 ? (double)r->dstep.bytes[k] / steps : 0;
+    }
+    res->images_per_second = done > steady_from && steady_from >= 0 ? (done - steady_from) * gbatch / (t1 - t_steady) : 0;
     if (tty) fprintf(stderr, "\n");
     vkc_producer_stats(r->producer, &after);
     vkc_producer_destroy(r->producer);
@@ -691,6 +774,11 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
                "augmentation before %lld of them (%.3f s)\n",
                (long long)(done - start), res->seconds, res->images_per_second, 2 * res->images_per_second,
                (long long)res->gpu_waits, res->gpu_wait_seconds);
+        if (c->ranks > 1)
+            printf("communication: %.1f s in collectives (%.1f%% of the run), per step and rank %.1f KiB gradients, "
+                   "%.1f KiB embeddings, %.1f KiB batch-norm sums\n",
+                   res->comm_seconds, 100 * res->comm_seconds / res->seconds, res->comm_bytes_per_step[0] / 1024,
+                   res->comm_bytes_per_step[1] / 1024, res->comm_bytes_per_step[2] / 1024);
         fflush(stdout);
     }
 
@@ -698,7 +786,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     TrainEval ev;
     memset(&ev, 0, sizeof ev);
     ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
-    if (done == total) {
+    if (lead && done == total) {
         if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, true, &ev)) goto done;
         res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
         res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
@@ -706,7 +794,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     }
 
     /* results.json */
-    {
+    if (lead) {
         char buf[4096];
         int n = snprintf(buf, sizeof buf,
                          "{\n  \"steps\": %lld,\n  \"epochs\": %lld,\n  \"final_loss\": %.9g,\n  \"final_pos_accuracy\": %.6g,\n"
@@ -717,6 +805,12 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         n += train_evaluate_json(&ev, buf + n, sizeof buf - n);
         n += snprintf(buf + n, sizeof buf - n, "  \"device_memory_bytes\": %llu,\n  \"peak_host_rss_kib\": %ld",
                       (unsigned long long)res->device_bytes, peak_rss_kib());
+        n += snprintf(buf + n, sizeof buf - n,
+                      ",\n  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"comm_seconds\": %.4f,\n  \"comm_share\": %.4f,\n"
+                      "  \"comm_bytes_per_step\": {\"gradients\": %.0f, \"embeddings\": %.0f, \"bn_sums\": %.0f}",
+                      c->ranks, c->sync_bn ? "true" : "false", res->comm_seconds,
+                      res->seconds > 0 ? res->comm_seconds / res->seconds : 0, res->comm_bytes_per_step[0],
+                      res->comm_bytes_per_step[1], res->comm_bytes_per_step[2]);
         if (r->profiled_steps > 0) {
             double sum = 0;
             for (int i = 0; i < NCLASS; i++) sum += r->class_ns[i];

@@ -39,6 +39,13 @@ int vkc_cmd_init(VkcContext *ctx, VkcCmd *cmd)
         vkc_cmd_destroy(cmd);
         return vkc_fail_vk("creating a command buffer", r);
     }
+    if (grow((void **)&cmd->segs, &cmd->segs_cap, 1, sizeof *cmd->segs)) {
+        vkc_cmd_destroy(cmd);
+        return VKC_ERR;
+    }
+    memset(cmd->segs, 0, (size_t)cmd->segs_cap * sizeof *cmd->segs);
+    cmd->segs[0] = cmd->cb;
+    cmd->nsegs = 1;
     if (ctx->has_timestamps) {
         VkQueryPoolCreateInfo q = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
@@ -71,7 +78,15 @@ void vkc_cmd_destroy(VkcCmd *cmd)
     release_views(cmd);
     for (int i = 0; i < cmd->npools; i++) vkDestroyDescriptorPool(ctx->device, cmd->pools[i], NULL);
     if (cmd->queries) vkDestroyQueryPool(ctx->device, cmd->queries, NULL);
-    if (cmd->cb) vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd->cb);
+    /* segs_cap entries were allocated (segs[0] is the first cb); later ones may be NULL. */
+    if (cmd->segs) {
+        for (int i = 0; i < cmd->segs_cap; i++)
+            if (cmd->segs[i]) vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd->segs[i]);
+    } else if (cmd->cb) {
+        vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd->cb);
+    }
+    free(cmd->segs);
+    free(cmd->steps);
     free(cmd->pools);
     free(cmd->views);
     free(cmd->pending);
@@ -82,7 +97,9 @@ int vkc_cmd_begin(VkcCmd *cmd)
 {
     VkcContext *ctx = cmd->ctx;
     if (vkc_cmd_wait(cmd)) return VKC_ERR; /* never reset a command buffer the device still runs */
-    vkResetCommandBuffer(cmd->cb, 0);
+    for (int i = 0; i < cmd->nsegs; i++) vkResetCommandBuffer(cmd->segs[i], 0);
+    cmd->cb = cmd->segs[0];
+    cmd->nsegs = 1;
     release_views(cmd);
     for (int i = 0; i < cmd->npools; i++) vkResetDescriptorPool(ctx->device, cmd->pools[i], 0);
     cmd->npending = 0;
@@ -96,9 +113,9 @@ int vkc_cmd_begin(VkcCmd *cmd)
     return VKC_OK;
 }
 
-int vkc_cmd_end(VkcCmd *cmd)
+/* Make all writes visible to the host once the fence signals. */
+static void barrier_to_host(VkcCmd *cmd)
 {
-    /* Make all writes visible to the host once the fence signals. */
     VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -106,6 +123,11 @@ int vkc_cmd_end(VkcCmd *cmd)
     };
     vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+}
+
+int vkc_cmd_end(VkcCmd *cmd)
+{
+    barrier_to_host(cmd);
     VkResult r = vkEndCommandBuffer(cmd->cb);
     cmd->recording = false;
     if (r != VK_SUCCESS) return vkc_fail_vk("ending a command buffer", r);
@@ -272,6 +294,40 @@ int vkc_cmd_fill(VkcCmd *cmd, VkcTensor dst, uint32_t pattern)
     return VKC_OK;
 }
 
+int vkc_cmd_host_step(VkcCmd *cmd, int (*run)(void *user), void *user)
+{
+    if (!cmd->recording) return vkc_fail("host step outside vkc_cmd_begin/end");
+    VkcContext *ctx = cmd->ctx;
+    int n = cmd->nsegs;
+    int old_cap = cmd->segs_cap;
+    if (grow((void **)&cmd->segs, &cmd->segs_cap, n + 1, sizeof *cmd->segs)) return VKC_ERR;
+    for (int i = old_cap; i < cmd->segs_cap; i++) cmd->segs[i] = VK_NULL_HANDLE;
+    if (grow((void **)&cmd->steps, &cmd->steps_cap, n, sizeof *cmd->steps)) return VKC_ERR;
+    VkResult r;
+    if (!cmd->segs[n]) {
+        VkCommandBufferAllocateInfo alloc = {
+            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+            .commandPool = ctx->command_pool,
+            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+            .commandBufferCount = 1,
+        };
+        if ((r = vkAllocateCommandBuffers(ctx->device, &alloc, &cmd->segs[n])) != VK_SUCCESS)
+            return vkc_fail_vk("creating a command buffer segment", r);
+    }
+    barrier_to_host(cmd);
+    if ((r = vkEndCommandBuffer(cmd->cb)) != VK_SUCCESS) return vkc_fail_vk("ending a command buffer segment", r);
+    cmd->steps[n - 1] = (VkcHostStep){run, user};
+    cmd->nsegs = n + 1;
+    cmd->cb = cmd->segs[n];
+    VkCommandBufferBeginInfo begin = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if ((r = vkBeginCommandBuffer(cmd->cb, &begin)) != VK_SUCCESS)
+        return vkc_fail_vk("beginning a command buffer segment", r);
+    /* Writes of earlier segments (earlier in submission order) before anything here reads them;
+     * the host's writes are made visible by the submit itself. */
+    vkc_cmd_barrier(cmd);
+    return VKC_OK;
+}
+
 int vkc_cmd_timestamp(VkcCmd *cmd)
 {
     if (!cmd->queries || cmd->nqueries >= cmd->queries_cap) return -1;
@@ -279,19 +335,28 @@ int vkc_cmd_timestamp(VkcCmd *cmd)
     return (int)cmd->nqueries++;
 }
 
-int vkc_cmd_submit(VkcCmd *cmd)
+static int submit_segment(VkcCmd *cmd, int i)
 {
     VkcContext *ctx = cmd->ctx;
     vkResetFences(ctx->device, 1, &cmd->fence);
     VkSubmitInfo submit = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
-        .pCommandBuffers = &cmd->cb,
+        .pCommandBuffers = &cmd->segs[i],
     };
     VkResult r = vkQueueSubmit(ctx->queue, 1, &submit, cmd->fence);
     if (r != VK_SUCCESS) return vkc_fail_vk("submitting work to the device", r);
     cmd->in_flight = true;
     return VKC_OK;
+}
+
+int vkc_cmd_submit(VkcCmd *cmd)
+{
+    for (int i = 0; i + 1 < cmd->nsegs; i++) {
+        if (submit_segment(cmd, i) || vkc_cmd_wait(cmd)) return VKC_ERR;
+        if (cmd->steps[i].run(cmd->steps[i].user)) return VKC_ERR;
+    }
+    return submit_segment(cmd, cmd->nsegs - 1);
 }
 
 int vkc_cmd_wait(VkcCmd *cmd)

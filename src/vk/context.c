@@ -178,7 +178,7 @@ int vkc_list_devices(FILE *out)
     return VKC_OK;
 }
 
-static int pick_device(VkInstance instance, int wanted, VkPhysicalDevice *out, int *index)
+static int pick_device(VkInstance instance, int wanted, int local_rank, VkPhysicalDevice *out, int *index)
 {
     VkPhysicalDevice *devs;
     uint32_t n;
@@ -202,6 +202,28 @@ static int pick_device(VkInstance instance, int wanted, VkPhysicalDevice *out, i
         if (best < 0) {
             free(devs);
             return vkc_fail("no Vulkan 1.1 device with a compute queue found");
+        }
+        /* Data-parallel ranks on one node: the local_rank-th device of the preferred type,
+         * round robin when there are fewer such devices than ranks. */
+        int same = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            uint32_t family;
+            same += p.apiVersion >= VK_API_VERSION_1_1 && compute_queue_family(devs[i], &family) &&
+                    device_rank(p.deviceType) == best_rank;
+        }
+        for (uint32_t i = 0, k = 0; i < n && local_rank > 0; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            uint32_t family;
+            if (p.apiVersion < VK_API_VERSION_1_1 || !compute_queue_family(devs[i], &family) ||
+                device_rank(p.deviceType) != best_rank)
+                continue;
+            if ((int)k++ == local_rank % same) {
+                best = (int)i;
+                break;
+            }
         }
     }
     *out = devs[best];
@@ -244,7 +266,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         }
     }
 
-    if (pick_device(ctx->instance, opt.device_index, &ctx->physical, &ctx->device_index)) {
+    if (pick_device(ctx->instance, opt.device_index, opt.local_rank, &ctx->physical, &ctx->device_index)) {
         vkc_context_destroy(ctx);
         return VKC_ERR;
     }
