@@ -130,13 +130,7 @@ static int collect_split(const char *split_dir, const Names *classes, Entries *o
 static int png_header(const char *path, int *height, int *width, bool *color)
 {
     png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path)) {
-        int rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "cannot read PNG");
-        png_image_free(&image);
-        return rc;
-    }
+    if (vkc_png_open(path, &image)) return VKC_ERR;
     *height = (int)image.height;
     *width = (int)image.width;
     *color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;

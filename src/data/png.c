@@ -6,17 +6,23 @@
 
 #include "internal.h"
 
+int vkc_png_open(const char *path, png_image *image)
+{
+    memset(image, 0, sizeof *image);
+    image->version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(image, path)) {
+        int rc = vkc_fail("%s: %s", path, image->message[0] ? image->message : "cannot read PNG");
+        png_image_free(image);
+        return rc;
+    }
+    return VKC_OK;
+}
+
 int vkc_png_read(const char *path, int channels, uint8_t **pixels, int *height, int *width)
 {
     *pixels = NULL;
     png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path)) {
-        int rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "cannot read PNG");
-        png_image_free(&image);
-        return rc;
-    }
+    if (vkc_png_open(path, &image)) return VKC_ERR;
     if (image.width > 65536 || image.height > 65536) {
         png_image_free(&image);
         return vkc_fail("%s: %ux%u is too large", path, image.width, image.height);
