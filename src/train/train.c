@@ -402,9 +402,10 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     VkDeviceSize emb = (VkDeviceSize)n2 * dim * 4;
     size_t slot_bytes = vkc_producer_slot_bytes(&r->train_ds, &r->aug, c->batch);
     if (vkc_tensor_alloc(&r->dev, emb, &r->z) || vkc_tensor_alloc(&r->dev, emb, &r->dz) ||
-        vkc_tensor_alloc(&r->dev, emb, &r->dembed) || vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[0]) ||
-        vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[1]) || vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[0]) ||
-        vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[1]) ||
+        vkc_tensor_alloc(&r->dev, emb, &r->dembed) ||
+        vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[0]) ||
+        vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[1]) ||
+        vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[0]) || vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[1]) ||
         (!r->ctx.is_cpu && vkc_tensor_alloc(&r->dev, slot_bytes, &r->input)))
         return VKC_ERR;
 
