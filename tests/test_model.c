@@ -167,10 +167,61 @@ static void test_init(void **state)
     vkc_arena_destroy(&dev);
 }
 
+/* cfg.loss_logz adds the learned log Z of nce as the last parameter, "loss.logz": 1 float,
+ * initialised 0, without weight decay; every other tensor keeps its place and its values. */
+static void test_loss_logz_parameter(void **state)
+{
+    (void)state;
+    VkcContext *ctx = &vktest_ctx;
+    VkcArena dev;
+    VkcLayers L;
+    VkcGemm gemm;
+    VkcReduce red;
+    VkcLinearKernels lin;
+    VkcModel a, b;
+    VkcModelConfig cfg = vkc_model_defaults();
+    cfg.width = 4;
+    vkc_arena_init(&dev, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_layers_init(ctx, &L) || vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &red) ||
+        vkc_linear_kernels_init(ctx, &lin, &gemm, &red) || vkc_model_create(&a, ctx, &L, &lin, &cfg, 2, &dev) ||
+        vkc_model_init_params(&a, 5))
+        fail_msg("%s", vkc_error());
+    cfg.loss_logz = true;
+    if (vkc_model_create(&b, ctx, &L, &lin, &cfg, 2, &dev) || vkc_model_init_params(&b, 5)) fail_msg("%s", vkc_error());
+    assert_int_equal(a.logz_tensor, -1);
+    assert_int_equal(b.ntensors, a.ntensors + 1);
+    assert_int_equal(b.logz_tensor, b.ntensors - 1);
+    const VkcNamedTensor *t = &b.tensors[b.logz_tensor];
+    assert_string_equal(t->name, "loss.logz");
+    assert_true(t->role == VKC_T_PARAM && t->count == 1 && t->ndim == 1 && (t->flags & VKC_PARAM_NO_DECAY));
+    float *pa = malloc(a.nparams * 4), *pb = malloc(b.nparams * 4);
+    if (vkc_download(ctx, a.params, pa, a.nparams * 4) || vkc_download(ctx, b.params, pb, b.nparams * 4))
+        fail_msg("%s", vkc_error());
+    assert_true(b.nparams > a.nparams);
+    assert_memory_equal(pa, pb, a.nparams * 4);
+    assert_true(pb[t->offset] == 0.0f);
+    /* The optimizer sees it, with its flag. */
+    VkcParam *params;
+    int n;
+    if (vkc_model_optim_params(&b, &params, &n)) fail_msg("%s", vkc_error());
+    assert_true(params[n - 1].param.size == 4 && params[n - 1].grad.size == 4 && params[n - 1].flags == VKC_PARAM_NO_DECAY);
+    free(params);
+    free(pa);
+    free(pb);
+    vkc_model_destroy(&a);
+    vkc_model_destroy(&b);
+    vkc_linear_kernels_destroy(&lin);
+    vkc_reduce_destroy(&red);
+    vkc_gemm_destroy(&gemm);
+    vkc_layers_destroy(&L);
+    vkc_arena_destroy(&dev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
+        cmocka_unit_test(test_loss_logz_parameter),
         cmocka_unit_test(test_convnet_gradients),
         cmocka_unit_test(test_resnet_gradients),
     };

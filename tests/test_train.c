@@ -338,8 +338,7 @@ static void test_knn_evaluation(void **state)
     fixture_cleanup(dir);
 }
 
-/* ---------------------------------------------------------------- command line */
-
+/* Run the built binary's `train` with `args`: its output and exit status. */
 static int run_cli(const char *args, char *output, size_t size)
 {
     char cmd[1024];
@@ -361,6 +360,194 @@ static void expect_error(const char *args, int status, const char *needle)
     if (!strstr(out, needle)) fail_msg("expected '%s' in the output of 'vkclr train %s'", needle, args);
 }
 
+/* ---------------------------------------------------------------- the NCE family (--loss) */
+
+static char *read_text(const char *dir, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t n;
+    char *text = (char *)read_all(path, &n);
+    text = realloc(text, n + 1);
+    text[n] = 0;
+    return text;
+}
+
+/* Every line of metrics.jsonl has the loss's 8 metrics, finite (log_z only with a learned
+ * log Z); returns the number of lines, and the first and last line's log_z in *logz. */
+static int check_metrics_file(const char *dir, bool learned, double logz[2])
+{
+    static const char *keys[] = {"loss", "pos_accuracy", "mi_lower_bound", "log_zhat", "log_zhat_sd", "alignment",
+                                 "uniformity"};
+    char *text = read_text(dir, "metrics.jsonl");
+    int lines = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j);
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            const cJSON *v = cJSON_GetObjectItem(j, keys[k]);
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                fail_msg("metrics.jsonl line %d: '%s' missing or not finite", lines + 1, keys[k]);
+        }
+        const cJSON *z = cJSON_GetObjectItem(j, "log_z");
+        assert_int_equal(z != NULL, learned);
+        if (z && !lines) logz[0] = z->valuedouble;
+        if (z) logz[1] = z->valuedouble;
+        /* Bounds the metrics cannot leave: accuracy a fraction, alignment in [0, 4] (unit
+         * vectors), uniformity <= 0, the MI bound <= log(2N - 1). */
+        double acc = cJSON_GetObjectItem(j, "pos_accuracy")->valuedouble;
+        double align = cJSON_GetObjectItem(j, "alignment")->valuedouble;
+        assert_true(acc >= 0 && acc <= 1 && align >= 0 && align <= 4.001);
+        assert_true(cJSON_GetObjectItem(j, "uniformity")->valuedouble <= 1e-6);
+        assert_true(cJSON_GetObjectItem(j, "mi_lower_bound")->valuedouble <= log(63.0) + 1e-4);
+        cJSON_Delete(j);
+        lines++;
+    }
+    free(text);
+    return lines;
+}
+
+/* Each loss trains: 32 steps on 256 images with finite losses whose last 4 steps average
+ * clearly below the first 4's, the metrics logged every step, and the loss in config.json. */
+static void test_each_loss_learns(void **state)
+{
+    (void)state;
+    static const struct {
+        VkcLossKind kind;
+        bool learned;
+        float tau_plus;
+        const char *name;
+    } losses[] = {
+        {VKC_LOSS_NTXENT, false, 0, "ntxent"}, {VKC_LOSS_DCL, false, 0, "dcl"},
+        {VKC_LOSS_DCL_DEBIASED, false, 0.1f, "dcl-debiased"}, {VKC_LOSS_NCE, false, 0, "nce"},
+        {VKC_LOSS_NCE, true, 0, "nce"},
+    };
+    for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++) {
+        char dir[256];
+        fixture_dir(dir);
+        VkcTrainConfig c = tiny(dir, 256, 4); /* 8 steps per epoch, 32 steps */
+        c.lr = 1.0f;
+        c.loss = losses[i].kind;
+        c.nce_learned_logz = losses[i].learned;
+        c.tau_plus = losses[i].tau_plus;
+        Losses l = {0};
+        VkcTrainResult res;
+        run_ok(&c, NULL, &l, &res);
+        assert_int_equal(res.steps, 32);
+        double first = 0, last = 0;
+        for (int s = 1; s <= 32; s++) assert_true(isfinite(l.loss[s]));
+        for (int s = 1; s <= 4; s++) first += l.loss[s] / 4;
+        for (int s = 29; s <= 32; s++) last += l.loss[s] / 4;
+        printf("%s%s: loss of the first 4 steps %.4f, of the last 4 %.4f\n", losses[i].name,
+               losses[i].learned ? " (learned log Z)" : "", first, last);
+        assert_true(last < first - 0.05 * fabs(first));
+        double logz[2] = {0, 0};
+        assert_int_equal(check_metrics_file(dir, losses[i].learned, logz), 32);
+        char *config = read_text(dir, "config.json");
+        cJSON *j = cJSON_Parse(config);
+        assert_string_equal(cJSON_GetObjectItem(j, "loss")->valuestring, losses[i].name);
+        assert_string_equal(cJSON_GetObjectItem(j, "nce_logz")->valuestring, losses[i].learned ? "learned" : "self");
+        assert_true(cJSON_GetObjectItem(j, "tau_plus")->valuedouble == losses[i].tau_plus);
+        cJSON_Delete(j);
+        free(config);
+        fixture_cleanup(dir);
+    }
+}
+
+/* Value of the 1-float tensor `name` in a checkpoint file. */
+static float checkpoint_scalar(const char *dir, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    size_t n;
+    uint8_t *file = read_all(path, &n);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
+    char *text = malloc(hlen + 1);
+    memcpy(text, file + 8, hlen);
+    text[hlen] = 0;
+    cJSON *h = cJSON_Parse(text);
+    const cJSON *t = cJSON_GetObjectItem(h, name);
+    if (!t) fail_msg("no tensor '%s' in %s", name, path);
+    assert_int_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "shape"), 0)->valueint, 1);
+    float v;
+    memcpy(&v, file + 8 + hlen + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble, 4);
+    cJSON_Delete(h);
+    free(text);
+    free(file);
+    return v;
+}
+
+/* nce with a learned log Z: log Z moves away from its initial 0, is saved in the checkpoint as
+ * "loss.logz", and stop + resume gives the losses and final checkpoint of a straight run bit for
+ * bit. A resumed run refuses another --loss. */
+static void test_learned_logz_resume(void **state)
+{
+    (void)state;
+    char d1[256], d2[256], p1[300], p2[300];
+    fixture_dir(d1);
+    fixture_dir(d2);
+    VkcTrainConfig c = tiny(d1, 128, 4); /* 4 steps per epoch */
+    c.loss = VKC_LOSS_NCE;
+    c.nce_learned_logz = true;
+    Losses straight = {0}, split = {0};
+    VkcTrainResult res;
+    run_ok(&c, NULL, &straight, &res);
+    double logz[2];
+    assert_int_equal(check_metrics_file(d1, true, logz), 16);
+    float saved = checkpoint_scalar(d1, "loss.logz");
+    printf("learned log Z: %.5f at step 1, %.5f at step 16, %.5f in the final checkpoint\n", logz[0], logz[1], saved);
+    assert_true(logz[0] == 0.0);              /* step 1 runs with the initial value */
+    assert_true(fabs(logz[1]) > 1e-3 && fabs(saved) > 1e-3); /* and it is trained */
+    VkcTrainConfig c2 = c;
+    snprintf(c2.out, sizeof c2.out, "%s", d2);
+    c2.stop_after = 2;
+    run_ok(&c2, NULL, &split, &res);
+    assert_int_equal(res.steps, 8);
+    assert_true(checkpoint_scalar(d2, "loss.logz") != 0.0f);
+    VkcTrainConfig again = tiny("", 128, 4);
+    again.out[0] = 0;
+    run_ok(&again, d2, &split, &res);
+    assert_int_equal(res.steps, 16);
+    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
+    snprintf(p1, sizeof p1, "%s/checkpoint.safetensors", d1);
+    snprintf(p2, sizeof p2, "%s/checkpoint.safetensors", d2);
+    size_t n1, n2;
+    uint8_t *b1 = read_all(p1, &n1), *b2 = read_all(p2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+    if (vkclr_binary) {
+        char args[400];
+        snprintf(args, sizeof args, "--resume %s --loss ntxent", d2);
+        expect_error(args, 2, "was trained with --loss nce");
+    }
+    fixture_cleanup(d1);
+    fixture_cleanup(d2);
+}
+
+/* Loss options that do not go together are refused by the library too (naming the flag). */
+static void test_loss_options_refused(void **state)
+{
+    (void)state;
+    VkcTrainConfig c = tiny("/tmp/vkclr-test-bad-loss", 128, 1);
+    VkcTrainResult res;
+    c.nce_learned_logz = true; /* with ntxent */
+    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_non_null(strstr(vkc_error(), "--nce-logz"));
+    c.nce_learned_logz = false;
+    c.tau_plus = 0.1f; /* with ntxent */
+    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_non_null(strstr(vkc_error(), "--tau-plus"));
+    c.loss = VKC_LOSS_DCL_DEBIASED;
+    c.tau_plus = 1.0f;
+    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_non_null(strstr(vkc_error(), "--tau-plus"));
+}
+
+/* ---------------------------------------------------------------- command line */
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -377,6 +564,15 @@ static void test_bad_options(void **state)
     expect_error("--resume /tmp --batch 64", 2, "--resume");
     expect_error("--limit 100 --batch 128 --out /tmp/vkclr-test-bad", 1, "larger than the 100 training images");
     expect_error("--limit 0 --batch 50000 --out /tmp/vkclr-test-bad", 1, "the largest batch that fits is");
+    expect_error("--loss triplet", 2, "--loss: unknown loss 'triplet'");
+    expect_error("--tau-plus 0.1", 2, "--tau-plus is only used by --loss dcl-debiased, not ntxent");
+    expect_error("--loss nce --tau-plus 0.1", 2, "--tau-plus is only used by --loss dcl-debiased, not nce");
+    expect_error("--loss dcl-debiased", 2, "--loss dcl-debiased needs --tau-plus");
+    expect_error("--loss dcl-debiased --tau-plus 1", 2, "--tau-plus must be below 1");
+    expect_error("--loss dcl-debiased --tau-plus -0.1", 2, "--tau-plus");
+    expect_error("--nce-logz learned", 2, "--nce-logz is only used by --loss nce, not ntxent");
+    expect_error("--loss dcl --nce-logz self", 2, "--nce-logz is only used by --loss nce, not dcl");
+    expect_error("--loss nce --nce-logz maybe", 2, "--nce-logz: 'maybe' is neither self nor learned");
     char dir[256] = "/tmp/vkclr-test-bad";
     fixture_cleanup(dir);
 }
@@ -393,6 +589,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sigterm_resume),
         cmocka_unit_test(test_nan_detected),
         cmocka_unit_test(test_knn_evaluation),
+        cmocka_unit_test(test_each_loss_learns),
+        cmocka_unit_test(test_learned_logz_resume),
+        cmocka_unit_test(test_loss_options_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

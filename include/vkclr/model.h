@@ -9,6 +9,9 @@
  *             the standard ResNet), global average pool: features 8w.
  * Projection head (SimCLR v2): `head_layers` linear layers (no bias), each followed by 1-D batch
  * norm, with ReLU after every one but the last: features -> hidden -> ... -> out_dim.
+ * Loss parameters: with `loss_logz`, the learned log Z of local NCE (vkclr/loss.h) is one more
+ * parameter, "loss.logz" (1 float, initialised 0, no weight decay), so the optimizer updates it
+ * and checkpoints save it like any other; the model's ops never read it.
  * The encoder output (not the head) is what probes and kNN use.
  *
  * Initialisation (what torchvision's ResNet and PyTorch's nn.Linear do):
@@ -35,6 +38,7 @@ typedef struct {
     int head_layers;    /* 2 or 3 */
     int head_hidden;    /* hidden width of the head; 0 = the feature width */
     int out_dim;        /* projection output (128) */
+    bool loss_logz;     /* add the parameter "loss.logz" (nce with a learned log Z) */
     int channels, height, width_px; /* input images */
 } VkcModelConfig;
 
@@ -73,6 +77,7 @@ typedef struct {
     VkcModelValue *values;
     int nvalues;
     int input_value, feature_value, embed_value;
+    int logz_tensor;          /* named tensor "loss.logz", -1 without cfg.loss_logz */
 
     VkcNamedTensor *tensors;  /* named-tensor table */
     int ntensors;
@@ -130,5 +135,7 @@ bool vkc_model_is_bn_param(const VkcModel *m, int i);
 
 /* Slice of params/grads/buffers holding named tensor i. */
 VkcTensor vkc_model_tensor(const VkcModel *m, int i);
+/* Slice of grads holding the gradient of parameter tensor i. */
+VkcTensor vkc_model_grad(const VkcModel *m, int i);
 
 #endif

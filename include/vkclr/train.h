@@ -1,13 +1,14 @@
 /* SimCLR training: the loop behind `vkclr train`, its checkpoints and its output directory.
  *
- * One step (2N = 2 x batch views): encoder and head forward -> L2 normalise -> NT-Xent forward
- * and backward -> head and encoder backward -> optimizer. The whole step is recorded once per
+ * One step (2N = 2 x batch views): encoder and head forward -> L2 normalise -> contrastive loss
+ * forward and backward (NT-Xent or another member of the NCE family, vkclr/loss.h) -> head and
+ * encoder backward -> optimizer. The whole step is recorded once per
  * staging slot (two slots, so the CPU augments step t+1 into one while the GPU runs step t
  * from the other) and resubmitted; the learning rate and step number live in the optimizer's
  * small host-written buffer.
  *
  * Output directory: config.json (the resolved configuration), metrics.jsonl (one line per
- * logging interval), checkpoint.safetensors (parameters, batch-norm running statistics,
+ * logging interval: interval means of the loss's 8 metrics, learning rate, throughput), checkpoint.safetensors (parameters, batch-norm running statistics,
  * optimizer state; step, epoch and configuration in __metadata__), results.json (final
  * figures: linear probe and kNN accuracy of the encoder on the test split). */
 #ifndef VKCLR_TRAIN_H
@@ -18,6 +19,7 @@
 
 #include "vkclr/augment.h"
 #include "vkclr/dist.h"
+#include "vkclr/loss.h"
 #include "vkclr/model.h"
 #include "vkclr/optim.h"
 
@@ -36,6 +38,9 @@ typedef struct {
     float weight_decay;    /* < 0: the optimizer's default */
     float warmup_epochs;   /* linear warm-up, then cosine decay to 0 */
     float temperature;
+    VkcLossKind loss;      /* contrastive loss (default ntxent) */
+    bool nce_learned_logz; /* nce only: log Z is the learned parameter "loss.logz" (else 0) */
+    float tau_plus;        /* dcl-debiased only: class prior tau+ in [0, 1) (0 for other losses) */
     char preset[16];       /* augmentation preset ("" = by image type) */
     char aug[512];         /* augmentation overrides, KEY=VALUE,... */
     uint64_t seed;

@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "vkclr/loss.h"
 #include "vkclr/train.h"
 
 static void usage(FILE *out)
@@ -35,7 +36,11 @@ static void usage(FILE *out)
             "  --lr-scaling S       linear: peak = lr * batch / 256 (default); sqrt: peak = lr * sqrt(batch)\n"
             "  --weight-decay WD    (default: lars/sgd 1e-6, adamw the optimizer's default)\n"
             "  --warmup-epochs W    linear warm-up epochs, then cosine decay (default %.1f)\n"
-            "  --temperature T      NT-Xent temperature (default %.2f)\n"
+            "  --temperature T      temperature of the loss (default %.2f)\n"
+            "  --loss L             ntxent (default; infonce is the same loss), nce (local NCE), dcl (decoupled),\n"
+            "                       dcl-debiased (Chuang et al.; needs --tau-plus); see docs/losses.md\n"
+            "  --nce-logz Z         nce only: self (log Z = 0, self-normalised; default) or learned (a trained scalar)\n"
+            "  --tau-plus P         dcl-debiased only: class prior in [0, 1), e.g. 0.1 for 10 balanced classes\n"
             "  --seed S             seed of initialisation, shuffling and augmentation (default 0)\n"
             "run\n"
             "  --device N           Vulkan device (see vkclr devices; under mpirun default: the node-local rank's)\n"
@@ -65,11 +70,11 @@ int cmd_train(int argc, char **argv)
 {
     VkcTrainConfig c = vkc_train_defaults();
     const char *data = NULL, *preset = NULL, *aug = NULL, *encoder = NULL, *optimizer = NULL, *scaling = NULL,
-               *out = NULL, *resume = NULL;
+               *out = NULL, *resume = NULL, *loss = NULL, *nce_logz = NULL;
     long limit = -1, width = -1, head_layers = -1, head_hidden = -1, out_dim = -1, batch = -1, epochs = -1,
          stop_after = 0, seed = -1, device = -1, log_every = -1, threads = -1, knn_k = -1, knn_bank = -1,
          knn_every = -1, probe_epochs = -1, probe_limit = -1;
-    double lr = -1, wd = -1, warmup = -1, temperature = -1;
+    double lr = -1, wd = -1, warmup = -1, temperature = -1, tau_plus = -1;
     int set = 0; /* options that define the run (not allowed with --resume) */
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -107,6 +112,9 @@ int cmd_train(int argc, char **argv)
             (m = arg_match_float(argc, argv, &i, "--weight-decay", 0, 1, &wd)) ||
             (m = arg_match_float(argc, argv, &i, "--warmup-epochs", 0, 1e4, &warmup)) ||
             (m = arg_match_float(argc, argv, &i, "--temperature", 1e-3, 100, &temperature)) ||
+            (m = arg_match_str(argc, argv, &i, "--loss", &loss)) ||
+            (m = arg_match_str(argc, argv, &i, "--nce-logz", &nce_logz)) ||
+            (m = arg_match_float(argc, argv, &i, "--tau-plus", 0, 1, &tau_plus)) ||
             (m = arg_match_int(argc, argv, &i, "--seed", 0, (1L << 53) - 1, &seed)) ||
             (m = arg_match_int(argc, argv, &i, "--knn-k", 0, 100000, &knn_k)) ||
             (m = arg_match_int(argc, argv, &i, "--knn-bank", 0, 1L << 30, &knn_bank)) ||
@@ -129,6 +137,20 @@ int cmd_train(int argc, char **argv)
         }
         fprintf(stderr, "vkclr train: unknown option '%s' (see vkclr train --help)\n", argv[i]);
         return 2;
+    }
+    if (resume && loss) {
+        VkcTrainConfig saved;
+        char path[1100];
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
+        if (!vkc_checkpoint_read_config(path, &saved, NULL)) {
+            VkcLossKind k;
+            if (!vkc_loss_kind_parse(loss, &k) && k != saved.loss) {
+                fprintf(stderr, "vkclr train: --loss %s: the run in %s was trained with --loss %s; a resumed run keeps "
+                                "its loss (start a new run to train with another)\n", loss, resume,
+                        vkc_loss_kind_name(saved.loss));
+                return 2;
+            }
+        }
     }
     if (resume && set) {
         fprintf(stderr, "vkclr train: with --resume the run's configuration comes from %s/checkpoint.safetensors; only "
@@ -189,6 +211,37 @@ int cmd_train(int argc, char **argv)
     if (wd >= 0) c.weight_decay = (float)wd;
     if (warmup >= 0) c.warmup_epochs = (float)warmup;
     if (temperature > 0) c.temperature = (float)temperature;
+    if (loss && vkc_loss_kind_parse(loss, &c.loss)) {
+        fprintf(stderr, "vkclr train: --loss: %s\n", vkc_error());
+        return 2;
+    }
+    if (nce_logz) {
+        if (strcmp(nce_logz, "self") && strcmp(nce_logz, "learned")) {
+            fprintf(stderr, "vkclr train: --nce-logz: '%s' is neither self nor learned\n", nce_logz);
+            return 2;
+        }
+        if (c.loss != VKC_LOSS_NCE) {
+            fprintf(stderr, "vkclr train: --nce-logz is only used by --loss nce, not %s\n", vkc_loss_kind_name(c.loss));
+            return 2;
+        }
+        c.nce_learned_logz = !strcmp(nce_logz, "learned");
+    }
+    if (tau_plus >= 0) {
+        if (c.loss != VKC_LOSS_DCL_DEBIASED) {
+            fprintf(stderr, "vkclr train: --tau-plus is only used by --loss dcl-debiased, not %s\n",
+                    vkc_loss_kind_name(c.loss));
+            return 2;
+        }
+        if (tau_plus >= 1) {
+            fprintf(stderr, "vkclr train: --tau-plus must be below 1 (at 1 every negative would be a false one)\n");
+            return 2;
+        }
+        c.tau_plus = (float)tau_plus;
+    } else if (c.loss == VKC_LOSS_DCL_DEBIASED && !resume) {
+        fprintf(stderr, "vkclr train: --loss dcl-debiased needs --tau-plus P, the probability that a negative shares "
+                        "the anchor's class (e.g. 0.1 for 10 balanced classes)\n");
+        return 2;
+    }
     if (c.stop_after && c.stop_after >= c.epochs && !resume) {
         fprintf(stderr, "vkclr train: --stop-after %d must be less than --epochs %d\n", c.stop_after, c.epochs);
         return 2;

@@ -280,6 +280,8 @@ static int build(VkcModel *m, const VkcModelConfig *cfg)
     else build_resnet(&b, m->input_value);
     m->encoder_ops = m->nops;
     build_head(&b);
+    m->logz_tensor = -1;
+    if (cfg->loss_logz) m->logz_tensor = add_tensor(&b, "loss", "logz", VKC_T_PARAM, 1, (uint32_t[1]){1}, VKC_PARAM_NO_DECAY);
     if (b.failed) return vkc_fail("out of host memory building the %s graph", cfg->encoder);
     return VKC_OK;
 }
@@ -407,7 +409,7 @@ VkcTensor vkc_model_tensor(const VkcModel *m, int i)
     return vkc_tensor_slice(base, t->offset * 4, (VkDeviceSize)t->count * 4);
 }
 
-static VkcTensor grad_of(const VkcModel *m, int i)
+VkcTensor vkc_model_grad(const VkcModel *m, int i)
 {
     const VkcNamedTensor *t = &m->tensors[i];
     return vkc_tensor_slice(m->grads, t->offset * 4, (VkDeviceSize)t->count * 4);
@@ -423,7 +425,7 @@ int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams)
     int n = 0;
     for (int i = 0; i < m->ntensors; i++) {
         if (m->tensors[i].role != VKC_T_PARAM) continue;
-        p[n++] = (VkcParam){.param = vkc_model_tensor(m, i), .grad = grad_of(m, i), .flags = m->tensors[i].flags};
+        p[n++] = (VkcParam){.param = vkc_model_tensor(m, i), .grad = vkc_model_grad(m, i), .flags = m->tensors[i].flags};
     }
     *params = p;
     *nparams = n;
@@ -466,7 +468,7 @@ int vkc_model_init_params(VkcModel *m, uint64_t seed)
             float bound = 1.0f / sqrtf((float)t->shape[1]);
             for (uint32_t k = 0; k < t->count; k++) dst[k] = vkc_rng_range(&rng, -bound, bound);
         } else {
-            float v = ends_with(t->name, ".weight") ? 1.0f : 0.0f; /* BN gamma 1, beta 0 */
+            float v = ends_with(t->name, ".weight") ? 1.0f : 0.0f; /* BN gamma 1, beta 0; loss.logz 0 */
             for (uint32_t k = 0; k < t->count; k++) dst[k] = v;
         }
     }
@@ -529,7 +531,7 @@ static VkcLinear linear_of(const VkcModel *m, const VkcModelOp *op)
 {
     const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
     return (VkcLinear){.in = in->C * in->H * in->W, .out = out->C, .weight = vkc_model_tensor(m, op->t_weight),
-                       .dweight = grad_of(m, op->t_weight)};
+                       .dweight = vkc_model_grad(m, op->t_weight)};
 }
 
 static uint32_t floats(const VkcModel *m, int v, uint32_t batch)
@@ -626,14 +628,14 @@ int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, Vk
         switch (op->kind) {
         case OP_CONV: {
             VkcConv2d c = conv_of(m, op, batch);
-            rc = vkc_conv2d_backward_weight(L, cmd, &c, in, dout, grad_of(m, op->t_weight), (VkcTensor){0});
+            rc = vkc_conv2d_backward_weight(L, cmd, &c, in, dout, vkc_model_grad(m, op->t_weight), (VkcTensor){0});
             if (!rc && need_dx) rc = vkc_conv2d_backward_input(L, cmd, &c, dout, dx);
             break;
         }
         case OP_BN: {
             VkcBatchNorm bn = bn_of(m, op, batch);
-            rc = vkc_batchnorm_backward(L, cmd, &bn, in, out, dout, dx, grad_of(m, op->t_gamma),
-                                        grad_of(m, op->t_beta));
+            rc = vkc_batchnorm_backward(L, cmd, &bn, in, out, dout, dx, vkc_model_grad(m, op->t_gamma),
+                                        vkc_model_grad(m, op->t_beta));
             break;
         }
         case OP_RELU: rc = vkc_relu_backward(L, cmd, floats(m, op->in, batch), out, dout, dx); break;

@@ -57,6 +57,9 @@ char *train_config_json(const VkcTrainConfig *c, bool pretty)
     cJSON_AddNumberToObject(j, "weight_decay", c->weight_decay);
     cJSON_AddNumberToObject(j, "warmup_epochs", c->warmup_epochs);
     cJSON_AddNumberToObject(j, "temperature", c->temperature);
+    cJSON_AddStringToObject(j, "loss", vkc_loss_kind_name(c->loss));
+    cJSON_AddStringToObject(j, "nce_logz", c->nce_learned_logz ? "learned" : "self");
+    cJSON_AddNumberToObject(j, "tau_plus", c->tau_plus);
     cJSON_AddStringToObject(j, "preset", c->preset);
     cJSON_AddStringToObject(j, "aug", c->aug);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
@@ -120,8 +123,22 @@ int train_config_parse(const char *text, VkcTrainConfig *c)
     const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(j, "ranks"), *sync = cJSON_GetObjectItemCaseSensitive(j, "sync_bn");
     c->ranks = cJSON_IsNumber(ranks) ? (int)ranks->valuedouble : 1;
     c->sync_bn = cJSON_IsBool(sync) ? cJSON_IsTrue(sync) : 0;
+    /* The loss: checkpoints written before vkclr had a choice of loss have none (ntxent). */
+    char loss[16] = "ntxent", logz[16] = "self";
+    double tau_plus = 0;
+    if (!rc && cJSON_GetObjectItemCaseSensitive(j, "loss")) {
+        rc = get_str(j, "loss", loss, sizeof loss);
+        if (!rc) rc = get_str(j, "nce_logz", logz, sizeof logz);
+        if (!rc) rc = get_num(j, "tau_plus", &tau_plus);
+    }
     cJSON_Delete(j);
     if (rc) return rc;
+    if (vkc_loss_kind_parse(loss, &c->loss)) return vkc_fail_context("checkpoint configuration");
+    if (strcmp(logz, "self") && strcmp(logz, "learned"))
+        return vkc_fail("checkpoint configuration: nce_logz '%s' is neither self nor learned", logz);
+    c->nce_learned_logz = !strcmp(logz, "learned");
+    c->tau_plus = (float)tau_plus;
+    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
     if (train_parse_optimizer(optim, &c->optimizer)) return VKC_ERR;
     c->lr_scaling = !strcmp(scaling, "sqrt") ? VKC_LR_SQRT : VKC_LR_LINEAR;
     c->limit = (int)v[0];

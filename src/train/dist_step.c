@@ -10,7 +10,8 @@
  * over ranks before they are used, so every rank normalises with the global statistics and
  * back-propagates through them exactly. The backward writes dgamma, dbeta from those global
  * sums: they are already the whole gradient, the same on every rank, so ranks other than 0
- * zero them before the gradient all-reduce, which then leaves them unchanged. */
+ * zero them before the gradient all-reduce, which then leaves them unchanged. The same holds
+ * for the learned log Z of `--loss nce --nce-logz learned`: every rank computes the global loss. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,9 +56,9 @@ static int run_point(void *user)
         if (!rc) reorder(d, d->zg_stage.mapped);
     } else {
         float *g = d->grad_stage.mapped;
-        if (d->sync_bn && d->dist->rank != 0)
-            for (int i = 0; i < d->nbn_grads; i++)
-                memset(g + d->bn_grads[2 * i], 0, d->bn_grads[2 * i + 1] * sizeof(float));
+        if (d->dist->rank != 0)
+            for (int i = 0; i < d->nreplicated; i++)
+                memset(g + d->replicated[2 * i], 0, d->replicated[2 * i + 1] * sizeof(float));
         rc = vkc_dist_allreduce_sum(d->dist, g, p->floats);
     }
     d->comm_seconds += now() - t0;
@@ -100,13 +101,16 @@ int dist_step_init(DistStep *d, const VkcDist *dist, VkcModel *model, VkcArena *
         vkc_tensor_alloc(host, model->nparams * 4, &d->grad_stage))
         return VKC_ERR;
     d->gathered = malloc(emb * R);
-    d->bn_grads = malloc(2 * sizeof(uint64_t) * (size_t)(model->ntensors + 1));
-    if (!d->gathered || !d->bn_grads) return vkc_fail("out of host memory");
+    d->replicated = malloc(2 * sizeof(uint64_t) * (size_t)(model->ntensors + 1));
+    if (!d->gathered || !d->replicated) return vkc_fail("out of host memory");
+    /* Gradients every rank already holds in full: batch-norm gamma/beta with sync BN, and the
+     * learned log Z of the loss, which every rank computes over the global batch. */
     for (int i = 0; i < model->ntensors; i++)
-        if (model->tensors[i].role == VKC_T_PARAM && vkc_model_is_bn_param(model, i)) {
-            d->bn_grads[2 * d->nbn_grads] = model->tensors[i].offset;
-            d->bn_grads[2 * d->nbn_grads + 1] = model->tensors[i].count;
-            d->nbn_grads++;
+        if (model->tensors[i].role == VKC_T_PARAM &&
+            ((sync_bn && vkc_model_is_bn_param(model, i)) || i == model->logz_tensor)) {
+            d->replicated[2 * d->nreplicated] = model->tensors[i].offset;
+            d->replicated[2 * d->nreplicated + 1] = model->tensors[i].count;
+            d->nreplicated++;
         }
     d->bn = (VkcBnSync){.ranks = R, .record = record_bn, .user = d};
     return VKC_OK;
@@ -120,9 +124,9 @@ void dist_step_destroy(DistStep *d)
         d->points = next;
     }
     free(d->gathered);
-    free(d->bn_grads);
+    free(d->replicated);
     d->gathered = NULL;
-    d->bn_grads = NULL;
+    d->replicated = NULL;
 }
 
 int dist_step_gather_embeddings(DistStep *d, VkcCmd *cmd, VkcTensor z, VkcTensor zg)

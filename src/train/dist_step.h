@@ -31,8 +31,8 @@ typedef struct {
     VkcTensor zg_stage;     /* host-visible: the global 2BR x dim matrix */
     VkcTensor grad_stage;   /* host-visible: the gradient tensor */
     float *gathered;        /* R x 2B x dim, rank after rank */
-    uint64_t *bn_grads;     /* (offset, count) float ranges of batch-norm gamma/beta gradients */
-    int nbn_grads;
+    uint64_t *replicated;   /* (offset, count) float ranges of gradients every rank holds whole */
+    int nreplicated;
     DistPoint *points;      /* host steps recorded so far (a list; commands keep pointers to them) */
     /* Accounting over the run: seconds inside collectives (waiting for the slowest rank
      * included) and bytes this rank contributed, by kind. */

@@ -220,7 +220,7 @@ typedef struct {
     VkcReduce reduce;
     VkcLinearKernels lin;
     VkcL2Norm l2;
-    VkcNtxent loss;
+    VkcContrastive loss;
     VkcModel model;
     VkcOptim opt;
     VkcTensor slot[2], input, z, dz, dembed, metrics[2];
@@ -264,7 +264,7 @@ static int record_step(Run *r, int s)
     VkcTensor z = multi ? r->zg : r->z, dz = multi ? r->dzg : r->dz;
     if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
         (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
-        vkc_ntxent_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_ntxent_backward(&r->loss, cmd, z, dz) ||
+        vkc_contrastive_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_contrastive_backward(&r->loss, cmd, z, dz) ||
         (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
         vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
         return VKC_ERR;
@@ -325,7 +325,7 @@ static void run_destroy(Run *r)
     if (r->opt_ok) vkc_optim_destroy(&r->opt);
     if (r->dstep_ok) dist_step_destroy(&r->dstep);
     vkc_model_destroy(&r->model);
-    if (r->loss_ok) vkc_ntxent_destroy(&r->loss);
+    if (r->loss_ok) vkc_contrastive_destroy(&r->loss);
     if (r->l2_ok) vkc_l2norm_destroy(&r->l2);
     if (r->lin_ok) vkc_linear_kernels_destroy(&r->lin);
     if (r->reduce_ok) vkc_reduce_destroy(&r->reduce);
@@ -413,17 +413,24 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     if (vkc_l2norm_init(&r->ctx, &r->l2)) return VKC_ERR;
     r->l2_ok = true;
     uint32_t n2 = 2 * (uint32_t)c->batch, dim = (uint32_t)c->model.out_dim;
-    if (vkc_ntxent_init(&r->ctx, &r->loss, &r->gemm, &r->reduce, &r->dev, n2 * (uint32_t)c->ranks, dim,
-                        c->temperature))
+    if (vkc_model_create(&r->model, &r->ctx, &r->layers, &r->lin, &c->model, n2, &r->dev)) return VKC_ERR;
+    VkcLossParams lp = {.kind = c->loss, .tau = c->temperature, .tau_plus = c->tau_plus,
+                        .learned_logz = c->model.loss_logz};
+    if (lp.learned_logz) { /* the model holds log Z as a parameter, so the optimizer trains it */
+        lp.logz = vkc_model_tensor(&r->model, r->model.logz_tensor);
+        lp.dlogz = vkc_model_grad(&r->model, r->model.logz_tensor);
+    }
+    /* The loss sees every rank's embeddings (global negatives). */
+    if (vkc_contrastive_init(&r->ctx, &r->loss, &r->gemm, &r->reduce, &r->dev, n2 * (uint32_t)c->ranks, dim, &lp))
         return VKC_ERR;
     r->loss_ok = true;
-    if (vkc_model_create(&r->model, &r->ctx, &r->layers, &r->lin, &c->model, n2, &r->dev)) return VKC_ERR;
     VkDeviceSize emb = (VkDeviceSize)n2 * dim * 4;
     size_t slot_bytes = vkc_producer_slot_bytes(&r->train_ds, &r->aug, c->batch);
     if (vkc_tensor_alloc(&r->dev, emb, &r->z) || vkc_tensor_alloc(&r->dev, emb, &r->dz) ||
-        vkc_tensor_alloc(&r->dev, emb, &r->dembed) || vkc_tensor_alloc(&r->host, 16, &r->metrics[0]) ||
-        vkc_tensor_alloc(&r->host, 16, &r->metrics[1]) || vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[0]) ||
-        vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[1]) ||
+        vkc_tensor_alloc(&r->dev, emb, &r->dembed) ||
+        vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[0]) ||
+        vkc_tensor_alloc(&r->host, 4 * VKC_CONTRASTIVE_METRICS, &r->metrics[1]) ||
+        vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[0]) || vkc_tensor_alloc(&r->host, slot_bytes, &r->slot[1]) ||
         (!r->ctx.is_cpu && vkc_tensor_alloc(&r->dev, slot_bytes, &r->input)))
         return VKC_ERR;
     if (c->ranks > 1) {
@@ -480,6 +487,19 @@ static void progress(const Run *r, bool tty, int64_t step, int64_t total, int64_
     }
 }
 
+/* The loss options that go together (the command line names them as flags). */
+static int check_loss(const VkcTrainConfig *c)
+{
+    if (c->nce_learned_logz && c->loss != VKC_LOSS_NCE)
+        return vkc_fail("--nce-logz learned needs --loss nce (the %s loss has no log Z to learn)",
+                        vkc_loss_kind_name(c->loss));
+    if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus >= 0.0f && c->tau_plus < 1.0f))
+        return vkc_fail("--tau-plus must be in [0, 1) (got %g)", c->tau_plus);
+    if (c->loss != VKC_LOSS_DCL_DEBIASED && c->tau_plus != 0.0f)
+        return vkc_fail("--tau-plus is only used by --loss dcl-debiased, not %s", vkc_loss_kind_name(c->loss));
+    return VKC_OK;
+}
+
 int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epochs_override, VkcStepHook hook,
                   void *hook_user, VkcTrainResult *res)
 {
@@ -533,6 +553,8 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
         vkc_fail("--temperature must be positive");
         goto done;
     }
+    if (check_loss(c)) goto done;
+    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
     if (c->lr <= 0) c->lr = vkc_train_default_lr(c->optimizer, c->lr_scaling);
     if (lead && make_dir(c->out)) goto done;
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.safetensors", c->out);
@@ -600,10 +622,11 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     }
     if (!c->quiet) {
         printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
-               "steps/epoch, %d epochs, %s lr %.4g (peak %.4g)\n",
+               "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s\n",
                r->ds.name, c->model.encoder, c->model.width, (unsigned long long)r->model.nparams, r->model.features,
                gbatch, 2 * gbatch, r->train_ds.train.n, (long long)spe, c->epochs,
-               c->optimizer == VKC_OPTIM_LARS ? "lars" : c->optimizer == VKC_OPTIM_SGD ? "sgd" : "adamw", c->lr, peak);
+               c->optimizer == VKC_OPTIM_LARS ? "lars" : c->optimizer == VKC_OPTIM_SGD ? "sgd" : "adamw", c->lr, peak,
+               vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "");
         if (c->ranks > 1)
             printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
                    c->sync_bn ? "synchronised" : "per-rank", c->out);
@@ -615,10 +638,9 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
     }
 
     bool tty = isatty(STDERR_FILENO) && !c->quiet;
-    double log2n1 = log(2.0 * gbatch - 1.0);
     double t0 = now(), t_steady = 0, interval_start = t0;
     int64_t steady_from = -1;
-    double loss_sum = 0, acc_sum = 0;
+    double msum[VKC_CONTRASTIVE_METRICS] = {0}; /* the loss's metrics, summed over the interval */
     int interval_n = 0;
     int64_t inflight = -1; /* step on the GPU */
     int inflight_slot = -1;
@@ -653,7 +675,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
             }
             accumulate_profile(r, inflight_slot);
             const float *mv = r->metrics[inflight_slot].mapped;
-            float loss = mv[0], acc = mv[1];
+            float loss = mv[VKC_METRIC_LOSS], acc = mv[VKC_METRIC_ACCURACY];
             done = inflight + 1;
             if (steady_from < 0) {
                 steady_from = done;
@@ -675,8 +697,7 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
             }
             res->last_loss = loss;
             res->last_accuracy = acc;
-            loss_sum += loss;
-            acc_sum += acc;
+            for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) msum[k] += mv[k];
             interval_n++;
             bool epoch_end = done % spe == 0;
             if (interval_n >= c->log_every || epoch_end || done == end) {
@@ -685,15 +706,25 @@ int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epoc
                 double steady_ips = done > steady_from ? (done - steady_from) * gbatch / (tnow - t_steady) : ips;
                 double eta = steady_ips > 0 ? (double)(end - done) * gbatch / steady_ips : 0;
                 float lr_now = vkc_train_lr(peak, done - 1, warmup, total);
-                if (lead) fprintf(r->metrics_file,
-                        "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.9g, \"pos_accuracy\": %.6g, \"lr\": %.9g, "
-                        "\"images_per_s\": %.2f, \"mi_lower_bound\": %.6g, \"steps_averaged\": %d, \"last_loss\": %.9g}\n",
-                        (long long)done, (double)done / spe, loss_sum / interval_n, acc_sum / interval_n, lr_now, ips,
-                        log2n1 - loss_sum / interval_n, interval_n, loss);
-                if (lead) fflush(r->metrics_file);
-                progress(r, tty, done, end, spe, (float)(loss_sum / interval_n), (float)(acc_sum / interval_n), ips, eta,
-                         epoch_end && tty);
-                loss_sum = acc_sum = 0;
+                double mean[VKC_CONTRASTIVE_METRICS];
+                for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) mean[k] = msum[k] / interval_n;
+                /* Interval means of the loss's metrics (vkclr/loss.h, docs/losses.md); log_z only
+                 * when it is learned. Rank 0 alone writes them. */
+                if (lead) {
+                    fprintf(r->metrics_file,
+                            "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.9g, \"pos_accuracy\": %.6g, \"lr\": %.9g, "
+                            "\"images_per_s\": %.2f, \"mi_lower_bound\": %.6g, \"log_zhat\": %.6g, \"log_zhat_sd\": %.6g, "
+                            "\"alignment\": %.6g, \"uniformity\": %.6g, ",
+                            (long long)done, (double)done / spe, mean[VKC_METRIC_LOSS], mean[VKC_METRIC_ACCURACY], lr_now,
+                            ips, mean[VKC_METRIC_MI_BOUND], mean[VKC_METRIC_LOG_ZHAT], mean[VKC_METRIC_LOG_ZHAT_SD],
+                            mean[VKC_METRIC_ALIGNMENT], mean[VKC_METRIC_UNIFORMITY]);
+                    if (c->model.loss_logz) fprintf(r->metrics_file, "\"log_z\": %.9g, ", mean[VKC_METRIC_LOG_Z]);
+                    fprintf(r->metrics_file, "\"steps_averaged\": %d, \"last_loss\": %.9g}\n", interval_n, loss);
+                    fflush(r->metrics_file);
+                }
+                progress(r, tty, done, end, spe, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips,
+                         eta, epoch_end && tty);
+                memset(msum, 0, sizeof msum);
                 interval_n = 0;
                 interval_start = tnow;
             }
