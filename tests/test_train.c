@@ -111,10 +111,25 @@ static uint8_t *read_all(const char *path, size_t *n)
     return p;
 }
 
+/* The checkpoints of run directories a and b hold the same bytes: parameters, running
+ * statistics, optimizer state and metadata. */
+static void assert_same_checkpoint(const char *a, const char *b)
+{
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
+    size_t na, nb;
+    uint8_t *ba = read_all(pa, &na), *bb = read_all(pb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    free(ba);
+    free(bb);
+}
+
 static void test_resume_equals_straight(void **state)
 {
     (void)state;
-    char d1[256], d2[256], p1[300], p2[300];
+    char d1[256], d2[256];
     fixture_dir(d1);
     fixture_dir(d2);
     VkcTrainConfig c = tiny(d1, 128, 4); /* 4 steps per epoch */
@@ -135,14 +150,7 @@ static void test_resume_equals_straight(void **state)
     assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
     /* The final checkpoints hold the same bytes: parameters, running statistics, optimizer state
      * and metadata (the configurations match). */
-    snprintf(p1, sizeof p1, "%s/checkpoint.safetensors", d1);
-    snprintf(p2, sizeof p2, "%s/checkpoint.safetensors", d2);
-    size_t n1, n2;
-    uint8_t *b1 = read_all(p1, &n1), *b2 = read_all(p2, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(b1, b2, n1);
-    free(b1);
-    free(b2);
+    assert_same_checkpoint(d1, d2);
     fixture_cleanup(d1);
     fixture_cleanup(d2);
 }
@@ -484,7 +492,7 @@ static float checkpoint_scalar(const char *dir, const char *name)
 static void test_learned_logz_resume(void **state)
 {
     (void)state;
-    char d1[256], d2[256], p1[300], p2[300];
+    char d1[256], d2[256];
     fixture_dir(d1);
     fixture_dir(d2);
     VkcTrainConfig c = tiny(d1, 128, 4); /* 4 steps per epoch */
@@ -510,14 +518,7 @@ static void test_learned_logz_resume(void **state)
     run_ok(&again, d2, &split, &res);
     assert_int_equal(res.steps, 16);
     assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
-    snprintf(p1, sizeof p1, "%s/checkpoint.safetensors", d1);
-    snprintf(p2, sizeof p2, "%s/checkpoint.safetensors", d2);
-    size_t n1, n2;
-    uint8_t *b1 = read_all(p1, &n1), *b2 = read_all(p2, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(b1, b2, n1);
-    free(b1);
-    free(b2);
+    assert_same_checkpoint(d1, d2);
     if (vkclr_binary) {
         char args[400];
         snprintf(args, sizeof args, "--resume %s --loss ntxent", d2);
