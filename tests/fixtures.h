@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -99,5 +100,37 @@ static inline void fixture_png_gray(const char *dir, const char *rel, int w, int
             if (!strstr(vkc_error(), frags_[k_]))                                              \
                 fail_msg("%s: message '%s' does not mention '%s'", #call, vkc_error(), frags_[k_]); \
     } while (0)
+
+/* The whole file at path, NUL-terminated (so text files can be used as strings); *n bytes. */
+static inline uint8_t *fixture_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(*n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, *n, f), *n);
+    p[*n] = 0;
+    fclose(f);
+    return p;
+}
+
+/* Run `binary args` through the shell; its stdout and stderr go to output (NUL-terminated, and
+ * echoed to the test log). Returns the exit status (-1 if it did not exit normally). */
+static inline int fixture_run(const char *binary, const char *args, char *output, size_t size)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", binary, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(output, 1, size - 1, p);
+    output[n] = 0;
+    int status = pclose(p);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    printf("vkclr %s -> %d:\n%s", args, code, output);
+    return code;
+}
 
 #endif

@@ -22,21 +22,6 @@ static const char *vkclr_binary;
 static char run_dir[256];  /* a tiny training run shared by the tests */
 static char ckpt[320];     /* its checkpoint.safetensors */
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(*n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, *n, f), *n);
-    p[*n] = 0;
-    fclose(f);
-    return p;
-}
-
 static void write_all(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -116,7 +101,7 @@ static void test_run_outputs(void **state)
     char path[400];
     size_t n;
     snprintf(path, sizeof path, "%s/results.json", run_dir);
-    char *text = (char *)read_all(path, &n);
+    char *text = (char *)fixture_read(path, &n);
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);
     const char *keys[] = {"probe_top1", "probe_top5", "knn_top1", "knn_top5"};
@@ -131,7 +116,7 @@ static void test_run_outputs(void **state)
     free(text);
     /* --knn-every 1 over 2 epochs: one monitor line after epoch 1 (epoch 2 is the final evaluation). */
     snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
-    text = (char *)read_all(path, &n);
+    text = (char *)fixture_read(path, &n);
     int monitors = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (!strstr(line, "knn_top1")) continue;
@@ -222,7 +207,7 @@ static void test_random_init(void **state)
 static void write_with_config(const char *path, const char *key, cJSON *value)
 {
     size_t n;
-    uint8_t *file = read_all(ckpt, &n);
+    uint8_t *file = fixture_read(ckpt, &n);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
     char *htext = malloc(hlen + 1);
@@ -264,7 +249,7 @@ static void test_bad_checkpoints(void **state)
 
     /* Truncated: the tensor data stops early. */
     size_t n;
-    uint8_t *file = read_all(ckpt, &n);
+    uint8_t *file = fixture_read(ckpt, &n);
     snprintf(path, sizeof path, "%s/truncated.safetensors", dir);
     write_all(path, file, n - 1000);
     ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "truncated");
@@ -303,19 +288,6 @@ static void test_bad_checkpoints(void **state)
     env_close(&e);
 }
 
-static int run_cli(const char *cmd_args, char *output, size_t size)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", vkclr_binary, cmd_args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(output, 1, size - 1, p);
-    output[n] = 0;
-    int status = pclose(p);
-    printf("vkclr %s -> %d:\n%s", cmd_args, WIFEXITED(status) ? WEXITSTATUS(status) : -1, output);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* vkclr probe --checkpoint RUN --random-init and vkclr export --checkpoint FILE. */
 static void test_cli(void **state)
 {
@@ -327,10 +299,10 @@ static void test_cli(void **state)
              "probe --checkpoint %s --random-init --width 4 --limit 1000 --test-limit 500 --epochs 3 --quiet "
              "--out %s/probe.json",
              run_dir, dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/probe.json", dir);
     size_t n;
-    char *text = (char *)read_all(path, &n);
+    char *text = (char *)fixture_read(path, &n);
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);
     cJSON *results = cJSON_GetObjectItem(j, "results");
@@ -345,9 +317,9 @@ static void test_cli(void **state)
     free(text);
 
     snprintf(args, sizeof args, "export --checkpoint %s --features %s/f.npy --split train --limit 300", ckpt, dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/f.npy", dir);
-    uint8_t *npy = read_all(path, &n);
+    uint8_t *npy = fixture_read(path, &n);
     assert_true(n > 10 && !memcmp(npy, "\x93NUMPY", 6));
     assert_non_null(strstr((char *)npy + 10, "'shape': (300, 16)"));
     size_t header = 10 + (size_t)(npy[8] | npy[9] << 8); /* version 1.0: uint16 header length */
@@ -355,7 +327,7 @@ static void test_cli(void **state)
     free(npy);
 
     snprintf(args, sizeof args, "probe --checkpoint %s/nothing-here --epochs 1", dir);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 1);
     assert_non_null(strstr(out, "nothing-here"));
     fixture_cleanup(dir);
 }

@@ -97,20 +97,6 @@ static void test_deterministic(void **state)
 }
 
 /* Two epochs, stop, resume for two more == four epochs straight (losses and final checkpoint). */
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(*n);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, *n, f), *n);
-    fclose(f);
-    return p;
-}
-
 /* The checkpoints of run directories a and b hold the same bytes: parameters, running
  * statistics, optimizer state and metadata. */
 static void assert_same_checkpoint(const char *a, const char *b)
@@ -119,7 +105,7 @@ static void assert_same_checkpoint(const char *a, const char *b)
     snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
     snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
     size_t na, nb;
-    uint8_t *ba = read_all(pa, &na), *bb = read_all(pb, &nb);
+    uint8_t *ba = fixture_read(pa, &na), *bb = fixture_read(pb, &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(ba, bb, na);
     free(ba);
@@ -168,7 +154,7 @@ static void test_checkpoint_format(void **state)
     run_ok(&c, NULL, &l, &res);
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     size_t n;
-    uint8_t *file = read_all(path, &n);
+    uint8_t *file = fixture_read(path, &n);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
     assert_true(hlen % 8 == 0 && 8 + hlen < n);
@@ -335,7 +321,7 @@ static void test_knn_evaluation(void **state)
     assert_true(res.knn_top1 > 0.2 && res.knn_top1 <= 1.0);
     snprintf(path, sizeof path, "%s/results.json", dir);
     size_t n;
-    uint8_t *text = read_all(path, &n);
+    uint8_t *text = fixture_read(path, &n);
     text = realloc(text, n + 1);
     text[n] = 0;
     cJSON *j = cJSON_Parse((char *)text);
@@ -347,23 +333,11 @@ static void test_knn_evaluation(void **state)
 }
 
 /* Run the built binary's `train` with `args`: its output and exit status. */
-static int run_cli(const char *args, char *output, size_t size)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s train %s 2>&1", vkclr_binary, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(output, 1, size - 1, p);
-    output[n] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void expect_error(const char *args, int status, const char *needle)
 {
-    char out[4096];
-    int got = run_cli(args, out, sizeof out);
-    printf("vkclr train %s -> %d: %s", args, got, out);
+    char out[4096], train_args[1024];
+    snprintf(train_args, sizeof train_args, "train %s", args);
+    int got = fixture_run(vkclr_binary, train_args, out, sizeof out);
     assert_int_equal(got, status);
     if (!strstr(out, needle)) fail_msg("expected '%s' in the output of 'vkclr train %s'", needle, args);
 }
@@ -375,7 +349,7 @@ static char *read_text(const char *dir, const char *name)
     char path[400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t n;
-    char *text = (char *)read_all(path, &n);
+    char *text = (char *)fixture_read(path, &n);
     text = realloc(text, n + 1);
     text[n] = 0;
     return text;
@@ -468,7 +442,7 @@ static float checkpoint_scalar(const char *dir, const char *name)
     char path[400];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     size_t n;
-    uint8_t *file = read_all(path, &n);
+    uint8_t *file = fixture_read(path, &n);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
     char *text = malloc(hlen + 1);
