@@ -14,12 +14,43 @@
 #include "vkclr/model.h"
 #include "vktest.h"
 
+/* What a model is built from: device memory and the kernel sets of its layers. */
 typedef struct {
-    VkcArena dev, host;
+    VkcArena dev;
     VkcLayers layers;
     VkcGemm gemm;
     VkcReduce reduce;
     VkcLinearKernels lin;
+} Kernels;
+
+static void kernels_open(Kernels *k)
+{
+    VkcContext *ctx = &vktest_ctx;
+    vkc_arena_init(&k->dev, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_layers_init(ctx, &k->layers) || vkc_gemm_init(ctx, &k->gemm) || vkc_reduce_init(ctx, &k->reduce) ||
+        vkc_linear_kernels_init(ctx, &k->lin, &k->gemm, &k->reduce))
+        fail_msg("%s", vkc_error());
+}
+
+static void kernels_close(Kernels *k)
+{
+    vkc_linear_kernels_destroy(&k->lin);
+    vkc_reduce_destroy(&k->reduce);
+    vkc_gemm_destroy(&k->gemm);
+    vkc_layers_destroy(&k->layers);
+    vkc_arena_destroy(&k->dev);
+}
+
+/* A model of cfg with parameters from `seed`, built from k. */
+static void model_open(Kernels *k, VkcModel *m, const VkcModelConfig *cfg, uint32_t batch, uint64_t seed)
+{
+    if (vkc_model_create(m, &vktest_ctx, &k->layers, &k->lin, cfg, batch, &k->dev) || vkc_model_init_params(m, seed))
+        fail_msg("%s", vkc_error());
+}
+
+typedef struct {
+    Kernels k;
+    VkcArena host;
     VkcModel m;
     VkcTensor x, dembed, embed_out;
     VkcCmd fwd, bwd;
@@ -45,12 +76,9 @@ static void gradient_check(const char *encoder, int width, int H)
     cfg.channels = 3;
     cfg.height = cfg.width_px = H;
     const uint32_t B = 6;
-    vkc_arena_init(&r->dev, ctx, VKC_MEMORY_DEVICE);
+    kernels_open(&r->k);
     vkc_arena_init(&r->host, ctx, VKC_MEMORY_STAGING);
-    if (vkc_layers_init(ctx, &r->layers) || vkc_gemm_init(ctx, &r->gemm) || vkc_reduce_init(ctx, &r->reduce) ||
-        vkc_linear_kernels_init(ctx, &r->lin, &r->gemm, &r->reduce) ||
-        vkc_model_create(&r->m, ctx, &r->layers, &r->lin, &cfg, B, &r->dev) || vkc_model_init_params(&r->m, 3))
-        fail_msg("%s", vkc_error());
+    model_open(&r->k, &r->m, &cfg, B, 3);
     int n_in = (int)(B * 3 * H * H), n_out = (int)B * cfg.out_dim;
     if (vkc_tensor_alloc(&r->host, (size_t)n_in * 4, &r->x) || vkc_tensor_alloc(&r->host, (size_t)n_out * 4, &r->dembed) ||
         vkc_tensor_alloc(&r->host, (size_t)n_out * 4, &r->embed_out))
@@ -104,12 +132,8 @@ static void gradient_check(const char *encoder, int width, int H)
     vkc_cmd_destroy(&r->fwd);
     vkc_cmd_destroy(&r->bwd);
     vkc_model_destroy(&r->m);
-    vkc_linear_kernels_destroy(&r->lin);
-    vkc_reduce_destroy(&r->reduce);
-    vkc_gemm_destroy(&r->gemm);
-    vkc_layers_destroy(&r->layers);
     vkc_arena_destroy(&r->host);
-    vkc_arena_destroy(&r->dev);
+    kernels_close(&r->k);
     free(r);
 }
 
@@ -130,19 +154,12 @@ static void test_init(void **state)
 {
     (void)state;
     VkcContext *ctx = &vktest_ctx;
-    VkcArena dev;
-    VkcLayers L;
-    VkcGemm gemm;
-    VkcReduce red;
-    VkcLinearKernels lin;
+    Kernels k;
     VkcModel m;
     VkcModelConfig cfg = vkc_model_defaults();
     cfg.width = 32;
-    vkc_arena_init(&dev, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_layers_init(ctx, &L) || vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &red) ||
-        vkc_linear_kernels_init(ctx, &lin, &gemm, &red) || vkc_model_create(&m, ctx, &L, &lin, &cfg, 2, &dev) ||
-        vkc_model_init_params(&m, 5))
-        fail_msg("%s", vkc_error());
+    kernels_open(&k);
+    model_open(&k, &m, &cfg, 2, 5);
     /* block3 conv: 128 x 64 x 3 x 3, std sqrt(2 / (128 * 9)) = 0.0417 */
     int t = -1;
     for (int i = 0; i < m.ntensors; i++)
@@ -160,11 +177,7 @@ static void test_init(void **state)
     assert_true(fabs(std - sqrt(2.0 / (128 * 9))) < 0.002);
     free(w);
     vkc_model_destroy(&m);
-    vkc_linear_kernels_destroy(&lin);
-    vkc_reduce_destroy(&red);
-    vkc_gemm_destroy(&gemm);
-    vkc_layers_destroy(&L);
-    vkc_arena_destroy(&dev);
+    kernels_close(&k);
 }
 
 /* cfg.loss_logz adds the learned log Z of nce as the last parameter, "loss.logz": 1 float,
@@ -173,21 +186,14 @@ static void test_loss_logz_parameter(void **state)
 {
     (void)state;
     VkcContext *ctx = &vktest_ctx;
-    VkcArena dev;
-    VkcLayers L;
-    VkcGemm gemm;
-    VkcReduce red;
-    VkcLinearKernels lin;
+    Kernels k;
     VkcModel a, b;
     VkcModelConfig cfg = vkc_model_defaults();
     cfg.width = 4;
-    vkc_arena_init(&dev, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_layers_init(ctx, &L) || vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &red) ||
-        vkc_linear_kernels_init(ctx, &lin, &gemm, &red) || vkc_model_create(&a, ctx, &L, &lin, &cfg, 2, &dev) ||
-        vkc_model_init_params(&a, 5))
-        fail_msg("%s", vkc_error());
+    kernels_open(&k);
+    model_open(&k, &a, &cfg, 2, 5);
     cfg.loss_logz = true;
-    if (vkc_model_create(&b, ctx, &L, &lin, &cfg, 2, &dev) || vkc_model_init_params(&b, 5)) fail_msg("%s", vkc_error());
+    model_open(&k, &b, &cfg, 2, 5);
     assert_int_equal(a.logz_tensor, -1);
     assert_int_equal(b.ntensors, a.ntensors + 1);
     assert_int_equal(b.logz_tensor, b.ntensors - 1);
@@ -210,11 +216,7 @@ static void test_loss_logz_parameter(void **state)
     free(pb);
     vkc_model_destroy(&a);
     vkc_model_destroy(&b);
-    vkc_linear_kernels_destroy(&lin);
-    vkc_reduce_destroy(&red);
-    vkc_gemm_destroy(&gemm);
-    vkc_layers_destroy(&L);
-    vkc_arena_destroy(&dev);
+    kernels_close(&k);
 }
 
 int main(void)
