@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 
@@ -47,4 +48,30 @@ double bench_median(double *values, int n)
 {
     qsort(values, (size_t)n, sizeof *values, compare);
     return values[n / 2];
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns)
+{
+    double times[BENCH_MAX_REPEAT];
+    if (repeat < 1 || repeat > BENCH_MAX_REPEAT) return vkc_fail("repeat %d out of range", repeat);
+    for (int r = 0; r <= repeat; r++) {
+        double start = now_ns();
+        if (vkc_cmd_submit_wait(cmd)) return VKC_ERR;
+        double wall = now_ns() - start;
+        if (r == 0) continue;
+        if (t0 >= 0 && t1 >= 0) {
+            if (vkc_cmd_elapsed_ns(cmd, t0, t1, &times[r - 1])) return VKC_ERR;
+        } else {
+            times[r - 1] = wall;
+        }
+    }
+    *median_ns = bench_median(times, repeat);
+    return VKC_OK;
 }

@@ -17,6 +17,11 @@ typedef struct {
 int bench_parse(const char *name, int argc, char **argv, long default_repeat, BenchOptions *o, const char *help);
 /* Open the device the options name; prints "vkclr bench NAME: why" on failure. */
 int bench_open(const char *name, const BenchOptions *o, VkcContext *ctx);
+/* Submit the recorded (ended) cmd repeat + 1 times and give the median time between its
+ * timestamps t0 and t1 over the last `repeat` runs (the first is a warm-up: some drivers
+ * compile pipelines at their first dispatch). Wall-clock time where the device has no
+ * timestamps (t0 < 0). */
+int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns);
 /* Median of n values (sorts them in place). */
 double bench_median(double *values, int n);
 

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
 #include "commands.h"
@@ -23,13 +22,6 @@ static const Shape shapes[] = {
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 /* Median time in ns of `repeat` runs of one product (after one warm-up run). */
 static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, double *median_ns)
 {
@@ -39,7 +31,6 @@ static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, d
     uint64_t a = (uint64_t)s->M * s->K, b = (uint64_t)s->K * s->N, c = (uint64_t)s->M * s->N;
     int rc = VKC_ERR;
     VkcCmd cmd = {0};
-    double times[BENCH_MAX_REPEAT];
     if (vkc_tensor_alloc(&arena, a * 4, &A) || vkc_tensor_alloc(&arena, b * 4, &B) ||
         vkc_tensor_alloc(&arena, c * 4, &C) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd))
         goto done;
@@ -52,15 +43,7 @@ static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, d
     if (vkc_gemm_record(g, &cmd, &args)) goto done;
     int t1 = vkc_cmd_timestamp(&cmd);
     if (vkc_cmd_end(&cmd)) goto done;
-    for (int r = 0; r <= repeat; r++) {
-        double start = now_ns();
-        if (vkc_cmd_submit_wait(&cmd)) goto done;
-        double wall = now_ns() - start;
-        if (r == 0) continue; /* warm-up: pipeline compilation happens here on some drivers */
-        if (t0 >= 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1]) == VKC_OK) continue;
-        times[r - 1] = wall;
-    }
-    *median_ns = bench_median(times, repeat);
+    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);

@@ -119,7 +119,6 @@ static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, d
 {
     VkcArena arena;
     VkcCmd cmd = {0};
-    double times[64];
     int rc = VKC_ERR;
     vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
     if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
@@ -131,11 +130,7 @@ static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, d
         goto done;
     }
     if (vkc_cmd_end(&cmd)) goto done;
-    for (int r = 0; r <= repeat; r++) {
-        if (vkc_cmd_submit_wait(&cmd)) goto done;
-        if (r > 0 && vkc_cmd_elapsed_ns(&cmd, t0, t1, &times[r - 1])) goto done;
-    }
-    *median_ns = bench_median(times, repeat);
+    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);
