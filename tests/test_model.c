@@ -219,11 +219,39 @@ static void test_loss_logz_parameter(void **state)
     kernels_close(&k);
 }
 
+/* A conv whose work tensor is smaller than vkc_conv2d_work_bytes() is refused with the sizes,
+ * where the im2col path would need it (CPU devices). */
+static void test_conv_work_too_small(void **state)
+{
+    (void)state;
+    Kernels k;
+    kernels_open(&k);
+    if (!k.layers.conv_im2col) {
+        kernels_close(&k);
+        skip(); /* GPUs take the direct kernels, which need no work for the forward */
+    }
+    VkcConv2d c = {.N = 2, .C_in = 8, .H = 8, .W = 8, .C_out = 8, .kernel = 3, .stride = 1, .pad = 1};
+    VkcTensor x, y;
+    VkDeviceSize need = vkc_conv2d_work_bytes(&k.layers, &c);
+    assert_true(need > 256);
+    if (vkc_tensor_alloc(&k.dev, 8 * 8 * 9 * 4, &c.weight) || vkc_tensor_alloc(&k.dev, 2 * 8 * 64 * 4, &x) ||
+        vkc_tensor_alloc(&k.dev, 2 * 8 * 64 * 4, &y) || vkc_tensor_alloc(&k.dev, 256, &c.work))
+        fail_msg("%s", vkc_error());
+    VkcCmd cmd;
+    if (vkc_cmd_init(&vktest_ctx, &cmd) || vkc_cmd_begin(&cmd)) fail_msg("%s", vkc_error());
+    assert_int_equal(vkc_conv2d_forward(&k.layers, &cmd, &c, x, y), VKC_ERR);
+    assert_non_null(strstr(vkc_error(), "vkc_conv2d_work_bytes"));
+    vkc_cmd_end(&cmd);
+    vkc_cmd_destroy(&cmd);
+    kernels_close(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_loss_logz_parameter),
+        cmocka_unit_test(test_conv_work_too_small),
         cmocka_unit_test(test_convnet_gradients),
         cmocka_unit_test(test_resnet_gradients),
     };

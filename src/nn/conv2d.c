@@ -162,12 +162,17 @@ static ColPlan col_plan(const VkcLayers *L, const VkcConv2d *c, int pass)
     return p;
 }
 
-/* Whether this pass takes the im2col path (and its plan). */
-static bool use_col(const VkcLayers *L, const VkcConv2d *c, int pass, ColPlan *plan)
+/* Whether this pass takes the im2col path (1, with its plan) or the direct kernels (0). A
+ * layer without a work tensor runs the direct kernels; one whose work tensor is smaller than
+ * vkc_conv2d_work_bytes() asked for is a sizing mistake and an error (-1), not a quiet slowdown. */
+static int use_col(const VkcLayers *L, const VkcConv2d *c, int pass, ColPlan *plan)
 {
-    if (!L->conv_im2col || !col_pass_possible(c, pass)) return false;
+    if (!L->conv_im2col || !col_pass_possible(c, pass) || !c->work.buffer) return 0;
     *plan = col_plan(L, c, pass);
-    return c->work.buffer && c->work.size >= plan->end;
+    if (c->work.size < plan->end)
+        return vkc_fail("conv2d: work tensor of %llu bytes, this layer needs %llu (vkc_conv2d_work_bytes)",
+                        (unsigned long long)c->work.size, (unsigned long long)plan->end);
+    return 1;
 }
 
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c)
@@ -334,7 +339,9 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         (push.has_bias && vkc_layers_need("conv2d forward", "bias", c->bias, c->C_out)))
         return VKC_ERR;
     ColPlan plan;
-    if (use_col(L, c, PASS_FWD, &plan)) return col_conv(L, cmd, c, PASS_FWD, &plan, x, y);
+    int col = use_col(L, c, PASS_FWD, &plan);
+    if (col < 0) return VKC_ERR;
+    if (col) return col_conv(L, cmd, c, PASS_FWD, &plan, x, y);
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
@@ -353,7 +360,9 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
         vkc_layers_need("conv2d backward-input", "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W))
         return VKC_ERR;
     ColPlan plan;
-    if (use_col(L, c, PASS_BWD_IN, &plan)) return col_conv(L, cmd, c, PASS_BWD_IN, &plan, dy, dx);
+    int col = use_col(L, c, PASS_BWD_IN, &plan);
+    if (col < 0) return VKC_ERR;
+    if (col) return col_conv(L, cmd, c, PASS_BWD_IN, &plan, dy, dx);
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
@@ -382,7 +391,9 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
 
     const VkcKernel *k;
     ColPlan plan;
-    if (use_col(L, c, PASS_BWD_W, &plan)) return col_weight(L, cmd, c, &plan, x, dy, dweight, dbias);
+    int col = use_col(L, c, PASS_BWD_W, &plan);
+    if (col < 0) return VKC_ERR;
+    if (col) return col_weight(L, cmd, c, &plan, x, dy, dweight, dbias);
     {
         if (vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride)) return VKC_ERR;
         ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
