@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vkclr/augment.h"
+#include "vkclr/resize.h"
 
 struct VkcAugmenter {
     VkcAugmentConfig cfg;

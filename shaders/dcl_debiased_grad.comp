@@ -7,18 +7,10 @@
 //   G_ij = (a_ij + a_ji) * scale,   scale = 1 / (2N tau).
 // exp(S_i,pos - log D) <= 1 (pos is one part of D). For a negative, D >= K e^{-1/tau} (the
 // clamp) bounds exp(S_ij - log D) by e^{2/tau} / K: finite in float for tau > 0.023.
+#define LOSS_GRAD
 #extension GL_GOOGLE_include_directive : require
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-
-layout(binding = 0) uniform samplerBuffer S;
-layout(binding = 1) uniform samplerBuffer Rows; // rgba32f (l, log D, clamped, 0)
-layout(binding = 2, std430) writeonly buffer G { float g[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off, rows_off, g_off;
-    float scale, tau_plus;
-} p;
 
 float dloss(uint i, uint j)
 {

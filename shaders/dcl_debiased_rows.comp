@@ -14,17 +14,10 @@
 // maximum), so P + Ng' > 0 unless a cancelled estimate meets an underflowed floor: that needs
 // 2/tau > 87 (tau < 0.023) and an anti-aligned positive.
 // Writes rows[i] = (l_i, log(pos + Ng_i), clamped_i, 0). One invocation per row.
+#define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
-
-layout(binding = 0) uniform samplerBuffer S;
-layout(binding = 1, std430) writeonly buffer Rows { vec4 rows[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off;
-    float inv_tau, tau_plus;
-} p;
 
 void main()
 {

@@ -4,18 +4,10 @@
 //                     = exp(S_ij - lse_neg_i)       for j a noise sample (softmax over noise)
 //   G_ij = (a_ij + a_ji) * scale,   scale = 1 / (2N tau).
 // One invocation per element of G.
+#define LOSS_GRAD
 #extension GL_GOOGLE_include_directive : require
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-
-layout(binding = 0) uniform samplerBuffer S;
-layout(binding = 1) uniform samplerBuffer Rows; // rgba32f (l, lse_neg, s_pos, 0)
-layout(binding = 2, std430) writeonly buffer G { float g[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off, rows_off, g_off;
-    float scale;
-} p;
 
 float dloss(uint i, uint j)
 {

@@ -5,16 +5,10 @@
 // lse_neg_i is the log of the in-batch partition estimate Z^(i) (see contrastive_stats.comp).
 // Computed as m + log sum exp(S_ij - m), m the maximum over the noise samples: every exponent
 // <= 0 and the sum >= 1. Writes rows[i] = (l_i, lse_neg_i, S_i,pos, 0). One invocation per row.
+#define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
-
-layout(binding = 0) uniform samplerBuffer S;
-layout(binding = 1, std430) writeonly buffer Rows { vec4 rows[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off;
-} p;
 
 void main()
 {

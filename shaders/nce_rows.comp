@@ -15,17 +15,10 @@
 //   dl_i/db = sigmoid(b - S_i,pos) - sum_j sigmoid(S_ij - b)
 // which is written next to the loss so that the backward pass only needs a column sum.
 // Writes rows[i] = (l_i, dl_i/db, 0, 0). One invocation per row.
+#define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
-
-layout(binding = 0) uniform samplerBuffer S;    // r32f logits z z^T / tau
-layout(binding = 1) uniform samplerBuffer LogZ; // r32f, one float (read only when learned != 0)
-layout(binding = 2, std430) writeonly buffer Rows { vec4 rows[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off, logz_off, learned;
-} p;
 
 void main()
 {

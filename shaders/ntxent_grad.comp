@@ -7,16 +7,10 @@
 // using lse_i from ntxent_rows (softmax_ij = exp(S_ij - lse_i) <= 1: no overflow).
 // [j == pos(i)] and [i == pos(j)] are the same event, hence the 2.
 // One invocation per element of G; x runs along j so a row of G is stored contiguously.
+#define LOSS_GRAD
+#extension GL_GOOGLE_include_directive : require
+#include "contrastive_common.glsl"
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-
-layout(binding = 0) uniform samplerBuffer S;     // r32f logits
-layout(binding = 1) uniform samplerBuffer Stats; // rgba32f rows (loss, hit, lse, s_pos)
-layout(binding = 2, std430) writeonly buffer G { float g[]; };
-
-layout(push_constant) uniform Push {
-    uint n2, s_off, stats_off, g_off;
-    float scale; // 1 / (2N tau)
-} p;
 
 void main()
 {
@@ -26,8 +20,8 @@ void main()
     if (i != j) {
         const uint half_n = p.n2 / 2u;
         const uint pos = i < half_n ? i + half_n : i - half_n;
-        const float lse_i = texelFetch(Stats, int(p.stats_off + i)).z;
-        const float lse_j = texelFetch(Stats, int(p.stats_off + j)).z;
+        const float lse_i = texelFetch(Rows, int(p.rows_off + i)).z;
+        const float lse_j = texelFetch(Rows, int(p.rows_off + j)).z;
         v = exp(texelFetch(S, int(p.s_off + i * p.n2 + j)).r - lse_i) +
             exp(texelFetch(S, int(p.s_off + j * p.n2 + i)).r - lse_j);
         if (j == pos) v -= 2.0;

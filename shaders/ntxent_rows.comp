@@ -7,18 +7,13 @@
 //   hit_i  = 1 if S_i,pos(i) > S_ij for every j not in {i, pos(i)}  (positive ranked first)
 // lse is computed as m + log sum exp(S_ij - m) with m the row maximum, so every exponent is
 // <= 0: no overflow however small tau is (|S| <= 1/tau), and the sum is >= 1 (no log 0).
-// Writes stats[i] = (loss_i, hit_i, lse_i, S_i,pos); a column sum turns them into the batch
-// means (loss, accuracy, mean lse, mean positive logit) and the backward pass reads lse_i.
+// Writes rows[i] = (loss_i, hit_i, lse_i, S_i,pos); the metric kernel averages the losses and
+// the backward pass reads lse_i.
 // One invocation per row.
+#define LOSS_ROWS
+#extension GL_GOOGLE_include_directive : require
+#include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
-
-layout(binding = 0) uniform samplerBuffer S; // r32f view of the logits
-layout(binding = 1, std430) writeonly buffer Stats { vec4 stats[]; };
-
-layout(push_constant) uniform Push {
-    uint n2;    // 2N rows
-    uint s_off; // element offset of S in its view
-} p;
 
 void main()
 {
@@ -41,5 +36,5 @@ void main()
     for (uint j = 0; j < p.n2; j++)
         if (j != i) sum += exp(texelFetch(S, int(row + j)).r - m);
     const float lse = m + log(sum);
-    stats[i] = vec4(lse - sp, hit ? 1.0 : 0.0, lse, sp);
+    rows[i] = vec4(lse - sp, hit ? 1.0 : 0.0, lse, sp);
 }

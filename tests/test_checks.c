@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "vkclr/check.h"
@@ -22,8 +24,27 @@ static void run_one(void **state)
     assert_int_equal(vktest_ctx.validation_messages, before);
 }
 
+/* --groups G...: every check's group (its name before the slash) is one of G. */
+static int check_groups(int n, char **groups)
+{
+    int missing = 0;
+    for (const VkcCheck *c = vkc_checks; c->name; c++) {
+        size_t len = strcspn(c->name, "/");
+        bool found = false;
+        for (int g = 0; g < n && !found; g++) found = strlen(groups[g]) == len && !strncmp(groups[g], c->name, len);
+        if (!found) {
+            fprintf(stderr, "check %s belongs to no meson test group (tests/meson.build reads src/check/checks.def)\n",
+                    c->name);
+            missing++;
+        }
+    }
+    printf("%d groups cover every check\n", n);
+    return missing ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--groups")) return check_groups(argc - 2, argv + 2);
     const char *prefix = argc > 1 ? argv[1] : "";
     static struct CMUnitTest tests[256];
     int n = 0;

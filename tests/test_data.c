@@ -11,6 +11,7 @@
 
 #include "fixtures.h"
 #include "vkclr/data.h"
+#include "vkclr/resize.h"
 
 #define LOAD_OK(call)                                                          \
     do {                                                                       \

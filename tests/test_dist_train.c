@@ -107,7 +107,7 @@ static void run(VkcTrainConfig *c, Losses *l)
 {
     VkcTrainResult res;
     memset(l, 0, sizeof *l);
-    if (vkc_train_run(c, NULL, 0, on_step, l, &res)) fail_msg("rank %d: %s", world.rank, vkc_error());
+    if (vkc_train_run(c, NULL, on_step, l, &res)) fail_msg("rank %d: %s", world.rank, vkc_error());
     assert_int_equal(l->n, STEPS);
     assert_int_equal(res.validation_messages, 0);
 }

@@ -14,37 +14,29 @@
 #include "vkclr/model.h"
 #include "vktest.h"
 
-/* What a model is built from: device memory and the kernel sets of its layers. */
+/* What a model is built from: device memory and the kernel bundle. */
 typedef struct {
     VkcArena dev;
-    VkcLayers layers;
-    VkcGemm gemm;
-    VkcReduce reduce;
-    VkcLinearKernels lin;
+    VkcModelKernels kernels;
 } Kernels;
 
 static void kernels_open(Kernels *k)
 {
-    VkcContext *ctx = &vktest_ctx;
-    vkc_arena_init(&k->dev, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_layers_init(ctx, &k->layers) || vkc_gemm_init(ctx, &k->gemm) || vkc_reduce_init(ctx, &k->reduce) ||
-        vkc_linear_kernels_init(ctx, &k->lin, &k->gemm, &k->reduce))
-        fail_msg("%s", vkc_error());
+    vkc_arena_init(&k->dev, &vktest_ctx, VKC_MEMORY_DEVICE);
+    if (vkc_model_kernels_init(&vktest_ctx, &k->kernels)) fail_msg("%s", vkc_error());
 }
 
 static void kernels_close(Kernels *k)
 {
-    vkc_linear_kernels_destroy(&k->lin);
-    vkc_reduce_destroy(&k->reduce);
-    vkc_gemm_destroy(&k->gemm);
-    vkc_layers_destroy(&k->layers);
+    vkc_model_kernels_destroy(&k->kernels);
     vkc_arena_destroy(&k->dev);
 }
 
 /* A model of cfg with parameters from `seed`, built from k. */
 static void model_open(Kernels *k, VkcModel *m, const VkcModelConfig *cfg, uint32_t batch, uint64_t seed)
 {
-    if (vkc_model_create(m, &vktest_ctx, &k->layers, &k->lin, cfg, batch, &k->dev) || vkc_model_init_params(m, seed))
+    if (vkc_model_create(m, &vktest_ctx, &k->kernels.layers, &k->kernels.linear, cfg, batch, &k->dev) ||
+        vkc_model_init_params(m, seed))
         fail_msg("%s", vkc_error());
 }
 
@@ -65,12 +57,12 @@ static double loss_of(Rig *r, const float *R, int n)
     return L;
 }
 
-static void gradient_check(const char *encoder, int width, int H)
+static void gradient_check(VkcEncoderKind encoder, int width, int H)
 {
     VkcContext *ctx = &vktest_ctx;
     Rig *r = calloc(1, sizeof *r);
     VkcModelConfig cfg = vkc_model_defaults();
-    snprintf(cfg.encoder, sizeof cfg.encoder, "%s", encoder);
+    cfg.encoder = encoder;
     cfg.width = width;
     cfg.out_dim = 8;
     cfg.channels = 3;
@@ -116,12 +108,12 @@ static void gradient_check(const char *encoder, int width, int H)
             if (vkc_upload(ctx, vkc_tensor_slice(r->m.params, k * 4, 4), &orig, 4)) fail_msg("%s", vkc_error());
             double fd = (L[0] - L[1]) / (2.0 * h), an = g[k];
             bool ok = fabs(fd - an) <= 2e-2 + 5e-2 * fabs(an);
-            if (!ok) printf("%s %s[%zu]: backward %.6g, finite difference %.6g\n", encoder, nt->name, k - nt->offset, an, fd);
+            if (!ok) printf("%s %s[%zu]: backward %.6g, finite difference %.6g\n", vkc_name_of(vkc_encoder_names, (int)encoder), nt->name, k - nt->offset, an, fd);
             bad += !ok;
             checked++;
         }
     }
-    printf("%s: %d parameters checked against finite differences, %d off\n", encoder, checked, bad);
+    printf("%s: %d parameters checked against finite differences, %d off\n", vkc_name_of(vkc_encoder_names, (int)encoder), checked, bad);
     /* h is small (1e-4 relative) because batch norm over a 6-image batch is strongly curved;
      * float32 rounding and a ReLU or max-pool kink inside +-h can then spoil a few differences.
      * A wrong backward for any layer kind spoils far more than 1 in 20. */
@@ -140,13 +132,13 @@ static void gradient_check(const char *encoder, int width, int H)
 static void test_convnet_gradients(void **state)
 {
     (void)state;
-    gradient_check("convnet", 4, 8);
+    gradient_check(VKC_ENCODER_CONVNET, 4, 8);
 }
 
 static void test_resnet_gradients(void **state)
 {
     (void)state;
-    gradient_check("resnet10", 2, 8);
+    gradient_check(VKC_ENCODER_RESNET10, 2, 8);
 }
 
 /* Same seed, same initialisation; the conv init has the Kaiming fan-out spread. */
@@ -226,20 +218,20 @@ static void test_conv_work_too_small(void **state)
     (void)state;
     Kernels k;
     kernels_open(&k);
-    if (!k.layers.conv_im2col) {
+    if (!k.kernels.layers.conv_im2col) {
         kernels_close(&k);
         skip(); /* GPUs take the direct kernels, which need no work for the forward */
     }
     VkcConv2d c = {.N = 2, .C_in = 8, .H = 8, .W = 8, .C_out = 8, .kernel = 3, .stride = 1, .pad = 1};
     VkcTensor x, y;
-    VkDeviceSize need = vkc_conv2d_work_bytes(&k.layers, &c);
+    VkDeviceSize need = vkc_conv2d_work_bytes(&k.kernels.layers, &c);
     assert_true(need > 256);
     if (vkc_tensor_alloc(&k.dev, 8 * 8 * 9 * 4, &c.weight) || vkc_tensor_alloc(&k.dev, 2 * 8 * 64 * 4, &x) ||
         vkc_tensor_alloc(&k.dev, 2 * 8 * 64 * 4, &y) || vkc_tensor_alloc(&k.dev, 256, &c.work))
         fail_msg("%s", vkc_error());
     VkcCmd cmd;
     if (vkc_cmd_init(&vktest_ctx, &cmd) || vkc_cmd_begin(&cmd)) fail_msg("%s", vkc_error());
-    assert_int_equal(vkc_conv2d_forward(&k.layers, &cmd, &c, x, y), VKC_ERR);
+    assert_int_equal(vkc_conv2d_forward(&k.kernels.layers, &cmd, &c, x, y), VKC_ERR);
     assert_non_null(strstr(vkc_error(), "vkc_conv2d_work_bytes"));
     vkc_cmd_end(&cmd);
     vkc_cmd_destroy(&cmd);

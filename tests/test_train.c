@@ -53,7 +53,7 @@ static VkcTrainConfig tiny(const char *out, int limit, int epochs)
 
 static void run_ok(const VkcTrainConfig *c, const char *resume, Losses *l, VkcTrainResult *res)
 {
-    if (vkc_train_run(c, resume, 0, record, l, res)) fail_msg("training failed: %s", vkc_error());
+    if (vkc_train_run(c, resume, record, l, res)) fail_msg("training failed: %s", vkc_error());
     assert_int_equal(res->validation_messages, 0);
 }
 
@@ -242,7 +242,7 @@ static void test_checkpoint_format(void **state)
     fclose(f);
     VkcTrainConfig r = tiny("", 64, 1);
     r.out[0] = 0;
-    assert_int_equal(vkc_train_run(&r, dir, 0, NULL, NULL, &res), VKC_ERR);
+    assert_int_equal(vkc_train_run(&r, dir, NULL, NULL, &res), VKC_ERR);
     printf("truncated checkpoint: %s\n", vkc_error());
     assert_non_null(strstr(vkc_error(), "truncated"));
     free(file);
@@ -289,7 +289,7 @@ static void test_nan_detected(void **state)
     Losses l = {0};
     VkcTrainResult res;
     vkc_train_debug_nan_at(7);
-    int rc = vkc_train_run(&c, NULL, 0, record, &l, &res);
+    int rc = vkc_train_run(&c, NULL, record, &l, &res);
     vkc_train_debug_nan_at(0);
     assert_int_equal(rc, VKC_ERR);
     printf("NaN: %s\n", vkc_error());
@@ -509,15 +509,15 @@ static void test_loss_options_refused(void **state)
     VkcTrainConfig c = tiny("/tmp/vkclr-test-bad-loss", 128, 1);
     VkcTrainResult res;
     c.nce_learned_logz = true; /* with ntxent */
-    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_int_equal(vkc_train_run(&c, NULL, NULL, NULL, &res), VKC_ERR);
     assert_non_null(strstr(vkc_error(), "--nce-logz"));
     c.nce_learned_logz = false;
     c.tau_plus = 0.1f; /* with ntxent */
-    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_int_equal(vkc_train_run(&c, NULL, NULL, NULL, &res), VKC_ERR);
     assert_non_null(strstr(vkc_error(), "--tau-plus"));
     c.loss = VKC_LOSS_DCL_DEBIASED;
     c.tau_plus = 1.0f;
-    assert_int_equal(vkc_train_run(&c, NULL, 0, NULL, NULL, &res), VKC_ERR);
+    assert_int_equal(vkc_train_run(&c, NULL, NULL, NULL, &res), VKC_ERR);
     assert_non_null(strstr(vkc_error(), "--tau-plus"));
 }
 
@@ -533,7 +533,7 @@ static void test_bad_options(void **state)
     expect_error("--lr-scaling cubic", 2, "--lr-scaling");
     expect_error("--frobnicate", 2, "unknown option '--frobnicate'");
     expect_error("--epochs 2 --stop-after 2", 2, "--stop-after");
-    expect_error("--encoder vgg --out /tmp/vkclr-test-bad", 1, "unknown encoder 'vgg'");
+    expect_error("--encoder vgg --out /tmp/vkclr-test-bad", 2, "unknown encoder 'vgg'");
     expect_error("--data idx:/nonexistent --out /tmp/vkclr-test-bad", 1, "/nonexistent");
     expect_error("--resume /nonexistent-run", 1, "/nonexistent-run/checkpoint.safetensors");
     expect_error("--resume /tmp --batch 64", 2, "--resume");

@@ -17,19 +17,7 @@
 
 #include "vkclr/data.h"
 #include "vkclr/error.h"
-
-/* ---------------------------------------------------------------- random numbers */
-
-/* Counter-based: draw k is a hash of (key, k), so a generator is just its key and counter. */
-typedef struct {
-    uint64_t key, counter;
-} VkcRng;
-
-VkcRng vkc_rng(uint64_t seed, uint64_t epoch, uint64_t index, uint64_t view);
-uint64_t vkc_rng_u64(VkcRng *rng);
-float vkc_rng_uniform(VkcRng *rng);                /* [0, 1) with 24 random bits */
-float vkc_rng_range(VkcRng *rng, float lo, float hi); /* [lo, hi) */
-int vkc_rng_int(VkcRng *rng, int n);                /* [0, n), n >= 1 */
+#include "vkclr/rng.h"
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -58,6 +46,9 @@ typedef struct {
  *   gray    MNIST-like: crop scale 0.2-1, flip 0.5, brightness/contrast 0.4 p 0.8, no blur,
  *           Fashion-MNIST mean/std */
 int vkc_augment_preset(const char *name, VkcAugmentConfig *cfg);
+/* The preset for a dataset when none is chosen: gray for 1 channel, cifar for colour images up
+ * to 64x64, simclr for larger ones. */
+const char *vkc_augment_default_preset(const VkcDataset *ds);
 /* Set one parameter by name, e.g. "scale=0.2:1", "blur_p=0.5", "mean=0.5:0.5:0.5"; or several
  * separated by commas. Fails naming the bad key or value. */
 int vkc_augment_set(VkcAugmentConfig *cfg, const char *assignments);

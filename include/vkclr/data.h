@@ -34,13 +34,15 @@ typedef struct {
 
 /* Load from a --data spec:
  *   fashion-mnist          Fashion-MNIST from /usr/share/datasets/fashion-mnist (the default;
- *                          NULL or "" mean this too)
+ *                          NULL means this too; "" is refused)
  *   fashion-mnist:DIR      Fashion-MNIST IDX files in DIR
  *   mnist:DIR, idx:DIR     any IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
  *                          t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]); digit class names
  *   cifar10:DIR            data_batch_1..5.bin and test_batch.bin (DIR or DIR/cifar-10-batches-bin)
  *   cifar100:DIR           train.bin and test.bin, fine labels (DIR or DIR/cifar-100-binary)
- *   folder:DIR             DIR/train/<class>/ *.png and DIR/test/<class>/ *.png */
+ *   folder:DIR             DIR/train/<class>/ *.png and DIR/test/<class>/ *.png
+ *   synthetic:HxWxC[:N[:SEED]]  N (default 10240) random-noise training images and 1000 test
+ *                          images of 10 random classes, from SEED (default 0): for benchmarks */
 int vkc_dataset_load(VkcDataset *ds, const char *spec);
 
 /* The readers behind the spec. class_names may be NULL for idx ("0".."9"). */
@@ -75,15 +77,7 @@ static inline const uint8_t *vkc_image(const VkcDataset *ds, const VkcSplit *spl
 /* Per-channel mean and standard deviation of the training images, in [0, 1] units. */
 void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3]);
 
-/* ---------------------------------------------------------------- resampling and PNG */
-
-/* Resize a h x w region of a c-channel HWC image (rows `stride` bytes apart) to oh x ow with
- * a triangle (bilinear) filter whose support widens when shrinking, so downscaling averages
- * instead of aliasing (what PIL's BILINEAR resize does). Pixel centres at +0.5; equal sizes
- * copy exactly. scratch holds vkc_resize_scratch_floats(h, w, oh, ow, c) floats. */
-size_t vkc_resize_scratch_floats(int h, int w, int oh, int ow, int c);
-void vkc_resize_u8(const uint8_t *src, int h, int w, size_t stride, int c,
-                   uint8_t *dst, int oh, int ow, float *scratch);
+/* ---------------------------------------------------------------- PNG */
 
 /* Decode a PNG to 8-bit gray (channels 1) or RGB (channels 3), h x w HWC; *pixels is malloc'd. */
 int vkc_png_read(const char *path, int channels, uint8_t **pixels, int *height, int *width);

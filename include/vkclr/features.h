@@ -85,10 +85,10 @@ int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *au
  * when the data's channels or image size are not those it was trained on, a tensor is missing
  * or has another shape (another architecture), or the file is truncated or corrupt. */
 int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds);
-/* The encoder `arch` ("convnet", "resnet18", ...; width 0: vkclr train's default) at its random
- * initialisation for `seed` (batch-norm running statistics 0 / 1), for images of `ds` with the
- * augmentation preset vkclr train would pick: the baseline a trained encoder must beat. */
-int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const char *arch, uint32_t width, uint64_t seed,
+/* The encoder `encoder` of `width` at its random initialisation for `seed` (batch-norm running
+ * statistics 0 / 1), for images of `ds` with the augmentation preset vkclr train would pick:
+ * the baseline a trained encoder must beat. */
+int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, VkcEncoderKind encoder, uint32_t width, uint64_t seed,
                               const VkcDataset *ds);
 
 #endif

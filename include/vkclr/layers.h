@@ -22,7 +22,7 @@
 #define VKC_LAYERS_MAX_PIPELINES 64
 
 typedef struct {
-    const char *shader;
+    VkcShader shader;
     uint32_t spec[VKC_MAX_SPEC];
     int nspec;
     VkcKernel kernel;
@@ -58,7 +58,7 @@ uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
 /* Bytes of c->work the three passes need on this device: split-K partials of the weight
  * gradient and, on CPU devices, the unfolded (im2col) input of a chunk of the batch. A pass
- * given a smaller (or no) work tensor falls back to the direct kernels where it can. */
+ * given a smaller work tensor fails, naming both sizes. */
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
 /* Multiply-adds * 2 of one forward (the backward passes cost the same each). */
 double vkc_conv2d_flops(const VkcConv2d *c);

@@ -10,49 +10,26 @@
  * writes the symmetrised logit gradient G = (dL/dS + dL/dS^T) / tau, after which one GEMM
  * gives dL/dz = G z. Only the row and backward kernels differ between losses.
  *
- * Metrics are written to a device tensor of 4 floats (make it host-visible to read it back):
- *   NT-Xent: mean loss, positive-pair accuracy (fraction of rows whose positive is the most
- *            similar other row), mean lse_i (log of the partition sum), mean positive logit
- *   xent:    mean loss, top-1 accuracy, top-5 accuracy, mean lse_b
+ * Metrics are written to a small device tensor (make it host-visible to read it back):
+ *   contrastive: the VKC_CONTRASTIVE_METRICS below
+ *   xent:        mean loss, top-1 accuracy, top-5 accuracy, mean lse_b
  */
 #ifndef VKCLR_LOSS_H
 #define VKCLR_LOSS_H
 
 #include "vkclr/gemm.h"
+#include "vkclr/names.h"
 #include "vkclr/reduce.h"
 
 /* S (n2 x n2) = z z^T / tau, z n2 x dim. */
 int vkc_similarity_record(VkcGemm *gemm, VkcCmd *cmd, VkcTensor z, uint32_t n2, uint32_t dim, float tau,
                           VkcTensor sim);
 
-typedef struct {
-    VkcContext *ctx;
-    VkcGemm *gemm;
-    VkcReduce *reduce;
-    VkcKernel rows, grad;
-    uint32_t wg_rows, wg_grad;
-    uint32_t n2, dim;
-    float tau;
-    VkcTensor sim;     /* n2 x n2 logits z z^T / tau */
-    VkcTensor stats;   /* n2 x 4: (loss_i, hit_i, lse_i, positive logit_i) */
-    VkcTensor gsim;    /* n2 x n2 symmetrised logit gradient, scaled by 1/tau */
-    VkcTensor scratch; /* for the metric column sum when n2 > 4096 */
-} VkcNtxent;
-
-/* Kernels and workspace (from `arena`) for batches of n2 = 2N embeddings (n2 even, >= 2). */
-int vkc_ntxent_init(VkcContext *ctx, VkcNtxent *l, VkcGemm *gemm, VkcReduce *reduce, VkcArena *arena, uint32_t n2,
-                    uint32_t dim, float tau);
-void vkc_ntxent_destroy(VkcNtxent *l);
-/* Similarity stage, row statistics and the 4 metrics (see above). */
-int vkc_ntxent_forward(VkcNtxent *l, VkcCmd *cmd, VkcTensor z, VkcTensor metrics);
-/* dz = d(mean loss)/dz; needs the forward recorded before it in the same command buffer. */
-int vkc_ntxent_backward(VkcNtxent *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz);
-
 /* ---------------------------------------------------------------- the NCE family, one interface
  *
  * Every member shares the similarity stage S = z z^T / tau and differs in a per-row loss kernel
  * and a logit-gradient kernel (docs/losses.md has the formulas and how the members relate):
- *   ntxent (also "infonce")  global / ranking NCE with uniform in-batch noise (the kernels above)
+ *   ntxent (also "infonce")  global / ranking NCE with uniform in-batch noise
  *   nce                      local / binary NCE, K = 2N - 2 noise samples, log Z self-normalised
  *                            (0) or a learned scalar whose gradient the backward pass writes
  *   dcl                      decoupled contrastive loss: the positive left out of the denominator
@@ -60,11 +37,14 @@ int vkc_ntxent_backward(VkcNtxent *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz);
  * Whatever the loss, the forward pass also writes the metrics below, read off the same S. */
 typedef enum { VKC_LOSS_NTXENT, VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED } VkcLossKind;
 
-/* "ntxent" | "infonce" | "nce" | "dcl" | "dcl-debiased"; VKC_ERR with a message otherwise. */
-int vkc_loss_kind_parse(const char *name, VkcLossKind *kind);
-const char *vkc_loss_kind_name(VkcLossKind kind);
+/* ntxent (alias infonce), nce, dcl, dcl-debiased */
+extern const VkcName vkc_loss_names[];
+static inline const char *vkc_loss_kind_name(VkcLossKind kind) { return vkc_name_of(vkc_loss_names, (int)kind); }
+/* How local NCE treats log Z: self (self-normalised, 0) or learned (a trained scalar). */
+extern const VkcName vkc_nce_logz_names[];
 
-/* Metrics of a contrastive batch, in this order (floats):
+/* Metrics of a contrastive batch, in this order (floats); vkc_metric_names are their keys in
+ * metrics.jsonl:
  *   LOSS        mean loss of the selected kind
  *   ACCURACY    fraction of anchors whose positive outscores every noise sample
  *   MI_BOUND    log(2N - 1) - (mean NT-Xent loss): the InfoNCE lower bound on I(view1; view2)
@@ -93,6 +73,7 @@ typedef struct {
     VkcGemm *gemm;
     VkcReduce *reduce;
     VkcLossParams p;
+    int row;           /* the kind's row in contrastive.c's table */
     VkcKernel rows, grad, stats, metrics;
     uint32_t wg_rows, wg_grad;
     uint32_t n2, dim;
@@ -109,6 +90,8 @@ int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcR
 void vkc_contrastive_destroy(VkcContrastive *l);
 /* Similarity stage, loss rows and VKC_CONTRASTIVE_METRICS floats into `metrics`. */
 int vkc_contrastive_forward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor metrics);
+/* Does this loss write metric k (a VKC_METRIC_*)? All do but LOG_Z, which only a learned log Z has. */
+bool vkc_contrastive_has_metric(const VkcContrastive *l, int k);
 /* dz = d(mean loss)/dz (and params.dlogz for learned nce); needs the forward recorded before it. */
 int vkc_contrastive_backward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz);
 

@@ -30,10 +30,19 @@
 
 #include "vkclr/layers.h"
 #include "vkclr/linear.h"
+#include "vkclr/names.h"
 #include "vkclr/optim.h"
 
+typedef enum { VKC_ENCODER_CONVNET, VKC_ENCODER_RESNET10, VKC_ENCODER_RESNET18, VKC_ENCODER_RESNET34 } VkcEncoderKind;
+extern const VkcName vkc_encoder_names[]; /* convnet, resnet10, resnet18, resnet34 */
+
+/* Limits vkc_model_check enforces (the command line's ranges come from these). */
+#define VKC_MODEL_WIDTH_MAX 1024
+#define VKC_MODEL_HEAD_HIDDEN_MAX 16384
+#define VKC_MODEL_OUT_DIM_MAX 4096
+
 typedef struct {
-    char encoder[16];   /* convnet, resnet10, resnet18, resnet34 */
+    VkcEncoderKind encoder;
     int width;          /* convnet: first block's channels; resnet: first stage's channels */
     int head_layers;    /* 2 or 3 */
     int head_hidden;    /* hidden width of the head; 0 = the feature width */
@@ -95,6 +104,19 @@ typedef struct {
      * to training forwards and backwards recorded while it is set. */
     const VkcBnSync *bn_sync;
 } VkcModel;
+
+/* The kernel families a model runs on (its loss and evaluation share the GEMM and the
+ * reduction): created together; destroy is safe on a bundle whose init failed half way. The
+ * bundle must not move after init (the linear kernels point into it). */
+typedef struct {
+    VkcGemm gemm;
+    VkcReduce reduce;
+    VkcLayers layers;
+    VkcLinearKernels linear;
+} VkcModelKernels;
+
+int vkc_model_kernels_init(VkcContext *ctx, VkcModelKernels *k);
+void vkc_model_kernels_destroy(VkcModelKernels *k);
 
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
 const char *vkc_model_op_class(const VkcModel *m, int i);

@@ -14,9 +14,11 @@
 #ifndef VKCLR_OPTIM_H
 #define VKCLR_OPTIM_H
 
+#include "vkclr/names.h"
 #include "vkclr/vk.h"
 
 typedef enum { VKC_OPTIM_SGD, VKC_OPTIM_LARS, VKC_OPTIM_ADAMW } VkcOptimKind;
+extern const VkcName vkc_optim_names[]; /* lars, sgd, adamw */
 
 typedef struct {
     VkcOptimKind kind;

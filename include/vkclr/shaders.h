@@ -4,15 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shader_names.h" /* generated from shaders/meson.build: enum VkcShader */
+
 typedef struct {
     const char *name;      /* file name without .comp */
     const uint32_t *words; /* SPIR-V */
     size_t size;           /* bytes */
 } VkcShaderBlob;
 
-extern const VkcShaderBlob vkc_shader_table[]; /* ends with name == NULL */
-
-/* The embedded module called `name`, or NULL. */
-const VkcShaderBlob *vkc_shader_find(const char *name);
+extern const VkcShaderBlob vkc_shader_table[VKC_SHADER_COUNT];
 
 #endif

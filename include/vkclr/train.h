@@ -17,53 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vkclr/augment.h"
-#include "vkclr/dist.h"
-#include "vkclr/loss.h"
-#include "vkclr/model.h"
-#include "vkclr/optim.h"
+#include "vkclr/checkpoint.h"
+#include "vkclr/config.h"
 
-typedef enum { VKC_LR_LINEAR, VKC_LR_SQRT } VkcLrScaling;
-
-typedef struct {
-    char data[512];        /* dataset spec (vkc_dataset_load) */
-    int limit;             /* train on the first N training images (0: all) */
-    VkcModelConfig model;  /* encoder, width, head; image shape is filled from the data */
-    int batch;             /* images per step (2 x batch views) */
-    int epochs;            /* length of the schedule */
-    int stop_after;        /* stop (with a checkpoint) after this many epochs; 0: run to the end */
-    VkcOptimKind optimizer;
-    float lr;              /* base learning rate, scaled by the batch: */
-    VkcLrScaling lr_scaling; /* linear: lr * batch / 256; sqrt: lr * sqrt(batch) */
-    float weight_decay;    /* < 0: the optimizer's default */
-    float warmup_epochs;   /* linear warm-up, then cosine decay to 0 */
-    float temperature;
-    VkcLossKind loss;      /* contrastive loss (default ntxent) */
-    bool nce_learned_logz; /* nce only: log Z is the learned parameter "loss.logz" (else 0) */
-    float tau_plus;        /* dcl-debiased only: class prior tau+ in [0, 1) (0 for other losses) */
-    char preset[16];       /* augmentation preset ("" = by image type) */
-    char aug[512];         /* augmentation overrides, KEY=VALUE,... */
-    uint64_t seed;
-    int device;            /* -1: default choice */
-    int threads;           /* augmentation threads */
-    char out[512];         /* output directory */
-    int log_every;         /* steps per metrics line */
-    int knn_k;             /* kNN at the end (and every knn_every epochs): k (0: no kNN) */
-    float knn_temperature;
-    int knn_bank;          /* training images in the kNN bank (0: all the probe's training images) */
-    int knn_every;         /* kNN monitor every this many epochs into metrics.jsonl (0: never) */
-    int probe_epochs;      /* linear probe at the end: epochs (0: no probe) */
-    int probe_limit;       /* training images the probe learns from (0: the whole training split) */
-    bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
-    bool quiet;            /* no progress output */
-    /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
-    VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
-    int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
-    int sync_bn;           /* batch-norm statistics over all ranks: 1, 0, or -1 (on when ranks > 1) */
-} VkcTrainConfig;
-
-/* lars, batch 256, lr 0.3 linear (SimCLR), etc.: see vkc_train_defaults() in train.c. */
-VkcTrainConfig vkc_train_defaults(void);
 /* The base learning rate a scaling rule starts from for an optimizer (SimCLR's 0.3 linear /
  * 0.075 sqrt for LARS and SGD, 1e-3 for AdamW). */
 float vkc_train_default_lr(VkcOptimKind kind, VkcLrScaling scaling);
@@ -93,13 +49,14 @@ typedef struct {
  * every rank, with the loss of the global batch. */
 typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy);
 
-/* Train from scratch with `cfg`, or, if `resume_dir` is set, continue the run saved there
- * (its configuration comes from the checkpoint; `epochs_override` > 0 replaces the epoch
- * count, which changes the schedule). Writes into cfg->out (resume: the resume directory
- * unless cfg->out is set). Returns VKC_ERR with a message on failure, including a non-finite
- * loss (result->nonfinite set). */
-int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, int epochs_override, VkcStepHook hook,
-                  void *hook_user, VkcTrainResult *result);
+/* Train from scratch with `cfg`, or, if `resume_dir` is set, continue the run saved there:
+ * its configuration is the checkpoint's, except the options a resumed run may change
+ * (VKC_OPT_RESUMABLE in vkclr/config.h: --epochs, which changes the schedule, --stop-after,
+ * --out, --device, --threads, --log-every, --profile, --quiet), which come from cfg. Writes
+ * into cfg->out (resume: the resume directory when cfg->out is ""). Returns VKC_ERR with a
+ * message on failure, including a non-finite loss (result->nonfinite set). */
+int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook hook, void *hook_user,
+                  VkcTrainResult *result);
 
 /* Ask a running vkc_train_run to stop after the current step and write a checkpoint.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
@@ -110,16 +67,5 @@ void vkc_train_install_signal_handlers(void);
 /* Test hook: make the loss of step `step` (1-based) non-finite by feeding the optimizer a NaN
  * learning rate on the step before (0: off). */
 void vkc_train_debug_nan_at(int64_t step);
-
-/* The checkpoint file of `path`: path itself, or path/checkpoint.safetensors for a run
- * directory. Fails naming path when neither exists. */
-int vkc_checkpoint_resolve(const char *path, char *file, size_t size);
-/* Checkpoint files (safetensors): read the configuration and position of a run directory's
- * checkpoint without loading tensors. */
-int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step);
-/* Load a checkpoint's parameters and batch-norm running statistics into a model created with
- * the checkpoint's cfg->model (for evaluation: probe, kNN, feature export). Fails naming the
- * file and the tensor on a missing tensor, a shape mismatch or a truncated file. */
-int vkc_checkpoint_load_model(const char *path, VkcModel *m);
 
 #endif

@@ -13,6 +13,7 @@
 #include <vulkan/vulkan.h>
 
 #include "vkclr/error.h"
+#include "vkclr/shaders.h"
 
 /* ---------------------------------------------------------------- context */
 
@@ -122,12 +123,12 @@ typedef struct VkcKernel {
     uint32_t local_size[3]; /* from spec constants 0,1,2 (shaders use local_size_x_id = 0 ...) */
 } VkcKernel;
 
-/* Create a compute pipeline from the embedded shader `shader` (file name without .comp).
+/* Create a compute pipeline from the embedded shader `shader` (VKC_SHADER_ + its file name).
  * `bindings`: one letter per descriptor binding of set 0 (see above). `spec`: values for
  * specialization constants 0..nspec-1; by convention constants 0,1,2 are the workgroup size
  * (missing ones are 1). */
-int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, const char *shader, const char *bindings,
-                      uint32_t push_size, const uint32_t *spec, int nspec);
+int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader shader, const char *bindings, uint32_t push_size,
+                      const uint32_t *spec, int nspec);
 void vkc_kernel_destroy(VkcContext *ctx, VkcKernel *k);
 
 /* ---------------------------------------------------------------- commands */
@@ -201,6 +202,39 @@ int vkc_cmd_submit(VkcCmd *cmd);
 int vkc_cmd_wait(VkcCmd *cmd);
 /* Nanoseconds between timestamps a and b of the last completed submission. */
 int vkc_cmd_elapsed_ns(VkcCmd *cmd, int a, int b, double *ns);
+
+/* ---------------------------------------------------------------- binding tensors */
+
+/* Binding a tensor whose offset may not meet the device's alignment for the descriptor type:
+ * the view is moved back to an aligned offset in the same buffer (arena tensors start 256-byte
+ * aligned, so this stays inside the block) and the shader gets the tensor's element offset
+ * inside the view as a push constant. */
+
+static inline VkcTensor vkc_view_aligned(VkcTensor t, VkDeviceSize align, uint32_t *elem_offset)
+{
+    if (align < 16) align = 16; /* rgba32f texel views also need whole-vec4 starts */
+    VkDeviceSize shift = t.offset % align;
+    *elem_offset = (uint32_t)(shift / 4);
+    t.offset -= shift;
+    t.size += shift;
+    t.mapped = NULL;
+    return t;
+}
+
+/* For a 'b' binding. */
+static inline VkcTensor vkc_view_storage(const VkcContext *ctx, VkcTensor t, uint32_t *elem_offset)
+{
+    return vkc_view_aligned(t, ctx->props.limits.minStorageBufferOffsetAlignment, elem_offset);
+}
+
+/* For an 's' or 't' binding ('t' shaders index in vec4s: elem_offset must then be a multiple of 4). */
+static inline VkcTensor vkc_view_texel(const VkcContext *ctx, VkcTensor t, uint32_t *elem_offset)
+{
+    return vkc_view_aligned(t, ctx->props.limits.minTexelBufferOffsetAlignment, elem_offset);
+}
+
+/* Does tensor t hold at least n floats? */
+static inline bool vkc_holds(VkcTensor t, uint64_t n) { return t.size >= n * 4; }
 
 /* Workgroups needed to cover n items with groups of size g. */
 static inline uint32_t vkc_div_up(uint32_t n, uint32_t g) { return (n + g - 1) / g; }

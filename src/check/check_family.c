@@ -196,12 +196,12 @@ int check_metrics_parse(VkcContext *ctx, VkcCheckResult *r)
                  {"dcl", VKC_LOSS_DCL},       {"dcl-debiased", VKC_LOSS_DCL_DEBIASED},
                  {"NCE", -1},                 {"dcl_debiased", -1},   {"", -1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        VkcLossKind k = VKC_LOSS_DCL;
-        int rc = vkc_loss_kind_parse(cases[i].name, &k);
+        int k = VKC_LOSS_DCL;
+        int rc = vkc_name_parse(vkc_loss_names, "loss", cases[i].name, &k);
         bool ok = cases[i].kind < 0 ? rc != VKC_OK : rc == VKC_OK && (int)k == cases[i].kind;
         if (ok && cases[i].kind >= 0 && strcmp(vkc_loss_kind_name(k), cases[i].kind ? cases[i].name : "ntxent")) ok = false;
         if (!ok) {
-            snprintf(r->detail, sizeof r->detail, "vkc_loss_kind_parse(\"%s\") gave rc %d kind %d", cases[i].name, rc, k);
+            snprintf(r->detail, sizeof r->detail, "loss name \"%s\" gave rc %d kind %d", cases[i].name, rc, k);
             r->passed = false;
             return VKC_OK;
         }

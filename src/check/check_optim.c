@@ -204,7 +204,8 @@ int check_reduce_deterministic(VkcContext *ctx, VkcCheckResult *r)
     const int rows = 50000, cols = 3, n2 = 128, dim = 64, np = 5000;
     int nx = rows * cols, nz = n2 * dim;
     double *x = malloc(8 * nx), *z = malloc(8 * nz), *w = malloc(8 * np);
-    float *first = malloc(4 * (cols + 4 + nz + np)), *second = malloc(4 * (cols + 4 + nz + np));
+    const int nm = VKC_CONTRASTIVE_METRICS;
+    float *first = malloc(4 * (cols + nm + nz + np)), *second = malloc(4 * (cols + nm + nz + np));
     ck_random(x, nx, 111, -1, 1);
     ck_random(z, nz, 112, -1, 1);
     ref_l2norm_forward(z, z, n2, dim, 1e-12);
@@ -214,7 +215,8 @@ int check_reduce_deterministic(VkcContext *ctx, VkcCheckResult *r)
     vkc_arena_init(&host, ctx, VKC_MEMORY_STAGING);
     VkcGemm gemm = {0};
     VkcReduce red = {0};
-    VkcNtxent l = {0};
+    VkcContrastive l = {0};
+    VkcLossParams lp = {.kind = VKC_LOSS_NTXENT, .tau = 0.1f};
     VkcOptim o = {0};
     VkcCmd cmd = {0};
     VkcColsumArgs a = {.rows = rows, .cols = cols, .ld = cols, .scale = 1.0f};
@@ -223,16 +225,16 @@ int check_reduce_deterministic(VkcContext *ctx, VkcCheckResult *r)
     VkcOptimConfig cfg = vkc_optim_defaults(VKC_OPTIM_LARS);
     int rc = VKC_ERR;
     if (vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &red) ||
-        vkc_ntxent_init(ctx, &l, &gemm, &red, &arena, n2, dim, 0.1f) || ck_upload(ctx, &arena, x, nx, &a.x) ||
+        vkc_contrastive_init(ctx, &l, &gemm, &red, &arena, n2, dim, &lp) || ck_upload(ctx, &arena, x, nx, &a.x) ||
         vkc_tensor_alloc(&arena, 4 * cols, &a.out) ||
         vkc_tensor_alloc(&arena, 4 * vkc_colsum_scratch_floats(rows, cols), &a.scratch) ||
-        ck_upload(ctx, &arena, z, nz, &tz) || vkc_tensor_alloc(&arena, 4 * nz, &tdz) || vkc_tensor_alloc(&arena, 16, &tm) ||
+        ck_upload(ctx, &arena, z, nz, &tz) || vkc_tensor_alloc(&arena, 4 * nz, &tdz) || vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) ||
         vkc_tensor_alloc(&arena, 4 * np, &p.param) || ck_upload(ctx, &arena, x, np, &p.grad))
         goto done;
     p.flags = 0;
     if (vkc_optim_init(ctx, &o, &cfg, &p, 1, &arena, &host) || vkc_optim_set_step(&o, 0.5f, 1) ||
         vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd) || vkc_colsum_record(&red, &cmd, &a) ||
-        vkc_ntxent_forward(&l, &cmd, tz, tm) || vkc_ntxent_backward(&l, &cmd, tz, tdz) || vkc_optim_record(&o, &cmd) ||
+        vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz) || vkc_optim_record(&o, &cmd) ||
         vkc_cmd_end(&cmd))
         goto done;
     float *runs[2] = {first, second};
@@ -244,20 +246,20 @@ int check_reduce_deterministic(VkcContext *ctx, VkcCheckResult *r)
         int bad = vkc_upload(ctx, p.param, wf, 4 * np) || vkc_upload(ctx, o.state, zero, 4 * np);
         free(wf), free(zero);
         if (bad || vkc_cmd_submit_wait(&cmd) || vkc_download(ctx, a.out, out, 4 * cols) ||
-            vkc_download(ctx, tm, out + cols, 16) || vkc_download(ctx, tdz, out + cols + 4, 4 * nz) ||
-            vkc_download(ctx, p.param, out + cols + 4 + nz, 4 * np))
+            vkc_download(ctx, tm, out + cols, 4 * nm) || vkc_download(ctx, tdz, out + cols + nm, 4 * nz) ||
+            vkc_download(ctx, p.param, out + cols + nm + nz, 4 * np))
             goto done;
     }
     if (same_bits(r, "two-pass column sum 50000x3", first, second, cols) &&
-        same_bits(r, "NT-Xent metrics", first + cols, second + cols, 4) &&
-        same_bits(r, "NT-Xent dz", first + cols + 4, second + cols + 4, nz) &&
-        same_bits(r, "LARS step", first + cols + 4 + nz, second + cols + 4 + nz, np))
+        same_bits(r, "NT-Xent metrics", first + cols, second + cols, nm) &&
+        same_bits(r, "NT-Xent dz", first + cols + nm, second + cols + nm, nz) &&
+        same_bits(r, "LARS step", first + cols + nm + nz, second + cols + nm + nz, np))
         snprintf(r->detail, sizeof r->detail, "column sum, NT-Xent metrics and dz, LARS step: bit-identical in two runs");
     rc = VKC_OK;
 done:
     vkc_cmd_destroy(&cmd);
     vkc_optim_destroy(&o);
-    vkc_ntxent_destroy(&l);
+    vkc_contrastive_destroy(&l);
     vkc_reduce_destroy(&red);
     vkc_gemm_destroy(&gemm);
     vkc_arena_destroy(&host);

@@ -71,3 +71,29 @@ int arg_match_float(int argc, char **argv, int *i, const char *flag, double min,
     if (m <= 0) return m;
     return arg_float(flag, v, min, max, out) ? -1 : 1;
 }
+
+int arg_match_option(const char *cmd, int argc, char **argv, int *i, bool (*accept)(const VkcOption *o),
+                     VkcTrainConfig *c, VkcGiven *given)
+{
+    const char *flag = argv[*i];
+    const VkcOption *o = vkc_option_find(flag);
+    if (!o || (accept && !accept(o))) return 0;
+    int index = (int)(o - vkc_train_options);
+    if (given->set[index]) {
+        fprintf(stderr, "vkclr %s: %s given twice\n", cmd, o->flag);
+        return -1;
+    }
+    given->set[index] = true;
+    const char *value = NULL;
+    if (o->type == VKC_OPT_SWITCH) value = strcmp(flag, o->flag) ? "no" : NULL;
+    else if (arg_value(argc, argv, i, &value)) return -1;
+    if (vkc_option_set(c, o, value)) {
+        fprintf(stderr, "vkclr %s: %s\n", cmd, vkc_error());
+        return -1;
+    }
+    return 1;
+}
+
+bool arg_encoder_option(const VkcOption *o) { return (o->flags & VKC_OPT_ENCODER) != 0; }
+
+int arg_option_index(const char *flag) { return (int)(vkc_option_find(flag) - vkc_train_options); }

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "vkclr/augment.h"
 #include "vkclr/data.h"
+#include "vkclr/resize.h"
 
 #define GAP 2 /* white pixels between cells */
 

@@ -21,17 +21,19 @@ static void usage(FILE *out)
             "  --pixels              raw pixels / 255\n"
             "  --checkpoint PATH     encoder from a vkclr train checkpoint\n"
             "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
-            "  --encoder NAME, --width N, --seed N\n"
-            "  --data SPEC           dataset (default: the one --checkpoint was trained on, else fashion-mnist)\n"
             "  --limit N             the first N images of the split\n"
-            "  --device N            Vulkan device\n");
+            "The encoder (for --random-init), its data (default: the one --checkpoint was trained on), the seed\n"
+            "and the device, as vkclr train takes them:\n");
+    vkc_options_help(out, arg_encoder_option);
 }
 
 int cmd_export(int argc, char **argv)
 {
-    const char *features = NULL, *labels = NULL, *split_name = "test", *dtype = "int64", *data = NULL,
-               *checkpoint = NULL, *encoder = "convnet";
-    long device = -1, limit = 0, seed = 0, width = 0;
+    const char *features = NULL, *labels = NULL, *split_name = "test", *dtype = "int64", *checkpoint = NULL;
+    long limit = 0;
+    /* --data, --encoder, --width, --seed, --device: the rows vkclr train parses them with. */
+    VkcTrainConfig enc = vkc_train_defaults();
+    VkcGiven given = {0};
     bool pixels = false, random_init = false;
     for (int i = 0; i < argc; i++) {
         int m;
@@ -41,17 +43,13 @@ int cmd_export(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--pixels")) pixels = true;
         else if (!strcmp(argv[i], "--random-init")) random_init = true;
-        else if ((m = arg_match_str(argc, argv, &i, "--features", &features)) ||
+        else if ((m = arg_match_option("export", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
+                 (m = arg_match_str(argc, argv, &i, "--features", &features)) ||
                  (m = arg_match_str(argc, argv, &i, "--labels", &labels)) ||
                  (m = arg_match_str(argc, argv, &i, "--split", &split_name)) ||
                  (m = arg_match_str(argc, argv, &i, "--label-dtype", &dtype)) ||
-                 (m = arg_match_str(argc, argv, &i, "--data", &data)) ||
                  (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
-                 (m = arg_match_str(argc, argv, &i, "--encoder", &encoder)) ||
-                 (m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
-                 (m = arg_match_int(argc, argv, &i, "--limit", 1, 1L << 30, &limit)) ||
-                 (m = arg_match_int(argc, argv, &i, "--seed", 0, 1L << 62, &seed)) ||
-                 (m = arg_match_int(argc, argv, &i, "--width", 0, 1 << 16, &width))) {
+                 (m = arg_match_int(argc, argv, &i, "--limit", 1, 1L << 30, &limit))) {
             if (m < 0) return 2;
         } else {
             fprintf(stderr, "vkclr export: unknown option '%s' (see vkclr export --help)\n", argv[i]);
@@ -86,10 +84,11 @@ int cmd_export(int argc, char **argv)
         snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)n, features);
     }
     Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
-                  .checkpoint = checkpoint, .encoder = encoder, .width = (uint32_t)width, .seed = (uint64_t)seed};
+                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
+                  .seed = enc.seed};
 
     char spec[512];
-    data = source_data(data, checkpoint, spec, sizeof spec);
+    const char *data = source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, data)) {
         fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
@@ -102,7 +101,7 @@ int cmd_export(int argc, char **argv)
         return 2;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = (int)device, .quiet = true};
+    VkcContextOptions opt = {.device_index = enc.device, .quiet = true};
     VkcExtractor x = {0};
     VkcArena arena = {0};
     VkcFeatures f;

@@ -25,7 +25,6 @@ static void usage(FILE *out)
             "  --checkpoint PATH     encoder from a vkclr train checkpoint (.safetensors or run directory)\n"
             "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
             "Data:\n"
-            "  --data SPEC           dataset (default: the one --checkpoint was trained on, else fashion-mnist)\n"
             "  --limit N             use the first N training images (default all)\n"
             "  --test-limit N        use the first N test images (default all)\n"
             "Probe:\n"
@@ -42,12 +41,10 @@ static void usage(FILE *out)
             "  --t X                 temperature (0.1)\n"
             "  --no-knn              only the probe\n"
             "Other:\n"
-            "  --encoder NAME        architecture for --random-init (convnet)\n"
-            "  --width N             encoder width for --random-init (0: the encoder's default)\n"
-            "  --seed N              shuffle seed (and --random-init seed) (0)\n"
             "  --out FILE            write the results as JSON\n"
-            "  --device N            Vulkan device (see vkclr devices)\n"
-            "  --quiet               no per-epoch lines\n");
+            "  --quiet               no per-epoch lines\n"
+            "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:\n");
+    vkc_options_help(out, arg_encoder_option);
 }
 
 typedef struct {
@@ -164,8 +161,11 @@ int cmd_probe(int argc, char **argv)
     VkcKnnConfig kc = vkc_knn_defaults();
     Source sources[3];
     int nsources = 0;
-    const char *data = NULL, *out = NULL, *optimizer = "sgd", *encoder = "convnet", *checkpoint = NULL;
-    long device = -1, limit = 0, test_limit = 0, epochs = pc.epochs, batch = pc.batch, k = kc.k, seed = 0, width = 0;
+    const char *out = NULL, *optimizer = "sgd", *checkpoint = NULL;
+    long limit = 0, test_limit = 0, epochs = pc.epochs, batch = pc.batch, k = kc.k;
+    /* --data, --encoder, --width, --seed, --device: the rows vkclr train parses them with. */
+    VkcTrainConfig enc = vkc_train_defaults();
+    VkcGiven given = {0};
     double lr = -1, wd = pc.weight_decay, momentum = pc.momentum, t = kc.temperature;
     bool pixels = false, random_init = false, do_probe = true, do_knn = true, quiet = false;
     for (int i = 0; i < argc; i++) {
@@ -181,19 +181,15 @@ int cmd_probe(int argc, char **argv)
         else if (!strcmp(a, "--no-probe")) do_probe = false;
         else if (!strcmp(a, "--no-knn")) do_knn = false;
         else if (!strcmp(a, "--quiet")) quiet = true;
-        else if ((m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
-                 (m = arg_match_str(argc, argv, &i, "--data", &data)) ||
+        else if ((m = arg_match_option("probe", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
+                 (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
                  (m = arg_match_str(argc, argv, &i, "--out", &out)) ||
                  (m = arg_match_str(argc, argv, &i, "--optimizer", &optimizer)) ||
-                 (m = arg_match_str(argc, argv, &i, "--encoder", &encoder)) ||
-                 (m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
                  (m = arg_match_int(argc, argv, &i, "--limit", 1, 1L << 30, &limit)) ||
                  (m = arg_match_int(argc, argv, &i, "--test-limit", 1, 1L << 30, &test_limit)) ||
                  (m = arg_match_int(argc, argv, &i, "--epochs", 1, 100000, &epochs)) ||
                  (m = arg_match_int(argc, argv, &i, "--batch", 1, 65535, &batch)) ||
                  (m = arg_match_int(argc, argv, &i, "--k", 1, 100000, &k)) ||
-                 (m = arg_match_int(argc, argv, &i, "--seed", 0, 1L << 62, &seed)) ||
-                 (m = arg_match_int(argc, argv, &i, "--width", 0, 1 << 16, &width)) ||
                  (m = arg_match_float(argc, argv, &i, "--lr", 1e-12, 1e6, &lr)) ||
                  (m = arg_match_float(argc, argv, &i, "--wd", 0, 1e3, &wd)) ||
                  (m = arg_match_float(argc, argv, &i, "--momentum", 0, 0.9999, &momentum)) ||
@@ -212,8 +208,8 @@ int cmd_probe(int argc, char **argv)
     }
     if (pixels) sources[nsources++] = (Source){.kind = SOURCE_PIXELS};
     if (random_init)
-        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = encoder, .width = (uint32_t)width,
-                                       .seed = (uint64_t)seed};
+        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder,
+                                       .width = (uint32_t)enc.model.width, .seed = enc.seed};
     if (checkpoint) sources[nsources++] = (Source){.kind = SOURCE_CHECKPOINT, .checkpoint = checkpoint};
     if (!nsources) {
         fprintf(stderr, "vkclr probe: say what to probe: --pixels, --checkpoint PATH and/or --random-init\n");
@@ -224,7 +220,7 @@ int cmd_probe(int argc, char **argv)
         return 2;
     }
     pc.epochs = (uint32_t)epochs, pc.batch = (uint32_t)batch, pc.weight_decay = (float)wd;
-    pc.momentum = (float)momentum, pc.seed = (uint64_t)seed;
+    pc.momentum = (float)momentum, pc.seed = enc.seed;
     pc.lr = lr > 0 ? (float)lr : (pc.optimizer == VKC_OPTIM_ADAMW ? 1e-3f : 0.1f);
     pc.log = quiet ? NULL : stderr;
     kc.k = (uint32_t)k, kc.temperature = (float)t;
@@ -234,7 +230,7 @@ int cmd_probe(int argc, char **argv)
     }
 
     char spec[512];
-    data = source_data(data, checkpoint, spec, sizeof spec);
+    const char *data = source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, data)) {
         fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
@@ -248,7 +244,7 @@ int cmd_probe(int argc, char **argv)
         return 1;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = (int)device, .quiet = quiet};
+    VkcContextOptions opt = {.device_index = enc.device, .quiet = quiet};
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr probe: %s\n", vkc_error());
         vkc_dataset_free(&ds);

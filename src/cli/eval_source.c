@@ -1,7 +1,7 @@
 #include <stdio.h>
 
 #include "eval_source.h"
-#include "vkclr/train.h"
+#include "vkclr/checkpoint.h"
 
 const char *source_data(const char *data, const char *checkpoint, char *buf, size_t size)
 {

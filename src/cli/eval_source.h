@@ -13,7 +13,7 @@ typedef enum { SOURCE_PIXELS, SOURCE_CHECKPOINT, SOURCE_RANDOM_INIT } SourceKind
 typedef struct {
     SourceKind kind;
     const char *checkpoint; /* SOURCE_CHECKPOINT */
-    const char *encoder;    /* SOURCE_RANDOM_INIT */
+    VkcEncoderKind encoder; /* SOURCE_RANDOM_INIT */
     uint32_t width;
     uint64_t seed;
 } Source;

@@ -1,9 +1,5 @@
-/* The dataset type: --data specs, allocation, class names, statistics, synthetic data. */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
+/* --data specs: one row per reader. */
 #include <string.h>
-#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -12,164 +8,70 @@ static const char *const fashion_mnist_classes[] = {
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 };
 
+static int load_fashion_mnist(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_idx(ds, dir, "fashion-mnist", fashion_mnist_classes);
+}
+static int load_mnist(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_idx(ds, dir, "mnist", NULL);
+}
+static int load_idx(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_idx(ds, dir, "idx", NULL);
+}
+static int load_cifar10(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_cifar10(ds, dir);
+}
+static int load_cifar100(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_cifar100(ds, dir);
+}
+static int load_folder(VkcDataset *ds, const char *dir, const char *spec)
+{
+    (void)spec;
+    return vkc_dataset_load_folder(ds, dir);
+}
+
+/* kind, what follows the colon, reader */
+static const struct {
+    const char *kind, *arg;
+    int (*load)(VkcDataset *ds, const char *arg, const char *spec);
+} readers[] = {
+    {"fashion-mnist", "DIR", load_fashion_mnist},
+    {"mnist", "DIR", load_mnist},
+    {"idx", "DIR", load_idx},
+    {"cifar10", "DIR", load_cifar10},
+    {"cifar100", "DIR", load_cifar100},
+    {"folder", "DIR", load_folder},
+    {"synthetic", "HxWxC[:N[:SEED]]", vkc_dataset_load_synthetic},
+};
+#define NREADERS (sizeof readers / sizeof readers[0])
+
+static void list_specs(char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "fashion-mnist");
+    for (size_t i = 0; i < NREADERS && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, ", %s:%s", readers[i].kind, readers[i].arg);
+}
+
 int vkc_dataset_load(VkcDataset *ds, const char *spec)
 {
     memset(ds, 0, sizeof *ds);
-    if (!spec || !*spec || !strcmp(spec, "fashion-mnist"))
-        return vkc_dataset_load_idx(ds, VKC_DEFAULT_FASHION_MNIST, "fashion-mnist", fashion_mnist_classes);
-
+    if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "");
+    char specs[512];
+    list_specs(specs, sizeof specs);
     const char *colon = strchr(spec, ':');
-    if (!colon || !colon[1])
-        return vkc_fail("--data '%s': expected fashion-mnist, fashion-mnist:DIR, mnist:DIR, idx:DIR, "
-                        "cifar10:DIR, cifar100:DIR or folder:DIR", spec);
+    if (!colon || !colon[1]) return vkc_fail("--data '%s': expected one of %s", spec, specs);
     size_t kind_len = (size_t)(colon - spec);
-    const char *dir = colon + 1;
-#define KIND(s) (kind_len == strlen(s) && !strncmp(spec, s, kind_len))
-    if (KIND("fashion-mnist")) return vkc_dataset_load_idx(ds, dir, "fashion-mnist", fashion_mnist_classes);
-    if (KIND("mnist")) return vkc_dataset_load_idx(ds, dir, "mnist", NULL);
-    if (KIND("idx")) return vkc_dataset_load_idx(ds, dir, "idx", NULL);
-    if (KIND("cifar10")) return vkc_dataset_load_cifar10(ds, dir);
-    if (KIND("cifar100")) return vkc_dataset_load_cifar100(ds, dir);
-    if (KIND("folder")) return vkc_dataset_load_folder(ds, dir);
-#undef KIND
-    return vkc_fail("--data '%s': unknown reader '%.*s' (expected fashion-mnist, mnist, idx, cifar10, "
-                    "cifar100 or folder)", spec, (int)kind_len, spec);
-}
-
-void vkc_dataset_free(VkcDataset *ds)
-{
-    free(ds->train.pixels);
-    free(ds->train.labels);
-    free(ds->test.pixels);
-    free(ds->test.labels);
-    if (ds->class_names)
-        for (int i = 0; i < ds->nclasses; i++) free(ds->class_names[i]);
-    free(ds->class_names);
-    memset(ds, 0, sizeof *ds);
-}
-
-void vkc_dataset_limit(VkcDataset *ds, int n)
-{
-    if (n > 0 && n < ds->train.n) ds->train.n = n;
-}
-
-int data_split_alloc(VkcSplit *split, int n, size_t image_bytes)
-{
-    split->n = 0;
-    split->pixels = NULL;
-    split->labels = NULL;
-    if (n < 0 || image_bytes == 0 || (size_t)n > SIZE_MAX / image_bytes)
-        return vkc_fail("%d images of %zu bytes do not fit in memory", n, image_bytes);
-    /* one extra byte so that n == 0 still gives valid pointers */
-    split->pixels = malloc((size_t)n * image_bytes + 1);
-    split->labels = malloc((size_t)n * sizeof(int32_t) + 1);
-    if (!split->pixels || !split->labels) {
-        free(split->pixels);
-        free(split->labels);
-        split->pixels = NULL;
-        split->labels = NULL;
-        return vkc_fail("out of memory for %d images of %zu bytes", n, image_bytes);
-    }
-    split->n = n;
-    return VKC_OK;
-}
-
-int data_class_names(VkcDataset *ds, int n, const char *const *names)
-{
-    ds->class_names = calloc((size_t)n + 1, sizeof(char *));
-    if (!ds->class_names) return vkc_fail("out of memory for %d class names", n);
-    ds->nclasses = n;
-    for (int i = 0; i < n; i++) {
-        char number[16];
-        snprintf(number, sizeof number, "%d", i);
-        ds->class_names[i] = strdup(names ? names[i] : number);
-        if (!ds->class_names[i]) return vkc_fail("out of memory for class names");
-    }
-    return VKC_OK;
-}
-
-int data_path(char *out, const char *dir, const char *name)
-{
-    int n = snprintf(out, DATA_PATH_MAX, "%s/%s", dir, name);
-    if (n < 0 || n >= DATA_PATH_MAX) return vkc_fail("%s/%s: path too long", dir, name);
-    return VKC_OK;
-}
-
-bool data_is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool data_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-int data_check_labels(const VkcDataset *ds, const char *what)
-{
-    const VkcSplit *splits[2] = {&ds->train, &ds->test};
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < splits[s]->n; i++)
-            if (splits[s]->labels[i] < 0 || splits[s]->labels[i] >= ds->nclasses)
-                return vkc_fail("%s: %s label %d of image %d is not a class index below %d", what,
-                                s ? "test" : "train", splits[s]->labels[i], i, ds->nclasses);
-    return VKC_OK;
-}
-
-void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3])
-{
-    double sum[3] = {0}, sum2[3] = {0};
-    size_t pixels = (size_t)ds->train.n * ds->height * ds->width;
-    int C = ds->channels;
-    for (size_t p = 0; p < pixels; p++)
-        for (int c = 0; c < C; c++) {
-            double v = ds->train.pixels[p * C + c] / 255.0;
-            sum[c] += v;
-            sum2[c] += v * v;
-        }
-    for (int c = 0; c < 3; c++) {
-        int k = c < C ? c : 0;
-        double m = pixels ? sum[k] / pixels : 0.0;
-        double var = pixels ? sum2[k] / pixels - m * m : 0.0;
-        mean[c] = (float)m;
-        std[c] = (float)sqrt(var > 0 ? var : 0);
-    }
-}
-
-/* splitmix64: the synthetic images only need to be deterministic noise */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-int vkc_dataset_synthetic(VkcDataset *ds, int ntrain, int ntest, int height, int width, int channels,
-                          int nclasses, uint64_t seed)
-{
-    memset(ds, 0, sizeof *ds);
-    if (ntrain < 0 || ntest < 0 || height < 1 || width < 1 || (channels != 1 && channels != 3) ||
-        nclasses < 1 || height > 65536 || width > 65536)
-        return vkc_fail("synthetic dataset: bad shape %d+%d x %dx%dx%d, %d classes", ntrain, ntest, height,
-                        width, channels, nclasses);
-    snprintf(ds->name, sizeof ds->name, "synthetic");
-    ds->height = height;
-    ds->width = width;
-    ds->channels = channels;
-    size_t bytes = vkc_image_bytes(ds);
-    if (data_split_alloc(&ds->train, ntrain, bytes) || data_split_alloc(&ds->test, ntest, bytes) ||
-        data_class_names(ds, nclasses, NULL)) {
-        vkc_dataset_free(ds);
-        return VKC_ERR;
-    }
-    uint64_t state = seed;
-    VkcSplit *splits[2] = {&ds->train, &ds->test};
-    for (int s = 0; s < 2; s++) {
-        for (size_t i = 0; i < (size_t)splits[s]->n * bytes; i++) splits[s]->pixels[i] = (uint8_t)splitmix64(&state);
-        for (int i = 0; i < splits[s]->n; i++) splits[s]->labels[i] = (int32_t)(splitmix64(&state) % nclasses);
-    }
-    return VKC_OK;
+    for (size_t i = 0; i < NREADERS; i++)
+        if (kind_len == strlen(readers[i].kind) && !strncmp(spec, readers[i].kind, kind_len))
+            return readers[i].load(ds, colon + 1, spec);
+    return vkc_fail("--data '%s': unknown reader '%.*s' (expected one of %s)", spec, (int)kind_len, spec, specs);
 }

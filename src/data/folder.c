@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "vkclr/resize.h"
 
 typedef struct {
     char **items;

@@ -20,6 +20,9 @@ bool data_exists(const char *path);
 /* Every label of both splits must be < nclasses; `what` names the origin in the message. */
 int data_check_labels(const VkcDataset *ds, const char *what);
 
+/* The synthetic reader: args is what follows "synthetic:", spec the whole spec (for messages). */
+int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spec);
+
 /* Start reading a PNG with libpng's simplified API (header read, image->format native); on
  * failure the message names the file and the image is freed. */
 #include <png.h>

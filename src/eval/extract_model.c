@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vkclr/checkpoint.h"
 #include "vkclr/features.h"
-#include "vkclr/train.h"
+#include "vkclr/resize.h"
 
 /* Images per evaluation batch for models this file builds (halved until every tensor fits one
  * binding). */
@@ -26,32 +27,24 @@ typedef struct {
     VkcArena host;             /* input and output staging */
     VkcTensor input, feats;
     VkcCmd cmd;
-    bool recorded;
+    bool prepared;
     uint8_t *resized;
     float *scratch, *rows;
     /* A model this extractor built (checkpoint, random init). */
-    bool owns;
     VkcArena dev;
-    VkcLayers layers;
-    VkcGemm gemm;
-    VkcReduce reduce;
-    VkcLinearKernels lin;
+    VkcModelKernels kernels;
     VkcModel own;
-    bool layers_ok, gemm_ok, reduce_ok, lin_ok, model_ok;
 } Encoder;
 
 static void encoder_destroy(VkcExtractor *x)
 {
     Encoder *e = x->impl;
     if (!e) return;
-    if (e->recorded) vkc_cmd_destroy(&e->cmd);
+    vkc_cmd_destroy(&e->cmd);
     vkc_arena_destroy(&e->host);
-    if (e->model_ok) vkc_model_destroy(&e->own);
-    if (e->lin_ok) vkc_linear_kernels_destroy(&e->lin);
-    if (e->reduce_ok) vkc_reduce_destroy(&e->reduce);
-    if (e->gemm_ok) vkc_gemm_destroy(&e->gemm);
-    if (e->layers_ok) vkc_layers_destroy(&e->layers);
-    if (e->owns) vkc_arena_destroy(&e->dev);
+    vkc_model_destroy(&e->own);
+    vkc_model_kernels_destroy(&e->kernels);
+    vkc_arena_destroy(&e->dev);
     free(e->resized);
     free(e->scratch);
     free(e->rows);
@@ -62,7 +55,7 @@ static void encoder_destroy(VkcExtractor *x)
 /* Staging tensors and the command buffer, on first use (the dataset fixes the resize scratch). */
 static int encoder_prepare(Encoder *e, const VkcDataset *ds)
 {
-    if (e->recorded) return VKC_OK;
+    if (e->prepared) return VKC_OK;
     VkcModel *m = e->model;
     int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px;
     uint32_t batch = m->max_batch;
@@ -73,7 +66,7 @@ static int encoder_prepare(Encoder *e, const VkcDataset *ds)
     if (vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * C * H * W * 4, &e->input) ||
         vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * m->features * 4, &e->feats) || vkc_cmd_init(m->ctx, &e->cmd))
         return VKC_ERR;
-    e->recorded = true;
+    e->prepared = true;
     bool profile = m->profile;
     m->profile = false;
     int rc = vkc_cmd_begin(&e->cmd) || vkc_model_forward(m, &e->cmd, e->input, batch, false, false) ||
@@ -142,34 +135,18 @@ int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *au
 /* Build e->own from cfg on ctx for evaluation batches (parameters zeroed). */
 static int encoder_build(Encoder *e, VkcContext *ctx, const VkcModelConfig *cfg)
 {
-    e->owns = true;
     vkc_arena_init(&e->dev, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_model_check(cfg)) return VKC_ERR;
-    if (vkc_layers_init(ctx, &e->layers)) return VKC_ERR;
-    e->layers_ok = true;
+    if (vkc_model_check(cfg) || vkc_model_kernels_init(ctx, &e->kernels)) return VKC_ERR;
     uint32_t batch = EVAL_BATCH;
     for (;;) {
         VkDeviceSize total, largest;
-        if (vkc_model_memory(ctx, &e->layers, cfg, batch, &total, &largest)) return VKC_ERR;
+        if (vkc_model_memory(ctx, &e->kernels.layers, cfg, batch, &total, &largest)) return VKC_ERR;
         if (largest <= ctx->props.limits.maxStorageBufferRange || batch == 1) break;
         batch /= 2;
     }
-    if (vkc_gemm_init(ctx, &e->gemm)) return VKC_ERR;
-    e->gemm_ok = true;
-    if (vkc_reduce_init(ctx, &e->reduce)) return VKC_ERR;
-    e->reduce_ok = true;
-    if (vkc_linear_kernels_init(ctx, &e->lin, &e->gemm, &e->reduce)) return VKC_ERR;
-    e->lin_ok = true;
-    if (vkc_model_create(&e->own, ctx, &e->layers, &e->lin, cfg, batch, &e->dev)) return VKC_ERR;
-    e->model_ok = true;
+    if (vkc_model_create(&e->own, ctx, &e->kernels.layers, &e->kernels.linear, cfg, batch, &e->dev)) return VKC_ERR;
     e->model = &e->own;
     return VKC_OK;
-}
-
-/* The augmentation preset vkclr train picks when none is given (src/train/train.c, setup). */
-static const char *preset_for(const VkcDataset *ds)
-{
-    return ds->channels == 1 ? "gray" : ds->height <= 64 && ds->width <= 64 ? "cifar" : "simclr";
 }
 
 int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds)
@@ -182,7 +159,7 @@ int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path,
         return VKC_ERR;
     /* Inputs as in training: the run's augmentation fixes the normalisation and the view size. */
     VkcAugmentConfig aug;
-    const char *preset = cfg.preset[0] ? cfg.preset : preset_for(ds);
+    const char *preset = cfg.preset[0] ? cfg.preset : vkc_augment_default_preset(ds);
     if (vkc_augment_preset(preset, &aug) || (cfg.aug[0] && vkc_augment_set(&aug, cfg.aug)))
         return vkc_fail_context("%s: augmentation '%s' / '%s' of the run", file, preset, cfg.aug);
     const VkcModelConfig *mc = &cfg.model;
@@ -207,20 +184,21 @@ int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path,
         return VKC_ERR;
     }
     x->dim = (uint32_t)e->model->features;
-    snprintf(x->name, sizeof x->name, "%s width %d, step %lld (%.90s)", mc->encoder, mc->width, (long long)step, file);
+    snprintf(x->name, sizeof x->name, "%s width %d, step %lld (%.90s)", vkc_name_of(vkc_encoder_names, (int)mc->encoder),
+             mc->width, (long long)step, file);
     return VKC_OK;
 }
 
-int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const char *arch, uint32_t width, uint64_t seed,
+int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, VkcEncoderKind encoder, uint32_t width, uint64_t seed,
                               const VkcDataset *ds)
 {
     memset(x, 0, sizeof *x);
     VkcModelConfig mc = vkc_model_defaults();
-    if (strlen(arch) >= sizeof mc.encoder) return vkc_fail("--encoder '%s': unknown encoder", arch);
-    snprintf(mc.encoder, sizeof mc.encoder, "%s", arch);
-    if (width) mc.width = (int)width;
+    const char *arch = vkc_name_of(vkc_encoder_names, (int)encoder);
+    mc.encoder = encoder;
+    mc.width = (int)width;
     VkcAugmentConfig aug;
-    if (vkc_augment_preset(preset_for(ds), &aug)) return VKC_ERR;
+    if (vkc_augment_preset(vkc_augment_default_preset(ds), &aug)) return VKC_ERR;
     mc.channels = ds->channels;
     mc.height = aug.out_height ? aug.out_height : ds->height;
     mc.width_px = aug.out_width ? aug.out_width : ds->width;
@@ -232,7 +210,7 @@ int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const char *arch
         return VKC_ERR;
     }
     x->dim = (uint32_t)e->model->features;
-    snprintf(x->name, sizeof x->name, "%s width %d, random init seed %llu", mc.encoder, mc.width,
+    snprintf(x->name, sizeof x->name, "%s width %d, random init seed %llu", arch, mc.width,
              (unsigned long long)seed);
     return VKC_OK;
 }

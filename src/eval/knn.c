@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../nn/view.h"
 #include "vkclr/knn.h"
 
 #define CHUNK_BYTES (64u << 20)
@@ -32,9 +31,9 @@ int vkc_knn_init(VkcContext *ctx, VkcKnn *knn, VkcGemm *gemm)
     knn->gemm = gemm;
     knn->wg = ctx->is_cpu ? 8 : 64;
     uint32_t spec[1] = {knn->wg};
-    if (vkc_kernel_create(ctx, &knn->norms, "row_invnorm", "bb", sizeof(NormPush), spec, 1) ||
-        vkc_kernel_create(ctx, &knn->topk, "knn_topk", "sbbb", sizeof(TopkPush), spec, 1) ||
-        vkc_kernel_create(ctx, &knn->vote, "knn_vote", "bbbbb", sizeof(VotePush), spec, 1)) {
+    if (vkc_kernel_create(ctx, &knn->norms, VKC_SHADER_ROW_INVNORM, "bb", sizeof(NormPush), spec, 1) ||
+        vkc_kernel_create(ctx, &knn->topk, VKC_SHADER_KNN_TOPK, "sbbb", sizeof(TopkPush), spec, 1) ||
+        vkc_kernel_create(ctx, &knn->vote, VKC_SHADER_KNN_VOTE, "bbbbb", sizeof(VotePush), spec, 1)) {
         vkc_knn_destroy(knn);
         return VKC_ERR;
     }

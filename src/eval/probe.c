@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../nn/view.h"
 #include "vkclr/linear.h"
 #include "vkclr/loss.h"
 #include "vkclr/probe.h"
@@ -231,8 +230,8 @@ int vkc_probe_run(VkcContext *ctx, const VkcProbeConfig *cfg, VkcFeatures *train
     int rc = VKC_ERR;
     if (vkc_gemm_init(ctx, &P.gemm) || vkc_reduce_init(ctx, &P.reduce) ||
         vkc_linear_kernels_init(ctx, &P.lk, &P.gemm, &P.reduce) ||
-        vkc_kernel_create(ctx, &P.gather, "gather_rows", "bbb", sizeof(GatherPush), spec, 2) ||
-        vkc_kernel_create(ctx, &P.standardize, "standardize", "bb", sizeof(StdPush), spec, 2) ||
+        vkc_kernel_create(ctx, &P.gather, VKC_SHADER_GATHER_ROWS, "bbb", sizeof(GatherPush), spec, 2) ||
+        vkc_kernel_create(ctx, &P.standardize, VKC_SHADER_STANDARDIZE, "bb", sizeof(StdPush), spec, 2) ||
         vkc_cmd_init(ctx, &P.cmd))
         goto done;
 

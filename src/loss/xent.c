@@ -1,7 +1,6 @@
 /* Softmax cross-entropy with integer labels (the linear probe's loss). */
 #include <string.h>
 
-#include "../nn/view.h"
 #include "vkclr/loss.h"
 
 typedef struct {
@@ -27,8 +26,8 @@ int vkc_xent_init(VkcContext *ctx, VkcXent *l, VkcReduce *reduce, VkcArena *aren
         return vkc_fail("xent: batch %u exceeds the 65535 rows one dispatch covers", batch);
     uint32_t spec_rows[1] = {l->wg_rows}, spec_grad[1] = {l->wg_grad};
     size_t scratch = vkc_colsum_scratch_floats(batch, 4);
-    if (vkc_kernel_create(ctx, &l->rows, "xent_rows", "sbb", sizeof(RowsPush), spec_rows, 1) ||
-        vkc_kernel_create(ctx, &l->grad, "xent_grad", "stbb", sizeof(GradPush), spec_grad, 1) ||
+    if (vkc_kernel_create(ctx, &l->rows, VKC_SHADER_XENT_ROWS, "sbb", sizeof(RowsPush), spec_rows, 1) ||
+        vkc_kernel_create(ctx, &l->grad, VKC_SHADER_XENT_GRAD, "stbb", sizeof(GradPush), spec_grad, 1) ||
         vkc_tensor_alloc(arena, (VkDeviceSize)batch * 16, &l->stats) ||
         (scratch && vkc_tensor_alloc(arena, scratch * 4, &l->scratch))) {
         vkc_xent_destroy(l);

@@ -63,7 +63,7 @@ static int reduce(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mo
     bool vec4 = vec4_planes(bn);
     uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "batchnorm_reduce", vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM_REDUCE, vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
     VkcTensor t[5] = {x, dy, y, bn->stats, bn->work};
     if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(push.nchunks * bn->C, L->wg_elem))) return VKC_ERR;
     if (!bn->sync) return VKC_OK;
@@ -81,7 +81,7 @@ static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t 
     FinalizePush push = {bn->C, nchunks, bn->N * bn->HW * ranks, bn->eps, bn->momentum};
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "batchnorm_finalize", "sbbbbb", sizeof push, spec, 4, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM_FINALIZE, "sbbbbb", sizeof push, spec, 4, &k)) return VKC_ERR;
     VkcTensor t[6] = {bn->work, bn->stats, bn->running_mean, bn->running_var, dgamma, dbeta};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(bn->C, L->wg_elem));
 }
@@ -92,7 +92,7 @@ static int apply(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mod
     bool vec4 = vec4_planes(bn);
     uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "batchnorm", vec4 ? "tttssssb" : "sssssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM, vec4 ? "tttssssb" : "sssssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
     uint32_t gx = vkc_div_up(vkc_div_up(bn->C * bn->HW, 4), L->wg_elem);
     return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, bn->N, 1);
 }

@@ -207,7 +207,7 @@ static int im2col(VkcLayers *L, VkcCmd *cmd, VkcTensor src, VkcTensor col, uint3
 {
     uint32_t spec[5] = {L->wg_elem, 1, 1, ks, stride};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_im2col", "sb", sizeof *push, spec, 5, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_IM2COL, "sb", sizeof *push, spec, 5, &k)) return VKC_ERR;
     VkcTensor t[2] = {src, col};
     return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->rows * push->nimg));
 }
@@ -216,7 +216,7 @@ static int unpack(VkcLayers *L, VkcCmd *cmd, VkcTensor tmp, VkcTensor bias, VkcT
 {
     uint32_t spec[3] = {L->wg_elem, 1, 1};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_unpack", "tsb", sizeof *push, spec, 3, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_UNPACK, "tsb", sizeof *push, spec, 3, &k)) return VKC_ERR;
     VkcTensor t[3] = {tmp, push->has_bias ? bias : tmp, dst};
     return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->C * push->nimg));
 }
@@ -226,7 +226,7 @@ static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, u
 {
     uint32_t spec[3] = {L->wg_elem, 1, 1};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_wpack", "ssb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WPACK, "ssb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
     PackPush push = {c->C_out, c->C_in, c->kernel * c->kernel, ld, mode, bias_col};
     VkcTensor t[3] = {c->weight, bias_col ? c->bias : c->weight, a};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, groups_for(L, (uint64_t)(mode ? c->C_in : c->C_out) * ld));
@@ -314,7 +314,7 @@ static int col_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, const ColPl
     }
     uint32_t spec[3] = {L->wg_elem, 1, 1};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, "conv2d_wreduce", "sbb", sizeof(WReducePush), spec, 3, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WREDUCE, "sbb", sizeof(WReducePush), spec, 3, &k)) return VKC_ERR;
     WReducePush rp = {c->C_out, R, ck, slot, stride};
     VkcTensor t[3] = {part(c->work, 0, (VkDeviceSize)slot * stride * 4), dweight, has_bias ? dbias : dweight};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &rp, groups_for(L, (uint64_t)stride));
@@ -345,7 +345,7 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
-    if (vkc_layers_kernel(L, "conv2d", "sssb", sizeof push, spec, 7, &k) ||
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D, "sssb", sizeof push, spec, 7, &k) ||
         grid_x(L, (uint64_t)c->N * push.Ho * push.Wo, 4 * L->conv_tpx4, &gx))
         return VKC_ERR;
     VkcTensor t[4] = {x, c->weight, push.has_bias ? c->bias : c->weight, y};
@@ -366,7 +366,7 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
     const VkcKernel *k;
     uint32_t gx = 0;
-    if (vkc_layers_kernel(L, "conv2d_bwd_input", "ssb", 8 * sizeof(uint32_t), spec, 7, &k) ||
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_BWD_INPUT, "ssb", 8 * sizeof(uint32_t), spec, 7, &k) ||
         grid_x(L, (uint64_t)c->N * c->H * c->W, 4 * L->conv_tpx4, &gx))
         return VKC_ERR;
     VkcTensor t[3] = {dy, c->weight, dx};
@@ -398,7 +398,7 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         if (vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride)) return VKC_ERR;
         ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
         uint32_t spec[7] = {L->wg_elem < 32 ? L->wg_elem : 32, 1, 1, c->kernel, c->stride, tco, tci};
-        if (vkc_layers_kernel(L, "conv2d_bwd_weight", "ssb", sizeof push, spec, 7, &k)) return VKC_ERR;
+        if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_BWD_WEIGHT, "ssb", sizeof push, spec, 7, &k)) return VKC_ERR;
         uint64_t invocations = (uint64_t)nchunks * vkc_div_up(c->C_out, tco) * vkc_div_up(c->C_in, tci);
         VkcTensor t[3] = {x, dy, c->work};
         if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, (invocations + spec[0] - 1) / spec[0])) return VKC_ERR;
@@ -406,7 +406,7 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
 
     /* Second pass: add the chunks in order, into dweight and dbias. */
     uint32_t rspec[1] = {L->wg_elem};
-    if (vkc_layers_kernel(L, "reduce_chunks", "sb", sizeof(ReducePush), rspec, 1, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, VKC_SHADER_REDUCE_CHUNKS, "sb", sizeof(ReducePush), rspec, 1, &k)) return VKC_ERR;
     ReducePush rw = {nw, nchunks, stride, 0};
     VkcTensor tw[2] = {c->work, dweight};
     if (vkc_layers_dispatch_1d(L, cmd, k, tw, &rw, vkc_div_up(nw, L->wg_elem))) return VKC_ERR;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "vkclr/gemm.h"
-#include "view.h"
 
 typedef struct {
     uint32_t M, N, K, lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC;
@@ -59,7 +58,7 @@ static int get_kernel(VkcGemm *g, VkcGemmTile tile, bool ta, bool tb, bool align
     if (g->npipelines == VKC_GEMM_MAX_PIPELINES) return vkc_fail("gemm: too many pipeline variants");
     uint32_t spec[8] = {tile.wg_x, tile.wg_y, 1, tile.tm, tile.tn4, ta, tb, aligned};
     VkcKernel *k = &g->pipelines[g->npipelines].kernel;
-    if (vkc_kernel_create(g->ctx, k, "gemm", "ttb", sizeof(GemmPush), spec, 8)) return VKC_ERR;
+    if (vkc_kernel_create(g->ctx, k, VKC_SHADER_GEMM, "ttb", sizeof(GemmPush), spec, 8)) return VKC_ERR;
     g->pipelines[g->npipelines].tile = tile;
     g->pipelines[g->npipelines].trans_a = ta;
     g->pipelines[g->npipelines].trans_b = tb;

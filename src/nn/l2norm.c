@@ -1,7 +1,6 @@
 /* Host side of shaders/l2norm_forward.comp and l2norm_backward.comp. */
 #include <string.h>
 
-#include "view.h"
 #include "vkclr/l2norm.h"
 
 typedef struct {
@@ -22,8 +21,8 @@ int vkc_l2norm_init(VkcContext *ctx, VkcL2Norm *k)
      * both cores get work, 64 on GPUs. */
     k->wg = ctx->is_cpu ? 8 : 64;
     uint32_t spec[1] = {k->wg};
-    if (vkc_kernel_create(ctx, &k->forward, "l2norm_forward", "bb", sizeof(ForwardPush), spec, 1) ||
-        vkc_kernel_create(ctx, &k->backward, "l2norm_backward", "bbb", sizeof(BackwardPush), spec, 1)) {
+    if (vkc_kernel_create(ctx, &k->forward, VKC_SHADER_L2NORM_FORWARD, "bb", sizeof(ForwardPush), spec, 1) ||
+        vkc_kernel_create(ctx, &k->backward, VKC_SHADER_L2NORM_BACKWARD, "bbb", sizeof(BackwardPush), spec, 1)) {
         vkc_l2norm_destroy(k);
         return VKC_ERR;
     }

@@ -55,12 +55,12 @@ void vkc_layers_destroy(VkcLayers *L)
     memset(L, 0, sizeof *L);
 }
 
-int vkc_layers_kernel(VkcLayers *L, const char *shader, const char *bindings, uint32_t push_size,
+int vkc_layers_kernel(VkcLayers *L, VkcShader shader, const char *bindings, uint32_t push_size,
                       const uint32_t *spec, int nspec, const VkcKernel **out)
 {
     for (int i = 0; i < L->npipelines; i++) {
         VkcLayerPipeline *p = &L->pipelines[i];
-        if (!strcmp(p->shader, shader) && p->nspec == nspec && !memcmp(p->spec, spec, sizeof *spec * nspec)) {
+        if (p->shader == shader && p->nspec == nspec && !memcmp(p->spec, spec, sizeof *spec * nspec)) {
             *out = &p->kernel;
             return VKC_OK;
         }
@@ -106,11 +106,12 @@ typedef struct {
 } ElemPush;
 
 /* Each invocation handles 4 consecutive floats (one vec4 store). */
-static int eltwise(VkcLayers *L, VkcCmd *cmd, const char *shader, uint32_t mode, uint32_t n, VkcTensor a,
+static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t n, VkcTensor a,
                    VkcTensor b, VkcTensor y)
 {
-    if (!n) return vkc_fail("%s: no elements", shader);
-    if (vkc_layers_need(shader, "a", a, n) || vkc_layers_need(shader, "b", b, n) || vkc_layers_need(shader, "y", y, n))
+    const char *name = vkc_shader_table[shader].name;
+    if (!n) return vkc_fail("%s: no elements", name);
+    if (vkc_layers_need(name, "a", a, n) || vkc_layers_need(name, "b", b, n) || vkc_layers_need(name, "y", y, n))
         return VKC_ERR;
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
@@ -122,17 +123,17 @@ static int eltwise(VkcLayers *L, VkcCmd *cmd, const char *shader, uint32_t mode,
 
 int vkc_relu_forward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
 {
-    return eltwise(L, cmd, "relu", 0, n, x, x, y);
+    return eltwise(L, cmd, VKC_SHADER_RELU, 0, n, x, x, y);
 }
 
 int vkc_relu_backward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor y, VkcTensor dy, VkcTensor dx)
 {
-    return eltwise(L, cmd, "relu", 1, n, y, dy, dx);
+    return eltwise(L, cmd, VKC_SHADER_RELU, 1, n, y, dy, dx);
 }
 
 int vkc_add(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor a, VkcTensor b, VkcTensor y)
 {
-    return eltwise(L, cmd, "add", 0, n, a, b, y);
+    return eltwise(L, cmd, VKC_SHADER_ADD, 0, n, a, b, y);
 }
 
 /* ---------------------------------------------------------------- pooling */
@@ -141,10 +142,10 @@ typedef struct {
     uint32_t planes, H, W;
 } PoolPush;
 
-static int pool(VkcLayers *L, VkcCmd *cmd, const char *shader, uint32_t mode, uint32_t planes, uint32_t H,
+static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,
                 uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items)
 {
-    if (!planes || !H || !W) return vkc_fail("%s: empty input %ux%ux%u", shader, planes, H, W);
+    if (!planes || !H || !W) return vkc_fail("%s: empty input %ux%ux%u", vkc_shader_table[shader].name, planes, H, W);
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
     if (vkc_layers_kernel(L, shader, "ssb", sizeof(PoolPush), spec, 4, &k)) return VKC_ERR;
@@ -159,7 +160,7 @@ int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t 
     if (H < 2 || W < 2) return vkc_fail("maxpool2x2: input %ux%u is smaller than the window", H, W);
     uint64_t in = (uint64_t)planes * H * W, out = (uint64_t)planes * (H / 2) * (W / 2);
     if (vkc_layers_need("maxpool2x2", "x", x, in) || vkc_layers_need("maxpool2x2", "y", y, out)) return VKC_ERR;
-    return pool(L, cmd, "maxpool", 0, planes, H, W, x, x, y, out);
+    return pool(L, cmd, VKC_SHADER_MAXPOOL, 0, planes, H, W, x, x, y, out);
 }
 
 int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
@@ -172,15 +173,15 @@ int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t
         return VKC_ERR;
     /* Even sizes: one invocation per window (MODE 2); otherwise one per input element, which
      * also zeroes the dropped last row/column. */
-    if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, "maxpool", 2, planes, H, W, x, dy, dx, out);
-    return pool(L, cmd, "maxpool", 1, planes, H, W, x, dy, dx, in);
+    if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, VKC_SHADER_MAXPOOL, 2, planes, H, W, x, dy, dx, out);
+    return pool(L, cmd, VKC_SHADER_MAXPOOL, 1, planes, H, W, x, dy, dx, in);
 }
 
 int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y)
 {
     if (vkc_layers_need("avgpool", "x", x, (uint64_t)planes * HW) || vkc_layers_need("avgpool", "y", y, planes))
         return VKC_ERR;
-    return pool(L, cmd, "avgpool", 0, planes, HW, 1, x, x, y, planes);
+    return pool(L, cmd, VKC_SHADER_AVGPOOL, 0, planes, HW, 1, x, x, y, planes);
 }
 
 int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor dy, VkcTensor dx)
@@ -188,5 +189,5 @@ int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW
     if (vkc_layers_need("avgpool backward", "dy", dy, planes) ||
         vkc_layers_need("avgpool backward", "dx", dx, (uint64_t)planes * HW))
         return VKC_ERR;
-    return pool(L, cmd, "avgpool", 1, planes, HW, 1, dy, dy, dx, (uint64_t)planes * HW);
+    return pool(L, cmd, VKC_SHADER_AVGPOOL, 1, planes, HW, 1, dy, dy, dx, (uint64_t)planes * HW);
 }

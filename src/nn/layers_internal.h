@@ -6,7 +6,7 @@
 
 /* The pipeline of `shader` specialised with spec[0..nspec-1] (0,1,2: workgroup size),
  * created on first use and kept in L. */
-int vkc_layers_kernel(VkcLayers *L, const char *shader, const char *bindings, uint32_t push_size,
+int vkc_layers_kernel(VkcLayers *L, VkcShader shader, const char *bindings, uint32_t push_size,
                       const uint32_t *spec, int nspec, const VkcKernel **out);
 
 /* Dispatch `groups` workgroups of a kernel that numbers its invocations linearly

@@ -1,7 +1,6 @@
 /* Linear layer: three GEMM forms plus the bias, forward and backward. */
 #include <string.h>
 
-#include "view.h"
 #include "vkclr/linear.h"
 
 typedef struct {
@@ -16,7 +15,7 @@ int vkc_linear_kernels_init(VkcContext *ctx, VkcLinearKernels *k, VkcGemm *gemm,
     k->reduce = reduce;
     k->wg = ctx->is_cpu ? 32 : 256;
     uint32_t spec[1] = {k->wg};
-    return vkc_kernel_create(ctx, &k->bias_add, "bias_add", "bb", sizeof(BiasPush), spec, 1);
+    return vkc_kernel_create(ctx, &k->bias_add, VKC_SHADER_BIAS_ADD, "bb", sizeof(BiasPush), spec, 1);
 }
 
 void vkc_linear_kernels_destroy(VkcLinearKernels *k)

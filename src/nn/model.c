@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vkclr/augment.h"
 #include "vkclr/model.h"
+#include "vkclr/rng.h"
 
 #define PAD_FLOATS 64u /* every named tensor starts 256 bytes apart: texel-buffer offset alignment */
 
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR } OpKind;
+/* Op kinds; each has one row in op_kinds[] below (what it records forward and backward, the
+ * work space it needs, how its parameters start). */
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR, OP_KINDS } OpKind;
 
 struct VkcModelValue {
     uint32_t C, H, W;  /* per image */
@@ -31,43 +33,52 @@ struct VkcModelOp {
     VkcTensor stats;   /* batch norm: mean and 1/std of the last training forward */
 };
 
+const VkcName vkc_encoder_names[] = {
+    {"convnet", VKC_ENCODER_CONVNET},
+    {"resnet10", VKC_ENCODER_RESNET10},
+    {"resnet18", VKC_ENCODER_RESNET18},
+    {"resnet34", VKC_ENCODER_RESNET34},
+    {0, 0},
+};
+
 VkcModelConfig vkc_model_defaults(void)
 {
-    VkcModelConfig c = {.width = 16, .head_layers = 2, .head_hidden = 0, .out_dim = 128,
-                        .channels = 1, .height = 28, .width_px = 28};
-    snprintf(c.encoder, sizeof c.encoder, "convnet");
-    return c;
+    return (VkcModelConfig){.encoder = VKC_ENCODER_CONVNET, .width = 16, .head_layers = 2, .head_hidden = 0,
+                            .out_dim = 128, .channels = 1, .height = 28, .width_px = 28};
 }
 
-static int resnet_depth(const char *name)
+/* Basic blocks per stage of the ResNets. */
+static const int *resnet_blocks(VkcEncoderKind kind)
 {
-    if (!strcmp(name, "resnet10")) return 10;
-    if (!strcmp(name, "resnet18")) return 18;
-    if (!strcmp(name, "resnet34")) return 34;
-    return 0;
+    static const int blocks10[4] = {1, 1, 1, 1}, blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
+    return kind == VKC_ENCODER_RESNET10 ? blocks10 : kind == VKC_ENCODER_RESNET18 ? blocks18 : blocks34;
 }
+
+static const char *encoder_name(VkcEncoderKind kind) { return vkc_name_of(vkc_encoder_names, (int)kind); }
 
 int vkc_model_check(const VkcModelConfig *c)
 {
-    bool convnet = !strcmp(c->encoder, "convnet");
-    if (!convnet && !resnet_depth(c->encoder))
-        return vkc_fail("unknown encoder '%s' (convnet, resnet10, resnet18, resnet34)", c->encoder);
-    if (c->width < 1 || c->width > 1024) return vkc_fail("encoder width %d is outside 1..1024", c->width);
+    if (!strcmp(encoder_name(c->encoder), "?")) return vkc_fail("unknown encoder kind %d", (int)c->encoder);
+    bool convnet = c->encoder == VKC_ENCODER_CONVNET;
+    if (c->width < 1 || c->width > VKC_MODEL_WIDTH_MAX)
+        return vkc_fail("encoder width %d is outside 1..%d", c->width, VKC_MODEL_WIDTH_MAX);
     if (c->head_layers < 2 || c->head_layers > 3) return vkc_fail("head layers must be 2 or 3, not %d", c->head_layers);
-    if (c->head_hidden < 0 || c->head_hidden > 16384) return vkc_fail("head hidden width %d is outside 0..16384", c->head_hidden);
-    if (c->out_dim < 1 || c->out_dim > 4096) return vkc_fail("projection dimension %d is outside 1..4096", c->out_dim);
+    if (c->head_hidden < 0 || c->head_hidden > VKC_MODEL_HEAD_HIDDEN_MAX)
+        return vkc_fail("head hidden width %d is outside 0..%d", c->head_hidden, VKC_MODEL_HEAD_HIDDEN_MAX);
+    if (c->out_dim < 1 || c->out_dim > VKC_MODEL_OUT_DIM_MAX)
+        return vkc_fail("projection dimension %d is outside 1..%d", c->out_dim, VKC_MODEL_OUT_DIM_MAX);
     if (c->channels != 1 && c->channels != 3) return vkc_fail("images must have 1 or 3 channels, not %d", c->channels);
     /* convnet halves twice, resnet three times: the smallest map must keep at least 1 pixel. */
     int need = convnet ? 4 : 8;
     if (c->height < need || c->width_px < need)
-        return vkc_fail("%s needs images of at least %dx%d pixels, not %dx%d", c->encoder, need, need, c->height,
+        return vkc_fail("%s needs images of at least %dx%d pixels, not %dx%d", encoder_name(c->encoder), need, need, c->height,
                         c->width_px);
     return VKC_OK;
 }
 
 int vkc_model_features(const VkcModelConfig *c)
 {
-    return !strcmp(c->encoder, "convnet") ? 4 * c->width : 8 * c->width;
+    return c->encoder == VKC_ENCODER_CONVNET ? 4 * c->width : 8 * c->width;
 }
 
 /* ---------------------------------------------------------------- building the graph */
@@ -218,9 +229,7 @@ static void build_convnet(Builder *b, int x)
 static void build_resnet(Builder *b, int x)
 {
     const VkcModelConfig *c = &b->m->cfg;
-    static const int blocks10[4] = {1, 1, 1, 1}, blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
-    int depth = resnet_depth(c->encoder);
-    const int *blocks = depth == 10 ? blocks10 : depth == 18 ? blocks18 : blocks34;
+    const int *blocks = resnet_blocks(c->encoder);
     char p[96];
     /* CIFAR stem: one 3x3 stride-1 convolution, no max-pool. */
     int v = conv(b, "encoder.conv1", x, (uint32_t)c->width, 3, 1);
@@ -276,13 +285,13 @@ static int build(VkcModel *m, const VkcModelConfig *cfg)
     m->features = vkc_model_features(cfg);
     Builder b = {.m = m};
     m->input_value = add_value(&b, (uint32_t)cfg->channels, (uint32_t)cfg->height, (uint32_t)cfg->width_px);
-    if (!strcmp(cfg->encoder, "convnet")) build_convnet(&b, m->input_value);
+    if (cfg->encoder == VKC_ENCODER_CONVNET) build_convnet(&b, m->input_value);
     else build_resnet(&b, m->input_value);
     m->encoder_ops = m->nops;
     build_head(&b);
     m->logz_tensor = -1;
     if (cfg->loss_logz) m->logz_tensor = add_tensor(&b, "loss", "logz", VKC_T_PARAM, 1, (uint32_t[1]){1}, VKC_PARAM_NO_DECAY);
-    if (b.failed) return vkc_fail("out of host memory building the %s graph", cfg->encoder);
+    if (b.failed) return vkc_fail("out of host memory building the %s graph", encoder_name(cfg->encoder));
     return VKC_OK;
 }
 
@@ -299,6 +308,284 @@ static void free_graph(VkcModel *m)
     m->tensors = NULL;
 }
 
+/* ---------------------------------------------------------------- the ops: one row per kind */
+
+/* What an op reads and writes in one pass. */
+typedef struct {
+    VkcTensor in, in2, out; /* activations (in2: second addend of a residual join) */
+    VkcTensor dout;         /* backward: gradient of out */
+    uint32_t batch;
+} OpIO;
+
+/* Work space and private tensors of one op for a batch. */
+typedef struct {
+    VkDeviceSize conv_work, bn_work; /* shared by every op of the model: the largest need counts */
+    VkDeviceSize own;                /* the op's own tensors (batch-norm statistics) */
+} OpSizes;
+
+/* Where the backward of an op writes the gradient of value v: straight into v's gradient if
+ * nothing has written it yet in this pass, else into scratch (then added). */
+typedef struct {
+    VkcModel *m;
+    VkcCmd *cmd;
+    uint32_t batch;
+    bool *ready;
+} Backward;
+
+typedef struct {
+    const char *class_name; /* for profiles: conv, batchnorm, linear, pool, elementwise */
+    int (*forward)(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training);
+    /* dx: where the gradient of op->in goes (no buffer: the model's input, not needed) */
+    int (*backward)(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx);
+    void (*sizes)(const VkcModel *m, VkcLayers *L, const VkcModelOp *op, uint32_t batch, OpSizes *s); /* or NULL */
+    int (*create)(VkcModel *m, VkcModelOp *op, VkcArena *device); /* private tensors, or NULL */
+    /* Initial parameters and buffers of the op's named tensors (NULL: it has none). Tensor t
+     * draws from its own stream (seed, t): adding a layer does not change the others' draws. */
+    void (*init)(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers);
+    bool own_input_grads;   /* backward writes the gradients of its inputs itself (residual join) */
+} OpKindRow;
+
+static uint32_t floats(const VkcModel *m, int v, uint32_t batch)
+{
+    const VkcModelValue *x = &m->values[v];
+    return batch * x->C * x->H * x->W;
+}
+
+static float *tensor_data(const VkcModel *m, int t, float *params, float *buffers)
+{
+    return (m->tensors[t].role == VKC_T_PARAM ? params : buffers) + m->tensors[t].offset;
+}
+
+/* conv2d (no bias: batch norm follows) */
+
+static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
+    return (VkcConv2d){.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
+                       .stride = op->stride, .pad = op->kernel / 2, .weight = vkc_model_tensor(m, op->t_weight),
+                       .work = m->conv_work};
+}
+
+static int conv_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    VkcConv2d c = conv_of(m, op, io->batch);
+    return vkc_conv2d_forward(m->layers, cmd, &c, io->in, io->out);
+}
+
+static int conv_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    VkcConv2d c = conv_of(B->m, op, io->batch);
+    if (vkc_conv2d_backward_weight(B->m->layers, B->cmd, &c, io->in, io->dout, vkc_model_grad(B->m, op->t_weight),
+                                   (VkcTensor){0}))
+        return VKC_ERR;
+    return dx.buffer ? vkc_conv2d_backward_input(B->m->layers, B->cmd, &c, io->dout, dx) : VKC_OK;
+}
+
+static void conv_sizes(const VkcModel *m, VkcLayers *L, const VkcModelOp *op, uint32_t batch, OpSizes *s)
+{
+    VkcConv2d c = conv_of(m, op, batch);
+    s->conv_work = vkc_conv2d_work_bytes(L, &c);
+}
+
+/* Kaiming normal, fan_out, ReLU gain sqrt(2): Box-Muller on (0, 1] uniforms. */
+static void conv_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers)
+{
+    const VkcNamedTensor *t = &m->tensors[op->t_weight];
+    VkcRng rng = vkc_rng(seed, 0x1417u, (uint64_t)op->t_weight, 0);
+    float *w = tensor_data(m, op->t_weight, params, buffers);
+    double std = sqrt(2.0 / ((double)t->shape[0] * t->shape[2] * t->shape[3]));
+    for (uint32_t k = 0; k < t->count; k++) {
+        double u1 = 1.0 - vkc_rng_uniform(&rng), u2 = vkc_rng_uniform(&rng);
+        w[k] = (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+    }
+}
+
+/* batch norm (2-D maps or 1-D features), optionally with a fused ReLU */
+
+static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    const VkcModelValue *in = &m->values[op->in];
+    return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
+                          .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
+                          .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
+                          .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
+                          .sync = m->bn_sync};
+}
+
+static int bn_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    VkcBatchNorm bn = bn_of(m, op, io->batch);
+    return vkc_batchnorm_forward(m->layers, cmd, &bn, training, io->in, io->out);
+}
+
+static int bn_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    VkcBatchNorm bn = bn_of(B->m, op, io->batch);
+    return vkc_batchnorm_backward(B->m->layers, B->cmd, &bn, io->in, io->out, io->dout, dx,
+                                  vkc_model_grad(B->m, op->t_gamma), vkc_model_grad(B->m, op->t_beta));
+}
+
+static void bn_sizes(const VkcModel *m, VkcLayers *L, const VkcModelOp *op, uint32_t batch, OpSizes *s)
+{
+    VkcBatchNorm bn = bn_of(m, op, batch);
+    s->bn_work = vkc_batchnorm_work_bytes(L, &bn);
+    s->own = 2 * bn.C * 4 + 256; /* stats, aligned */
+}
+
+static int bn_create(VkcModel *m, VkcModelOp *op, VkcArena *device)
+{
+    return vkc_tensor_alloc(device, 2 * m->values[op->in].C * 4, &op->stats);
+}
+
+/* gamma 1, beta 0, running mean 0, running variance 1 */
+static void bn_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers)
+{
+    (void)seed;
+    uint32_t C = m->tensors[op->t_gamma].count;
+    float *gamma = tensor_data(m, op->t_gamma, params, buffers), *beta = tensor_data(m, op->t_beta, params, buffers);
+    float *mean = tensor_data(m, op->t_mean, params, buffers), *var = tensor_data(m, op->t_var, params, buffers);
+    for (uint32_t c = 0; c < C; c++) gamma[c] = 1.0f, beta[c] = 0.0f, mean[c] = 0.0f, var[c] = 1.0f;
+}
+
+/* ReLU */
+
+static int relu_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    return vkc_relu_forward(m->layers, cmd, floats(m, op->in, io->batch), io->in, io->out);
+}
+
+static int relu_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    return vkc_relu_backward(B->m->layers, B->cmd, floats(B->m, op->in, io->batch), io->out, io->dout, dx);
+}
+
+/* 2x2 max-pool */
+
+static int maxpool_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    const VkcModelValue *v = &m->values[op->in];
+    return vkc_maxpool2x2_forward(m->layers, cmd, io->batch * v->C, v->H, v->W, io->in, io->out);
+}
+
+static int maxpool_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    const VkcModelValue *v = &B->m->values[op->in];
+    return vkc_maxpool2x2_backward(B->m->layers, B->cmd, io->batch * v->C, v->H, v->W, io->in, io->dout, dx);
+}
+
+/* global average pool */
+
+static int avgpool_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    const VkcModelValue *v = &m->values[op->in];
+    return vkc_avgpool_forward(m->layers, cmd, io->batch * v->C, v->H * v->W, io->in, io->out);
+}
+
+static int avgpool_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    const VkcModelValue *v = &B->m->values[op->in];
+    return vkc_avgpool_backward(B->m->layers, B->cmd, io->batch * v->C, v->H * v->W, io->dout, dx);
+}
+
+/* residual join y = a + b: both addends receive dy unchanged */
+
+static int add_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    return vkc_add(m->layers, cmd, floats(m, op->in, io->batch), io->in, io->in2, io->out);
+}
+
+static int add_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    (void)dx;
+    uint32_t n = floats(B->m, op->in, io->batch);
+    for (int k = 0; k < 2; k++) {
+        int v = k ? op->in2 : op->in;
+        VkcTensor g = B->m->values[v].grad;
+        int rc = B->ready[v] ? vkc_add(B->m->layers, B->cmd, n, g, io->dout, g)
+                             : vkc_cmd_copy(B->cmd, g, io->dout, (VkDeviceSize)n * 4);
+        if (rc) return VKC_ERR;
+        B->ready[v] = true;
+    }
+    return VKC_OK;
+}
+
+/* linear (no bias: batch norm follows) */
+
+static VkcLinear linear_of(const VkcModel *m, const VkcModelOp *op)
+{
+    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
+    return (VkcLinear){.in = in->C * in->H * in->W, .out = out->C, .weight = vkc_model_tensor(m, op->t_weight),
+                       .dweight = vkc_model_grad(m, op->t_weight)};
+}
+
+static int linear_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    VkcLinear l = linear_of(m, op);
+    return vkc_linear_forward(m->linear, cmd, &l, io->batch, io->in, io->out);
+}
+
+static int linear_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    VkcLinear l = linear_of(B->m, op);
+    return vkc_linear_backward(B->m->linear, B->cmd, &l, io->batch, io->in, io->dout, dx);
+}
+
+/* PyTorch's nn.Linear: Kaiming uniform with a = sqrt(5), U(-1/sqrt(in), 1/sqrt(in)) */
+static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers)
+{
+    const VkcNamedTensor *t = &m->tensors[op->t_weight];
+    VkcRng rng = vkc_rng(seed, 0x1417u, (uint64_t)op->t_weight, 0);
+    float *w = tensor_data(m, op->t_weight, params, buffers);
+    float bound = 1.0f / sqrtf((float)t->shape[1]);
+    for (uint32_t k = 0; k < t->count; k++) w[k] = vkc_rng_range(&rng, -bound, bound);
+}
+
+static const OpKindRow op_kinds[OP_KINDS] = {
+    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, false},
+    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, false},
+    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, false},
+    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, false},
+    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, false},
+    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, true},
+    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, false},
+};
+
+const char *vkc_model_op_class(const VkcModel *m, int i) { return op_kinds[m->ops[i].kind].class_name; }
+
+bool vkc_model_is_bn_param(const VkcModel *m, int i)
+{
+    for (int k = 0; k < m->nops; k++)
+        if (m->ops[k].kind == OP_BN && (m->ops[k].t_gamma == i || m->ops[k].t_beta == i)) return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------- kernels and memory */
+
+int vkc_model_kernels_init(VkcContext *ctx, VkcModelKernels *k)
+{
+    memset(k, 0, sizeof *k);
+    if (vkc_layers_init(ctx, &k->layers) || vkc_gemm_init(ctx, &k->gemm) || vkc_reduce_init(ctx, &k->reduce) ||
+        vkc_linear_kernels_init(ctx, &k->linear, &k->gemm, &k->reduce)) {
+        vkc_model_kernels_destroy(k);
+        return VKC_ERR;
+    }
+    return VKC_OK;
+}
+
+void vkc_model_kernels_destroy(VkcModelKernels *k)
+{
+    vkc_linear_kernels_destroy(&k->linear);
+    vkc_reduce_destroy(&k->reduce);
+    vkc_gemm_destroy(&k->gemm);
+    vkc_layers_destroy(&k->layers);
+}
+
 /* Device bytes of everything vkc_model_create allocates, given a built graph. */
 static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize *total, VkDeviceSize *largest,
                   VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *scratch)
@@ -306,25 +593,16 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
     VkDeviceSize big = 0, act = 0, cw = 16, bw = 16;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
-        const VkcModelValue *v = &m->values[i];
-        VkDeviceSize bytes = (VkDeviceSize)batch * v->C * v->H * v->W * 4;
+        VkDeviceSize bytes = (VkDeviceSize)floats(m, i, batch) * 4;
         act += 2 * bytes; /* activation and gradient */
         if (bytes > big) big = bytes;
     }
     for (int i = 0; i < m->nops; i++) {
-        const VkcModelOp *op = &m->ops[i];
-        const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
-        if (op->kind == OP_CONV) {
-            VkcConv2d c = {.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
-                           .stride = op->stride, .pad = op->kernel / 2};
-            VkDeviceSize w = vkc_conv2d_work_bytes(L, &c);
-            if (w > cw) cw = w;
-        } else if (op->kind == OP_BN) {
-            VkcBatchNorm bn = {.N = batch, .C = in->C, .HW = in->H * in->W};
-            VkDeviceSize w = vkc_batchnorm_work_bytes(L, &bn);
-            if (w > bw) bw = w;
-            act += 2 * in->C * 4 + 256;
-        }
+        OpSizes s = {0};
+        if (op_kinds[m->ops[i].kind].sizes) op_kinds[m->ops[i].kind].sizes(m, L, &m->ops[i], batch, &s);
+        if (s.conv_work > cw) cw = s.conv_work;
+        if (s.bn_work > bw) bw = s.bn_work;
+        act += s.own;
     }
     *conv_work = cw;
     *bn_work = bw;
@@ -373,14 +651,13 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
         VkcModelValue *v = &m->values[i];
-        VkDeviceSize bytes = (VkDeviceSize)max_batch * v->C * v->H * v->W * 4;
+        VkDeviceSize bytes = (VkDeviceSize)floats(m, i, max_batch) * 4;
         if (vkc_tensor_alloc(device, bytes, &v->act)) goto fail;
         /* The head's output gradient is the loss's, passed to vkc_model_backward. */
         if (i != m->embed_value && vkc_tensor_alloc(device, bytes, &v->grad)) goto fail;
     }
     for (int i = 0; i < m->nops; i++)
-        if (m->ops[i].kind == OP_BN && vkc_tensor_alloc(device, 2 * m->values[m->ops[i].in].C * 4, &m->ops[i].stats))
-            goto fail;
+        if (op_kinds[m->ops[i].kind].create && op_kinds[m->ops[i].kind].create(m, &m->ops[i], device)) goto fail;
     m->activation_bytes = device->allocated - before;
     m->ts_fwd = malloc(((size_t)m->nops + 1) * sizeof(int));
     m->ts_bwd = malloc(((size_t)m->nops + 1) * sizeof(int));
@@ -391,7 +668,7 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
     for (int i = 0; i <= m->nops; i++) m->ts_fwd[i] = m->ts_bwd[i] = -1;
     return VKC_OK;
 fail:
-    vkc_fail_context("%s, batch %u", cfg->encoder, max_batch);
+    vkc_fail_context("%s, batch %u", encoder_name(cfg->encoder), max_batch);
     free_graph(m);
     return VKC_ERR;
 }
@@ -434,14 +711,9 @@ int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams)
 
 /* ---------------------------------------------------------------- initialisation */
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 int vkc_model_init_params(VkcModel *m, uint64_t seed)
 {
+    /* Tensors no op initialises (loss.logz) start at 0. */
     float *p = calloc(m->nparams ? m->nparams : 1, sizeof(float));
     float *buf = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
     if (!p || !buf) {
@@ -449,29 +721,8 @@ int vkc_model_init_params(VkcModel *m, uint64_t seed)
         free(buf);
         return vkc_fail("out of host memory for %llu parameters", (unsigned long long)m->nparams);
     }
-    for (int i = 0; i < m->ntensors; i++) {
-        const VkcNamedTensor *t = &m->tensors[i];
-        /* One generator stream per tensor: adding a layer does not change the others' draws. */
-        VkcRng rng = vkc_rng(seed, 0x1417u, (uint64_t)i, 0);
-        float *dst = (t->role == VKC_T_PARAM ? p : buf) + t->offset;
-        if (t->role == VKC_T_BUFFER) {
-            float v = ends_with(t->name, "running_var") ? 1.0f : 0.0f;
-            for (uint32_t k = 0; k < t->count; k++) dst[k] = v;
-        } else if (t->ndim == 4) {
-            /* Kaiming normal, fan_out, ReLU gain sqrt(2): Box-Muller on (0, 1] uniforms. */
-            double std = sqrt(2.0 / ((double)t->shape[0] * t->shape[2] * t->shape[3]));
-            for (uint32_t k = 0; k < t->count; k++) {
-                double u1 = 1.0 - vkc_rng_uniform(&rng), u2 = vkc_rng_uniform(&rng);
-                dst[k] = (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-            }
-        } else if (t->ndim == 2) {
-            float bound = 1.0f / sqrtf((float)t->shape[1]);
-            for (uint32_t k = 0; k < t->count; k++) dst[k] = vkc_rng_range(&rng, -bound, bound);
-        } else {
-            float v = ends_with(t->name, ".weight") ? 1.0f : 0.0f; /* BN gamma 1, beta 0; loss.logz 0 */
-            for (uint32_t k = 0; k < t->count; k++) dst[k] = v;
-        }
-    }
+    for (int i = 0; i < m->nops; i++)
+        if (op_kinds[m->ops[i].kind].init) op_kinds[m->ops[i].kind].init(m, &m->ops[i], seed, p, buf);
     int rc = vkc_upload(m->ctx, m->params, p, m->nparams * 4);
     if (!rc) rc = vkc_upload(m->ctx, m->buffers, buf, m->nbuffers * 4);
     free(p);
@@ -480,18 +731,6 @@ int vkc_model_init_params(VkcModel *m, uint64_t seed)
 }
 
 /* ---------------------------------------------------------------- forward and backward */
-
-const char *vkc_model_op_class(const VkcModel *m, int i)
-{
-    switch (m->ops[i].kind) {
-    case OP_CONV: return "conv";
-    case OP_BN: return "batchnorm";
-    case OP_LINEAR: return "linear";
-    case OP_MAXPOOL:
-    case OP_AVGPOOL: return "pool";
-    default: return "elementwise";
-    }
-}
 
 /* A barrier and a timestamp before op i (profiling only: the barrier serialises the ops so
  * that the time between two timestamps is op i's alone). */
@@ -502,91 +741,29 @@ static void mark(VkcModel *m, VkcCmd *cmd, int *ts, int i)
     ts[i] = vkc_cmd_timestamp(cmd);
 }
 
-static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+static OpIO op_io(const VkcModel *m, const VkcModelOp *op, VkcTensor x, uint32_t batch)
 {
-    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
-    return (VkcConv2d){.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
-                       .stride = op->stride, .pad = op->kernel / 2, .weight = vkc_model_tensor(m, op->t_weight),
-                       .work = m->conv_work};
-}
-
-static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
-{
-    const VkcModelValue *in = &m->values[op->in];
-    return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
-                          .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
-                          .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
-                          .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
-                          .sync = m->bn_sync};
-}
-
-bool vkc_model_is_bn_param(const VkcModel *m, int i)
-{
-    for (int k = 0; k < m->nops; k++)
-        if (m->ops[k].kind == OP_BN && (m->ops[k].t_gamma == i || m->ops[k].t_beta == i)) return true;
-    return false;
-}
-
-static VkcLinear linear_of(const VkcModel *m, const VkcModelOp *op)
-{
-    const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
-    return (VkcLinear){.in = in->C * in->H * in->W, .out = out->C, .weight = vkc_model_tensor(m, op->t_weight),
-                       .dweight = vkc_model_grad(m, op->t_weight)};
-}
-
-static uint32_t floats(const VkcModel *m, int v, uint32_t batch)
-{
-    const VkcModelValue *x = &m->values[v];
-    return batch * x->C * x->H * x->W;
+    return (OpIO){.in = op->in == m->input_value ? x : m->values[op->in].act,
+                  .in2 = op->in2 >= 0 ? m->values[op->in2].act : (VkcTensor){0},
+                  .out = m->values[op->out].act,
+                  .dout = m->values[op->out].grad,
+                  .batch = batch};
 }
 
 int vkc_model_forward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, bool training, bool with_head)
 {
     if (batch == 0 || batch > m->max_batch)
         return vkc_fail("model forward: batch %u is outside 1..%u", batch, m->max_batch);
-    VkcLayers *L = m->layers;
     int end = with_head ? m->nops : m->encoder_ops;
     for (int i = 0; i < end; i++) {
         const VkcModelOp *op = &m->ops[i];
         mark(m, cmd, m->ts_fwd, i);
-        VkcTensor in = op->in == m->input_value ? x : m->values[op->in].act, out = m->values[op->out].act;
-        const VkcModelValue *vin = &m->values[op->in];
-        int rc = VKC_OK;
-        switch (op->kind) {
-        case OP_CONV: {
-            VkcConv2d c = conv_of(m, op, batch);
-            rc = vkc_conv2d_forward(L, cmd, &c, in, out);
-            break;
-        }
-        case OP_BN: {
-            VkcBatchNorm bn = bn_of(m, op, batch);
-            rc = vkc_batchnorm_forward(L, cmd, &bn, training, in, out);
-            break;
-        }
-        case OP_RELU: rc = vkc_relu_forward(L, cmd, floats(m, op->in, batch), in, out); break;
-        case OP_MAXPOOL: rc = vkc_maxpool2x2_forward(L, cmd, batch * vin->C, vin->H, vin->W, in, out); break;
-        case OP_AVGPOOL: rc = vkc_avgpool_forward(L, cmd, batch * vin->C, vin->H * vin->W, in, out); break;
-        case OP_ADD: rc = vkc_add(L, cmd, floats(m, op->in, batch), in, m->values[op->in2].act, out); break;
-        case OP_LINEAR: {
-            VkcLinear l = linear_of(m, op);
-            rc = vkc_linear_forward(m->linear, cmd, &l, batch, in, out);
-            break;
-        }
-        }
-        if (rc) return vkc_fail_context("model forward, op %d", i);
+        OpIO io = op_io(m, op, x, batch);
+        if (op_kinds[op->kind].forward(m, cmd, op, &io, training)) return vkc_fail_context("model forward, op %d", i);
     }
     mark(m, cmd, m->ts_fwd, end);
     return VKC_OK;
 }
-
-/* Where the backward of an op should write the gradient of value v: straight into v's
- * gradient if nothing has written it yet in this pass, else into scratch (then added). */
-typedef struct {
-    VkcModel *m;
-    VkcCmd *cmd;
-    uint32_t batch;
-    bool *ready;
-} Backward;
 
 static VkcTensor grad_target(Backward *B, int v, bool *accumulate)
 {
@@ -609,57 +786,22 @@ int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, Vk
     bool *ready = calloc((size_t)m->nvalues, sizeof *ready);
     if (!ready) return vkc_fail("out of host memory");
     Backward B = {.m = m, .cmd = cmd, .batch = batch, .ready = ready};
-    VkcLayers *L = m->layers;
     m->values[m->embed_value].grad = dembed;
     ready[m->embed_value] = true;
     int rc = VKC_OK;
     for (int i = m->nops - 1; i >= 0 && !rc; i--) {
         const VkcModelOp *op = &m->ops[i];
+        const OpKindRow *kind = &op_kinds[op->kind];
         mark(m, cmd, m->ts_bwd, i);
-        const VkcModelValue *vin = &m->values[op->in];
-        VkcTensor in = op->in == m->input_value ? x : vin->act;
-        VkcTensor out = m->values[op->out].act, dout = m->values[op->out].grad;
-        bool need_dx = op->in != m->input_value, acc = false;
         if (!ready[op->out]) {
             rc = vkc_fail("model backward: value %d has no gradient (graph not connected)", op->out);
             break;
         }
+        OpIO io = op_io(m, op, x, batch);
+        /* The model's input needs no gradient; an op that joins two values writes both itself. */
+        bool need_dx = op->in != m->input_value && !kind->own_input_grads, acc = false;
         VkcTensor dx = need_dx ? grad_target(&B, op->in, &acc) : (VkcTensor){0};
-        switch (op->kind) {
-        case OP_CONV: {
-            VkcConv2d c = conv_of(m, op, batch);
-            rc = vkc_conv2d_backward_weight(L, cmd, &c, in, dout, vkc_model_grad(m, op->t_weight), (VkcTensor){0});
-            if (!rc && need_dx) rc = vkc_conv2d_backward_input(L, cmd, &c, dout, dx);
-            break;
-        }
-        case OP_BN: {
-            VkcBatchNorm bn = bn_of(m, op, batch);
-            rc = vkc_batchnorm_backward(L, cmd, &bn, in, out, dout, dx, vkc_model_grad(m, op->t_gamma),
-                                        vkc_model_grad(m, op->t_beta));
-            break;
-        }
-        case OP_RELU: rc = vkc_relu_backward(L, cmd, floats(m, op->in, batch), out, dout, dx); break;
-        case OP_MAXPOOL: rc = vkc_maxpool2x2_backward(L, cmd, batch * vin->C, vin->H, vin->W, in, dout, dx); break;
-        case OP_AVGPOOL: rc = vkc_avgpool_backward(L, cmd, batch * vin->C, vin->H * vin->W, dout, dx); break;
-        case OP_ADD: {
-            /* y = a + b: both addends receive dy unchanged. */
-            uint32_t n = floats(m, op->in, batch);
-            for (int k = 0; k < 2 && !rc; k++) {
-                int v = k ? op->in2 : op->in;
-                VkcTensor g = m->values[v].grad;
-                if (ready[v]) rc = vkc_add(L, cmd, n, g, dout, g);
-                else rc = vkc_cmd_copy(cmd, g, dout, (VkDeviceSize)n * 4);
-                ready[v] = true;
-            }
-            need_dx = false;
-            break;
-        }
-        case OP_LINEAR: {
-            VkcLinear l = linear_of(m, op);
-            rc = vkc_linear_backward(m->linear, cmd, &l, batch, in, dout, dx);
-            break;
-        }
-        }
+        rc = kind->backward(&B, op, &io, dx);
         if (!rc && need_dx) rc = grad_commit(&B, op->in, acc);
         if (rc) vkc_fail_context("model backward, op %d", i);
     }

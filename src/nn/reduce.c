@@ -2,7 +2,6 @@
  * makes the sums reproducible), one or two passes. */
 #include <string.h>
 
-#include "view.h"
 #include "vkclr/reduce.h"
 
 typedef struct {
@@ -22,7 +21,7 @@ int vkc_reduce_init(VkcContext *ctx, VkcReduce *r)
      * rest of a wide group idle, and the chunks supply the parallelism). */
     r->wg = ctx->is_cpu ? 16 : 64;
     uint32_t spec[1] = {r->wg};
-    return vkc_kernel_create(ctx, &r->colsum, "colsum", "bb", sizeof(ColsumPush), spec, 1);
+    return vkc_kernel_create(ctx, &r->colsum, VKC_SHADER_COLSUM, "bb", sizeof(ColsumPush), spec, 1);
 }
 
 void vkc_reduce_destroy(VkcReduce *r)

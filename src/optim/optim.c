@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nn/view.h"
 #include "vkclr/optim.h"
 
 typedef struct {
@@ -33,6 +32,13 @@ typedef struct {
     uint32_t step;
     float bias1, bias2; /* AdamW bias corrections 1 - beta^step */
 } StepValues;
+
+const VkcName vkc_optim_names[] = {
+    {"lars", VKC_OPTIM_LARS},
+    {"sgd", VKC_OPTIM_SGD},
+    {"adamw", VKC_OPTIM_ADAMW},
+    {0, 0},
+};
 
 VkcOptimConfig vkc_optim_defaults(VkcOptimKind kind)
 {
@@ -139,18 +145,18 @@ int vkc_optim_init(VkcContext *ctx, VkcOptim *o, const VkcOptimConfig *cfg, cons
     }
     switch (cfg->kind) {
     case VKC_OPTIM_SGD:
-        if (vkc_kernel_create(ctx, &o->update, "sgd", "bbbbb", sizeof(SgdPush), spec, 1)) goto done;
+        if (vkc_kernel_create(ctx, &o->update, VKC_SHADER_SGD, "bbbbb", sizeof(SgdPush), spec, 1)) goto done;
         break;
     case VKC_OPTIM_LARS:
-        if (vkc_kernel_create(ctx, &o->norms, "lars_norms", "bbbbb", sizeof(NormsPush), spec, 1) ||
-            vkc_kernel_create(ctx, &o->trust, "lars_trust", "bbbb", sizeof(TrustPush), spec, 1) ||
-            vkc_kernel_create(ctx, &o->update, "lars", "bbbbbb", sizeof(SgdPush), spec, 1) ||
+        if (vkc_kernel_create(ctx, &o->norms, VKC_SHADER_LARS_NORMS, "bbbbb", sizeof(NormsPush), spec, 1) ||
+            vkc_kernel_create(ctx, &o->trust, VKC_SHADER_LARS_TRUST, "bbbb", sizeof(TrustPush), spec, 1) ||
+            vkc_kernel_create(ctx, &o->update, VKC_SHADER_LARS, "bbbbbb", sizeof(SgdPush), spec, 1) ||
             vkc_tensor_alloc(device, (VkDeviceSize)o->nchunks * 8, &o->partial) ||
             vkc_tensor_alloc(device, (VkDeviceSize)o->ntensors * 16, &o->ratios))
             goto done;
         break;
     case VKC_OPTIM_ADAMW:
-        if (vkc_kernel_create(ctx, &o->update, "adamw", "bbbbb", sizeof(AdamPush), spec, 1)) goto done;
+        if (vkc_kernel_create(ctx, &o->update, VKC_SHADER_ADAMW, "bbbbb", sizeof(AdamPush), spec, 1)) goto done;
         break;
     default: vkc_fail("optimizer: unknown kind %d", (int)cfg->kind); goto done;
     }

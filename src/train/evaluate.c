@@ -47,7 +47,7 @@ int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, cons
     VkcKnn knn = {0};
     int rc = VKC_ERR;
     double t0 = now();
-    if (vkc_extractor_model(&x, m, aug, c->model.encoder) ||
+    if (vkc_extractor_model(&x, m, aug, vkc_name_of(vkc_encoder_names, (int)c->model.encoder)) ||
         vkc_extract_features(&x, ctx, ds, &ds->train, ntrain, &arena, &train) ||
         vkc_extract_features(&x, ctx, ds, &ds->test, ntest, &arena, &test))
         goto done;
@@ -101,14 +101,20 @@ void train_evaluate_print(const TrainEval *e, const VkcTrainConfig *c)
     fflush(stdout);
 }
 
-int train_evaluate_json(const TrainEval *e, char *buf, size_t size)
+void train_evaluate_json(const TrainEval *e, cJSON *obj)
 {
-    return snprintf(buf, size,
-                    "  \"eval_train_images\": %u,\n  \"eval_test_images\": %u,\n  \"eval_extract_seconds\": %.2f,\n"
-                    "  \"probe_top1\": %.6g,\n  \"probe_top5\": %.6g,\n  \"probe_train_top1\": %.6g,\n"
-                    "  \"probe_epochs\": %u,\n  \"probe_seconds\": %.2f,\n  \"knn_top1\": %.6g,\n  \"knn_top5\": %.6g,\n"
-                    "  \"knn_k\": %u,\n  \"knn_bank\": %u,\n  \"knn_seconds\": %.2f,\n  \"eval_seconds\": %.2f,\n",
-                    e->train_images, e->test_images, e->seconds_extract, e->probe_top1, e->probe_top5,
-                    e->probe_train_top1, e->probe_epochs, e->seconds_probe, e->knn_top1, e->knn_top5, e->knn_k,
-                    e->knn_bank, e->seconds_knn, e->seconds);
+    cJSON_AddNumberToObject(obj, "eval_train_images", e->train_images);
+    cJSON_AddNumberToObject(obj, "eval_test_images", e->test_images);
+    cJSON_AddNumberToObject(obj, "eval_extract_seconds", e->seconds_extract);
+    cJSON_AddNumberToObject(obj, "probe_top1", e->probe_top1);
+    cJSON_AddNumberToObject(obj, "probe_top5", e->probe_top5);
+    cJSON_AddNumberToObject(obj, "probe_train_top1", e->probe_train_top1);
+    cJSON_AddNumberToObject(obj, "probe_epochs", e->probe_epochs);
+    cJSON_AddNumberToObject(obj, "probe_seconds", e->seconds_probe);
+    cJSON_AddNumberToObject(obj, "knn_top1", e->knn_top1);
+    cJSON_AddNumberToObject(obj, "knn_top5", e->knn_top5);
+    cJSON_AddNumberToObject(obj, "knn_k", e->knn_k);
+    cJSON_AddNumberToObject(obj, "knn_bank", e->knn_bank);
+    cJSON_AddNumberToObject(obj, "knn_seconds", e->seconds_knn);
+    cJSON_AddNumberToObject(obj, "eval_seconds", e->seconds);
 }

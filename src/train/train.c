@@ -10,7 +10,12 @@
  *     write lr/step of step t into the optimizer's buffer, submit slot s's command buffer
  * Only one step is ever in flight, so the optimizer's single per-step buffer is never written
  * while a submit reads it. The GPU waits for augmentation only when acquire() has to wait
- * after step t-1 already finished: that time is measured and reported. */
+ * after step t-1 already finished: that time is measured and reported.
+ *
+ * A run, in the order vkc_train_run takes it: resolve the configuration (resume rules,
+ * defaults, checks) -> set up data, device, model, loss, optimizer and the two recorded steps
+ * -> open the outputs -> the step loop (each finished step: metrics, log line, checkpoint,
+ * kNN monitor, signals) -> evaluation and results.json. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -24,6 +29,7 @@
 #include "dist_step.h"
 #include "internal.h"
 #include "vkclr/data.h"
+#include "vkclr/fileio.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/loss.h"
 
@@ -55,39 +61,6 @@ float vkc_train_default_lr(VkcOptimKind kind, VkcLrScaling scaling)
     return scaling == VKC_LR_SQRT ? 0.075f : 0.3f;
 }
 
-VkcTrainConfig vkc_train_defaults(void)
-{
-    VkcTrainConfig c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.data, sizeof c.data, "fashion-mnist");
-    c.model = vkc_model_defaults();
-    /* Sized for lavapipe on 2 cores: see BENCHMARKS.md ## Training. */
-    c.limit = 12288;
-    c.batch = 128;
-    c.epochs = 2;
-    c.optimizer = VKC_OPTIM_LARS;
-    c.lr_scaling = VKC_LR_LINEAR;
-    c.lr = 0; /* 0: vkc_train_default_lr */
-    c.weight_decay = -1.0f;
-    c.warmup_epochs = 0.5f;
-    c.temperature = 0.2f;
-    c.seed = 0;
-    c.device = -1;
-    c.threads = 1;
-    snprintf(c.out, sizeof c.out, "runs/latest");
-    c.log_every = 10;
-    c.knn_k = 200;
-    c.knn_temperature = 0.1f;
-    c.knn_bank = 10000;
-    c.knn_every = 0;
-    c.probe_epochs = 10;
-    c.probe_limit = 0;
-    c.dist = (VkcDist){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .mpi = false};
-    c.ranks = 1;
-    c.sync_bn = -1;
-    return c;
-}
-
 float vkc_train_lr(float peak, int64_t t, int64_t warmup, int64_t total)
 {
     if (t < warmup) return peak * (float)(t + 1) / (float)warmup;
@@ -113,43 +86,6 @@ static long peak_rss_kib(void)
         if (!strncmp(line, "VmHWM:", 6)) v = strtol(line + 6, NULL, 10);
     fclose(f);
     return v;
-}
-
-static int make_dir(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST) return vkc_fail("cannot create %s: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) && errno != EEXIST) return vkc_fail("cannot create output directory %s: %s", tmp, strerror(errno));
-    return VKC_OK;
-}
-
-/* Resuming: drop metrics lines of steps after the checkpoint (a run stopped by a NaN logged
- * past its last checkpoint), so metrics.jsonl reads as one uninterrupted run. */
-static int keep_metrics_until(const char *path, int64_t step)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return VKC_OK; /* resuming into a new --out directory */
-    char tmp[1200], line[2048];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *o = fopen(tmp, "w");
-    if (!o) {
-        fclose(f);
-        return vkc_fail("cannot write %s: %s", tmp, strerror(errno));
-    }
-    while (fgets(line, sizeof line, f)) {
-        long long s;
-        if (sscanf(line, "{\"step\": %lld", &s) == 1 && s > step) continue;
-        fputs(line, o);
-    }
-    fclose(f);
-    if (fclose(o) || rename(tmp, path)) return vkc_fail("cannot rewrite %s: %s", path, strerror(errno));
-    return VKC_OK;
 }
 
 /* ---------------------------------------------------------------- memory plan */
@@ -178,14 +114,13 @@ static VkDeviceSize device_heap(const VkcContext *ctx)
 }
 
 /* Refuse a batch that cannot run, naming the largest batch that can. */
-static int check_batch(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c, VkDeviceSize *need)
+static int check_batch(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c)
 {
     VkDeviceSize range = ctx->props.limits.maxStorageBufferRange, heap = device_heap(ctx);
     /* Leave a quarter of the heap to the driver and other processes. */
     VkDeviceSize budget = heap - heap / 4;
     VkDeviceSize total, largest;
     if (plan(ctx, L, c, (uint32_t)c->batch, &total, &largest)) return VKC_ERR;
-    *need = total;
     if (largest <= range && total <= budget) return VKC_OK;
     uint32_t lo = 1, hi = (uint32_t)c->batch; /* lo fits (assumed), hi does not */
     while (hi - lo > 1) {
@@ -204,21 +139,48 @@ static int check_batch(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c, V
                     c->batch, total / 1048576.0, budget / 1048576.0, heap / 1048576.0, lo);
 }
 
-/* ---------------------------------------------------------------- the run */
+/* ---------------------------------------------------------------- profile */
 
-enum { NCLASS = 7 }; /* conv, batchnorm, linear, pool, elementwise, loss, optimizer */
-static const char *class_names[NCLASS] = {"conv", "batchnorm", "linear", "pool", "elementwise", "loss", "optimizer"};
+/* GPU time per kernel class (--profile): the model's op classes, then the loss and the optimizer. */
+#define MAX_CLASSES 16
+
+typedef struct {
+    bool on;
+    int ts[2][6]; /* per slot: loss begin/end, optimizer begin/end, step begin/end */
+    const char *names[MAX_CLASSES];
+    double ns[MAX_CLASSES];
+    int nclasses;
+    double step_ns;
+    int64_t steps;
+} Profile;
+
+static void profile_add(Profile *p, const char *name, double ns)
+{
+    int i = 0;
+    while (i < p->nclasses && strcmp(p->names[i], name)) i++;
+    if (i == MAX_CLASSES) return; /* cannot happen: a handful of classes */
+    if (i == p->nclasses) p->names[p->nclasses++] = name, p->ns[i] = 0;
+    p->ns[i] += ns;
+}
+
+static double profile_sum(const Profile *p)
+{
+    double sum = 0;
+    for (int i = 0; i < p->nclasses; i++) sum += p->ns[i];
+    return sum;
+}
+
+/* ---------------------------------------------------------------- the run */
 
 typedef struct {
     VkcTrainConfig cfg;
+    char resume_file[1100]; /* "" unless resuming */
+    bool lead;              /* rank 0: prints and writes the output directory */
     VkcDataset ds, train_ds; /* train_ds: ds with the training split cut to --limit */
     VkcAugmentConfig aug;
     VkcContext ctx;
     VkcArena dev, host;
-    VkcLayers layers;
-    VkcGemm gemm;
-    VkcReduce reduce;
-    VkcLinearKernels lin;
+    VkcModelKernels k;
     VkcL2Norm l2;
     VkcContrastive loss;
     VkcModel model;
@@ -227,116 +189,41 @@ typedef struct {
     DistStep dstep;          /* more than one rank: the collectives of a step */
     VkcTensor zg, dzg;       /* ... and the global embeddings and their gradient */
     VkcCmd cmd[2];
-    int ts[2][6];          /* loss begin/end, optimizer begin/end, step begin/end */
-    double class_ns[NCLASS], step_ns;
-    int64_t profiled_steps;
+    Profile prof;
     VkcProducer *producer;
     FILE *metrics_file;
     char ckpt_path[1100];
-    VkcTrainResult *result;
-    bool ctx_ok, layers_ok, gemm_ok, reduce_ok, lin_ok, l2_ok, loss_ok, opt_ok, cmd_ok, dstep_ok;
+    /* The schedule: steps per epoch, steps in all, warm-up steps, the step this process
+     * stops at, images per step over all ranks, the peak learning rate. */
+    int64_t start, spe, total, warmup, end;
+    int gbatch;
+    float peak;
+    /* The logging interval: the loss's metrics summed over its steps. */
+    double msum[VKC_CONTRASTIVE_METRICS];
+    int interval_n;
+    double interval_start, t_steady;
+    int64_t steady_from;
+    bool tty;
+    VkcTrainResult *res;
 } Run;
 
-static int record_step(Run *r, int s)
-{
-    VkcCmd *cmd = &r->cmd[s];
-    VkcModel *m = &r->model;
-    uint32_t n2 = 2 * (uint32_t)r->cfg.batch, dim = (uint32_t)r->cfg.model.out_dim;
-    bool prof = r->cfg.profile && r->ctx.has_timestamps;
-    m->profile = prof;
-    if (vkc_cmd_begin(cmd)) return VKC_ERR;
-    r->ts[s][4] = prof ? vkc_cmd_timestamp(cmd) : -1;
-    VkcTensor x = r->slot[s];
-    if (!r->ctx.is_cpu) {
-        /* Discrete GPU: the views cross the bus once, into device memory. */
-        if (vkc_cmd_copy(cmd, r->input, r->slot[s], r->slot[s].size)) return VKC_ERR;
-        x = r->input;
-    }
-    if (vkc_model_forward(m, cmd, x, n2, true, true)) return VKC_ERR;
-    VkcTensor e = vkc_model_embed_tensor(m);
-    if (prof) {
-        vkc_cmd_barrier(cmd);
-        r->ts[s][0] = vkc_cmd_timestamp(cmd);
-    }
-    /* Several ranks: the loss runs on every rank's embeddings (global negatives), each rank
-     * keeps the gradient rows of its own (dist_step.h). */
-    bool multi = r->cfg.ranks > 1;
-    VkcTensor z = multi ? r->zg : r->z, dz = multi ? r->dzg : r->dz;
-    if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
-        (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
-        vkc_contrastive_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_contrastive_backward(&r->loss, cmd, z, dz) ||
-        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
-        vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
-        return VKC_ERR;
-    if (prof) {
-        vkc_cmd_barrier(cmd);
-        r->ts[s][1] = vkc_cmd_timestamp(cmd);
-    }
-    if (vkc_model_backward(m, cmd, x, n2, r->dembed) || (multi && dist_step_allreduce_grads(&r->dstep, cmd)))
-        return VKC_ERR;
-    if (prof) {
-        vkc_cmd_barrier(cmd);
-        r->ts[s][2] = vkc_cmd_timestamp(cmd);
-    }
-    if (vkc_optim_record(&r->opt, cmd)) return VKC_ERR;
-    if (prof) {
-        vkc_cmd_barrier(cmd);
-        r->ts[s][3] = vkc_cmd_timestamp(cmd);
-        r->ts[s][5] = r->ts[s][3];
-    }
-    /* Forward/backward timestamps of the model are the same for both slots' recordings. */
-    return vkc_cmd_end(cmd);
-}
-
-static int class_of(const char *name)
-{
-    for (int i = 0; i < NCLASS; i++)
-        if (!strcmp(class_names[i], name)) return i;
-    return 4;
-}
-
-/* Add one finished step's GPU times per kernel class. */
-static void accumulate_profile(Run *r, int s)
-{
-    if (!r->cfg.profile || !r->ctx.has_timestamps) return;
-    VkcCmd *cmd = &r->cmd[s];
-    VkcModel *m = &r->model;
-    double ns;
-    for (int i = 0; i < m->nops; i++) {
-        if (!vkc_cmd_elapsed_ns(cmd, m->ts_fwd[i], m->ts_fwd[i + 1], &ns))
-            r->class_ns[class_of(vkc_model_op_class(m, i))] += ns;
-        int next = i == 0 ? m->ts_bwd[m->nops] : m->ts_bwd[i - 1];
-        if (!vkc_cmd_elapsed_ns(cmd, m->ts_bwd[i], next, &ns)) r->class_ns[class_of(vkc_model_op_class(m, i))] += ns;
-    }
-    if (!vkc_cmd_elapsed_ns(cmd, r->ts[s][0], r->ts[s][1], &ns)) r->class_ns[5] += ns;
-    if (!vkc_cmd_elapsed_ns(cmd, r->ts[s][2], r->ts[s][3], &ns)) r->class_ns[6] += ns;
-    if (!vkc_cmd_elapsed_ns(cmd, r->ts[s][4], r->ts[s][5], &ns)) r->step_ns += ns;
-    r->profiled_steps++;
-}
-
+/* Destroying is safe on whatever setup left: every member starts zeroed. */
 static void run_destroy(Run *r)
 {
-    if (r->producer) vkc_producer_destroy(r->producer);
+    vkc_producer_destroy(r->producer);
     if (r->metrics_file) fclose(r->metrics_file);
-    if (r->cmd_ok) {
-        vkc_cmd_destroy(&r->cmd[0]);
-        vkc_cmd_destroy(&r->cmd[1]);
-    }
-    if (r->opt_ok) vkc_optim_destroy(&r->opt);
-    if (r->dstep_ok) dist_step_destroy(&r->dstep);
+    vkc_cmd_destroy(&r->cmd[0]);
+    vkc_cmd_destroy(&r->cmd[1]);
+    vkc_optim_destroy(&r->opt);
+    dist_step_destroy(&r->dstep);
     vkc_model_destroy(&r->model);
-    if (r->loss_ok) vkc_contrastive_destroy(&r->loss);
-    if (r->l2_ok) vkc_l2norm_destroy(&r->l2);
-    if (r->lin_ok) vkc_linear_kernels_destroy(&r->lin);
-    if (r->reduce_ok) vkc_reduce_destroy(&r->reduce);
-    if (r->gemm_ok) vkc_gemm_destroy(&r->gemm);
-    if (r->layers_ok) vkc_layers_destroy(&r->layers);
-    if (r->ctx_ok) {
-        if (r->result) r->result->validation_messages = r->ctx.validation_messages;
-        vkc_arena_destroy(&r->host);
-        vkc_arena_destroy(&r->dev);
-        vkc_context_destroy(&r->ctx);
-    }
+    vkc_contrastive_destroy(&r->loss);
+    vkc_l2norm_destroy(&r->l2);
+    vkc_model_kernels_destroy(&r->k);
+    if (r->ctx.device && r->res) r->res->validation_messages = r->ctx.validation_messages;
+    vkc_arena_destroy(&r->host);
+    vkc_arena_destroy(&r->dev);
+    vkc_context_destroy(&r->ctx);
     vkc_dataset_free(&r->ds);
 }
 
@@ -348,82 +235,95 @@ static void end_all_ranks_on_failure(const VkcTrainConfig *c)
     if (c->ranks > 1) vkc_dist_abort(&c->dist, vkc_error());
 }
 
-static int write_text(const char *dir, const char *name, const char *text)
-{
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    const void *parts[1] = {text};
-    size_t sizes[1] = {strlen(text)};
-    return train_write_file_atomic(path, parts, sizes, 1);
-}
+/* ---------------------------------------------------------------- 1. the configuration */
 
-/* A --data spec: those of vkc_dataset_load, plus synthetic:HxWxC[:N] (N random-noise images,
- * default 10240, and 1000 test images, 10 classes) for benchmarks on machines without data. */
-static int load_data(VkcDataset *ds, const char *spec, uint64_t seed)
-{
-    if (strncmp(spec, "synthetic:", 10)) return vkc_dataset_load(ds, spec);
-    int h, w, ch, n = 10240;
-    if (sscanf(spec + 10, "%dx%dx%d:%d", &h, &w, &ch, &n) < 3 || h < 1 || w < 1 || (ch != 1 && ch != 3) || n < 2 ||
-        h > 4096 || w > 4096 || n > 10000000)
-        return vkc_fail("--data %s: expected synthetic:HxWxC[:N] with C 1 or 3", spec);
-    return vkc_dataset_synthetic(ds, n, 1000, h, w, ch, 10, seed);
-}
-
-/* Set everything up: data, device, model, optimizer, command buffers. */
-static int setup(Run *r, const char *resume_path, int64_t *start_step)
+/* The run's configuration: cfg, or when resuming the checkpoint's with the options a resumed
+ * run may change taken from cfg; then what follows from the ranks, the defaults by optimizer,
+ * and the checks every option gets. */
+static int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
 {
     VkcTrainConfig *c = &r->cfg;
-    if (load_data(&r->ds, c->data, c->seed)) return VKC_ERR;
+    *c = *cfg;
+    if (resume_dir) {
+        snprintf(r->resume_file, sizeof r->resume_file, "%s/checkpoint.safetensors", resume_dir);
+        VkcTrainConfig saved;
+        if (vkc_checkpoint_read_config(r->resume_file, &saved, &r->start)) return VKC_ERR;
+        for (int i = 0; i < vkc_train_noptions; i++)
+            if (vkc_train_options[i].flags & VKC_OPT_RESUMABLE) vkc_option_copy(&saved, cfg, &vkc_train_options[i]);
+        if (!saved.out[0]) snprintf(saved.out, sizeof saved.out, "%s", resume_dir);
+        int ranks = cfg->dist.size > 0 ? cfg->dist.size : 1;
+        if (saved.ranks != ranks)
+            return vkc_fail("%s was trained with %d rank%s (global batch %d x %d); resume it with the same number of "
+                            "ranks (mpirun -np %d), not %d",
+                            r->resume_file, saved.ranks, saved.ranks == 1 ? "" : "s", saved.batch, saved.ranks,
+                            saved.ranks, ranks);
+        saved.dist = cfg->dist;
+        *c = saved;
+    }
+    /* Data parallel: rank 0 alone prints and writes the output directory. */
+    if (c->dist.size < 1) c->dist = (VkcDist){.size = 1, .local_size = 1};
+    c->ranks = c->dist.size;
+    if (c->ranks == 1) c->sync_bn = 0; /* one rank's statistics are the global ones */
+    else if (c->sync_bn < 0) c->sync_bn = 1;
+    r->lead = c->dist.rank == 0;
+    if (!r->lead) c->quiet = true;
+    if (vkc_config_check(c, NULL)) return VKC_ERR;
+    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
+    if (c->lr <= 0) c->lr = vkc_train_default_lr(c->optimizer, c->lr_scaling);
+    snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.safetensors", c->out);
+    return VKC_OK;
+}
+
+/* ---------------------------------------------------------------- 2. set-up */
+
+/* The data and the augmentation; the model's input shape is the views'. */
+static int setup_data(Run *r)
+{
+    VkcTrainConfig *c = &r->cfg;
+    if (vkc_dataset_load(&r->ds, c->data)) return VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
     if (r->train_ds.train.n < (int64_t)c->batch * c->ranks)
         return vkc_fail("--batch %d x %d ranks is larger than the %d training images (--limit %d)", c->batch, c->ranks,
                         r->train_ds.train.n, c->limit);
-    if (!c->preset[0])
-        snprintf(c->preset, sizeof c->preset, "%s", r->ds.channels == 1 ? "gray"
-                                                   : r->ds.height <= 64 && r->ds.width <= 64 ? "cifar" : "simclr");
+    if (!c->preset[0]) snprintf(c->preset, sizeof c->preset, "%s", vkc_augment_default_preset(&r->ds));
     if (vkc_augment_preset(c->preset, &r->aug) || (c->aug[0] && vkc_augment_set(&r->aug, c->aug)) ||
         vkc_augment_check(&r->aug, r->ds.channels))
         return vkc_fail_context("--preset/--aug");
     int vh = r->aug.out_height ? r->aug.out_height : r->ds.height;
     int vw = r->aug.out_width ? r->aug.out_width : r->ds.width;
-    if (resume_path && (c->model.channels != r->ds.channels || c->model.height != vh || c->model.width_px != vw))
-        return vkc_fail("%s was trained on %dx%dx%d images, the data gives %dx%dx%d", resume_path, c->model.height,
+    if (r->resume_file[0] && (c->model.channels != r->ds.channels || c->model.height != vh || c->model.width_px != vw))
+        return vkc_fail("%s was trained on %dx%dx%d images, the data gives %dx%dx%d", r->resume_file, c->model.height,
                         c->model.width_px, c->model.channels, vh, vw, r->ds.channels);
     c->model.channels = r->ds.channels;
     c->model.height = vh;
     c->model.width_px = vw;
-    if (vkc_model_check(&c->model)) return VKC_ERR;
+    return vkc_model_check(&c->model);
+}
 
+/* The device, the kernels, the model, the loss (over every rank's embeddings: global
+ * negatives), the step's tensors and the optimizer; parameters from the checkpoint or the
+ * seed. */
+static int setup_model(Run *r)
+{
+    VkcTrainConfig *c = &r->cfg;
     VkcContextOptions copt = {.device_index = c->device, .quiet = c->quiet, .local_rank = c->dist.local_rank};
     if (vkc_context_create(&r->ctx, &copt)) return VKC_ERR;
-    r->ctx_ok = true;
     vkc_arena_init(&r->dev, &r->ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&r->host, &r->ctx, VKC_MEMORY_STAGING);
-    if (vkc_layers_init(&r->ctx, &r->layers)) return VKC_ERR;
-    r->layers_ok = true;
-    VkDeviceSize need;
-    if (check_batch(&r->ctx, &r->layers, c, &need)) return VKC_ERR;
-    if (vkc_gemm_init(&r->ctx, &r->gemm)) return VKC_ERR;
-    r->gemm_ok = true;
-    if (vkc_reduce_init(&r->ctx, &r->reduce)) return VKC_ERR;
-    r->reduce_ok = true;
-    if (vkc_linear_kernels_init(&r->ctx, &r->lin, &r->gemm, &r->reduce)) return VKC_ERR;
-    r->lin_ok = true;
-    if (vkc_l2norm_init(&r->ctx, &r->l2)) return VKC_ERR;
-    r->l2_ok = true;
+    if (vkc_model_kernels_init(&r->ctx, &r->k) || check_batch(&r->ctx, &r->k.layers, c) ||
+        vkc_l2norm_init(&r->ctx, &r->l2))
+        return VKC_ERR;
     uint32_t n2 = 2 * (uint32_t)c->batch, dim = (uint32_t)c->model.out_dim;
-    if (vkc_model_create(&r->model, &r->ctx, &r->layers, &r->lin, &c->model, n2, &r->dev)) return VKC_ERR;
+    if (vkc_model_create(&r->model, &r->ctx, &r->k.layers, &r->k.linear, &c->model, n2, &r->dev)) return VKC_ERR;
     VkcLossParams lp = {.kind = c->loss, .tau = c->temperature, .tau_plus = c->tau_plus,
                         .learned_logz = c->model.loss_logz};
     if (lp.learned_logz) { /* the model holds log Z as a parameter, so the optimizer trains it */
         lp.logz = vkc_model_tensor(&r->model, r->model.logz_tensor);
         lp.dlogz = vkc_model_grad(&r->model, r->model.logz_tensor);
     }
-    /* The loss sees every rank's embeddings (global negatives). */
-    if (vkc_contrastive_init(&r->ctx, &r->loss, &r->gemm, &r->reduce, &r->dev, n2 * (uint32_t)c->ranks, dim, &lp))
+    if (vkc_contrastive_init(&r->ctx, &r->loss, &r->k.gemm, &r->k.reduce, &r->dev, n2 * (uint32_t)c->ranks, dim, &lp))
         return VKC_ERR;
-    r->loss_ok = true;
     VkDeviceSize emb = (VkDeviceSize)n2 * dim * 4;
     size_t slot_bytes = vkc_producer_slot_bytes(&r->train_ds, &r->aug, c->batch);
     if (vkc_tensor_alloc(&r->dev, emb, &r->z) || vkc_tensor_alloc(&r->dev, emb, &r->dz) ||
@@ -434,10 +334,8 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
         (!r->ctx.is_cpu && vkc_tensor_alloc(&r->dev, slot_bytes, &r->input)))
         return VKC_ERR;
     if (c->ranks > 1) {
-        if (vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->zg) || vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->dzg))
-            return VKC_ERR;
-        r->dstep_ok = true; /* destroy is safe on a partly initialised DistStep */
-        if (dist_step_init(&r->dstep, &c->dist, &r->model, &r->host, (uint32_t)c->batch, dim, c->sync_bn == 1))
+        if (vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->zg) || vkc_tensor_alloc(&r->dev, emb * c->ranks, &r->dzg) ||
+            dist_step_init(&r->dstep, &c->dist, &r->model, &r->host, (uint32_t)c->batch, dim, c->sync_bn == 1))
             return VKC_ERR;
         if (c->sync_bn == 1) r->model.bn_sync = &r->dstep.bn;
     }
@@ -451,417 +349,523 @@ static int setup(Run *r, const char *resume_path, int64_t *start_step)
     int orc = vkc_optim_init(&r->ctx, &r->opt, &ocfg, params, nparams, &r->dev, &r->host);
     free(params);
     if (orc) return VKC_ERR;
-    r->opt_ok = true;
+    if (r->resume_file[0]) {
+        int64_t step;
+        return vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, &step);
+    }
+    return vkc_model_init_params(&r->model, r->cfg.seed);
+}
 
-    *start_step = 0;
-    if (resume_path) {
-        if (train_checkpoint_load(resume_path, &r->model, &r->opt, start_step)) return VKC_ERR;
-    } else if (vkc_model_init_params(&r->model, c->seed))
+/* Record slot s's step once: forward, loss, backward, optimizer (with profile timestamps). */
+static int record_step(Run *r, int s)
+{
+    VkcCmd *cmd = &r->cmd[s];
+    VkcModel *m = &r->model;
+    uint32_t n2 = 2 * (uint32_t)r->cfg.batch, dim = (uint32_t)r->cfg.model.out_dim;
+    bool prof = r->prof.on;
+    int *ts = r->prof.ts[s];
+    m->profile = prof;
+    if (vkc_cmd_init(&r->ctx, cmd) || vkc_cmd_begin(cmd)) return VKC_ERR;
+    ts[4] = prof ? vkc_cmd_timestamp(cmd) : -1;
+    VkcTensor x = r->slot[s];
+    if (!r->ctx.is_cpu) {
+        /* Discrete GPU: the views cross the bus once, into device memory. */
+        if (vkc_cmd_copy(cmd, r->input, r->slot[s], r->slot[s].size)) return VKC_ERR;
+        x = r->input;
+    }
+    if (vkc_model_forward(m, cmd, x, n2, true, true)) return VKC_ERR;
+    VkcTensor e = vkc_model_embed_tensor(m);
+    if (prof) {
+        vkc_cmd_barrier(cmd);
+        ts[0] = vkc_cmd_timestamp(cmd);
+    }
+    /* Several ranks: the loss runs on every rank's embeddings (global negatives), each rank
+     * keeps the gradient rows of its own (dist_step.h). */
+    bool multi = r->cfg.ranks > 1;
+    VkcTensor z = multi ? r->zg : r->z, dz = multi ? r->dzg : r->dz;
+    if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
+        (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
+        vkc_contrastive_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_contrastive_backward(&r->loss, cmd, z, dz) ||
+        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
+        vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
         return VKC_ERR;
+    if (prof) {
+        vkc_cmd_barrier(cmd);
+        ts[1] = vkc_cmd_timestamp(cmd);
+    }
+    if (vkc_model_backward(m, cmd, x, n2, r->dembed) || (multi && dist_step_allreduce_grads(&r->dstep, cmd)))
+        return VKC_ERR;
+    if (prof) {
+        vkc_cmd_barrier(cmd);
+        ts[2] = vkc_cmd_timestamp(cmd);
+    }
+    if (vkc_optim_record(&r->opt, cmd)) return VKC_ERR;
+    if (prof) {
+        vkc_cmd_barrier(cmd);
+        ts[3] = vkc_cmd_timestamp(cmd);
+        ts[5] = ts[3];
+    }
+    /* Forward/backward timestamps of the model are the same for both slots' recordings. */
+    return vkc_cmd_end(cmd);
+}
 
-    if (vkc_cmd_init(&r->ctx, &r->cmd[0]) || vkc_cmd_init(&r->ctx, &r->cmd[1])) return VKC_ERR;
-    r->cmd_ok = true;
-    if (record_step(r, 0) || record_step(r, 1)) return VKC_ERR;
+static int setup(Run *r)
+{
+    r->prof.on = r->cfg.profile;
+    if (setup_data(r) || setup_model(r)) return VKC_ERR;
+    r->prof.on = r->cfg.profile && r->ctx.has_timestamps;
+    return record_step(r, 0) || record_step(r, 1) ? VKC_ERR : VKC_OK;
+}
+
+/* The producer (it starts augmenting at once) and the schedule. */
+static int start_producer(Run *r)
+{
+    VkcTrainConfig *c = &r->cfg;
+    VkcProducerOptions popt = {.batch = c->batch, .threads = c->threads, .slots = 2, .seed = c->seed,
+                               .first_step = r->start, .rank = c->dist.rank, .ranks = c->ranks};
+    void *slots[2] = {r->slot[0].mapped, r->slot[1].mapped};
+    popt.slot_memory = slots;
+    r->spe = 0;
+    if (vkc_producer_create(&r->producer, &r->train_ds, &r->aug, &popt)) return VKC_ERR;
+    r->spe = vkc_producer_steps_per_epoch(r->producer);
+    r->total = r->spe * c->epochs;
+    r->warmup = (int64_t)llround(c->warmup_epochs * r->spe);
+    r->end = c->stop_after > 0 && c->stop_after * r->spe < r->total ? c->stop_after * r->spe : r->total;
+    r->gbatch = c->batch * c->ranks;
+    r->peak = c->lr_scaling == VKC_LR_SQRT ? c->lr * sqrtf((float)r->gbatch) : c->lr * r->gbatch / 256.0f;
+    if (r->start > r->total)
+        return vkc_fail("%s is at step %lld, past the end of a %d-epoch schedule (%lld steps): resume with at least "
+                        "--epochs %lld", r->resume_file, (long long)r->start, c->epochs, (long long)r->total,
+                        (long long)((r->start + r->spe - 1) / r->spe));
     return VKC_OK;
 }
 
+/* ---------------------------------------------------------------- 3. outputs */
+
+/* Resuming: drop metrics lines of steps after the checkpoint (a run stopped by a NaN logged
+ * past its last checkpoint), so metrics.jsonl reads as one uninterrupted run. */
+static int keep_metrics_until(const char *path, int64_t step)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return VKC_OK; /* resuming into a new --out directory */
+    char tmp[1200], line[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) {
+        fclose(f);
+        return vkc_fail("cannot write %s: %s", tmp, strerror(errno));
+    }
+    while (fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "step");
+        bool later = cJSON_IsNumber(s) && s->valuedouble > (double)step;
+        cJSON_Delete(j);
+        if (!later) fputs(line, o);
+    }
+    fclose(f);
+    if (fclose(o) || rename(tmp, path)) return vkc_fail("cannot rewrite %s: %s", path, strerror(errno));
+    return VKC_OK;
+}
+
+/* The output directory (rank 0): config.json, metrics.jsonl (continued when resuming). */
+static int open_outputs(Run *r)
+{
+    VkcTrainConfig *c = &r->cfg;
+    if (!r->lead) return VKC_OK;
+    char path[1100];
+    char *json = vkc_config_to_json(c, true);
+    if (!json) return vkc_fail("out of host memory");
+    size_t n = strlen(json);
+    char *text = realloc(json, n + 2);
+    if (!text) {
+        free(json);
+        return vkc_fail("out of host memory");
+    }
+    text[n] = '\n', text[n + 1] = 0;
+    snprintf(path, sizeof path, "%s/config.json", c->out);
+    int rc = vkc_write_text_atomic(path, text);
+    free(text);
+    if (rc) return VKC_ERR;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", c->out);
+    if (r->start && keep_metrics_until(path, r->start)) return VKC_ERR;
+    r->metrics_file = fopen(path, r->start ? "a" : "w");
+    if (!r->metrics_file) return vkc_fail("cannot write %s: %s", path, strerror(errno));
+    return VKC_OK;
+}
+
+static void print_start(const Run *r)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    if (c->quiet) return;
+    printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
+           "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s\n",
+           r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
+           (unsigned long long)r->model.nparams, r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
+           (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
+           vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "");
+    if (c->ranks > 1)
+        printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
+               c->sync_bn ? "synchronised" : "per-rank", c->out);
+    printf("device memory: %.1f MiB allocated (%.1f MiB model activations and gradients, %.1f MiB staging)\n",
+           r->res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0, r->host.allocated / 1048576.0);
+    if (r->start)
+        printf("resuming %s at step %lld (epoch %lld)\n", c->out, (long long)r->start, (long long)(r->start / r->spe));
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- 4. the step loop */
+
+/* Add one finished step's GPU times per kernel class. */
+static void accumulate_profile(Run *r, int s)
+{
+    if (!r->prof.on) return;
+    VkcCmd *cmd = &r->cmd[s];
+    VkcModel *m = &r->model;
+    const int *ts = r->prof.ts[s];
+    double ns;
+    for (int i = 0; i < m->nops; i++) {
+        if (!vkc_cmd_elapsed_ns(cmd, m->ts_fwd[i], m->ts_fwd[i + 1], &ns)) profile_add(&r->prof, vkc_model_op_class(m, i), ns);
+        int next = i == 0 ? m->ts_bwd[m->nops] : m->ts_bwd[i - 1];
+        if (!vkc_cmd_elapsed_ns(cmd, m->ts_bwd[i], next, &ns)) profile_add(&r->prof, vkc_model_op_class(m, i), ns);
+    }
+    if (!vkc_cmd_elapsed_ns(cmd, ts[0], ts[1], &ns)) profile_add(&r->prof, "loss", ns);
+    if (!vkc_cmd_elapsed_ns(cmd, ts[2], ts[3], &ns)) profile_add(&r->prof, "optimizer", ns);
+    if (!vkc_cmd_elapsed_ns(cmd, ts[4], ts[5], &ns)) r->prof.step_ns += ns;
+    r->prof.steps++;
+}
+
 /* Print a progress line: in place on a terminal, one line per log interval otherwise. */
-static void progress(const Run *r, bool tty, int64_t step, int64_t total, int64_t spe, float loss, float acc,
-                     double ips, double eta, bool newline)
+static void progress(const Run *r, int64_t step, float loss, float acc, double ips, double eta, bool newline)
 {
     if (r->cfg.quiet) return;
-    if (tty) {
-        int width = 24, done = (int)(width * step / (total ? total : 1));
+    int64_t epoch = (step - 1) / r->spe + 1;
+    if (r->tty) {
+        int width = 24, done = (int)(width * step / (r->end ? r->end : 1));
         char bar[32];
         for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
         bar[width] = 0;
         fprintf(stderr, "\r[%s] epoch %lld/%d step %lld/%lld loss %.4f acc %.3f %.0f img/s ETA %02d:%02d ", bar,
-                (long long)((step - 1) / spe + 1), r->cfg.epochs, (long long)step, (long long)total, loss, acc, ips,
-                (int)(eta / 60), (int)fmod(eta, 60));
+                (long long)epoch, r->cfg.epochs, (long long)step, (long long)r->end, loss, acc, ips, (int)(eta / 60),
+                (int)fmod(eta, 60));
         if (newline) fprintf(stderr, "\n");
         fflush(stderr);
     } else {
-        printf("epoch %lld step %lld/%lld loss %.4f pos-acc %.3f %.1f images/s ETA %.0f s\n",
-               (long long)((step - 1) / spe + 1), (long long)step, (long long)total, loss, acc, ips, eta);
+        printf("epoch %lld step %lld/%lld loss %.4f pos-acc %.3f %.1f images/s ETA %.0f s\n", (long long)epoch,
+               (long long)step, (long long)r->end, loss, acc, ips, eta);
         fflush(stdout);
     }
 }
 
-/* The loss options that go together (the command line names them as flags). */
-static int check_loss(const VkcTrainConfig *c)
+/* One line of metrics.jsonl (rank 0) and of progress. */
+static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
 {
-    if (c->nce_learned_logz && c->loss != VKC_LOSS_NCE)
-        return vkc_fail("--nce-logz learned needs --loss nce (the %s loss has no log Z to learn)",
-                        vkc_loss_kind_name(c->loss));
-    if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus >= 0.0f && c->tau_plus < 1.0f))
-        return vkc_fail("--tau-plus must be in [0, 1) (got %g)", c->tau_plus);
-    if (c->loss != VKC_LOSS_DCL_DEBIASED && c->tau_plus != 0.0f)
-        return vkc_fail("--tau-plus is only used by --loss dcl-debiased, not %s", vkc_loss_kind_name(c->loss));
+    double tnow = now();
+    double ips = r->interval_n * r->gbatch / (tnow - r->interval_start);
+    double steady_ips = done > r->steady_from ? (done - r->steady_from) * r->gbatch / (tnow - r->t_steady) : ips;
+    double eta = steady_ips > 0 ? (double)(r->end - done) * r->gbatch / steady_ips : 0;
+    double mean[VKC_CONTRASTIVE_METRICS];
+    for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) mean[k] = r->msum[k] / r->interval_n;
+    if (r->lead) {
+        cJSON *line = cJSON_CreateObject();
+        cJSON_AddNumberToObject(line, "step", (double)done);
+        cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
+        /* Interval means of the loss's metrics (vkclr/loss.h, docs/losses.md). */
+        for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++)
+            if (vkc_contrastive_has_metric(&r->loss, k)) cJSON_AddNumberToObject(line, vkc_metric_names[k], mean[k]);
+        cJSON_AddNumberToObject(line, "lr", vkc_train_lr(r->peak, done - 1, r->warmup, r->total));
+        cJSON_AddNumberToObject(line, "images_per_s", ips);
+        cJSON_AddNumberToObject(line, "steps_averaged", r->interval_n);
+        cJSON_AddNumberToObject(line, "last_loss", last_loss);
+        char *text = cJSON_PrintUnformatted(line);
+        if (text) fprintf(r->metrics_file, "%s\n", text);
+        fflush(r->metrics_file);
+        free(text);
+        cJSON_Delete(line);
+    }
+    progress(r, done, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips, eta, epoch_end && r->tty);
+    memset(r->msum, 0, sizeof r->msum);
+    r->interval_n = 0;
+    r->interval_start = tnow;
+}
+
+/* The kNN monitor at an epoch end: one line of metrics.jsonl. */
+static int knn_monitor(Run *r, int64_t done)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    TrainEval mon;
+    if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, false, &mon)) return VKC_ERR;
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddNumberToObject(line, "step", (double)done);
+    cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
+    cJSON_AddNumberToObject(line, "knn_top1", mon.knn_top1);
+    cJSON_AddNumberToObject(line, "knn_top5", mon.knn_top5);
+    cJSON_AddNumberToObject(line, "knn_k", mon.knn_k);
+    cJSON_AddNumberToObject(line, "knn_bank", mon.knn_bank);
+    cJSON_AddNumberToObject(line, "knn_queries", mon.test_images);
+    cJSON_AddNumberToObject(line, "knn_seconds", mon.seconds);
+    char *text = cJSON_PrintUnformatted(line);
+    if (text) fprintf(r->metrics_file, "%s\n", text);
+    fflush(r->metrics_file);
+    free(text);
+    cJSON_Delete(line);
+    if (!c->quiet && !r->tty)
+        printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n", (long long)(done / r->spe),
+               mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
     return VKC_OK;
 }
 
-int vkc_train_run(const VkcTrainConfig *cfg_in, const char *resume_dir, int epochs_override, VkcStepHook hook,
-                  void *hook_user, VkcTrainResult *res)
+typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
+
+/* Step `done` finished on slot s: its metrics, the log line, the checkpoint at epoch ends (or
+ * when stopping), the kNN monitor, and whether a signal asks to stop. */
+static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, void *hook_user)
 {
-    memset(res, 0, sizeof *res);
-    res->probe_top1 = res->probe_top5 = res->knn_top1 = res->knn_top5 = -1;
-    stop_requested = 0;
-    Run *r = calloc(1, sizeof *r);
-    if (!r) return vkc_fail("out of host memory");
-    int rc = VKC_ERR;
-    char resume_path[1100];
-    r->cfg = *cfg_in;
-    r->result = res;
-    VkcTrainConfig *c = &r->cfg;
-    if (resume_dir) {
-        snprintf(resume_path, sizeof resume_path, "%s/checkpoint.safetensors", resume_dir);
-        VkcTrainConfig saved;
-        if (vkc_checkpoint_read_config(resume_path, &saved, NULL)) goto done;
-        /* The run's configuration is the checkpoint's; only where it runs and how it reports may change. */
-        saved.device = c->device;
-        saved.quiet = c->quiet;
-        saved.profile = c->profile;
-        snprintf(saved.out, sizeof saved.out, "%s", c->out[0] ? c->out : resume_dir);
-        saved.stop_after = c->stop_after;
-        if (epochs_override > 0) saved.epochs = epochs_override;
-        int ranks = c->dist.size > 0 ? c->dist.size : 1;
-        if (saved.ranks != ranks) {
-            vkc_fail("%s was trained with %d rank%s (global batch %d x %d); resume it with the same number of ranks "
-                     "(mpirun -np %d), not %d",
-                     resume_path, saved.ranks, saved.ranks == 1 ? "" : "s", saved.batch, saved.ranks, saved.ranks, ranks);
-            goto done;
-        }
-        saved.dist = c->dist;
-        *c = saved;
+    const VkcTrainConfig *c = &r->cfg;
+    VkcTrainResult *res = r->res;
+    const float *mv = r->metrics[s].mapped;
+    float loss = mv[VKC_METRIC_LOSS], acc = mv[VKC_METRIC_ACCURACY];
+    if (r->steady_from < 0) {
+        r->steady_from = done;
+        r->t_steady = now();
     }
-    /* Data parallel: rank 0 alone prints and writes the output directory. */
-    if (c->dist.size < 1) c->dist = (VkcDist){.size = 1, .local_size = 1};
-    c->ranks = c->dist.size;
-    if (c->ranks == 1) c->sync_bn = 0; /* one rank's statistics are the global ones */
-    else if (c->sync_bn < 0) c->sync_bn = 1;
-    const bool lead = c->dist.rank == 0;
-    if (!lead) c->quiet = true;
-    if (c->batch < 2) {
-        vkc_fail("--batch must be at least 2 (each image's positive is its other view, negatives the others)");
-        goto done;
+    if (hook) hook(hook_user, done, loss, acc);
+    if (!isfinite(loss)) {
+        res->nonfinite = true;
+        struct stat st;
+        bool have = stat(r->ckpt_path, &st) == 0;
+        vkc_fail("the loss became %s at step %lld (epoch %lld); training stopped. %s%s%s",
+                 isnan(loss) ? "NaN" : "infinite", (long long)done, (long long)((done - 1) / r->spe + 1),
+                 have ? "The last good checkpoint, " : "No checkpoint was written before it",
+                 have ? r->ckpt_path : "", have ? ", is left as it was" : "");
+        return STEP_FAILED;
     }
-    if (c->epochs < 1) {
-        vkc_fail("--epochs must be at least 1");
-        goto done;
+    res->last_loss = loss;
+    res->last_accuracy = acc;
+    for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) r->msum[k] += mv[k];
+    r->interval_n++;
+    bool epoch_end = done % r->spe == 0;
+    if (r->interval_n >= c->log_every || epoch_end || done == r->end) log_interval(r, done, loss, epoch_end);
+    /* A signal may reach the ranks at different steps: they stop together. */
+    bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, stop_requested) : stop_requested;
+    if (epoch_end || stop || done == r->end) {
+        /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
+        if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) ||
+            (r->lead && vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / r->spe)))
+            return STEP_FAILED;
     }
-    if (!(c->temperature > 0)) {
-        vkc_fail("--temperature must be positive");
-        goto done;
-    }
-    if (check_loss(c)) goto done;
-    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
-    if (c->lr <= 0) c->lr = vkc_train_default_lr(c->optimizer, c->lr_scaling);
-    if (lead && make_dir(c->out)) goto done;
-    snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.safetensors", c->out);
+    if (r->lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / r->spe) % c->knn_every == 0 &&
+        done < r->total && knn_monitor(r, done))
+        return STEP_FAILED;
+    return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
+}
 
-    int64_t start;
-    {
-        /* A rank that fails to set up (no device, too little memory) takes the others down with it
-         * rather than leaving them waiting in the first collective. */
-        int src = setup(r, resume_dir ? resume_path : NULL, &start);
-        if (vkc_dist_any(&c->dist, src != VKC_OK)) {
-            if (src == VKC_OK) vkc_fail("another rank failed to set up (see its message); rank %d was ready", c->dist.rank);
-            else if (c->ranks > 1) fprintf(stderr, "vkclr: rank %d of %d: %s\n", c->dist.rank, c->ranks, vkc_error());
-            goto done;
-        }
-    }
-    res->device_bytes = 0;
-    for (int i = 0; i < r->dev.nblocks; i++) res->device_bytes += r->dev.blocks[i].size;
-    for (int i = 0; i < r->host.nblocks; i++) res->device_bytes += r->host.blocks[i].size;
-
-    VkcProducerOptions popt = {.batch = c->batch, .threads = c->threads, .slots = 2, .seed = c->seed,
-                               .first_step = start, .rank = c->dist.rank, .ranks = c->ranks};
-    void *slots[2] = {r->slot[0].mapped, r->slot[1].mapped};
-    popt.slot_memory = slots;
-    if (vkc_producer_create(&r->producer, &r->train_ds, &r->aug, &popt)) goto done;
-    int64_t spe = vkc_producer_steps_per_epoch(r->producer);
-    int64_t total = spe * c->epochs, warmup = (int64_t)llround(c->warmup_epochs * spe);
-    int64_t end = c->stop_after > 0 && c->stop_after * spe < total ? c->stop_after * spe : total;
-    const int gbatch = c->batch * c->ranks; /* images per step over all ranks */
-    float peak = c->lr_scaling == VKC_LR_SQRT ? c->lr * sqrtf((float)gbatch) : c->lr * gbatch / 256.0f;
-
-    if (lead) {
-        char *json = train_config_json(c, true);
-        if (!json) {
-            vkc_fail("out of host memory");
-            goto done;
-        }
-        size_t n = strlen(json);
-        char *text = malloc(n + 2);
-        if (!text) {
-            free(json);
-            goto done;
-        }
-        memcpy(text, json, n);
-        text[n] = '\n';
-        text[n + 1] = 0;
-        free(json);
-        int wrc = write_text(c->out, "config.json", text);
-        free(text);
-        if (wrc) {
-            end_all_ranks_on_failure(c);
-            goto done;
-        }
-    }
-    char mpath[1100];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c->out);
-    if (lead && start && keep_metrics_until(mpath, start)) {
-        end_all_ranks_on_failure(c);
-        goto done;
-    }
-    if (lead) r->metrics_file = fopen(mpath, start ? "a" : "w");
-    if (lead && !r->metrics_file) {
-        vkc_fail("cannot write %s: %s", mpath, strerror(errno));
-        end_all_ranks_on_failure(c);
-        goto done;
-    }
-    if (!c->quiet) {
-        printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
-               "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s\n",
-               r->ds.name, c->model.encoder, c->model.width, (unsigned long long)r->model.nparams, r->model.features,
-               gbatch, 2 * gbatch, r->train_ds.train.n, (long long)spe, c->epochs,
-               c->optimizer == VKC_OPTIM_LARS ? "lars" : c->optimizer == VKC_OPTIM_SGD ? "sgd" : "adamw", c->lr, peak,
-               vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "");
-        if (c->ranks > 1)
-            printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
-                   c->sync_bn ? "synchronised" : "per-rank", c->out);
-        printf("device memory: %.1f MiB allocated (%.1f MiB model activations and gradients, %.1f MiB staging)\n",
-               res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0,
-               r->host.allocated / 1048576.0);
-        if (start) printf("resuming %s at step %lld (epoch %lld)\n", c->out, (long long)start, (long long)(start / spe));
-        fflush(stdout);
-    }
-
-    bool tty = isatty(STDERR_FILENO) && !c->quiet;
-    double t0 = now(), t_steady = 0, interval_start = t0;
-    int64_t steady_from = -1;
-    double msum[VKC_CONTRASTIVE_METRICS] = {0}; /* the loss's metrics, summed over the interval */
-    int interval_n = 0;
+/* Steps start..end; *done gets the steps completed. */
+static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
+{
+    VkcTrainResult *res = r->res;
     int64_t inflight = -1; /* step on the GPU */
-    int inflight_slot = -1;
     VkcBatch inflight_batch, batch;
     VkcProducerStats before, after;
-    bool failed = false;
-    int64_t done = start;
-
-    for (int64_t t = start; t <= end && !failed; t++) {
-        if (t < end) {
+    r->tty = isatty(STDERR_FILENO) && !r->cfg.quiet;
+    r->interval_start = now();
+    r->steady_from = -1;
+    *done = r->start;
+    for (int64_t t = r->start; t <= r->end; t++) {
+        if (t < r->end) {
             vkc_producer_stats(r->producer, &before);
             double a0 = now();
-            if (vkc_producer_acquire(r->producer, &batch)) {
-                failed = true;
-                break;
-            }
+            if (vkc_producer_acquire(r->producer, &batch)) return VKC_ERR;
             double waited = now() - a0;
             vkc_producer_stats(r->producer, &after);
             /* The GPU sat idle for data only if acquire had to wait and the previous step had
              * finished by the time it returned; the wait is then an upper bound of the idle time.
              * (The first step of a run always waits for its batch: that is start-up, not counted.) */
             if (after.waited > before.waited && inflight >= 0 &&
-                vkGetFenceStatus(r->ctx.device, r->cmd[inflight_slot].fence) == VK_SUCCESS) {
+                vkGetFenceStatus(r->ctx.device, r->cmd[inflight_batch.slot].fence) == VK_SUCCESS) {
                 res->gpu_waits++;
                 res->gpu_wait_seconds += waited;
             }
         }
         if (inflight >= 0) {
-            if (vkc_cmd_wait(&r->cmd[inflight_slot])) {
-                failed = true;
-                break;
-            }
-            accumulate_profile(r, inflight_slot);
-            const float *mv = r->metrics[inflight_slot].mapped;
-            float loss = mv[VKC_METRIC_LOSS], acc = mv[VKC_METRIC_ACCURACY];
-            done = inflight + 1;
-            if (steady_from < 0) {
-                steady_from = done;
-                t_steady = now();
-            }
+            int s = inflight_batch.slot;
+            if (vkc_cmd_wait(&r->cmd[s])) return VKC_ERR;
+            accumulate_profile(r, s);
+            *done = inflight + 1;
             vkc_producer_release(r->producer, &inflight_batch);
             inflight = -1;
-            if (hook) hook(hook_user, done, loss, acc);
-            if (!isfinite(loss)) {
-                res->nonfinite = true;
-                struct stat st;
-                bool have = stat(r->ckpt_path, &st) == 0;
-                vkc_fail("the loss became %s at step %lld (epoch %lld); training stopped. %s%s%s", isnan(loss) ? "NaN" : "infinite",
-                         (long long)done, (long long)((done - 1) / spe + 1),
-                         have ? "The last good checkpoint, " : "No checkpoint was written before it",
-                         have ? r->ckpt_path : "", have ? ", is left as it was" : "");
-                failed = true;
-                break;
-            }
-            res->last_loss = loss;
-            res->last_accuracy = acc;
-            for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) msum[k] += mv[k];
-            interval_n++;
-            bool epoch_end = done % spe == 0;
-            if (interval_n >= c->log_every || epoch_end || done == end) {
-                double tnow = now();
-                double ips = interval_n * gbatch / (tnow - interval_start);
-                double steady_ips = done > steady_from ? (done - steady_from) * gbatch / (tnow - t_steady) : ips;
-                double eta = steady_ips > 0 ? (double)(end - done) * gbatch / steady_ips : 0;
-                float lr_now = vkc_train_lr(peak, done - 1, warmup, total);
-                double mean[VKC_CONTRASTIVE_METRICS];
-                for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) mean[k] = msum[k] / interval_n;
-                /* Interval means of the loss's metrics (vkclr/loss.h, docs/losses.md); log_z only
-                 * when it is learned. Rank 0 alone writes them. */
-                if (lead) {
-                    fprintf(r->metrics_file,
-                            "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.9g, \"pos_accuracy\": %.6g, \"lr\": %.9g, "
-                            "\"images_per_s\": %.2f, \"mi_lower_bound\": %.6g, \"log_zhat\": %.6g, \"log_zhat_sd\": %.6g, "
-                            "\"alignment\": %.6g, \"uniformity\": %.6g, ",
-                            (long long)done, (double)done / spe, mean[VKC_METRIC_LOSS], mean[VKC_METRIC_ACCURACY], lr_now,
-                            ips, mean[VKC_METRIC_MI_BOUND], mean[VKC_METRIC_LOG_ZHAT], mean[VKC_METRIC_LOG_ZHAT_SD],
-                            mean[VKC_METRIC_ALIGNMENT], mean[VKC_METRIC_UNIFORMITY]);
-                    if (c->model.loss_logz) fprintf(r->metrics_file, "\"log_z\": %.9g, ", mean[VKC_METRIC_LOG_Z]);
-                    fprintf(r->metrics_file, "\"steps_averaged\": %d, \"last_loss\": %.9g}\n", interval_n, loss);
-                    fflush(r->metrics_file);
-                }
-                progress(r, tty, done, end, spe, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips,
-                         eta, epoch_end && tty);
-                memset(msum, 0, sizeof msum);
-                interval_n = 0;
-                interval_start = tnow;
-            }
-            /* A signal may reach the ranks at different steps: they stop together. */
-            bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, stop_requested) : stop_requested;
-            if (epoch_end || stop || done == end) {
-                /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
-                if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) ||
-                    (lead && train_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / spe))) {
-                    failed = true;
-                    break;
-                }
-            }
-            if (lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / spe) % c->knn_every == 0 && done < total) {
-                TrainEval mon;
-                if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, false, &mon)) {
-                    failed = true;
-                    break;
-                }
-                fprintf(r->metrics_file,
-                        "{\"step\": %lld, \"epoch\": %.4f, \"knn_top1\": %.6g, \"knn_top5\": %.6g, \"knn_k\": %u, "
-                        "\"knn_bank\": %u, \"knn_queries\": %u, \"knn_seconds\": %.2f}\n",
-                        (long long)done, (double)done / spe, mon.knn_top1, mon.knn_top5, mon.knn_k, mon.knn_bank,
-                        mon.test_images, mon.seconds);
-                fflush(r->metrics_file);
-                if (!c->quiet && !tty)
-                    printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n",
-                           (long long)(done / spe), mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
-            }
-            if (stop && done < end) {
+            StepOutcome outcome = finish_step(r, s, *done, hook, hook_user);
+            if (outcome == STEP_FAILED) return VKC_ERR;
+            if (outcome == STEP_STOP) {
                 res->interrupted = true;
                 break;
             }
         }
-        if (t == end) break;
+        if (t == r->end) break;
         /* Step t: its learning rate and number, then submit the command buffer of its slot. */
-        float lr = vkc_train_lr(peak, t, warmup, total);
+        float lr = vkc_train_lr(r->peak, t, r->warmup, r->total);
         if (debug_nan_step && t + 2 == debug_nan_step) lr = NAN;
-        if (vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) || vkc_cmd_submit(&r->cmd[batch.slot])) {
-            failed = true;
-            break;
-        }
+        if (vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) || vkc_cmd_submit(&r->cmd[batch.slot])) return VKC_ERR;
         inflight = t;
-        inflight_slot = batch.slot;
         inflight_batch = batch;
     }
-    if (inflight >= 0) vkc_cmd_wait(&r->cmd[inflight_slot]);
-    if (failed) {
-        /* A non-finite loss is the global batch's: every rank sees it and stops at the same step. */
-        if (!res->nonfinite) end_all_ranks_on_failure(c);
-        goto done;
+    return VKC_OK;
+}
+
+/* ---------------------------------------------------------------- 5. results */
+
+static void print_end(const Run *r, int64_t done)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    const VkcTrainResult *res = r->res;
+    if (c->quiet) return;
+    if (res->interrupted) {
+        printf("interrupted after step %lld: checkpoint %s written; continue with --resume %s\n", (long long)done,
+               r->ckpt_path, c->out);
+        return;
     }
+    printf("trained %lld steps in %.1f s: %.1f images/s (%.1f views/s) after the first step; the GPU waited for "
+           "augmentation before %lld of them (%.3f s)\n",
+           (long long)(done - r->start), res->seconds, res->images_per_second, 2 * res->images_per_second,
+           (long long)res->gpu_waits, res->gpu_wait_seconds);
+    if (c->ranks > 1)
+        printf("communication: %.1f s in collectives (%.1f%% of the run), per step and rank %.1f KiB gradients, "
+               "%.1f KiB embeddings, %.1f KiB batch-norm sums\n",
+               res->comm_seconds, 100 * res->comm_seconds / res->seconds, res->comm_bytes_per_step[0] / 1024,
+               res->comm_bytes_per_step[1] / 1024, res->comm_bytes_per_step[2] / 1024);
+    fflush(stdout);
+}
+
+/* results.json (rank 0). */
+static int write_results(const Run *r, int64_t done, const TrainEval *ev)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    const VkcTrainResult *res = r->res;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "steps", (double)done);
+    cJSON_AddNumberToObject(j, "epochs", (double)(done / r->spe));
+    cJSON_AddNumberToObject(j, "final_loss", res->last_loss);
+    cJSON_AddNumberToObject(j, "final_pos_accuracy", res->last_accuracy);
+    cJSON_AddNumberToObject(j, "images_per_s", res->images_per_second);
+    cJSON_AddNumberToObject(j, "train_seconds", res->seconds);
+    cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
+    cJSON_AddNumberToObject(j, "gpu_wait_seconds", res->gpu_wait_seconds);
+    train_evaluate_json(ev, j);
+    cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
+    cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
+    cJSON_AddNumberToObject(j, "ranks", c->ranks);
+    cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
+    cJSON_AddNumberToObject(j, "comm_seconds", res->comm_seconds);
+    cJSON_AddNumberToObject(j, "comm_share", res->seconds > 0 ? res->comm_seconds / res->seconds : 0);
+    cJSON *comm = cJSON_AddObjectToObject(j, "comm_bytes_per_step");
+    cJSON_AddNumberToObject(comm, "gradients", res->comm_bytes_per_step[0]);
+    cJSON_AddNumberToObject(comm, "embeddings", res->comm_bytes_per_step[1]);
+    cJSON_AddNumberToObject(comm, "bn_sums", res->comm_bytes_per_step[2]);
+    const Profile *p = &r->prof;
+    if (p->steps > 0) {
+        double sum = profile_sum(p);
+        cJSON_AddNumberToObject(j, "gpu_ms_per_step", p->step_ns / p->steps / 1e6);
+        cJSON *share = cJSON_AddObjectToObject(j, "gpu_time_share");
+        for (int i = 0; i < p->nclasses; i++) cJSON_AddNumberToObject(share, p->names[i], sum > 0 ? p->ns[i] / sum : 0);
+        if (!c->quiet) {
+            printf("GPU time per step %.1f ms:", p->step_ns / p->steps / 1e6);
+            for (int i = 0; i < p->nclasses; i++) printf(" %s %.1f%%", p->names[i], sum > 0 ? 100 * p->ns[i] / sum : 0);
+            printf("\n");
+        }
+    }
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) return vkc_fail("out of host memory");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/results.json", c->out);
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return vkc_fail("out of host memory");
+    }
+    line[n] = '\n', line[n + 1] = 0;
+    int rc = vkc_write_text_atomic(path, line);
+    free(line);
+    return rc;
+}
+
+/* After the loop: throughput and communication figures, then (a finished run) the probe and
+ * kNN, and results.json. */
+static int finish_run(Run *r, int64_t done, double t0)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    VkcTrainResult *res = r->res;
     double t1 = now();
     res->steps = done;
-    res->epoch = done / spe;
+    res->epoch = done / r->spe;
     res->seconds = t1 - t0;
     res->ranks = c->ranks;
     if (c->ranks > 1) {
-        int64_t steps = done - start;
+        int64_t steps = done - r->start;
         res->comm_seconds = r->dstep.comm_seconds;
-        for (int k = 0; k < DIST_KINDS; k++)
-            res->comm_bytes_per_step[k] = steps > 0 ? (double)r->dstep.bytes[k] / steps : 0;
+        for (int k = 0; k < DIST_KINDS; k++) res->comm_bytes_per_step[k] = steps > 0 ? (double)r->dstep.bytes[k] / steps : 0;
     }
-    res->images_per_second = done > steady_from && steady_from >= 0 ? (done - steady_from) * gbatch / (t1 - t_steady) : 0;
-    if (tty) fprintf(stderr, "\n");
-    vkc_producer_stats(r->producer, &after);
+    res->images_per_second =
+        done > r->steady_from && r->steady_from >= 0 ? (done - r->steady_from) * r->gbatch / (t1 - r->t_steady) : 0;
+    if (r->tty) fprintf(stderr, "\n");
     vkc_producer_destroy(r->producer);
     r->producer = NULL;
-    if (res->interrupted) {
-        if (!c->quiet)
-            printf("interrupted after step %lld: checkpoint %s written; continue with --resume %s\n", (long long)done,
-                   r->ckpt_path, c->out);
-        rc = VKC_OK;
-        goto done;
-    }
-    if (!c->quiet) {
-        printf("trained %lld steps in %.1f s: %.1f images/s (%.1f views/s) after the first step; the GPU waited for "
-               "augmentation before %lld of them (%.3f s)\n",
-               (long long)(done - start), res->seconds, res->images_per_second, 2 * res->images_per_second,
-               (long long)res->gpu_waits, res->gpu_wait_seconds);
-        if (c->ranks > 1)
-            printf("communication: %.1f s in collectives (%.1f%% of the run), per step and rank %.1f KiB gradients, "
-                   "%.1f KiB embeddings, %.1f KiB batch-norm sums\n",
-                   res->comm_seconds, 100 * res->comm_seconds / res->seconds, res->comm_bytes_per_step[0] / 1024,
-                   res->comm_bytes_per_step[1] / 1024, res->comm_bytes_per_step[2] / 1024);
-        fflush(stdout);
-    }
+    print_end(r, done);
+    if (res->interrupted) return VKC_OK;
 
     /* Evaluation: linear probe and kNN on the final encoder's features (evaluate.c). */
     TrainEval ev;
     memset(&ev, 0, sizeof ev);
     ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
-    if (lead && done == total) {
-        if (train_evaluate(&r->model, &r->gemm, &r->aug, &r->ds, c, true, &ev)) goto done;
+    if (r->lead && done == r->total) {
+        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) return VKC_ERR;
         res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
         res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
         if (!c->quiet) train_evaluate_print(&ev, c);
     }
-
-    /* results.json */
-    if (lead) {
-        char buf[4096];
-        int n = snprintf(buf, sizeof buf,
-                         "{\n  \"steps\": %lld,\n  \"epochs\": %lld,\n  \"final_loss\": %.9g,\n  \"final_pos_accuracy\": %.6g,\n"
-                         "  \"images_per_s\": %.2f,\n  \"train_seconds\": %.2f,\n  \"gpu_waits_for_augmentation\": %lld,\n"
-                         "  \"gpu_wait_seconds\": %.4f,\n",
-                         (long long)done, (long long)(done / spe), res->last_loss, res->last_accuracy,
-                         res->images_per_second, res->seconds, (long long)res->gpu_waits, res->gpu_wait_seconds);
-        n += train_evaluate_json(&ev, buf + n, sizeof buf - n);
-        n += snprintf(buf + n, sizeof buf - n, "  \"device_memory_bytes\": %llu,\n  \"peak_host_rss_kib\": %ld",
-                      (unsigned long long)res->device_bytes, peak_rss_kib());
-        n += snprintf(buf + n, sizeof buf - n,
-                      ",\n  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"comm_seconds\": %.4f,\n  \"comm_share\": %.4f,\n"
-                      "  \"comm_bytes_per_step\": {\"gradients\": %.0f, \"embeddings\": %.0f, \"bn_sums\": %.0f}",
-                      c->ranks, c->sync_bn ? "true" : "false", res->comm_seconds,
-                      res->seconds > 0 ? res->comm_seconds / res->seconds : 0, res->comm_bytes_per_step[0],
-                      res->comm_bytes_per_step[1], res->comm_bytes_per_step[2]);
-        if (r->profiled_steps > 0) {
-            double sum = 0;
-            for (int i = 0; i < NCLASS; i++) sum += r->class_ns[i];
-            n += snprintf(buf + n, sizeof buf - n, ",\n  \"gpu_ms_per_step\": %.3f,\n  \"gpu_time_share\": {",
-                          r->step_ns / r->profiled_steps / 1e6);
-            for (int i = 0; i < NCLASS; i++)
-                n += snprintf(buf + n, sizeof buf - n, "%s\"%s\": %.4f", i ? ", " : "", class_names[i],
-                              sum > 0 ? r->class_ns[i] / sum : 0);
-            n += snprintf(buf + n, sizeof buf - n, "}");
-            if (!c->quiet) {
-                printf("GPU time per step %.1f ms:", r->step_ns / r->profiled_steps / 1e6);
-                for (int i = 0; i < NCLASS; i++) printf(" %s %.1f%%", class_names[i], sum > 0 ? 100 * r->class_ns[i] / sum : 0);
-                printf("\n");
-            }
-        }
-        snprintf(buf + n, sizeof buf - n, "\n}\n");
-        if (write_text(c->out, "results.json", buf)) goto done;
-    }
+    if (r->lead && write_results(r, done, &ev)) return VKC_ERR;
     if (!c->quiet) printf("results in %s (config.json, metrics.jsonl, checkpoint.safetensors, results.json)\n", c->out);
-    rc = VKC_OK;
+    return VKC_OK;
+}
+
+int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook hook, void *hook_user,
+                  VkcTrainResult *res)
+{
+    memset(res, 0, sizeof *res);
+    res->probe_top1 = res->probe_top5 = res->knn_top1 = res->knn_top5 = -1;
+    stop_requested = 0;
+    Run *r = calloc(1, sizeof *r);
+    if (!r) return vkc_fail("out of host memory");
+    r->res = res;
+    int rc = VKC_ERR;
+    if (resolve_config(r, cfg, resume_dir) || (r->lead && vkc_make_dirs(r->cfg.out))) goto done;
+    /* A rank that fails to set up (no device, too little memory) takes the others down with it
+     * rather than leaving them waiting in the first collective. */
+    const VkcTrainConfig *c = &r->cfg;
+    int src = setup(r);
+    if (vkc_dist_any(&c->dist, src != VKC_OK)) {
+        if (src == VKC_OK) vkc_fail("another rank failed to set up (see its message); rank %d was ready", c->dist.rank);
+        else if (c->ranks > 1) fprintf(stderr, "vkclr: rank %d of %d: %s\n", c->dist.rank, c->ranks, vkc_error());
+        goto done;
+    }
+    for (int i = 0; i < r->dev.nblocks; i++) res->device_bytes += r->dev.blocks[i].size;
+    for (int i = 0; i < r->host.nblocks; i++) res->device_bytes += r->host.blocks[i].size;
+    if (start_producer(r) || open_outputs(r)) {
+        end_all_ranks_on_failure(c);
+        goto done;
+    }
+    print_start(r);
+    double t0 = now();
+    int64_t done;
+    int lrc = step_loop(r, hook, hook_user, &done);
+    if (r->cmd[0].in_flight) vkc_cmd_wait(&r->cmd[0]);
+    if (r->cmd[1].in_flight) vkc_cmd_wait(&r->cmd[1]);
+    if (lrc) {
+        /* A non-finite loss is the global batch's: every rank sees it and stops at the same step. */
+        if (!res->nonfinite) end_all_ranks_on_failure(c);
+        goto done;
+    }
+    rc = finish_run(r, done, t0);
 done:
     run_destroy(r);
     free(r);

@@ -4,24 +4,18 @@
 #include "internal.h"
 #include "vkclr/shaders.h"
 
-const VkcShaderBlob *vkc_shader_find(const char *name)
-{
-    for (const VkcShaderBlob *s = vkc_shader_table; s->name; s++)
-        if (!strcmp(s->name, name)) return s;
-    return NULL;
-}
-
 static VkDescriptorType descriptor_type(char c)
 {
     return c == 'b' ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
 }
 
-int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, const char *shader, const char *bindings,
-                      uint32_t push_size, const uint32_t *spec, int nspec)
+int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *bindings, uint32_t push_size,
+                      const uint32_t *spec, int nspec)
 {
     memset(k, 0, sizeof *k);
-    const VkcShaderBlob *blob = vkc_shader_find(shader);
-    if (!blob) return vkc_fail("no embedded shader called '%s'", shader);
+    if ((unsigned)id >= VKC_SHADER_COUNT) return vkc_fail("no embedded shader number %d", (int)id);
+    const VkcShaderBlob *blob = &vkc_shader_table[id];
+    const char *shader = blob->name;
     int n = (int)strlen(bindings);
     if (n > VKC_MAX_BINDINGS) return vkc_fail("kernel %s: too many bindings", shader);
     if (nspec > VKC_MAX_SPEC) return vkc_fail("kernel %s: too many specialization constants", shader);

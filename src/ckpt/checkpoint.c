@@ -1,4 +1,4 @@
-/* Checkpoints as safetensors files, and the run configuration as JSON.
+/* Checkpoints as safetensors files (vkclr/checkpoint.h).
  *
  * safetensors: an 8-byte little-endian header length, a JSON header mapping each tensor name
  * to {"dtype", "shape", "data_offsets": [begin, end]} (byte offsets into the data that
@@ -17,204 +17,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-/* ---------------------------------------------------------------- configuration JSON */
-
-static const char *optim_name(VkcOptimKind k)
-{
-    return k == VKC_OPTIM_SGD ? "sgd" : k == VKC_OPTIM_ADAMW ? "adamw" : "lars";
-}
-
-int train_parse_optimizer(const char *s, VkcOptimKind *k)
-{
-    if (!strcmp(s, "lars")) *k = VKC_OPTIM_LARS;
-    else if (!strcmp(s, "sgd")) *k = VKC_OPTIM_SGD;
-    else if (!strcmp(s, "adamw")) *k = VKC_OPTIM_ADAMW;
-    else return vkc_fail("unknown optimizer '%s' (lars, sgd, adamw)", s);
-    return VKC_OK;
-}
-
-char *train_config_json(const VkcTrainConfig *c, bool pretty)
-{
-    cJSON *j = cJSON_CreateObject();
-    if (!j) return NULL;
-    cJSON_AddStringToObject(j, "data", c->data);
-    cJSON_AddNumberToObject(j, "limit", c->limit);
-    cJSON_AddStringToObject(j, "encoder", c->model.encoder);
-    cJSON_AddNumberToObject(j, "width", c->model.width);
-    cJSON_AddNumberToObject(j, "head_layers", c->model.head_layers);
-    cJSON_AddNumberToObject(j, "head_hidden", c->model.head_hidden);
-    cJSON_AddNumberToObject(j, "out_dim", c->model.out_dim);
-    cJSON_AddNumberToObject(j, "image_channels", c->model.channels);
-    cJSON_AddNumberToObject(j, "image_height", c->model.height);
-    cJSON_AddNumberToObject(j, "image_width", c->model.width_px);
-    cJSON_AddNumberToObject(j, "batch", c->batch);
-    cJSON_AddNumberToObject(j, "epochs", c->epochs);
-    cJSON_AddStringToObject(j, "optimizer", optim_name(c->optimizer));
-    cJSON_AddNumberToObject(j, "lr", c->lr);
-    cJSON_AddStringToObject(j, "lr_scaling", c->lr_scaling == VKC_LR_SQRT ? "sqrt" : "linear");
-    cJSON_AddNumberToObject(j, "weight_decay", c->weight_decay);
-    cJSON_AddNumberToObject(j, "warmup_epochs", c->warmup_epochs);
-    cJSON_AddNumberToObject(j, "temperature", c->temperature);
-    cJSON_AddStringToObject(j, "loss", vkc_loss_kind_name(c->loss));
-    cJSON_AddStringToObject(j, "nce_logz", c->nce_learned_logz ? "learned" : "self");
-    cJSON_AddNumberToObject(j, "tau_plus", c->tau_plus);
-    cJSON_AddStringToObject(j, "preset", c->preset);
-    cJSON_AddStringToObject(j, "aug", c->aug);
-    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
-    cJSON_AddNumberToObject(j, "threads", c->threads);
-    cJSON_AddNumberToObject(j, "log_every", c->log_every);
-    cJSON_AddNumberToObject(j, "knn_k", c->knn_k);
-    cJSON_AddNumberToObject(j, "knn_temperature", c->knn_temperature);
-    cJSON_AddNumberToObject(j, "knn_bank", c->knn_bank);
-    cJSON_AddNumberToObject(j, "knn_every", c->knn_every);
-    cJSON_AddNumberToObject(j, "probe_epochs", c->probe_epochs);
-    cJSON_AddNumberToObject(j, "probe_limit", c->probe_limit);
-    cJSON_AddNumberToObject(j, "ranks", c->ranks);
-    cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
-    char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
-static int get_num(const cJSON *j, const char *key, double *v)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!cJSON_IsNumber(x)) return vkc_fail("checkpoint configuration: '%s' missing or not a number", key);
-    *v = x->valuedouble;
-    return VKC_OK;
-}
-
-static int get_str(const cJSON *j, const char *key, char *out, size_t size)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!cJSON_IsString(x)) return vkc_fail("checkpoint configuration: '%s' missing or not a string", key);
-    if (strlen(x->valuestring) >= size) return vkc_fail("checkpoint configuration: '%s' is too long", key);
-    strcpy(out, x->valuestring);
-    return VKC_OK;
-}
-
-int train_config_parse(const char *text, VkcTrainConfig *c)
-{
-    cJSON *j = cJSON_Parse(text);
-    if (!j) return vkc_fail("checkpoint configuration is not valid JSON");
-    *c = vkc_train_defaults();
-    double v[22];
-    char optim[16], scaling[16];
-    static const char *keys[22] = {"limit", "width", "head_layers", "head_hidden", "out_dim", "image_channels",
-                                   "image_height", "image_width", "batch", "epochs", "lr", "weight_decay",
-                                   "warmup_epochs", "temperature", "seed", "threads", "log_every", "knn_k",
-                                   "knn_temperature", "knn_bank", NULL, NULL};
-    int rc = VKC_OK;
-    for (int i = 0; keys[i] && !rc; i++) rc = get_num(j, keys[i], &v[i]);
-    if (!rc) rc = get_str(j, "data", c->data, sizeof c->data);
-    if (!rc) rc = get_str(j, "encoder", c->model.encoder, sizeof c->model.encoder);
-    if (!rc) rc = get_str(j, "optimizer", optim, sizeof optim);
-    if (!rc) rc = get_str(j, "lr_scaling", scaling, sizeof scaling);
-    if (!rc) rc = get_str(j, "preset", c->preset, sizeof c->preset);
-    if (!rc) rc = get_str(j, "aug", c->aug, sizeof c->aug);
-    /* Evaluation settings newer than the first checkpoints: the defaults where absent. */
-    double e;
-    if (!rc && cJSON_HasObjectItem(j, "knn_every") && !(rc = get_num(j, "knn_every", &e))) c->knn_every = (int)e;
-    if (!rc && cJSON_HasObjectItem(j, "probe_epochs") && !(rc = get_num(j, "probe_epochs", &e))) c->probe_epochs = (int)e;
-    if (!rc && cJSON_HasObjectItem(j, "probe_limit") && !(rc = get_num(j, "probe_limit", &e))) c->probe_limit = (int)e;
-    /* Runs from before multi-rank training have neither: one rank. */
-    const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(j, "ranks"), *sync = cJSON_GetObjectItemCaseSensitive(j, "sync_bn");
-    c->ranks = cJSON_IsNumber(ranks) ? (int)ranks->valuedouble : 1;
-    c->sync_bn = cJSON_IsBool(sync) ? cJSON_IsTrue(sync) : 0;
-    /* The loss: checkpoints written before vkclr had a choice of loss have none (ntxent). */
-    char loss[16] = "ntxent", logz[16] = "self";
-    double tau_plus = 0;
-    if (!rc && cJSON_GetObjectItemCaseSensitive(j, "loss")) {
-        rc = get_str(j, "loss", loss, sizeof loss);
-        if (!rc) rc = get_str(j, "nce_logz", logz, sizeof logz);
-        if (!rc) rc = get_num(j, "tau_plus", &tau_plus);
-    }
-    cJSON_Delete(j);
-    if (rc) return rc;
-    if (vkc_loss_kind_parse(loss, &c->loss)) return vkc_fail_context("checkpoint configuration");
-    if (strcmp(logz, "self") && strcmp(logz, "learned"))
-        return vkc_fail("checkpoint configuration: nce_logz '%s' is neither self nor learned", logz);
-    c->nce_learned_logz = !strcmp(logz, "learned");
-    c->tau_plus = (float)tau_plus;
-    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
-    if (train_parse_optimizer(optim, &c->optimizer)) return VKC_ERR;
-    c->lr_scaling = !strcmp(scaling, "sqrt") ? VKC_LR_SQRT : VKC_LR_LINEAR;
-    c->limit = (int)v[0];
-    c->model.width = (int)v[1];
-    c->model.head_layers = (int)v[2];
-    c->model.head_hidden = (int)v[3];
-    c->model.out_dim = (int)v[4];
-    c->model.channels = (int)v[5];
-    c->model.height = (int)v[6];
-    c->model.width_px = (int)v[7];
-    c->batch = (int)v[8];
-    c->epochs = (int)v[9];
-    c->lr = (float)v[10];
-    c->weight_decay = (float)v[11];
-    c->warmup_epochs = (float)v[12];
-    c->temperature = (float)v[13];
-    c->seed = (uint64_t)v[14];
-    c->threads = (int)v[15];
-    c->log_every = (int)v[16];
-    c->knn_k = (int)v[17];
-    c->knn_temperature = (float)v[18];
-    c->knn_bank = (int)v[19];
-    return VKC_OK;
-}
+#include "vkclr/checkpoint.h"
+#include "vkclr/fileio.h"
 
 /* ---------------------------------------------------------------- safetensors */
 
-int train_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, int nparts)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return vkc_fail("cannot create %s: %s", tmp, strerror(errno));
-    for (int i = 0; i < nparts; i++)
-        if (sizes[i] && fwrite(parts[i], 1, sizes[i], f) != sizes[i]) {
-            fclose(f);
-            remove(tmp);
-            return vkc_fail("writing %s: %s", tmp, strerror(errno));
-        }
-    if (fflush(f) || fsync(fileno(f))) {
-        int e = errno;
-        fclose(f);
-        remove(tmp);
-        return vkc_fail("flushing %s: %s", tmp, strerror(e));
-    }
-    if (fclose(f)) {
-        remove(tmp);
-        return vkc_fail("closing %s: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        return vkc_fail("renaming %s to %s: %s", tmp, path, strerror(e));
-    }
-    /* Make the rename itself durable. */
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return VKC_OK;
-}
-
-int train_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
+int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
                           int64_t step, int64_t epoch)
 {
     VkcContext *ctx = m->ctx;
     size_t pbytes = m->nparams * 4, bbytes = m->nbuffers * 4, sbytes = opt->state.size;
     float *p = malloc(pbytes ? pbytes : 4), *b = malloc(bbytes ? bbytes : 4), *s = malloc(sbytes ? sbytes : 4);
     cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
-    char *header = NULL, *config = train_config_json(cfg, false);
+    char *header = NULL, *config = vkc_config_to_json(cfg, false);
     float *data = NULL;
     int rc = VKC_ERR;
     if (!p || !b || !s || !h || !meta || !config) {
@@ -289,7 +104,7 @@ int train_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *o
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     const void *parts[3] = {len, header, data};
     size_t sizes[3] = {8, padded, off * 4};
-    rc = train_write_file_atomic(path, parts, sizes, 3);
+    rc = vkc_write_file_atomic(path, parts, sizes, 3);
 done:
     cJSON_Delete(h);
     cJSON_Delete(meta);
@@ -379,7 +194,12 @@ static int meta_int(const cJSON *h, const char *path, const char *key, int64_t *
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(h, "__metadata__");
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, key);
     if (!cJSON_IsString(x)) return vkc_fail("%s: no '%s' in the checkpoint metadata", path, key);
-    *v = strtoll(x->valuestring, NULL, 10);
+    /* A count of steps: decimal digits only, and small enough for any schedule (2^40 steps). */
+    const char *s = x->valuestring;
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || s[n] || n > 13) return vkc_fail("%s: checkpoint metadata '%s' is \"%.40s\", not a step count", path, key, s);
+    *v = strtoll(s, NULL, 10);
+    if (*v > (1ll << 40)) return vkc_fail("%s: checkpoint metadata '%s' is %lld, beyond any schedule", path, key, (long long)*v);
     return VKC_OK;
 }
 
@@ -405,7 +225,7 @@ int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *s
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "vkclr-checkpoint-1"))
         rc = vkc_fail("%s: not a vkclr training checkpoint (no format vkclr-checkpoint-1 in its metadata)", path);
     else if (!cJSON_IsString(config)) rc = vkc_fail("%s: no configuration in the checkpoint metadata", path);
-    else if (train_config_parse(config->valuestring, cfg)) rc = vkc_fail_context("%s", path);
+    else if (vkc_config_from_json(config->valuestring, path, cfg)) rc = VKC_ERR;
     else if (step && meta_int(h, path, "step", step)) rc = VKC_ERR;
     cJSON_Delete(h);
     return rc;
@@ -437,7 +257,7 @@ static int take(const char *path, const cJSON *h, const uint8_t *data, size_t da
     return VKC_OK;
 }
 
-int train_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *step)
+int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *step)
 {
     cJSON *h;
     uint8_t *data;
@@ -476,5 +296,5 @@ done:
 int vkc_checkpoint_load_model(const char *path, VkcModel *m)
 {
     int64_t step;
-    return train_checkpoint_load(path, m, NULL, &step);
+    return vkc_checkpoint_load(path, m, NULL, &step);
 }

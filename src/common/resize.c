@@ -4,7 +4,7 @@
  * bilinear interpolation. */
 #include <math.h>
 
-#include "internal.h"
+#include "vkclr/resize.h"
 
 static float triangle(float x)
 {

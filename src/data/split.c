@@ -1,0 +1,111 @@
+/* Datasets in memory, and what every reader shares: splits, class names, label checks, paths. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+void vkc_dataset_free(VkcDataset *ds)
+{
+    free(ds->train.pixels);
+    free(ds->train.labels);
+    free(ds->test.pixels);
+    free(ds->test.labels);
+    if (ds->class_names)
+        for (int i = 0; i < ds->nclasses; i++) free(ds->class_names[i]);
+    free(ds->class_names);
+    memset(ds, 0, sizeof *ds);
+}
+
+void vkc_dataset_limit(VkcDataset *ds, int n)
+{
+    if (n > 0 && n < ds->train.n) ds->train.n = n;
+}
+
+int data_split_alloc(VkcSplit *split, int n, size_t image_bytes)
+{
+    split->n = 0;
+    split->pixels = NULL;
+    split->labels = NULL;
+    if (n < 0 || image_bytes == 0 || (size_t)n > SIZE_MAX / image_bytes)
+        return vkc_fail("%d images of %zu bytes do not fit in memory", n, image_bytes);
+    /* one extra byte so that n == 0 still gives valid pointers */
+    split->pixels = malloc((size_t)n * image_bytes + 1);
+    split->labels = malloc((size_t)n * sizeof(int32_t) + 1);
+    if (!split->pixels || !split->labels) {
+        free(split->pixels);
+        free(split->labels);
+        split->pixels = NULL;
+        split->labels = NULL;
+        return vkc_fail("out of memory for %d images of %zu bytes", n, image_bytes);
+    }
+    split->n = n;
+    return VKC_OK;
+}
+
+int data_class_names(VkcDataset *ds, int n, const char *const *names)
+{
+    ds->class_names = calloc((size_t)n + 1, sizeof(char *));
+    if (!ds->class_names) return vkc_fail("out of memory for %d class names", n);
+    ds->nclasses = n;
+    for (int i = 0; i < n; i++) {
+        char number[16];
+        snprintf(number, sizeof number, "%d", i);
+        ds->class_names[i] = strdup(names ? names[i] : number);
+        if (!ds->class_names[i]) return vkc_fail("out of memory for class names");
+    }
+    return VKC_OK;
+}
+
+int data_path(char *out, const char *dir, const char *name)
+{
+    int n = snprintf(out, DATA_PATH_MAX, "%s/%s", dir, name);
+    if (n < 0 || n >= DATA_PATH_MAX) return vkc_fail("%s/%s: path too long", dir, name);
+    return VKC_OK;
+}
+
+bool data_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool data_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int data_check_labels(const VkcDataset *ds, const char *what)
+{
+    const VkcSplit *splits[2] = {&ds->train, &ds->test};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < splits[s]->n; i++)
+            if (splits[s]->labels[i] < 0 || splits[s]->labels[i] >= ds->nclasses)
+                return vkc_fail("%s: %s label %d of image %d is not a class index below %d", what,
+                                s ? "test" : "train", splits[s]->labels[i], i, ds->nclasses);
+    return VKC_OK;
+}
+
+void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3])
+{
+    double sum[3] = {0}, sum2[3] = {0};
+    size_t pixels = (size_t)ds->train.n * ds->height * ds->width;
+    int C = ds->channels;
+    for (size_t p = 0; p < pixels; p++)
+        for (int c = 0; c < C; c++) {
+            double v = ds->train.pixels[p * C + c] / 255.0;
+            sum[c] += v;
+            sum2[c] += v * v;
+        }
+    for (int c = 0; c < 3; c++) {
+        int k = c < C ? c : 0;
+        double m = pixels ? sum[k] / pixels : 0.0;
+        double var = pixels ? sum2[k] / pixels - m * m : 0.0;
+        mean[c] = (float)m;
+        std[c] = (float)sqrt(var > 0 ? var : 0);
+    }
+}
+
