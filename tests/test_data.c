@@ -495,6 +495,79 @@ static void test_folder_bad_input(void **state)
     fixture_cleanup(dir);
 }
 
+/* ---------------------------------------------------------------- decompression bombs */
+
+/* A PNG whose header claims w x h while its data is one pixel's: the few bytes of a bomb. */
+static void bomb_png(const char *dir, const char *rel, uint32_t w, uint32_t h)
+{
+    fixture_png_gray(dir, rel, 1, 1, 7);
+    size_t n;
+    uint8_t *png = fixture_read(fixture_path(dir, rel), &n);
+    for (int i = 0; i < 4; i++) png[16 + i] = (uint8_t)(w >> (24 - 8 * i)), png[20 + i] = (uint8_t)(h >> (24 - 8 * i));
+    uLong crc = crc32(0, png + 12, 17);
+    for (int i = 0; i < 4; i++) png[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    fixture_write(dir, rel, png, n);
+    free(png);
+}
+
+/* Limits checked from headers before anything is decoded or allocated, each refusal naming the
+ * file and the flag that raises the limit. */
+static void test_decompression_bombs(void **state)
+{
+    (void)state;
+    char dir[256], spec[300];
+    fixture_dir(dir);
+    VkcDataset ds;
+    /* The first image of a folder sets every image's size: 30000 x 30000 claimed in ~70 bytes. */
+    bomb_png(dir, "train/a/0.png", 30000, 30000);
+    fixture_png_gray(dir, "train/a/1.png", 4, 4, 1);
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load_folder(&ds, dir), "train/a/0.png", "--max-image-pixels");
+    uint8_t *px;
+    int h, w;
+    ASSERT_ERROR_MENTIONS(vkc_png_read(fixture_path(dir, "train/a/0.png"), 1, &px, &h, &w), "train/a/0.png",
+                          "--max-image-pixels");
+    /* Within a raised pixel limit, the memory limit still holds: two 30000^2 images are 1.7 GB. */
+    snprintf(spec, sizeof spec, "folder:%s", dir);
+    VkcDataLimits lim = {.max_image_pixels = 1000000000, .max_bytes = 1u << 30};
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load_limited(&ds, spec, &lim), "train/a/0.png", "--max-data-gib");
+    /* A bomb later in the folder (resized to the first image's size) is refused too. */
+    fixture_png_gray(dir, "train/a/0.png", 4, 4, 1);
+    bomb_png(dir, "train/a/2.png", 65536, 65536);
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load_folder(&ds, dir), "train/a/2.png", "--max-image-pixels");
+    remove(fixture_path(dir, "train/a/2.png"));
+    /* Small limits: a 20 x 20 image is 400 pixels. */
+    fixture_png_gray(dir, "train/a/2.png", 20, 20, 1);
+    lim = (VkcDataLimits){.max_image_pixels = 399, .max_bytes = 1u << 20};
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load_limited(&ds, spec, &lim), "train/a/2.png", "400 pixels");
+    lim.max_image_pixels = 400;
+    LOAD_OK(vkc_dataset_load_limited(&ds, spec, &lim));
+    vkc_dataset_free(&ds);
+    lim.max_bytes = 3 * (16 + 4) - 1; /* three 4x4 gray images and their labels, less one byte */
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load_limited(&ds, spec, &lim), "--max-data-gib");
+    fixture_cleanup(dir);
+
+    /* IDX: a 16-byte file that declares 60000 images of 28 x 28 is truncated, found before
+     * 47 MB are allocated; a gzip file's declared size counts against the memory limit. */
+    fixture_dir(dir);
+    uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28};
+    uint8_t labels[8] = {0, 0, 8, 1, 0, 0, 0xea, 0x60};
+    fixture_write(dir, "train-images-idx3-ubyte", head, 16);
+    fixture_write(dir, "train-labels-idx1-ubyte", labels, 8);
+    fixture_write(dir, "t10k-images-idx3-ubyte", head, 16);
+    fixture_write(dir, "t10k-labels-idx1-ubyte", labels, 8);
+    snprintf(spec, sizeof spec, "idx:%s", dir);
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load(&ds, spec), "train-images-idx3-ubyte", "truncated", "declares 60000 images");
+    gzFile gz = gzopen(fixture_path(dir, "train-images-idx3-ubyte"), "wb");
+    head[4] = 0x3f; /* 0x3f00ea60 images: 45 TB declared */
+    head[11] = head[15] = 16;
+    gzwrite(gz, head, 16);
+    gzclose(gz);
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load(&ds, spec), "train-images-idx3-ubyte", "--max-data-gib");
+    fixture_cleanup(dir);
+    /* Synthetic data within the limit only. */
+    ASSERT_ERROR_MENTIONS(vkc_dataset_load(&ds, "synthetic:4096x4096x3:10000000"), "synthetic", "--max-data-gib");
+}
+
 /* ---------------------------------------------------------------- resize, synthetic, PNG out */
 
 static void test_resize(void **state)
@@ -560,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_folder_gray_formats),
         cmocka_unit_test(test_folder_color_formats),
         cmocka_unit_test(test_folder_bad_input),
+        cmocka_unit_test(test_decompression_bombs),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_synthetic_and_png_roundtrip),
     };

@@ -45,6 +45,19 @@ typedef struct {
  *                          images of 10 random classes, from SEED (default 0): for benchmarks */
 int vkc_dataset_load(VkcDataset *ds, const char *spec);
 
+/* What a --data spec may make vkclr read into memory. A few bytes of PNG header can promise
+ * gigapixels (and the first image of a folder sets the size of every image), an IDX header
+ * declares its count and size: the limits are checked from the headers, before anything is
+ * decoded or allocated, and each message names the file and the flag that raises the limit. */
+typedef struct {
+    uint64_t max_image_pixels; /* one PNG image (--max-image-pixels) */
+    uint64_t max_bytes;        /* the whole dataset in memory, both splits (--max-data-gib) */
+} VkcDataLimits;
+#define VKC_DATA_MAX_IMAGE_PIXELS (UINT64_C(1) << 26) /* 8192 x 8192 */
+#define VKC_DATA_MAX_BYTES (UINT64_C(16) << 30)       /* 16 GiB */
+/* vkc_dataset_load within `limits` (NULL: the defaults above, which vkc_dataset_load uses). */
+int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *limits);
+
 /* The readers behind the spec. class_names may be NULL for idx ("0".."9"). */
 int vkc_dataset_load_idx(VkcDataset *ds, const char *dir, const char *name, const char *const *class_names);
 int vkc_dataset_load_cifar10(VkcDataset *ds, const char *dir);

@@ -81,14 +81,18 @@ static int read_batch(const CifarFormat *fmt, const char *path, VkcSplit *split,
     return rc;
 }
 
-static int read_split(const CifarFormat *fmt, const char *dir, const char *const *files, int nfiles, VkcSplit *split)
+static int read_split(const CifarFormat *fmt, const char *dir, const char *const *files, int nfiles, VkcSplit *split,
+                      uint64_t *bytes, const VkcDataLimits *lim)
 {
     size_t record = (size_t)fmt->label_bytes + 3 * CIFAR_PIXELS;
     char path[DATA_PATH_MAX];
     int counts[5], total = 0;
     for (int k = 0; k < nfiles; k++) {
         if (data_path(path, dir, files[k]) || count_records(path, record, &counts[k])) return VKC_ERR;
+        if (counts[k] > INT32_MAX / 8 - total) return vkc_fail("%s: too many records", path);
         total += counts[k];
+        *bytes += (uint64_t)counts[k] * (3 * CIFAR_PIXELS + 4);
+        if (data_check_bytes(path, *bytes, lim)) return VKC_ERR;
     }
     if (data_split_alloc(split, total, 3 * CIFAR_PIXELS)) return VKC_ERR;
     for (int k = 0, first = 0; k < nfiles; first += counts[k], k++)
@@ -120,7 +124,7 @@ static int read_class_names(VkcDataset *ds, const CifarFormat *fmt, const char *
     return rc;
 }
 
-static int load_cifar(VkcDataset *ds, const CifarFormat *fmt, const char *dir_arg)
+static int load_cifar(VkcDataset *ds, const CifarFormat *fmt, const char *dir_arg, const VkcDataLimits *lim)
 {
     memset(ds, 0, sizeof *ds);
     /* accept the folder the archive unpacks to, or its parent */
@@ -134,13 +138,19 @@ static int load_cifar(VkcDataset *ds, const CifarFormat *fmt, const char *dir_ar
     snprintf(ds->name, sizeof ds->name, "%s", fmt->name);
     ds->height = ds->width = CIFAR_SIDE;
     ds->channels = 3;
-    if (read_split(fmt, dir, fmt->train, fmt->ntrain_files, &ds->train) ||
-        read_split(fmt, dir, &fmt->test, 1, &ds->test) || read_class_names(ds, fmt, dir)) {
+    uint64_t bytes = 0;
+    if (read_split(fmt, dir, fmt->train, fmt->ntrain_files, &ds->train, &bytes, lim) ||
+        read_split(fmt, dir, &fmt->test, 1, &ds->test, &bytes, lim) || read_class_names(ds, fmt, dir)) {
         vkc_dataset_free(ds);
         return VKC_ERR;
     }
     return VKC_OK;
 }
 
-int vkc_dataset_load_cifar10(VkcDataset *ds, const char *dir) { return load_cifar(ds, &cifar10, dir); }
-int vkc_dataset_load_cifar100(VkcDataset *ds, const char *dir) { return load_cifar(ds, &cifar100, dir); }
+int vkc_dataset_load_cifar10(VkcDataset *ds, const char *dir) { return load_cifar(ds, &cifar10, dir, NULL); }
+int vkc_dataset_load_cifar100(VkcDataset *ds, const char *dir) { return load_cifar(ds, &cifar100, dir, NULL); }
+int data_load_cifar10(VkcDataset *ds, const char *dir, const VkcDataLimits *lim) { return load_cifar(ds, &cifar10, dir, lim); }
+int data_load_cifar100(VkcDataset *ds, const char *dir, const VkcDataLimits *lim)
+{
+    return load_cifar(ds, &cifar100, dir, lim);
+}

@@ -8,41 +8,41 @@ static const char *const fashion_mnist_classes[] = {
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 };
 
-static int load_fashion_mnist(VkcDataset *ds, const char *dir, const char *spec)
+static int load_fashion_mnist(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_idx(ds, dir, "fashion-mnist", fashion_mnist_classes);
+    return data_load_idx(ds, dir, "fashion-mnist", fashion_mnist_classes, lim);
 }
-static int load_mnist(VkcDataset *ds, const char *dir, const char *spec)
+static int load_mnist(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_idx(ds, dir, "mnist", NULL);
+    return data_load_idx(ds, dir, "mnist", NULL, lim);
 }
-static int load_idx(VkcDataset *ds, const char *dir, const char *spec)
+static int load_idx(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_idx(ds, dir, "idx", NULL);
+    return data_load_idx(ds, dir, "idx", NULL, lim);
 }
-static int load_cifar10(VkcDataset *ds, const char *dir, const char *spec)
+static int load_cifar10(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_cifar10(ds, dir);
+    return data_load_cifar10(ds, dir, lim);
 }
-static int load_cifar100(VkcDataset *ds, const char *dir, const char *spec)
+static int load_cifar100(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_cifar100(ds, dir);
+    return data_load_cifar100(ds, dir, lim);
 }
-static int load_folder(VkcDataset *ds, const char *dir, const char *spec)
+static int load_folder(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
 {
     (void)spec;
-    return vkc_dataset_load_folder(ds, dir);
+    return data_load_folder(ds, dir, lim);
 }
 
 /* kind, what follows the colon, reader */
 static const struct {
     const char *kind, *arg;
-    int (*load)(VkcDataset *ds, const char *arg, const char *spec);
+    int (*load)(VkcDataset *ds, const char *arg, const char *spec, const VkcDataLimits *lim);
 } readers[] = {
     {"fashion-mnist", "DIR", load_fashion_mnist},
     {"mnist", "DIR", load_mnist},
@@ -61,10 +61,12 @@ static void list_specs(char *buf, size_t size)
         n += (size_t)snprintf(buf + n, size - n, ", %s:%s", readers[i].kind, readers[i].arg);
 }
 
-int vkc_dataset_load(VkcDataset *ds, const char *spec)
+int vkc_dataset_load(VkcDataset *ds, const char *spec) { return vkc_dataset_load_limited(ds, spec, NULL); }
+
+int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 {
     memset(ds, 0, sizeof *ds);
-    if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "");
+    if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "", lim);
     char specs[512];
     list_specs(specs, sizeof specs);
     const char *colon = strchr(spec, ':');
@@ -72,6 +74,6 @@ int vkc_dataset_load(VkcDataset *ds, const char *spec)
     size_t kind_len = (size_t)(colon - spec);
     for (size_t i = 0; i < NREADERS; i++)
         if (kind_len == strlen(readers[i].kind) && !strncmp(spec, readers[i].kind, kind_len))
-            return readers[i].load(ds, colon + 1, spec);
+            return readers[i].load(ds, colon + 1, spec, lim);
     return vkc_fail("--data '%s': unknown reader '%.*s' (expected one of %s)", spec, (int)kind_len, spec, specs);
 }

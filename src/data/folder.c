@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "vkclr/interrupt.h"
 #include "vkclr/resize.h"
 
 typedef struct {
@@ -127,20 +128,26 @@ static int collect_split(const char *split_dir, const Names *classes, Entries *o
     return rc;
 }
 
-/* Read a PNG header: size and whether it has colour (RGB, RGBA or palette). */
-static int png_header(const char *path, int *height, int *width, bool *color)
+/* Read a PNG header: size and whether it has colour (RGB, RGBA or palette); an image of more
+ * than max_pixels is refused before anything is decoded. */
+static int png_header(const char *path, uint64_t max_pixels, int *height, int *width, bool *color)
 {
     png_image image;
     if (vkc_png_open(path, &image)) return VKC_ERR;
+    uint64_t pixels = (uint64_t)image.width * image.height;
     *height = (int)image.height;
     *width = (int)image.width;
     *color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
     png_image_free(&image);
+    if (pixels > max_pixels || *height > 65536 || *width > 65536)
+        return vkc_fail("%s: %dx%d is %llu pixels, more than --max-image-pixels %llu (a decompression bomb? raise the "
+                        "limit to read it)",
+                        path, *width, *height, (unsigned long long)pixels, (unsigned long long)max_pixels);
     return VKC_OK;
 }
 
 /* Decode every entry into split, resizing to the dataset's size where needed. */
-static int decode_split(const VkcDataset *ds, const Entries *e, VkcSplit *split)
+static int decode_split(const VkcDataset *ds, const Entries *e, VkcSplit *split, uint64_t max_pixels)
 {
     if (data_split_alloc(split, e->paths.n, vkc_image_bytes(ds))) return VKC_ERR;
     float *scratch = NULL;
@@ -149,7 +156,9 @@ static int decode_split(const VkcDataset *ds, const Entries *e, VkcSplit *split)
     for (int i = 0; i < e->paths.n && rc == VKC_OK; i++) {
         uint8_t *pixels;
         int h, w;
-        if ((rc = vkc_png_read(e->paths.items[i], ds->channels, &pixels, &h, &w))) break;
+        if ((rc = vkc_interrupt_check(e->paths.items[i])) ||
+            (rc = data_png_read(e->paths.items[i], ds->channels, max_pixels, &pixels, &h, &w)))
+            break;
         uint8_t *dst = split->pixels + (size_t)i * vkc_image_bytes(ds);
         if (h == ds->height && w == ds->width) {
             memcpy(dst, pixels, vkc_image_bytes(ds));
@@ -171,8 +180,11 @@ static int decode_split(const VkcDataset *ds, const Entries *e, VkcSplit *split)
     return rc;
 }
 
-int vkc_dataset_load_folder(VkcDataset *ds, const char *dir)
+int vkc_dataset_load_folder(VkcDataset *ds, const char *dir) { return data_load_folder(ds, dir, NULL); }
+
+int data_load_folder(VkcDataset *ds, const char *dir, const VkcDataLimits *limits)
 {
+    VkcDataLimits lim = data_limits(limits);
     memset(ds, 0, sizeof *ds);
     char train_dir[DATA_PATH_MAX], test_dir[DATA_PATH_MAX];
     if (!data_is_dir(dir)) return vkc_fail("%s: not a directory (%s)", dir, data_exists(dir) ? "a file" : "missing");
@@ -186,23 +198,34 @@ int vkc_dataset_load_folder(VkcDataset *ds, const char *dir)
     if (collect_split(train_dir, &classes, &train)) goto done;
     if (data_is_dir(test_dir) && collect_split(test_dir, &classes, &test)) goto done;
 
-    /* pass 1: headers */
-    if (png_header(train.paths.items[0], &ds->height, &ds->width, &(bool){0})) goto done;
+    /* pass 1: headers (every image within the pixel limit, the whole within the memory limit) */
+    if (png_header(train.paths.items[0], lim.max_image_pixels, &ds->height, &ds->width, &(bool){0})) goto done;
     bool any_color = false;
     Entries *splits[2] = {&train, &test};
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < splits[s]->paths.n; i++) {
             int h, w;
             bool color = false;
-            if (png_header(splits[s]->paths.items[i], &h, &w, &color)) goto done;
+            if (vkc_interrupt_check(splits[s]->paths.items[i]) ||
+                png_header(splits[s]->paths.items[i], lim.max_image_pixels, &h, &w, &color))
+                goto done;
             any_color |= color;
         }
     ds->channels = any_color ? 3 : 1;
+    uint64_t nimages = (uint64_t)train.paths.n + (uint64_t)test.paths.n;
+    uint64_t bytes = nimages * ((uint64_t)ds->height * ds->width * ds->channels + 4);
+    if (bytes > lim.max_bytes) {
+        vkc_fail("%s: its first image, %s, makes every image %dx%dx%d: %llu images take %.2f GiB, more than "
+                 "--max-data-gib %.4g (raise it to read this data)",
+                 dir, train.paths.items[0], ds->height, ds->width, ds->channels, (unsigned long long)nimages,
+                 (double)bytes / (1u << 30), (double)lim.max_bytes / (1u << 30));
+        goto done;
+    }
     snprintf(ds->name, sizeof ds->name, "folder");
 
     /* pass 2: pixels */
-    if (data_class_names(ds, classes.n, (const char *const *)classes.items) || decode_split(ds, &train, &ds->train) ||
-        decode_split(ds, &test, &ds->test))
+    if (data_class_names(ds, classes.n, (const char *const *)classes.items) ||
+        decode_split(ds, &train, &ds->train, lim.max_image_pixels) || decode_split(ds, &test, &ds->test, lim.max_image_pixels))
         goto done;
     rc = VKC_OK;
 done:

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "internal.h"
@@ -47,10 +48,41 @@ static int gz_read_exact(gzFile f, const char *path, void *dst, size_t bytes, co
     return VKC_OK;
 }
 
+/* `bytes` bytes into a buffer that grows as they arrive (a header's count is a claim, not a
+ * size: a few gzip bytes must not make us allocate what they promise). */
+#define GROW_FROM (16u << 20)
+static int gz_read_grow(gzFile f, const char *path, uint8_t **data, size_t bytes, const char *what)
+{
+    size_t cap = bytes < GROW_FROM ? bytes : GROW_FROM, done = 0;
+    *data = malloc(cap + 1);
+    if (!*data) return vkc_fail("%s: out of memory for %zu bytes", path, cap);
+    while (done < bytes) {
+        if (done == cap) {
+            size_t next = cap > bytes / 2 ? bytes : 2 * cap;
+            uint8_t *grown = realloc(*data, next + 1);
+            if (!grown) return vkc_fail("%s: out of memory for %zu bytes", path, next);
+            *data = grown;
+            cap = next;
+        }
+        size_t want = cap - done < (1u << 30) ? cap - done : (1u << 30);
+        int got = gzread(f, *data + done, (unsigned)want);
+        if (got < 0) {
+            int errnum;
+            const char *msg = gzerror(f, &errnum);
+            return vkc_fail("%s: cannot read %s: %s", path, what, errnum == Z_ERRNO ? strerror(errno) : msg);
+        }
+        if (got == 0) return vkc_fail("%s: truncated: %s needs %zu bytes, the file ends after %zu", path, what, bytes, done);
+        done += (size_t)got;
+    }
+    return VKC_OK;
+}
+
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
-/* Read one IDX file. dims[0] is the count; for images dims[1], dims[2] are rows and cols. */
-static int read_idx(const char *path, bool images, uint32_t dims[3], uint8_t **data)
+/* Read one IDX file. dims[0] is the count; for images dims[1], dims[2] are rows and cols.
+ * *total counts the bytes the dataset holds so far (checked against the limit). */
+static int read_idx(const char *path, bool images, uint32_t dims[3], uint8_t **data, uint64_t *total,
+                    const VkcDataLimits *lim)
 {
     *data = NULL;
     gzFile f = gzopen(path, "rb");
@@ -73,12 +105,18 @@ static int read_idx(const char *path, bool images, uint32_t dims[3], uint8_t **d
         goto done;
     }
     size_t bytes = (size_t)dims[0] * (images ? (size_t)dims[1] * dims[2] : 1);
-    *data = malloc(bytes + 1);
-    if (!*data) {
-        vkc_fail("%s: out of memory for %zu bytes", path, bytes);
+    /* Labels are held as int32. */
+    *total += images ? bytes : 4 * (uint64_t)bytes;
+    if (data_check_bytes(path, *total, lim)) goto done;
+    /* An uncompressed file must hold what its header declares, before anything is allocated. */
+    struct stat st;
+    size_t head = 4 + 4 * (size_t)ndims;
+    if (gzdirect(f) && stat(path, &st) == 0 && (uint64_t)st.st_size < head + (uint64_t)bytes) {
+        vkc_fail("%s: truncated: its header declares %u %s (%zu bytes), the file holds %lld", path, dims[0],
+                 images ? "images" : "labels", bytes, (long long)st.st_size - (long long)head);
         goto done;
     }
-    if (gz_read_exact(f, path, *data, bytes, images ? "the images" : "the labels")) goto done;
+    if (gz_read_grow(f, path, data, bytes, images ? "the images" : "the labels")) goto done;
     uint8_t extra;
     int got = gzread(f, &extra, 1);
     if (got != 0) {
@@ -97,7 +135,8 @@ done:
 }
 
 /* Read one split (images + labels) into `split`. */
-static int read_split(VkcDataset *ds, VkcSplit *split, const char *dir, const char *prefix)
+static int read_split(VkcDataset *ds, VkcSplit *split, const char *dir, const char *prefix, uint64_t *total,
+                      const VkcDataLimits *lim)
 {
     char images_path[DATA_PATH_MAX], labels_path[DATA_PATH_MAX], base[64], dotted[64];
     snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
@@ -110,7 +149,8 @@ static int read_split(VkcDataset *ds, VkcSplit *split, const char *dir, const ch
     uint32_t idims[3] = {0}, ldims[3] = {0};
     uint8_t *images = NULL, *labels = NULL;
     int rc = VKC_ERR;
-    if (read_idx(images_path, true, idims, &images) || read_idx(labels_path, false, ldims, &labels)) goto done;
+    if (read_idx(images_path, true, idims, &images, total, lim) || read_idx(labels_path, false, ldims, &labels, total, lim))
+        goto done;
     if (idims[0] != ldims[0]) {
         vkc_fail("%s has %u images but %s has %u labels", images_path, idims[0], labels_path, ldims[0]);
         goto done;
@@ -136,10 +176,18 @@ done:
 
 int vkc_dataset_load_idx(VkcDataset *ds, const char *dir, const char *name, const char *const *class_names)
 {
+    return data_load_idx(ds, dir, name, class_names, NULL);
+}
+
+int data_load_idx(VkcDataset *ds, const char *dir, const char *name, const char *const *class_names,
+                  const VkcDataLimits *lim)
+{
     memset(ds, 0, sizeof *ds);
     if (!data_is_dir(dir)) return vkc_fail("%s: not a directory (%s)", dir, data_exists(dir) ? "a file" : "missing");
     snprintf(ds->name, sizeof ds->name, "%s", name);
-    if (read_split(ds, &ds->train, dir, "train") || read_split(ds, &ds->test, dir, "t10k")) goto fail;
+    uint64_t total = 0;
+    if (read_split(ds, &ds->train, dir, "train", &total, lim) || read_split(ds, &ds->test, dir, "t10k", &total, lim))
+        goto fail;
     /* classes: the given names (10), else 0..max label */
     int nclasses = 10;
     if (!class_names) {

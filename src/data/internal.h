@@ -20,12 +20,24 @@ bool data_exists(const char *path);
 /* Every label of both splits must be < nclasses; `what` names the origin in the message. */
 int data_check_labels(const VkcDataset *ds, const char *what);
 
+/* The readers with limits (NULL: the defaults); the public vkc_dataset_load_* call them. */
+int data_load_idx(VkcDataset *ds, const char *dir, const char *name, const char *const *class_names,
+                  const VkcDataLimits *lim);
+int data_load_cifar10(VkcDataset *ds, const char *dir, const VkcDataLimits *lim);
+int data_load_cifar100(VkcDataset *ds, const char *dir, const VkcDataLimits *lim);
+int data_load_folder(VkcDataset *ds, const char *dir, const VkcDataLimits *lim);
 /* The synthetic reader: args is what follows "synthetic:", spec the whole spec (for messages). */
-int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spec);
+int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spec, const VkcDataLimits *lim);
+/* The limits in force: lim, or the defaults. */
+VkcDataLimits data_limits(const VkcDataLimits *lim);
+/* "more than --max-data-gib G" when `bytes` exceed the limit (VKC_ERR, message naming `what`). */
+int data_check_bytes(const char *what, uint64_t bytes, const VkcDataLimits *lim);
 
 /* Start reading a PNG with libpng's simplified API (header read, image->format native); on
  * failure the message names the file and the image is freed. */
 #include <png.h>
 int vkc_png_open(const char *path, png_image *image);
+/* vkc_png_read refusing, from the header, an image of more than max_pixels pixels. */
+int data_png_read(const char *path, int channels, uint64_t max_pixels, uint8_t **pixels, int *height, int *width);
 
 #endif

@@ -20,12 +20,24 @@ int vkc_png_open(const char *path, png_image *image)
 
 int vkc_png_read(const char *path, int channels, uint8_t **pixels, int *height, int *width)
 {
+    return data_png_read(path, channels, VKC_DATA_MAX_IMAGE_PIXELS, pixels, height, width);
+}
+
+int data_png_read(const char *path, int channels, uint64_t max_pixels, uint8_t **pixels, int *height, int *width)
+{
     *pixels = NULL;
     png_image image;
     if (vkc_png_open(path, &image)) return VKC_ERR;
     if (image.width > 65536 || image.height > 65536) {
         png_image_free(&image);
         return vkc_fail("%s: %ux%u is too large", path, image.width, image.height);
+    }
+    if ((uint64_t)image.width * image.height > max_pixels) {
+        png_image_free(&image);
+        return vkc_fail("%s: %ux%u is %llu pixels, more than --max-image-pixels %llu (a decompression bomb? raise the "
+                        "limit to read it)",
+                        path, image.width, image.height, (unsigned long long)image.width * image.height,
+                        (unsigned long long)max_pixels);
     }
     image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     /* 16-bit samples are gamma-encoded like 8-bit ones (libpng would assume linear) */

@@ -109,3 +109,18 @@ void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3]
     }
 }
 
+
+VkcDataLimits data_limits(const VkcDataLimits *lim)
+{
+    if (lim) return *lim;
+    return (VkcDataLimits){.max_image_pixels = VKC_DATA_MAX_IMAGE_PIXELS, .max_bytes = VKC_DATA_MAX_BYTES};
+}
+
+int data_check_bytes(const char *what, uint64_t bytes, const VkcDataLimits *lim)
+{
+    VkcDataLimits l = data_limits(lim);
+    if (bytes <= l.max_bytes) return VKC_OK;
+    return vkc_fail("%s: the data would take %.2f GiB of memory, more than --max-data-gib %.4g (raise it to read "
+                    "this data)",
+                    what, (double)bytes / (1u << 30), (double)l.max_bytes / (1u << 30));
+}

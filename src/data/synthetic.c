@@ -42,7 +42,7 @@ int vkc_dataset_synthetic(VkcDataset *ds, int ntrain, int ntest, int height, int
     return VKC_OK;
 }
 
-int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spec)
+int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spec, const VkcDataLimits *lim)
 {
     int h, w, ch, n = 10240, consumed = 0;
     unsigned long long seed = 0;
@@ -51,5 +51,6 @@ int vkc_dataset_load_synthetic(VkcDataset *ds, const char *args, const char *spe
         n > 10000000)
         return vkc_fail("--data %s: expected synthetic:HxWxC[:N[:SEED]] with C 1 or 3, H and W in 1..4096, N in "
                         "2..10000000", spec);
+    if (data_check_bytes(spec, ((uint64_t)n + 1000) * ((uint64_t)h * w * ch + 4), lim)) return VKC_ERR;
     return vkc_dataset_synthetic(ds, n, 1000, h, w, ch, 10, (uint64_t)seed);
 }
