@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -131,6 +132,26 @@ static inline int fixture_run(const char *binary, const char *args, char *output
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     printf("vkclr %s -> %d:\n%s", args, code, output);
     return code;
+}
+
+/* A checkpoint edited by a test (its header rewritten): recompute its checksum entry as
+ * include/vkclr/checkpoint.h documents it, CRC-32 of the data and of the header without the
+ * entry, so the edit is what the reader sees (not a checksum mismatch). */
+static inline void fixture_resign(uint8_t *file, size_t n)
+{
+    static const char key[] = ",\"checksum\":\"crc32 header=";
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
+    char *h = (char *)file + 8;
+    char *e = memmem(h, hlen, key, strlen(key));
+    if (!e) fail_msg("no checksum entry to re-sign");
+    size_t elen = strlen(key) + 22 + 1; /* "XXXXXXXX data=XXXXXXXX" and the closing quote */
+    uLong c = crc32_z(0, (const Bytef *)h, (size_t)(e - h));
+    c = crc32_z(c, (const Bytef *)e + elen, hlen - (size_t)(e - h) - elen);
+    uLong d = crc32_z(0, file + 8 + hlen, n - 8 - hlen);
+    char digits[32];
+    snprintf(digits, sizeof digits, "%08lx data=%08lx", c, d);
+    memcpy(e + strlen(key), digits, 22);
 }
 
 #endif

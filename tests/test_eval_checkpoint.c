@@ -230,6 +230,7 @@ static void write_with_config(const char *path, const char *key, cJSON *value)
     memcpy(out + 8, nh, len);
     memset(out + 8 + len, ' ', padded - len);
     memcpy(out + 8 + padded, file + 8 + hlen, n - 8 - hlen);
+    fixture_resign(out, 8 + padded + (n - 8 - hlen));
     write_all(path, out, 8 + padded + (n - 8 - hlen));
     free(out);
     free(nh);

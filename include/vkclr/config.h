@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vkclr/data.h"
 #include "vkclr/dist.h"
 #include "vkclr/loss.h"
 #include "vkclr/model.h"
@@ -27,6 +28,8 @@ extern const VkcName vkc_lr_scaling_names[]; /* linear, sqrt */
 typedef struct {
     char data[512];        /* dataset spec (vkc_dataset_load) */
     int limit;             /* train on the first N training images (0: all) */
+    uint64_t max_image_pixels; /* data: refuse a PNG of more pixels (from its header, before decoding) */
+    float max_data_gib;    /* data: refuse a dataset that would take more memory (GiB) */
     VkcModelConfig model;  /* encoder, width, head; image shape is filled from the data */
     int batch;             /* images per step (2 x batch views) */
     int epochs;            /* length of the schedule */
@@ -55,6 +58,7 @@ typedef struct {
     int probe_limit;       /* training images the probe learns from (0: the whole training split) */
     bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
     bool quiet;            /* no progress output */
+    bool force;            /* a new run may replace the run in `out` */
     /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
     VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
     int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
@@ -127,6 +131,9 @@ VkcTrainConfig vkc_train_defaults(void);
  * --epochs). `given` (NULL: not from a command line) adds the rules about flags given for
  * nothing, and that --loss dcl-debiased needs --tau-plus. */
 int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *given);
+
+/* The data limits of a configuration (--max-image-pixels, --max-data-gib), for vkc_dataset_load_limited. */
+VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c);
 
 /* config.json: every saved option by key (malloc'd text). */
 char *vkc_config_to_json(const VkcTrainConfig *c, bool pretty);

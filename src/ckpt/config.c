@@ -33,6 +33,11 @@ const VkcOption vkc_train_options[] = {
      "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)"},
     {"--limit", "limit", INT, FIELD(limit), 0, 1 << 30, NULL, "12288", NULL, 0, SAVED, DATA, "N",
      "train on the first N training images; 0 = all"},
+    /* Decompression bombs: checked from the files' headers before anything is decoded. */
+    {"--max-image-pixels", NULL, VKC_OPT_U64, FIELD(max_image_pixels), 1, 4294967296.0, NULL, "67108864", NULL, 0,
+     RESUMABLE | ENCODER, DATA, "N", "refuse a PNG image of more pixels (8192 x 8192), from its header"},
+    {"--max-data-gib", NULL, FLOAT, FIELD(max_data_gib), 0.001, 1e6, NULL, "16", NULL, 0, RESUMABLE | ENCODER, DATA,
+     "G", "refuse data that would take more memory (GiB), before reading it"},
     {"--encoder", "encoder", ENUM, FIELD(model.encoder), 0, 0, vkc_encoder_names, "convnet", NULL, 0, SAVED | ENCODER,
      MODEL, "E", "convnet, resnet10, resnet18, resnet34 (CIFAR stem)"},
     {"--width", "width", INT, FIELD(model.width), 1, VKC_MODEL_WIDTH_MAX, NULL, "16", NULL, 0, SAVED | ENCODER, MODEL,
@@ -106,6 +111,8 @@ const VkcOption vkc_train_options[] = {
     {"--profile", NULL, SWITCH, FIELD(profile), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL,
      "GPU timestamps around every kernel: time share per kernel class"},
     {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output"},
+    {"--force", NULL, SWITCH, FIELD(force), 0, 1, NULL, "off", NULL, 0, 0, RUN, NULL,
+     "replace the run already in --out (without it such a directory is refused)"},
 };
 const int vkc_train_noptions = (int)(sizeof vkc_train_options / sizeof vkc_train_options[0]);
 _Static_assert(sizeof vkc_train_options / sizeof vkc_train_options[0] <= VKC_MAX_OPTIONS, "raise VKC_MAX_OPTIONS");
@@ -332,6 +339,12 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
     return VKC_OK;
 }
 
+VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c)
+{
+    return (VkcDataLimits){.max_image_pixels = c->max_image_pixels,
+                           .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30))};
+}
+
 /* ---------------------------------------------------------------- config.json */
 
 char *vkc_config_to_json(const VkcTrainConfig *c, bool pretty)
@@ -344,7 +357,10 @@ char *vkc_config_to_json(const VkcTrainConfig *c, bool pretty)
         switch (o->type) {
         case VKC_OPT_STRING: cJSON_AddStringToObject(j, o->key, cfield(c, o)); break;
         case VKC_OPT_ENUM: cJSON_AddStringToObject(j, o->key, vkc_name_of(o->names, get_int(c, o))); break;
-        case VKC_OPT_SWITCH: cJSON_AddBoolToObject(j, o->key, get_int(c, o) == 1); break;
+        case VKC_OPT_SWITCH: /* true, false, or the automatic value by its name ("auto") */
+            if (o->auto_name && get_int(c, o) == (int)o->auto_value) cJSON_AddStringToObject(j, o->key, o->auto_name);
+            else cJSON_AddBoolToObject(j, o->key, get_int(c, o) == 1);
+            break;
         default: cJSON_AddNumberToObject(j, o->key, get_number(c, o));
         }
     }
@@ -370,7 +386,12 @@ static int option_from_json(VkcTrainConfig *c, const VkcOption *o, const cJSON *
         return VKC_OK;
     }
     case VKC_OPT_SWITCH:
-        if (!cJSON_IsBool(v)) return vkc_fail("%s is not true or false", label);
+        if (o->auto_name && cJSON_IsString(v) && !strcmp(v->valuestring, o->auto_name)) {
+            set_int(c, o, (int)o->auto_value);
+            return VKC_OK;
+        }
+        if (!cJSON_IsBool(v)) return vkc_fail("%s is not true or false%s%s", label, o->auto_name ? " or " : "",
+                                              o->auto_name ? o->auto_name : "");
         set_int(c, o, cJSON_IsTrue(v));
         return VKC_OK;
     default:
