@@ -24,11 +24,17 @@ static void usage(FILE *out)
             "  --aug LIST    override parameters, e.g. --aug scale=0.2:1,blur_p=0.5\n"
             "  --count N     images (rows), the first N of the training split (default 8)\n"
             "  --seed S      augmentation seed (default 0); --epoch E (default 0)\n"
-            "  --zoom K      magnify pixels K times (default: views at least 96 pixels wide)\n\n"
+            "  --zoom K      magnify pixels K times (default: views at least 96 pixels wide)\n"
+            "  --max-image-pixels N, --max-data-gib G   limits on the data, as vkclr train takes them\n\n"
             "augmentation parameters (--aug KEY=VALUE), with the cifar preset's values:\n");
     VkcAugmentConfig cfg;
     vkc_augment_preset("cifar", &cfg);
     vkc_augment_print(out, &cfg, "  ");
+}
+
+static bool limit_option(const VkcOption *o)
+{
+    return o->flag && (!strcmp(o->flag, "--max-image-pixels") || !strcmp(o->flag, "--max-data-gib"));
 }
 
 /* Copy an h x w image into the grid at (top, left), each pixel as a zoom x zoom block. */
@@ -44,13 +50,16 @@ int cmd_augment(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *preset = NULL, *aug_list = NULL;
     long count = 8, seed = 0, epoch = 0, zoom = 0;
+    VkcTrainConfig limits = vkc_train_defaults(); /* --max-image-pixels, --max-data-gib: train's rows */
+    VkcGiven given = {0};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
         int m;
-        if ((m = arg_match_str(argc, argv, &i, "--data", &data)) ||
+        if ((m = arg_match_option("augment", argc, argv, &i, limit_option, &limits, &given)) ||
+            (m = arg_match_str(argc, argv, &i, "--data", &data)) ||
             (m = arg_match_str(argc, argv, &i, "--out", &out)) ||
             (m = arg_match_str(argc, argv, &i, "--preset", &preset)) ||
             (m = arg_match_str(argc, argv, &i, "--aug", &aug_list)) ||
@@ -69,9 +78,19 @@ int cmd_augment(int argc, char **argv)
         return 2;
     }
 
+    if (data && !data[0]) {
+        fprintf(stderr, "vkclr augment: --data: empty value\n");
+        return 2;
+    }
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, data)) {
-        fprintf(stderr, "vkclr augment: %s\n", vkc_error());
+    VkcDataLimits lim = vkc_config_data_limits(&limits);
+    if (vkc_dataset_load_limited(&ds, data, &lim)) {
+        fprintf(stderr, "vkclr augment: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
+        return 1;
+    }
+    if (ds.train.n == 0) {
+        fprintf(stderr, "vkclr augment: --data %s has no training images to augment\n", data ? data : "fashion-mnist");
+        vkc_dataset_free(&ds);
         return 1;
     }
     int rc = 1;

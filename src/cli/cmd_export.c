@@ -1,4 +1,5 @@
 /* vkclr export: features and labels of one split as NumPy .npy files. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,12 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
             "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
-            "int64 (or uint8) vector, both .npy files numpy.load reads.\n"
+            "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
+            "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
+            "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n"
             "  --features OUT.npy    feature file\n"
             "  --labels FILE.npy     label file (default: OUT.npy with .npy replaced by .labels.npy)\n"
+            "  --manifest FILE.json  manifest (default: OUT.npy with .npy replaced by .export.json)\n"
             "  --split train|test    which split (test)\n"
             "  --label-dtype T       int64 or uint8 (int64)\n"
             "  --pixels              raw pixels / 255\n"
@@ -29,7 +33,8 @@ static void usage(FILE *out)
 
 int cmd_export(int argc, char **argv)
 {
-    const char *features = NULL, *labels = NULL, *split_name = "test", *dtype = "int64", *checkpoint = NULL;
+    const char *features = NULL, *labels = NULL, *manifest = NULL, *split_name = "test", *dtype = "int64",
+               *checkpoint = NULL;
     long limit = 0;
     /* --data, --encoder, --width, --seed, --device: the rows vkclr train parses them with. */
     VkcTrainConfig enc = vkc_train_defaults();
@@ -46,6 +51,7 @@ int cmd_export(int argc, char **argv)
         else if ((m = arg_match_option("export", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
                  (m = arg_match_str(argc, argv, &i, "--features", &features)) ||
                  (m = arg_match_str(argc, argv, &i, "--labels", &labels)) ||
+                 (m = arg_match_str(argc, argv, &i, "--manifest", &manifest)) ||
                  (m = arg_match_str(argc, argv, &i, "--split", &split_name)) ||
                  (m = arg_match_str(argc, argv, &i, "--label-dtype", &dtype)) ||
                  (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
@@ -75,26 +81,41 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "vkclr export: --label-dtype: '%s' is not int64 or uint8\n", dtype);
         return 2;
     }
-    char labels_path[4096];
-    if (labels) {
-        snprintf(labels_path, sizeof labels_path, "%s", labels);
-    } else {
-        size_t n = strlen(features);
-        if (n > 4 && !strcmp(features + n - 4, ".npy")) n -= 4;
-        snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)n, features);
+    char labels_path[4096], manifest_path[4096];
+    size_t stem = strlen(features);
+    if (stem > 4 && !strcmp(features + stem - 4, ".npy")) stem -= 4;
+    snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)stem, features);
+    snprintf(manifest_path, sizeof manifest_path, "%.*s.export.json", (int)stem, features);
+    if (labels) snprintf(labels_path, sizeof labels_path, "%s", labels);
+    if (manifest) snprintf(manifest_path, sizeof manifest_path, "%s", manifest);
+    if (!features[0] || !labels_path[0] || !manifest_path[0] || !strcmp(features, labels_path) ||
+        !strcmp(features, manifest_path) || !strcmp(labels_path, manifest_path)) {
+        fprintf(stderr, "vkclr export: --features, --labels and --manifest must be three different files\n");
+        return 2;
     }
     Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
                   .seed = enc.seed};
 
     char spec[512];
-    const char *data = source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec);
+    const char *data;
+    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
+        fprintf(stderr, "vkclr export: --checkpoint %s: %s\n", checkpoint, vkc_error());
+        return 1;
+    }
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, data)) {
+    VkcDataLimits lim = vkc_config_data_limits(&enc);
+    if (vkc_dataset_load_limited(&ds, data, &lim)) {
         fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
         return 1;
     }
     const VkcSplit *split = !strcmp(split_name, "train") ? &ds.train : &ds.test;
+    if (split->n == 0) {
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
+                data ? data : "fashion-mnist");
+        vkc_dataset_free(&ds);
+        return 1;
+    }
     if (ltype == VKC_NPY_U8 && ds.nclasses > 256) {
         fprintf(stderr, "vkclr export: --label-dtype uint8 cannot hold %d classes\n", ds.nclasses);
         vkc_dataset_free(&ds);
@@ -127,11 +148,18 @@ int cmd_export(int argc, char **argv)
         if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels[i];
         else ((uint8_t *)lab)[i] = (uint8_t)split->labels[i];
     }
-    uint64_t fshape[2] = {f.n, f.dim}, lshape[1] = {f.n};
-    if (vkc_npy_write(features, VKC_NPY_F32, fshape, 2, feat) || vkc_npy_write(labels_path, ltype, lshape, 1, lab))
-        goto done;
-    printf("wrote %s (%u x %u float32, %s features of the %s split) and %s (%u %s)\n", features, f.n, f.dim, x.name,
-           split_name, labels_path, f.n, dtype);
+    /* What the features are, for the manifest. */
+    cJSON *about = cJSON_CreateObject();
+    cJSON_AddStringToObject(about, "source", x.name);
+    cJSON_AddStringToObject(about, "split", split_name);
+    cJSON_AddStringToObject(about, "data", data ? data : "fashion-mnist");
+    char *about_text = cJSON_PrintUnformatted(about);
+    cJSON_Delete(about);
+    int wrc = vkc_export_write(features, labels_path, manifest_path, feat, f.n, f.dim, ltype, lab, about_text);
+    free(about_text);
+    if (wrc) goto done;
+    printf("wrote %s (%u x %u float32, %s features of the %s split), %s (%u %s) and their manifest %s\n", features,
+           f.n, f.dim, x.name, split_name, labels_path, f.n, dtype, manifest_path);
     status = 0;
 done:
     if (status) fprintf(stderr, "vkclr export: %s\n", vkc_error());

@@ -230,16 +230,22 @@ int cmd_probe(int argc, char **argv)
     }
 
     char spec[512];
-    const char *data = source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec);
+    const char *data;
+    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
+        fprintf(stderr, "vkclr probe: --checkpoint %s: %s\n", checkpoint, vkc_error());
+        return 1;
+    }
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, data)) {
+    VkcDataLimits lim = vkc_config_data_limits(&enc);
+    if (vkc_dataset_load_limited(&ds, data, &lim)) {
         fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
         return 1;
     }
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;
     long ntest = test_limit && test_limit < ds.test.n ? test_limit : ds.test.n;
-    if (ntest == 0) {
-        fprintf(stderr, "vkclr probe: --data %s has no test images\n", data ? data : "fashion-mnist");
+    if (ntest == 0 || ntrain == 0) {
+        fprintf(stderr, "vkclr probe: --data %s has no %s images: nothing to %s\n", data ? data : "fashion-mnist",
+                ntrain ? "test" : "training", ntrain ? "evaluate on" : "train the probe on");
         vkc_dataset_free(&ds);
         return 1;
     }

@@ -3,16 +3,18 @@
 #include "eval_source.h"
 #include "vkclr/checkpoint.h"
 
-const char *source_data(const char *data, const char *checkpoint, char *buf, size_t size)
+int source_data(const char *data, const char *checkpoint, char *buf, size_t size, const char **spec)
 {
-    if (data || !checkpoint) return data;
+    *spec = data;
     char file[1100];
     VkcTrainConfig cfg;
-    /* An unreadable checkpoint is reported when it is opened, with the reason. */
-    if (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))
-        return NULL;
+    /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
+    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL)))
+        return VKC_ERR;
+    if (data || !checkpoint) return VKC_OK;
     snprintf(buf, size, "%s", cfg.data);
-    return buf;
+    *spec = buf;
+    return VKC_OK;
 }
 
 const char *source_key(SourceKind k)

@@ -20,9 +20,10 @@ typedef struct {
 
 /* JSON key / label of a source: "pixels", "checkpoint", "random_init". */
 const char *source_key(SourceKind k);
-/* The --data spec to use: `data` if given, else the dataset a checkpoint was trained on (its
- * configuration, copied into buf), else NULL (the default dataset). */
-const char *source_data(const char *data, const char *checkpoint, char *buf, size_t size);
+/* *spec := the --data spec to use: `data` if given, else the dataset a checkpoint was trained on
+ * (its configuration, copied into buf), else NULL (the default dataset). Fails (message naming
+ * the file) when the checkpoint cannot be read. */
+int source_data(const char *data, const char *checkpoint, char *buf, size_t size, const char **spec);
 int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtractor *x);
 
 #endif

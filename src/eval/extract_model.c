@@ -15,6 +15,7 @@
 
 #include "vkclr/checkpoint.h"
 #include "vkclr/features.h"
+#include "vkclr/interrupt.h"
 #include "vkclr/resize.h"
 
 /* Images per evaluation batch for models this file builds (halved until every tensor fits one
@@ -92,6 +93,7 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
     float *in = e->input.mapped;
     for (uint32_t done = 0; done < count; done += batch) {
         uint32_t n = count - done < batch ? count - done : batch;
+        if (vkc_interrupt_check("encoder features")) return VKC_ERR;
         for (uint32_t i = 0; i < n; i++) {
             const uint8_t *img = vkc_image(ds, split, (int)(first + done + i));
             if (H != ds->height || W != ds->width) {

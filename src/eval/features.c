@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vkclr/features.h"
+#include "vkclr/interrupt.h"
 
 int vkc_features_alloc(VkcFeatures *f, VkcArena *arena, uint32_t n, uint32_t dim, VkDeviceSize max_shard_bytes)
 {
@@ -105,6 +106,10 @@ static int pixels_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds
     if (!buf) return vkc_fail("out of memory");
     for (uint32_t done = 0; done < count; done += block) {
         uint32_t m = count - done < block ? count - done : block;
+        if (vkc_interrupt_check("pixel features")) {
+            free(buf);
+            return VKC_ERR;
+        }
         const uint8_t *px = vkc_image(ds, split, (int)(first + done));
         for (size_t i = 0; i < (size_t)m * dim; i++) buf[i] = px[i] * (1.0f / 255.0f);
         if (vkc_features_upload(ctx, out, row0 + done, m, buf)) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vkclr/interrupt.h"
 #include "vkclr/knn.h"
 
 #define CHUNK_BYTES (64u << 20)
@@ -136,7 +137,7 @@ int vkc_knn_evaluate(VkcKnn *knn, const VkcKnnConfig *cfg, const VkcFeatures *ba
                 goto done;
         }
     }
-    if (vkc_cmd_end(&cmd) || vkc_cmd_submit_wait(&cmd)) goto done;
+    if (vkc_interrupt_check("kNN") || vkc_cmd_end(&cmd) || vkc_cmd_submit_wait(&cmd)) goto done;
     const float *st = stats.mapped;
     double h1 = 0, h5 = 0;
     for (uint32_t q = 0; q < queries->n; q++) h1 += st[4 * q], h5 += st[4 * q + 1];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vkclr/interrupt.h"
 #include "vkclr/linear.h"
 #include "vkclr/loss.h"
 #include "vkclr/probe.h"
@@ -298,6 +299,7 @@ int vkc_probe_run(VkcContext *ctx, const VkcProbeConfig *cfg, VkcFeatures *train
         goto done;
     }
     for (uint32_t e = 0; e < cfg->epochs; e++) {
+        if (vkc_interrupt_check("linear probe")) goto done;
         vkc_probe_shuffle(perm, train->n, cfg->seed, e);
         memcpy(perm_t.mapped, perm, (size_t)train->n * 4);
         for (uint32_t s = 0; s < steps; s++) {
