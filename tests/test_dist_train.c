@@ -75,6 +75,7 @@ static VkcTrainConfig config(const char *out, int batch, VkcDist dist, int sync_
     c.quiet = true;
     c.dist = dist;
     c.sync_bn = sync_bn;
+    c.force = true; /* fixed folders, written again by every run of the suite */
     snprintf(c.out, sizeof c.out, "%s", out);
     return c;
 }

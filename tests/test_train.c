@@ -84,6 +84,7 @@ static void test_deterministic(void **state)
     char dir[256];
     fixture_dir(dir);
     VkcTrainConfig c = tiny(dir, 128, 2);
+    c.force = true; /* three runs into one folder */
     Losses a = {0}, b = {0}, d = {0};
     VkcTrainResult res;
     run_ok(&c, NULL, &a, &res);

@@ -30,19 +30,21 @@
 #include "internal.h"
 #include "vkclr/data.h"
 #include "vkclr/fileio.h"
+#include "vkclr/interrupt.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/loss.h"
 
-static volatile sig_atomic_t stop_requested;
 static int64_t debug_nan_step;
 
-void vkc_train_request_stop(void) { stop_requested = 1; }
+/* A stop request is the process's interrupt flag (vkclr/interrupt.h): the step loop checks it
+ * after every step, the data loading and the evaluation at the end inside their loops. */
+void vkc_train_request_stop(void) { vkc_interrupt_request(); }
 void vkc_train_debug_nan_at(int64_t step) { debug_nan_step = step; }
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_requested = 1;
+    vkc_interrupt_request();
 }
 
 void vkc_train_install_signal_handlers(void)
@@ -175,6 +177,8 @@ static double profile_sum(const Profile *p)
 typedef struct {
     VkcTrainConfig cfg;
     char resume_file[1100]; /* "" unless resuming */
+    const char *resume_dir;
+    VkcCheckpointMeta resumed; /* the checkpoint's step and metrics interval */
     bool lead;              /* rank 0: prints and writes the output directory */
     VkcDataset ds, train_ds; /* train_ds: ds with the training split cut to --limit */
     VkcAugmentConfig aug;
@@ -200,7 +204,8 @@ typedef struct {
     float peak;
     /* The logging interval: the loss's metrics summed over its steps. */
     double msum[VKC_CONTRASTIVE_METRICS];
-    int interval_n;
+    int interval_n, interval_here; /* its steps; of them, the ones this process ran (a resumed run
+                                    * starts with the checkpoint's partial interval) */
     double interval_start, t_steady;
     int64_t steady_from;
     bool tty;
@@ -244,6 +249,7 @@ static int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_
 {
     VkcTrainConfig *c = &r->cfg;
     *c = *cfg;
+    r->resume_dir = resume_dir;
     if (resume_dir) {
         snprintf(r->resume_file, sizeof r->resume_file, "%s/checkpoint.safetensors", resume_dir);
         VkcTrainConfig saved;
@@ -280,7 +286,8 @@ static int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_
 static int setup_data(Run *r)
 {
     VkcTrainConfig *c = &r->cfg;
-    if (vkc_dataset_load(&r->ds, c->data)) return VKC_ERR;
+    VkcDataLimits lim = vkc_config_data_limits(c);
+    if (vkc_dataset_load_limited(&r->ds, c->data, &lim)) return VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
     if (r->train_ds.train.n < (int64_t)c->batch * c->ranks)
@@ -350,8 +357,15 @@ static int setup_model(Run *r)
     free(params);
     if (orc) return VKC_ERR;
     if (r->resume_file[0]) {
-        int64_t step;
-        return vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, &step);
+        VkcCheckpointMeta *m = &r->resumed;
+        if (vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, m)) return VKC_ERR;
+        if (m->step != r->start)
+            return vkc_fail("%s changed while it was read (step %lld, then %lld)", r->resume_file, (long long)r->start,
+                            (long long)m->step);
+        if (m->interval_steps && m->interval_nsums != VKC_CONTRASTIVE_METRICS)
+            return vkc_fail("%s: checkpoint metadata 'interval' holds %d sums, this vkclr logs %d metrics",
+                            r->resume_file, m->interval_nsums, VKC_CONTRASTIVE_METRICS);
+        return VKC_OK;
     }
     return vkc_model_init_params(&r->model, r->cfg.seed);
 }
@@ -437,34 +451,84 @@ static int start_producer(Run *r)
         return vkc_fail("%s is at step %lld, past the end of a %d-epoch schedule (%lld steps): resume with at least "
                         "--epochs %lld", r->resume_file, (long long)r->start, c->epochs, (long long)r->total,
                         (long long)((r->start + r->spe - 1) / r->spe));
+    if (r->start < r->total && r->end <= r->start)
+        return vkc_fail("--stop-after %d: %s is already at step %lld (epoch %lld); stop after a later epoch",
+                        c->stop_after, r->resume_file, (long long)r->start, (long long)(r->start / r->spe));
     return VKC_OK;
 }
 
 /* ---------------------------------------------------------------- 3. outputs */
 
-/* Resuming: drop metrics lines of steps after the checkpoint (a run stopped by a NaN logged
- * past its last checkpoint), so metrics.jsonl reads as one uninterrupted run. */
+/* Resuming: keep the metrics lines of steps up to the checkpoint's and drop the rest, the lines
+ * the resumed run writes again (a run stopped by a NaN, killed or out of disk space logged past
+ * its last checkpoint) and a last line a crash cut short, so that metrics.jsonl reads as one
+ * uninterrupted run. */
 static int keep_metrics_until(const char *path, int64_t step)
 {
     FILE *f = fopen(path, "r");
     if (!f) return VKC_OK; /* resuming into a new --out directory */
-    char tmp[1200], line[4096];
+    char tmp[1200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *o = fopen(tmp, "w");
     if (!o) {
         fclose(f);
         return vkc_fail("cannot write %s: %s", tmp, strerror(errno));
     }
-    while (fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    bool ok = true;
+    while (ok && (n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n') break; /* cut short */
         cJSON *j = cJSON_Parse(line);
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "step");
-        bool later = cJSON_IsNumber(s) && s->valuedouble > (double)step;
+        bool keep = cJSON_IsNumber(s) && s->valuedouble <= (double)step;
         cJSON_Delete(j);
-        if (!later) fputs(line, o);
+        if (keep && fputs(line, o) == EOF) ok = false;
     }
+    free(line);
     fclose(f);
-    if (fclose(o) || rename(tmp, path)) return vkc_fail("cannot rewrite %s: %s", path, strerror(errno));
+    if (fflush(o) || ferror(o)) ok = false;
+    int err = errno;
+    if (fclose(o)) ok = false, err = errno;
+    if (!ok || rename(tmp, path)) {
+        if (ok) err = errno;
+        remove(tmp);
+        return vkc_fail("cannot rewrite %s: %s", path, strerror(err));
+    }
     return VKC_OK;
+}
+
+/* A run directory holds a run when one of these is there. */
+static const char *const run_files[] = {"checkpoint.safetensors", "config.json", "metrics.jsonl", "results.json"};
+
+/* The output directory (rank 0), before anything is set up: a new run does not overwrite
+ * another run's directory unless told to (--force: its files are removed, so nothing of the
+ * old run is mistaken for the new one's); a resumed run's results.json goes (it is written
+ * again when the run ends). */
+static int prepare_out(Run *r)
+{
+    const VkcTrainConfig *c = &r->cfg;
+    char path[1200];
+    bool same = r->resume_dir && !strcmp(r->resume_dir, c->out);
+    if (!same) {
+        const char *held = NULL;
+        for (size_t i = 0; i < sizeof run_files / sizeof run_files[0] && !held; i++) {
+            snprintf(path, sizeof path, "%s/%s", c->out, run_files[i]);
+            if (access(path, F_OK) == 0) held = run_files[i];
+        }
+        if (held && !c->force)
+            return vkc_fail("--out %s already holds a run (%s): continue it with --resume %s, write elsewhere with "
+                            "--out, or replace it with --force",
+                            c->out, held, c->out);
+        for (size_t i = 0; held && i < sizeof run_files / sizeof run_files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", c->out, run_files[i]);
+            if (remove(path) && errno != ENOENT) return vkc_fail("--force: cannot remove %s: %s", path, strerror(errno));
+        }
+    }
+    snprintf(path, sizeof path, "%s/results.json", c->out);
+    if (r->resume_dir && remove(path) && errno != ENOENT) return vkc_fail("cannot remove %s: %s", path, strerror(errno));
+    return vkc_make_dirs(c->out);
 }
 
 /* The output directory (rank 0): config.json, metrics.jsonl (continued when resuming). */
@@ -510,6 +574,9 @@ static void print_start(const Run *r)
            r->res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0, r->host.allocated / 1048576.0);
     if (r->start)
         printf("resuming %s at step %lld (epoch %lld)\n", c->out, (long long)r->start, (long long)(r->start / r->spe));
+    if (!r->ds.test.n && (c->knn_k > 0 || c->probe_epochs > 0))
+        printf("note: --data %s has no test images: the kNN monitor and the final linear probe and kNN are skipped "
+               "(results.json says so)\n", c->data);
     fflush(stdout);
 }
 
@@ -556,11 +623,26 @@ static void progress(const Run *r, int64_t step, float loss, float acc, double i
     }
 }
 
+/* Write one line of metrics.jsonl, whole and flushed, or fail naming the file: a full disk must
+ * stop the run, not leave a metrics file that silently lacks lines. */
+static int metrics_line(Run *r, cJSON *line)
+{
+    char *text = cJSON_PrintUnformatted(line);
+    cJSON_Delete(line);
+    if (!text) return vkc_fail("out of host memory");
+    errno = 0;
+    bool bad = fprintf(r->metrics_file, "%s\n", text) < 0;
+    bad = fflush(r->metrics_file) != 0 || bad;
+    free(text);
+    if (bad) return vkc_fail("writing %s/metrics.jsonl: %s", r->cfg.out, strerror(errno ? errno : EIO));
+    return VKC_OK;
+}
+
 /* One line of metrics.jsonl (rank 0) and of progress. */
-static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
+static int log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
 {
     double tnow = now();
-    double ips = r->interval_n * r->gbatch / (tnow - r->interval_start);
+    double ips = r->interval_here * r->gbatch / (tnow - r->interval_start);
     double steady_ips = done > r->steady_from ? (done - r->steady_from) * r->gbatch / (tnow - r->t_steady) : ips;
     double eta = steady_ips > 0 ? (double)(r->end - done) * r->gbatch / steady_ips : 0;
     double mean[VKC_CONTRASTIVE_METRICS];
@@ -576,16 +658,13 @@ static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
         cJSON_AddNumberToObject(line, "images_per_s", ips);
         cJSON_AddNumberToObject(line, "steps_averaged", r->interval_n);
         cJSON_AddNumberToObject(line, "last_loss", last_loss);
-        char *text = cJSON_PrintUnformatted(line);
-        if (text) fprintf(r->metrics_file, "%s\n", text);
-        fflush(r->metrics_file);
-        free(text);
-        cJSON_Delete(line);
+        if (metrics_line(r, line)) return VKC_ERR;
     }
     progress(r, done, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips, eta, epoch_end && r->tty);
     memset(r->msum, 0, sizeof r->msum);
-    r->interval_n = 0;
+    r->interval_n = r->interval_here = 0;
     r->interval_start = tnow;
+    return VKC_OK;
 }
 
 /* The kNN monitor at an epoch end: one line of metrics.jsonl. */
@@ -603,11 +682,7 @@ static int knn_monitor(Run *r, int64_t done)
     cJSON_AddNumberToObject(line, "knn_bank", mon.knn_bank);
     cJSON_AddNumberToObject(line, "knn_queries", mon.test_images);
     cJSON_AddNumberToObject(line, "knn_seconds", mon.seconds);
-    char *text = cJSON_PrintUnformatted(line);
-    if (text) fprintf(r->metrics_file, "%s\n", text);
-    fflush(r->metrics_file);
-    free(text);
-    cJSON_Delete(line);
+    if (metrics_line(r, line)) return VKC_ERR;
     if (!c->quiet && !r->tty)
         printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n", (long long)(done / r->spe),
                mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
@@ -616,8 +691,21 @@ static int knn_monitor(Run *r, int64_t done)
 
 typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
 
-/* Step `done` finished on slot s: its metrics, the log line, the checkpoint at epoch ends (or
- * when stopping), the kNN monitor, and whether a signal asks to stop. */
+/* The checkpoint after step `done` (rank 0), with the metrics interval in progress. */
+static int save_checkpoint(Run *r, int64_t done, bool knn_pending)
+{
+    _Static_assert(VKC_CONTRASTIVE_METRICS <= VKC_CHECKPOINT_MAX_SUMS, "raise VKC_CHECKPOINT_MAX_SUMS");
+    VkcCheckpointMeta m = {.step = done, .epoch = done / r->spe, .interval_steps = r->interval_n,
+                           .interval_nsums = VKC_CONTRASTIVE_METRICS, .knn_pending = knn_pending};
+    memcpy(m.interval_sums, r->msum, sizeof r->msum);
+    return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &m);
+}
+
+/* Step `done` finished on slot s: its metrics, the log line, the kNN monitor and the checkpoint
+ * at epoch ends (the checkpoint also when stopping), and whether a signal asks to stop. The
+ * monitor runs before the epoch's checkpoint, so a run killed during it resumes from the one
+ * before and runs it again; one interrupted (SIGINT) saves the checkpoint marked
+ * knn_pending, and the resumed run runs the monitor first: metrics.jsonl gets its line once. */
 static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, void *hook_user)
 {
     const VkcTrainConfig *c = &r->cfg;
@@ -643,19 +731,23 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     res->last_accuracy = acc;
     for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) r->msum[k] += mv[k];
     r->interval_n++;
+    r->interval_here++;
     bool epoch_end = done % r->spe == 0;
-    if (r->interval_n >= c->log_every || epoch_end || done == r->end) log_interval(r, done, loss, epoch_end);
+    if ((r->interval_n >= c->log_every || epoch_end || done == r->end) && log_interval(r, done, loss, epoch_end))
+        return STEP_FAILED;
+    bool knn_pending = false;
+    if (r->lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / r->spe) % c->knn_every == 0 &&
+        done < r->total && knn_monitor(r, done)) {
+        if (!vkc_interrupt_pending()) return STEP_FAILED;
+        knn_pending = true;
+    }
     /* A signal may reach the ranks at different steps: they stop together. */
-    bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, stop_requested) : stop_requested;
+    bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, vkc_interrupt_pending()) : vkc_interrupt_pending();
     if (epoch_end || stop || done == r->end) {
         /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
-        if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) ||
-            (r->lead && vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / r->spe)))
+        if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) || (r->lead && save_checkpoint(r, done, knn_pending)))
             return STEP_FAILED;
     }
-    if (r->lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / r->spe) % c->knn_every == 0 &&
-        done < r->total && knn_monitor(r, done))
-        return STEP_FAILED;
     return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
 }
 
@@ -670,6 +762,22 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
     r->interval_start = now();
     r->steady_from = -1;
     *done = r->start;
+    /* Resuming: the interval the checkpoint was cut in goes on (its lines are an uninterrupted
+     * run's), and a kNN monitor a signal interrupted runs first. */
+    if (r->resumed.interval_steps) {
+        r->interval_n = r->resumed.interval_steps;
+        memcpy(r->msum, r->resumed.interval_sums, sizeof r->msum);
+    }
+    if (r->resumed.knn_pending && r->start < r->total) {
+        int krc = r->lead ? knn_monitor(r, r->start) : VKC_OK;
+        if (krc && !vkc_interrupt_pending()) return VKC_ERR;
+        /* Done: the checkpoint no longer owes it (else a second resume would log it twice). */
+        if (r->lead && !krc && save_checkpoint(r, r->start, false)) return VKC_ERR;
+        if (r->cfg.ranks > 1 ? vkc_dist_any(&r->cfg.dist, vkc_interrupt_pending()) : vkc_interrupt_pending()) {
+            res->interrupted = true;
+            return VKC_OK;
+        }
+    }
     for (int64_t t = r->start; t <= r->end; t++) {
         if (t < r->end) {
             vkc_producer_stats(r->producer, &before);
@@ -736,12 +844,13 @@ static void print_end(const Run *r, int64_t done)
 }
 
 /* results.json (rank 0). */
-static int write_results(const Run *r, int64_t done, const TrainEval *ev)
+static int write_results(const Run *r, int64_t done, const TrainEval *ev, const char *evaluation)
 {
     const VkcTrainConfig *c = &r->cfg;
     const VkcTrainResult *res = r->res;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "steps", (double)done);
+    cJSON_AddStringToObject(j, "evaluation", evaluation);
     cJSON_AddNumberToObject(j, "epochs", (double)(done / r->spe));
     cJSON_AddNumberToObject(j, "final_loss", res->last_loss);
     cJSON_AddNumberToObject(j, "final_pos_accuracy", res->last_accuracy);
@@ -810,20 +919,41 @@ static int finish_run(Run *r, int64_t done, double t0)
     if (r->tty) fprintf(stderr, "\n");
     vkc_producer_destroy(r->producer);
     r->producer = NULL;
+    /* A stop asked for at the last step of a --stop-after run (its checkpoint is written). */
+    if (done < r->total && vkc_interrupt_pending()) res->interrupted = true;
     print_end(r, done);
     if (res->interrupted) return VKC_OK;
 
-    /* Evaluation: linear probe and kNN on the final encoder's features (evaluate.c). */
+    /* Evaluation: linear probe and kNN on the final encoder's features (evaluate.c); a signal
+     * stops it like a step (the checkpoint of the last step stays; --resume evaluates again). */
     TrainEval ev;
     memset(&ev, 0, sizeof ev);
     ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
+    char evaluation[700];
+    if (done < r->total)
+        snprintf(evaluation, sizeof evaluation, "not yet: stopped after epoch %lld of %d (--stop-after)",
+                 (long long)(done / r->spe), c->epochs);
+    else if (!r->ds.test.n)
+        snprintf(evaluation, sizeof evaluation, "skipped: --data %.600s has no test images", c->data);
+    else if (c->knn_k == 0 && c->probe_epochs == 0)
+        snprintf(evaluation, sizeof evaluation, "skipped: --probe-epochs 0 and --knn-k 0");
+    else snprintf(evaluation, sizeof evaluation, "done");
     if (r->lead && done == r->total) {
-        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) return VKC_ERR;
+        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) {
+            if (!vkc_interrupt_pending()) return VKC_ERR;
+            res->interrupted = true;
+            if (!c->quiet)
+                printf("interrupted during the evaluation: checkpoint %s (the end of training) kept; vkclr train "
+                       "--resume %s runs the evaluation again\n",
+                       r->ckpt_path, c->out);
+            return VKC_OK;
+        }
         res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
         res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
-        if (!c->quiet) train_evaluate_print(&ev, c);
+        if (!c->quiet && strcmp(evaluation, "done")) printf("evaluation %s\n", evaluation);
+        else if (!c->quiet) train_evaluate_print(&ev, c);
     }
-    if (r->lead && write_results(r, done, &ev)) return VKC_ERR;
+    if (r->lead && write_results(r, done, &ev, evaluation)) return VKC_ERR;
     if (!c->quiet) printf("results in %s (config.json, metrics.jsonl, checkpoint.safetensors, results.json)\n", c->out);
     return VKC_OK;
 }
@@ -833,19 +963,33 @@ int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook
 {
     memset(res, 0, sizeof *res);
     res->probe_top1 = res->probe_top5 = res->knn_top1 = res->knn_top5 = -1;
-    stop_requested = 0;
     Run *r = calloc(1, sizeof *r);
     if (!r) return vkc_fail("out of host memory");
     r->res = res;
     int rc = VKC_ERR;
-    if (resolve_config(r, cfg, resume_dir) || (r->lead && vkc_make_dirs(r->cfg.out))) goto done;
-    /* A rank that fails to set up (no device, too little memory) takes the others down with it
-     * rather than leaving them waiting in the first collective. */
+    if (resolve_config(r, cfg, resume_dir)) goto done;
+    /* A rank that fails to set up (no device, too little memory, an output directory it may not
+     * write) takes the others down with it rather than leaving them waiting in the first
+     * collective. A signal during set-up (loading a large dataset) stops before the first step. */
     const VkcTrainConfig *c = &r->cfg;
-    int src = setup(r);
+    int src = r->lead ? prepare_out(r) : VKC_OK;
+    if (src == VKC_OK) src = setup(r);
     if (vkc_dist_any(&c->dist, src != VKC_OK)) {
-        if (src == VKC_OK) vkc_fail("another rank failed to set up (see its message); rank %d was ready", c->dist.rank);
-        else if (c->ranks > 1) fprintf(stderr, "vkclr: rank %d of %d: %s\n", c->dist.rank, c->ranks, vkc_error());
+        if (vkc_interrupt_pending()) {
+            res->interrupted = true;
+            rc = VKC_OK;
+            if (!c->quiet) printf("interrupted while setting up: nothing trained\n");
+        } else if (src == VKC_OK) {
+            vkc_fail("another rank failed to set up (see its message); rank %d was ready", c->dist.rank);
+        } else if (c->ranks > 1) {
+            fprintf(stderr, "vkclr: rank %d of %d: %s\n", c->dist.rank, c->ranks, vkc_error());
+        }
+        goto done;
+    }
+    if (vkc_dist_any(&c->dist, vkc_interrupt_pending())) {
+        res->interrupted = true;
+        rc = VKC_OK;
+        if (!c->quiet) printf("interrupted before the first step: nothing trained\n");
         goto done;
     }
     for (int i = 0; i < r->dev.nblocks; i++) res->device_bytes += r->dev.blocks[i].size;
@@ -869,5 +1013,6 @@ int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook
 done:
     run_destroy(r);
     free(r);
+    vkc_interrupt_clear(); /* honoured: the next run in this process starts afresh */
     return rc;
 }
