@@ -4,8 +4,12 @@
 #ifndef VKCLR_TESTS_FIXTURES_H
 #define VKCLR_TESTS_FIXTURES_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <png.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +137,69 @@ static inline int fixture_run(const char *binary, const char *args, char *output
     printf("vkclr %s -> %d:\n%s", args, code, output);
     return code;
 }
+
+/* Start `binary args` (args split at spaces, no quoting) as a child process whose stdout and
+ * stderr go to the file `log`. fsize > 0: a file-size limit of that many bytes, set in the child
+ * before exec, with SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk. */
+static inline pid_t fixture_spawn(const char *binary, const char *args, const char *log, long fsize)
+{
+    char *copy = strdup(args), *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)binary;
+    for (char *t = strtok(copy, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fsize > 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
+        execv(binary, argv);
+        _exit(127);
+    }
+    free(copy);
+    return pid;
+}
+
+/* A child's exit status, or 128 + the signal that ended it. */
+static inline int fixture_wait(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#ifdef VKCLR_TRAIN_H
+/* dir/metrics.jsonl without the fields that measure time (vkc_train_timing_keys), a line per
+ * line: what must be identical between an uninterrupted run and a resumed one. */
+static inline char *fixture_metrics_untimed(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    size_t n;
+    char *text = (char *)fixture_read(path, &n), *out = calloc(1, 2 * n + 16), *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        if (!j) fail_msg("%s: a line that is not JSON: %s", path, line);
+        for (const char *const *k = vkc_train_timing_keys; *k; k++) cJSON_DeleteItemFromObjectCaseSensitive(j, *k);
+        char *t = cJSON_PrintUnformatted(j);
+        strcat(out, t);
+        strcat(out, "\n");
+        free(t);
+        cJSON_Delete(j);
+    }
+    free(text);
+    return out;
+}
+#endif
 
 /* A checkpoint edited by a test (its header rewritten): recompute its checksum entry as
  * include/vkclr/checkpoint.h documents it, CRC-32 of the data and of the header without the

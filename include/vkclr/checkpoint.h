@@ -4,7 +4,7 @@
  *   metadata  format "vkclr-checkpoint-2" (1: before checksums), step and epoch (decimal strings), config (the
  *             run's config.json, vkclr/config.h), interval (the metrics interval in progress:
  *             its steps and metric sums), knn_pending ("1" if the kNN monitor of this step is
- *             still owed), checksum ("crc32 header=XXXXXXXX data=XXXXXXXX")
+ *             still owed), last ("LOSS ACCURACY" of the step), checksum ("crc32 header=XXXXXXXX data=XXXXXXXX")
  * Written atomically (vkclr/fileio.h): a crash leaves the old checkpoint or the new one.
  *
  * Nothing in a checkpoint is trusted: the header must be strict safetensors (JSON padded with
@@ -37,6 +37,8 @@ typedef struct {
     int interval_nsums;
     double interval_sums[VKC_CHECKPOINT_MAX_SUMS];
     bool knn_pending; /* the kNN monitor of this step was interrupted: a resumed run runs it first */
+    bool have_last;   /* the loss and positive-pair accuracy of step `step` (not in older files) */
+    float last_loss, last_accuracy;
     bool checksummed; /* read: the file carried a checksum, and it matched */
 } VkcCheckpointMeta;
 

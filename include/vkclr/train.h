@@ -45,6 +45,12 @@ typedef struct {
     int validation_messages; /* validation-layer reports seen (tests require 0) */
 } VkcTrainResult;
 
+/* The fields of metrics.jsonl lines that measure time: they differ between two runs of one
+ * configuration. Every other field of every line is the same, bit for bit, in an uninterrupted
+ * run and in one stopped (SIGINT, SIGKILL, a full disk) and resumed any number of times.
+ * NULL-terminated. */
+extern const char *const vkc_train_timing_keys[];
+
 /* Called after every completed step with its loss (for tests and embedding applications); on
  * every rank, with the loss of the global batch. */
 typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy);

@@ -97,6 +97,11 @@ int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt
         used += (size_t)snprintf(interval + used, sizeof interval - used, " %.17g", cm->interval_sums[k]);
     cJSON_AddStringToObject(meta, "interval", interval);
     if (cm->knn_pending) cJSON_AddStringToObject(meta, "knn_pending", "1");
+    if (cm->have_last) {
+        char last[64];
+        snprintf(last, sizeof last, "%.9g %.9g", cm->last_loss, cm->last_accuracy);
+        cJSON_AddStringToObject(meta, "last", last);
+    }
     cJSON_AddStringToObject(meta, "config", config);
     cJSON_AddStringToObject(meta, "checksum", CHECKSUM_PLACEHOLDER); /* last: see CHECKSUM_KEY */
     cJSON_AddItemToObject(h, "__metadata__", meta);
@@ -492,6 +497,18 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcCheckpointMe
     if (pending && strcmp(pending->valuestring, "1"))
         return vkc_fail("%s: checkpoint metadata 'knn_pending' is \"%.20s\", not 1", o, pending->valuestring);
     m->knn_pending = pending != NULL;
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(st->meta, "last");
+    if (last) {
+        char *end;
+        const char *p = last->valuestring;
+        double l = strchr("-.0123456789", *p) && *p ? strtod(p, &end) : NAN;
+        double a = isfinite(l) && *end == ' ' && end[1] && strchr("-.0123456789", end[1]) ? strtod(end + 1, &end) : NAN;
+        if (!isfinite(l) || !isfinite(a) || *end || fabs(l) > 1e30 || fabs(a) > 1e30)
+            return vkc_fail("%s: checkpoint metadata 'last' is \"%.40s\", not a loss and an accuracy", o, p);
+        m->have_last = true;
+        m->last_loss = (float)l;
+        m->last_accuracy = (float)a;
+    }
     return VKC_OK;
 }
 

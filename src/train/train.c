@@ -36,6 +36,8 @@
 
 static int64_t debug_nan_step;
 
+const char *const vkc_train_timing_keys[] = {"images_per_s", "knn_seconds", NULL};
+
 /* A stop request is the process's interrupt flag (vkclr/interrupt.h): the step loop checks it
  * after every step, the data loading and the evaluation at the end inside their loops. */
 void vkc_train_request_stop(void) { vkc_interrupt_request(); }
@@ -209,6 +211,7 @@ typedef struct {
     double interval_start, t_steady;
     int64_t steady_from;
     bool tty;
+    bool last_known; /* res->last_loss is a step's (this process's, or the checkpoint's) */
     VkcTrainResult *res;
 } Run;
 
@@ -696,7 +699,8 @@ static int save_checkpoint(Run *r, int64_t done, bool knn_pending)
 {
     _Static_assert(VKC_CONTRASTIVE_METRICS <= VKC_CHECKPOINT_MAX_SUMS, "raise VKC_CHECKPOINT_MAX_SUMS");
     VkcCheckpointMeta m = {.step = done, .epoch = done / r->spe, .interval_steps = r->interval_n,
-                           .interval_nsums = VKC_CONTRASTIVE_METRICS, .knn_pending = knn_pending};
+                           .interval_nsums = VKC_CONTRASTIVE_METRICS, .knn_pending = knn_pending, .have_last = r->last_known,
+                           .last_loss = r->res->last_loss, .last_accuracy = r->res->last_accuracy};
     memcpy(m.interval_sums, r->msum, sizeof r->msum);
     return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &m);
 }
@@ -729,6 +733,7 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     }
     res->last_loss = loss;
     res->last_accuracy = acc;
+    r->last_known = true;
     for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) r->msum[k] += mv[k];
     r->interval_n++;
     r->interval_here++;
@@ -767,6 +772,10 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
     if (r->resumed.interval_steps) {
         r->interval_n = r->resumed.interval_steps;
         memcpy(r->msum, r->resumed.interval_sums, sizeof r->msum);
+    }
+    if (r->resumed.have_last) {
+        res->last_loss = r->resumed.last_loss, res->last_accuracy = r->resumed.last_accuracy;
+        r->last_known = true;
     }
     if (r->resumed.knn_pending && r->start < r->total) {
         int krc = r->lead ? knn_monitor(r, r->start) : VKC_OK;
@@ -852,8 +861,13 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     cJSON_AddNumberToObject(j, "steps", (double)done);
     cJSON_AddStringToObject(j, "evaluation", evaluation);
     cJSON_AddNumberToObject(j, "epochs", (double)(done / r->spe));
-    cJSON_AddNumberToObject(j, "final_loss", res->last_loss);
-    cJSON_AddNumberToObject(j, "final_pos_accuracy", res->last_accuracy);
+    if (r->last_known) { /* (a resumed older checkpoint does not say) */
+        cJSON_AddNumberToObject(j, "final_loss", res->last_loss);
+        cJSON_AddNumberToObject(j, "final_pos_accuracy", res->last_accuracy);
+    } else {
+        cJSON_AddNullToObject(j, "final_loss");
+        cJSON_AddNullToObject(j, "final_pos_accuracy");
+    }
     cJSON_AddNumberToObject(j, "images_per_s", res->images_per_second);
     cJSON_AddNumberToObject(j, "train_seconds", res->seconds);
     cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
