@@ -1,5 +1,6 @@
 /* Augmentation presets, and setting any parameter by name ("scale=0.2:1"). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -119,6 +120,8 @@ static int set_one(VkcAugmentConfig *cfg, const char *assignment, size_t len)
         char *field = (char *)cfg + params[i].offset;
         if (params[i].kind == FLOATS) {
             bool broadcast = params[i].count == 3 && n == 1;
+            for (int k = 0; k < n; k++)
+                if (fabs(v[k]) > FLT_MAX) return vkc_fail("augmentation %s: '%s' does not fit a float", key, value);
             if (n != params[i].count && !broadcast)
                 return vkc_fail("augmentation %s: expected %d values separated by ':', got '%s'", key, params[i].count, value);
             for (int k = 0; k < params[i].count; k++) ((float *)field)[k] = (float)v[broadcast ? 0 : k];
@@ -175,24 +178,31 @@ int vkc_augment_check(const VkcAugmentConfig *c, int channels)
         return vkc_fail("augmentation size=%dx%d: both 0 (image size) or both in 1..4096", c->out_height, c->out_width);
     if (!(c->scale[0] > 0.0f && c->scale[0] <= c->scale[1] && c->scale[1] <= 1.0f))
         return vkc_fail("augmentation scale=%g:%g: need 0 < min <= max <= 1", c->scale[0], c->scale[1]);
-    if (!(c->ratio[0] > 0.0f && c->ratio[0] <= c->ratio[1]))
-        return vkc_fail("augmentation ratio=%g:%g: need 0 < min <= max", c->ratio[0], c->ratio[1]);
+    if (!(c->ratio[0] >= 1e-3f && c->ratio[0] <= c->ratio[1] && c->ratio[1] <= 1e3f))
+        return vkc_fail("augmentation ratio=%g:%g: need 0.001 <= min <= max <= 1000", c->ratio[0], c->ratio[1]);
     const struct { const char *key; float p; } probs[] = {
         {"flip_p", c->flip_p}, {"jitter_p", c->jitter_p}, {"gray_p", c->gray_p},
         {"blur_p", c->blur_p}, {"solarize_p", c->solarize_p},
     };
     for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
         if (!probability(probs[i].p)) return vkc_fail("augmentation %s=%g: not a probability in [0, 1]", probs[i].key, probs[i].p);
-    if (!(c->brightness >= 0.0f && c->contrast >= 0.0f && c->saturation >= 0.0f))
-        return vkc_fail("augmentation brightness, contrast and saturation must be >= 0");
+    /* A factor beyond 1e4 saturates every pixel anyway; beyond float range it makes NaNs. */
+    if (!(c->brightness >= 0.0f && c->contrast >= 0.0f && c->saturation >= 0.0f && c->brightness <= 1e4f &&
+          c->contrast <= 1e4f && c->saturation <= 1e4f))
+        return vkc_fail("augmentation brightness=%g, contrast=%g, saturation=%g: each must be in [0, 10000]",
+                        c->brightness, c->contrast, c->saturation);
     if (!(c->hue >= 0.0f && c->hue <= 0.5f)) return vkc_fail("augmentation hue=%g: need 0 <= hue <= 0.5", c->hue);
-    if (!(c->blur_sigma[0] > 0.0f && c->blur_sigma[0] <= c->blur_sigma[1]))
-        return vkc_fail("augmentation blur_sigma=%g:%g: need 0 < min <= max", c->blur_sigma[0], c->blur_sigma[1]);
+    if (!(c->blur_sigma[0] > 0.0f && c->blur_sigma[0] <= c->blur_sigma[1] && c->blur_sigma[1] <= 1e3f))
+        return vkc_fail("augmentation blur_sigma=%g:%g: need 0 < min <= max <= 1000", c->blur_sigma[0], c->blur_sigma[1]);
     if (c->blur_kernel != 0 && (c->blur_kernel % 2 == 0 || c->blur_kernel > 255))
         return vkc_fail("augmentation blur_kernel=%d: must be odd and at most 255 (or 0 for automatic)", c->blur_kernel);
     if (c->solarize_threshold < 0 || c->solarize_threshold > 256)
         return vkc_fail("augmentation solarize_threshold=%d: need 0..256", c->solarize_threshold);
-    for (int k = 0; k < channels; k++)
-        if (!(c->std[k] > 0.0f)) return vkc_fail("augmentation std: channel %d is %g, must be > 0", k, c->std[k]);
+    for (int k = 0; k < channels; k++) {
+        if (!(c->std[k] >= 1e-6f && c->std[k] <= 1e3f))
+            return vkc_fail("augmentation std: channel %d is %g, must be in [1e-6, 1000]", k, c->std[k]);
+        if (!(c->mean[k] >= -1e3f && c->mean[k] <= 1e3f))
+            return vkc_fail("augmentation mean: channel %d is %g, must be in [-1000, 1000]", k, c->mean[k]);
+    }
     return VKC_OK;
 }

@@ -303,6 +303,23 @@ static void test_presets_and_parameters(void **state)
     bad.std[2] = 0.0f;
     ASSERT_ERROR_MENTIONS(vkc_augment_check(&bad, 3), "std");
     OK(vkc_augment_check(&bad, 1));  /* a gray image only uses channel 0 */
+    /* Values that parse but make no image: refused, not turned into infinities and NaNs that
+     * reach a float-to-int conversion (brightness=1e300 did, in augment/ops.c to_u8: found by
+     * hand through the fuzz_aug harness under UBSan after a 3-minute run had missed it; the
+     * harness's dictionary now holds such numbers). */
+    static const char *const out_of_range[] = {"brightness=1e300", "contrast=1e39", "saturation=3e38,contrast=3e38",
+                                               "ratio=1e30:1e30", "ratio=0:1", "blur_sigma=0.1:1e38", "std=1e-30",
+                                               "mean=1e38", "brightness=20000"};
+    for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
+        VkcAugmentConfig c2;
+        OK(vkc_augment_preset("cifar", &c2));
+        const char *key = out_of_range[i];
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(key, "="), key);
+        if (vkc_augment_set(&c2, key) == VKC_OK && vkc_augment_check(&c2, 3) == VKC_OK)
+            fail_msg("--aug %s was accepted", key);
+        if (!strstr(vkc_error(), name)) fail_msg("--aug %s: '%s' does not name %s", key, vkc_error(), name);
+    }
 }
 
 int main(void)
