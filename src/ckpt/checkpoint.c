@@ -276,6 +276,8 @@ static int check_sum(Safetensors *st)
     const char *entry = memmem(h, st->header_bytes, CHECKSUM_KEY, strlen(CHECKSUM_KEY));
     if (!entry) return VKC_OK; /* an older file, or the entry was damaged: the metadata tells */
     const char *p = entry + strlen(CHECKSUM_KEY);
+    if ((size_t)(h + st->header_bytes - p) < strlen("XXXXXXXX data=XXXXXXXX\""))
+        return vkc_fail("%s: corrupt: its checksum entry is damaged", o);
     uint32_t want[2];
     for (int k = 0; k < 2; k++) {
         if (k && strncmp(p, " data=", 6)) return vkc_fail("%s: corrupt: its checksum entry is damaged", o);

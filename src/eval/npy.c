@@ -209,14 +209,20 @@ int vkc_export_write(const char *features, const char *labels, const char *manif
     for (int i = 0; i < 4; i++) both[i] = (uint8_t)(fcrc >> (8 * i)), both[4 + i] = (uint8_t)(lcrc >> (8 * i));
     char id[16];
     snprintf(id, sizeof id, "%08x", (unsigned)crc32_z(0, both, 8));
-    cJSON *m = about ? cJSON_Parse(about) : cJSON_CreateObject();
-    if (!m || !cJSON_IsObject(m)) {
+    cJSON *a = about ? cJSON_Parse(about) : cJSON_CreateObject(), *m = cJSON_CreateObject();
+    if (!a || !cJSON_IsObject(a) || !m) {
+        cJSON_Delete(a);
         cJSON_Delete(m);
         return vkc_fail("%s: internal error: the export's description is not a JSON object", manifest);
     }
     cJSON_AddStringToObject(m, "format", "vkclr-export-1");
     cJSON_AddNumberToObject(m, "rows", rows);
     cJSON_AddStringToObject(m, "id", id);
+    while (a->child) { /* what the features are: source, split, data */
+        cJSON *item = cJSON_DetachItemViaPointer(a, a->child);
+        cJSON_AddItemToObject(m, item->string, item);
+    }
+    cJSON_Delete(a);
     cJSON_AddItemToObject(m, "features", file_entry(fname, VKC_NPY_F32, fshape, 2, fsizes[0] + fsizes[1], fcrc));
     cJSON_AddItemToObject(m, "labels", file_entry(lname, ltype, lshape, 1, lsizes[0] + lsizes[1], lcrc));
     char *text = cJSON_Print(m);

@@ -1,4 +1,7 @@
-/* libFuzzer: the checkpoint (safetensors) reader: header, metadata, configuration and step. */
+/* libFuzzer: the checkpoint (safetensors) reader: every check a load makes on the bytes in memory
+ * (structure, tensor table, checksum, metadata, configuration), and the file reader that
+ * vkclr train --resume, probe and export use for the configuration. Seeds from a tiny run are
+ * checksummed: tests/fuzz/make_seeds.py. */
 #include "fuzz_util.h"
 #include "vkclr/checkpoint.h"
 
@@ -9,7 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[300];
     snprintf(path, sizeof path, "%s/c.safetensors", dir);
     VkcTrainConfig cfg;
+    VkcCheckpointMeta meta;
     int64_t step;
-    if (vkc_checkpoint_read_config(path, &cfg, &step) != VKC_OK && !strstr(vkc_error(), path)) abort();
+    int whole = vkc_checkpoint_check_bytes(data, size, path, &cfg, &meta);
+    if (whole != VKC_OK && !strstr(vkc_error(), path)) abort(); /* every message names the file */
+    int header = vkc_checkpoint_read_config(path, &cfg, &step);
+    if (header != VKC_OK && !strstr(vkc_error(), path)) abort();
+    /* What the whole passes, its header passes, with the same step. */
+    if (whole == VKC_OK && (header != VKC_OK || step != meta.step)) abort();
     return 0;
 }

@@ -4,6 +4,9 @@
 #include "fuzz_util.h"
 #include "vkclr/data.h"
 
+/* Limits small enough for a fuzzer's memory (the readers check them before allocating). */
+static const VkcDataLimits limits = {.max_image_pixels = 1u << 20, .max_bytes = 64u << 20};
+
 static const char *const cifar10[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
                                       "data_batch_5.bin", "test_batch.bin", "batches.meta.txt"};
 static const char *const cifar100[] = {"train.bin", "test.bin", "fine_label_names.txt"};
@@ -20,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char spec[300];
     snprintf(spec, sizeof spec, "%s:%s", hundred ? "cifar100" : "cifar10", dir);
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, spec) == VKC_OK) {
+    if (vkc_dataset_load_limited(&ds, spec, &limits) == VKC_OK) {
         for (int s = 0; s < 2; s++) {
             const VkcSplit *sp = s ? &ds.test : &ds.train;
             for (int i = 0; i < sp->n; i++)

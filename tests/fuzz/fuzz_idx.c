@@ -4,6 +4,9 @@
 #include "fuzz_util.h"
 #include "vkclr/data.h"
 
+/* Limits small enough for a fuzzer's memory (the readers check them before allocating). */
+static const VkcDataLimits limits = {.max_image_pixels = 1u << 20, .max_bytes = 64u << 20};
+
 static const char *const files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                                     "t10k-labels-idx1-ubyte"};
 
@@ -15,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char spec[300];
     snprintf(spec, sizeof spec, "idx:%s", dir);
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, spec) == VKC_OK) {
+    if (vkc_dataset_load_limited(&ds, spec, &limits) == VKC_OK) {
         /* Everything the reader promised is there: touch every pixel and check every label. */
         float mean[3], std[3];
         vkc_dataset_channel_stats(&ds, mean, std);

@@ -5,6 +5,9 @@
 #include "fuzz_util.h"
 #include "vkclr/data.h"
 
+/* Limits small enough for a fuzzer's memory (the readers check them before allocating). */
+static const VkcDataLimits limits = {.max_image_pixels = 1u << 20, .max_bytes = 64u << 20};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *dir = fuzz_scratch();
@@ -23,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vkc_png_read(path, 3, &pixels, &h, &w) == VKC_OK) free(pixels);
     snprintf(spec, sizeof spec, "folder:%s", dir);
     VkcDataset ds;
-    if (vkc_dataset_load(&ds, spec) == VKC_OK) {
+    if (vkc_dataset_load_limited(&ds, spec, &limits) == VKC_OK) {
         float mean[3], std[3];
         vkc_dataset_channel_stats(&ds, mean, std);
         vkc_dataset_free(&ds);
