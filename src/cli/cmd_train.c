@@ -26,8 +26,11 @@ static void usage(FILE *out)
         }
     fprintf(out,
             ".\nUnder mpirun, --batch is per rank: the global batch is B x R and the loss spans all of it.\n"
-            "SIGINT/SIGTERM stop after the current step with a checkpoint (exit status 130); a NaN or infinite\n"
-            "loss stops the run naming the step and leaves the last epoch's checkpoint as it was (exit status 1).\n");
+            "SIGINT/SIGTERM stop after the current step with a checkpoint (exit status 130); during set-up before\n"
+            "anything is trained, during the final evaluation keeping the last checkpoint (--resume evaluates\n"
+            "again). A resumed run's metrics.jsonl reads as an uninterrupted run's. A NaN or infinite loss stops\n"
+            "the run naming the step and leaves the last epoch's checkpoint as it was (exit status 1). --out onto\n"
+            "a directory that holds a run needs --force (or continue it with --resume).\n");
 }
 
 /* With --resume the configuration is the checkpoint's: refuse the options a resumed run
