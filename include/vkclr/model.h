@@ -118,6 +118,11 @@ typedef struct {
 int vkc_model_kernels_init(VkcContext *ctx, VkcModelKernels *k);
 void vkc_model_kernels_destroy(VkcModelKernels *k);
 
+/* Floating-point operations (multiply-adds x 2) of the convolutions and linear layers for a
+ * batch: the forward, or forward and backward (what a training step costs; batch norm,
+ * activations and pooling are memory traffic and not counted). */
+double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward);
+
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
 const char *vkc_model_op_class(const VkcModel *m, int i);
 

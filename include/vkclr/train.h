@@ -58,6 +58,28 @@ typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy
 int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook hook, void *hook_user,
                   VkcTrainResult *result);
 
+/* vkclr bench train: the steady-state speed of one configuration's training step. */
+#define VKC_BENCH_MAX_CLASSES 16
+typedef struct {
+    char device[256];
+    uint64_t nparams;
+    int64_t steps;           /* timed steps */
+    double seconds;          /* their wall time */
+    double images_per_second, ms_per_step;
+    double flops_per_image;  /* convolutions, linear layers and the loss's GEMMs, forward and backward */
+    double tflops;           /* effective: flops_per_image x images_per_second */
+    double gpu_ms_per_step;  /* of a profiled step (barriers between ops), 0 without timestamps */
+    int nclasses;            /* GPU time share per kernel class of the profiled steps */
+    const char *class_names[VKC_BENCH_MAX_CLASSES]; /* static strings */
+    double class_share[VKC_BENCH_MAX_CLASSES];
+} VkcTrainBench;
+
+/* Set up cfg's training step as vkc_train_run does (cfg->data gives the image shape: a
+ * synthetic spec needs no disk), fill both staging slots with noise once, then run `warmup`
+ * untimed and `steps` timed steps from one recorded command buffer (no augmentation, no data
+ * wait), and three profiled steps for the time share per kernel class. */
+int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBench *out);
+
 /* Ask a running vkc_train_run to stop after the current step and write a checkpoint.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
 void vkc_train_request_stop(void);

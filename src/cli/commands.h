@@ -15,5 +15,6 @@ int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);
 int bench_layers(int argc, char **argv);
 int bench_head(int argc, char **argv);
+int bench_train(int argc, char **argv);
 
 #endif

@@ -342,6 +342,10 @@ typedef struct {
     /* Initial parameters and buffers of the op's named tensors (NULL: it has none). Tensor t
      * draws from its own stream (seed, t): adding a layer does not change the others' draws. */
     void (*init)(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers);
+    /* Multiply-adds x 2 of the forward for a batch (NULL: an op counted as memory traffic, not
+     * arithmetic: batch norm, ReLU, pooling, additions). Each backward pass (input gradient,
+     * weight gradient) costs the same again. */
+    double (*flops)(const VkcModel *m, const VkcModelOp *op, uint32_t batch);
     bool own_input_grads;   /* backward writes the gradients of its inputs itself (residual join) */
 } OpKindRow;
 
@@ -399,6 +403,12 @@ static void conv_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, fl
         double u1 = 1.0 - vkc_rng_uniform(&rng), u2 = vkc_rng_uniform(&rng);
         w[k] = (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
     }
+}
+
+static double conv_flops(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    VkcConv2d c = conv_of(m, op, batch);
+    return vkc_conv2d_flops(&c);
 }
 
 /* batch norm (2-D maps or 1-D features), optionally with a fused ReLU */
@@ -536,6 +546,12 @@ static int linear_backward(Backward *B, const VkcModelOp *op, const OpIO *io, Vk
     return vkc_linear_backward(B->m->linear, B->cmd, &l, io->batch, io->in, io->dout, dx);
 }
 
+static double linear_flops(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    VkcLinear l = linear_of(m, op);
+    return 2.0 * batch * l.in * l.out;
+}
+
 /* PyTorch's nn.Linear: Kaiming uniform with a = sqrt(5), U(-1/sqrt(in), 1/sqrt(in)) */
 static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers)
 {
@@ -547,14 +563,27 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
 }
 
 static const OpKindRow op_kinds[OP_KINDS] = {
-    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, false},
-    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, false},
-    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, false},
-    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, false},
-    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, false},
-    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, true},
-    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, false},
+    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, conv_flops, false},
+    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, NULL, false},
+    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, NULL, false},
+    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, NULL, false},
+    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, NULL, false},
+    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, NULL, true},
+    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, linear_flops, false},
 };
+
+double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
+{
+    double total = 0;
+    for (int i = 0; i < m->nops; i++) {
+        const VkcModelOp *op = &m->ops[i];
+        if (!op_kinds[op->kind].flops) continue;
+        double f = op_kinds[op->kind].flops(m, op, batch);
+        /* Backward: the weight gradient, and the input gradient unless the input is the image. */
+        total += f * (with_backward ? (op->in == m->input_value ? 2 : 3) : 1);
+    }
+    return total;
+}
 
 const char *vkc_model_op_class(const VkcModel *m, int i) { return op_kinds[m->ops[i].kind].class_name; }
 

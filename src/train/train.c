@@ -871,3 +871,63 @@ done:
     free(r);
     return rc;
 }
+
+/* ---------------------------------------------------------------- vkclr bench train */
+
+int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBench *out)
+{
+    memset(out, 0, sizeof *out);
+    if (warmup < 0 || steps < 1) return vkc_fail("bench: need warmup >= 0 and steps >= 1");
+    Run *r = calloc(1, sizeof *r);
+    if (!r) return vkc_fail("out of host memory");
+    VkcTrainResult res;
+    memset(&res, 0, sizeof res);
+    r->res = &res;
+    int rc = VKC_ERR;
+    if (resolve_config(r, cfg, NULL) || setup_data(r) || setup_model(r)) goto done;
+    /* The views of every step: noise in [-1, 1), written once (no producer, no disk). */
+    VkcRng rng = vkc_rng(r->cfg.seed, 0, 0, 0);
+    for (int s = 0; s < 2; s++) {
+        float *x = r->slot[s].mapped;
+        for (uint32_t i = 0; i < vkc_tensor_floats(r->slot[s]); i++) x[i] = vkc_rng_range(&rng, -1, 1);
+    }
+    /* Slot 0's step runs unprofiled (the timed steps); slot 1's with timestamps around every op. */
+    r->prof.on = false;
+    if (record_step(r, 0)) goto done;
+    r->prof.on = r->ctx.has_timestamps;
+    if (record_step(r, 1)) goto done;
+    r->gbatch = r->cfg.batch * r->cfg.ranks;
+    for (int i = 0; i < warmup; i++)
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, (uint32_t)i + 1) || vkc_cmd_submit_wait(&r->cmd[0])) goto done;
+    double t0 = now();
+    for (int i = 0; i < steps; i++)
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, (uint32_t)(warmup + i) + 1) || vkc_cmd_submit_wait(&r->cmd[0]))
+            goto done;
+    double seconds = now() - t0;
+    for (int i = 0; r->prof.on && i < 3; i++) {
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, 1) || vkc_cmd_submit_wait(&r->cmd[1])) goto done;
+        accumulate_profile(r, 1);
+    }
+    out->steps = steps;
+    out->seconds = seconds;
+    out->ms_per_step = 1e3 * seconds / steps;
+    out->images_per_second = (double)steps * r->gbatch / seconds;
+    uint32_t n2 = 2 * (uint32_t)r->cfg.batch;
+    out->flops_per_image = (vkc_model_flops(&r->model, n2, true) + vkc_contrastive_flops(&r->loss)) / r->cfg.batch;
+    out->tflops = out->flops_per_image * out->images_per_second / 1e12;
+    const Profile *p = &r->prof;
+    double sum = profile_sum(p);
+    if (p->steps > 0) out->gpu_ms_per_step = p->step_ns / p->steps / 1e6;
+    for (int i = 0; i < p->nclasses && i < VKC_BENCH_MAX_CLASSES; i++) {
+        out->class_names[i] = p->names[i];
+        out->class_share[i] = sum > 0 ? p->ns[i] / sum : 0;
+        out->nclasses = i + 1;
+    }
+    snprintf(out->device, sizeof out->device, "%s", r->ctx.props.deviceName);
+    out->nparams = r->model.nparams;
+    rc = VKC_OK;
+done:
+    run_destroy(r);
+    free(r);
+    return rc;
+}
