@@ -49,6 +49,9 @@ typedef struct {
     int out_dim;        /* projection output (128) */
     bool loss_logz;     /* add the parameter "loss.logz" (nce with a learned log Z) */
     int channels, height, width_px; /* input images */
+    VkcDtype act_dtype; /* the encoder's activations and their gradients: VKC_F32, or 16-bit
+                         * (the images are converted by a first op; the pooled features, the
+                         * head and every parameter stay float32) */
 } VkcModelConfig;
 
 /* Defaults: convnet width 16 (features 64), head 2 layers, hidden = features, out 128. */
