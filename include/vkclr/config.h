@@ -23,6 +23,7 @@
 
 typedef enum { VKC_LR_LINEAR, VKC_LR_SQRT } VkcLrScaling;
 extern const VkcName vkc_lr_scaling_names[]; /* linear, sqrt */
+extern const VkcName vkc_precision_names[];  /* fp32, fp16, bf16 (VkcDtype), auto (-1) */
 
 typedef struct {
     char data[512];        /* dataset spec (vkc_dataset_load) */
@@ -37,6 +38,7 @@ typedef struct {
     float weight_decay;    /* < 0: the optimizer's default */
     float warmup_epochs;   /* linear warm-up, then cosine decay to 0 */
     float temperature;
+    int precision;         /* VkcDtype of the encoder's activations, or -1: auto (by device) */
     VkcLossKind loss;      /* contrastive loss (default ntxent) */
     bool nce_learned_logz; /* nce only: log Z is the learned parameter "loss.logz" (else 0) */
     float tau_plus;        /* dcl-debiased only: class prior tau+ in [0, 1) (0 for other losses) */
@@ -94,6 +96,7 @@ typedef struct {
     const char *section;     /* help heading */
     const char *metavar;     /* "N", "SPEC" */
     const char *help;        /* one or more lines ('\n' continues) */
+    const char *missing;     /* the value of a key missing from an older config.json (NULL: def) */
 } VkcOption;
 
 extern const VkcOption vkc_train_options[];

@@ -38,6 +38,7 @@ typedef struct {
     double knn_top1, knn_top5;     /* kNN, test split; < 0: not evaluated */
     bool interrupted;        /* stopped by a signal (checkpoint written) */
     bool nonfinite;          /* stopped on a NaN/inf loss (no checkpoint written) */
+    int64_t skipped_steps;   /* fp16: steps skipped for overflowing gradients */
     VkDeviceSize device_bytes; /* device memory allocated */
     int ranks;               /* data-parallel ranks (1: no communication) */
     double comm_seconds;     /* time in collectives, the wait for slower ranks included */

@@ -34,6 +34,13 @@ typedef struct {
                        * local_rank-th device of the preferred type (round robin if fewer) */
 } VkcContextOptions;
 
+/* Cooperative matrices (tensor cores) with 16-bit operands and float32 accumulation, at
+ * subgroup scope, as the device lists them. */
+typedef struct {
+    const char *api; /* "VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix" or NULL */
+    bool f16, bf16;  /* fp16 x fp16 -> fp32, bf16 x bf16 -> fp32 */
+} VkcCoopMatrix;
+
 typedef struct VkcContext {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
@@ -48,6 +55,7 @@ typedef struct VkcContext {
     /* 16-bit activations (VkcDtype) this device can run: 16-bit storage-buffer access and
      * the texel formats of vk.h's binding kinds. */
     bool dtype_ok[VKC_DTYPES];
+    VkcCoopMatrix coop;
     bool has_timestamps;
     VkCommandPool command_pool;
     VkPipelineCache pipeline_cache;
@@ -57,6 +65,10 @@ typedef struct VkcContext {
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);
 void vkc_context_destroy(VkcContext *ctx);
+
+/* --precision auto: bf16 where the device offers bf16 cooperative matrices, else fp16 where it
+ * offers fp16 ones (and can store 16-bit activations), else fp32. */
+VkcDtype vkc_auto_precision(const VkcContext *ctx);
 
 /* Print every Vulkan device with its type, driver, memory heaps and compute limits. */
 int vkc_list_devices(FILE *out);

@@ -23,7 +23,7 @@
 /* ---------------------------------------------------------------- safetensors */
 
 int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
-                          int64_t step, int64_t epoch)
+                        const VkcTrainState *state)
 {
     VkcContext *ctx = m->ctx;
     size_t pbytes = m->nparams * 4, bbytes = m->nbuffers * 4, sbytes = opt->state.size;
@@ -48,12 +48,18 @@ int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt
         vkc_fail("out of host memory writing a checkpoint");
         goto done;
     }
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)step);
+    char num[40];
+    snprintf(num, sizeof num, "%lld", (long long)state->step);
     cJSON_AddStringToObject(meta, "format", "vkclr-checkpoint-1");
     cJSON_AddStringToObject(meta, "step", num);
-    snprintf(num, sizeof num, "%lld", (long long)epoch);
+    snprintf(num, sizeof num, "%lld", (long long)state->epoch);
     cJSON_AddStringToObject(meta, "epoch", num);
+    if (state->loss_scale != 1.0) { /* fp16: the loss scaler, so a resumed run continues exactly */
+        snprintf(num, sizeof num, "%.17g", state->loss_scale);
+        cJSON_AddStringToObject(meta, "loss_scale", num);
+        snprintf(num, sizeof num, "%lld", (long long)state->loss_scale_clean);
+        cJSON_AddStringToObject(meta, "loss_scale_clean_steps", num);
+    }
     /* The augmentation RNG is counter-based, keyed by (seed, epoch, image, view): the step is
      * its whole position. */
     cJSON_AddStringToObject(meta, "rng", "counter-based: position = step");
@@ -257,7 +263,23 @@ static int take(const char *path, const cJSON *h, const uint8_t *data, size_t da
     return VKC_OK;
 }
 
-int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *step)
+/* The loss scale of an fp16 run (1 when the metadata has none): a power of two. */
+static int meta_scale(const cJSON *h, const char *path, double *scale)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(h, "__metadata__");
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "loss_scale");
+    *scale = 1.0;
+    if (!x) return VKC_OK;
+    char *end = NULL;
+    double v = cJSON_IsString(x) ? strtod(x->valuestring, &end) : 0;
+    int e;
+    if (!end || *end || !(v > 0) || !isfinite(v) || frexp(v, &e) != 0.5 || e < -60 || e > 60)
+        return vkc_fail("%s: checkpoint metadata 'loss_scale' is not a power of two in [2^-60, 2^60]", path);
+    *scale = v;
+    return VKC_OK;
+}
+
+int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *state)
 {
     cJSON *h;
     uint8_t *data;
@@ -277,9 +299,13 @@ int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, int64_t *s
             goto done;
     }
     uint32_t sshape[1] = {(uint32_t)(sbytes / 4)};
+    VkcTrainState st = {.loss_scale = 1.0};
     if ((opt && take(path, h, data, data_bytes, "optimizer.state", 1, sshape, sbytes / 4, s)) ||
-        meta_int(h, path, "step", step))
+        meta_int(h, path, "step", &st.step) || meta_int(h, path, "epoch", &st.epoch) ||
+        meta_scale(h, path, &st.loss_scale) ||
+        (st.loss_scale != 1.0 && meta_int(h, path, "loss_scale_clean_steps", &st.loss_scale_clean)))
         goto done;
+    if (state) *state = st;
     if (vkc_upload(m->ctx, m->params, p, m->nparams * 4) || vkc_upload(m->ctx, m->buffers, b, m->nbuffers * 4) ||
         (sbytes && vkc_upload(m->ctx, opt->state, s, sbytes)))
         goto done;
@@ -293,8 +319,4 @@ done:
     return rc;
 }
 
-int vkc_checkpoint_load_model(const char *path, VkcModel *m)
-{
-    int64_t step;
-    return vkc_checkpoint_load(path, m, NULL, &step);
-}
+int vkc_checkpoint_load_model(const char *path, VkcModel *m) { return vkc_checkpoint_load(path, m, NULL, NULL); }

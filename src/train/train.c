@@ -139,6 +139,23 @@ static int check_batch(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c)
                     c->batch, total / 1048576.0, budget / 1048576.0, heap / 1048576.0, lo);
 }
 
+/* ---------------------------------------------------------------- the loss scale (fp16) */
+
+#define SCALE_INITIAL 65536.0 /* PyTorch's GradScaler starts here too */
+#define SCALE_GROWTH 2000     /* clean steps before the scale doubles */
+
+/* After a step: a skipped step halves the scale, a run of clean ones doubles it. */
+static void update_loss_scale(VkcTrainState *st, bool skipped)
+{
+    if (skipped) {
+        st->loss_scale = st->loss_scale > 0x1p-60 ? st->loss_scale / 2 : st->loss_scale;
+        st->loss_scale_clean = 0;
+    } else if (++st->loss_scale_clean >= SCALE_GROWTH) {
+        st->loss_scale = st->loss_scale < 0x1p60 ? st->loss_scale * 2 : st->loss_scale;
+        st->loss_scale_clean = 0;
+    }
+}
+
 /* ---------------------------------------------------------------- profile */
 
 /* GPU time per kernel class (--profile): the model's op classes, then the loss and the optimizer. */
@@ -189,6 +206,13 @@ typedef struct {
     DistStep dstep;          /* more than one rank: the collectives of a step */
     VkcTensor zg, dzg;       /* ... and the global embeddings and their gradient */
     VkcCmd cmd[2];
+    /* fp16: the dynamic loss scale. The loss's gradient is multiplied by it (the scale kernel,
+     * reading scale_buf) and the optimizer divides it out and skips a step whose gradients
+     * overflowed; the scale halves then, and doubles after SCALE_GROWTH clean steps. */
+    VkcKernel scale_kernel;
+    VkcTensor scale_buf;
+    VkcTrainState state;
+    int skipped_in_interval;
     Profile prof;
     VkcProducer *producer;
     FILE *metrics_file;
@@ -214,6 +238,7 @@ static void run_destroy(Run *r)
     if (r->metrics_file) fclose(r->metrics_file);
     vkc_cmd_destroy(&r->cmd[0]);
     vkc_cmd_destroy(&r->cmd[1]);
+    if (r->ctx.device) vkc_kernel_destroy(&r->ctx, &r->scale_kernel);
     vkc_optim_destroy(&r->opt);
     dist_step_destroy(&r->dstep);
     vkc_model_destroy(&r->model);
@@ -311,6 +336,13 @@ static int setup_model(Run *r)
     if (vkc_context_create(&r->ctx, &copt)) return VKC_ERR;
     vkc_arena_init(&r->dev, &r->ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&r->host, &r->ctx, VKC_MEMORY_STAGING);
+    if (c->precision < 0) c->precision = vkc_auto_precision(&r->ctx);
+    if (!r->ctx.dtype_ok[c->precision])
+        return vkc_fail("--precision %s: %s cannot store 16-bit activations (it lacks 16-bit storage buffers, 16-bit "
+                        "arithmetic types or the 16-bit texel formats); use --precision fp32",
+                        vkc_dtype_name((VkcDtype)c->precision), r->ctx.props.deviceName);
+    c->model.act_dtype = (VkcDtype)c->precision;
+    bool scaled = c->model.act_dtype == VKC_F16;
     if (vkc_model_kernels_init(&r->ctx, &r->k) || check_batch(&r->ctx, &r->k.layers, c) ||
         vkc_l2norm_init(&r->ctx, &r->l2))
         return VKC_ERR;
@@ -340,7 +372,11 @@ static int setup_model(Run *r)
         if (c->sync_bn == 1) r->model.bn_sync = &r->dstep.bn;
     }
 
+    if (scaled && (vkc_tensor_alloc(&r->host, 4, &r->scale_buf) ||
+                   vkc_kernel_create(&r->ctx, &r->scale_kernel, VKC_SHADER_SCALE, "bb", 4, (uint32_t[1]){64}, 1)))
+        return VKC_ERR;
     VkcOptimConfig ocfg = vkc_optim_defaults(c->optimizer);
+    ocfg.check_finite = scaled;
     if (c->weight_decay >= 0) ocfg.weight_decay = c->weight_decay;
     else c->weight_decay = ocfg.weight_decay;
     VkcParam *params;
@@ -349,11 +385,18 @@ static int setup_model(Run *r)
     int orc = vkc_optim_init(&r->ctx, &r->opt, &ocfg, params, nparams, &r->dev, &r->host);
     free(params);
     if (orc) return VKC_ERR;
-    if (r->resume_file[0]) {
-        int64_t step;
-        return vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, &step);
-    }
+    r->state = (VkcTrainState){.loss_scale = scaled ? SCALE_INITIAL : 1.0};
+    if (r->resume_file[0]) return vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, &r->state);
     return vkc_model_init_params(&r->model, r->cfg.seed);
+}
+
+/* fp16: dz *= the loss scale, so the 16-bit gradients of the encoder stay out of the
+ * subnormal range (the optimizer divides it out). */
+static int scale_loss_gradient(Run *r, VkcCmd *cmd, uint32_t n)
+{
+    if (!r->scale_buf.buffer) return VKC_OK;
+    VkcTensor t[2] = {r->scale_buf, r->dz};
+    return vkc_cmd_dispatch(cmd, &r->scale_kernel, t, 1u, &n, vkc_div_up(n, 64), 1, 1);
 }
 
 /* Record slot s's step once: forward, loss, backward, optimizer (with profile timestamps). */
@@ -386,7 +429,7 @@ static int record_step(Run *r, int s)
     if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
         (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
         vkc_contrastive_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_contrastive_backward(&r->loss, cmd, z, dz) ||
-        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
+        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) || scale_loss_gradient(r, cmd, n2 * dim) ||
         vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
         return VKC_ERR;
     if (prof) {
@@ -498,11 +541,12 @@ static void print_start(const Run *r)
     const VkcTrainConfig *c = &r->cfg;
     if (c->quiet) return;
     printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
-           "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s\n",
+           "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
            (unsigned long long)r->model.nparams, r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
            (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
-           vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "");
+           vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "",
+           vkc_dtype_name(c->model.act_dtype));
     if (c->ranks > 1)
         printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
                c->sync_bn ? "synchronised" : "per-rank", c->out);
@@ -575,6 +619,10 @@ static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
         cJSON_AddNumberToObject(line, "lr", vkc_train_lr(r->peak, done - 1, r->warmup, r->total));
         cJSON_AddNumberToObject(line, "images_per_s", ips);
         cJSON_AddNumberToObject(line, "steps_averaged", r->interval_n);
+        if (r->scale_buf.buffer) {
+            cJSON_AddNumberToObject(line, "skipped_steps", r->skipped_in_interval);
+            cJSON_AddNumberToObject(line, "loss_scale", r->state.loss_scale);
+        }
         cJSON_AddNumberToObject(line, "last_loss", last_loss);
         char *text = cJSON_PrintUnformatted(line);
         if (text) fprintf(r->metrics_file, "%s\n", text);
@@ -585,6 +633,7 @@ static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
     progress(r, done, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips, eta, epoch_end && r->tty);
     memset(r->msum, 0, sizeof r->msum);
     r->interval_n = 0;
+    r->skipped_in_interval = 0;
     r->interval_start = tnow;
 }
 
@@ -614,6 +663,13 @@ static int knn_monitor(Run *r, int64_t done)
     return VKC_OK;
 }
 
+static int checkpoint(Run *r, int64_t done)
+{
+    r->state.step = done;
+    r->state.epoch = done / r->spe;
+    return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &r->state);
+}
+
 typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
 
 /* Step `done` finished on slot s: its metrics, the log line, the checkpoint at epoch ends (or
@@ -641,6 +697,12 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     }
     res->last_loss = loss;
     res->last_accuracy = acc;
+    if (r->scale_buf.buffer) {
+        bool skipped = vkc_optim_skipped(&r->opt);
+        r->skipped_in_interval += skipped;
+        res->skipped_steps += skipped;
+        update_loss_scale(&r->state, skipped);
+    }
     for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) r->msum[k] += mv[k];
     r->interval_n++;
     bool epoch_end = done % r->spe == 0;
@@ -650,13 +712,21 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     if (epoch_end || stop || done == r->end) {
         /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
         if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) ||
-            (r->lead && vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, c, done, done / r->spe)))
+            (r->lead && checkpoint(r, done)))
             return STEP_FAILED;
     }
     if (r->lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / r->spe) % c->knn_every == 0 &&
         done < r->total && knn_monitor(r, done))
         return STEP_FAILED;
     return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
+}
+
+/* The loss scale of the next submitted step (fp16). */
+static int set_loss_scale(Run *r)
+{
+    if (!r->scale_buf.buffer) return VKC_OK;
+    *(float *)r->scale_buf.mapped = (float)r->state.loss_scale;
+    return vkc_optim_set_grad_scale(&r->opt, (float)r->state.loss_scale);
 }
 
 /* Steps start..end; *done gets the steps completed. */
@@ -704,7 +774,9 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
         /* Step t: its learning rate and number, then submit the command buffer of its slot. */
         float lr = vkc_train_lr(r->peak, t, r->warmup, r->total);
         if (debug_nan_step && t + 2 == debug_nan_step) lr = NAN;
-        if (vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) || vkc_cmd_submit(&r->cmd[batch.slot])) return VKC_ERR;
+        if (set_loss_scale(r) || vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) ||
+            vkc_cmd_submit(&r->cmd[batch.slot]))
+            return VKC_ERR;
         inflight = t;
         inflight_batch = batch;
     }
@@ -749,6 +821,11 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev)
     cJSON_AddNumberToObject(j, "train_seconds", res->seconds);
     cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
     cJSON_AddNumberToObject(j, "gpu_wait_seconds", res->gpu_wait_seconds);
+    cJSON_AddStringToObject(j, "precision", vkc_dtype_name(c->model.act_dtype));
+    if (r->scale_buf.buffer) {
+        cJSON_AddNumberToObject(j, "skipped_steps", (double)res->skipped_steps);
+        cJSON_AddNumberToObject(j, "loss_scale", r->state.loss_scale);
+    }
     train_evaluate_json(ev, j);
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
     cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
@@ -897,6 +974,7 @@ int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBe
     r->prof.on = r->ctx.has_timestamps;
     if (record_step(r, 1)) goto done;
     r->gbatch = r->cfg.batch * r->cfg.ranks;
+    if (set_loss_scale(r)) goto done;
     for (int i = 0; i < warmup; i++)
         if (vkc_optim_set_step(&r->opt, r->cfg.lr, (uint32_t)i + 1) || vkc_cmd_submit_wait(&r->cmd[0])) goto done;
     double t0 = now();

@@ -308,6 +308,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         return vkc_fail("device %d (%s) has no compute queue", ctx->device_index, ctx->props.deviceName);
     }
     ctx->has_timestamps = ctx->props.limits.timestampComputeAndGraphics && ctx->props.limits.timestampPeriod > 0;
+    vkc_coopmat_query(ctx);
 
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue_info = {
