@@ -646,12 +646,12 @@ static int knn_monitor(Run *r, int64_t done)
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "step", (double)done);
     cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
-    cJSON_AddNumberToObject(line, "knn_top1", mon.knn_top1);
-    cJSON_AddNumberToObject(line, "knn_top5", mon.knn_top5);
-    cJSON_AddNumberToObject(line, "knn_k", mon.knn_k);
-    cJSON_AddNumberToObject(line, "knn_bank", mon.knn_bank);
-    cJSON_AddNumberToObject(line, "knn_queries", mon.test_images);
-    cJSON_AddNumberToObject(line, "knn_seconds", mon.seconds);
+    cJSON_AddNumberToObject(line, "knn_top1", mon.trained.knn_top1);
+    cJSON_AddNumberToObject(line, "knn_top5", mon.trained.knn_top5);
+    cJSON_AddNumberToObject(line, "knn_k", mon.trained.knn_k);
+    cJSON_AddNumberToObject(line, "knn_bank", mon.trained.knn_bank);
+    cJSON_AddNumberToObject(line, "knn_queries", mon.trained.test_images);
+    cJSON_AddNumberToObject(line, "knn_seconds", mon.trained.seconds);
     char *text = cJSON_PrintUnformatted(line);
     if (text) fprintf(r->metrics_file, "%s\n", text);
     fflush(r->metrics_file);
@@ -659,7 +659,7 @@ static int knn_monitor(Run *r, int64_t done)
     cJSON_Delete(line);
     if (!c->quiet && !r->tty)
         printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n", (long long)(done / r->spe),
-               mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
+               mon.trained.knn_bank, mon.trained.test_images, 100 * mon.trained.knn_top1);
     return VKC_OK;
 }
 
@@ -893,11 +893,13 @@ static int finish_run(Run *r, int64_t done, double t0)
     /* Evaluation: linear probe and kNN on the final encoder's features (evaluate.c). */
     TrainEval ev;
     memset(&ev, 0, sizeof ev);
-    ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
+    ev.trained.knn_top1 = ev.trained.probe_top1 = ev.base.knn_top1 = ev.base.probe_top1 = -1;
+    ev.trained.knn_top5 = ev.trained.probe_top5 = ev.base.knn_top5 = ev.base.probe_top5 = -1;
+    ev.trained.probe_train_top1 = ev.base.probe_train_top1 = -1;    ev.trained.knn_top1 = ev.trained.knn_top5 = ev.trained.probe_top1 = ev.trained.probe_top5 = ev.trained.probe_train_top1 = -1;
     if (r->lead && done == r->total) {
         if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) return VKC_ERR;
-        res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
-        res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
+        res->probe_top1 = ev.trained.probe_top1, res->probe_top5 = ev.trained.probe_top5;
+        res->knn_top1 = ev.trained.knn_top1, res->knn_top5 = ev.trained.knn_top5;
         if (!c->quiet) train_evaluate_print(&ev, c);
     }
     if (r->lead && write_results(r, done, &ev)) return VKC_ERR;
