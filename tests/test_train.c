@@ -588,6 +588,25 @@ static void test_bench_train(void **state)
     remove(path);
 }
 
+/* --snapshot-minutes: a copy of the checkpoint once training has run that long. */
+static void test_snapshots(void **state)
+{
+    (void)state;
+    char dir[256], path[400];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 128, 1);
+    snprintf(c.snapshots, sizeof c.snapshots, "0.00001");
+    VkcTrainResult res;
+    Losses l = {0};
+    run_ok(&c, NULL, &l, &res);
+    snprintf(path, sizeof path, "%s/checkpoint-1e-05min.safetensors", dir);
+    VkcTrainConfig saved;
+    int64_t step = -1;
+    if (vkc_checkpoint_read_config(path, &saved, &step)) fail_msg("%s", vkc_error());
+    assert_true(step >= 1 && step <= 4);
+    fixture_cleanup(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) vkclr_binary = argv[1];
@@ -604,6 +623,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_learned_logz_resume),
         cmocka_unit_test(test_loss_options_refused),
         cmocka_unit_test(test_bench_train),
+        cmocka_unit_test(test_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

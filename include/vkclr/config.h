@@ -55,6 +55,7 @@ typedef struct {
     int knn_every;         /* kNN monitor every this many epochs into metrics.jsonl (0: never) */
     int probe_epochs;      /* linear probe at the end: epochs (0: no probe) */
     int probe_limit;       /* training images the probe learns from (0: the whole training split) */
+    char snapshots[128];   /* "5,10,20": also save the checkpoint after that many minutes of training */
     bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
     bool quiet;            /* no progress output */
     /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
@@ -130,6 +131,8 @@ VkcTrainConfig vkc_train_defaults(void);
  * --epochs). `given` (NULL: not from a command line) adds the rules about flags given for
  * nothing, and that --loss dcl-debiased needs --tau-plus. */
 int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *given);
+/* The minutes of --snapshot-minutes, increasing (at most `max`); the count, or -1 with a message. */
+int vkc_config_snapshots(const VkcTrainConfig *c, double *minutes, int max);
 
 /* config.json: every saved option by key (malloc'd text). */
 char *vkc_config_to_json(const VkcTrainConfig *c, bool pretty);

@@ -110,6 +110,9 @@ const VkcOption vkc_train_options[] = {
      "Vulkan device (see vkclr devices); auto = the first discrete GPU, else\n"
      "integrated, else CPU; under mpirun the node-local rank's", NULL},
     {"--out", NULL, STRING, FIELD(out), 0, 0, NULL, "runs/latest", NULL, 0, RESUMABLE, RUN, "DIR", "output directory", NULL},
+    {"--snapshot-minutes", NULL, STRING, FIELD(snapshots), 0, 0, NULL, "", NULL, 0, RESUMABLE, RUN, "LIST",
+     "also keep checkpoint-<T>min.safetensors after T minutes of training, for each T of the\n"
+     "list (e.g. 5,10,30: the probe after T minutes; bench/quality_per_minute.sh)", NULL},
     {"--profile", NULL, SWITCH, FIELD(profile), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL,
      "GPU timestamps around every kernel: time share per kernel class", NULL},
     {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output", NULL},
@@ -334,9 +337,31 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
                         "class (e.g. 0.1 for 10 balanced classes)");
     if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus < 1.0f))
         return vkc_fail("--tau-plus must be below 1 (at 1 every negative would be a false one)");
+    if (vkc_config_snapshots(c, NULL, 0) < 0) return VKC_ERR;
     if (c->stop_after && c->stop_after >= c->epochs)
         return vkc_fail("--stop-after %d must be less than --epochs %d", c->stop_after, c->epochs);
     return VKC_OK;
+}
+
+#define MAX_SNAPSHOTS 32
+
+int vkc_config_snapshots(const VkcTrainConfig *c, double *minutes, int max)
+{
+    int n = 0;
+    double last = 0;
+    for (const char *p = c->snapshots; *p;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v <= last || v > 1e6 || (*end && *end != ','))
+            return vkc_fail("--snapshot-minutes '%s': expected increasing positive minutes separated by commas",
+                            c->snapshots);
+        if (n == MAX_SNAPSHOTS) return vkc_fail("--snapshot-minutes: at most %d snapshots", MAX_SNAPSHOTS);
+        if (minutes && n < max) minutes[n] = v;
+        n++;
+        last = v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------- config.json */

@@ -213,6 +213,9 @@ typedef struct {
     VkcTensor scale_buf;
     VkcTrainState state;
     int skipped_in_interval;
+    /* --snapshot-minutes: a copy of the checkpoint after these minutes of training. */
+    double snapshot_min[32], loop_start;
+    int nsnapshots, next_snapshot;
     Profile prof;
     VkcProducer *producer;
     FILE *metrics_file;
@@ -670,6 +673,21 @@ static int checkpoint(Run *r, int64_t done)
     return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &r->state);
 }
 
+/* --snapshot-minutes: once training has run T minutes, the checkpoint as of now, kept as
+ * checkpoint-<T>min.safetensors (the probe after T minutes: bench/quality_per_minute.sh). */
+static int snapshot(Run *r, int64_t done)
+{
+    if (r->next_snapshot >= r->nsnapshots || now() - r->loop_start < 60 * r->snapshot_min[r->next_snapshot])
+        return VKC_OK;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoint-%gmin.safetensors", r->cfg.out, r->snapshot_min[r->next_snapshot]);
+    while (r->next_snapshot < r->nsnapshots && now() - r->loop_start >= 60 * r->snapshot_min[r->next_snapshot])
+        r->next_snapshot++;
+    r->state.step = done;
+    r->state.epoch = done / r->spe;
+    return vkc_checkpoint_save(path, &r->model, &r->opt, &r->cfg, &r->state);
+}
+
 typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
 
 /* Step `done` finished on slot s: its metrics, the log line, the checkpoint at epoch ends (or
@@ -718,6 +736,7 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     if (r->lead && epoch_end && c->knn_every > 0 && c->knn_k > 0 && (done / r->spe) % c->knn_every == 0 &&
         done < r->total && knn_monitor(r, done))
         return STEP_FAILED;
+    if (r->lead && snapshot(r, done)) return STEP_FAILED;
     return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
 }
 
@@ -737,7 +756,8 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
     VkcBatch inflight_batch, batch;
     VkcProducerStats before, after;
     r->tty = isatty(STDERR_FILENO) && !r->cfg.quiet;
-    r->interval_start = now();
+    r->interval_start = r->loop_start = now();
+    r->nsnapshots = vkc_config_snapshots(&r->cfg, r->snapshot_min, 32);
     r->steady_from = -1;
     *done = r->start;
     for (int64_t t = r->start; t <= r->end; t++) {
