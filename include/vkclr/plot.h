@@ -5,8 +5,10 @@
  * `vkclr train` keeps curves.png in its run directory up to date with a VkcPlotter, a thread
  * that redraws after each log line without holding up the training loop.
  *
- * Uses only the common layer, cJSON and cairo; thread-safe (no global state), and nothing in
- * it exits or aborts: every failure is a status with a message (vkclr/error.h). */
+ * Uses only the common layer, cJSON and cairo; keeps no global state of its own (cairo is
+ * thread-safe; cJSON's parser notes its last error in a global, so vkclr train parses JSON in
+ * other threads only at set-up, before the plotter starts), and nothing in it exits or
+ * aborts: every failure is a status with a message (vkclr/error.h). */
 #ifndef VKCLR_PLOT_H
 #define VKCLR_PLOT_H
 
