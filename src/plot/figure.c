@@ -77,7 +77,8 @@ static void axis_linear(Axis *a, double lo, double hi, bool from_zero, double ma
 }
 
 /* A log axis over [lo, hi] (both > 0): ticks at 1, 2 and 5 times powers of ten (only the
- * powers when it spans more than three decades). */
+ * powers when it spans more than three decades), the range widened to a tick that lies within
+ * a tenth of a decade beyond it (so the lowest curve is not below the lowest label). */
 static void axis_log(Axis *a, double lo, double hi)
 {
     memset(a, 0, sizeof *a);
@@ -86,6 +87,13 @@ static void axis_log(Axis *a, double lo, double hi)
     a->lo = l0 - pad, a->hi = l1 + pad;
     a->decimals = -1;
     bool fine = l1 - l0 <= 3;
+    for (int e = (int)floor(a->lo) - 1; e <= (int)ceil(a->hi) + 1; e++)
+        for (int m = 1; m <= 5; m++) {
+            if (m != 1 && (!fine || (m != 2 && m != 5))) continue;
+            double lt = log10(m * pow(10, e));
+            if (lt < a->lo && lt > a->lo - 0.1) a->lo = lt;
+            if (lt > a->hi && lt < a->hi + 0.1) a->hi = lt;
+        }
     for (int e = (int)floor(a->lo); e <= (int)ceil(a->hi); e++)
         for (int m = 1; m <= 5; m++) {
             if (m != 1 && (!fine || (m != 2 && m != 5))) continue;
@@ -228,11 +236,14 @@ static int series_path(const Fig *f, const VkcSeries *s, const Axis *y, VkcPlotR
     return valid;
 }
 
-static void draw_series(const Fig *f, const VkcSeries *s, const Axis *y, VkcPlotRect a, Rgb c, bool second)
+/* Run r of the figure's curve s. Later runs are drawn thinner over earlier ones, so a run that
+ * lies under another still shows at its edges. */
+static void draw_series(const Fig *f, int r, const VkcSeries *s, const Axis *y, VkcPlotRect a, bool second)
 {
     cairo_t *cr = f->cr;
-    set_rgb(cr, c);
-    cairo_set_line_width(cr, (second ? 1.6 : 1.8) * f->s);
+    set_rgb(cr, palette[r % NPALETTE]);
+    double width = f->nruns > 1 ? 3.0 - 1.6 * r / (f->nruns - 1) : 1.8;
+    cairo_set_line_width(cr, (second ? 0.9 : 1) * width * f->s);
     double dash[2] = {5 * f->s, 3 * f->s};
     cairo_set_dash(cr, dash, second ? 2 : 0, 0);
     int valid = series_path(f, s, y, a);
@@ -243,8 +254,8 @@ static void draw_series(const Fig *f, const VkcSeries *s, const Axis *y, VkcPlot
     for (int i = 0; i < s->n; i++) {
         double v = s->value[i];
         if (!isfinite(v) || (y->log && v <= 0)) continue;
-        cairo_arc(cr, a.x + axis_frac(&f->x, s->step[i]) * a.w, a.y + a.h - axis_frac(y, v) * a.h, 2.8 * f->s, 0,
-                  2 * M_PI);
+        cairo_arc(cr, a.x + axis_frac(&f->x, s->step[i]) * a.w, a.y + a.h - axis_frac(y, v) * a.h,
+                  (1.2 + width) * f->s, 0, 2 * M_PI);
         cairo_fill(cr);
     }
 }
@@ -343,9 +354,8 @@ static void draw_panel(Fig *f, const Panel *p, double cx, double cy, double cw, 
     cairo_clip(cr);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     for (int r = 0; r < f->nruns; r++) {
-        Rgb c = palette[r % NPALETTE];
-        draw_series(f, &f->runs[r].curve[p->curve], &y, a, c, false);
-        if (p->second != VKC_CURVES) draw_series(f, &f->runs[r].curve[p->second], &y, a, c, true);
+        draw_series(f, r, &f->runs[r].curve[p->curve], &y, a, false);
+        if (p->second != VKC_CURVES) draw_series(f, r, &f->runs[r].curve[p->second], &y, a, true);
     }
     cairo_restore(cr);
     if (!has_data) {
