@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "fixtures.h"
+#include "vkclr/data.h"
 #include "vkclr/train.h"
 
 static const char *vkclr_binary;
@@ -304,7 +305,7 @@ static void test_nan_detected(void **state)
     fixture_cleanup(dir);
 }
 
-/* The end of a run: kNN accuracy of the encoder in [0, 1], results.json written. */
+/* The end of a run: kNN accuracy of the encoder in [0, 1], results.json and curves.png written. */
 static void test_knn_evaluation(void **state)
 {
     (void)state;
@@ -329,6 +330,13 @@ static void test_knn_evaluation(void **state)
     assert_true(fabs(cJSON_GetObjectItem(j, "knn_top1")->valuedouble - res.knn_top1) < 1e-5);
     cJSON_Delete(j);
     free(text);
+    /* The curves (src/plot), drawn after each log line and complete when the run returns. */
+    snprintf(path, sizeof path, "%s/curves.png", dir);
+    uint8_t *px;
+    int h, w;
+    if (vkc_png_read(path, 3, &px, &h, &w)) fail_msg("%s", vkc_error());
+    assert_true(w == 1200 && h == 800);
+    free(px);
     fixture_cleanup(dir);
 }
 

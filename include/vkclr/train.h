@@ -8,9 +8,11 @@
  * small host-written buffer.
  *
  * Output directory: config.json (the resolved configuration), metrics.jsonl (one line per
- * logging interval: interval means of the loss's 8 metrics, learning rate, throughput), checkpoint.safetensors (parameters, batch-norm running statistics,
- * optimizer state; step, epoch and configuration in __metadata__), results.json (final
- * figures: linear probe and kNN accuracy of the encoder on the test split). */
+ * logging interval: interval means of the loss's 8 metrics, learning rate, throughput),
+ * curves.png (those metrics drawn against steps, redrawn after each line: vkclr/plot.h),
+ * checkpoint.safetensors (parameters, batch-norm running statistics, optimizer state; step,
+ * epoch and configuration in __metadata__), results.json (final figures: linear probe and kNN
+ * accuracy of the encoder on the test split). */
 #ifndef VKCLR_TRAIN_H
 #define VKCLR_TRAIN_H
 

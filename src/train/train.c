@@ -32,6 +32,7 @@
 #include "vkclr/fileio.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/loss.h"
+#include "vkclr/plot.h"
 
 static volatile sig_atomic_t stop_requested;
 static int64_t debug_nan_step;
@@ -219,6 +220,7 @@ typedef struct {
     Profile prof;
     VkcProducer *producer;
     FILE *metrics_file;
+    VkcPlotter *plotter; /* rank 0: redraws curves.png in a thread after each metrics line */
     char ckpt_path[1100];
     /* The schedule: steps per epoch, steps in all, warm-up steps, the step this process
      * stops at, images per step over all ranks, the peak learning rate. */
@@ -237,6 +239,7 @@ typedef struct {
 /* Destroying is safe on whatever setup left: every member starts zeroed. */
 static void run_destroy(Run *r)
 {
+    vkc_plotter_stop(r->plotter, NULL);
     vkc_producer_destroy(r->producer);
     if (r->metrics_file) fclose(r->metrics_file);
     vkc_cmd_destroy(&r->cmd[0]);
@@ -536,6 +539,7 @@ static int open_outputs(Run *r)
     if (r->start && keep_metrics_until(path, r->start)) return VKC_ERR;
     r->metrics_file = fopen(path, r->start ? "a" : "w");
     if (!r->metrics_file) return vkc_fail("cannot write %s: %s", path, strerror(errno));
+    if (vkc_plotter_start(&r->plotter, c->out)) fprintf(stderr, "vkclr: warning: %s; no curves.png\n", vkc_error());
     return VKC_OK;
 }
 
@@ -630,6 +634,7 @@ static void log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
         char *text = cJSON_PrintUnformatted(line);
         if (text) fprintf(r->metrics_file, "%s\n", text);
         fflush(r->metrics_file);
+        vkc_plotter_request(r->plotter);
         free(text);
         cJSON_Delete(line);
     }
@@ -658,6 +663,7 @@ static int knn_monitor(Run *r, int64_t done)
     char *text = cJSON_PrintUnformatted(line);
     if (text) fprintf(r->metrics_file, "%s\n", text);
     fflush(r->metrics_file);
+    vkc_plotter_request(r->plotter);
     free(text);
     cJSON_Delete(line);
     if (!c->quiet && !r->tty)
@@ -923,7 +929,8 @@ static int finish_run(Run *r, int64_t done, double t0)
         if (!c->quiet) train_evaluate_print(&ev, c);
     }
     if (r->lead && write_results(r, done, &ev)) return VKC_ERR;
-    if (!c->quiet) printf("results in %s (config.json, metrics.jsonl, checkpoint.safetensors, results.json)\n", c->out);
+    if (!c->quiet)
+        printf("results in %s (config.json, metrics.jsonl, curves.png, checkpoint.safetensors, results.json)\n", c->out);
     return VKC_OK;
 }
 
