@@ -22,12 +22,13 @@ layout(push_constant) uniform Push {
 
 void main()
 {
+    if (hyper.nonfinite != 0u) return; // a skipped step
     const Chunk k = chunk_at(p.chunk_base, gl_WorkGroupID.x);
     const float wd = (k.flags & FLAG_NO_DECAY) != 0u ? 0.0 : p.weight_decay;
     const float bc1 = hyper.bias1, bc2 = hyper.bias2;
     const float lr = hyper.lr;
     for (uint e = gl_LocalInvocationID.x; e < k.n; e += gl_WorkGroupSize.x) {
-        const float gi = g[k.grad + e];
+        const float gi = g[k.grad + e] * hyper.inv_scale;
         const float mi = p.beta1 * state[k.state + e] + (1.0 - p.beta1) * gi;
         const float vi = p.beta2 * state[p.v_off + k.state + e] + (1.0 - p.beta2) * gi * gi;
         state[k.state + e] = mi;

@@ -6,22 +6,24 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0; // unused: keeps the host's element-wise path uniform
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer A;
-layout(binding = 1) uniform samplerBuffer B;
-layout(binding = 2, std430) writeonly buffer Y1 { float y[]; };
-layout(binding = 2, std430) writeonly buffer Y4 { vec4 y4[]; };
+layout(binding = 0) uniform ACT_SAMPLER A;
+layout(binding = 1) uniform ACT_SAMPLER B;
+layout(binding = 2, std430) writeonly buffer Y1 { act_t y[]; };
+layout(binding = 2, std430) writeonly buffer Y4 { act4_t y4[]; };
 
 layout(push_constant) uniform Push { uint n; } p;
+
+float sum(uint i) { return act_load(A, i) + act_load(B, i); }
 
 void main()
 {
     const uint i = 4u * linear_invocation();
     if (i >= p.n) return;
     if (i + 3u < p.n) {
-        y4[i >> 2] = vec4(LOAD(A, i) + LOAD(B, i), LOAD(A, i + 1u) + LOAD(B, i + 1u), LOAD(A, i + 2u) + LOAD(B, i + 2u),
-                          LOAD(A, i + 3u) + LOAD(B, i + 3u));
+        y4[i >> 2] = act4(vec4(sum(i), sum(i + 1u), sum(i + 2u), sum(i + 3u)));
     } else {
-        for (uint j = i; j < p.n; j++) y[j] = LOAD(A, j) + LOAD(B, j);
+        for (uint j = i; j < p.n; j++) y[j] = act(sum(j));
     }
 }

@@ -2,14 +2,18 @@
 // Global average pool over planes of HW values ([N][C][HW] -> [N][C]).
 //   MODE 0 (forward): one invocation per plane sums its HW values in order: y = sum / HW.
 //   MODE 1 (backward): one invocation per input element: dx = dy[plane] / HW.
+// The planes are activations (precision.glsl); the pooled features and their gradient are
+// always float32 (what the head, probes and kNN read).
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer X; // forward: x; backward: dy
-layout(binding = 1) uniform samplerBuffer Unused;
-layout(binding = 2, std430) writeonly buffer Out { float o[]; };
+layout(binding = 0) uniform ACT_SAMPLER X;    // forward: x (backward: bound, not read)
+layout(binding = 1) uniform samplerBuffer DY;  // backward: dy (forward: bound, not read)
+layout(binding = 2, std430) writeonly buffer Out { float o[]; };   // forward: y
+layout(binding = 2, std430) writeonly buffer DX { act_t dx[]; };   // backward: dx
 
 layout(push_constant) uniform Push { uint planes, HW, one; } p;
 
@@ -19,10 +23,10 @@ void main()
     if (MODE == 0) {
         if (i >= p.planes) return;
         float s = 0.0;
-        for (uint k = 0u; k < p.HW; k++) s += LOAD(X, i * p.HW + k);
+        for (uint k = 0u; k < p.HW; k++) s += act_load(X, i * p.HW + k);
         o[i] = s / float(p.HW);
     } else {
         if (i >= p.planes * p.HW) return;
-        o[i] = LOAD(X, i / p.HW) / float(p.HW);
+        dx[i] = act(LOAD(DY, i / p.HW) / float(p.HW));
     }
 }

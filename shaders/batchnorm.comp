@@ -16,16 +16,17 @@ layout(constant_id = 4) const bool RELU = false;
 // channel; one texel fetch per input and one vec4 store.
 layout(constant_id = 5) const bool VEC4 = false;
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer DY;     // backward only
-layout(binding = 2) uniform samplerBuffer Y;      // backward with RELU only: the forward output
+layout(binding = 0) uniform ACT_SAMPLER X;
+layout(binding = 1) uniform ACT_SAMPLER DY;       // backward only
+layout(binding = 2) uniform ACT_SAMPLER Y;        // backward with RELU only: the forward output
 layout(binding = 3) uniform samplerBuffer Stats;  // [2C]
 layout(binding = 4) uniform samplerBuffer Gamma;
 layout(binding = 5) uniform samplerBuffer Beta;   // forward: beta; backward: dbeta
 layout(binding = 6) uniform samplerBuffer DGamma; // backward only
-layout(binding = 7, std430) writeonly buffer Out1 { float o[]; };
-layout(binding = 7, std430) writeonly buffer Out4 { vec4 o4[]; };
+layout(binding = 7, std430) writeonly buffer Out1 { act_t o[]; };
+layout(binding = 7, std430) writeonly buffer Out4 { act4_t o4[]; };
 
 layout(push_constant) uniform Push { uint N, C, HW, M; } p; // M: the statistics' count (N*HW, times the ranks with sync BN)
 
@@ -40,28 +41,28 @@ void main()
     if (VEC4) {
         const uint idx = n * block + j0; // a multiple of 4
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
-        const vec4 xhat = (texelFetch(X, int(idx >> 2)) - mean) * invstd;
+        const vec4 xhat = (act_load4(X, idx >> 2) - mean) * invstd;
         if (MODE == 0) {
             const vec4 v = fma(vec4(gamma), xhat, vec4(LOAD(Beta, c)));
-            o4[idx >> 2] = RELU ? max(v, vec4(0.0)) : v;
+            o4[idx >> 2] = act4(RELU ? max(v, vec4(0.0)) : v);
         } else {
-            vec4 g = texelFetch(DY, int(idx >> 2));
-            if (RELU) g = mix(vec4(0.0), g, greaterThan(texelFetch(Y, int(idx >> 2)), vec4(0.0)));
-            o4[idx >> 2] = gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M);
+            vec4 g = act_load4(DY, idx >> 2);
+            if (RELU) g = mix(vec4(0.0), g, greaterThan(act_load4(Y, idx >> 2), vec4(0.0)));
+            o4[idx >> 2] = act4(gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M));
         }
         return;
     }
     for (uint j = j0; j < min(j0 + 4u, block); j++) {
         const uint idx = n * block + j;
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
-        const float xhat = (LOAD(X, idx) - mean) * invstd;
+        const float xhat = (act_load(X, idx) - mean) * invstd;
         if (MODE == 0) {
             const float v = fma(gamma, xhat, LOAD(Beta, c));
-            o[idx] = RELU ? max(v, 0.0) : v;
+            o[idx] = act(RELU ? max(v, 0.0) : v);
         } else {
-            float g = LOAD(DY, idx);
-            if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
-            o[idx] = gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M);
+            float g = act_load(DY, idx);
+            if (RELU && !(act_load(Y, idx) > 0.0)) g = 0.0;
+            o[idx] = act(gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M));
         }
         if (++hw == p.HW) {
             hw = 0u;

@@ -16,10 +16,11 @@ layout(constant_id = 4) const bool RELU = false;
 // texel fetch. Planes then start on whole texels, so a texel never straddles two images.
 layout(constant_id = 5) const bool VEC4 = false;
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer DY;
-layout(binding = 2) uniform samplerBuffer Y;
+layout(binding = 0) uniform ACT_SAMPLER X;
+layout(binding = 1) uniform ACT_SAMPLER DY;
+layout(binding = 2) uniform ACT_SAMPLER Y;
 layout(binding = 3) uniform samplerBuffer Stats; // [2C]: mean, 1/sqrt(var + eps)
 layout(binding = 4, std430) writeonly buffer Part { float part[]; };
 
@@ -39,15 +40,15 @@ void main()
     if (VEC4) {
         vec4 a0 = vec4(0.0), a1 = vec4(0.0);
         for (uint e = e0; e < e1; e += 4u) {
-            const vec4 x = texelFetch(X, int(idx >> 2));
+            const vec4 x = act_load4(X, idx >> 2);
             if (MODE == 0) {
                 a0 += x;
             } else if (MODE == 1) {
                 const vec4 d = x - mean;
                 a0 = fma(d, d, a0);
             } else {
-                vec4 g = texelFetch(DY, int(idx >> 2));
-                if (RELU) g = mix(vec4(0.0), g, greaterThan(texelFetch(Y, int(idx >> 2)), vec4(0.0)));
+                vec4 g = act_load4(DY, idx >> 2);
+                if (RELU) g = mix(vec4(0.0), g, greaterThan(act_load4(Y, idx >> 2), vec4(0.0)));
                 a0 += g;
                 a1 = fma(g, x - mean, a1);
             }
@@ -62,15 +63,15 @@ void main()
         s1 = (a1.x + a1.y) + (a1.z + a1.w);
     } else {
         for (uint e = e0; e < e1; e++) {
-            const float x = LOAD(X, idx);
+            const float x = act_load(X, idx);
             if (MODE == 0) {
                 s0 += x;
             } else if (MODE == 1) {
                 const float d = x - mean;
                 s0 = fma(d, d, s0);
             } else {
-                float g = LOAD(DY, idx);
-                if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
+                float g = act_load(DY, idx);
+                if (RELU && !(act_load(Y, idx) > 0.0)) g = 0.0;
                 s0 += g;
                 s1 = fma(g, x - mean, s1);
             }

@@ -21,12 +21,13 @@ layout(push_constant) uniform Push {
 
 void main()
 {
+    if (hyper.nonfinite != 0u) return; // a skipped step
     const Chunk k = chunk_at(p.chunk_base, gl_WorkGroupID.x);
     const float wd = (k.flags & FLAG_NO_DECAY) != 0u ? 0.0 : p.weight_decay;
     const float step = hyper.lr * trust[k.tensor].x;
     for (uint e = gl_LocalInvocationID.x; e < k.n; e += gl_WorkGroupSize.x) {
         const float wi = w[k.param + e];
-        const float gi = step * (g[k.grad + e] + wd * wi);
+        const float gi = step * (g[k.grad + e] * hyper.inv_scale + wd * wi);
         const float vi = p.momentum * v[k.state + e] + gi;
         v[k.state + e] = vi;
         w[k.param + e] = wi - (p.nesterov != 0u ? p.momentum * vi + gi : vi);

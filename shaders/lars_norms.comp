@@ -26,7 +26,7 @@ void main()
     vec2 s = vec2(0.0);
     for (uint e = gl_LocalInvocationID.x; e < k.n; e += gl_WorkGroupSize.x) {
         const float wi = w[k.param + e];
-        const float gi = g[k.grad + e] + wd * wi;
+        const float gi = g[k.grad + e] * hyper.inv_scale + wd * wi;
         s += vec2(wi * wi, gi * gi);
     }
     const uint lane = gl_LocalInvocationID.x;

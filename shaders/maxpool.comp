@@ -12,11 +12,12 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer DY;
-layout(binding = 2, std430) writeonly buffer Out { float o[]; };
-layout(binding = 2, std430) writeonly buffer Out2 { vec2 o2[]; };
+layout(binding = 0) uniform ACT_SAMPLER X;
+layout(binding = 1) uniform ACT_SAMPLER DY;
+layout(binding = 2, std430) writeonly buffer Out { act_t o[]; };
+layout(binding = 2, std430) writeonly buffer Out2 { act2_t o2[]; };
 
 layout(push_constant) uniform Push { uint planes, H, W; } p;
 
@@ -28,21 +29,21 @@ void main()
         if (i >= p.planes * Ho * Wo) return;
         const uint plane = i / (Ho * Wo), r = i % (Ho * Wo), oy = r / Wo, ox = r % Wo;
         const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
-        o[i] = max(max(LOAD(X, at), LOAD(X, at + 1u)), max(LOAD(X, at + p.W), LOAD(X, at + p.W + 1u)));
+        o[i] = act(max(max(act_load(X, at), act_load(X, at + 1u)), max(act_load(X, at + p.W), act_load(X, at + p.W + 1u))));
     } else if (MODE == 2) {
         if (i >= p.planes * Ho * Wo) return;
         const uint plane = i / (Ho * Wo), r = i % (Ho * Wo), oy = r / Wo, ox = r % Wo;
         const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox; // even: W is even
-        const vec4 v = vec4(LOAD(X, at), LOAD(X, at + 1u), LOAD(X, at + p.W), LOAD(X, at + p.W + 1u));
+        const vec4 v = vec4(act_load(X, at), act_load(X, at + 1u), act_load(X, at + p.W), act_load(X, at + p.W + 1u));
         // first maximum in row-major order, as MODE 1 and the reference
         uint best = 0u;
         float m = v.x;
         if (v.y > m) m = v.y, best = 1u;
         if (v.z > m) m = v.z, best = 2u;
         if (v.w > m) best = 3u;
-        const float g = LOAD(DY, i);
-        o2[at >> 1] = vec2(best == 0u ? g : 0.0, best == 1u ? g : 0.0);
-        o2[(at + p.W) >> 1] = vec2(best == 2u ? g : 0.0, best == 3u ? g : 0.0);
+        const float g = act_load(DY, i);
+        o2[at >> 1] = act2(vec2(best == 0u ? g : 0.0, best == 1u ? g : 0.0));
+        o2[(at + p.W) >> 1] = act2(vec2(best == 2u ? g : 0.0, best == 3u ? g : 0.0));
     } else {
         if (i >= p.planes * p.H * p.W) return;
         const uint plane = i / (p.H * p.W), r = i % (p.H * p.W), iy = r / p.W, ix = r % p.W;
@@ -52,16 +53,16 @@ void main()
             const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
             const uint idx[4] = uint[4](at, at + 1u, at + p.W, at + p.W + 1u);
             uint best = idx[0];
-            float m = LOAD(X, idx[0]);
+            float m = act_load(X, idx[0]);
             for (uint k = 1u; k < 4u; k++) {
-                const float v = LOAD(X, idx[k]);
+                const float v = act_load(X, idx[k]);
                 if (v > m) {
                     m = v;
                     best = idx[k];
                 }
             }
-            if (best == i) g = LOAD(DY, (plane * Ho + oy) * Wo + ox);
+            if (best == i) g = act_load(DY, (plane * Ho + oy) * Wo + ox);
         }
-        o[i] = g;
+        o[i] = act(g);
     }
 }

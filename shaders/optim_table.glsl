@@ -9,12 +9,21 @@
 // per-tensor reductions are sums of per-chunk partials in a fixed order.
 layout(binding = 0, std430) readonly buffer Table { uint table[]; };
 
-// Written by the host before each submit; the recorded commands never change.
+// Written by the host before each submit; the recorded commands never change. With a loss
+// scale (fp16 training) the gradients arrive multiplied by 1/inv_scale, and grad_check sets
+// nonfinite when any of them is inf or NaN: the update kernels then change nothing (a skipped
+// step). Without one, inv_scale is 1 (an exact multiply) and nonfinite stays 0.
+#ifndef STEP_WRITABLE
 layout(binding = 1, std430) readonly buffer Step {
+#else
+layout(binding = 1, std430) buffer Step {
+#endif
     float lr;
     uint step;       // 1 for the first update
     float bias1;     // AdamW: 1 - beta1^step, 1 - beta2^step, computed by the host in double
     float bias2;     // (in float, 1 - 0.999^t loses ~4 digits to cancellation at small t)
+    float inv_scale; // 1 / loss scale
+    uint nonfinite;  // set by grad_check: skip this update
 } hyper;
 
 const uint FLAG_NO_DECAY = 1u; // biases, batch-norm: no weight decay, no LARS adaptation

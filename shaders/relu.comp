@@ -6,19 +6,20 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 #include "layers_common.glsl"
+#include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer A;
-layout(binding = 1) uniform samplerBuffer B;
-layout(binding = 2, std430) writeonly buffer Y1 { float y[]; };
-layout(binding = 2, std430) writeonly buffer Y4 { vec4 y4[]; };
+layout(binding = 0) uniform ACT_SAMPLER A;
+layout(binding = 1) uniform ACT_SAMPLER B;
+layout(binding = 2, std430) writeonly buffer Y1 { act_t y[]; };
+layout(binding = 2, std430) writeonly buffer Y4 { act4_t y4[]; };
 
 layout(push_constant) uniform Push { uint n; } p;
 
 float op(uint i)
 {
-    const float a = LOAD(A, i);
+    const float a = act_load(A, i);
     if (MODE == 0) return max(a, 0.0);
-    return a > 0.0 ? LOAD(B, i) : 0.0;
+    return a > 0.0 ? act_load(B, i) : 0.0;
 }
 
 void main()
@@ -26,8 +27,8 @@ void main()
     const uint i = 4u * linear_invocation();
     if (i >= p.n) return;
     if (i + 3u < p.n) {
-        y4[i >> 2] = vec4(op(i), op(i + 1u), op(i + 2u), op(i + 3u));
+        y4[i >> 2] = act4(vec4(op(i), op(i + 1u), op(i + 2u), op(i + 3u)));
     } else {
-        for (uint j = i; j < p.n; j++) y[j] = op(j);
+        for (uint j = i; j < p.n; j++) y[j] = act(op(j));
     }
 }

@@ -113,7 +113,7 @@ static void test_valid(void **state)
     size_t n;
     uint8_t *file = build(&(Spec){.interval = "3 1.5 -2 0.25 1e-300 0 0 0 7"}, &n);
     VkcTrainConfig c;
-    VkcCheckpointMeta m;
+    VkcTrainState m;
     if (vkc_checkpoint_check_bytes(file, n, "ok.safetensors", &c, &m)) fail_msg("%s", vkc_error());
     assert_int_equal(m.step, 5);
     assert_int_equal(m.epoch, 1);
@@ -168,7 +168,7 @@ static void test_checksum_entry(void **state)
     /* Format 1 (before checksums) without one reads, unchecked, with a warning. */
     size_t n;
     uint8_t *file = build(&(Spec){.format = "vkclr-checkpoint-1", .no_checksum = true}, &n);
-    VkcCheckpointMeta m;
+    VkcTrainState m;
     if (vkc_checkpoint_check_bytes(file, n, "old.safetensors", NULL, &m)) fail_msg("%s", vkc_error());
     assert_false(m.checksummed);
     free(file);
@@ -183,7 +183,7 @@ static void test_metadata_numbers(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) refused_spec(&(Spec){.step = bad[i]}, "'step'");
     size_t n;
     uint8_t *file = build(&(Spec){.step = "1099511627776"}, &n);
-    VkcCheckpointMeta m;
+    VkcTrainState m;
     if (vkc_checkpoint_check_bytes(file, n, "big.safetensors", NULL, &m)) fail_msg("%s", vkc_error());
     assert_true(m.step == (INT64_C(1) << 40));
     free(file);

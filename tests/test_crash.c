@@ -119,7 +119,7 @@ static void assert_checkpoint_sound(const char *path)
 {
     size_t n;
     uint8_t *file = fixture_read(path, &n);
-    VkcCheckpointMeta m;
+    VkcTrainState m;
     if (vkc_checkpoint_check_bytes(file, n, path, NULL, &m)) fail_msg("after a crash: %s", vkc_error());
     assert_true(m.checksummed);
     free(file);

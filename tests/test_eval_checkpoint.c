@@ -104,8 +104,10 @@ static void test_run_outputs(void **state)
     char *text = (char *)fixture_read(path, &n);
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);
-    const char *keys[] = {"probe_top1", "probe_top5", "knn_top1", "knn_top5"};
-    for (int i = 0; i < 4; i++) {
+    /* ... the trained encoder's figures and, beside them, its random initialisation's. */
+    const char *keys[] = {"probe_top1", "probe_top5", "knn_top1", "knn_top5", "random_init_probe_top1",
+                          "random_init_probe_top5", "random_init_knn_top1", "random_init_knn_top5"};
+    for (int i = 0; i < 8; i++) {
         const cJSON *v = cJSON_GetObjectItem(j, keys[i]);
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0.3 && v->valuedouble <= 1)) fail_msg("results.json: %s", keys[i]);
     }
@@ -142,10 +144,10 @@ static void test_probe_checkpoint(void **state)
     env_open(&e);
     VkcExtractor x, y;
     VkcFeatures train, test, again;
-    if (vkc_extractor_checkpoint(&x, &e.ctx, run_dir, &e.ds) ||
+    if (vkc_extractor_checkpoint(&x, &e.ctx, run_dir, -1, &e.ds) ||
         vkc_extract_features(&x, &e.ctx, &e.ds, &e.ds.train, 2000, &e.arena, &train) ||
         vkc_extract_features(&x, &e.ctx, &e.ds, &e.ds.test, 1000, &e.arena, &test) ||
-        vkc_extractor_checkpoint(&y, &e.ctx, ckpt, &e.ds) ||
+        vkc_extractor_checkpoint(&y, &e.ctx, ckpt, -1, &e.ds) ||
         vkc_extract_features(&y, &e.ctx, &e.ds, &e.ds.test, 1000, &e.arena, &again))
         fail_msg("%s", vkc_error());
     assert_int_equal(x.dim, 16); /* convnet width 4: 4 x 4 features */
@@ -183,7 +185,9 @@ static void test_random_init(void **state)
     VkcFeatures f[3];
     uint64_t seeds[3] = {1, 1, 2};
     for (int i = 0; i < 3; i++) {
-        if (vkc_extractor_random_init(&x, &e.ctx, VKC_ENCODER_CONVNET, 4, seeds[i], &e.ds) ||
+        VkcModelConfig mc = vkc_model_defaults();
+        mc.width = 4;
+        if (vkc_extractor_random_init(&x, &e.ctx, &mc, seeds[i], NULL, &e.ds) ||
             vkc_extract_features(&x, &e.ctx, &e.ds, &e.ds.test, 300, &e.arena, &f[i]))
             fail_msg("%s", vkc_error());
         vkc_extractor_destroy(&x);
@@ -199,8 +203,12 @@ static void test_random_init(void **state)
     free(c);
     /* Encoder names are parsed by the option table (test_options.c); the library refuses a kind
      * it does not know and a width outside the model's range. */
-    ASSERT_ERROR_MENTIONS(vkc_extractor_random_init(&x, &e.ctx, (VkcEncoderKind)99, 4, 0, &e.ds), "unknown encoder");
-    ASSERT_ERROR_MENTIONS(vkc_extractor_random_init(&x, &e.ctx, VKC_ENCODER_CONVNET, 0, 0, &e.ds), "width 0");
+    VkcModelConfig bad = vkc_model_defaults();
+    bad.encoder = (VkcEncoderKind)99;
+    ASSERT_ERROR_MENTIONS(vkc_extractor_random_init(&x, &e.ctx, &bad, 0, NULL, &e.ds), "unknown encoder");
+    bad = vkc_model_defaults();
+    bad.width = 0;
+    ASSERT_ERROR_MENTIONS(vkc_extractor_random_init(&x, &e.ctx, &bad, 0, NULL, &e.ds), "width 0");
     env_close(&e);
 }
 
@@ -255,38 +263,38 @@ static void test_bad_checkpoints(void **state)
     uint8_t *file = fixture_read(ckpt, &n);
     snprintf(path, sizeof path, "%s/truncated.safetensors", dir);
     write_all(path, file, n - 1000);
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "truncated");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, -1, &e.ds), path, "truncated");
     /* Cut inside the header. */
     write_all(path, file, 100);
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "truncated");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, -1, &e.ds), path, "truncated");
     /* Not a safetensors file at all. */
     snprintf(path, sizeof path, "%s/garbage.safetensors", dir);
     write_all(path, "hello, this is not a checkpoint", 31);
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "not a safetensors file");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, -1, &e.ds), path, "not a safetensors file");
     free(file);
 
     /* Another architecture than the tensors: the model of the metadata misses them. */
     snprintf(path, sizeof path, "%s/arch.safetensors", dir);
     write_with_config(path, "encoder", cJSON_CreateString("resnet10"));
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "is missing",
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, -1, &e.ds), path, "is missing",
                           "another architecture");
     /* Another width: the same names with other shapes. */
     snprintf(path, sizeof path, "%s/width.safetensors", dir);
     write_with_config(path, "width", cJSON_CreateNumber(8));
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, &e.ds), path, "dimension", "the model has 8");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, path, -1, &e.ds), path, "dimension", "the model has 8");
 
     /* Data other than the checkpoint was trained on: 3 channels, then 32x32 images. */
     VkcDataset rgb, big;
     if (vkc_dataset_synthetic(&rgb, 64, 64, 28, 28, 3, 10, 1) || vkc_dataset_synthetic(&big, 64, 64, 32, 32, 1, 10, 1))
         fail_msg("%s", vkc_error());
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, run_dir, &rgb), ckpt, "1-channel", "3-channel");
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, run_dir, &big), ckpt, "28x28", "32x32");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, run_dir, -1, &rgb), ckpt, "1-channel", "3-channel");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, run_dir, -1, &big), ckpt, "28x28", "32x32");
     vkc_dataset_free(&rgb);
     vkc_dataset_free(&big);
 
     /* Paths that hold no checkpoint. */
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, "/nonexistent/run", &e.ds), "/nonexistent/run");
-    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, dir, &e.ds), dir, "without a checkpoint.safetensors");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, "/nonexistent/run", -1, &e.ds), "/nonexistent/run");
+    ASSERT_ERROR_MENTIONS(vkc_extractor_checkpoint(&x, &e.ctx, dir, -1, &e.ds), dir, "without a checkpoint.safetensors");
     fixture_cleanup(dir);
     env_close(&e);
 }
@@ -303,6 +311,7 @@ static void test_cli(void **state)
              "--out %s/probe.json",
              run_dir, dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    assert_null(strstr(out, "training bought")); /* --random-init replaces the run's own baseline */
     snprintf(path, sizeof path, "%s/probe.json", dir);
     size_t n;
     char *text = (char *)fixture_read(path, &n);
@@ -329,6 +338,11 @@ static void test_cli(void **state)
     assert_int_equal(n, header + 300 * 16 * 4);
     free(npy);
 
+    /* A checkpoint alone comes with its run's random initialisation and the difference. */
+    snprintf(args, sizeof args, "probe --checkpoint %s --limit 1000 --test-limit 500 --epochs 2 --quiet", run_dir);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "random_init"));
+    assert_non_null(strstr(out, "training bought:  probe top-1"));
     snprintf(args, sizeof args, "probe --checkpoint %s/nothing-here --epochs 1", dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 1);
     assert_non_null(strstr(out, "nothing-here"));

@@ -203,6 +203,18 @@ static void test_cross_rules(void **state)
     c.stop_after = c.epochs;
     assert_int_equal(vkc_config_check(&c, NULL), VKC_ERR);
     assert_non_null(strstr(vkc_error(), "--stop-after"));
+    /* --snapshot-minutes: increasing positive minutes. */
+    c = vkc_train_defaults();
+    double m[4];
+    snprintf(c.snapshots, sizeof c.snapshots, "1,2.5,60");
+    assert_int_equal(vkc_config_snapshots(&c, m, 4), 3);
+    assert_true(m[0] == 1 && m[1] == 2.5 && m[2] == 60);
+    static const char *bad[] = {"3,2", "0", "1,,2", "1;2", "-1", "2,x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(c.snapshots, sizeof c.snapshots, "%s", bad[i]);
+        assert_int_equal(vkc_config_check(&c, NULL), VKC_ERR);
+        assert_non_null(strstr(vkc_error(), "--snapshot-minutes"));
+    }
 }
 
 /* The command line: train, probe and export refuse the values of the rows they share in the

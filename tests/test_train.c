@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "fixtures.h"
+#include "vkclr/data.h"
 #include "vkclr/train.h"
 
 static const char *vkclr_binary;
@@ -305,7 +306,7 @@ static void test_nan_detected(void **state)
     fixture_cleanup(dir);
 }
 
-/* The end of a run: kNN accuracy of the encoder in [0, 1], results.json written. */
+/* The end of a run: kNN accuracy of the encoder in [0, 1], results.json and curves.png written. */
 static void test_knn_evaluation(void **state)
 {
     (void)state;
@@ -330,6 +331,13 @@ static void test_knn_evaluation(void **state)
     assert_true(fabs(cJSON_GetObjectItem(j, "knn_top1")->valuedouble - res.knn_top1) < 1e-5);
     cJSON_Delete(j);
     free(text);
+    /* The curves (src/plot), drawn after each log line and complete when the run returns. */
+    snprintf(path, sizeof path, "%s/curves.png", dir);
+    uint8_t *px;
+    int h, w;
+    if (vkc_png_read(path, 3, &px, &h, &w)) fail_msg("%s", vkc_error());
+    assert_true(w == 1200 && h == 800);
+    free(px);
     fixture_cleanup(dir);
 }
 
@@ -553,6 +561,61 @@ static void test_bad_options(void **state)
     fixture_cleanup(dir);
 }
 
+/* vkclr bench train: a step timed, its FLOPs counted as the model's convolutions, head and
+ * loss GEMMs (width 2 convnet on 28x28x1, head 8 -> 8 -> 8, batch 4: worked out by hand below). */
+static void test_bench_train(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    char out[8192], path[300], args[600];
+    snprintf(path, sizeof path, "/tmp/vkclr-test-bench-%d.json", (int)getpid());
+    snprintf(args, sizeof args, "bench train --steps 2 --warmup 0 --width 2 --batch 4 --out-dim 8 --json %s", path);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    size_t n;
+    char *text = (char *)fixture_read(path, &n);
+    text = realloc(text, n + 1);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    /* Per view: each 3x3 conv is 28224 FLOPs forward (2 x 14112 multiply-adds: 1->2 at 28x28,
+     * 2->4 at 14x14, 4->8 at 7x7); training costs 3x, the first conv 2x (no input gradient); the
+     * head's two 8x8 linear layers 3 x 2 x 64 each. Two views per image; the loss 2 x 2 x (2B)^2
+     * x dim / B. */
+    double per_view = 28224.0 * 2 + 28224.0 * 3 * 2 + 3 * 2 * 64.0 * 2;
+    double want = 2 * per_view + 2 * 2 * 64.0 * 8 / 4;
+    assert_true(fabs(cJSON_GetObjectItem(j, "flops_per_image")->valuedouble - want) < 0.5);
+    assert_true(cJSON_GetObjectItem(j, "images_per_s")->valuedouble > 0);
+    assert_int_equal(cJSON_GetObjectItem(j, "steps")->valueint, 2);
+    const cJSON *share = cJSON_GetObjectItem(j, "gpu_time_share");
+    double sum = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, share) sum += v->valuedouble;
+    assert_true(fabs(sum - 1) < 1e-6);
+    assert_non_null(cJSON_GetObjectItem(share, "conv"));
+    cJSON_Delete(j);
+    free(text);
+    remove(path);
+}
+
+/* --snapshot-minutes: a copy of the checkpoint once training has run that long. */
+static void test_snapshots(void **state)
+{
+    (void)state;
+    char dir[256], path[400];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir, 128, 1);
+    snprintf(c.snapshots, sizeof c.snapshots, "0.00001");
+    VkcTrainResult res;
+    Losses l = {0};
+    run_ok(&c, NULL, &l, &res);
+    snprintf(path, sizeof path, "%s/checkpoint-1e-05min.safetensors", dir);
+    VkcTrainConfig saved;
+    int64_t step = -1;
+    if (vkc_checkpoint_read_config(path, &saved, &step)) fail_msg("%s", vkc_error());
+    assert_true(step >= 1 && step <= 4);
+    fixture_cleanup(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) vkclr_binary = argv[1];
@@ -568,6 +631,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_each_loss_learns),
         cmocka_unit_test(test_learned_logz_resume),
         cmocka_unit_test(test_loss_options_refused),
+        cmocka_unit_test(test_bench_train),
+        cmocka_unit_test(test_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 typedef struct {
     bool passed;
+    bool skipped;         /* could not run on this device (detail says why): neither passed nor failed */
     double max_violation; /* worst |got - want| / (atol + rtol * |want|); passing means <= 1 */
     char detail[512];     /* what was compared, and where the worst element was */
 } VkcCheckResult;
@@ -38,7 +39,8 @@ void vkc_check_compare_f64(VkcCheckResult *r, const char *what, const double *go
                            double atol, double rtol);
 
 /* Run every check whose name starts with `prefix` (NULL: all); print one line each to `out`
- * (if not NULL). Returns the number that failed or could not run; *ran gets how many ran. */
-int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran);
+ * (if not NULL). Returns the number that failed or hit an error; *ran gets how many ran and
+ * *skipped (may be NULL) how many could not run on this device (a variant it lacks). */
+int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran, int *skipped);
 
 #endif

@@ -1,10 +1,11 @@
 /* Checkpoints: a run's parameters, batch-norm running statistics, optimizer state, step and
  * configuration in one safetensors file (loadable with safetensors.numpy / .torch):
  *   tensors   the model's named tensors (vkclr/model.h), then "optimizer.state"
- *   metadata  format "vkclr-checkpoint-2" (1: before checksums), step and epoch (decimal strings), config (the
- *             run's config.json, vkclr/config.h), interval (the metrics interval in progress:
- *             its steps and metric sums), knn_pending ("1" if the kNN monitor of this step is
- *             still owed), last ("LOSS ACCURACY" of the step), checksum ("crc32 header=XXXXXXXX data=XXXXXXXX")
+ *   metadata  format "vkclr-checkpoint-2" (1: before checksums), step and epoch (decimal
+ *             strings), loss_scale and loss_scale_clean_steps (fp16 runs), config (the run's
+ *             config.json, vkclr/config.h), interval (the metrics interval in progress: its
+ *             steps and metric sums), knn_pending ("1" if the kNN monitor of this step is still
+ *             owed), last ("LOSS ACCURACY" of the step), checksum ("crc32 header=H data=D")
  * Written atomically (vkclr/fileio.h): a crash leaves the old checkpoint or the new one.
  *
  * Nothing in a checkpoint is trusted: the header must be strict safetensors (JSON padded with
@@ -27,9 +28,11 @@
 
 #define VKC_CHECKPOINT_MAX_SUMS 16
 
-/* What a checkpoint records besides its tensors and configuration. */
+/* Where a run stands, besides its tensors: in the checkpoint's metadata. */
 typedef struct {
-    int64_t step, epoch; /* steps and whole epochs completed */
+    int64_t step, epoch;      /* steps and whole epochs completed */
+    double loss_scale;        /* fp16: the dynamic loss scale (1 otherwise) */
+    int64_t loss_scale_clean; /* fp16: clean steps since the scale last changed */
     /* The logging interval in progress when it was written (vkclr train's metrics.jsonl): the
      * steps logged into it and the sums of their metrics, so that a resumed run writes the
      * lines an uninterrupted one would. 0 steps at epoch ends. */
@@ -40,7 +43,7 @@ typedef struct {
     bool have_last;   /* the loss and positive-pair accuracy of step `step` (not in older files) */
     float last_loss, last_accuracy;
     bool checksummed; /* read: the file carried a checksum, and it matched */
-} VkcCheckpointMeta;
+} VkcTrainState;
 
 /* The checkpoint file of `path`: path itself, or path/checkpoint.safetensors for a run
  * directory. Fails naming path when neither exists. */
@@ -50,19 +53,18 @@ int vkc_checkpoint_resolve(const char *path, char *file, size_t size);
  * header's checksum included); the tensor data is checked when it is loaded. */
 int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step);
 int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
-                        const VkcCheckpointMeta *meta);
+                        const VkcTrainState *state);
 /* Load parameters, running statistics and optimizer state into an allocated model and
- * optimizer of the same architecture (opt NULL: the model only); meta (may be NULL) gets the
- * step and the rest of the metadata. Fails naming the file (and the tensor) when the file is
- * corrupt (checksum), truncated, not strict safetensors, or a tensor is missing or has another
- * shape. */
-int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcCheckpointMeta *meta);
+ * optimizer of the same architecture (opt NULL: the model only); *state (may be NULL): where
+ * the run stood. Fails naming the file (and the tensor) when the file is corrupt (checksum),
+ * truncated, not strict safetensors, or a tensor is missing or has another shape. */
+int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *state);
 /* The model only (for evaluation: probe, kNN, feature export). */
 int vkc_checkpoint_load_model(const char *path, VkcModel *m);
 /* Every check a load makes, on a whole checkpoint file held in memory (`origin` names it in
- * messages): structure, tensor table, checksum, metadata, configuration. cfg and meta may be
+ * messages): structure, tensor table, checksum, metadata, configuration. cfg and state may be
  * NULL. For tools and the fuzz harness. */
 int vkc_checkpoint_check_bytes(const uint8_t *bytes, size_t size, const char *origin, VkcTrainConfig *cfg,
-                               VkcCheckpointMeta *meta);
+                               VkcTrainState *state);
 
 #endif

@@ -24,6 +24,7 @@
 
 typedef enum { VKC_LR_LINEAR, VKC_LR_SQRT } VkcLrScaling;
 extern const VkcName vkc_lr_scaling_names[]; /* linear, sqrt */
+extern const VkcName vkc_precision_names[];  /* fp32, fp16, bf16 (VkcDtype), auto (-1) */
 
 typedef struct {
     char data[512];        /* dataset spec (vkc_dataset_load) */
@@ -40,6 +41,7 @@ typedef struct {
     float weight_decay;    /* < 0: the optimizer's default */
     float warmup_epochs;   /* linear warm-up, then cosine decay to 0 */
     float temperature;
+    int precision;         /* VkcDtype of the encoder's activations, or -1: auto (by device) */
     VkcLossKind loss;      /* contrastive loss (default ntxent) */
     bool nce_learned_logz; /* nce only: log Z is the learned parameter "loss.logz" (else 0) */
     float tau_plus;        /* dcl-debiased only: class prior tau+ in [0, 1) (0 for other losses) */
@@ -56,6 +58,7 @@ typedef struct {
     int knn_every;         /* kNN monitor every this many epochs into metrics.jsonl (0: never) */
     int probe_epochs;      /* linear probe at the end: epochs (0: no probe) */
     int probe_limit;       /* training images the probe learns from (0: the whole training split) */
+    char snapshots[128];   /* "5,10,20": also save the checkpoint after that many minutes of training */
     bool profile;          /* GPU timestamps around every op: per-kernel-class time shares */
     bool quiet;            /* no progress output */
     bool force;            /* a new run may replace the run in `out` */
@@ -98,6 +101,7 @@ typedef struct {
     const char *section;     /* help heading */
     const char *metavar;     /* "N", "SPEC" */
     const char *help;        /* one or more lines ('\n' continues) */
+    const char *missing;     /* the value of a key missing from an older config.json (NULL: def) */
 } VkcOption;
 
 extern const VkcOption vkc_train_options[];
@@ -131,6 +135,8 @@ VkcTrainConfig vkc_train_defaults(void);
  * --epochs). `given` (NULL: not from a command line) adds the rules about flags given for
  * nothing, and that --loss dcl-debiased needs --tau-plus. */
 int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *given);
+/* The minutes of --snapshot-minutes, increasing (at most `max`); the count, or -1 with a message. */
+int vkc_config_snapshots(const VkcTrainConfig *c, double *minutes, int max);
 
 /* The data limits of a configuration (--max-image-pixels, --max-data-gib), for vkc_dataset_load_limited. */
 VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c);

@@ -81,14 +81,21 @@ int vkc_extractor_pixels(VkcExtractor *x, const VkcDataset *ds);
 int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *aug, const char *name);
 /* The encoder stored in a checkpoint (a .safetensors file, or a run directory: its
  * checkpoint.safetensors): configuration from the file's metadata, the model built from it,
- * parameters and batch-norm running statistics loaded. Fails naming the file and what differs
- * when the data's channels or image size are not those it was trained on, a tensor is missing
- * or has another shape (another architecture), or the file is truncated or corrupt. */
-int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds);
-/* The encoder `encoder` of `width` at its random initialisation for `seed` (batch-norm running
- * statistics 0 / 1), for images of `ds` with the augmentation preset vkclr train would pick:
- * the baseline a trained encoder must beat. */
-int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, VkcEncoderKind encoder, uint32_t width, uint64_t seed,
-                              const VkcDataset *ds);
+ * parameters and batch-norm running statistics loaded; activations of `precision` (a VkcDtype,
+ * or -1: the run's; float32 where the device cannot store 16-bit ones). Fails naming the file
+ * and what differs when the data's channels or image size are not those it was trained on, a
+ * tensor is missing or has another shape (another architecture), or the file is truncated or
+ * corrupt. */
+int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, int precision, const VkcDataset *ds);
+/* The same run's encoder at its random initialisation (the run's seed, input preparation and
+ * precision): the baseline the trained encoder of that checkpoint must beat. */
+int vkc_extractor_checkpoint_init(VkcExtractor *x, VkcContext *ctx, const char *path, int precision,
+                                  const VkcDataset *ds);
+/* The encoder of `model` (encoder, width, act_dtype; the image shape comes from ds and the
+ * augmentation) at its random initialisation for `seed` (batch-norm running statistics 0 / 1),
+ * its inputs prepared as in training with `aug` (NULL: the preset vkclr train would pick for
+ * ds): the baseline a trained encoder must beat. */
+int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const VkcModelConfig *model, uint64_t seed,
+                              const VkcAugmentConfig *aug, const VkcDataset *ds);
 
 #endif

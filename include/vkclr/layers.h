@@ -2,7 +2,9 @@
  * max-pool 2x2, global average pool, residual add. Each layer is a forward/backward pair
  * that records dispatches into a VkcCmd; nothing runs on the host.
  *
- * Layouts: activations are NCHW float32, [N][C][H][W] with W fastest. Conv weights are
+ * Layouts: activations are NCHW, [N][C][H][W] with W fastest, of the tensors' dtype (float32,
+ * or 16-bit with --precision fp16/bf16: each kernel picks the build of its shader for the dtype
+ * of the activations it is given, and computes in float32). Conv weights are
  * [C_out][C_in][k][k]. Per-channel vectors (bias, gamma, beta, running stats) are [C].
  *
  * Tensors bound to these kernels must start at an offset aligned for texel buffers (every
@@ -119,6 +121,9 @@ int vkc_relu_backward(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor y, VkcTen
  * branches; where the branches meet again going backward, their gradients are added with
  * this same kernel. y may be a or b. */
 int vkc_add(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor a, VkcTensor b, VkcTensor y);
+
+/* y = x converted from float32 to y's dtype (the 16-bit input of an encoder). */
+int vkc_cast(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y);
 
 /* Max over non-overlapping 2x2 windows of `planes` = N*C planes of H x W; output
  * [planes][H/2][W/2] (an odd last row/column is dropped, as in PyTorch). */

@@ -90,6 +90,8 @@ int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcR
 void vkc_contrastive_destroy(VkcContrastive *l);
 /* Similarity stage, loss rows and VKC_CONTRASTIVE_METRICS floats into `metrics`. */
 int vkc_contrastive_forward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor metrics);
+/* Multiply-adds x 2 of a forward and backward: the similarity GEMM and the gradient GEMM. */
+double vkc_contrastive_flops(const VkcContrastive *l);
 /* Does this loss write metric k (a VKC_METRIC_*)? All do but LOG_Z, which only a learned log Z has. */
 bool vkc_contrastive_has_metric(const VkcContrastive *l, int k);
 /* dz = d(mean loss)/dz (and params.dlogz for learned nce); needs the forward recorded before it. */

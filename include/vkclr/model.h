@@ -49,6 +49,9 @@ typedef struct {
     int out_dim;        /* projection output (128) */
     bool loss_logz;     /* add the parameter "loss.logz" (nce with a learned log Z) */
     int channels, height, width_px; /* input images */
+    VkcDtype act_dtype; /* the encoder's activations and their gradients: VKC_F32, or 16-bit
+                         * (the images are converted by a first op; the pooled features, the
+                         * head and every parameter stay float32) */
 } VkcModelConfig;
 
 /* Defaults: convnet width 16 (features 64), head 2 layers, hidden = features, out 128. */
@@ -117,6 +120,11 @@ typedef struct {
 
 int vkc_model_kernels_init(VkcContext *ctx, VkcModelKernels *k);
 void vkc_model_kernels_destroy(VkcModelKernels *k);
+
+/* Floating-point operations (multiply-adds x 2) of the convolutions and linear layers for a
+ * batch: the forward, or forward and backward (what a training step costs; batch norm,
+ * activations and pooling are memory traffic and not counted). */
+double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward);
 
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
 const char *vkc_model_op_class(const VkcModel *m, int i);

@@ -27,6 +27,8 @@ typedef struct {
     float weight_decay;  /* all; AdamW's is decoupled */
     float eta;           /* LARS trust coefficient (0.001) */
     float beta1, beta2, eps; /* AdamW (0.9, 0.999, 1e-8) */
+    bool check_finite;   /* before each update, look for inf/NaN gradients and skip the update
+                          * if there are any (fp16 training with a loss scale) */
 } VkcOptimConfig;
 
 #define VKC_PARAM_NO_DECAY 1u
@@ -51,7 +53,10 @@ typedef struct {
     VkcTensor table;       /* tensor and chunk table, see shaders/optim_table.glsl */
     VkcTensor partial;     /* LARS: per-chunk (sum w^2, sum g'^2) */
     VkcTensor ratios;      /* LARS: per tensor (trust, ||w||, ||g + wd w||, 0) */
-    VkcTensor step;        /* host-visible {float lr; uint32 step; float 1-beta1^step, 1-beta2^step} */
+    VkcTensor step;        /* host-visible {lr, step, 1-beta1^step, 1-beta2^step, 1/scale, nonfinite} */
+    VkcKernel check_chunks, check_total; /* check_finite: grad_check's two passes */
+    VkcTensor bad;         /* check_finite: non-finite gradients per chunk */
+    float scale;           /* the gradients arrive multiplied by this (1 without a loss scale) */
 } VkcOptim;
 
 /* `device`: where state and tables go; `host`: a VKC_MEMORY_STAGING arena for the per-step
@@ -61,8 +66,13 @@ int vkc_optim_init(VkcContext *ctx, VkcOptim *o, const VkcOptimConfig *cfg, cons
 void vkc_optim_destroy(VkcOptim *o);
 /* Record one update of every tensor (after the backward pass in the same command buffer). */
 int vkc_optim_record(VkcOptim *o, VkcCmd *cmd);
-/* Learning rate and step (1 for the first update) of the next submit. */
+/* Learning rate and step (1 for the first update) of the next submit; clears the skip flag. */
 int vkc_optim_set_step(VkcOptim *o, float lr, uint32_t step);
+/* The gradients of the next steps arrive multiplied by `scale` (a loss scale): the update
+ * divides by it. Needs cfg.check_finite unless scale is 1. Takes effect at the next set_step. */
+int vkc_optim_set_grad_scale(VkcOptim *o, float scale);
+/* After a submitted step finished: did check_finite find an inf or NaN and skip its update? */
+bool vkc_optim_skipped(const VkcOptim *o);
 /* Default hyper-parameters for a kind (SimCLR's LARS: momentum 0.9, eta 0.001, wd 1e-6). */
 VkcOptimConfig vkc_optim_defaults(VkcOptimKind kind);
 

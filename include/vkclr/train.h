@@ -8,9 +8,11 @@
  * small host-written buffer.
  *
  * Output directory: config.json (the resolved configuration), metrics.jsonl (one line per
- * logging interval: interval means of the loss's 8 metrics, learning rate, throughput), checkpoint.safetensors (parameters, batch-norm running statistics,
- * optimizer state; step, epoch and configuration in __metadata__), results.json (final
- * figures: linear probe and kNN accuracy of the encoder on the test split). */
+ * logging interval: interval means of the loss's 8 metrics, learning rate, throughput),
+ * curves.png (those metrics drawn against steps, redrawn after each line: vkclr/plot.h),
+ * checkpoint.safetensors (parameters, batch-norm running statistics, optimizer state; step,
+ * epoch and configuration in __metadata__), results.json (final figures: linear probe and kNN
+ * accuracy of the encoder on the test split). */
 #ifndef VKCLR_TRAIN_H
 #define VKCLR_TRAIN_H
 
@@ -38,6 +40,7 @@ typedef struct {
     double knn_top1, knn_top5;     /* kNN, test split; < 0: not evaluated */
     bool interrupted;        /* stopped by a signal (checkpoint written) */
     bool nonfinite;          /* stopped on a NaN/inf loss (no checkpoint written) */
+    int64_t skipped_steps;   /* fp16: steps skipped for overflowing gradients */
     VkDeviceSize device_bytes; /* device memory allocated */
     int ranks;               /* data-parallel ranks (1: no communication) */
     double comm_seconds;     /* time in collectives, the wait for slower ranks included */
@@ -63,6 +66,28 @@ typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy
  * message on failure, including a non-finite loss (result->nonfinite set). */
 int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook hook, void *hook_user,
                   VkcTrainResult *result);
+
+/* vkclr bench train: the steady-state speed of one configuration's training step. */
+#define VKC_BENCH_MAX_CLASSES 16
+typedef struct {
+    char device[256];
+    uint64_t nparams;
+    int64_t steps;           /* timed steps */
+    double seconds;          /* their wall time */
+    double images_per_second, ms_per_step;
+    double flops_per_image;  /* convolutions, linear layers and the loss's GEMMs, forward and backward */
+    double tflops;           /* effective: flops_per_image x images_per_second */
+    double gpu_ms_per_step;  /* of a profiled step (barriers between ops), 0 without timestamps */
+    int nclasses;            /* GPU time share per kernel class of the profiled steps */
+    const char *class_names[VKC_BENCH_MAX_CLASSES]; /* static strings */
+    double class_share[VKC_BENCH_MAX_CLASSES];
+} VkcTrainBench;
+
+/* Set up cfg's training step as vkc_train_run does (cfg->data gives the image shape: a
+ * synthetic spec needs no disk), fill both staging slots with noise once, then run `warmup`
+ * untimed and `steps` timed steps from one recorded command buffer (no augmentation, no data
+ * wait), and three profiled steps for the time share per kernel class. */
+int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBench *out);
 
 /* Ask a running vkc_train_run to stop after the current step and write a checkpoint.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */

@@ -15,6 +15,15 @@
 #include "vkclr/error.h"
 #include "vkclr/shaders.h"
 
+/* How a tensor's elements are stored. Parameters, gradients of parameters, optimizer state,
+ * statistics and losses are always VKC_F32; with 16-bit precision the encoder's activations
+ * and their gradients are VKC_F16 (IEEE half) or VKC_BF16 (the upper half of an fp32 word). */
+typedef enum { VKC_F32, VKC_F16, VKC_BF16 } VkcDtype;
+#define VKC_DTYPES 3
+
+static inline VkDeviceSize vkc_dtype_size(VkcDtype d) { return d == VKC_F32 ? 4 : 2; }
+static inline const char *vkc_dtype_name(VkcDtype d) { return d == VKC_F32 ? "fp32" : d == VKC_F16 ? "fp16" : "bf16"; }
+
 /* ---------------------------------------------------------------- context */
 
 typedef struct {
@@ -24,6 +33,13 @@ typedef struct {
     int local_rank;   /* data-parallel rank on this node: with no device asked for, take the
                        * local_rank-th device of the preferred type (round robin if fewer) */
 } VkcContextOptions;
+
+/* Cooperative matrices (tensor cores) with 16-bit operands and float32 accumulation, at
+ * subgroup scope, as the device lists them. */
+typedef struct {
+    const char *api; /* "VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix" or NULL */
+    bool f16, bf16;  /* fp16 x fp16 -> fp32, bf16 x bf16 -> fp32 */
+} VkcCoopMatrix;
 
 typedef struct VkcContext {
     VkInstance instance;
@@ -36,6 +52,10 @@ typedef struct VkcContext {
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t subgroup_size;
     bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
+    /* 16-bit activations (VkcDtype) this device can run: 16-bit storage-buffer access and
+     * the texel formats of vk.h's binding kinds. */
+    bool dtype_ok[VKC_DTYPES];
+    VkcCoopMatrix coop;
     bool has_timestamps;
     VkCommandPool command_pool;
     VkPipelineCache pipeline_cache;
@@ -45,6 +65,10 @@ typedef struct VkcContext {
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);
 void vkc_context_destroy(VkcContext *ctx);
+
+/* --precision auto: bf16 where the device offers bf16 cooperative matrices, else fp16 where it
+ * offers fp16 ones (and can store 16-bit activations), else fp32. */
+VkcDtype vkc_auto_precision(const VkcContext *ctx);
 
 /* Print every Vulkan device with its type, driver, memory heaps and compute limits. */
 int vkc_list_devices(FILE *out);
@@ -83,6 +107,7 @@ typedef struct {
     VkDeviceSize offset, size; /* bytes */
     void *mapped;              /* host pointer to offset, or NULL if not host-visible */
     VkcArena *arena;
+    VkcDtype dtype;            /* element type (VKC_F32 unless set) */
 } VkcTensor;
 
 int vkc_arena_init(VkcArena *arena, VkcContext *ctx, VkcMemoryKind kind);
@@ -93,21 +118,38 @@ int vkc_tensor_alloc(VkcArena *arena, VkDeviceSize bytes, VkcTensor *out);
 VkcTensor vkc_tensor_slice(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes);
 /* Number of float32 elements. */
 static inline uint32_t vkc_tensor_floats(VkcTensor t) { return (uint32_t)(t.size / 4); }
+/* Carve `count` elements of `dtype` out of the arena, zero-filled. */
+int vkc_tensor_alloc_typed(VkcArena *arena, uint64_t count, VkcDtype dtype, VkcTensor *out);
+/* Number of elements of the tensor's dtype. */
+static inline uint64_t vkc_tensor_count(VkcTensor t) { return t.size / vkc_dtype_size(t.dtype); }
+/* The same memory seen as elements of another dtype (for tensors that change type with the
+ * precision of a run, such as shared scratch space). */
+static inline VkcTensor vkc_tensor_as(VkcTensor t, VkcDtype dtype)
+{
+    t.dtype = dtype;
+    return t;
+}
 
 /* Copy between host memory and a tensor (through a staging buffer if it is not mapped).
  * These submit and wait: use them at start-up and for checks, not per step. */
 int vkc_upload(VkcContext *ctx, VkcTensor dst, const void *src, size_t bytes);
 int vkc_download(VkcContext *ctx, VkcTensor src, void *dst, size_t bytes);
+/* n floats to / from a tensor of any dtype, converted (round to nearest even into 16 bits). */
+int vkc_upload_floats(VkcContext *ctx, VkcTensor dst, const float *src, size_t n);
+int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n);
 
 /* ---------------------------------------------------------------- kernels */
 
 /* How a kernel sees binding i, given as one letter per binding in vkc_kernel_create:
  *   'b' storage buffer (read/write or read-only, GLSL `buffer`)
- *   't' read-only uniform texel buffer, format rgba32f (GLSL `uniform samplerBuffer`,
+ *   't' read-only uniform texel buffer of 4 elements per texel (GLSL `uniform samplerBuffer`,
  *       texelFetch returns 4 floats). Fast on lavapipe; the tensor's offset is aligned and
- *       the view covers floor(size/16) texels, so shaders must not read a partial last vec4
- *       through it unless the tensor was allocated with padding.
- *   's' read-only uniform texel buffer, format r32f (one float per texelFetch). */
+ *       the view covers floor(size/texel) texels, so shaders must not read a partial last
+ *       texel through it unless the tensor was allocated with padding.
+ *   's' read-only uniform texel buffer of one element per texel.
+ * The texel format follows the bound tensor's dtype: rgba32f / r32f for VKC_F32, rgba16f /
+ * r16f for VKC_F16 (texelFetch converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
+ * `usamplerBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
 #define VKC_MAX_BINDINGS 8
 #define VKC_MAX_SPEC 12
 
@@ -127,6 +169,14 @@ typedef struct VkcKernel {
  * `bindings`: one letter per descriptor binding of set 0 (see above). `spec`: values for
  * specialization constants 0..nspec-1; by convention constants 0,1,2 are the workgroup size
  * (missing ones are 1). */
+/* The variant of `base` for activations of `dtype`: base itself for VKC_F32; for 16-bit, the
+ * NAME_f16 / NAME_bf16 build of a shader listed in shaders/meson.build's precision_shaders,
+ * else VKC_SHADER_COUNT (which vkc_kernel_create refuses, naming the shader). */
+static inline VkcShader vkc_shader_variant(VkcShader base, VkcDtype dtype)
+{
+    if (dtype == VKC_F32) return base;
+    return vkc_shader_variants[base] == 3 ? (VkcShader)(base + dtype) : VKC_SHADER_COUNT;
+}
 int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader shader, const char *bindings, uint32_t push_size,
                       const uint32_t *spec, int nspec);
 void vkc_kernel_destroy(VkcContext *ctx, VkcKernel *k);
@@ -214,7 +264,7 @@ static inline VkcTensor vkc_view_aligned(VkcTensor t, VkDeviceSize align, uint32
 {
     if (align < 16) align = 16; /* rgba32f texel views also need whole-vec4 starts */
     VkDeviceSize shift = t.offset % align;
-    *elem_offset = (uint32_t)(shift / 4);
+    *elem_offset = (uint32_t)(shift / vkc_dtype_size(t.dtype));
     t.offset -= shift;
     t.size += shift;
     t.mapped = NULL;
@@ -233,8 +283,8 @@ static inline VkcTensor vkc_view_texel(const VkcContext *ctx, VkcTensor t, uint3
     return vkc_view_aligned(t, ctx->props.limits.minTexelBufferOffsetAlignment, elem_offset);
 }
 
-/* Does tensor t hold at least n floats? */
-static inline bool vkc_holds(VkcTensor t, uint64_t n) { return t.size >= n * 4; }
+/* Does tensor t hold at least n elements of its dtype? */
+static inline bool vkc_holds(VkcTensor t, uint64_t n) { return t.size >= n * vkc_dtype_size(t.dtype); }
 
 /* Workgroups needed to cover n items with groups of size g. */
 static inline uint32_t vkc_div_up(uint32_t n, uint32_t g) { return (n + g - 1) / g; }

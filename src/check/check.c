@@ -52,9 +52,9 @@ static double seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran)
+int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran, int *skipped)
 {
-    int failed = 0, count = 0;
+    int failed = 0, count = 0, skips = 0;
     for (const VkcCheck *c = vkc_checks; c->name; c++) {
         if (prefix && strncmp(c->name, prefix, strlen(prefix))) continue;
         VkcCheckResult r = {.passed = true};
@@ -64,11 +64,13 @@ int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran)
         int rc = c->run(ctx, &r);
         double dt = seconds() - t0;
         bool validation_clean = ctx->validation_messages == before;
-        bool ok = rc == VKC_OK && r.passed && validation_clean;
+        bool ok = rc == VKC_OK && (r.passed || r.skipped) && validation_clean;
         count++;
         failed += !ok;
+        skips += ok && r.skipped;
         if (out) {
-            const char *verdict = rc != VKC_OK ? "ERROR" : !r.passed ? "FAIL" : !validation_clean ? "INVALID" : "pass";
+            const char *verdict = rc != VKC_OK ? "ERROR" : r.skipped ? "SKIP" : !r.passed ? "FAIL"
+                                  : !validation_clean ? "INVALID" : "pass";
             fprintf(out, "%-7s %-34s %6.2fs  %s%s\n", verdict, c->name, dt,
                     rc != VKC_OK ? vkc_error() : r.detail,
                     validation_clean ? "" : " [validation layer reported messages]");
@@ -76,5 +78,6 @@ int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran)
         }
     }
     if (ran) *ran = count;
+    if (skipped) *skipped = skips;
     return failed;
 }

@@ -9,7 +9,11 @@
  * ~1e-6; atol 2e-5, rtol 1e-4. dgamma, dbeta are sums over M = N*HW terms of O(1):
  * atol 2e-6*sqrt(M)... as conv weight gradients.
  * The finite-difference check perturbs x, gamma, beta in double with h = 1e-5: truncation
- * h^2 * |L'''| ~ 1e-9, rounding 1e-16/h ~ 1e-11; tolerance 1e-6 + 1e-6 relative. */
+ * h^2 * |L'''| ~ 1e-9, rounding 1e-16/h ~ 1e-11; tolerance 1e-6 + 1e-6 relative.
+ * 16-bit activations: x and dy are rounded to the dtype first (the reference sees the same
+ * values); y and dx are computed in float32 and rounded once: 2 units of the dtype's rounding
+ * (rig_unit) relative on top, and for dx, whose terms cancel, 4 units of its O(1) terms absolute.
+ * The statistics, running statistics, dgamma and dbeta stay float32: tolerances as above. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,8 @@ static const double eps = 1e-5, momentum = 0.1;
  * running statistics; every output compared. `backward` selects which half is checked. */
 static int run_case(Rig *g, const Case *c, bool backward, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    double u = rig_unit(g);
     size_t n = (size_t)c->N * c->C * c->HW;
     double *x = rig_random(n, 21 + n, 1, 5), *gamma = rig_random(c->C, 23, 0.5, 1.5);
     double *beta = rig_random(c->C, 29, -0.5, 0.5), *dy = rig_random(n, 31 + n, -1, 1);
@@ -58,11 +64,11 @@ static int run_case(Rig *g, const Case *c, bool backward, VkcCheckResult *r)
     VkcBatchNorm bn = {.N = c->N, .C = c->C, .HW = c->HW, .eps = (float)eps, .momentum = (float)momentum,
                        .relu = c->relu};
     VkcTensor tx, ty, tdy, tdx, tdg, tdb, ty_eval;
-    if (rig_tensor(g, x, n, &tx) || rig_tensor(g, gamma, c->C, &bn.gamma) || rig_tensor(g, beta, c->C, &bn.beta) ||
+    if (rig_act(g, x, n, &tx) || rig_tensor(g, gamma, c->C, &bn.gamma) || rig_tensor(g, beta, c->C, &bn.beta) ||
         rig_tensor(g, rm, c->C, &bn.running_mean) || rig_tensor(g, rv, c->C, &bn.running_var) ||
-        rig_tensor(g, NULL, 2 * c->C, &bn.stats) || rig_tensor(g, NULL, n, &ty) || rig_tensor(g, dy, n, &tdy) ||
-        rig_tensor(g, NULL, n, &tdx) || rig_tensor(g, NULL, c->C, &tdg) || rig_tensor(g, NULL, c->C, &tdb) ||
-        rig_tensor(g, NULL, n, &ty_eval) ||
+        rig_tensor(g, NULL, 2 * c->C, &bn.stats) || rig_act(g, NULL, n, &ty) || rig_act(g, dy, n, &tdy) ||
+        rig_act(g, NULL, n, &tdx) || rig_tensor(g, NULL, c->C, &tdg) || rig_tensor(g, NULL, c->C, &tdb) ||
+        rig_act(g, NULL, n, &ty_eval) ||
         vkc_tensor_alloc(&g->arena, vkc_batchnorm_work_bytes(&g->L, &bn), &bn.work))
         goto done;
 
@@ -86,17 +92,17 @@ static int run_case(Rig *g, const Case *c, bool backward, VkcCheckResult *r)
     char what[128];
     double M = (double)c->N * c->HW;
     if (!backward) {
-        snprintf(what, sizeof what, "N%d C%d HW%d%s y", c->N, c->C, c->HW, c->relu ? " relu" : "");
-        if (rig_compare(g, r, what, ty, y, n, 2e-5, 1e-5)) goto done;
+        snprintf(what, sizeof what, "N%d C%d HW%d%s y%s", c->N, c->C, c->HW, c->relu ? " relu" : "", dt);
+        if (rig_compare(g, r, what, ty, y, n, 2e-5, 1e-5 + 2 * u)) goto done;
         snprintf(what, sizeof what, "N%d C%d HW%d running mean", c->N, c->C, c->HW);
         if (rig_compare(g, r, what, bn.running_mean, rm, c->C, 1e-5, 1e-5)) goto done;
         snprintf(what, sizeof what, "N%d C%d HW%d running var", c->N, c->C, c->HW);
         if (rig_compare(g, r, what, bn.running_var, rv, c->C, 1e-5, 1e-5)) goto done;
-        snprintf(what, sizeof what, "N%d C%d HW%d%s eval y", c->N, c->C, c->HW, c->relu ? " relu" : "");
-        if (rig_compare(g, r, what, ty_eval, y_eval, n, 2e-5, 1e-5)) goto done;
+        snprintf(what, sizeof what, "N%d C%d HW%d%s eval y%s", c->N, c->C, c->HW, c->relu ? " relu" : "", dt);
+        if (rig_compare(g, r, what, ty_eval, y_eval, n, 2e-5, 1e-5 + 2 * u)) goto done;
     } else {
-        snprintf(what, sizeof what, "N%d C%d HW%d%s dx", c->N, c->C, c->HW, c->relu ? " relu" : "");
-        if (rig_compare(g, r, what, tdx, dx, n, 2e-5, 1e-4)) goto done;
+        snprintf(what, sizeof what, "N%d C%d HW%d%s dx%s", c->N, c->C, c->HW, c->relu ? " relu" : "", dt);
+        if (rig_compare(g, r, what, tdx, dx, n, 2e-5 + 4 * u, 1e-4 + 2 * u)) goto done;
         snprintf(what, sizeof what, "N%d C%d HW%d%s dgamma", c->N, c->C, c->HW, c->relu ? " relu" : "");
         if (rig_compare(g, r, what, tdg, dgamma, c->C, 2e-6 * sqrt(M), 1e-5)) goto done;
         snprintf(what, sizeof what, "N%d C%d HW%d%s dbeta", c->N, c->C, c->HW, c->relu ? " relu" : "");
@@ -109,17 +115,22 @@ done:
     return status;
 }
 
-static int run_all(VkcContext *ctx, VkcCheckResult *r, bool backward)
+static int run_all(VkcContext *ctx, VkcCheckResult *r, bool backward, VkcDtype act)
 {
     Rig g;
-    int rc = rig_init(&g, ctx);
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    int rc = VKC_OK;
     for (int i = 0; i < NCASES && rc == VKC_OK; i++) rc = run_case(&g, &cases[i], backward, r);
     rig_free(&g);
     return rc;
 }
 
-int check_bn_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false); }
-int check_bn_backward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true); }
+int check_bn_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_F32); }
+int check_bn_backward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_F32); }
+int check_bn_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_F16); }
+int check_bn_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_F16); }
+int check_bn_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_BF16); }
+int check_bn_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_BF16); }
 
 /* ---------------------------------------------------------------- finite differences */
 

@@ -7,7 +7,11 @@
  * The average pool sums HW floats in order: atol 1e-6 (a sum of <= 1000 values in [-1,1)
  * divided by HW), rtol 1e-6. Finite differences: every loss here is piecewise linear, so central
  * differences with h = 1e-6 are exact up to rounding (~1e-10) away from kinks, which random
- * inputs miss: tolerance 1e-7 + 1e-7 relative. */
+ * inputs miss: tolerance 1e-7 + 1e-7 relative.
+ * 16-bit builds (fp16, bf16): the inputs are rounded to the dtype first (the references see the
+ * same values), the kernels compute in float32 and round each output once: ReLU and max-pool
+ * stay exact copies, add, the average pool's gradient and the cast get 2 units of the dtype's
+ * rounding on top (rig_unit); the average pool's float32 output is as before. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,7 @@ static const int sizes[] = {1, 3, 4, 5, 17, 1003, 4096};
 /* relu forward and backward, add; in place where the API allows it. */
 static int eltwise_case(Rig *g, int n, int which, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
     double *x = rig_random(n, 61 + n, -1, 1), *b = rig_random(n, 67 + n, -1, 1), *want = malloc(n * sizeof *want);
     int status = VKC_ERR;
     VkcTensor tx, tb, ty;
@@ -28,43 +33,65 @@ static int eltwise_case(Rig *g, int n, int which, VkcCheckResult *r)
         vkc_fail("out of memory");
         goto done;
     }
-    if (rig_tensor(g, x, n, &tx) || rig_tensor(g, b, n, &tb) || rig_tensor(g, NULL, n, &ty)) goto done;
+    bool cast = which == 3;
+    if ((cast ? rig_tensor(g, x, n, &tx) : rig_act(g, x, n, &tx)) || rig_act(g, b, n, &tb) || rig_act(g, NULL, n, &ty))
+        goto done;
     char what[64];
     int rec;
-    if (which == 0) {
+    double rtol = 1e-7 + 2 * rig_unit(g);
+    if (cast) {
+        /* the cast's reference is the rounding itself: float32 copies, fp16 / bf16 to nearest even */
+        memcpy(want, x, n * sizeof *want);
+        rig_round(g, want, n);
+        rec = vkc_cast(&g->L, &g->cmd, n, tx, ty);
+        snprintf(what, sizeof what, "cast n=%d%s", n, dt);
+        /* fp16: a GPU may round a float to half either way (SPIR-V leaves it open): 1 unit */
+        rtol = g->act == VKC_F16 ? 0x1p-10 : 0;
+    } else if (which == 0) {
         ref_relu_forward(n, x, want);
         rec = vkc_relu_forward(&g->L, &g->cmd, n, tx, ty);
-        snprintf(what, sizeof what, "relu forward n=%d", n);
+        snprintf(what, sizeof what, "relu forward n=%d%s", n, dt);
+        rtol = 1e-7;
     } else if (which == 1) {
         ref_relu_backward(n, x, b, want);
         rec = vkc_relu_backward(&g->L, &g->cmd, n, tx, tb, tb); /* dx over dy, in place */
         ty = tb;
-        snprintf(what, sizeof what, "relu backward (in place) n=%d", n);
+        snprintf(what, sizeof what, "relu backward (in place) n=%d%s", n, dt);
+        rtol = 1e-7;
     } else {
         ref_add(n, x, b, want);
         rec = vkc_add(&g->L, &g->cmd, n, tx, tb, n % 2 ? ty : tx); /* odd sizes out of place, even in place */
         if (n % 2 == 0) ty = tx;
-        snprintf(what, sizeof what, "add n=%d", n);
+        snprintf(what, sizeof what, "add n=%d%s", n, dt);
     }
-    if (rec || rig_run(g) || rig_compare(g, r, what, ty, want, n, 1e-12, 1e-7)) goto done;
+    if (rec || rig_run(g) || rig_compare(g, r, what, ty, want, n, 1e-12, rtol)) goto done;
     status = VKC_OK;
 done:
     free(x), free(b), free(want);
     return status;
 }
 
-static int eltwise_all(VkcContext *ctx, VkcCheckResult *r, int which)
+static int eltwise_all(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype act)
 {
     Rig g;
-    int rc = rig_init(&g, ctx);
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    int rc = VKC_OK;
     for (int i = 0; i < NSIZES && rc == VKC_OK; i++) rc = eltwise_case(&g, sizes[i], which, r);
     rig_free(&g);
     return rc;
 }
 
-int check_act_relu_forward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0); }
-int check_act_relu_backward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1); }
-int check_add(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2); }
+int check_act_relu_forward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_F32); }
+int check_act_relu_backward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_F32); }
+int check_add(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_F32); }
+int check_act_relu_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_F16); }
+int check_act_relu_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_F16); }
+int check_add_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_F16); }
+int check_cast_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 3, VKC_F16); }
+int check_act_relu_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_BF16); }
+int check_act_relu_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_BF16); }
+int check_add_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_BF16); }
+int check_cast_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 3, VKC_BF16); }
 
 /* ---------------------------------------------------------------- pooling */
 
@@ -73,6 +100,7 @@ static const int pool_shapes[][3] = {{1, 2, 2}, {3, 5, 7}, {2, 6, 6}, {64, 28, 2
 
 static int maxpool_case(Rig *g, int planes, int H, int W, bool backward, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
     int nx = planes * H * W, ny = planes * (H / 2) * (W / 2);
     double *x = rig_random(nx, 71 + nx, -1, 1), *dy = rig_random(ny, 73 + ny, -1, 1);
     double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx);
@@ -82,11 +110,10 @@ static int maxpool_case(Rig *g, int planes, int H, int W, bool backward, VkcChec
         vkc_fail("out of memory");
         goto done;
     }
-    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, dy, ny, &tdy) || rig_tensor(g, NULL, ny, &ty) ||
-        rig_tensor(g, NULL, nx, &tdx))
+    if (rig_act(g, x, nx, &tx) || rig_act(g, dy, ny, &tdy) || rig_act(g, NULL, ny, &ty) || rig_act(g, NULL, nx, &tdx))
         goto done;
     char what[64];
-    snprintf(what, sizeof what, "maxpool %s %dx%dx%d", backward ? "backward" : "forward", planes, H, W);
+    snprintf(what, sizeof what, "maxpool %s %dx%dx%d%s", backward ? "backward" : "forward", planes, H, W, dt);
     if (!backward) {
         ref_maxpool2x2_forward(planes, H, W, x, y);
         if (vkc_maxpool2x2_forward(&g->L, &g->cmd, planes, H, W, tx, ty) || rig_run(g) ||
@@ -106,6 +133,7 @@ done:
 
 static int avgpool_case(Rig *g, int planes, int HW, bool backward, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
     int nx = planes * HW;
     double *x = rig_random(nx, 79 + nx, -1, 1), *dy = rig_random(planes, 83 + planes, -1, 1);
     double *y = malloc(planes * sizeof *y), *dx = malloc(nx * sizeof *dx);
@@ -115,11 +143,12 @@ static int avgpool_case(Rig *g, int planes, int HW, bool backward, VkcCheckResul
         vkc_fail("out of memory");
         goto done;
     }
-    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, dy, planes, &tdy) || rig_tensor(g, NULL, planes, &ty) ||
-        rig_tensor(g, NULL, nx, &tdx))
+    /* The planes are activations, the pooled values float32. */
+    if (rig_act(g, x, nx, &tx) || rig_tensor(g, dy, planes, &tdy) || rig_tensor(g, NULL, planes, &ty) ||
+        rig_act(g, NULL, nx, &tdx))
         goto done;
     char what[64];
-    snprintf(what, sizeof what, "avgpool %s %dx%d", backward ? "backward" : "forward", planes, HW);
+    snprintf(what, sizeof what, "avgpool %s %dx%d%s", backward ? "backward" : "forward", planes, HW, dt);
     if (!backward) {
         ref_avgpool_forward(planes, HW, x, y);
         if (vkc_avgpool_forward(&g->L, &g->cmd, planes, HW, tx, ty) || rig_run(g) ||
@@ -128,7 +157,7 @@ static int avgpool_case(Rig *g, int planes, int HW, bool backward, VkcCheckResul
     } else {
         ref_avgpool_backward(planes, HW, dy, dx);
         if (vkc_avgpool_backward(&g->L, &g->cmd, planes, HW, tdy, tdx) || rig_run(g) ||
-            rig_compare(g, r, what, tdx, dx, nx, 1e-7, 1e-6))
+            rig_compare(g, r, what, tdx, dx, nx, 1e-7, 1e-6 + 2 * rig_unit(g)))
             goto done;
     }
     status = VKC_OK;
@@ -137,10 +166,11 @@ done:
     return status;
 }
 
-static int pool_all(VkcContext *ctx, VkcCheckResult *r, bool max, bool backward)
+static int pool_all(VkcContext *ctx, VkcCheckResult *r, bool max, bool backward, VkcDtype act)
 {
     Rig g;
-    int rc = rig_init(&g, ctx);
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    int rc = VKC_OK;
     for (int i = 0; i < NPOOL && rc == VKC_OK; i++) {
         const int *s = pool_shapes[i];
         rc = max ? maxpool_case(&g, s[0], s[1], s[2], backward, r) : avgpool_case(&g, s[0], s[1] * s[2], backward, r);
@@ -150,10 +180,18 @@ static int pool_all(VkcContext *ctx, VkcCheckResult *r, bool max, bool backward)
     return rc;
 }
 
-int check_pool_max_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false); }
-int check_pool_max_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true); }
-int check_pool_avg_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false); }
-int check_pool_avg_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true); }
+int check_pool_max_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_F32); }
+int check_pool_max_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_F32); }
+int check_pool_avg_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_F32); }
+int check_pool_avg_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_F32); }
+int check_pool_max_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_F16); }
+int check_pool_max_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_F16); }
+int check_pool_avg_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_F16); }
+int check_pool_avg_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_F16); }
+int check_pool_max_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_BF16); }
+int check_pool_max_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_BF16); }
+int check_pool_avg_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_BF16); }
+int check_pool_avg_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_BF16); }
 
 /* ---------------------------------------------------------------- finite differences */
 

@@ -25,7 +25,10 @@ static int total_size(void)
  * (|w| < 1) get atol 1e-6 + rtol 1e-5; the optimizer state holds the small step-sized values, so
  * it is compared relative to its largest entry: atol 1e-5 * max|state| + rtol 1e-4. A wrong
  * learning rate, trust ratio, decay flag or bias correction moves these by percent. */
-static int optim_case(VkcContext *ctx, VkcOptimConfig cfg, VkcCheckResult *r, const char *label)
+/* scale > 1: a loss scale. The gradients arrive multiplied by it (exactly: a power of two) and
+ * the reference steps with the unscaled ones; step 1's gradients hold a NaN (an fp16 overflow),
+ * so that step must change nothing and report itself skipped. */
+static int optim_case_scaled(VkcContext *ctx, VkcOptimConfig cfg, VkcCheckResult *r, const char *label, float scale)
 {
     int n = total_size();
     static const float lrs[STEPS] = {0.1f, 0.05f, 0.02f};
@@ -46,17 +49,26 @@ static int optim_case(VkcContext *ctx, VkcOptimConfig cfg, VkcCheckResult *r, co
         if (ck_upload(ctx, &params, w + at, sizes[t], &p[t].param) || vkc_tensor_alloc(&grads, sizes[t] * 4, &p[t].grad))
             goto done;
     }
-    if (vkc_optim_init(ctx, &o, &cfg, p, NT, &device, &host) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd) ||
-        vkc_optim_record(&o, &cmd) || vkc_cmd_end(&cmd))
+    cfg.check_finite = scale > 1;
+    if (vkc_optim_init(ctx, &o, &cfg, p, NT, &device, &host) || vkc_optim_set_grad_scale(&o, scale) ||
+        vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd) || vkc_optim_record(&o, &cmd) || vkc_cmd_end(&cmd))
         goto done;
     for (int s = 0; s < STEPS; s++) {
         /* New gradients and learning rate each step; the command buffer stays as recorded. */
+        bool overflow = scale > 1 && s == 1;
         float *gf = malloc(4 * n);
-        for (int i = 0; i < n; i++) gf[i] = (float)g[s * n + i];
+        for (int i = 0; i < n; i++) gf[i] = (float)g[s * n + i] * scale;
+        if (overflow) gf[n / 2] = NAN;
         int bad = 0;
         for (int t = 0, at = 0; t < NT; at += sizes[t], t++) bad |= vkc_upload(ctx, p[t].grad, gf + at, sizes[t] * 4);
         free(gf);
         if (bad || vkc_optim_set_step(&o, lrs[s], (uint32_t)s + 1) || vkc_cmd_submit_wait(&cmd)) goto done;
+        if (vkc_optim_skipped(&o) != overflow) {
+            snprintf(r->detail, sizeof r->detail, "%s: step %d %s skipped", label, s + 1,
+                     overflow ? "with a NaN gradient was not" : "with finite gradients was");
+            r->passed = false;
+        }
+        if (overflow) continue; /* the reference skips it too */
         for (int t = 0, at = 0; t < NT; at += sizes[t], t++) {
             const double *gt = g + s * n + at;
             bool decay = !no_decay[t];
@@ -100,6 +112,26 @@ done:
     vkc_arena_destroy(&params);
     free(w), free(g), free(v), free(m), free(got);
     return rc;
+}
+
+static int optim_case(VkcContext *ctx, VkcOptimConfig cfg, VkcCheckResult *r, const char *label)
+{
+    return optim_case_scaled(ctx, cfg, r, label, 1.0f);
+}
+
+/* A loss scale of 8 with a skipped step (fp16 training), for each optimizer. AdamW's step
+ * counter keeps counting the skipped step (the host passes the step number). */
+int check_optim_loss_scale(VkcContext *ctx, VkcCheckResult *r)
+{
+    VkcOptimConfig cfgs[3] = {
+        {.kind = VKC_OPTIM_SGD, .momentum = 0.9f, .weight_decay = 0.01f},
+        {.kind = VKC_OPTIM_LARS, .momentum = 0.9f, .weight_decay = 1e-3f, .eta = 0.01f},
+        {.kind = VKC_OPTIM_ADAMW, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+    };
+    static const char *names[3] = {"sgd, loss scale 8", "lars, loss scale 8", "adamw, loss scale 8"};
+    for (int i = 0; i < 3; i++)
+        if (optim_case_scaled(ctx, cfgs[i], r, names[i], 8.0f)) return VKC_ERR;
+    return VKC_OK;
 }
 
 int check_optim_sgd(VkcContext *ctx, VkcCheckResult *r)

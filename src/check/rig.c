@@ -5,6 +5,46 @@
 #include <string.h>
 
 #include "ref/ref.h"
+#include "vkclr/half.h"
+
+int rig_init_dtype(Rig *g, VkcContext *ctx, VkcDtype act, VkcCheckResult *r)
+{
+    memset(g, 0, sizeof *g);
+    if (!ctx->dtype_ok[act]) {
+        r->skipped = true;
+        snprintf(r->detail, sizeof r->detail, "%s activations not run: %s lacks 16-bit storage buffers or the 16-bit "
+                 "texel formats", vkc_dtype_name(act), ctx->props.deviceName);
+        vkc_error_clear();
+        return VKC_ERR;
+    }
+    if (rig_init(g, ctx)) return VKC_ERR;
+    g->act = act;
+    return VKC_OK;
+}
+
+double rig_unit(const Rig *g) { return g->act == VKC_F32 ? 0 : g->act == VKC_F16 ? 0x1p-11 : 0x1p-8; }
+
+static float round_to(VkcDtype d, float x)
+{
+    return d == VKC_F16 ? vkc_f16_to_f32(vkc_f32_to_f16(x)) : d == VKC_BF16 ? vkc_bf16_to_f32(vkc_f32_to_bf16(x)) : x;
+}
+
+void rig_round(const Rig *g, double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = round_to(g->act, (float)x[i]);
+}
+
+int rig_act(Rig *g, double *src, size_t n, VkcTensor *t)
+{
+    if (n == 0) n = 1;
+    float *f = malloc(n * sizeof *f);
+    if (!f) return vkc_fail("out of memory");
+    if (src) rig_round(g, src, n);
+    for (size_t i = 0; i < n; i++) f[i] = src ? (float)src[i] : NAN;
+    int rc = vkc_tensor_alloc_typed(&g->arena, n, g->act, t) || vkc_upload_floats(g->ctx, *t, f, n);
+    free(f);
+    return rc ? VKC_ERR : VKC_OK;
+}
 
 int rig_init(Rig *g, VkcContext *ctx)
 {
@@ -45,7 +85,7 @@ int rig_read(Rig *g, VkcTensor t, size_t n, double *out)
 {
     float *f = malloc(n * sizeof *f);
     if (!f) return vkc_fail("out of memory");
-    int rc = vkc_download(g->ctx, t, f, n * sizeof *f);
+    int rc = vkc_download_floats(g->ctx, t, f, n);
     for (size_t i = 0; i < n && rc == VKC_OK; i++) out[i] = f[i];
     free(f);
     return rc;
@@ -58,7 +98,7 @@ int rig_compare(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const 
     int rc = VKC_ERR;
     if (!got || !w) {
         vkc_fail("out of memory");
-    } else if (vkc_download(g->ctx, t, got, n * sizeof *got) == VKC_OK) {
+    } else if (vkc_download_floats(g->ctx, t, got, n) == VKC_OK) {
         for (size_t i = 0; i < n; i++) w[i] = (float)want[i];
         vkc_check_compare(r, what, got, w, n, atol, rtol);
         rc = VKC_OK;

@@ -52,7 +52,7 @@ static uint32_t header_crc(const char *h, size_t n, const char *cut, size_t cut_
 /* ---------------------------------------------------------------- writing */
 
 int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
-                        const VkcCheckpointMeta *cm)
+                        const VkcTrainState *cm)
 {
     VkcContext *ctx = m->ctx;
     size_t pbytes = m->nparams * 4, bbytes = m->nbuffers * 4, sbytes = opt->state.size;
@@ -81,12 +81,18 @@ int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt
         vkc_fail("out of host memory writing %s", path);
         goto done;
     }
-    char num[32], interval[32 + 26 * VKC_CHECKPOINT_MAX_SUMS];
+    char num[40], interval[32 + 26 * VKC_CHECKPOINT_MAX_SUMS];
     snprintf(num, sizeof num, "%" PRId64, cm->step);
     cJSON_AddStringToObject(meta, "format", FORMAT);
     cJSON_AddStringToObject(meta, "step", num);
     snprintf(num, sizeof num, "%" PRId64, cm->epoch);
     cJSON_AddStringToObject(meta, "epoch", num);
+    if (cm->loss_scale != 1.0) { /* fp16: the loss scaler, so a resumed run continues exactly */
+        snprintf(num, sizeof num, "%.17g", cm->loss_scale);
+        cJSON_AddStringToObject(meta, "loss_scale", num);
+        snprintf(num, sizeof num, "%" PRId64, cm->loss_scale_clean);
+        cJSON_AddStringToObject(meta, "loss_scale_clean_steps", num);
+    }
     /* The augmentation RNG is counter-based, keyed by (seed, epoch, image, view): the step is
      * its whole position. */
     cJSON_AddStringToObject(meta, "rng", "counter-based: position = step");
@@ -438,7 +444,7 @@ static int meta_number(const Safetensors *st, const char *key, bool required, in
 }
 
 /* "STEPS SUM SUM ...": the metrics interval in progress. */
-static int meta_interval(const Safetensors *st, VkcCheckpointMeta *m)
+static int meta_interval(const Safetensors *st, VkcTrainState *m)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(st->meta, "interval");
     m->interval_steps = m->interval_nsums = 0;
@@ -464,8 +470,23 @@ static int meta_interval(const Safetensors *st, VkcCheckpointMeta *m)
     return VKC_OK;
 }
 
+/* The loss scale of an fp16 run (1 when the metadata has none): a power of two. */
+static int meta_scale(const Safetensors *st, double *scale)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(st->meta, "loss_scale");
+    *scale = 1.0;
+    if (!x) return VKC_OK;
+    char *end = NULL;
+    double v = x->valuestring[0] && strchr("0123456789.", x->valuestring[0]) ? strtod(x->valuestring, &end) : 0;
+    int e;
+    if (!end || *end || !(v > 0) || !isfinite(v) || frexp(v, &e) != 0.5 || e < -60 || e > 60)
+        return vkc_fail("%s: checkpoint metadata 'loss_scale' is not a power of two in [2^-60, 2^60]", st->origin);
+    *scale = v;
+    return VKC_OK;
+}
+
 /* Metadata and configuration of a parsed file. */
-static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcCheckpointMeta *m)
+static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcTrainState *m)
 {
     const char *o = st->origin;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(st->meta, "format");
@@ -488,12 +509,14 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcCheckpointMe
     if (!cJSON_IsString(config)) return vkc_fail("%s: no configuration in the checkpoint metadata", o);
     VkcTrainConfig scratch;
     if (vkc_config_from_json(config->valuestring, o, cfg ? cfg : &scratch)) return VKC_ERR;
-    VkcCheckpointMeta mine;
+    VkcTrainState mine;
     if (!m) m = &mine;
     memset(m, 0, sizeof *m);
     m->checksummed = st->checksummed;
     if (meta_number(st, "step", true, INT64_C(1) << 40, &m->step) ||
-        meta_number(st, "epoch", false, INT64_C(1) << 40, &m->epoch) || meta_interval(st, m))
+        meta_number(st, "epoch", false, INT64_C(1) << 40, &m->epoch) || meta_interval(st, m) ||
+        meta_scale(st, &m->loss_scale) ||
+        (m->loss_scale != 1.0 && meta_number(st, "loss_scale_clean_steps", true, INT64_C(1) << 40, &m->loss_scale_clean)))
         return VKC_ERR;
     const cJSON *pending = cJSON_GetObjectItemCaseSensitive(st->meta, "knn_pending");
     if (pending && strcmp(pending->valuestring, "1"))
@@ -529,7 +552,7 @@ int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *s
 {
     Safetensors st;
     uint8_t *file;
-    VkcCheckpointMeta m;
+    VkcTrainState m;
     int rc = st_read(&st, path, false, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
     if (!rc && step) *step = m.step;
     st_free(&st);
@@ -538,7 +561,7 @@ int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *s
 }
 
 int vkc_checkpoint_check_bytes(const uint8_t *bytes, size_t size, const char *origin, VkcTrainConfig *cfg,
-                               VkcCheckpointMeta *meta)
+                               VkcTrainState *meta)
 {
     if (size < 8) return vkc_fail("%s: truncated (no safetensors header)", origin);
     uint64_t n = 0;
@@ -571,11 +594,11 @@ static int take(const Safetensors *st, const char *name, int ndim, const uint32_
     return VKC_OK;
 }
 
-int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcCheckpointMeta *meta)
+int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *meta)
 {
     Safetensors st = {0};
     uint8_t *file = NULL;
-    VkcCheckpointMeta mine;
+    VkcTrainState mine;
     if (!meta) meta = &mine;
     size_t sbytes = opt ? opt->state.size : 0;
     float *p = calloc(m->nparams + 1, 4), *b = calloc(m->nbuffers + 1, 4), *s = malloc(sbytes + 4);

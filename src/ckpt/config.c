@@ -8,6 +8,7 @@
 #include "vkclr/config.h"
 
 const VkcName vkc_lr_scaling_names[] = {{"linear", VKC_LR_LINEAR}, {"sqrt", VKC_LR_SQRT}, {0, 0}};
+const VkcName vkc_precision_names[] = {{"fp32", VKC_F32}, {"fp16", VKC_F16}, {"bf16", VKC_BF16}, {"auto", -1}, {0, 0}};
 
 #define FIELD(f) offsetof(VkcTrainConfig, f), sizeof(((VkcTrainConfig *)0)->f)
 #define SAVED VKC_OPT_SAVED
@@ -30,89 +31,98 @@ static const char *const sections[] = {DATA, MODEL, OPTIM, RUN, EVAL, DIST};
 const VkcOption vkc_train_options[] = {
     {"--data", "data", STRING, FIELD(data), 0, 0, NULL, "fashion-mnist", NULL, 0, SAVED | ENCODER, DATA, "SPEC",
      "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
-     "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)"},
+     "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)", NULL},
     {"--limit", "limit", INT, FIELD(limit), 0, 1 << 30, NULL, "12288", NULL, 0, SAVED, DATA, "N",
-     "train on the first N training images; 0 = all"},
+     "train on the first N training images; 0 = all", NULL},
     /* Decompression bombs: checked from the files' headers before anything is decoded. */
     {"--max-image-pixels", NULL, VKC_OPT_U64, FIELD(max_image_pixels), 1, 4294967296.0, NULL, "67108864", NULL, 0,
-     RESUMABLE | ENCODER, DATA, "N", "refuse a PNG image of more pixels (8192 x 8192), from its header"},
+     RESUMABLE | ENCODER, DATA, "N", "refuse a PNG image of more pixels (8192 x 8192), from its header", NULL},
     {"--max-data-gib", NULL, FLOAT, FIELD(max_data_gib), 0.001, 1e6, NULL, "16", NULL, 0, RESUMABLE | ENCODER, DATA,
-     "G", "refuse data that would take more memory (GiB), before reading it"},
+     "G", "refuse data that would take more memory (GiB), before reading it", NULL},
     {"--encoder", "encoder", ENUM, FIELD(model.encoder), 0, 0, vkc_encoder_names, "convnet", NULL, 0, SAVED | ENCODER,
-     MODEL, "E", "convnet, resnet10, resnet18, resnet34 (CIFAR stem)"},
+     MODEL, "E", "convnet, resnet10, resnet18, resnet34 (CIFAR stem)", NULL},
     {"--width", "width", INT, FIELD(model.width), 1, VKC_MODEL_WIDTH_MAX, NULL, "16", NULL, 0, SAVED | ENCODER, MODEL,
-     "W", "convnet: first block's channels; resnet: first stage's (64 = standard)"},
+     "W", "convnet: first block's channels; resnet: first stage's (64 = standard)", NULL},
     {"--head-layers", "head_layers", INT, FIELD(model.head_layers), 2, 3, NULL, "2", NULL, 0, SAVED, MODEL, "L",
-     "projection head depth, 2 or 3"},
+     "projection head depth, 2 or 3", NULL},
     {"--head-hidden", "head_hidden", INT, FIELD(model.head_hidden), 1, VKC_MODEL_HEAD_HIDDEN_MAX, NULL, "auto", "auto",
-     0, SAVED, MODEL, "H", "head hidden width; auto (or 0) = the encoder's feature width"},
+     0, SAVED, MODEL, "H", "head hidden width; auto (or 0) = the encoder's feature width", NULL},
     {"--out-dim", "out_dim", INT, FIELD(model.out_dim), 1, VKC_MODEL_OUT_DIM_MAX, NULL, "128", NULL, 0, SAVED, MODEL,
-     "D", "projection output dimension"},
-    {NULL, "image_channels", INT, FIELD(model.channels), 1, 3, NULL, "1", NULL, 0, SAVED, MODEL, NULL, NULL},
-    {NULL, "image_height", INT, FIELD(model.height), 1, 65536, NULL, "28", NULL, 0, SAVED, MODEL, NULL, NULL},
-    {NULL, "image_width", INT, FIELD(model.width_px), 1, 65536, NULL, "28", NULL, 0, SAVED, MODEL, NULL, NULL},
+     "D", "projection output dimension", NULL},
+    {NULL, "image_channels", INT, FIELD(model.channels), 1, 3, NULL, "1", NULL, 0, SAVED, MODEL, NULL, NULL, NULL},
+    {NULL, "image_height", INT, FIELD(model.height), 1, 65536, NULL, "28", NULL, 0, SAVED, MODEL, NULL, NULL, NULL},
+    {NULL, "image_width", INT, FIELD(model.width_px), 1, 65536, NULL, "28", NULL, 0, SAVED, MODEL, NULL, NULL, NULL},
     {"--batch", "batch", INT, FIELD(batch), 2, 1 << 20, NULL, "128", NULL, 0, SAVED, OPTIM, "B",
-     "images per step, each gives 2 views"},
+     "images per step, each gives 2 views", NULL},
     {"--epochs", "epochs", INT, FIELD(epochs), 1, 1 << 20, NULL, "2", NULL, 0, SAVED | RESUMABLE, OPTIM, "E",
-     "epochs of the schedule (a resumed run may lengthen it)"},
+     "epochs of the schedule (a resumed run may lengthen it)", NULL},
     {"--stop-after", NULL, INT, FIELD(stop_after), 1, 1 << 20, NULL, "none", "none", 0, RESUMABLE, OPTIM, "E",
-     "stop after E epochs with a checkpoint (resume later with --resume)"},
+     "stop after E epochs with a checkpoint (resume later with --resume)", NULL},
     {"--optimizer", "optimizer", ENUM, FIELD(optimizer), 0, 0, vkc_optim_names, "lars", NULL, 0, SAVED, OPTIM, "O",
-     "lars, sgd, adamw"},
+     "lars, sgd, adamw", NULL},
     {"--lr", "lr", FLOAT, FIELD(lr), 1e-9, 1e3, NULL, "auto", "auto", 0, SAVED, OPTIM, "LR",
-     "base learning rate; auto = 0.3 for linear, 0.075 for sqrt scaling; adamw 1e-3"},
+     "base learning rate; auto = 0.3 for linear, 0.075 for sqrt scaling; adamw 1e-3", NULL},
     {"--lr-scaling", "lr_scaling", ENUM, FIELD(lr_scaling), 0, 0, vkc_lr_scaling_names, "linear", NULL, 0, SAVED, OPTIM,
-     "S", "linear: peak = lr * batch / 256; sqrt: peak = lr * sqrt(batch)"},
+     "S", "linear: peak = lr * batch / 256; sqrt: peak = lr * sqrt(batch)", NULL},
     {"--weight-decay", "weight_decay", FLOAT, FIELD(weight_decay), 0, 1, NULL, "auto", "auto", -1, SAVED, OPTIM, "WD",
-     "auto = the optimizer's (lars 1e-6, sgd 5e-4, adamw 0.01)"},
+     "auto = the optimizer's (lars 1e-6, sgd 5e-4, adamw 0.01)", NULL},
     {"--warmup-epochs", "warmup_epochs", FLOAT, FIELD(warmup_epochs), 0, 1e4, NULL, "0.5", NULL, 0, SAVED, OPTIM, "W",
-     "linear warm-up epochs, then cosine decay"},
+     "linear warm-up epochs, then cosine decay", NULL},
     {"--temperature", "temperature", FLOAT, FIELD(temperature), 1e-3, 100, NULL, "0.2", NULL, 0, SAVED, OPTIM, "T",
-     "temperature of the loss"},
+     "temperature of the loss", NULL},
+    {"--precision", "precision", ENUM, FIELD(precision), 0, 0, vkc_precision_names, "auto", NULL, 0,
+     SAVED | OPTIONAL | ENCODER, OPTIM, "P",
+     "fp32, bf16 or fp16: 16-bit encoder activations and conv operands, float32 weights,\n"
+     "optimizer, loss and batch-norm statistics (fp16 with a dynamic loss scale); auto = bf16 or\n"
+     "fp16 where the device has cooperative matrices for it, else fp32",
+     "fp32"},
     {"--loss", "loss", ENUM, FIELD(loss), 0, 0, vkc_loss_names, "ntxent", NULL, 0, SAVED | OPTIONAL, OPTIM, "L",
      "ntxent (infonce is the same loss), nce (local NCE), dcl (decoupled),\n"
-     "dcl-debiased (Chuang et al.; needs --tau-plus); see docs/losses.md"},
+     "dcl-debiased (Chuang et al.; needs --tau-plus); see docs/losses.md", NULL},
     {"--nce-logz", "nce_logz", ENUM, FIELD(nce_learned_logz), 0, 0, vkc_nce_logz_names, "self", NULL, 0,
-     SAVED | OPTIONAL, OPTIM, "Z", "nce only: self (log Z = 0, self-normalised) or learned (a trained scalar)"},
+     SAVED | OPTIONAL, OPTIM, "Z", "nce only: self (log Z = 0, self-normalised) or learned (a trained scalar)", NULL},
     {"--tau-plus", "tau_plus", FLOAT, FIELD(tau_plus), 0, 1, NULL, "0", NULL, 0, SAVED | OPTIONAL, OPTIM, "P",
-     "dcl-debiased only: class prior in [0, 1), e.g. 0.1 for 10 balanced classes"},
+     "dcl-debiased only: class prior in [0, 1), e.g. 0.1 for 10 balanced classes", NULL},
     {"--preset", "preset", STRING, FIELD(preset), 0, 0, NULL, "auto", "auto", 0, SAVED, DATA, "P",
-     "augmentation preset: simclr, cifar, gray; auto = by image type"},
+     "augmentation preset: simclr, cifar, gray; auto = by image type", NULL},
     {"--aug", "aug", STRING, FIELD(aug), 0, 0, NULL, "", NULL, 0, SAVED, DATA, "LIST",
-     "augmentation overrides, e.g. scale=0.2:1,blur_p=0.5 (see vkclr augment --help)"},
+     "augmentation overrides, e.g. scale=0.2:1,blur_p=0.5 (see vkclr augment --help)", NULL},
     /* At most 15 digits: cJSON writes numbers with 15 significant digits when that is "close
      * enough", which would round a larger seed in config.json. */
     {"--seed", "seed", VKC_OPT_U64, FIELD(seed), 0, 999999999999999.0, NULL, "0", NULL, 0, SAVED | ENCODER, OPTIM, "S",
-     "seed of initialisation, shuffling and augmentation"},
+     "seed of initialisation, shuffling and augmentation", NULL},
     {"--threads", "threads", INT, FIELD(threads), 1, 64, NULL, "1", NULL, 0, SAVED | RESUMABLE, DATA, "N",
-     "augmentation threads (results do not depend on it)"},
+     "augmentation threads (results do not depend on it)", NULL},
     {"--log-every", "log_every", INT, FIELD(log_every), 1, 1 << 30, NULL, "10", NULL, 0, SAVED | RESUMABLE, RUN, "N",
-     "steps per metrics line"},
+     "steps per metrics line", NULL},
     {"--knn-k", "knn_k", INT, FIELD(knn_k), 0, 100000, NULL, "200", NULL, 0, SAVED, EVAL, "K",
-     "kNN at the end: neighbours; 0 = skip"},
+     "kNN at the end: neighbours; 0 = skip", NULL},
     {"--knn-temperature", "knn_temperature", FLOAT, FIELD(knn_temperature), 1e-3, 100, NULL, "0.1", NULL, 0, SAVED, EVAL,
-     "T", "kNN vote temperature"},
+     "T", "kNN vote temperature", NULL},
     {"--knn-bank", "knn_bank", INT, FIELD(knn_bank), 0, 1 << 30, NULL, "10000", NULL, 0, SAVED, EVAL, "N",
-     "training images in the kNN bank; 0 = all the probe's"},
+     "training images in the kNN bank; 0 = all the probe's", NULL},
     {"--knn-every", "knn_every", INT, FIELD(knn_every), 0, 1000000, NULL, "0", NULL, 0, SAVED | OPTIONAL, EVAL, "E",
      "kNN monitor every E epochs (bank --knn-bank, first 2000 test images)\n"
-     "into metrics.jsonl; 0 = never"},
+     "into metrics.jsonl; 0 = never", NULL},
     {"--probe-epochs", "probe_epochs", INT, FIELD(probe_epochs), 0, 100000, NULL, "10", NULL, 0, SAVED | OPTIONAL, EVAL,
-     "N", "linear probe at the end: epochs; 0 = skip"},
+     "N", "linear probe at the end: epochs; 0 = skip", NULL},
     {"--probe-limit", "probe_limit", INT, FIELD(probe_limit), 0, 1 << 30, NULL, "0", NULL, 0, SAVED | OPTIONAL, EVAL,
-     "N", "training images the probe learns from; 0 = the whole split"},
-    {NULL, "ranks", INT, FIELD(ranks), 1, 1 << 20, NULL, "1", NULL, 0, SAVED | OPTIONAL, DIST, NULL, NULL},
+     "N", "training images the probe learns from; 0 = the whole split", NULL},
+    {NULL, "ranks", INT, FIELD(ranks), 1, 1 << 20, NULL, "1", NULL, 0, SAVED | OPTIONAL, DIST, NULL, NULL, NULL},
     {"--sync-bn", "sync_bn", SWITCH, FIELD(sync_bn), 0, 1, NULL, "auto", "auto", -1, SAVED | OPTIONAL | NEGATABLE, DIST,
-     NULL, "batch-norm statistics over all ranks (--no-sync-bn: per rank); auto = on with R > 1"},
+     NULL, "batch-norm statistics over all ranks (--no-sync-bn: per rank); auto = on with R > 1", NULL},
     {"--device", NULL, INT, FIELD(device), 0, 1000, NULL, "auto", "auto", -1, RESUMABLE | ENCODER, RUN, "N",
      "Vulkan device (see vkclr devices); auto = the first discrete GPU, else\n"
-     "integrated, else CPU; under mpirun the node-local rank's"},
-    {"--out", NULL, STRING, FIELD(out), 0, 0, NULL, "runs/latest", NULL, 0, RESUMABLE, RUN, "DIR", "output directory"},
+     "integrated, else CPU; under mpirun the node-local rank's", NULL},
+    {"--out", NULL, STRING, FIELD(out), 0, 0, NULL, "runs/latest", NULL, 0, RESUMABLE, RUN, "DIR", "output directory", NULL},
+    {"--snapshot-minutes", NULL, STRING, FIELD(snapshots), 0, 0, NULL, "", NULL, 0, RESUMABLE, RUN, "LIST",
+     "also keep checkpoint-<T>min.safetensors after T minutes of training, for each T of the\n"
+     "list (e.g. 5,10,30: the probe after T minutes; bench/quality_per_minute.sh)", NULL},
     {"--profile", NULL, SWITCH, FIELD(profile), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL,
-     "GPU timestamps around every kernel: time share per kernel class"},
-    {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output"},
+     "GPU timestamps around every kernel: time share per kernel class", NULL},
+    {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output", NULL},
     {"--force", NULL, SWITCH, FIELD(force), 0, 1, NULL, "off", NULL, 0, 0, RUN, NULL,
-     "replace the run already in --out (without it such a directory is refused)"},
+     "replace the run already in --out (without it such a directory is refused)", NULL},
 };
 const int vkc_train_noptions = (int)(sizeof vkc_train_options / sizeof vkc_train_options[0]);
 _Static_assert(sizeof vkc_train_options / sizeof vkc_train_options[0] <= VKC_MAX_OPTIONS, "raise VKC_MAX_OPTIONS");
@@ -334,6 +344,7 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
                         "class (e.g. 0.1 for 10 balanced classes)");
     if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus < 1.0f))
         return vkc_fail("--tau-plus must be below 1 (at 1 every negative would be a false one)");
+    if (vkc_config_snapshots(c, NULL, 0) < 0) return VKC_ERR;
     if (c->stop_after && c->stop_after >= c->epochs)
         return vkc_fail("--stop-after %d must be less than --epochs %d", c->stop_after, c->epochs);
     return VKC_OK;
@@ -343,6 +354,27 @@ VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c)
 {
     return (VkcDataLimits){.max_image_pixels = c->max_image_pixels,
                            .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30))};
+}
+
+#define MAX_SNAPSHOTS 32
+
+int vkc_config_snapshots(const VkcTrainConfig *c, double *minutes, int max)
+{
+    int n = 0;
+    double last = 0;
+    for (const char *p = c->snapshots; *p;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v <= last || v > 1e6 || (*end && *end != ','))
+            return vkc_fail("--snapshot-minutes '%s': expected increasing positive minutes separated by commas",
+                            c->snapshots);
+        if (n == MAX_SNAPSHOTS) return vkc_fail("--snapshot-minutes: at most %d snapshots", MAX_SNAPSHOTS);
+        if (minutes && n < max) minutes[n] = v;
+        n++;
+        last = v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------- config.json */
@@ -419,6 +451,7 @@ int vkc_config_from_json(const char *text, const char *origin, VkcTrainConfig *c
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, o->key);
         if (!v && !(o->flags & VKC_OPT_OPTIONAL)) rc = vkc_fail("%s is missing", label);
         else if (v) rc = option_from_json(c, o, v, label);
+        else if (o->missing) rc = vkc_option_set(c, o, o->missing);
     }
     cJSON_Delete(j);
     if (!rc && vkc_config_check(c, NULL)) rc = vkc_fail_context("%s", origin);

@@ -16,6 +16,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } benches[] = {
+    {"train", bench_train, "images/s and TFLOP/s of a training step (vkclr train's options), time per kernel class"},
     {"kernels", bench_kernels, "every layer, loss and optimizer kernel at training shapes (layers + head)"},
     {"gemm", bench_gemm, "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes"},
     {"augment", bench_augment, "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads"},

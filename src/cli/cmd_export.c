@@ -95,7 +95,7 @@ int cmd_export(int argc, char **argv)
     }
     Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
-                  .seed = enc.seed};
+                  .seed = enc.seed, .precision = enc.precision};
 
     char spec[512];
     const char *data;

@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "  --pixels              raw pixels / 255 (the baseline that needs no checkpoint)\n"
             "  --checkpoint PATH     encoder from a vkclr train checkpoint (.safetensors or run directory)\n"
             "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
+            "  (--checkpoint also probes its run's encoder at its random initialisation, the baseline the\n"
+            "  training must beat, unless --random-init is given or --no-baseline)\n"
             "Data:\n"
             "  --limit N             use the first N training images (default all)\n"
             "  --test-limit N        use the first N test images (default all)\n"
@@ -167,7 +169,7 @@ int cmd_probe(int argc, char **argv)
     VkcTrainConfig enc = vkc_train_defaults();
     VkcGiven given = {0};
     double lr = -1, wd = pc.weight_decay, momentum = pc.momentum, t = kc.temperature;
-    bool pixels = false, random_init = false, do_probe = true, do_knn = true, quiet = false;
+    bool pixels = false, random_init = false, do_probe = true, do_knn = true, quiet = false, baseline = true;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int m;
@@ -180,6 +182,7 @@ int cmd_probe(int argc, char **argv)
         else if (!strcmp(a, "--no-standardize")) pc.standardize = false;
         else if (!strcmp(a, "--no-probe")) do_probe = false;
         else if (!strcmp(a, "--no-knn")) do_knn = false;
+        else if (!strcmp(a, "--no-baseline")) baseline = false;
         else if (!strcmp(a, "--quiet")) quiet = true;
         else if ((m = arg_match_option("probe", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
                  (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
@@ -209,8 +212,13 @@ int cmd_probe(int argc, char **argv)
     if (pixels) sources[nsources++] = (Source){.kind = SOURCE_PIXELS};
     if (random_init)
         sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder,
-                                       .width = (uint32_t)enc.model.width, .seed = enc.seed};
-    if (checkpoint) sources[nsources++] = (Source){.kind = SOURCE_CHECKPOINT, .checkpoint = checkpoint};
+                                       .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
+    /* A checkpoint comes with the random initialisation of its own run (same encoder, width,
+     * seed, input preparation): what training bought is the difference. */
+    if (checkpoint && !random_init && baseline)
+        sources[nsources++] = (Source){.kind = SOURCE_BASELINE, .checkpoint = checkpoint, .precision = enc.precision};
+    if (checkpoint)
+        sources[nsources++] = (Source){.kind = SOURCE_CHECKPOINT, .checkpoint = checkpoint, .precision = enc.precision};
     if (!nsources) {
         fprintf(stderr, "vkclr probe: say what to probe: --pixels, --checkpoint PATH and/or --random-init\n");
         return 2;
@@ -278,6 +286,15 @@ int cmd_probe(int argc, char **argv)
                    o->knn.seconds);
         printf("\n");
     }
+    /* What training bought: the checkpoint against its own run's random initialisation. */
+    for (int s = 0; !status && s + 1 < nsources; s++)
+        if (outcomes[s].src.kind == SOURCE_BASELINE && outcomes[s + 1].src.kind == SOURCE_CHECKPOINT) {
+            const Outcome *b = &outcomes[s], *t = &outcomes[s + 1];
+            printf("training bought:");
+            if (do_probe) printf("  probe top-1 %+.2f points", 100 * (t->probe.top1 - b->probe.top1));
+            if (do_knn) printf("  kNN top-1 %+.2f points", 100 * (t->knn.top1 - b->knn.top1));
+            printf("\n");
+        }
     if (!status && out &&
         write_json(out, &ctx, &ds, data, &pc, &kc, do_probe, do_knn, outcomes, nsources, ntrain, ntest)) {
         fprintf(stderr, "vkclr probe: %s\n", vkc_error());

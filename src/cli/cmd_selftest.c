@@ -40,13 +40,14 @@ int cmd_selftest(int argc, char **argv)
     }
     printf("selftest on %s (%s, subgroup %u)\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            ctx.subgroup_size);
-    int ran = 0;
-    int failed = vkc_run_checks(&ctx, only, stdout, &ran);
+    int ran = 0, skipped = 0;
+    int failed = vkc_run_checks(&ctx, only, stdout, &ran, &skipped);
     vkc_context_destroy(&ctx);
     if (ran == 0) {
         fprintf(stderr, "vkclr selftest: no check starts with '%s'\n", only ? only : "");
         return 2;
     }
-    printf("%d passed, %d failed\n", ran - failed, failed);
+    printf("%d passed, %d failed, %d not run on this device (SKIP lines say which variant and why)\n",
+           ran - failed - skipped, failed, skipped);
     return failed ? 1 : 0;
 }

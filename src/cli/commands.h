@@ -10,10 +10,12 @@ int cmd_augment(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);
 int bench_layers(int argc, char **argv);
 int bench_head(int argc, char **argv);
+int bench_train(int argc, char **argv);
 
 #endif

@@ -30,7 +30,14 @@ int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtra
 {
     switch (s->kind) {
     case SOURCE_PIXELS: return vkc_extractor_pixels(x, ds);
-    case SOURCE_CHECKPOINT: return vkc_extractor_checkpoint(x, ctx, s->checkpoint, ds);
-    default: return vkc_extractor_random_init(x, ctx, s->encoder, s->width, s->seed, ds);
+    case SOURCE_CHECKPOINT: return vkc_extractor_checkpoint(x, ctx, s->checkpoint, s->precision, ds);
+    case SOURCE_BASELINE: return vkc_extractor_checkpoint_init(x, ctx, s->checkpoint, s->precision, ds);
+    default: {
+        VkcModelConfig mc = vkc_model_defaults();
+        mc.encoder = s->encoder;
+        mc.width = (int)s->width;
+        mc.act_dtype = s->precision < 0 ? vkc_auto_precision(ctx) : (VkcDtype)s->precision;
+        return vkc_extractor_random_init(x, ctx, &mc, s->seed, NULL, ds);
+    }
     }
 }

@@ -8,17 +8,19 @@
 
 #include "vkclr/features.h"
 
-typedef enum { SOURCE_PIXELS, SOURCE_CHECKPOINT, SOURCE_RANDOM_INIT } SourceKind;
+/* SOURCE_BASELINE: the random initialisation of a checkpoint's run (its encoder, width, seed). */
+typedef enum { SOURCE_PIXELS, SOURCE_CHECKPOINT, SOURCE_RANDOM_INIT, SOURCE_BASELINE } SourceKind;
 
 typedef struct {
     SourceKind kind;
-    const char *checkpoint; /* SOURCE_CHECKPOINT */
+    const char *checkpoint; /* SOURCE_CHECKPOINT, SOURCE_BASELINE */
     VkcEncoderKind encoder; /* SOURCE_RANDOM_INIT */
     uint32_t width;
     uint64_t seed;
+    int precision;          /* VkcDtype of the activations; -1: the checkpoint's, or auto for random init */
 } Source;
 
-/* JSON key / label of a source: "pixels", "checkpoint", "random_init". */
+/* JSON key / label of a source: "pixels", "checkpoint", "random_init" (both kinds of random init). */
 const char *source_key(SourceKind k);
 /* *spec := the --data spec to use: `data` if given, else the dataset a checkpoint was trained on
  * (its configuration, copied into buf), else NULL (the default dataset). Fails (message naming

@@ -13,6 +13,7 @@ typedef struct {
 static const Command commands[] = {
     {"train", cmd_train, "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~5 minutes)"},
     {"devices", cmd_devices, "list Vulkan devices and their compute limits"},
+    {"plot", cmd_plot, "draw the training curves of runs (their metrics.jsonl) into one PNG"},
     {"augment", cmd_augment, "write a PNG grid of images and their two augmented views"},
     {"probe", cmd_probe, "linear probe and kNN accuracy of frozen features (pixels or an encoder)"},
     {"export", cmd_export, "write features and labels of a split as NumPy .npy files"},

@@ -151,7 +151,10 @@ static int encoder_build(Encoder *e, VkcContext *ctx, const VkcModelConfig *cfg)
     return VKC_OK;
 }
 
-int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, const VkcDataset *ds)
+/* The encoder of a checkpoint's run: trained (its tensors loaded) or at the random
+ * initialisation the run started from (the run's seed). */
+static int from_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, int precision, const VkcDataset *ds,
+                           bool trained)
 {
     memset(x, 0, sizeof *x);
     char file[1100];
@@ -164,7 +167,10 @@ int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path,
     const char *preset = cfg.preset[0] ? cfg.preset : vkc_augment_default_preset(ds);
     if (vkc_augment_preset(preset, &aug) || (cfg.aug[0] && vkc_augment_set(&aug, cfg.aug)))
         return vkc_fail_context("%s: augmentation '%s' / '%s' of the run", file, preset, cfg.aug);
-    const VkcModelConfig *mc = &cfg.model;
+    /* The run's precision unless asked otherwise; float32 where the device has no 16-bit storage. */
+    VkcModelConfig *mc = &cfg.model;
+    if (precision < 0) precision = cfg.precision < 0 ? VKC_F32 : cfg.precision;
+    mc->act_dtype = ctx->dtype_ok[precision] ? (VkcDtype)precision : VKC_F32;
     int vh = aug.out_height ? aug.out_height : ds->height, vw = aug.out_width ? aug.out_width : ds->width;
     if (mc->channels != ds->channels)
         return vkc_fail("%s was trained on %d-channel images (%s), the data %s has %d-channel images", file,
@@ -181,31 +187,48 @@ int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path,
         return VKC_ERR;
     }
     /* Missing tensors, other shapes, a truncated file: the message names the file and tensor. */
-    if (vkc_checkpoint_load_model(file, e->model)) {
+    if (trained ? vkc_checkpoint_load_model(file, e->model) : vkc_model_init_params(e->model, cfg.seed)) {
         vkc_extractor_destroy(x);
         return VKC_ERR;
     }
     x->dim = (uint32_t)e->model->features;
-    snprintf(x->name, sizeof x->name, "%s width %d, step %lld (%.90s)", vkc_name_of(vkc_encoder_names, (int)mc->encoder),
-             mc->width, (long long)step, file);
+    const char *arch = vkc_name_of(vkc_encoder_names, (int)mc->encoder);
+    if (trained)
+        snprintf(x->name, sizeof x->name, "%s width %d, step %lld (%.90s)", arch, mc->width, (long long)step, file);
+    else
+        snprintf(x->name, sizeof x->name, "%s width %d, random init seed %llu (of %.90s)", arch, mc->width,
+                 (unsigned long long)cfg.seed, file);
     return VKC_OK;
 }
 
-int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, VkcEncoderKind encoder, uint32_t width, uint64_t seed,
-                              const VkcDataset *ds)
+int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, int precision, const VkcDataset *ds)
+{
+    return from_checkpoint(x, ctx, path, precision, ds, true);
+}
+
+int vkc_extractor_checkpoint_init(VkcExtractor *x, VkcContext *ctx, const char *path, int precision,
+                                  const VkcDataset *ds)
+{
+    return from_checkpoint(x, ctx, path, precision, ds, false);
+}
+
+int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const VkcModelConfig *model, uint64_t seed,
+                              const VkcAugmentConfig *aug, const VkcDataset *ds)
 {
     memset(x, 0, sizeof *x);
-    VkcModelConfig mc = vkc_model_defaults();
-    const char *arch = vkc_name_of(vkc_encoder_names, (int)encoder);
-    mc.encoder = encoder;
-    mc.width = (int)width;
-    VkcAugmentConfig aug;
-    if (vkc_augment_preset(vkc_augment_default_preset(ds), &aug)) return VKC_ERR;
+    VkcModelConfig mc = *model;
+    const char *arch = vkc_name_of(vkc_encoder_names, (int)mc.encoder);
+    VkcAugmentConfig preset;
+    if (!aug) {
+        if (vkc_augment_preset(vkc_augment_default_preset(ds), &preset)) return VKC_ERR;
+        aug = &preset;
+    }
     mc.channels = ds->channels;
-    mc.height = aug.out_height ? aug.out_height : ds->height;
-    mc.width_px = aug.out_width ? aug.out_width : ds->width;
+    mc.height = aug->out_height ? aug->out_height : ds->height;
+    mc.width_px = aug->out_width ? aug->out_width : ds->width;
+    mc.loss_logz = false;
     Encoder *e = NULL;
-    if (encoder_new(x, ctx, &aug, &e)) return VKC_ERR;
+    if (encoder_new(x, ctx, aug, &e)) return VKC_ERR;
     if (encoder_build(e, ctx, &mc) || vkc_model_init_params(e->model, seed)) {
         vkc_fail_context("--random-init %s", arch);
         vkc_extractor_destroy(x);

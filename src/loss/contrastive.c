@@ -159,6 +159,8 @@ int vkc_contrastive_forward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTens
     return vkc_cmd_dispatch(cmd, &l->metrics, mviews, 0, &mp, 1, 1, 1);
 }
 
+double vkc_contrastive_flops(const VkcContrastive *l) { return 2 * 2.0 * l->n2 * l->n2 * l->dim; }
+
 bool vkc_contrastive_has_metric(const VkcContrastive *l, int k)
 {
     return k != VKC_METRIC_LOG_Z || (losses[l->row].learns_logz && l->p.learned_logz);

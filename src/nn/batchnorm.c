@@ -1,7 +1,8 @@
 /* Batch normalisation over (N, H, W) per channel, and its 1-D form (HW = 1) for the
  * projection head. Training forward: sum -> mean -> sum of squared deviations -> variance and
  * running statistics -> normalise; every reduction is chunked partial sums added in a fixed
- * order by a second dispatch. */
+ * order by a second dispatch. Activations may be 16-bit; statistics, work and parameters are
+ * float32. */
 #include <string.h>
 
 #include "layers_internal.h"
@@ -63,7 +64,10 @@ static int reduce(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mo
     bool vec4 = vec4_planes(bn);
     uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM_REDUCE, vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
+    VkcShader shader;
+    if (vkc_layers_variant(L, VKC_SHADER_BATCHNORM_REDUCE, x.dtype, &shader) ||
+        vkc_layers_kernel(L, shader, vec4 ? "tttsb" : "ssssb", sizeof push, spec, 6, &k))
+        return VKC_ERR;
     VkcTensor t[5] = {x, dy, y, bn->stats, bn->work};
     if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(push.nchunks * bn->C, L->wg_elem))) return VKC_ERR;
     if (!bn->sync) return VKC_OK;
@@ -92,7 +96,10 @@ static int apply(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mod
     bool vec4 = vec4_planes(bn);
     uint32_t spec[6] = {L->wg_elem, 1, 1, mode, bn->relu, vec4};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM, vec4 ? "tttssssb" : "sssssssb", sizeof push, spec, 6, &k)) return VKC_ERR;
+    VkcShader shader;
+    if (vkc_layers_variant(L, VKC_SHADER_BATCHNORM, t[0].dtype, &shader) ||
+        vkc_layers_kernel(L, shader, vec4 ? "tttssssb" : "sssssssb", sizeof push, spec, 6, &k))
+        return VKC_ERR;
     uint32_t gx = vkc_div_up(vkc_div_up(bn->C * bn->HW, 4), L->wg_elem);
     return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, bn->N, 1);
 }
@@ -102,7 +109,9 @@ int vkc_batchnorm_forward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, boo
 {
     const char *op = "batchnorm forward";
     uint64_t n = (uint64_t)bn->N * bn->C * bn->HW;
-    if (check(L, bn, op) || vkc_layers_need(op, "x", x, n) || vkc_layers_need(op, "y", y, n)) return VKC_ERR;
+    if (check(L, bn, op) || vkc_layers_need(op, "x", x, n) || vkc_layers_need(op, "y", y, n) ||
+        vkc_layers_same_dtype(op, x, y))
+        return VKC_ERR;
     if (training) {
         if (reduce(L, cmd, bn, 0, x, x, x) || finalize(L, cmd, bn, 0, bn->stats, bn->stats) ||
             reduce(L, cmd, bn, 1, x, x, x) || finalize(L, cmd, bn, 1, bn->stats, bn->stats))
@@ -121,7 +130,9 @@ int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, Vk
     uint64_t n = (uint64_t)bn->N * bn->C * bn->HW;
     if (check(L, bn, op) || vkc_layers_need(op, "x", x, n) || vkc_layers_need(op, "dy", dy, n) ||
         vkc_layers_need(op, "dx", dx, n) || (bn->relu && vkc_layers_need(op, "y", y, n)) ||
-        vkc_layers_need(op, "dgamma", dgamma, bn->C) || vkc_layers_need(op, "dbeta", dbeta, bn->C))
+        vkc_layers_need(op, "dgamma", dgamma, bn->C) || vkc_layers_need(op, "dbeta", dbeta, bn->C) ||
+        vkc_layers_same_dtype(op, x, dy) || vkc_layers_same_dtype(op, x, dx) ||
+        (bn->relu && vkc_layers_same_dtype(op, x, y)))
         return VKC_ERR;
     if (!bn->relu) y = x; /* unread */
     if (reduce(L, cmd, bn, 2, x, dy, y) || finalize(L, cmd, bn, 3, dgamma, dbeta)) return VKC_ERR;

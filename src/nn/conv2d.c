@@ -329,9 +329,18 @@ static int grid_x(const VkcLayers *L, uint64_t items, uint32_t per_invocation, u
     return VKC_OK;
 }
 
+/* The convolution kernels read and write float32 activations only (so far). */
+static int float32_only(const char *op, VkcTensor a, VkcTensor b)
+{
+    if (a.dtype != VKC_F32 || b.dtype != VKC_F32)
+        return vkc_fail("%s: %s activations are not implemented in the convolution kernels", op,
+                        vkc_dtype_name(a.dtype != VKC_F32 ? a.dtype : b.dtype));
+    return VKC_OK;
+}
+
 int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y)
 {
-    if (check_shape(c, "conv2d forward")) return VKC_ERR;
+    if (check_shape(c, "conv2d forward") || float32_only("conv2d forward", x, y)) return VKC_ERR;
     ConvPush push = conv_push(c);
     uint64_t out = (uint64_t)c->N * c->C_out * push.Ho * push.Wo;
     if (vkc_layers_need("conv2d forward", "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
@@ -354,7 +363,7 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
 {
-    if (check_shape(c, "conv2d backward-input")) return VKC_ERR;
+    if (check_shape(c, "conv2d backward-input") || float32_only("conv2d backward-input", dy, dx)) return VKC_ERR;
     ConvPush push = conv_push(c);
     if (vkc_layers_need("conv2d backward-input", "dy", dy, (uint64_t)c->N * c->C_out * push.Ho * push.Wo) ||
         vkc_layers_need("conv2d backward-input", "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W))
@@ -377,7 +386,7 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
                                VkcTensor dweight, VkcTensor dbias)
 {
     const char *op = "conv2d backward-weight";
-    if (check_shape(c, op)) return VKC_ERR;
+    if (check_shape(c, op) || float32_only(op, x, dy)) return VKC_ERR;
     ConvPush cp = conv_push(c);
     uint32_t rows, nchunks, stride, tco, tci;
     weight_split(L, c, &rows, &nchunks, &stride);

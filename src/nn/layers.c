@@ -90,12 +90,32 @@ int vkc_layers_dispatch_1d(VkcLayers *L, VkcCmd *cmd, const VkcKernel *k, const 
     return vkc_cmd_dispatch(cmd, k, tensors, 0, push, (uint32_t)gx, (uint32_t)gy, 1);
 }
 
-int vkc_layers_need(const char *op, const char *name, VkcTensor t, uint64_t floats)
+int vkc_layers_need(const char *op, const char *name, VkcTensor t, uint64_t elements)
 {
     if (!t.buffer) return vkc_fail("%s: tensor %s is missing", op, name);
-    if (t.size / 4 < floats)
-        return vkc_fail("%s: tensor %s holds %llu floats, needs %llu", op, name, (unsigned long long)(t.size / 4),
-                        (unsigned long long)floats);
+    if (vkc_tensor_count(t) < elements)
+        return vkc_fail("%s: tensor %s holds %llu elements, needs %llu", op, name,
+                        (unsigned long long)vkc_tensor_count(t), (unsigned long long)elements);
+    return VKC_OK;
+}
+
+int vkc_layers_variant(VkcLayers *L, VkcShader base, VkcDtype dtype, VkcShader *out)
+{
+    *out = vkc_shader_variant(base, dtype);
+    if (*out == VKC_SHADER_COUNT)
+        return vkc_fail("%s has no %s build (add it to precision_shaders in shaders/meson.build)",
+                        vkc_shader_table[base].name, vkc_dtype_name(dtype));
+    if (!L->ctx->dtype_ok[dtype])
+        return vkc_fail("%s activations need 16-bit storage buffers and 16-bit texel formats, which %s lacks",
+                        vkc_dtype_name(dtype), L->ctx->props.deviceName);
+    return VKC_OK;
+}
+
+int vkc_layers_same_dtype(const char *op, VkcTensor a, VkcTensor b)
+{
+    if (a.dtype != b.dtype)
+        return vkc_fail("%s: tensors of %s and %s where one type was expected", op, vkc_dtype_name(a.dtype),
+                        vkc_dtype_name(b.dtype));
     return VKC_OK;
 }
 
@@ -112,6 +132,10 @@ static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, u
     const char *name = vkc_shader_table[shader].name;
     if (!n) return vkc_fail("%s: no elements", name);
     if (vkc_layers_need(name, "a", a, n) || vkc_layers_need(name, "b", b, n) || vkc_layers_need(name, "y", y, n))
+        return VKC_ERR;
+    /* The build for y's element type; a and b are of that type too (but the float32 input of a cast). */
+    if ((shader != VKC_SHADER_CAST && vkc_layers_same_dtype(name, a, y)) || vkc_layers_same_dtype(name, b, a) ||
+        vkc_layers_variant(L, shader, y.dtype, &shader))
         return VKC_ERR;
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
@@ -136,16 +160,24 @@ int vkc_add(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor a, VkcTensor b, Vkc
     return eltwise(L, cmd, VKC_SHADER_ADD, 0, n, a, b, y);
 }
 
+int vkc_cast(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
+{
+    if (x.dtype != VKC_F32) return vkc_fail("cast: the input must be float32, not %s", vkc_dtype_name(x.dtype));
+    return eltwise(L, cmd, VKC_SHADER_CAST, 0, n, x, x, y);
+}
+
 /* ---------------------------------------------------------------- pooling */
 
 typedef struct {
     uint32_t planes, H, W;
 } PoolPush;
 
+/* The build for the element type of the planes (`act`). */
 static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,
-                uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items)
+                uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items, VkcDtype act)
 {
     if (!planes || !H || !W) return vkc_fail("%s: empty input %ux%ux%u", vkc_shader_table[shader].name, planes, H, W);
+    if (vkc_layers_variant(L, shader, act, &shader)) return VKC_ERR;
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
     if (vkc_layers_kernel(L, shader, "ssb", sizeof(PoolPush), spec, 4, &k)) return VKC_ERR;
@@ -160,7 +192,8 @@ int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t 
     if (H < 2 || W < 2) return vkc_fail("maxpool2x2: input %ux%u is smaller than the window", H, W);
     uint64_t in = (uint64_t)planes * H * W, out = (uint64_t)planes * (H / 2) * (W / 2);
     if (vkc_layers_need("maxpool2x2", "x", x, in) || vkc_layers_need("maxpool2x2", "y", y, out)) return VKC_ERR;
-    return pool(L, cmd, VKC_SHADER_MAXPOOL, 0, planes, H, W, x, x, y, out);
+    if (vkc_layers_same_dtype("maxpool2x2", x, y)) return VKC_ERR;
+    return pool(L, cmd, VKC_SHADER_MAXPOOL, 0, planes, H, W, x, x, y, out, x.dtype);
 }
 
 int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
@@ -173,15 +206,19 @@ int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t
         return VKC_ERR;
     /* Even sizes: one invocation per window (MODE 2); otherwise one per input element, which
      * also zeroes the dropped last row/column. */
-    if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, VKC_SHADER_MAXPOOL, 2, planes, H, W, x, dy, dx, out);
-    return pool(L, cmd, VKC_SHADER_MAXPOOL, 1, planes, H, W, x, dy, dx, in);
+    if (vkc_layers_same_dtype("maxpool2x2 backward", x, dy) || vkc_layers_same_dtype("maxpool2x2 backward", x, dx))
+        return VKC_ERR;
+    if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, VKC_SHADER_MAXPOOL, 2, planes, H, W, x, dy, dx, out, x.dtype);
+    return pool(L, cmd, VKC_SHADER_MAXPOOL, 1, planes, H, W, x, dy, dx, in, x.dtype);
 }
 
 int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y)
 {
     if (vkc_layers_need("avgpool", "x", x, (uint64_t)planes * HW) || vkc_layers_need("avgpool", "y", y, planes))
         return VKC_ERR;
-    return pool(L, cmd, VKC_SHADER_AVGPOOL, 0, planes, HW, 1, x, x, y, planes);
+    if (y.dtype != VKC_F32) return vkc_fail("avgpool: the pooled features are float32, not %s", vkc_dtype_name(y.dtype));
+    /* Bindings: the planes (read), the pooled values (bound for the unused float32 slot), out. */
+    return pool(L, cmd, VKC_SHADER_AVGPOOL, 0, planes, HW, 1, x, y, y, planes, x.dtype);
 }
 
 int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor dy, VkcTensor dx)
@@ -189,5 +226,7 @@ int vkc_avgpool_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW
     if (vkc_layers_need("avgpool backward", "dy", dy, planes) ||
         vkc_layers_need("avgpool backward", "dx", dx, (uint64_t)planes * HW))
         return VKC_ERR;
-    return pool(L, cmd, VKC_SHADER_AVGPOOL, 1, planes, HW, 1, dy, dy, dx, (uint64_t)planes * HW);
+    if (dy.dtype != VKC_F32) return vkc_fail("avgpool backward: dy is float32, not %s", vkc_dtype_name(dy.dtype));
+    /* Bindings: dx in the planes' slot (bound, not read), dy, out. */
+    return pool(L, cmd, VKC_SHADER_AVGPOOL, 1, planes, HW, 1, dx, dy, dx, (uint64_t)planes * HW, dx.dtype);
 }

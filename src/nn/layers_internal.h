@@ -15,7 +15,12 @@ int vkc_layers_kernel(VkcLayers *L, VkcShader shader, const char *bindings, uint
 int vkc_layers_dispatch_1d(VkcLayers *L, VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors,
                            const void *push, uint64_t groups);
 
-/* Fail unless tensor t holds at least `floats` floats. */
-int vkc_layers_need(const char *op, const char *name, VkcTensor t, uint64_t floats);
+/* Fail unless tensor t holds at least `elements` elements of its dtype. */
+int vkc_layers_need(const char *op, const char *name, VkcTensor t, uint64_t elements);
+/* The build of `base` for activations of `dtype` (vkc_shader_variant), or a message naming the
+ * shader, or the device when it cannot run 16-bit activations. */
+int vkc_layers_variant(VkcLayers *L, VkcShader base, VkcDtype dtype, VkcShader *out);
+/* Fail unless a and b have one element type. */
+int vkc_layers_same_dtype(const char *op, VkcTensor a, VkcTensor b);
 
 #endif

@@ -17,10 +17,11 @@
 
 /* Op kinds; each has one row in op_kinds[] below (what it records forward and backward, the
  * work space it needs, how its parameters start). */
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR, OP_KINDS } OpKind;
+typedef enum { OP_CAST, OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR, OP_KINDS } OpKind;
 
 struct VkcModelValue {
     uint32_t C, H, W;  /* per image */
+    VkcDtype dtype;    /* of the activation and its gradient */
     VkcTensor act, grad;
 };
 
@@ -86,6 +87,7 @@ int vkc_model_features(const VkcModelConfig *c)
 typedef struct {
     VkcModel *m;
     int ops_cap, values_cap, tensors_cap;
+    VkcDtype dtype; /* of the values added next: the encoder's activations, then float32 */
     bool failed;
 } Builder;
 
@@ -109,7 +111,7 @@ static int add_value(Builder *b, uint32_t C, uint32_t H, uint32_t W)
     VkcModel *m = b->m;
     m->values = grow(m->values, &b->values_cap, m->nvalues + 1, sizeof *m->values, b);
     if (b->failed) return 0;
-    m->values[m->nvalues] = (VkcModelValue){.C = C, .H = H, .W = W};
+    m->values[m->nvalues] = (VkcModelValue){.C = C, .H = H, .W = W, .dtype = b->dtype};
     return m->nvalues++;
 }
 
@@ -189,6 +191,8 @@ static int simple(Builder *b, OpKind kind, int in, int in2)
 {
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
+    /* The pooled features (what the head, probes and kNN read) and the head are float32. */
+    if (kind == OP_AVGPOOL) b->dtype = VKC_F32;
     int out = kind == OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2)
             : kind == OP_AVGPOOL ? add_value(b, v.C, 1, 1)
                                  : add_value(b, v.C, v.H, v.W);
@@ -283,10 +287,14 @@ static int build(VkcModel *m, const VkcModelConfig *cfg)
     if (vkc_model_check(cfg)) return VKC_ERR;
     m->cfg = *cfg;
     m->features = vkc_model_features(cfg);
-    Builder b = {.m = m};
+    Builder b = {.m = m, .dtype = VKC_F32};
+    /* The images arrive as float32; with 16-bit activations the first op converts them. */
     m->input_value = add_value(&b, (uint32_t)cfg->channels, (uint32_t)cfg->height, (uint32_t)cfg->width_px);
-    if (cfg->encoder == VKC_ENCODER_CONVNET) build_convnet(&b, m->input_value);
-    else build_resnet(&b, m->input_value);
+    int x = m->input_value;
+    b.dtype = cfg->act_dtype;
+    if (cfg->act_dtype != VKC_F32) x = simple(&b, OP_CAST, x, -1);
+    if (cfg->encoder == VKC_ENCODER_CONVNET) build_convnet(&b, x);
+    else build_resnet(&b, x);
     m->encoder_ops = m->nops;
     build_head(&b);
     m->logz_tensor = -1;
@@ -342,6 +350,10 @@ typedef struct {
     /* Initial parameters and buffers of the op's named tensors (NULL: it has none). Tensor t
      * draws from its own stream (seed, t): adding a layer does not change the others' draws. */
     void (*init)(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers);
+    /* Multiply-adds x 2 of the forward for a batch (NULL: an op counted as memory traffic, not
+     * arithmetic: batch norm, ReLU, pooling, additions). Each backward pass (input gradient,
+     * weight gradient) costs the same again. */
+    double (*flops)(const VkcModel *m, const VkcModelOp *op, uint32_t batch);
     bool own_input_grads;   /* backward writes the gradients of its inputs itself (residual join) */
 } OpKindRow;
 
@@ -354,6 +366,20 @@ static uint32_t floats(const VkcModel *m, int v, uint32_t batch)
 static float *tensor_data(const VkcModel *m, int t, float *params, float *buffers)
 {
     return (m->tensors[t].role == VKC_T_PARAM ? params : buffers) + m->tensors[t].offset;
+}
+
+/* cast: the float32 images to 16-bit activations (no gradient: it reads the model's input) */
+
+static int cast_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
+{
+    (void)training;
+    return vkc_cast(m->layers, cmd, floats(m, op->in, io->batch), io->in, io->out);
+}
+
+static int cast_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
+{
+    (void)B, (void)op, (void)io, (void)dx;
+    return VKC_OK;
 }
 
 /* conv2d (no bias: batch norm follows) */
@@ -399,6 +425,12 @@ static void conv_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, fl
         double u1 = 1.0 - vkc_rng_uniform(&rng), u2 = vkc_rng_uniform(&rng);
         w[k] = (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
     }
+}
+
+static double conv_flops(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    VkcConv2d c = conv_of(m, op, batch);
+    return vkc_conv2d_flops(&c);
 }
 
 /* batch norm (2-D maps or 1-D features), optionally with a fused ReLU */
@@ -536,6 +568,12 @@ static int linear_backward(Backward *B, const VkcModelOp *op, const OpIO *io, Vk
     return vkc_linear_backward(B->m->linear, B->cmd, &l, io->batch, io->in, io->dout, dx);
 }
 
+static double linear_flops(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    VkcLinear l = linear_of(m, op);
+    return 2.0 * batch * l.in * l.out;
+}
+
 /* PyTorch's nn.Linear: Kaiming uniform with a = sqrt(5), U(-1/sqrt(in), 1/sqrt(in)) */
 static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, float *params, float *buffers)
 {
@@ -547,14 +585,28 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
 }
 
 static const OpKindRow op_kinds[OP_KINDS] = {
-    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, false},
-    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, false},
-    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, false},
-    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, false},
-    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, false},
-    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, true},
-    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, false},
+    [OP_CAST] = {"elementwise", cast_forward, cast_backward, NULL, NULL, NULL, NULL, false},
+    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, conv_flops, false},
+    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, NULL, false},
+    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, NULL, false},
+    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, NULL, false},
+    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, NULL, false},
+    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, NULL, true},
+    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, linear_flops, false},
 };
+
+double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
+{
+    double total = 0;
+    for (int i = 0; i < m->nops; i++) {
+        const VkcModelOp *op = &m->ops[i];
+        if (!op_kinds[op->kind].flops) continue;
+        double f = op_kinds[op->kind].flops(m, op, batch);
+        /* Backward: the weight gradient, and the input gradient unless the input is the image. */
+        total += f * (with_backward ? (op->in == m->input_value ? 2 : 3) : 1);
+    }
+    return total;
+}
 
 const char *vkc_model_op_class(const VkcModel *m, int i) { return op_kinds[m->ops[i].kind].class_name; }
 
@@ -593,7 +645,7 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
     VkDeviceSize big = 0, act = 0, cw = 16, bw = 16;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
-        VkDeviceSize bytes = (VkDeviceSize)floats(m, i, batch) * 4;
+        VkDeviceSize bytes = (VkDeviceSize)floats(m, i, batch) * vkc_dtype_size(m->values[i].dtype);
         act += 2 * bytes; /* activation and gradient */
         if (bytes > big) big = bytes;
     }
@@ -651,10 +703,10 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
         VkcModelValue *v = &m->values[i];
-        VkDeviceSize bytes = (VkDeviceSize)floats(m, i, max_batch) * 4;
-        if (vkc_tensor_alloc(device, bytes, &v->act)) goto fail;
+        uint64_t n = floats(m, i, max_batch);
+        if (vkc_tensor_alloc_typed(device, n, v->dtype, &v->act)) goto fail;
         /* The head's output gradient is the loss's, passed to vkc_model_backward. */
-        if (i != m->embed_value && vkc_tensor_alloc(device, bytes, &v->grad)) goto fail;
+        if (i != m->embed_value && vkc_tensor_alloc_typed(device, n, v->dtype, &v->grad)) goto fail;
     }
     for (int i = 0; i < m->nops; i++)
         if (op_kinds[m->ops[i].kind].create && op_kinds[m->ops[i].kind].create(m, &m->ops[i], device)) goto fail;
@@ -768,7 +820,7 @@ int vkc_model_forward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, boo
 static VkcTensor grad_target(Backward *B, int v, bool *accumulate)
 {
     *accumulate = B->ready[v];
-    return *accumulate ? B->m->scratch : B->m->values[v].grad;
+    return *accumulate ? vkc_tensor_as(B->m->scratch, B->m->values[v].dtype) : B->m->values[v].grad;
 }
 
 static int grad_commit(Backward *B, int v, bool accumulate)
@@ -776,7 +828,7 @@ static int grad_commit(Backward *B, int v, bool accumulate)
     B->ready[v] = true;
     if (!accumulate) return VKC_OK;
     VkcTensor g = B->m->values[v].grad;
-    return vkc_add(B->m->layers, B->cmd, floats(B->m, v, B->batch), g, B->m->scratch, g);
+    return vkc_add(B->m->layers, B->cmd, floats(B->m, v, B->batch), g, vkc_tensor_as(B->m->scratch, g.dtype), g);
 }
 
 int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, VkcTensor dembed)

@@ -31,7 +31,13 @@ typedef struct {
     float lr;
     uint32_t step;
     float bias1, bias2; /* AdamW bias corrections 1 - beta^step */
+    float inv_scale;    /* 1 / loss scale */
+    uint32_t nonfinite; /* set by grad_check on the device: the update was skipped */
 } StepValues;
+
+typedef struct {
+    uint32_t chunk_base, nchunks;
+} CheckPush;
 
 const VkcName vkc_optim_names[] = {
     {"lars", VKC_OPTIM_LARS},
@@ -160,6 +166,14 @@ int vkc_optim_init(VkcContext *ctx, VkcOptim *o, const VkcOptimConfig *cfg, cons
         break;
     default: vkc_fail("optimizer: unknown kind %d", (int)cfg->kind); goto done;
     }
+    if (cfg->check_finite) {
+        uint32_t spec_chunks[4] = {o->wg, 1, 1, 0}, spec_total[4] = {o->wg, 1, 1, 1};
+        if (vkc_kernel_create(ctx, &o->check_chunks, VKC_SHADER_GRAD_CHECK, "bbbb", sizeof(CheckPush), spec_chunks, 4) ||
+            vkc_kernel_create(ctx, &o->check_total, VKC_SHADER_GRAD_CHECK, "bbbb", sizeof(CheckPush), spec_total, 4) ||
+            vkc_tensor_alloc(device, (VkDeviceSize)o->nchunks * 4, &o->bad))
+            goto done;
+    }
+    o->scale = 1.0f;
     rc = vkc_optim_set_step(o, 0.0f, 1);
 done:
     free(poff), free(goff), free(table);
@@ -173,6 +187,8 @@ void vkc_optim_destroy(VkcOptim *o)
         vkc_kernel_destroy(o->ctx, &o->update);
         vkc_kernel_destroy(o->ctx, &o->norms);
         vkc_kernel_destroy(o->ctx, &o->trust);
+        vkc_kernel_destroy(o->ctx, &o->check_chunks);
+        vkc_kernel_destroy(o->ctx, &o->check_total);
     }
     memset(o, 0, sizeof *o);
 }
@@ -180,7 +196,7 @@ void vkc_optim_destroy(VkcOptim *o)
 int vkc_optim_set_step(VkcOptim *o, float lr, uint32_t step)
 {
     if (!o->step.mapped) return vkc_fail("optimizer: not initialised");
-    StepValues v = {lr, step, 1.0f, 1.0f};
+    StepValues v = {lr, step, 1.0f, 1.0f, 1.0f / o->scale, 0};
     if (o->cfg.kind == VKC_OPTIM_ADAMW) {
         if (!step) return vkc_fail("optimizer: AdamW steps count from 1");
         v.bias1 = (float)(1.0 - pow(o->cfg.beta1, step));
@@ -190,10 +206,33 @@ int vkc_optim_set_step(VkcOptim *o, float lr, uint32_t step)
     return VKC_OK;
 }
 
+int vkc_optim_set_grad_scale(VkcOptim *o, float scale)
+{
+    if (!(scale > 0) || !isfinite(scale)) return vkc_fail("optimizer: gradient scale %g is not a positive number", scale);
+    if (scale != 1.0f && !o->cfg.check_finite)
+        return vkc_fail("optimizer: a gradient scale needs the finiteness check (VkcOptimConfig.check_finite)");
+    o->scale = scale;
+    return VKC_OK;
+}
+
+bool vkc_optim_skipped(const VkcOptim *o)
+{
+    const StepValues *v = o->step.mapped;
+    return v && v->nonfinite != 0;
+}
+
 int vkc_optim_record(VkcOptim *o, VkcCmd *cmd)
 {
     const VkcOptimConfig *c = &o->cfg;
     uint32_t chunk_base = 8 * o->ntensors;
+    if (c->check_finite) {
+        /* Any inf or NaN gradient sets the step's nonfinite flag: the update below changes nothing. */
+        CheckPush cp = {chunk_base, o->nchunks};
+        VkcTensor t[4] = {o->table, o->step, o->grads, o->bad};
+        if (vkc_cmd_dispatch(cmd, &o->check_chunks, t, 1u | 2u | 4u, &cp, o->nchunks, 1, 1) ||
+            vkc_cmd_dispatch(cmd, &o->check_total, t, 1u | 4u | 8u, &cp, 1, 1, 1))
+            return VKC_ERR;
+    }
     /* Bindings 0 (table), 1 (step) and the gradients are only read. */
     switch (c->kind) {
     case VKC_OPTIM_SGD: {

@@ -7,7 +7,7 @@
 #include "vkclr/augment.h"
 #include "vkclr/train.h"
 
-/* Evaluation of the encoder (evaluate.c): -1 marks figures not computed. */
+/* Evaluation of an encoder (evaluate.c): -1 marks figures not computed. */
 typedef struct {
     uint32_t train_images, test_images;
     double probe_top1, probe_top5, probe_train_top1;
@@ -15,6 +15,12 @@ typedef struct {
     double knn_top1, knn_top5;
     uint32_t knn_k, knn_bank;
     double seconds_extract, seconds_probe, seconds_knn, seconds;
+} EncoderEval;
+
+/* The trained encoder's figures, and (final evaluation) the same encoder's at its random
+ * initialisation in `base`. */
+typedef struct {
+    EncoderEval trained, base;
 } TrainEval;
 
 /* final: probe (probe_epochs > 0) and kNN (knn_k > 0) on the whole test split; otherwise the

@@ -16,6 +16,7 @@
  * defaults, checks) -> set up data, device, model, loss, optimizer and the two recorded steps
  * -> open the outputs -> the step loop (each finished step: metrics, log line, checkpoint,
  * kNN monitor, signals) -> evaluation and results.json. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include "vkclr/interrupt.h"
 #include "vkclr/l2norm.h"
 #include "vkclr/loss.h"
+#include "vkclr/plot.h"
 
 static int64_t debug_nan_step;
 
@@ -143,6 +145,23 @@ static int check_batch(VkcContext *ctx, VkcLayers *L, const VkcTrainConfig *c)
                     c->batch, total / 1048576.0, budget / 1048576.0, heap / 1048576.0, lo);
 }
 
+/* ---------------------------------------------------------------- the loss scale (fp16) */
+
+#define SCALE_INITIAL 65536.0 /* PyTorch's GradScaler starts here too */
+#define SCALE_GROWTH 2000     /* clean steps before the scale doubles */
+
+/* After a step: a skipped step halves the scale, a run of clean ones doubles it. */
+static void update_loss_scale(VkcTrainState *st, bool skipped)
+{
+    if (skipped) {
+        st->loss_scale = st->loss_scale > 0x1p-60 ? st->loss_scale / 2 : st->loss_scale;
+        st->loss_scale_clean = 0;
+    } else if (++st->loss_scale_clean >= SCALE_GROWTH) {
+        st->loss_scale = st->loss_scale < 0x1p60 ? st->loss_scale * 2 : st->loss_scale;
+        st->loss_scale_clean = 0;
+    }
+}
+
 /* ---------------------------------------------------------------- profile */
 
 /* GPU time per kernel class (--profile): the model's op classes, then the loss and the optimizer. */
@@ -180,7 +199,6 @@ typedef struct {
     VkcTrainConfig cfg;
     char resume_file[1100]; /* "" unless resuming */
     const char *resume_dir;
-    VkcCheckpointMeta resumed; /* the checkpoint's step and metrics interval */
     bool lead;              /* rank 0: prints and writes the output directory */
     VkcDataset ds, train_ds; /* train_ds: ds with the training split cut to --limit */
     VkcAugmentConfig aug;
@@ -195,9 +213,20 @@ typedef struct {
     DistStep dstep;          /* more than one rank: the collectives of a step */
     VkcTensor zg, dzg;       /* ... and the global embeddings and their gradient */
     VkcCmd cmd[2];
+    /* fp16: the dynamic loss scale. The loss's gradient is multiplied by it (the scale kernel,
+     * reading scale_buf) and the optimizer divides it out and skips a step whose gradients
+     * overflowed; the scale halves then, and doubles after SCALE_GROWTH clean steps. */
+    VkcKernel scale_kernel;
+    VkcTensor scale_buf;
+    VkcTrainState state;
+    int skipped_in_interval;
+    /* --snapshot-minutes: a copy of the checkpoint after these minutes of training. */
+    double snapshot_min[32], loop_start;
+    int nsnapshots, next_snapshot;
     Profile prof;
     VkcProducer *producer;
     FILE *metrics_file;
+    VkcPlotter *plotter; /* rank 0: redraws curves.png in a thread after each metrics line */
     char ckpt_path[1100];
     /* The schedule: steps per epoch, steps in all, warm-up steps, the step this process
      * stops at, images per step over all ranks, the peak learning rate. */
@@ -218,10 +247,12 @@ typedef struct {
 /* Destroying is safe on whatever setup left: every member starts zeroed. */
 static void run_destroy(Run *r)
 {
+    vkc_plotter_stop(r->plotter, NULL);
     vkc_producer_destroy(r->producer);
     if (r->metrics_file) fclose(r->metrics_file);
     vkc_cmd_destroy(&r->cmd[0]);
     vkc_cmd_destroy(&r->cmd[1]);
+    if (r->ctx.device) vkc_kernel_destroy(&r->ctx, &r->scale_kernel);
     vkc_optim_destroy(&r->opt);
     dist_step_destroy(&r->dstep);
     vkc_model_destroy(&r->model);
@@ -321,6 +352,13 @@ static int setup_model(Run *r)
     if (vkc_context_create(&r->ctx, &copt)) return VKC_ERR;
     vkc_arena_init(&r->dev, &r->ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&r->host, &r->ctx, VKC_MEMORY_STAGING);
+    if (c->precision < 0) c->precision = vkc_auto_precision(&r->ctx);
+    if (!r->ctx.dtype_ok[c->precision])
+        return vkc_fail("--precision %s: %s cannot store 16-bit activations (it lacks 16-bit storage buffers, 16-bit "
+                        "arithmetic types or the 16-bit texel formats); use --precision fp32",
+                        vkc_dtype_name((VkcDtype)c->precision), r->ctx.props.deviceName);
+    c->model.act_dtype = (VkcDtype)c->precision;
+    bool scaled = c->model.act_dtype == VKC_F16;
     if (vkc_model_kernels_init(&r->ctx, &r->k) || check_batch(&r->ctx, &r->k.layers, c) ||
         vkc_l2norm_init(&r->ctx, &r->l2))
         return VKC_ERR;
@@ -350,7 +388,11 @@ static int setup_model(Run *r)
         if (c->sync_bn == 1) r->model.bn_sync = &r->dstep.bn;
     }
 
+    if (scaled && (vkc_tensor_alloc(&r->host, 4, &r->scale_buf) ||
+                   vkc_kernel_create(&r->ctx, &r->scale_kernel, VKC_SHADER_SCALE, "bb", 4, (uint32_t[1]){64}, 1)))
+        return VKC_ERR;
     VkcOptimConfig ocfg = vkc_optim_defaults(c->optimizer);
+    ocfg.check_finite = scaled;
     if (c->weight_decay >= 0) ocfg.weight_decay = c->weight_decay;
     else c->weight_decay = ocfg.weight_decay;
     VkcParam *params;
@@ -359,8 +401,9 @@ static int setup_model(Run *r)
     int orc = vkc_optim_init(&r->ctx, &r->opt, &ocfg, params, nparams, &r->dev, &r->host);
     free(params);
     if (orc) return VKC_ERR;
+    r->state = (VkcTrainState){.loss_scale = scaled ? SCALE_INITIAL : 1.0};
     if (r->resume_file[0]) {
-        VkcCheckpointMeta *m = &r->resumed;
+        VkcTrainState *m = &r->state;
         if (vkc_checkpoint_load(r->resume_file, &r->model, &r->opt, m)) return VKC_ERR;
         if (m->step != r->start)
             return vkc_fail("%s changed while it was read (step %lld, then %lld)", r->resume_file, (long long)r->start,
@@ -371,6 +414,15 @@ static int setup_model(Run *r)
         return VKC_OK;
     }
     return vkc_model_init_params(&r->model, r->cfg.seed);
+}
+
+/* fp16: dz *= the loss scale, so the 16-bit gradients of the encoder stay out of the
+ * subnormal range (the optimizer divides it out). */
+static int scale_loss_gradient(Run *r, VkcCmd *cmd, uint32_t n)
+{
+    if (!r->scale_buf.buffer) return VKC_OK;
+    VkcTensor t[2] = {r->scale_buf, r->dz};
+    return vkc_cmd_dispatch(cmd, &r->scale_kernel, t, 1u, &n, vkc_div_up(n, 64), 1, 1);
 }
 
 /* Record slot s's step once: forward, loss, backward, optimizer (with profile timestamps). */
@@ -403,7 +455,7 @@ static int record_step(Run *r, int s)
     if (vkc_l2norm_forward(&r->l2, cmd, n2, dim, e, r->z) ||
         (multi && dist_step_gather_embeddings(&r->dstep, cmd, r->z, r->zg)) ||
         vkc_contrastive_forward(&r->loss, cmd, z, r->metrics[s]) || vkc_contrastive_backward(&r->loss, cmd, z, dz) ||
-        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) ||
+        (multi && dist_step_own_rows(&r->dstep, cmd, r->dzg, r->dz)) || scale_loss_gradient(r, cmd, n2 * dim) ||
         vkc_l2norm_backward(&r->l2, cmd, n2, dim, e, r->dz, r->dembed))
         return VKC_ERR;
     if (prof) {
@@ -524,10 +576,21 @@ static int prepare_out(Run *r)
             return vkc_fail("--out %s already holds a run (%s): continue it with --resume %s, write elsewhere with "
                             "--out, or replace it with --force",
                             c->out, held, c->out);
-        for (size_t i = 0; held && i < sizeof run_files / sizeof run_files[0]; i++) {
-            snprintf(path, sizeof path, "%s/%s", c->out, run_files[i]);
-            if (remove(path) && errno != ENOENT) return vkc_fail("--force: cannot remove %s: %s", path, strerror(errno));
+        /* --force: the old run's files go, its curves and --snapshot-minutes copies too. */
+        DIR *d = held ? opendir(c->out) : NULL;
+        for (struct dirent *e; d && (e = readdir(d));) {
+            const char *n = e->d_name;
+            size_t len = strlen(n);
+            bool old = !strcmp(n, "curves.png") || (!strncmp(n, "checkpoint-", 11) && len > 20 &&
+                                                     !strcmp(n + len - 15, "min.safetensors"));
+            for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) old = old || !strcmp(n, run_files[i]);
+            snprintf(path, sizeof path, "%s/%s", c->out, n);
+            if (old && remove(path) && errno != ENOENT) {
+                closedir(d);
+                return vkc_fail("--force: cannot remove %s: %s", path, strerror(errno));
+            }
         }
+        if (d) closedir(d);
     }
     snprintf(path, sizeof path, "%s/results.json", c->out);
     if (r->resume_dir && remove(path) && errno != ENOENT) return vkc_fail("cannot remove %s: %s", path, strerror(errno));
@@ -557,6 +620,7 @@ static int open_outputs(Run *r)
     if (r->start && keep_metrics_until(path, r->start)) return VKC_ERR;
     r->metrics_file = fopen(path, r->start ? "a" : "w");
     if (!r->metrics_file) return vkc_fail("cannot write %s: %s", path, strerror(errno));
+    if (vkc_plotter_start(&r->plotter, c->out)) fprintf(stderr, "vkclr: warning: %s; no curves.png\n", vkc_error());
     return VKC_OK;
 }
 
@@ -565,11 +629,12 @@ static void print_start(const Run *r)
     const VkcTrainConfig *c = &r->cfg;
     if (c->quiet) return;
     printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
-           "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s\n",
+           "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
            (unsigned long long)r->model.nparams, r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
            (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
-           vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "");
+           vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "",
+           vkc_dtype_name(c->model.act_dtype));
     if (c->ranks > 1)
         printf("%d ranks x batch %d, global negatives, %s batch norm, rank 0 writes %s\n", c->ranks, c->batch,
                c->sync_bn ? "synchronised" : "per-rank", c->out);
@@ -638,6 +703,7 @@ static int metrics_line(Run *r, cJSON *line)
     bad = fflush(r->metrics_file) != 0 || bad;
     free(text);
     if (bad) return vkc_fail("writing %s/metrics.jsonl: %s", r->cfg.out, strerror(errno ? errno : EIO));
+    vkc_plotter_request(r->plotter);
     return VKC_OK;
 }
 
@@ -660,12 +726,17 @@ static int log_interval(Run *r, int64_t done, float last_loss, bool epoch_end)
         cJSON_AddNumberToObject(line, "lr", vkc_train_lr(r->peak, done - 1, r->warmup, r->total));
         cJSON_AddNumberToObject(line, "images_per_s", ips);
         cJSON_AddNumberToObject(line, "steps_averaged", r->interval_n);
+        if (r->scale_buf.buffer) {
+            cJSON_AddNumberToObject(line, "skipped_steps", r->skipped_in_interval);
+            cJSON_AddNumberToObject(line, "loss_scale", r->state.loss_scale);
+        }
         cJSON_AddNumberToObject(line, "last_loss", last_loss);
         if (metrics_line(r, line)) return VKC_ERR;
     }
     progress(r, done, (float)mean[VKC_METRIC_LOSS], (float)mean[VKC_METRIC_ACCURACY], ips, eta, epoch_end && r->tty);
     memset(r->msum, 0, sizeof r->msum);
     r->interval_n = r->interval_here = 0;
+    r->skipped_in_interval = 0;
     r->interval_start = tnow;
     return VKC_OK;
 }
@@ -679,31 +750,58 @@ static int knn_monitor(Run *r, int64_t done)
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "step", (double)done);
     cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
-    cJSON_AddNumberToObject(line, "knn_top1", mon.knn_top1);
-    cJSON_AddNumberToObject(line, "knn_top5", mon.knn_top5);
-    cJSON_AddNumberToObject(line, "knn_k", mon.knn_k);
-    cJSON_AddNumberToObject(line, "knn_bank", mon.knn_bank);
-    cJSON_AddNumberToObject(line, "knn_queries", mon.test_images);
-    cJSON_AddNumberToObject(line, "knn_seconds", mon.seconds);
+    cJSON_AddNumberToObject(line, "knn_top1", mon.trained.knn_top1);
+    cJSON_AddNumberToObject(line, "knn_top5", mon.trained.knn_top5);
+    cJSON_AddNumberToObject(line, "knn_k", mon.trained.knn_k);
+    cJSON_AddNumberToObject(line, "knn_bank", mon.trained.knn_bank);
+    cJSON_AddNumberToObject(line, "knn_queries", mon.trained.test_images);
+    cJSON_AddNumberToObject(line, "knn_seconds", mon.trained.seconds);
     if (metrics_line(r, line)) return VKC_ERR;
     if (!c->quiet && !r->tty)
         printf("epoch %lld kNN monitor (%u-image bank, %u test images): top-1 %.2f%%\n", (long long)(done / r->spe),
-               mon.knn_bank, mon.test_images, 100 * mon.knn_top1);
+               mon.trained.knn_bank, mon.trained.test_images, 100 * mon.trained.knn_top1);
     return VKC_OK;
 }
 
-typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
-
-/* The checkpoint after step `done` (rank 0), with the metrics interval in progress. */
-static int save_checkpoint(Run *r, int64_t done, bool knn_pending)
+/* Where the run stands after step `done`: the step, the metrics interval in progress, whether
+ * the kNN monitor of this step is still owed, the step's loss (the loss scale is kept current). */
+static void set_state(Run *r, int64_t done, bool knn_pending)
 {
     _Static_assert(VKC_CONTRASTIVE_METRICS <= VKC_CHECKPOINT_MAX_SUMS, "raise VKC_CHECKPOINT_MAX_SUMS");
-    VkcCheckpointMeta m = {.step = done, .epoch = done / r->spe, .interval_steps = r->interval_n,
-                           .interval_nsums = VKC_CONTRASTIVE_METRICS, .knn_pending = knn_pending, .have_last = r->last_known,
-                           .last_loss = r->res->last_loss, .last_accuracy = r->res->last_accuracy};
-    memcpy(m.interval_sums, r->msum, sizeof r->msum);
-    return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &m);
+    VkcTrainState *st = &r->state;
+    st->step = done;
+    st->epoch = done / r->spe;
+    st->interval_steps = r->interval_n;
+    st->interval_nsums = VKC_CONTRASTIVE_METRICS;
+    memcpy(st->interval_sums, r->msum, sizeof r->msum);
+    st->knn_pending = knn_pending;
+    st->have_last = r->last_known;
+    st->last_loss = r->res->last_loss;
+    st->last_accuracy = r->res->last_accuracy;
 }
+
+/* The checkpoint after step `done` (rank 0). */
+static int checkpoint(Run *r, int64_t done, bool knn_pending)
+{
+    set_state(r, done, knn_pending);
+    return vkc_checkpoint_save(r->ckpt_path, &r->model, &r->opt, &r->cfg, &r->state);
+}
+
+/* --snapshot-minutes: once training has run T minutes, the checkpoint as of now, kept as
+ * checkpoint-<T>min.safetensors (the probe after T minutes: bench/quality_per_minute.sh). */
+static int snapshot(Run *r, int64_t done)
+{
+    if (r->next_snapshot >= r->nsnapshots || now() - r->loop_start < 60 * r->snapshot_min[r->next_snapshot])
+        return VKC_OK;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoint-%gmin.safetensors", r->cfg.out, r->snapshot_min[r->next_snapshot]);
+    while (r->next_snapshot < r->nsnapshots && now() - r->loop_start >= 60 * r->snapshot_min[r->next_snapshot])
+        r->next_snapshot++;
+    set_state(r, done, false);
+    return vkc_checkpoint_save(path, &r->model, &r->opt, &r->cfg, &r->state);
+}
+
+typedef enum { STEP_GO_ON, STEP_STOP, STEP_FAILED } StepOutcome;
 
 /* Step `done` finished on slot s: its metrics, the log line, the kNN monitor and the checkpoint
  * at epoch ends (the checkpoint also when stopping), and whether a signal asks to stop. The
@@ -734,6 +832,12 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     res->last_loss = loss;
     res->last_accuracy = acc;
     r->last_known = true;
+    if (r->scale_buf.buffer) {
+        bool skipped = vkc_optim_skipped(&r->opt);
+        r->skipped_in_interval += skipped;
+        res->skipped_steps += skipped;
+        update_loss_scale(&r->state, skipped);
+    }
     for (int k = 0; k < VKC_CONTRASTIVE_METRICS; k++) r->msum[k] += mv[k];
     r->interval_n++;
     r->interval_here++;
@@ -750,10 +854,19 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
     bool stop = c->ranks > 1 ? vkc_dist_any(&c->dist, vkc_interrupt_pending()) : vkc_interrupt_pending();
     if (epoch_end || stop || done == r->end) {
         /* Every rank must hold the same parameters (rank 0 saves its own): checked here. */
-        if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) || (r->lead && save_checkpoint(r, done, knn_pending)))
+        if ((c->ranks > 1 && dist_step_check_replicas(&r->dstep)) || (r->lead && checkpoint(r, done, knn_pending)))
             return STEP_FAILED;
     }
+    if (r->lead && snapshot(r, done)) return STEP_FAILED;
     return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
+}
+
+/* The loss scale of the next submitted step (fp16). */
+static int set_loss_scale(Run *r)
+{
+    if (!r->scale_buf.buffer) return VKC_OK;
+    *(float *)r->scale_buf.mapped = (float)r->state.loss_scale;
+    return vkc_optim_set_grad_scale(&r->opt, (float)r->state.loss_scale);
 }
 
 /* Steps start..end; *done gets the steps completed. */
@@ -764,24 +877,25 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
     VkcBatch inflight_batch, batch;
     VkcProducerStats before, after;
     r->tty = isatty(STDERR_FILENO) && !r->cfg.quiet;
-    r->interval_start = now();
+    r->interval_start = r->loop_start = now();
+    r->nsnapshots = vkc_config_snapshots(&r->cfg, r->snapshot_min, 32);
     r->steady_from = -1;
     *done = r->start;
     /* Resuming: the interval the checkpoint was cut in goes on (its lines are an uninterrupted
      * run's), and a kNN monitor a signal interrupted runs first. */
-    if (r->resumed.interval_steps) {
-        r->interval_n = r->resumed.interval_steps;
-        memcpy(r->msum, r->resumed.interval_sums, sizeof r->msum);
+    if (r->state.interval_steps) {
+        r->interval_n = r->state.interval_steps;
+        memcpy(r->msum, r->state.interval_sums, sizeof r->msum);
     }
-    if (r->resumed.have_last) {
-        res->last_loss = r->resumed.last_loss, res->last_accuracy = r->resumed.last_accuracy;
+    if (r->state.have_last) {
+        res->last_loss = r->state.last_loss, res->last_accuracy = r->state.last_accuracy;
         r->last_known = true;
     }
-    if (r->resumed.knn_pending && r->start < r->total) {
+    if (r->state.knn_pending && r->start < r->total) {
         int krc = r->lead ? knn_monitor(r, r->start) : VKC_OK;
         if (krc && !vkc_interrupt_pending()) return VKC_ERR;
         /* Done: the checkpoint no longer owes it (else a second resume would log it twice). */
-        if (r->lead && !krc && save_checkpoint(r, r->start, false)) return VKC_ERR;
+        if (r->lead && !krc && checkpoint(r, r->start, false)) return VKC_ERR;
         if (r->cfg.ranks > 1 ? vkc_dist_any(&r->cfg.dist, vkc_interrupt_pending()) : vkc_interrupt_pending()) {
             res->interrupted = true;
             return VKC_OK;
@@ -821,7 +935,9 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
         /* Step t: its learning rate and number, then submit the command buffer of its slot. */
         float lr = vkc_train_lr(r->peak, t, r->warmup, r->total);
         if (debug_nan_step && t + 2 == debug_nan_step) lr = NAN;
-        if (vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) || vkc_cmd_submit(&r->cmd[batch.slot])) return VKC_ERR;
+        if (set_loss_scale(r) || vkc_optim_set_step(&r->opt, lr, (uint32_t)(t + 1)) ||
+            vkc_cmd_submit(&r->cmd[batch.slot]))
+            return VKC_ERR;
         inflight = t;
         inflight_batch = batch;
     }
@@ -872,6 +988,11 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     cJSON_AddNumberToObject(j, "train_seconds", res->seconds);
     cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
     cJSON_AddNumberToObject(j, "gpu_wait_seconds", res->gpu_wait_seconds);
+    cJSON_AddStringToObject(j, "precision", vkc_dtype_name(c->model.act_dtype));
+    if (r->scale_buf.buffer) {
+        cJSON_AddNumberToObject(j, "skipped_steps", (double)res->skipped_steps);
+        cJSON_AddNumberToObject(j, "loss_scale", r->state.loss_scale);
+    }
     train_evaluate_json(ev, j);
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
     cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
@@ -942,7 +1063,9 @@ static int finish_run(Run *r, int64_t done, double t0)
      * stops it like a step (the checkpoint of the last step stays; --resume evaluates again). */
     TrainEval ev;
     memset(&ev, 0, sizeof ev);
-    ev.knn_top1 = ev.knn_top5 = ev.probe_top1 = ev.probe_top5 = ev.probe_train_top1 = -1;
+    ev.trained.knn_top1 = ev.trained.probe_top1 = ev.base.knn_top1 = ev.base.probe_top1 = -1;
+    ev.trained.knn_top5 = ev.trained.probe_top5 = ev.base.knn_top5 = ev.base.probe_top5 = -1;
+    ev.trained.probe_train_top1 = ev.base.probe_train_top1 = -1;
     char evaluation[700];
     if (done < r->total)
         snprintf(evaluation, sizeof evaluation, "not yet: stopped after epoch %lld of %d (--stop-after)",
@@ -962,13 +1085,14 @@ static int finish_run(Run *r, int64_t done, double t0)
                        r->ckpt_path, c->out);
             return VKC_OK;
         }
-        res->probe_top1 = ev.probe_top1, res->probe_top5 = ev.probe_top5;
-        res->knn_top1 = ev.knn_top1, res->knn_top5 = ev.knn_top5;
+        res->probe_top1 = ev.trained.probe_top1, res->probe_top5 = ev.trained.probe_top5;
+        res->knn_top1 = ev.trained.knn_top1, res->knn_top5 = ev.trained.knn_top5;
         if (!c->quiet && strcmp(evaluation, "done")) printf("evaluation %s\n", evaluation);
         else if (!c->quiet) train_evaluate_print(&ev, c);
     }
     if (r->lead && write_results(r, done, &ev, evaluation)) return VKC_ERR;
-    if (!c->quiet) printf("results in %s (config.json, metrics.jsonl, checkpoint.safetensors, results.json)\n", c->out);
+    if (!c->quiet)
+        printf("results in %s (config.json, metrics.jsonl, curves.png, checkpoint.safetensors, results.json)\n", c->out);
     return VKC_OK;
 }
 
@@ -1028,5 +1152,66 @@ done:
     run_destroy(r);
     free(r);
     vkc_interrupt_clear(); /* honoured: the next run in this process starts afresh */
+    return rc;
+}
+
+/* ---------------------------------------------------------------- vkclr bench train */
+
+int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBench *out)
+{
+    memset(out, 0, sizeof *out);
+    if (warmup < 0 || steps < 1) return vkc_fail("bench: need warmup >= 0 and steps >= 1");
+    Run *r = calloc(1, sizeof *r);
+    if (!r) return vkc_fail("out of host memory");
+    VkcTrainResult res;
+    memset(&res, 0, sizeof res);
+    r->res = &res;
+    int rc = VKC_ERR;
+    if (resolve_config(r, cfg, NULL) || setup_data(r) || setup_model(r)) goto done;
+    /* The views of every step: noise in [-1, 1), written once (no producer, no disk). */
+    VkcRng rng = vkc_rng(r->cfg.seed, 0, 0, 0);
+    for (int s = 0; s < 2; s++) {
+        float *x = r->slot[s].mapped;
+        for (uint32_t i = 0; i < vkc_tensor_floats(r->slot[s]); i++) x[i] = vkc_rng_range(&rng, -1, 1);
+    }
+    /* Slot 0's step runs unprofiled (the timed steps); slot 1's with timestamps around every op. */
+    r->prof.on = false;
+    if (record_step(r, 0)) goto done;
+    r->prof.on = r->ctx.has_timestamps;
+    if (record_step(r, 1)) goto done;
+    r->gbatch = r->cfg.batch * r->cfg.ranks;
+    if (set_loss_scale(r)) goto done;
+    for (int i = 0; i < warmup; i++)
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, (uint32_t)i + 1) || vkc_cmd_submit_wait(&r->cmd[0])) goto done;
+    double t0 = now();
+    for (int i = 0; i < steps; i++)
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, (uint32_t)(warmup + i) + 1) || vkc_cmd_submit_wait(&r->cmd[0]))
+            goto done;
+    double seconds = now() - t0;
+    for (int i = 0; r->prof.on && i < 3; i++) {
+        if (vkc_optim_set_step(&r->opt, r->cfg.lr, 1) || vkc_cmd_submit_wait(&r->cmd[1])) goto done;
+        accumulate_profile(r, 1);
+    }
+    out->steps = steps;
+    out->seconds = seconds;
+    out->ms_per_step = 1e3 * seconds / steps;
+    out->images_per_second = (double)steps * r->gbatch / seconds;
+    uint32_t n2 = 2 * (uint32_t)r->cfg.batch;
+    out->flops_per_image = (vkc_model_flops(&r->model, n2, true) + vkc_contrastive_flops(&r->loss)) / r->cfg.batch;
+    out->tflops = out->flops_per_image * out->images_per_second / 1e12;
+    const Profile *p = &r->prof;
+    double sum = profile_sum(p);
+    if (p->steps > 0) out->gpu_ms_per_step = p->step_ns / p->steps / 1e6;
+    for (int i = 0; i < p->nclasses && i < VKC_BENCH_MAX_CLASSES; i++) {
+        out->class_names[i] = p->names[i];
+        out->class_share[i] = sum > 0 ? p->ns[i] / sum : 0;
+        out->nclasses = i + 1;
+    }
+    snprintf(out->device, sizeof out->device, "%s", r->ctx.props.deviceName);
+    out->nparams = r->model.nparams;
+    rc = VKC_OK;
+done:
+    run_destroy(r);
+    free(r);
     return rc;
 }

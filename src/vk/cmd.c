@@ -238,7 +238,12 @@ int vkc_cmd_dispatch(VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors, 
             writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
             writes[i].pBufferInfo = &buffer_infos[i];
         } else {
-            VkDeviceSize texel = kind == 't' ? 16 : 4;
+            static const VkFormat formats[VKC_DTYPES][2] = {
+                [VKC_F32] = {VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32G32B32A32_SFLOAT},
+                [VKC_F16] = {VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT},
+                [VKC_BF16] = {VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT},
+            };
+            VkDeviceSize texel = (kind == 't' ? 4 : 1) * vkc_dtype_size(t->dtype);
             if (t->offset % ctx->props.limits.minTexelBufferOffsetAlignment)
                 return vkc_fail("%s: binding %d offset %llu is not aligned for a texel buffer", k->name, i,
                                 (unsigned long long)t->offset);
@@ -250,7 +255,7 @@ int vkc_cmd_dispatch(VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors, 
             VkBufferViewCreateInfo view_info = {
                 .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                 .buffer = t->buffer,
-                .format = kind == 't' ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+                .format = formats[t->dtype][kind == 't'],
                 .offset = t->offset,
                 .range = range,
             };

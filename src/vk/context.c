@@ -232,6 +232,29 @@ static int pick_device(VkInstance instance, int wanted, int local_rank, VkPhysic
     return VKC_OK;
 }
 
+/* Does the device offer extension `name`? */
+static bool device_extension(VkPhysicalDevice physical, const char *name)
+{
+    uint32_t n = 0;
+    vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
+    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
+    bool found = false;
+    if (e && vkEnumerateDeviceExtensionProperties(physical, NULL, &n, e) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
+    free(e);
+    return found;
+}
+
+/* Can both formats back uniform texel buffers? */
+static bool texel_formats_ok(VkPhysicalDevice physical, VkFormat one, VkFormat four)
+{
+    VkFormatProperties a, b;
+    vkGetPhysicalDeviceFormatProperties(physical, one, &a);
+    vkGetPhysicalDeviceFormatProperties(physical, four, &b);
+    return (a.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
+           (b.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
+}
+
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
 {
     memset(ctx, 0, sizeof *ctx);
@@ -285,6 +308,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         return vkc_fail("device %d (%s) has no compute queue", ctx->device_index, ctx->props.deviceName);
     }
     ctx->has_timestamps = ctx->props.limits.timestampComputeAndGraphics && ctx->props.limits.timestampPeriod > 0;
+    vkc_coopmat_query(ctx);
 
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue_info = {
@@ -293,10 +317,42 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         .queueCount = 1,
         .pQueuePriorities = &priority,
     };
+    /* 16-bit activations need 16-bit storage-buffer access (stores), the 16-bit texel formats
+     * the binding kinds use (loads), and 16-bit arithmetic types for the conversions the
+     * shaders write (shaderFloat16 for fp16, shaderInt16 for bf16's bit patterns); each is
+     * enabled where the device has it. shaderFloat16 is Vulkan 1.2, or VK_KHR_shader_float16_int8. */
+    bool float16_query = ctx->props.apiVersion >= VK_API_VERSION_1_2 ||
+                         device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    VkPhysicalDeviceShaderFloat16Int8Features f16i8 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                      .pNext = float16_query ? &f16i8 : NULL};
+    VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
+    vkGetPhysicalDeviceFeatures2(ctx->physical, &features);
+    bool storage = storage16.storageBuffer16BitAccess;
+    ctx->dtype_ok[VKC_F32] = true;
+    ctx->dtype_ok[VKC_F16] = storage && f16i8.shaderFloat16 &&
+                             texel_formats_ok(ctx->physical, VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT);
+    ctx->dtype_ok[VKC_BF16] = storage && features.features.shaderInt16 &&
+                              texel_formats_ok(ctx->physical, VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT);
+    VkPhysicalDeviceShaderFloat16Int8Features enable_f16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .shaderFloat16 = f16i8.shaderFloat16};
+    VkPhysicalDevice16BitStorageFeatures enable16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                     .pNext = f16i8.shaderFloat16 ? &enable_f16 : NULL,
+                                                     .storageBuffer16BitAccess = storage};
+    VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16};
+    const char *extensions[1];
+    uint32_t nextensions = 0;
+    if (f16i8.shaderFloat16 && ctx->props.apiVersion < VK_API_VERSION_1_2)
+        extensions[nextensions++] = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
     VkDeviceCreateInfo dev_info = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = &enable16,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue_info,
+        .enabledExtensionCount = nextensions,
+        .ppEnabledExtensionNames = extensions,
+        .pEnabledFeatures = &enable_core,
     };
     VkResult r = vkCreateDevice(ctx->physical, &dev_info, NULL, &ctx->device);
     if (r != VK_SUCCESS) {

@@ -12,6 +12,9 @@ int vkc_block_create(VkcContext *ctx, VkDeviceSize size, VkMemoryPropertyFlags r
                      VkMemoryPropertyFlags preferred, VkcBlock *out);
 void vkc_block_destroy(VkcContext *ctx, VkcBlock *b);
 
+/* Fill ctx->coop from the device's cooperative-matrix properties (coopmat.c). */
+void vkc_coopmat_query(VkcContext *ctx);
+
 /* Record, submit and wait for a one-off command buffer filled by `fill`. */
 int vkc_run_once(VkcContext *ctx, void (*fill)(VkCommandBuffer cb, void *user), void *user);
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "vkclr/half.h"
 
 #define TENSOR_ALIGN 256         /* >= every device's minStorageBufferOffsetAlignment seen */
 #define DEFAULT_BLOCK (64u << 20) /* capped by maxStorageBufferRange */
@@ -128,6 +129,13 @@ static int add_block(VkcArena *arena, VkDeviceSize size)
     return VKC_OK;
 }
 
+int vkc_tensor_alloc_typed(VkcArena *arena, uint64_t count, VkcDtype dtype, VkcTensor *out)
+{
+    if (vkc_tensor_alloc(arena, count * vkc_dtype_size(dtype), out)) return VKC_ERR;
+    out->dtype = dtype;
+    return VKC_OK;
+}
+
 int vkc_tensor_alloc(VkcArena *arena, VkDeviceSize bytes, VkcTensor *out)
 {
     VkDeviceSize range = arena->ctx->props.limits.maxStorageBufferRange;
@@ -210,4 +218,26 @@ int vkc_upload(VkcContext *ctx, VkcTensor dst, const void *src, size_t bytes)
 int vkc_download(VkcContext *ctx, VkcTensor src, void *dst, size_t bytes)
 {
     return transfer(ctx, src, dst, bytes, false);
+}
+
+int vkc_upload_floats(VkcContext *ctx, VkcTensor dst, const float *src, size_t n)
+{
+    if (dst.dtype == VKC_F32) return vkc_upload(ctx, dst, src, n * 4);
+    uint16_t *h = malloc((n ? n : 1) * 2);
+    if (!h) return vkc_fail("out of host memory");
+    for (size_t i = 0; i < n; i++) h[i] = dst.dtype == VKC_F16 ? vkc_f32_to_f16(src[i]) : vkc_f32_to_bf16(src[i]);
+    int rc = vkc_upload(ctx, dst, h, n * 2);
+    free(h);
+    return rc;
+}
+
+int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n)
+{
+    if (src.dtype == VKC_F32) return vkc_download(ctx, src, dst, n * 4);
+    uint16_t *h = malloc((n ? n : 1) * 2);
+    if (!h) return vkc_fail("out of host memory");
+    int rc = vkc_download(ctx, src, h, n * 2);
+    for (size_t i = 0; i < n && !rc; i++) dst[i] = src.dtype == VKC_F16 ? vkc_f16_to_f32(h[i]) : vkc_bf16_to_f32(h[i]);
+    free(h);
+    return rc;
 }

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[300];
     snprintf(path, sizeof path, "%s/c.safetensors", dir);
     VkcTrainConfig cfg;
-    VkcCheckpointMeta meta;
+    VkcTrainState meta;
     int64_t step;
     int whole = vkc_checkpoint_check_bytes(data, size, path, &cfg, &meta);
     if (whole != VKC_OK && !strstr(vkc_error(), path)) abort(); /* every message names the file */
