@@ -418,6 +418,29 @@ static void test_stops_resume_exactly(void **state)
     fixture_cleanup(straight);
 }
 
+/* A stop asked for before the run starts (a signal while the data loads): nothing trained,
+ * nothing of a run written, and the request does not outlive the run. */
+static void test_stop_during_setup(void **state)
+{
+    (void)state;
+    char dir[256], path[400];
+    fixture_dir(dir);
+    VkcTrainConfig c = tiny(dir);
+    VkcTrainResult res;
+    vkc_train_request_stop();
+    train_ok(&c, NULL, NULL, NULL, &res);
+    assert_true(res.interrupted);
+    assert_int_equal(res.steps, 0);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    train_ok(&c, NULL, NULL, NULL, &res); /* the next run is not stopped */
+    assert_false(res.interrupted);
+    assert_int_equal(res.steps, 8);
+    fixture_cleanup(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) vkclr_binary = argv[1];
@@ -425,6 +448,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_changed_checkpoints), cmocka_unit_test(test_old_checkpoint_warns),
         cmocka_unit_test(test_nonsense_refused),    cmocka_unit_test(test_no_test_images),
         cmocka_unit_test(test_export_full_disk),    cmocka_unit_test(test_stops_resume_exactly),
+        cmocka_unit_test(test_stop_during_setup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
