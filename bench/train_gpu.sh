@@ -13,7 +13,7 @@ fi
 echo "binary: $bin"; ldd "$bin" | grep "not found"
 "$bin" devices 2>&1 | head -20
 timeout 240 "$bin" train --data synthetic:32x32x3:10240 --encoder resnet18 --batch 512 --epochs 1 --threads 12 \
-  --knn-k 0 --log-every 2 --out "$OUT/resnet18" --profile 2>&1 | tail -15
+  --knn-k 0 --log-every 2 --out "$OUT/resnet18" --force --profile 2>&1 | tail -15
 if [ -d /usr/share/datasets/fashion-mnist ]; then
-  timeout 120 "$bin" train --limit 0 --epochs 1 --threads 4 --out "$OUT/convnet" --profile --log-every 100 2>&1 | tail -8
+  timeout 120 "$bin" train --limit 0 --epochs 1 --threads 4 --out "$OUT/convnet" --force --profile --log-every 100 2>&1 | tail -8
 fi
