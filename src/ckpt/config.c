@@ -116,6 +116,10 @@ const VkcOption vkc_train_options[] = {
     {"--profile", NULL, SWITCH, FIELD(profile), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL,
      "GPU timestamps around every kernel: time share per kernel class", NULL},
     {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output", NULL},
+    {"--dump-steps", NULL, INT, FIELD(dump_steps), 0, 1 << 20, NULL, "0", NULL, 0, RESUMABLE, RUN, "K",
+     "debugging and parity checks (tests/parity): write init.safetensors (the state before\n"
+     "the first step), views.npy (float32 [K][2 x batch][C][H][W], the exact views of the first\n"
+     "K steps) and steps/NNNNNN.safetensors (the state after each); one rank only", NULL},
 };
 const int vkc_train_noptions = (int)(sizeof vkc_train_options / sizeof vkc_train_options[0]);
 _Static_assert(sizeof vkc_train_options / sizeof vkc_train_options[0] <= VKC_MAX_OPTIONS, "raise VKC_MAX_OPTIONS");
