@@ -563,7 +563,7 @@ static void print_start(const Run *r)
     printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
            "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
-           (unsigned long long)r->model.nparams, r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
+           (unsigned long long)vkc_model_param_count(&r->model), r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
            (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
            vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "",
            vkc_dtype_name(c->model.act_dtype));
@@ -1048,7 +1048,7 @@ int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBe
         out->nclasses = i + 1;
     }
     snprintf(out->device, sizeof out->device, "%s", r->ctx.props.deviceName);
-    out->nparams = r->model.nparams;
+    out->nparams = vkc_model_param_count(&r->model);
     rc = VKC_OK;
 done:
     run_destroy(r);
