@@ -1,39 +1,64 @@
-#!/bin/bash
-# One prepared session on a machine with a real GPU: device listing, the test binaries under
-# the validation layer, selftest, and the benchmarks. Usage: bench/gpu_session.sh BIN_DIR OUT_DIR [what...]
-# BIN_DIR holds vkclr and the test_* binaries built elsewhere; OUT_DIR receives the logs.
-# `what` picks parts: tests gemm layers head train (default: all but train).
+#!/bin/sh
+# One session on a GPU machine (run from the repository root, after bench/gpu_prepare.sh here):
+# the device, selftest (every check, the 16-bit builds included; SKIP lines name the variants the
+# device cannot run), the GEMM, the training step of vkclr against the PyTorch peer on the same
+# model (ResNet-18, CIFAR stem, 32x32x3, batch 512; NT-Xent, LARS) in every precision, and the
+# GPU recipe of the README (ResNet-18 on Fashion-MNIST, 8 minutes). Usage:
+#   sh bench/gpu_session.sh [parts]      parts: selftest gemm train torch recipe (default: all)
+# Logs go to $OUT (the device tool's folder; default /tmp/vkclr-gpu): session.log (everything),
+# figures.jsonl (one JSON object per measurement), recipe.json and curves.png of the recipe.
 set -u
-bin=$1 out=$2
-shift 2
-parts=${*:-tests gemm layers head}
-mkdir -p "$out"
-run() { # name, command...
-  local name=$1; shift
-  echo "== $name: $*" | tee -a "$out/summary.txt"
-  local t0=$(date +%s%N)
-  "$@" >"$out/$name.log" 2>&1
-  local rc=$?
-  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  echo "   rc=$rc  ${ms} ms" | tee -a "$out/summary.txt"
-  tail -n 40 "$out/$name.log"
+OUT=${OUT:-/tmp/vkclr-gpu}
+mkdir -p "$OUT"
+for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null
+export LD_LIBRARY_PATH="$PWD/build-gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -e "$icd" ] && export VK_DRIVER_FILES="$icd"
+B=build-gpu/vkclr
+log="$OUT/session.log" figures="$OUT/figures.jsonl"
+say() { echo "== $*" | tee -a "$log"; }
+run() { # label, command...: output into the log, the tail on the terminal
+  label=$1; shift
+  say "$label: $*"
+  t0=$(date +%s)
+  "$@" >>"$log" 2>&1
+  rc=$?
+  say "$label: rc=$rc in $(( $(date +%s) - t0 )) s"
+  return $rc
 }
-run devices "$bin/vkclr" devices
+json() { [ -s "$1" ] && tr -d '\n' <"$1" >>"$figures" && echo >>"$figures"; rm -f "$1"; }
+parts=${*:-selftest gemm train torch recipe}
+run devices "$B" devices
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >>"$log" 2>&1
 for p in $parts; do
   case $p in
-  tests)
-    for t in "$bin"/test_*; do
-      [ "$(basename "$t")" = test_checks ] && continue
-      VKCLR_VALIDATION=1 VKCLR_QUIET=1 run "$(basename "$t")" "$t"
-    done
-    VKCLR_VALIDATION=1 VKCLR_QUIET=1 run checks "$bin/test_checks" ""
-    run selftest "$bin/vkclr" selftest ;;
+  selftest)
+    run selftest "$B" selftest ;;
   gemm)
-    run gemm "$bin/vkclr" bench gemm --repeat 9
-    for tile in 16,16,4,1 16,16,4,2 16,8,8,2 32,8,4,2; do
-      VKCLR_GEMM_TILE=$tile run "gemm_$tile" "$bin/vkclr" bench gemm --repeat 9 --only NN
-    done ;;
-  layers) run layers "$bin/vkclr" bench layers ;;
-  head) run head "$bin/vkclr" bench head ;;
+    run gemm "$B" bench gemm --repeat 9 ;;
+  train)
+    # vkclr's step at the issue's shapes, every precision the device can run (auto too).
+    for prec in fp32 fp16 bf16 auto; do
+      run "bench train resnet18 $prec" "$B" bench train --encoder resnet18 --width 64 --data synthetic:32x32x3 \
+        --batch 512 --precision "$prec" --steps 20 --json "$OUT/t.json" && json "$OUT/t.json"
+    done
+    run "bench train convnet" "$B" bench train --batch 256 --steps 50 --json "$OUT/t.json" && json "$OUT/t.json" ;;
+  torch)
+    for prec in fp32-notf32 fp32 bf16-amp; do
+      run "torch peer resnet18 $prec" python3 bench/torch_peer.py --device cuda --precision "$prec" --encoder resnet18 \
+        --width 64 --image 32x32x3 --batch 512 --json "$OUT/t.json" && json "$OUT/t.json"
+    done
+    run "torch peer convnet" python3 bench/torch_peer.py --device cuda --precision fp32-notf32 --batch 256 \
+      --json "$OUT/t.json" && json "$OUT/t.json" ;;
+  recipe)
+    # README's GPU recipe: ResNet-18 on Fashion-MNIST within one 8-minute run.
+    rm -rf /tmp/recipe
+    run recipe timeout 540 "$B" train --data fashion-mnist:build-gpu/fashion-mnist --encoder resnet18 --width 64 \
+      --limit 0 --batch 512 --epochs 30 --precision auto --threads 14 --log-every 20 --out /tmp/recipe
+    cp /tmp/recipe/results.json "$OUT/recipe.json" 2>/dev/null
+    cp /tmp/recipe/curves.png "$OUT/curves.png" 2>/dev/null ;;
+  *) say "unknown part $p" ;;
   esac
 done
+say "done"

@@ -172,6 +172,25 @@ static void test_init(void **state)
     kernels_close(&k);
 }
 
+/* The parameter count is the sum of the parameter tensors, without the alignment padding of
+ * nparams: the default convnet has 36 080 (what PyTorch reports for bench/vkclr_torch.py's twin):
+ * convs 16*1*9 + 32*16*9 + 64*32*9, head 64*64 + 128*64, batch-norm gamma and beta
+ * 2*(16 + 32 + 64 + 64 + 128). */
+static void test_param_count(void **state)
+{
+    (void)state;
+    Kernels k;
+    VkcModel m;
+    VkcModelConfig cfg = vkc_model_defaults();
+    kernels_open(&k);
+    model_open(&k, &m, &cfg, 2, 5);
+    assert_int_equal(vkc_model_param_count(&m), 144 + 4608 + 18432 + 4096 + 8192 + 2 * (16 + 32 + 64 + 64 + 128));
+    assert_int_equal(vkc_model_param_count(&m), 36080);
+    assert_true(m.nparams > vkc_model_param_count(&m)); /* padded */
+    vkc_model_destroy(&m);
+    kernels_close(&k);
+}
+
 /* cfg.loss_logz adds the learned log Z of nce as the last parameter, "loss.logz": 1 float,
  * initialised 0, without weight decay; every other tensor keeps its place and its values. */
 static void test_loss_logz_parameter(void **state)
@@ -242,6 +261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
+        cmocka_unit_test(test_param_count),
         cmocka_unit_test(test_loss_logz_parameter),
         cmocka_unit_test(test_conv_work_too_small),
         cmocka_unit_test(test_convnet_gradients),

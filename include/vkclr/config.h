@@ -66,6 +66,8 @@ typedef struct {
     VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
     int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
     int sync_bn;           /* batch-norm statistics over all ranks: 1, 0, or -1 (on when ranks > 1) */
+    int dump_steps;        /* debugging/parity: the state before the first step, the views and the state
+                            * after each of the first dump_steps steps, into `out` (src/train/dump.h) */
 } VkcTrainConfig;
 
 /* ---------------------------------------------------------------- the option table */

@@ -163,6 +163,10 @@ int vkc_model_optim_params(const VkcModel *m, VkcParam **params, int *nparams);
  * writes their gradients already summed over ranks (identical on every rank). */
 bool vkc_model_is_bn_param(const VkcModel *m, int i);
 
+/* Trainable floats: the sum of the parameter tensors' sizes (m->nparams also counts the padding
+ * that puts every tensor 256 bytes apart). The count PyTorch reports for the same model. */
+uint64_t vkc_model_param_count(const VkcModel *m);
+
 /* Slice of params/grads/buffers holding named tensor i. */
 VkcTensor vkc_model_tensor(const VkcModel *m, int i);
 /* Slice of grads holding the gradient of parameter tensor i. */

@@ -14,6 +14,7 @@
 
 #include "vkclr/error.h"
 #include "vkclr/shaders.h"
+#include "vkclr/tuning.h"
 
 /* How a tensor's elements are stored. Parameters, gradients of parameters, optimizer state,
  * statistics and losses are always VKC_F32; with 16-bit precision the encoder's activations
@@ -56,6 +57,8 @@ typedef struct VkcContext {
      * the texel formats of vk.h's binding kinds. */
     bool dtype_ok[VKC_DTYPES];
     VkcCoopMatrix coop;
+    uint8_t device_uuid[VK_UUID_SIZE];
+    VkcTuning tuning;         /* measured kernel choices (vkclr tune), loaded at creation */
     bool has_timestamps;
     VkCommandPool command_pool;
     VkPipelineCache pipeline_cache;

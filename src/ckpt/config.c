@@ -123,6 +123,10 @@ const VkcOption vkc_train_options[] = {
     {"--quiet", NULL, SWITCH, FIELD(quiet), 0, 1, NULL, "off", NULL, 0, RESUMABLE, RUN, NULL, "no progress output", NULL},
     {"--force", NULL, SWITCH, FIELD(force), 0, 1, NULL, "off", NULL, 0, 0, RUN, NULL,
      "replace the run already in --out (without it such a directory is refused)", NULL},
+    {"--dump-steps", NULL, INT, FIELD(dump_steps), 0, 1 << 20, NULL, "0", NULL, 0, RESUMABLE, RUN, "K",
+     "debugging and parity checks (tests/parity): write init.safetensors (the state before\n"
+     "the first step), views.npy (float32 [K][2 x batch][C][H][W], the exact views of the first\n"
+     "K steps) and steps/NNNNNN.safetensors (the state after each); one rank only", NULL},
 };
 const int vkc_train_noptions = (int)(sizeof vkc_train_options / sizeof vkc_train_options[0]);
 _Static_assert(sizeof vkc_train_options / sizeof vkc_train_options[0] <= VKC_MAX_OPTIONS, "raise VKC_MAX_OPTIONS");

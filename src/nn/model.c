@@ -731,6 +731,14 @@ void vkc_model_destroy(VkcModel *m)
     memset(m, 0, sizeof *m);
 }
 
+uint64_t vkc_model_param_count(const VkcModel *m)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].role == VKC_T_PARAM) n += m->tensors[i].count;
+    return n;
+}
+
 VkcTensor vkc_model_tensor(const VkcModel *m, int i)
 {
     const VkcNamedTensor *t = &m->tensors[i];

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dist_step.h"
+#include "dump.h"
 #include "internal.h"
 #include "vkclr/data.h"
 #include "vkclr/fileio.h"
@@ -225,6 +226,7 @@ typedef struct {
     int nsnapshots, next_snapshot;
     Profile prof;
     VkcProducer *producer;
+    TrainDump dump;          /* --dump-steps */
     FILE *metrics_file;
     VkcPlotter *plotter; /* rank 0: redraws curves.png in a thread after each metrics line */
     char ckpt_path[1100];
@@ -249,6 +251,7 @@ static void run_destroy(Run *r)
 {
     vkc_plotter_stop(r->plotter, NULL);
     vkc_producer_destroy(r->producer);
+    train_dump_close(&r->dump);
     if (r->metrics_file) fclose(r->metrics_file);
     vkc_cmd_destroy(&r->cmd[0]);
     vkc_cmd_destroy(&r->cmd[1]);
@@ -597,6 +600,16 @@ static int prepare_out(Run *r)
     return vkc_make_dirs(c->out);
 }
 
+/* --dump-steps (rank 0): the state before the first step; then the views and the state of
+ * the first steps (src/train/dump.h). */
+static int dump_begin(Run *r)
+{
+    r->state.step = r->start;
+    r->state.epoch = r->start / r->spe;
+    int64_t k = r->cfg.dump_steps < r->end - r->start ? r->cfg.dump_steps : r->end - r->start;
+    return train_dump_begin(&r->dump, &r->cfg, &r->model, &r->opt, k, &r->state);
+}
+
 /* The output directory (rank 0): config.json, metrics.jsonl (continued when resuming). */
 static int open_outputs(Run *r)
 {
@@ -631,7 +644,7 @@ static void print_start(const Run *r)
     printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
            "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
-           (unsigned long long)r->model.nparams, r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
+           (unsigned long long)vkc_model_param_count(&r->model), r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
            (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
            vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "",
            vkc_dtype_name(c->model.act_dtype));
@@ -858,6 +871,9 @@ static StepOutcome finish_step(Run *r, int s, int64_t done, VkcStepHook hook, vo
             return STEP_FAILED;
     }
     if (r->lead && snapshot(r, done)) return STEP_FAILED;
+    r->state.step = done;
+    r->state.epoch = done / r->spe;
+    if (r->lead && train_dump_state(&r->dump, c, &r->model, &r->opt, &r->state)) return STEP_FAILED;
     return stop && done < r->end ? STEP_STOP : STEP_GO_ON;
 }
 
@@ -907,6 +923,7 @@ static int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done)
             double a0 = now();
             if (vkc_producer_acquire(r->producer, &batch)) return VKC_ERR;
             double waited = now() - a0;
+            if (train_dump_views(&r->dump, batch.views)) return VKC_ERR;
             vkc_producer_stats(r->producer, &after);
             /* The GPU sat idle for data only if acquire had to wait and the previous step had
              * finished by the time it returned; the wait is then an upper bound of the idle time.
@@ -1132,7 +1149,7 @@ int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook
     }
     for (int i = 0; i < r->dev.nblocks; i++) res->device_bytes += r->dev.blocks[i].size;
     for (int i = 0; i < r->host.nblocks; i++) res->device_bytes += r->host.blocks[i].size;
-    if (start_producer(r) || open_outputs(r)) {
+    if (start_producer(r) || open_outputs(r) || (r->lead && dump_begin(r))) {
         end_all_ranks_on_failure(c);
         goto done;
     }
@@ -1208,7 +1225,7 @@ int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBe
         out->nclasses = i + 1;
     }
     snprintf(out->device, sizeof out->device, "%s", r->ctx.props.deviceName);
-    out->nparams = r->model.nparams;
+    out->nparams = vkc_model_param_count(&r->model);
     rc = VKC_OK;
 done:
     run_destroy(r);

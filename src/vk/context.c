@@ -309,6 +309,11 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
     }
     ctx->has_timestamps = ctx->props.limits.timestampComputeAndGraphics && ctx->props.limits.timestampPeriod > 0;
     vkc_coopmat_query(ctx);
+    VkPhysicalDeviceIDProperties id = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+    VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &id};
+    vkGetPhysicalDeviceProperties2(ctx->physical, &props2);
+    memcpy(ctx->device_uuid, id.deviceUUID, VK_UUID_SIZE);
+    vkc_tuning_load(ctx);
 
     float priority = 1.0f;
     VkDeviceQueueCreateInfo queue_info = {
@@ -380,6 +385,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
 
 void vkc_context_destroy(VkcContext *ctx)
 {
+    vkc_tuning_free(&ctx->tuning);
     if (ctx->device) {
         vkDeviceWaitIdle(ctx->device);
         if (ctx->pipeline_cache) vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
