@@ -47,14 +47,20 @@ static inline int fuzz_remove_entry(const char *path, const struct stat *st, int
     return remove(path);
 }
 
-/* The process's scratch folder (in /dev/shm when it exists), emptied on every call. */
+static char fuzz_dir[256];
+
+static inline void fuzz_scratch_remove(void) { nftw(fuzz_dir, fuzz_remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* The process's scratch folder (in /dev/shm when it exists), emptied on every call and removed
+ * when the process exits. */
 static inline const char *fuzz_scratch(void)
 {
-    static char dir[256];
+    char *dir = fuzz_dir;
     if (!dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(dir, sizeof dir, "%s/vkclr-fuzz-XXXXXX", base);
+        snprintf(dir, sizeof fuzz_dir, "%s/vkclr-fuzz-XXXXXX", base);
         if (!mkdtemp(dir)) abort();
+        atexit(fuzz_scratch_remove);
     }
     nftw(dir, fuzz_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (mkdir(dir, 0700)) abort();
