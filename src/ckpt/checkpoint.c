@@ -502,8 +502,8 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcTrainState *
         static int warned; /* once per process */
         if (!warned) {
             warned = 1;
-            fprintf(stderr, "vkclr: warning: %s has no checksum (written by an older vkclr): read without an integrity "
-                            "check\n", o);
+            fprintf(stderr, "vkclr: warning: %s has no checksum (format %s: written by an older vkclr or another "
+                            "program): read without an integrity check\n", o, FORMAT_V1);
         }
     }
     if (!cJSON_IsString(config)) return vkc_fail("%s: no configuration in the checkpoint metadata", o);
