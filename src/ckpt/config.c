@@ -114,7 +114,8 @@ const VkcOption vkc_train_options[] = {
     {"--device", NULL, INT, FIELD(device), 0, 1000, NULL, "auto", "auto", -1, RESUMABLE | ENCODER, RUN, "N",
      "Vulkan device (see vkclr devices); auto = the first discrete GPU, else\n"
      "integrated, else CPU; under mpirun the node-local rank's", NULL},
-    {"--out", NULL, STRING, FIELD(out), 0, 0, NULL, "runs/latest", NULL, 0, RESUMABLE, RUN, "DIR", "output directory", NULL},
+    {"--out", NULL, STRING, FIELD(out), 0, 0, NULL, "auto", "auto", 0, RESUMABLE, RUN, "DIR",
+     "output directory; auto = a new runs/YYYYMMDD-HHMMSS, linked as runs/latest", NULL},
     {"--snapshot-minutes", NULL, STRING, FIELD(snapshots), 0, 0, NULL, "", NULL, 0, RESUMABLE, RUN, "LIST",
      "also keep checkpoint-<T>min.safetensors after T minutes of training, for each T of the\n"
      "list (e.g. 5,10,30: the probe after T minutes; bench/quality_per_minute.sh)", NULL},

@@ -1,11 +1,16 @@
 /* vkclr train: SimCLR training of an encoder, ending with the linear probe and kNN on its
  * features. Its options are the rows of vkc_train_options (src/ckpt/config.c). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
+#include "vkclr/fileio.h"
 #include "vkclr/train.h"
 
 static void usage(FILE *out)
@@ -59,6 +64,36 @@ static int refuse_fixed_options(const char *resume, const VkcTrainConfig *c, con
     return 0;
 }
 
+/* --out auto: a new directory runs/YYYYMMDD-HHMMSS (-2, -3, ... if taken), created here, and
+ * runs/latest pointing at it (a symbolic link replaced atomically), so that every run keeps its
+ * outputs and runs/latest is the newest. */
+static int new_run_dir(char *out, size_t size)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    if (vkc_make_dirs("runs")) return VKC_ERR;
+    for (int k = 1;; k++) {
+        if (k == 1) snprintf(out, size, "runs/%s", stamp);
+        else snprintf(out, size, "runs/%s-%d", stamp, k);
+        if (!mkdir(out, 0777)) break;
+        if (errno != EEXIST || k == 100) return vkc_fail("cannot create %s: %s", out, strerror(errno));
+    }
+    /* runs/latest -> the new directory (an older vkclr's real runs/latest directory is left alone). */
+    const char *name = strchr(out, '/') + 1;
+    struct stat st;
+    if (lstat("runs/latest", &st) == 0 && !S_ISLNK(st.st_mode)) {
+        fprintf(stderr, "vkclr train: runs/latest is a directory (of an older vkclr?), not updated; this run is %s\n", out);
+        return VKC_OK;
+    }
+    remove("runs/latest.tmp");
+    if (symlink(name, "runs/latest.tmp") || rename("runs/latest.tmp", "runs/latest"))
+        fprintf(stderr, "vkclr train: could not point runs/latest at %s: %s\n", out, strerror(errno));
+    return VKC_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     VkcTrainConfig c = vkc_train_defaults();
@@ -104,6 +139,10 @@ int cmd_train(int argc, char **argv)
             if (given.set[i]) vkc_option_copy(&saved, &c, &vkc_train_options[i]);
         if (!given.set[arg_option_index("--out")]) saved.out[0] = 0; /* the run's own directory */
         c = saved;
+    }
+    if (!resume && !c.out[0] && new_run_dir(c.out, sizeof c.out)) {
+        fprintf(stderr, "vkclr train: %s\n", vkc_error());
+        return 1;
     }
     if (vkc_config_check(&c, resume ? NULL : &given)) {
         fprintf(stderr, "vkclr train: %s\n", vkc_error());

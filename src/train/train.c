@@ -568,6 +568,7 @@ static int prepare_out(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
     char path[1200];
+    if (!c->out[0]) return vkc_fail("--out: no output directory given");
     bool same = r->resume_dir && !strcmp(r->resume_dir, c->out);
     if (!same) {
         const char *held = NULL;
