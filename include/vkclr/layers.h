@@ -14,12 +14,11 @@
 #ifndef VKCLR_LAYERS_H
 #define VKCLR_LAYERS_H
 
-#include "vkclr/gemm.h"
 #include "vkclr/vk.h"
 
 /* The pipelines of all layer kernels for one device, created on first use, plus the
  * per-device choices (workgroup sizes, register tiles, split counts). */
-#define VKC_LAYERS_MAX_PIPELINES 64
+#define VKC_LAYERS_MAX_PIPELINES 128
 
 typedef struct {
     VkcShader shader;
@@ -28,14 +27,15 @@ typedef struct {
     VkcKernel kernel;
 } VkcLayerPipeline;
 
+/* Kernel families of conv2d (src/nn/conv2d.c): register tiles with texel reads for CPU
+ * drivers, shared-memory block tiles for GPUs. */
+typedef enum { VKC_CONV_REG, VKC_CONV_SMEM } VkcConvVariant;
+
 typedef struct {
     VkcContext *ctx;
-    uint32_t wg_conv;      /* invocations per workgroup for conv kernels */
-    uint32_t wg_elem;      /* ... for element-wise and reduction kernels */
+    uint32_t wg_elem;      /* invocations per workgroup for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
-    uint32_t conv_tch, conv_tpx4; /* conv register tile: channels x 4*conv_tpx4 pixels per invocation */
-    bool conv_im2col;      /* conv2d as im2col + GEMM (CPU devices) rather than the direct kernels */
-    VkcGemm gemm;          /* for the im2col path */
+    VkcConvVariant conv_variant; /* from the device type; VKCLR_CONV_PATH=reg|smem forces one */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;

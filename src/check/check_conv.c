@@ -35,6 +35,11 @@ static const Case cases[] = {
     {55, 8, 6, 6, 4, 3, 1, 1, true},    /* many small images: weight-gradient split into slots, with a remainder */
     {2, 8, 9, 9, 6, 3, 2, 1, true},     /* stride 2 with enough channels for the im2col weight gradient */
     {2, 64, 6, 6, 8, 1, 2, 0, false},   /* 1x1 stride 2, 64 channels (ResNet shortcut) */
+    {2, 8, 16, 16, 12, 3, 2, 1, true},  /* stride 2 over rows of whole texels (rgba32f reads) */
+    {3, 6, 8, 12, 8, 1, 2, 0, false},   /* 1x1 stride 2, whole texels */
+    {1, 3, 20, 20, 5, 7, 2, 3, true},   /* 7x7 stride 2 (ImageNet stem), padding 3 */
+    {2, 3, 12, 16, 5, 5, 1, 2, false},  /* 5x5 over whole texels */
+    {2, 5, 4, 4, 7, 3, 1, 1, true},     /* 4x4 planes (ResNet stage 4) */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 

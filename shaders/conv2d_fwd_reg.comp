@@ -1,0 +1,147 @@
+#version 450
+// conv2d forward, NCHW, as an implicit GEMM for CPU drivers (lavapipe): nothing is unfolded,
+// every invocation keeps a register tile of outputs and reads its inputs through texel buffers.
+//   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
+// (x = 0 outside the image). Also the backward to the input of a stride-1 convolution: dy
+// convolved with the transposed, flipped kernel and padding KS-1-PAD (src/nn/conv2d.c packs
+// the weights for it).
+//
+// Tile: 4*TCO4 output channels x TR output rows x TW output columns (one row segment per row)
+// of one image. Per input channel the invocation reads the (TR-1)*S+KS input rows of its
+// window once, (TW-1)*S+KS values each, and every value feeds all the taps and output pixels
+// that use it: per input channel TCO*TR*TW*KS*KS multiply-adds for about
+// ((TR-1)*S+KS) * ((TW-1)*S+KS) x fetches (a quarter of that with VEC_X) and KS*KS*TCO4 weight
+// texels. Weights are packed [Cin][KS][KS][co] (co padded to whole tiles, rgba32f), so a tap's
+// 4 output channels are one texel. Constant-indexed register arrays only ([[unroll]] loops),
+// padding by selects, no shared memory: shared/notes/lavapipe.md.
+//
+// Lanes run along tiles (gl_GlobalInvocationID.x = (n*rblocks + row block)*segs + segment),
+// the output-channel block is gl_WorkGroupID.y, so a workgroup's weight fetches are uniform.
+#extension GL_EXT_control_flow_attributes : require
+layout(local_size_x_id = 0) in;
+layout(constant_id = 3) const uint KS = 3;
+layout(constant_id = 4) const uint STRIDE = 1;
+layout(constant_id = 5) const uint PAD = 1;
+layout(constant_id = 6) const uint TCO4 = 2;       // output channels per invocation / 4
+layout(constant_id = 7) const uint TR = 1;         // output rows per invocation
+layout(constant_id = 8) const uint TW = 8;         // output columns per invocation
+layout(constant_id = 9) const bool VEC_X = false;  // W % 4 == 0 and TW*S % 4 == 0: x rows read as rgba32f texels
+layout(constant_id = 10) const bool VEC_Y = false; // Wo % 4 == 0 and TW % 4 == 0: vec4 stores
+
+layout(binding = 0) uniform samplerBuffer X;    // [N][Cin][H][W]: r32f view, rgba32f when VEC_X
+layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
+layout(binding = 2) uniform samplerBuffer Bias; // r32f [Cout] (unread unless has_bias)
+layout(binding = 3, std430) writeonly buffer Y1 { float y1[]; };
+layout(binding = 3, std430) writeonly buffer Y4 { vec4 y4[]; };
+
+layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias; } p;
+
+// ---- storage access: the only lines that know how activations are stored ----
+float load_x(uint i) { return texelFetch(X, int(i)).r; }
+vec4 load_x4(uint t) { return texelFetch(X, int(t)); } // elements 4t .. 4t+3
+vec4 load_w4(uint t) { return texelFetch(Wp, int(t)); }
+float load_bias(uint i) { return texelFetch(Bias, int(i)).r; }
+void store_y(uint i, float v) { y1[i] = v; }
+void store_y4(uint t, vec4 v) { y4[t] = v; } // elements 4t .. 4t+3
+// ----
+
+const uint KK = KS * KS;
+const uint NXR = (TR - 1u) * STRIDE + KS; // input rows of the window
+const uint NX = (TW - 1u) * STRIDE + KS;  // input columns of the window
+// The window's columns start at ox0*S - PAD. xs[] holds them from column ox0*S - 4*LEAD4 on
+// (whole texels when VEC_X), so column c of the window is xs[SKIP + c].
+const uint LEAD4 = (PAD + 3u) / 4u;
+const uint SKIP = 4u * LEAD4 - PAD;
+const uint NT = (SKIP + NX + 3u) / 4u;    // texels per window row
+const uint NV = 4u * NT;
+
+void main()
+{
+    const uint tile = gl_GlobalInvocationID.x;
+    if (tile >= p.N * p.rblocks * p.segs) return;
+    const uint seg = tile % p.segs, rb = (tile / p.segs) % p.rblocks, n = tile / (p.segs * p.rblocks);
+    const uint oy0 = rb * TR, ox0 = seg * TW, cob = gl_WorkGroupID.y;
+    const uint HW = p.H * p.W;
+
+    // Columns of xs[] (constant per invocation): whether inside the image, and a safe offset.
+    const int cx0 = int(ox0 * STRIDE) - int(4u * LEAD4);
+    uint colofs[NV];
+    bool colok[NV];
+    [[unroll]] for (uint v = 0u; v < NV; v++) {
+        const int c = cx0 + int(v);
+        colok[v] = uint(c) < p.W;
+        colofs[v] = colok[v] ? uint(c) : 0u;
+    }
+    uint rowofs[NXR];
+    bool rowok[NXR];
+    [[unroll]] for (uint r = 0u; r < NXR; r++) {
+        const int iy = int(oy0 * STRIDE + r) - int(PAD);
+        rowok[r] = uint(iy) < p.H;
+        rowofs[r] = rowok[r] ? uint(iy) * p.W : 0u;
+    }
+
+    vec4 acc[TCO4][TR][TW];
+    [[unroll]] for (uint c = 0u; c < TCO4; c++)
+        [[unroll]] for (uint rr = 0u; rr < TR; rr++)
+            [[unroll]] for (uint j = 0u; j < TW; j++) acc[c][rr][j] = vec4(0.0);
+
+    uint plane = n * p.Cin * HW;
+    uint wrow = cob * TCO4;
+    const uint wstep = KK * p.ldw;
+    for (uint ci = 0u; ci < p.Cin; ci++, plane += HW, wrow += wstep) {
+        vec4 wv[KK][TCO4];
+        [[unroll]] for (uint t = 0u; t < KK; t++)
+            [[unroll]] for (uint c = 0u; c < TCO4; c++) wv[t][c] = load_w4(wrow + t * p.ldw + c);
+        [[unroll]] for (uint r = 0u; r < NXR; r++) {
+            float xs[NV];
+            if (VEC_X) {
+                [[unroll]] for (uint t = 0u; t < NT; t++) {
+                    const bool ok = rowok[r] && colok[4u * t];
+                    const vec4 v = load_x4((plane + rowofs[r] + colofs[4u * t]) >> 2);
+                    [[unroll]] for (uint q = 0u; q < 4u; q++) xs[4u * t + q] = ok ? v[q] : 0.0;
+                }
+            } else {
+                [[unroll]] for (uint v = 0u; v < NV; v++) {
+                    if (v < SKIP || v >= SKIP + NX) {
+                        xs[v] = 0.0;
+                    } else {
+                        const float x = load_x(plane + rowofs[r] + colofs[v]);
+                        xs[v] = rowok[r] && colok[v] ? x : 0.0;
+                    }
+                }
+            }
+            // Input row r feeds output row rr through kernel row ky = r - rr*S.
+            [[unroll]] for (uint rr = 0u; rr < TR; rr++) {
+                const int ky = int(r) - int(rr * STRIDE);
+                if (ky >= 0 && ky < int(KS)) {
+                    [[unroll]] for (uint kx = 0u; kx < KS; kx++)
+                        [[unroll]] for (uint j = 0u; j < TW; j++) {
+                            const vec4 xv = vec4(xs[SKIP + j * STRIDE + kx]);
+                            [[unroll]] for (uint c = 0u; c < TCO4; c++)
+                                acc[c][rr][j] = fma(wv[uint(ky) * KS + kx][c], xv, acc[c][rr][j]);
+                        }
+                }
+            }
+        }
+    }
+
+    [[unroll]] for (uint c = 0u; c < TCO4; c++)
+        [[unroll]] for (uint q = 0u; q < 4u; q++) {
+            const uint co = (cob * TCO4 + c) * 4u + q;
+            const float b = p.has_bias != 0u && co < p.Cout ? load_bias(co) : 0.0;
+            [[unroll]] for (uint rr = 0u; rr < TR; rr++) {
+                const uint oy = oy0 + rr;
+                const bool row_in = co < p.Cout && oy < p.Ho;
+                const uint base = ((n * p.Cout + co) * p.Ho + oy) * p.Wo + ox0;
+                if (VEC_Y) {
+                    [[unroll]] for (uint j = 0u; j < TW; j += 4u)
+                        if (row_in && ox0 + j < p.Wo)
+                            store_y4((base + j) >> 2, vec4(acc[c][rr][j][q], acc[c][rr][j + 1u][q],
+                                                           acc[c][rr][j + 2u][q], acc[c][rr][j + 3u][q]) + b);
+                } else {
+                    [[unroll]] for (uint j = 0u; j < TW; j++)
+                        if (row_in && ox0 + j < p.Wo) store_y(base + j, acc[c][rr][j][q] + b);
+                }
+            }
+        }
+}
