@@ -25,6 +25,9 @@ typedef struct {
     uint32_t Cout, Cin, KK, ld, mode;
 } PackPush;
 
+static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
+                        uint32_t stride, VkcTensor dweight, VkcTensor dbias);
+
 /* Forward and backward-input of the reg kernels (the same layout; "C" is the output channels
  * of the pass: Cout forward, Cin backward). */
 typedef struct {
@@ -34,6 +37,14 @@ typedef struct {
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
 } WgradPush;
+
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
+} SmemPush;
+
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
+} SmemWgradPush;
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -119,6 +130,67 @@ static WgradTile wgrad_tile(const VkcConv2d *c)
 /* Floats per row of the packed weights: the pass's output channels rounded up to whole tiles. */
 static uint32_t pack_ld(uint32_t channels, uint32_t tc4) { return vkc_div_up(channels, 4 * tc4) * 4 * tc4; }
 
+/* ---------------------------------------------------------------- tiles of the smem kernels */
+
+/* Block tile: bm x bn outputs per workgroup in steps of bk, each invocation 4 x 4*tn4; the
+ * workgroup has (bm/4) * (bn/(4 tn4)) invocations. */
+typedef struct {
+    uint32_t bm, bn, bk, tn4;
+} SmemTile;
+
+static uint32_t smem_wg(const SmemTile *t) { return t->bm / 4 * (t->bn / (4 * t->tn4)); }
+
+/* The shaders' staging arithmetic needs: whole vec4 rows of A per pass (fwd/dgrad), whole B
+ * rows per pass (WG a multiple of bn, or of bk for the weight gradient), the double buffers
+ * inside the device's shared memory. */
+static int smem_check(const VkcLayers *L, const SmemTile *t, int pass)
+{
+    uint32_t wg = smem_wg(t);
+    bool ok = t->bm % 4 == 0 && t->bn % (4 * t->tn4) == 0 && wg > 0 && t->bk % 4 == 0 &&
+              wg <= L->ctx->props.limits.maxComputeWorkGroupInvocations &&
+              (VkDeviceSize)8 * t->bk * (t->bm + t->bn) <= L->ctx->props.limits.maxComputeSharedMemorySize &&
+              (pass == PASS_WGRAD ? wg % t->bk == 0 && (t->bk * t->bm) % wg == 0 && (t->bk * t->bn) % wg == 0
+                                  : wg % t->bn == 0 && (t->bk * t->bn) % wg == 0);
+    if (!ok)
+        return vkc_fail("conv2d: block tile %ux%ux%u (x%u) does not fit this pass or device", t->bm, t->bn, t->bk,
+                        t->tn4);
+    return VKC_OK;
+}
+
+static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
+{
+    uint32_t m = pass == PASS_FWD ? c->C_out : pass == PASS_DGRAD ? c->C_in : c->C_out;
+    /* 64 x 128 blocks of 4 x 8 per invocation (256), 32 x 128 of 4 x 4 for narrow layers;
+     * the weight gradient's N (Cin*k*k) is narrow for first layers: 64 columns. */
+    SmemTile t = m > 32 ? (SmemTile){64, 128, 16, 2} : (SmemTile){32, 128, 16, 1};
+    if (pass == PASS_WGRAD && c->C_in * c->kernel * c->kernel < 64) t.bn = 64;
+    /* Less shared memory than two 16 x (bm + bn) stages: halve bn. */
+    if ((VkDeviceSize)8 * t.bk * (t.bm + t.bn) > L->ctx->props.limits.maxComputeSharedMemorySize) t.bn /= 2;
+    uint32_t v[4];
+    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_BLOCK" : pass == PASS_DGRAD ? "VKCLR_CONV_DGRAD_BLOCK"
+                                                                                : "VKCLR_CONV_WGRAD_BLOCK", v))
+        t = (SmemTile){v[0], v[1], v[2], v[3]};
+    return t;
+}
+
+/* Chunks of the weight gradient's K = N*Ho*Wo for the smem kernel: enough workgroups to fill
+ * the device, chunk lengths whole steps. */
+static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
+                             uint32_t *nchunks, uint32_t *stride)
+{
+    uint32_t total = c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
+    uint32_t nb = c->C_in * c->kernel * c->kernel + 1;
+    uint32_t blocks = vkc_div_up(c->C_out, t->bm) * vkc_div_up(nb, t->bn);
+    *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
+    uint32_t n = vkc_div_up(L->reduce_lanes / smem_wg(t), blocks);
+    uint32_t cap = (16u << 20) / *stride; /* 64 MiB of partials at most */
+    if (n > cap) n = cap;
+    if (n > vkc_div_up(total, t->bk)) n = vkc_div_up(total, t->bk);
+    if (n < 1) n = 1;
+    *klen = vkc_div_up(vkc_div_up(total, n), t->bk) * t->bk;
+    *nchunks = vkc_div_up(total, *klen);
+}
+
 /* Split of the weight gradient's K = N*Ho rows into chunks: enough invocations for the
  * device, partial sums well inside one binding. */
 static void wgrad_split(const VkcLayers *L, const VkcConv2d *c, const WgradTile *t, uint32_t *rows,
@@ -141,6 +213,16 @@ static void wgrad_split(const VkcLayers *L, const VkcConv2d *c, const WgradTile 
 static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t KK = c->kernel * c->kernel;
+    if (L->conv_variant == VKC_CONV_SMEM) {
+        SmemTile t = smem_tile(L, c, pass);
+        if (pass == PASS_WGRAD) {
+            uint32_t klen, nchunks, stride;
+            smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+            return (VkDeviceSize)nchunks * stride * 4;
+        }
+        uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
+        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
+    }
     if (pass == PASS_WGRAD) {
         WgradTile t = wgrad_tile(c);
         uint32_t rows, nchunks, segs, stride;
@@ -253,17 +335,78 @@ static int reg_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x,
     VkcTensor tt[3] = {x, dy, partials};
     if (vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, 1, 1)) return VKC_ERR;
 
-    /* Second pass: add the slots in order, into dweight and dbias. */
+    return reduce_slots(L, cmd, c, partials, nchunks * segs, stride, dweight, dbias);
+}
+
+/* Ordered second pass of a split weight gradient: slots 0, 1, ... added in order into dweight
+ * and dbias (slot s holds dW at part[s*stride] and db after it). */
+static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
+                        uint32_t stride, VkcTensor dweight, VkcTensor dbias)
+{
     uint32_t nw = c->C_out * c->C_in * c->kernel * c->kernel;
     uint32_t rspec[1] = {L->wg_elem};
+    const VkcKernel *k;
     if (vkc_layers_kernel(L, VKC_SHADER_REDUCE_CHUNKS, "sb", sizeof(ReducePush), rspec, 1, &k)) return VKC_ERR;
-    ReducePush rw = {nw, nchunks * segs, stride, 0};
+    ReducePush rw = {nw, nslots, stride, 0};
     VkcTensor tw[2] = {partials, dweight};
     if (vkc_layers_dispatch_1d(L, cmd, k, tw, &rw, vkc_div_up(nw, L->wg_elem))) return VKC_ERR;
-    if (!has_bias) return VKC_OK;
-    ReducePush rb = {c->C_out, nchunks * segs, stride, nw};
+    if (c->bias.buffer == VK_NULL_HANDLE) return VKC_OK;
+    ReducePush rb = {c->C_out, nslots, stride, nw};
     VkcTensor tb[2] = {partials, dbias};
     return vkc_layers_dispatch_1d(L, cmd, k, tb, &rb, vkc_div_up(c->C_out, L->wg_elem));
+}
+
+/* Forward (x -> y) or backward to the input (dy -> dx) with the smem kernels. */
+static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+{
+    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    SmemTile t = smem_tile(L, c, pass);
+    if (smem_check(L, &t, pass)) return VKC_ERR;
+    uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
+    uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
+    VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
+    if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
+    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias};
+    uint32_t spec[10] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4};
+    const VkcKernel *k;
+    uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
+    uint64_t gx = (pixels + t.bn - 1) / t.bn;
+    if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
+        return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
+    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, fwd ? "bbbb" : "bbb",
+                          fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
+        return VKC_ERR;
+    uint32_t gy = vkc_div_up(outc, t.bm);
+    if (fwd) {
+        VkcTensor tt[4] = {src, a, has_bias ? c->bias : a, dst};
+        return vkc_cmd_dispatch(cmd, k, tt, 0x7, &push, (uint32_t)gx, gy, 1);
+    }
+    VkcTensor tt[3] = {src, a, dst};
+    return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
+}
+
+static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                      VkcTensor dbias)
+{
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    SmemTile t = smem_tile(L, c, PASS_WGRAD);
+    if (smem_check(L, &t, PASS_WGRAD)) return VKC_ERR;
+    uint32_t klen, nchunks, stride;
+    smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+    /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
+    bool vec = (Ho * Wo) % 4 == 0 && (t.bk * t.bm) % (smem_wg(&t) * 4) == 0;
+    SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
+    uint32_t spec[11] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4, vec};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_SMEM, "bbb", sizeof push, spec, 11, &k)) return VKC_ERR;
+    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, t.bn), gy = vkc_div_up(c->C_out, t.bm);
+    if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
+    VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
+    VkcTensor tt[3] = {x, dy, partials};
+    if (vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, gx, gy, nchunks)) return VKC_ERR;
+    return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
 }
 
 /* ---------------------------------------------------------------- public entry points */
@@ -277,7 +420,7 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         vkc_layers_need(op, "y", y, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op))
         return VKC_ERR;
-    return reg_conv(L, cmd, c, PASS_FWD, x, y);
+    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y) : reg_conv(L, cmd, c, PASS_FWD, x, y);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -287,7 +430,8 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     if (vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op))
         return VKC_ERR;
-    return reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
+                                            : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
@@ -301,5 +445,6 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         vkc_layers_need(op, "dweight", dweight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel) ||
         (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op))
         return VKC_ERR;
-    return reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    return L->conv_variant == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
+                                            : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
 }
