@@ -103,25 +103,38 @@ static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
     return vkc_div_up(tw, mult) * mult;
 }
 
+/* Tiles measured best on lavapipe (VKCLR_BENCH_CPU=1 vkclr bench layers and a sweep over the
+ * model shapes): about 16 output pixels x 8 channels per invocation (32 vec4 accumulators),
+ * square 4x4 pixel blocks where rows are whole texels, half or whole rows otherwise. */
 static RegTile reg_tile(const VkcConv2d *c, int pass)
 {
     uint32_t S = pass == PASS_DGRAD ? c->stride : 1;
     uint32_t outc = pass == PASS_FWD ? c->C_out : c->C_in;
     uint32_t width = pass == PASS_FWD ? vkc_conv2d_out_w(c) : c->W;
-    RegTile t = {outc > 4 ? 2 : 1, S, 0, 16};
-    t.tw = seg_width(width, 16, width % 4 == 0 ? 4 * S : S);
-    uint32_t v[4];
-    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_TILE" : "VKCLR_CONV_DGRAD_TILE", v)) {
-        t = (RegTile){v[0], v[1], v[2], v[3]};
-        if (pass == PASS_DGRAD) t.tr = vkc_div_up(t.tr, S) * S, t.tw = vkc_div_up(t.tw, S) * S;
+    RegTile t = {2, 2, 8, 16};
+    if (c->kernel == 1) {
+        t = pass == PASS_FWD ? (RegTile){8, 2, 8, 16} : (RegTile){4, 2, 8, 16}; /* short K: more channels */
+    } else if (c->stride == 2) {
+        t = pass == PASS_FWD ? (RegTile){2, 2, 8, 16} : (RegTile){1, 4, 8, 16};
+    } else if (width % 4 == 0) {
+        t = (RegTile){2, 4, 4, 16};
+    } else if (width <= 8) {
+        t = (RegTile){1, 4, width, 16};
+    } else {
+        t = (RegTile){2, 2, vkc_div_up(width, 2), 16};
     }
+    if (t.tw > width) t.tw = vkc_div_up(width, S) * S;
+    while (t.tc4 > 1 && 4 * t.tc4 / 2 >= outc) t.tc4 /= 2; /* no tiles of mostly padding channels */
+    uint32_t v[4];
+    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_TILE" : "VKCLR_CONV_DGRAD_TILE", v)) t = (RegTile){v[0], v[1], v[2], v[3]};
+    if (pass == PASS_DGRAD) t.tr = vkc_div_up(t.tr, S) * S, t.tw = vkc_div_up(t.tw, S) * S;
     return t;
 }
 
 static WgradTile wgrad_tile(const VkcConv2d *c)
 {
     uint32_t Wo = vkc_conv2d_out_w(c);
-    WgradTile t = {c->C_out > 4 ? 2 : 1, c->C_in >= 4 ? 4 : c->C_in, seg_width(Wo, 16, Wo % 4 == 0 ? 4 : 1), 16};
+    WgradTile t = {c->C_out > 4 ? 2 : 1, c->C_in >= 4 ? 4 : c->C_in, seg_width(Wo, 32, Wo % 4 == 0 ? 4 : 1), 16};
     uint32_t v[4];
     if (env_tile("VKCLR_CONV_WGRAD_TILE", v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
     return t;
