@@ -2,8 +2,10 @@
 // Batch normalisation, element-wise passes over x laid out [N][C][HW], with the per-channel
 // statistics already in stats = [mean | 1/sqrt(var + eps)]:
 //   MODE 0 (forward):  y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], then max(0, y) with RELU
-//   MODE 1 (backward, training statistics): with xhat = (x - mean) * invstd, g = dy (masked by
-//     y > 0 with RELU), M = N*HW (over all ranks with sync BN) and dbeta = sum g, dgamma = sum g*xhat from the finalize pass:
+//   MODE 1 (backward, training statistics): with xhat = (x - mean) * invstd, g = dy (masked
+//     with RELU where the forward's output was > 0: recomputed from x with the forward's
+//     arithmetic; or, with DY_PLANE, g = dy[n*C + c] / HW, the gradient of a global average
+//     pool that followed), M = N*HW (over all ranks with sync BN) and dbeta = sum g, dgamma = sum g*xhat from the finalize pass:
 //       dx = gamma * invstd * (g - (dbeta + xhat * dgamma) / M)
 //     (the mean and variance depend on every x of the channel: the two sums are their share).
 // Invocation (q, n) handles 4 consecutive elements of image n's C*HW block, so the 1-D form
@@ -15,14 +17,15 @@ layout(constant_id = 4) const bool RELU = false;
 // VEC4 (HW % 4 == 0, X/DY/Y bound as rgba32f views): the invocation's 4 elements share one
 // channel; one texel fetch per input and one vec4 store.
 layout(constant_id = 5) const bool VEC4 = false;
+layout(constant_id = 6) const bool DY_PLANE = false;
 #include "layers_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer DY;     // backward only
-layout(binding = 2) uniform samplerBuffer Y;      // backward with RELU only: the forward output
-layout(binding = 3) uniform samplerBuffer Stats;  // [2C]
-layout(binding = 4) uniform samplerBuffer Gamma;
-layout(binding = 5) uniform samplerBuffer Beta;   // forward: beta; backward: dbeta
+layout(binding = 1) uniform samplerBuffer DY;     // backward only (r32f with DY_PLANE)
+layout(binding = 2) uniform samplerBuffer Stats;  // [2C]
+layout(binding = 3) uniform samplerBuffer Gamma;
+layout(binding = 4) uniform samplerBuffer Beta;
+layout(binding = 5) uniform samplerBuffer DBeta;  // backward only
 layout(binding = 6) uniform samplerBuffer DGamma; // backward only
 layout(binding = 7, std430) writeonly buffer Out1 { float o[]; };
 layout(binding = 7, std430) writeonly buffer Out4 { vec4 o4[]; };
@@ -41,13 +44,13 @@ void main()
         const uint idx = n * block + j0; // a multiple of 4
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
         const vec4 xhat = (texelFetch(X, int(idx >> 2)) - mean) * invstd;
+        const vec4 v = fma(vec4(gamma), xhat, vec4(LOAD(Beta, c)));
         if (MODE == 0) {
-            const vec4 v = fma(vec4(gamma), xhat, vec4(LOAD(Beta, c)));
             o4[idx >> 2] = RELU ? max(v, vec4(0.0)) : v;
         } else {
-            vec4 g = texelFetch(DY, int(idx >> 2));
-            if (RELU) g = mix(vec4(0.0), g, greaterThan(texelFetch(Y, int(idx >> 2)), vec4(0.0)));
-            o4[idx >> 2] = gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M);
+            vec4 g = DY_PLANE ? vec4(LOAD(DY, n * p.C + c) / float(p.HW)) : texelFetch(DY, int(idx >> 2));
+            if (RELU) g = mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
+            o4[idx >> 2] = gamma * invstd * (g - (LOAD(DBeta, c) + xhat * LOAD(DGamma, c)) / M);
         }
         return;
     }
@@ -55,13 +58,13 @@ void main()
         const uint idx = n * block + j;
         const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
         const float xhat = (LOAD(X, idx) - mean) * invstd;
+        const float v = fma(gamma, xhat, LOAD(Beta, c));
         if (MODE == 0) {
-            const float v = fma(gamma, xhat, LOAD(Beta, c));
             o[idx] = RELU ? max(v, 0.0) : v;
         } else {
-            float g = LOAD(DY, idx);
-            if (RELU && !(LOAD(Y, idx) > 0.0)) g = 0.0;
-            o[idx] = gamma * invstd * (g - (LOAD(Beta, c) + xhat * LOAD(DGamma, c)) / M);
+            float g = DY_PLANE ? LOAD(DY, n * p.C + c) / float(p.HW) : LOAD(DY, idx);
+            if (RELU && !(v > 0.0)) g = 0.0;
+            o[idx] = gamma * invstd * (g - (LOAD(DBeta, c) + xhat * LOAD(DGamma, c)) / M);
         }
         if (++hw == p.HW) {
             hw = 0u;

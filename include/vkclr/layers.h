@@ -85,10 +85,20 @@ typedef struct VkcBnSync {
     void *user;
 } VkcBnSync;
 
+/* Pooling fused into batch norm's output (the convnet's BN + ReLU + pool blocks): the
+ * normalised map itself is then never stored; the backward recomputes it from x. */
+typedef enum {
+    VKC_BN_POOL_NONE,   /* y: [N][C][HW] */
+    VKC_BN_POOL_MAX2X2, /* y: 2x2 max-pool of each H x W plane, [N][C][H/2][W/2] (as vkc_maxpool2x2_forward) */
+    VKC_BN_POOL_AVG,    /* y: mean of each plane, [N][C] (as vkc_avgpool_forward) */
+} VkcBnPool;
+
 typedef struct {
     uint32_t N, C, HW;    /* x: [N][C][HW]; HW = H*W for images, 1 for the 1-D form (N x C) */
     float eps, momentum;  /* PyTorch's defaults: 1e-5 and 0.1 */
-    bool relu;            /* fuse y = max(0, bn(x)); backward then needs y */
+    bool relu;            /* fuse y = max(0, bn(x)) (before any pooling) */
+    VkcBnPool pool;       /* fuse a following pool into the output */
+    uint32_t H, W;        /* with VKC_BN_POOL_MAX2X2: the planes' shape (H*W = HW) */
     VkcTensor gamma, beta;                /* [C] */
     VkcTensor running_mean, running_var;  /* [C]; running_var is the unbiased batch variance average */
     VkcTensor stats;      /* [2C]: mean, 1/sqrt(var + eps) used by the last forward; backward reads them */
@@ -97,16 +107,19 @@ typedef struct {
 } VkcBatchNorm;
 
 VkDeviceSize vkc_batchnorm_work_bytes(const VkcLayers *L, const VkcBatchNorm *bn);
+/* Floats of the forward's output (and of the backward's dy): N*C*HW, pooled as bn->pool says. */
+uint64_t vkc_batchnorm_out_floats(const VkcBatchNorm *bn);
 
 /* training: normalise with the batch mean and biased variance over (N, HW) and update the
  * running statistics with `momentum`; otherwise normalise with the running statistics.
- * y = gamma (x - mean) / sqrt(var + eps) + beta (then max(0, .) when bn->relu). */
+ * y = gamma (x - mean) / sqrt(var + eps) + beta (then max(0, .) when bn->relu, then the pool). */
 int vkc_batchnorm_forward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, bool training, VkcTensor x,
                           VkcTensor y);
-/* Backward of a training-mode forward: dx, dgamma, dbeta (overwritten). y is the forward's
- * output (only read when bn->relu, to mask dy; pass any tensor otherwise). */
-int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, VkcTensor x, VkcTensor y,
-                           VkcTensor dy, VkcTensor dx, VkcTensor dgamma, VkcTensor dbeta);
+/* Backward of a training-mode forward: dx, dgamma, dbeta (overwritten) from x and dy, the
+ * gradient of the forward's output. The ReLU mask and the max-pool's choices are recomputed
+ * from x, bn->stats, gamma and beta with the forward's arithmetic, so they are the forward's. */
+int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, VkcTensor x, VkcTensor dy,
+                           VkcTensor dx, VkcTensor dgamma, VkcTensor dbeta);
 
 /* ---------------------------------------------------------------- element-wise and pooling */
 

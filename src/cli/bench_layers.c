@@ -34,26 +34,18 @@ typedef struct {
 static const Case cases[] = {
     /* convnet width 16, --batch 256 = 512 views: conv 1->16 @28, pool, 16->32 @14, pool, 32->64 @7, avgpool */
     CONV_FIRST("w16 conv1 1->16 @28", 512, 1, 28, 28, 16),
-    BN2("w16 bn+relu 16 @28", 512, 16, 28, 28),
-    POOL2("w16 maxpool 16 @28", 512, 16, 28, 28),
+    BN2("w16 bn+relu+maxpool 16 @28", 512, 16, 28, 28),
     CONV3("w16 conv2 16->32 @14", 512, 16, 14, 14, 32, 3, 1),
-    BN2("w16 bn+relu 32 @14", 512, 32, 14, 14),
-    POOL2("w16 maxpool 32 @14", 512, 32, 14, 14),
+    BN2("w16 bn+relu+maxpool 32 @14", 512, 32, 14, 14),
     CONV3("w16 conv3 32->64 @7", 512, 32, 7, 7, 64, 3, 1),
-    BN2("w16 bn+relu 64 @7", 512, 64, 7, 7),
-    {"w16 avgpool 64 @7", AVGPOOL_FWD, 512, 64, 7, 7, 0, 0, 0},
-    {"w16 avgpool 64 @7", AVGPOOL_BWD, 512, 64, 7, 7, 0, 0, 0},
+    BN2("w16 bn+relu+avgpool 64 @7", 512, 64, 7, 7),
     /* convnet width 32, the same batch */
     CONV_FIRST("w32 conv1 1->32 @28", 512, 1, 28, 28, 32),
-    BN2("w32 bn+relu 32 @28", 512, 32, 28, 28),
-    POOL2("w32 maxpool 32 @28", 512, 32, 28, 28),
+    BN2("w32 bn+relu+maxpool 32 @28", 512, 32, 28, 28),
     CONV3("w32 conv2 32->64 @14", 512, 32, 14, 14, 64, 3, 1),
-    BN2("w32 bn+relu 64 @14", 512, 64, 14, 14),
-    POOL2("w32 maxpool 64 @14", 512, 64, 14, 14),
+    BN2("w32 bn+relu+maxpool 64 @14", 512, 64, 14, 14),
     CONV3("w32 conv3 64->128 @7", 512, 64, 7, 7, 128, 3, 1),
-    BN2("w32 bn+relu 128 @7", 512, 128, 7, 7),
-    {"w32 avgpool 128 @7", AVGPOOL_FWD, 512, 128, 7, 7, 0, 0, 0},
-    {"w32 avgpool 128 @7", AVGPOOL_BWD, 512, 128, 7, 7, 0, 0, 0},
+    BN2("w32 bn+relu+avgpool 128 @7", 512, 128, 7, 7),
     {"head bn1d 2048", BN_FWD, 256, 2048, 1, 1, 0, 0, 0},
     {"head bn1d 2048", BN_BWD, 256, 2048, 1, 1, 0, 0, 0},
     /* ResNet-18 width 64 on 32x32x3, --batch 64 = 128 views */
@@ -68,6 +60,15 @@ static const Case cases[] = {
     CONV3("resnet conv 128->128 @16", 128, 128, 16, 16, 128, 3, 1),
     CONV3("resnet conv 256->256 @8", 128, 256, 8, 8, 256, 3, 1),
     CONV3("resnet conv 512->512 @4", 128, 512, 4, 4, 512, 3, 1),
+    /* The convnet's batch norm, ReLU and pools as separate passes (what the fused rows above
+     * replace; VKCLR_FUSE_POOL=0 trains this way): not counted in the totals. */
+    BN2("unfused w16 bn+relu 16 @28", 512, 16, 28, 28),
+    POOL2("unfused w16 maxpool 16 @28", 512, 16, 28, 28),
+    BN2("unfused w16 bn+relu 32 @14", 512, 32, 14, 14),
+    POOL2("unfused w16 maxpool 32 @14", 512, 32, 14, 14),
+    BN2("unfused w16 bn+relu 64 @7", 512, 64, 7, 7),
+    {"unfused w16 avgpool 64 @7", AVGPOOL_FWD, 512, 64, 7, 7, 0, 0, 0},
+    {"unfused w16 avgpool 64 @7", AVGPOOL_BWD, 512, 64, 7, 7, 0, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -81,7 +82,9 @@ static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, dou
     VkcConv2d conv = {.N = c->N, .C_in = c->C, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
                       .stride = c->stride, .pad = c->k / 2};
     VkcBatchNorm bn = {.N = c->N, .C = c->C, .HW = c->H * c->W, .eps = 1e-5f, .momentum = 0.1f,
-                       .relu = !strstr(c->label, "resnet")};
+                       .relu = !strstr(c->label, "resnet"), .H = c->H, .W = c->W};
+    bn.pool = strstr(c->label, "+maxpool") ? VKC_BN_POOL_MAX2X2 : strstr(c->label, "+avgpool") ? VKC_BN_POOL_AVG
+                                                                                                : VKC_BN_POOL_NONE;
     uint64_t n_out = n_in, n_w = 1;
     if (c->kind <= CONV_BWD_W) {
         n_out = (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(&conv) * vkc_conv2d_out_w(&conv);
@@ -114,8 +117,10 @@ static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, dou
     case CONV_FWD: return vkc_conv2d_forward(L, cmd, &conv, x, y);
     case CONV_BWD_IN: return vkc_conv2d_backward_input(L, cmd, &conv, dy, dx);
     case CONV_BWD_W: return vkc_conv2d_backward_weight(L, cmd, &conv, x, dy, dw, db);
-    case BN_FWD: *amount = 8.0 * n_in; return vkc_batchnorm_forward(L, cmd, &bn, true, x, y);
-    case BN_BWD: *amount = (bn.relu ? 16.0 : 12.0) * n_in; return vkc_batchnorm_backward(L, cmd, &bn, x, y, dy, dx, dw, db);
+    case BN_FWD: *amount = 4.0 * (n_in + vkc_batchnorm_out_floats(&bn)); return vkc_batchnorm_forward(L, cmd, &bn, true, x, y);
+    case BN_BWD:
+        *amount = 4.0 * (2 * n_in + vkc_batchnorm_out_floats(&bn));
+        return vkc_batchnorm_backward(L, cmd, &bn, x, dy, dx, dw, db);
     case RELU_FWD: *amount = 8.0 * n_in; return vkc_relu_forward(L, cmd, (uint32_t)n_in, x, y);
     case RELU_BWD: *amount = 12.0 * n_in; return vkc_relu_backward(L, cmd, (uint32_t)n_in, y, dy, dx);
     case MAXPOOL_FWD: *amount = 4.0 * (n_in + pooled); return vkc_maxpool2x2_forward(L, cmd, planes, c->H, c->W, x, y);

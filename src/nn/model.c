@@ -30,6 +30,7 @@ struct VkcModelOp {
     int t_weight, t_gamma, t_beta, t_mean, t_var; /* named tensors, -1 if none */
     uint32_t kernel, stride; /* conv */
     bool relu;         /* batch norm with fused ReLU */
+    VkcBnPool pool;    /* batch norm with a fused pool after it (the convnet's blocks) */
     VkcTensor stats;   /* batch norm: mean and 1/std of the last training forward */
 };
 
@@ -164,12 +165,15 @@ static int conv(Builder *b, const char *prefix, int in, uint32_t C_out, uint32_t
     return out;
 }
 
-/* batch norm over the channels of `in` (2-D maps or 1-D features), optionally with ReLU */
-static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
+/* batch norm over the channels of `in` (2-D maps or 1-D features), optionally with ReLU and a
+ * pool after it (one op: the normalised map is never stored) */
+static int batchnorm_pool(Builder *b, const char *prefix, int in, bool relu, VkcBnPool pool)
 {
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
-    int out = add_value(b, v.C, v.H, v.W);
+    int out = pool == VKC_BN_POOL_MAX2X2 ? add_value(b, v.C, v.H / 2, v.W / 2)
+            : pool == VKC_BN_POOL_AVG    ? add_value(b, v.C, 1, 1)
+                                         : add_value(b, v.C, v.H, v.W);
     uint32_t shape[1] = {v.C};
     int g = add_tensor(b, prefix, "weight", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
     int be = add_tensor(b, prefix, "bias", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
@@ -182,7 +186,13 @@ static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
     op->t_mean = mean;
     op->t_var = var;
     op->relu = relu;
+    op->pool = pool;
     return out;
+}
+
+static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
+{
+    return batchnorm_pool(b, prefix, in, relu, VKC_BN_POOL_NONE);
 }
 
 static int simple(Builder *b, OpKind kind, int in, int in2)
@@ -211,6 +221,14 @@ static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
     return out;
 }
 
+/* The convnet's batch norm + ReLU + pool run as one op unless VKCLR_FUSE_POOL=0 (for
+ * measuring what the fusion buys; the parameters and results are the same either way). */
+static bool fuse_pools(void)
+{
+    const char *env = getenv("VKCLR_FUSE_POOL");
+    return !(env && !strcmp(env, "0"));
+}
+
 static void build_convnet(Builder *b, int x)
 {
     const VkcModelConfig *c = &b->m->cfg;
@@ -220,10 +238,15 @@ static void build_convnet(Builder *b, int x)
         snprintf(p, sizeof p, "encoder.block%d.conv", i + 1);
         v = conv(b, p, v, (uint32_t)c->width << i, 3, 1);
         snprintf(p, sizeof p, "encoder.block%d.bn", i + 1);
+        if (fuse_pools()) {
+            /* batch norm, ReLU and the pool as one op (fewer passes over the largest maps) */
+            v = batchnorm_pool(b, p, v, true, i < 2 ? VKC_BN_POOL_MAX2X2 : VKC_BN_POOL_AVG);
+            continue;
+        }
         v = batchnorm(b, p, v, true);
-        if (i < 2) v = simple(b, OP_MAXPOOL, v, -1);
+        v = simple(b, i < 2 ? OP_MAXPOOL : OP_AVGPOOL, v, -1);
     }
-    b->m->feature_value = simple(b, OP_AVGPOOL, v, -1);
+    b->m->feature_value = v;
 }
 
 static void build_resnet(Builder *b, int x)
@@ -407,7 +430,7 @@ static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batc
 {
     const VkcModelValue *in = &m->values[op->in];
     return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
-                          .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
+                          .relu = op->relu, .pool = op->pool, .H = in->H, .W = in->W, .gamma = vkc_model_tensor(m, op->t_gamma),
                           .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
                           .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
                           .sync = m->bn_sync};
@@ -422,7 +445,7 @@ static int bn_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO
 static int bn_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
 {
     VkcBatchNorm bn = bn_of(B->m, op, io->batch);
-    return vkc_batchnorm_backward(B->m->layers, B->cmd, &bn, io->in, io->out, io->dout, dx,
+    return vkc_batchnorm_backward(B->m->layers, B->cmd, &bn, io->in, io->dout, dx,
                                   vkc_model_grad(B->m, op->t_gamma), vkc_model_grad(B->m, op->t_beta));
 }
 
