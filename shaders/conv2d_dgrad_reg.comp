@@ -15,6 +15,7 @@
 // Lanes run along tiles (gl_GlobalInvocationID.x = (n*rblocks + row block)*segs + segment),
 // the input-channel block is gl_WorkGroupID.y.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -24,6 +25,10 @@ layout(constant_id = 7) const uint TR = 1;          // dx rows per invocation (a
 layout(constant_id = 8) const uint TW = 8;          // dx columns per invocation (a multiple of S)
 layout(constant_id = 9) const bool VEC_DY = false;  // Wo % 4 == 0 and (TW/S) % 4 == 0: dy rows as rgba32f texels
 layout(constant_id = 10) const bool VEC_DX = false; // W % 4 == 0 and TW % 4 == 0: vec4 stores
+// SG > 1: the device's subgroup size (the workgroup is whole subgroups): the lanes of a
+// subgroup fetch different weight texels and share them with subgroupShuffle (a constant
+// lane: a register broadcast), instead of every lane fetching every (identical) weight.
+layout(constant_id = 11) const uint SG = 0;
 
 layout(binding = 0) uniform samplerBuffer DY;   // [N][Cout][Ho][Wo]: r32f view, rgba32f when VEC_DY
 layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
@@ -54,10 +59,17 @@ const uint NV = 4u * NT;
 bool hits(uint d, uint k) { return (d + PAD + STRIDE * KS - k) % STRIDE == 0u; }
 uint at(uint d, uint k) { return (d + PAD + STRIDE * KS - k) / STRIDE - KS + OFFN; }
 
+const uint NWT = KK * TCI4;                         // weight texels per output channel
+const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
+
 void main()
 {
-    const uint tile = gl_GlobalInvocationID.x;
-    if (tile >= p.N * p.rblocks * p.segs) return;
+    const uint ntiles = p.N * p.rblocks * p.segs;
+    // With SG every lane of a subgroup must reach the shuffles: lanes past the end compute
+    // the last tile again and store nothing.
+    const bool live = gl_GlobalInvocationID.x < ntiles;
+    if (SG <= 1u && !live) return;
+    const uint tile = min(gl_GlobalInvocationID.x, ntiles - 1u);
     const uint seg = tile % p.segs, rb = (tile / p.segs) % p.rblocks, n = tile / (p.segs * p.rblocks);
     const uint iy0 = rb * TR, ix0 = seg * TW, cib = gl_WorkGroupID.y;
     const uint P = p.Ho * p.Wo;
@@ -88,8 +100,20 @@ void main()
     const uint wstep = KK * p.ldw;
     for (uint co = 0u; co < p.Cout; co++, plane += P, wrow += wstep) {
         vec4 wv[KK][TCI4];
-        [[unroll]] for (uint t = 0u; t < KK; t++)
-            [[unroll]] for (uint c = 0u; c < TCI4; c++) wv[t][c] = load_w4(wrow + (KK - 1u - t) * p.ldw + c);
+        if (SG > 1u) {
+            vec4 mine[NL];
+            const uint lane = gl_SubgroupInvocationID;
+            [[unroll]] for (uint k = 0u; k < NL; k++) {
+                const uint i = min(lane + k * SG, NWT - 1u), t = i / TCI4, c = i % TCI4;
+                mine[k] = load_w4(wrow + (KK - 1u - t) * p.ldw + c);
+            }
+            [[unroll]] for (uint t = 0u; t < KK; t++)
+                [[unroll]] for (uint c = 0u; c < TCI4; c++)
+                    wv[t][c] = subgroupShuffle(mine[(t * TCI4 + c) / SG], (t * TCI4 + c) % SG);
+        } else {
+            [[unroll]] for (uint t = 0u; t < KK; t++)
+                [[unroll]] for (uint c = 0u; c < TCI4; c++) wv[t][c] = load_w4(wrow + (KK - 1u - t) * p.ldw + c);
+        }
         [[unroll]] for (uint r = 0u; r < NYR; r++) {
             float ys[NV];
             if (VEC_DY) {
@@ -129,7 +153,7 @@ void main()
             const uint ci = (cib * TCI4 + c) * 4u + q;
             [[unroll]] for (uint rr = 0u; rr < TR; rr++) {
                 const uint iy = iy0 + rr;
-                const bool row_in = ci < p.Cin && iy < p.H;
+                const bool row_in = live && ci < p.Cin && iy < p.H;
                 const uint base = ((n * p.Cin + ci) * p.H + iy) * p.W + ix0;
                 if (VEC_DX) {
                     [[unroll]] for (uint j = 0u; j < TW; j += 4u)

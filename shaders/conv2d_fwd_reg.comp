@@ -18,6 +18,7 @@
 // Lanes run along tiles (gl_GlobalInvocationID.x = (n*rblocks + row block)*segs + segment),
 // the output-channel block is gl_WorkGroupID.y, so a workgroup's weight fetches are uniform.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -27,6 +28,10 @@ layout(constant_id = 7) const uint TR = 1;         // output rows per invocation
 layout(constant_id = 8) const uint TW = 8;         // output columns per invocation
 layout(constant_id = 9) const bool VEC_X = false;  // W % 4 == 0 and TW*S % 4 == 0: x rows read as rgba32f texels
 layout(constant_id = 10) const bool VEC_Y = false; // Wo % 4 == 0 and TW % 4 == 0: vec4 stores
+// SG > 1: the device's subgroup size (the workgroup is whole subgroups): the lanes of a
+// subgroup fetch different weight texels and share them with subgroupShuffle (a constant lane: a register broadcast), instead of
+// every lane fetching every (identical) weight.
+layout(constant_id = 11) const uint SG = 0;
 
 layout(binding = 0) uniform samplerBuffer X;    // [N][Cin][H][W]: r32f view, rgba32f when VEC_X
 layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
@@ -55,10 +60,17 @@ const uint SKIP = 4u * LEAD4 - PAD;
 const uint NT = (SKIP + NX + 3u) / 4u;    // texels per window row
 const uint NV = 4u * NT;
 
+const uint NWT = KK * TCO4;                       // weight texels per input channel
+const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
+
 void main()
 {
-    const uint tile = gl_GlobalInvocationID.x;
-    if (tile >= p.N * p.rblocks * p.segs) return;
+    const uint ntiles = p.N * p.rblocks * p.segs;
+    // With SG every lane of a subgroup must reach the broadcasts: lanes past the end compute
+    // the last tile again and store nothing.
+    const bool live = gl_GlobalInvocationID.x < ntiles;
+    if (SG <= 1u && !live) return;
+    const uint tile = min(gl_GlobalInvocationID.x, ntiles - 1u);
     const uint seg = tile % p.segs, rb = (tile / p.segs) % p.rblocks, n = tile / (p.segs * p.rblocks);
     const uint oy0 = rb * TR, ox0 = seg * TW, cob = gl_WorkGroupID.y;
     const uint HW = p.H * p.W;
@@ -90,8 +102,20 @@ void main()
     const uint wstep = KK * p.ldw;
     for (uint ci = 0u; ci < p.Cin; ci++, plane += HW, wrow += wstep) {
         vec4 wv[KK][TCO4];
-        [[unroll]] for (uint t = 0u; t < KK; t++)
-            [[unroll]] for (uint c = 0u; c < TCO4; c++) wv[t][c] = load_w4(wrow + t * p.ldw + c);
+        if (SG > 1u) {
+            vec4 mine[NL];
+            const uint lane = gl_SubgroupInvocationID;
+            [[unroll]] for (uint k = 0u; k < NL; k++) {
+                const uint i = min(lane + k * SG, NWT - 1u), t = i / TCO4, c = i % TCO4;
+                mine[k] = load_w4(wrow + t * p.ldw + c);
+            }
+            [[unroll]] for (uint t = 0u; t < KK; t++)
+                [[unroll]] for (uint c = 0u; c < TCO4; c++)
+                    wv[t][c] = subgroupShuffle(mine[(t * TCO4 + c) / SG], (t * TCO4 + c) % SG);
+        } else {
+            [[unroll]] for (uint t = 0u; t < KK; t++)
+                [[unroll]] for (uint c = 0u; c < TCO4; c++) wv[t][c] = load_w4(wrow + t * p.ldw + c);
+        }
         [[unroll]] for (uint r = 0u; r < NXR; r++) {
             float xs[NV];
             if (VEC_X) {
@@ -131,7 +155,7 @@ void main()
             const float b = p.has_bias != 0u && co < p.Cout ? load_bias(co) : 0.0;
             [[unroll]] for (uint rr = 0u; rr < TR; rr++) {
                 const uint oy = oy0 + rr;
-                const bool row_in = co < p.Cout && oy < p.Ho;
+                const bool row_in = live && co < p.Cout && oy < p.Ho;
                 const uint base = ((n * p.Cout + co) * p.Ho + oy) * p.Wo + ox0;
                 if (VEC_Y) {
                     [[unroll]] for (uint j = 0u; j < TW; j += 4u)

@@ -103,9 +103,10 @@ static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
     return vkc_div_up(tw, mult) * mult;
 }
 
-/* Tiles measured best on lavapipe (VKCLR_BENCH_CPU=1 vkclr bench layers and a sweep over the
- * model shapes): about 16 output pixels x 8 channels per invocation (32 vec4 accumulators),
- * square 4x4 pixel blocks where rows are whole texels, half or whole rows otherwise. */
+/* Tiles measured best on lavapipe (VKCLR_BENCH_CPU=1 and a sweep over the model shapes, with
+ * the weights shared over the subgroup): about 16 output pixels x 8 channels per invocation
+ * (32 vec4 accumulators): 2 rows of 8 or 4x4 blocks where rows are whole texels, 2 half rows
+ * of 14, 2 rows of 7. */
 static RegTile reg_tile(const VkcConv2d *c, int pass)
 {
     uint32_t S = pass == PASS_DGRAD ? c->stride : 1;
@@ -113,13 +114,15 @@ static RegTile reg_tile(const VkcConv2d *c, int pass)
     uint32_t width = pass == PASS_FWD ? vkc_conv2d_out_w(c) : c->W;
     RegTile t = {2, 2, 8, 16};
     if (c->kernel == 1) {
-        t = pass == PASS_FWD ? (RegTile){8, 2, 8, 16} : (RegTile){4, 2, 8, 16}; /* short K: more channels */
+        t = (RegTile){8, 2, 8, 16}; /* short K: more channels per pixel fetched */
     } else if (c->stride == 2) {
-        t = pass == PASS_FWD ? (RegTile){2, 2, 8, 16} : (RegTile){1, 4, 8, 16};
+        t = pass == PASS_FWD ? (RegTile){2, 2, 8, 16} : (RegTile){2, 4, 8, 16};
+    } else if (width % 8 == 0) {
+        t = (RegTile){2, 2, 8, 16};
     } else if (width % 4 == 0) {
         t = (RegTile){2, 4, 4, 16};
     } else if (width <= 8) {
-        t = (RegTile){1, 4, width, 16};
+        t = (RegTile){2, 2, width, 16};
     } else {
         t = (RegTile){2, 2, vkc_div_up(width, 2), 16};
     }
@@ -290,6 +293,16 @@ static int grid(const VkcLayers *L, uint64_t invocations, uint32_t wg, uint32_t 
     return VKC_OK;
 }
 
+/* The subgroup size the reg kernels share weight fetches over (their SG constant), or 0: the
+ * device's own size when the workgroup is made of whole subgroups (VKCLR_CONV_SG=0 turns it off). */
+static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
+{
+    uint32_t sg = L->ctx->subgroup_size;
+    const char *env = getenv("VKCLR_CONV_SG");
+    if (env && !strcmp(env, "0")) return 0;
+    return sg > 1 && wg % sg == 0 ? sg : 0;
+}
+
 /* Forward (x -> y) or backward to the input (dy -> dx) with the reg kernels. */
 static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
 {
@@ -309,13 +322,14 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     RegPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, vkc_div_up(oh, t.tr), vkc_div_up(ow, t.tw),
                     ld / 4, has_bias};
     (void)ih;
-    uint32_t spec[11] = {t.wg, 1, 1, c->kernel, S, c->pad, t.tc4, t.tr, t.tw, vec_in, vec_out};
+    uint32_t sg = reg_subgroup(L, t.wg);
+    uint32_t spec[12] = {t.wg, 1, 1, c->kernel, S, c->pad, t.tc4, t.tr, t.tw, vec_in, vec_out, sg};
     const VkcKernel *k;
     uint32_t gx = 0;
     char bindings[5];
     snprintf(bindings, sizeof bindings, fwd ? "%ctsb" : "%ctb", vec_in ? 't' : 's');
     if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, bindings, sizeof push,
-                          spec, 11, &k) ||
+                          spec, 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
