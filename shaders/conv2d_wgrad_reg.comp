@@ -13,6 +13,7 @@
 //   part[(chunk*segs + seg)*stride + (co*Cin + ci)*KK + t]  and (ci block 0) part[... + Cout*Cin*KK + co],
 // which reduce_chunks.comp adds in order: deterministic, no atomics (DESIGN.md decision 4).
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -21,6 +22,11 @@ layout(constant_id = 6) const uint TCO4 = 1;     // output channels per invocati
 layout(constant_id = 7) const uint TCI = 4;      // input channels per invocation
 layout(constant_id = 8) const uint TW = 8;       // output columns per invocation
 layout(constant_id = 9) const bool VEC = false;  // Wo % 4 == 0, W % 4 == 0, TW % 4 == 0, TW*S % 4 == 0: rgba32f reads
+// SG > 1: the device's subgroup size, and the output-channel blocks come in whole subgroups:
+// neighbouring lanes then take neighbouring co blocks of the same (chunk, segment, ci block),
+// so they read the same x rows; each lane fetches a share of them and they exchange the
+// values with subgroupShuffle (constant lanes) instead of every lane fetching every value.
+layout(constant_id = 10) const uint SG = 0;
 
 layout(binding = 0) uniform samplerBuffer X;    // [N][Cin][H][W]: r32f view, rgba32f when VEC
 layout(binding = 1) uniform samplerBuffer DY;   // [N][Cout][Ho][Wo]: r32f view, rgba32f when VEC
@@ -42,15 +48,22 @@ const uint LEAD4 = (PAD + 3u) / 4u;
 const uint SKIP = 4u * LEAD4 - PAD;      // column c of the window is xs[SKIP + c]
 const uint NT = (SKIP + NX + 3u) / 4u;
 const uint NV = 4u * NT;
+const uint NXL = SG > 1u ? (NX + SG - 1u) / SG : 1u; // x values per lane and row (scalar reads, SG)
+const uint NTL = SG > 1u ? (NT + SG - 1u) / SG : 1u; // x texels per lane and row (VEC, SG)
 
 void main()
 {
     const uint nci = (p.Cin + TCI - 1u) / TCI, nco = (p.Cout + TCO - 1u) / TCO;
     const uint id = gl_GlobalInvocationID.x;
-    // Neighbouring lanes take neighbouring ci blocks of the same (chunk, segment, co block).
-    const uint cib = id % nci, cob = (id / nci) % nco, seg = (id / (nci * nco)) % p.segs;
-    const uint chunk = id / (nci * nco * p.segs);
-    if (chunk >= p.nchunks) return;
+    // Neighbouring lanes take neighbouring ci blocks of the same (chunk, segment, co block), or
+    // with SG neighbouring co blocks of the same (chunk, segment, ci block).
+    const uint cib = SG > 1u ? (id / nco) % nci : id % nci, cob = SG > 1u ? id % nco : (id / nci) % nco;
+    const uint seg = (id / (nci * nco)) % p.segs;
+    // With SG every lane of a subgroup must reach the shuffles: lanes past the end repeat the
+    // last chunk and store nothing.
+    const bool live = id / (nci * nco * p.segs) < p.nchunks;
+    if (SG <= 1u && !live) return;
+    const uint chunk = min(id / (nci * nco * p.segs), p.nchunks - 1u);
     const uint ci0 = cib * TCI, co0 = cob * TCO, ox0 = seg * TW;
     const uint HW = p.H * p.W, P = p.Ho * p.Wo;
 
@@ -104,7 +117,28 @@ void main()
             const uint rowofs = xb + (rowok ? uint(iy) * p.W : 0u);
             [[unroll]] for (uint i = 0u; i < TCI; i++) {
                 float xs[NV];
-                if (VEC) {
+                if (SG > 1u && VEC) {
+                    vec4 mine[NTL];
+                    [[unroll]] for (uint k = 0u; k < NTL; k++) {
+                        const uint t = min(gl_SubgroupInvocationID + k * SG, NT - 1u);
+                        const bool ok = rowok && colok[4u * t];
+                        const vec4 v = load_x4((rowofs + xplane[i] + colofs[4u * t]) >> 2);
+                        mine[k] = ok ? v : vec4(0.0);
+                    }
+                    [[unroll]] for (uint t = 0u; t < NT; t++) {
+                        const vec4 v = subgroupShuffle(mine[t / SG], t % SG);
+                        [[unroll]] for (uint q = 0u; q < 4u; q++) xs[4u * t + q] = v[q];
+                    }
+                } else if (SG > 1u) {
+                    float mine[NXL];
+                    [[unroll]] for (uint k = 0u; k < NXL; k++) {
+                        const uint v = SKIP + min(gl_SubgroupInvocationID + k * SG, NX - 1u);
+                        const float x = load_x(rowofs + xplane[i] + colofs[v]);
+                        mine[k] = rowok && colok[v] ? x : 0.0;
+                    }
+                    [[unroll]] for (uint v = 0u; v < NV; v++)
+                        xs[v] = v < SKIP || v >= SKIP + NX ? 0.0 : subgroupShuffle(mine[(v - SKIP) / SG], (v - SKIP) % SG);
+                } else if (VEC) {
                     [[unroll]] for (uint t = 0u; t < NT; t++) {
                         const bool ok = rowok && colok[4u * t];
                         const vec4 v = load_x4((rowofs + xplane[i] + colofs[4u * t]) >> 2);
@@ -136,9 +170,9 @@ void main()
         const uint co = co0 + c;
         [[unroll]] for (uint i = 0u; i < TCI; i++) {
             const uint ci = ci0 + i;
-            if (co < p.Cout && ci < p.Cin)
+            if (live && co < p.Cout && ci < p.Cin)
                 [[unroll]] for (uint t = 0u; t < KK; t++) part[base + (co * p.Cin + ci) * KK + t] = acc[c][i][t];
         }
-        if (co < p.Cout && cib == 0u && p.has_bias != 0u) part[base + p.Cout * p.Cin * KK + co] = bacc[c];
+        if (live && co < p.Cout && cib == 0u && p.has_bias != 0u) part[base + p.Cout * p.Cin * KK + co] = bacc[c];
     }
 }

@@ -134,10 +134,16 @@ static RegTile reg_tile(const VkcConv2d *c, int pass)
     return t;
 }
 
-static WgradTile wgrad_tile(const VkcConv2d *c)
+/* Weight gradient (measured as above): whole output rows up to 32 columns, 8 output x 8 input
+ * channels (16 input channels for 1x1 kernels, 1 for a single input channel); 4 output
+ * channels when that makes the co blocks whole subgroups (the x rows are then shared). */
+static WgradTile wgrad_tile(const VkcLayers *L, const VkcConv2d *c)
 {
     uint32_t Wo = vkc_conv2d_out_w(c);
-    WgradTile t = {c->C_out > 4 ? 2 : 1, c->C_in >= 4 ? 4 : c->C_in, seg_width(Wo, 32, Wo % 4 == 0 ? 4 : 1), 16};
+    uint32_t tci = c->C_in == 1 ? 1 : c->kernel == 1 ? 16 : Wo <= 4 ? 4 : 8;
+    WgradTile t = {c->C_in == 1 ? 1 : 2, tci < c->C_in ? tci : c->C_in, seg_width(Wo, 32, Wo % 4 == 0 ? 4 : 1), 16};
+    uint32_t sg = L->ctx->subgroup_size;
+    if (t.tco4 == 2 && sg > 1 && vkc_div_up(c->C_out, 8) % sg && vkc_div_up(c->C_out, 4) % sg == 0) t.tco4 = 1;
     uint32_t v[4];
     if (env_tile("VKCLR_CONV_WGRAD_TILE", v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
     return t;
@@ -240,7 +246,7 @@ static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
         return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
     }
     if (pass == PASS_WGRAD) {
-        WgradTile t = wgrad_tile(c);
+        WgradTile t = wgrad_tile(L, c);
         uint32_t rows, nchunks, segs, stride;
         wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
         return (VkDeviceSize)nchunks * segs * stride * 4;
@@ -346,14 +352,17 @@ static int reg_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x,
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    WgradTile t = wgrad_tile(c);
+    WgradTile t = wgrad_tile(L, c);
     uint32_t rows, nchunks, segs, stride;
     wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
     bool vec = Wo % 4 == 0 && c->W % 4 == 0 && t.tw % 4 == 0 && (t.tw * c->stride) % 4 == 0;
     WgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, rows, nchunks, segs, has_bias};
-    uint32_t spec[10] = {t.wg, 1, 1, c->kernel, c->stride, c->pad, t.tco4, t.tci, t.tw, vec};
+    /* x rows shared over the subgroup when its lanes take co blocks of one ci block. */
+    uint32_t sg = reg_subgroup(L, t.wg);
+    if (sg && vkc_div_up(c->C_out, 4 * t.tco4) % sg) sg = 0;
+    uint32_t spec[11] = {t.wg, 1, 1, c->kernel, c->stride, c->pad, t.tco4, t.tci, t.tw, vec, sg};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_REG, vec ? "ttb" : "ssb", sizeof push, spec, 10, &k))
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_REG, vec ? "ttb" : "ssb", sizeof push, spec, 11, &k))
         return VKC_ERR;
     uint64_t invocations = (uint64_t)nchunks * segs * vkc_div_up(c->C_out, 4 * t.tco4) * vkc_div_up(c->C_in, t.tci);
     uint32_t gx = 0;
