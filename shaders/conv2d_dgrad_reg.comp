@@ -114,38 +114,37 @@ void main()
             [[unroll]] for (uint t = 0u; t < KK; t++)
                 [[unroll]] for (uint c = 0u; c < TCI4; c++) wv[t][c] = load_w4(wrow + (KK - 1u - t) * p.ldw + c);
         }
+        float ys[NYR][NV];
         [[unroll]] for (uint r = 0u; r < NYR; r++) {
-            float ys[NV];
             if (VEC_DY) {
                 [[unroll]] for (uint t = 0u; t < NT; t++) {
                     const bool ok = rowok[r] && colok[4u * t];
                     const vec4 v = load_dy4((plane + rowofs[r] + colofs[4u * t]) >> 2);
-                    [[unroll]] for (uint q = 0u; q < 4u; q++) ys[4u * t + q] = ok ? v[q] : 0.0;
+                    [[unroll]] for (uint q = 0u; q < 4u; q++) ys[r][4u * t + q] = ok ? v[q] : 0.0;
                 }
             } else {
                 [[unroll]] for (uint v = 0u; v < NV; v++) {
                     if (v < SKIP || v >= SKIP + NYC) {
-                        ys[v] = 0.0;
+                        ys[r][v] = 0.0;
                     } else {
                         const float g = load_dy(plane + rowofs[r] + colofs[v]);
-                        ys[v] = rowok[r] && colok[v] ? g : 0.0;
+                        ys[r][v] = rowok[r] && colok[v] ? g : 0.0;
                     }
                 }
             }
-            [[unroll]] for (uint rr = 0u; rr < TR; rr++)
-                [[unroll]] for (uint ky = 0u; ky < KS; ky++) {
-                    if (hits(rr, ky) && at(rr, ky) == r) {
-                        [[unroll]] for (uint kx = 0u; kx < KS; kx++)
-                            [[unroll]] for (uint j = 0u; j < TW; j++) {
-                                if (hits(j, kx)) {
-                                    const vec4 g = vec4(ys[SKIP + at(j, kx)]);
-                                    [[unroll]] for (uint c = 0u; c < TCI4; c++)
-                                        acc[c][rr][j] = fma(wv[ky * KS + kx][c], g, acc[c][rr][j]);
-                                }
-                            }
-                    }
-                }
         }
+        // Every accumulator takes the sum of its taps of this output channel in one update (as
+        // in conv2d_fwd_reg.comp: loop-carried accumulators live in memory on CPU drivers).
+        [[unroll]] for (uint c = 0u; c < TCI4; c++)
+            [[unroll]] for (uint rr = 0u; rr < TR; rr++)
+                [[unroll]] for (uint j = 0u; j < TW; j++) {
+                    vec4 sum = vec4(0.0);
+                    [[unroll]] for (uint ky = 0u; ky < KS; ky++)
+                        [[unroll]] for (uint kx = 0u; kx < KS; kx++)
+                            if (hits(rr, ky) && hits(j, kx))
+                                sum = fma(wv[ky * KS + kx][c], vec4(ys[at(rr, ky)][SKIP + at(j, kx)]), sum);
+                    acc[c][rr][j] += sum;
+                }
     }
 
     [[unroll]] for (uint c = 0u; c < TCI4; c++)

@@ -116,37 +116,36 @@ void main()
             [[unroll]] for (uint t = 0u; t < KK; t++)
                 [[unroll]] for (uint c = 0u; c < TCO4; c++) wv[t][c] = load_w4(wrow + t * p.ldw + c);
         }
+        float xs[NXR][NV];
         [[unroll]] for (uint r = 0u; r < NXR; r++) {
-            float xs[NV];
             if (VEC_X) {
                 [[unroll]] for (uint t = 0u; t < NT; t++) {
                     const bool ok = rowok[r] && colok[4u * t];
                     const vec4 v = load_x4((plane + rowofs[r] + colofs[4u * t]) >> 2);
-                    [[unroll]] for (uint q = 0u; q < 4u; q++) xs[4u * t + q] = ok ? v[q] : 0.0;
+                    [[unroll]] for (uint q = 0u; q < 4u; q++) xs[r][4u * t + q] = ok ? v[q] : 0.0;
                 }
             } else {
                 [[unroll]] for (uint v = 0u; v < NV; v++) {
                     if (v < SKIP || v >= SKIP + NX) {
-                        xs[v] = 0.0;
+                        xs[r][v] = 0.0;
                     } else {
                         const float x = load_x(plane + rowofs[r] + colofs[v]);
-                        xs[v] = rowok[r] && colok[v] ? x : 0.0;
+                        xs[r][v] = rowok[r] && colok[v] ? x : 0.0;
                     }
                 }
             }
-            // Input row r feeds output row rr through kernel row ky = r - rr*S.
-            [[unroll]] for (uint rr = 0u; rr < TR; rr++) {
-                const int ky = int(r) - int(rr * STRIDE);
-                if (ky >= 0 && ky < int(KS)) {
-                    [[unroll]] for (uint kx = 0u; kx < KS; kx++)
-                        [[unroll]] for (uint j = 0u; j < TW; j++) {
-                            const vec4 xv = vec4(xs[SKIP + j * STRIDE + kx]);
-                            [[unroll]] for (uint c = 0u; c < TCO4; c++)
-                                acc[c][rr][j] = fma(wv[uint(ky) * KS + kx][c], xv, acc[c][rr][j]);
-                        }
-                }
-            }
         }
+        // Every accumulator takes the sum of its KS*KS taps of this input channel in one update:
+        // on CPU drivers the loop-carried accumulators live in memory (each update is a load,
+        // a masked blend and a store), the sum within the iteration stays in registers.
+        [[unroll]] for (uint c = 0u; c < TCO4; c++)
+            [[unroll]] for (uint rr = 0u; rr < TR; rr++)
+                [[unroll]] for (uint j = 0u; j < TW; j++) {
+                    vec4 sum = wv[0][c] * xs[rr * STRIDE][SKIP + j * STRIDE];
+                    [[unroll]] for (uint t = 1u; t < KK; t++)
+                        sum = fma(wv[t][c], vec4(xs[rr * STRIDE + t / KS][SKIP + j * STRIDE + t % KS]), sum);
+                    acc[c][rr][j] += sum;
+                }
     }
 
     [[unroll]] for (uint c = 0u; c < TCO4; c++)
