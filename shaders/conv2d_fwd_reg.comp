@@ -32,14 +32,22 @@ layout(constant_id = 10) const bool VEC_Y = false; // Wo % 4 == 0 and TW % 4 == 
 // subgroup fetch different weight texels and share them with subgroupShuffle (a constant lane: a register broadcast), instead of
 // every lane fetching every (identical) weight.
 layout(constant_id = 11) const uint SG = 0;
+// STATS: also write the per-channel statistics of y for the batch norm that follows, per group
+// of tiles (a subgroup's tiles with SG, else one tile): group k writes, for output channel co,
+//   part[(0*T + k)*Cout + co] = values, part[(1*T + k)*Cout + co] = their sum,
+//   part[(2*T + k)*Cout + co] = their squared deviations from the group's own mean,
+// T = the number of groups; batchnorm_finalize.comp MODE 4 combines the groups in order (no
+// second and third pass over y).
+layout(constant_id = 12) const bool STATS = false;
 
 layout(binding = 0) uniform samplerBuffer X;    // [N][Cin][H][W]: r32f view, rgba32f when VEC_X
 layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
 layout(binding = 2) uniform samplerBuffer Bias; // r32f [Cout] (unread unless has_bias)
 layout(binding = 3, std430) writeonly buffer Y1 { float y1[]; };
 layout(binding = 3, std430) writeonly buffer Y4 { vec4 y4[]; };
+layout(binding = 4, std430) writeonly buffer Stats { float part[]; }; // STATS only
 
-layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias; } p;
+layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups; } p;
 
 // ---- storage access: the only lines that know how activations are stored ----
 float load_x(uint i) { return texelFetch(X, int(i)).r; }
@@ -48,6 +56,7 @@ vec4 load_w4(uint t) { return texelFetch(Wp, int(t)); }
 float load_bias(uint i) { return texelFetch(Bias, int(i)).r; }
 void store_y(uint i, float v) { y1[i] = v; }
 void store_y4(uint t, vec4 v) { y4[t] = v; } // elements 4t .. 4t+3
+void store_stat(uint i, float v) { part[i] = v; }
 // ----
 
 const uint KK = KS * KS;
@@ -62,6 +71,7 @@ const uint NV = 4u * NT;
 
 const uint NWT = KK * TCO4;                       // weight texels per input channel
 const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
+const uint SGA = SG > 1u ? SG : 1u;
 
 void main()
 {
@@ -164,6 +174,50 @@ void main()
                 } else {
                     [[unroll]] for (uint j = 0u; j < TW; j++)
                         if (row_in && ox0 + j < p.Wo) store_y(base + j, acc[c][rr][j][q] + b);
+                }
+            }
+            if (STATS) {
+                // This tile's count, sum and squared deviations from its own mean (exact: the
+                // values are still in registers), then the subgroup's tiles combined in lane
+                // order (Chan et al.) and written by its first lane.
+                float cnt = 0.0, sum = 0.0;
+                [[unroll]] for (uint rr = 0u; rr < TR; rr++)
+                    [[unroll]] for (uint j = 0u; j < TW; j++) {
+                        const bool in_ = live && oy0 + rr < p.Ho && ox0 + j < p.Wo;
+                        cnt += in_ ? 1.0 : 0.0;
+                        sum += in_ ? acc[c][rr][j][q] + b : 0.0;
+                    }
+                const float mean = cnt > 0.0 ? sum / cnt : 0.0;
+                float m2 = 0.0;
+                [[unroll]] for (uint rr = 0u; rr < TR; rr++)
+                    [[unroll]] for (uint j = 0u; j < TW; j++) {
+                        const float d = acc[c][rr][j][q] + b - mean;
+                        m2 += live && oy0 + rr < p.Ho && ox0 + j < p.Wo ? d * d : 0.0;
+                    }
+                uint k = gl_GlobalInvocationID.x;
+                if (SG > 1u) {
+                    float gc = 0.0, gs = 0.0;
+                    float lc[SGA], ls[SGA], lm[SGA];
+                    [[unroll]] for (uint l = 0u; l < SG; l++) {
+                        lc[l] = subgroupShuffle(cnt, l);
+                        ls[l] = subgroupShuffle(sum, l);
+                        lm[l] = subgroupShuffle(m2, l);
+                        gc += lc[l];
+                        gs += ls[l];
+                    }
+                    const float gmean = gc > 0.0 ? gs / gc : 0.0;
+                    float gm2 = 0.0;
+                    [[unroll]] for (uint l = 0u; l < SG; l++) {
+                        const float d = lc[l] > 0.0 ? ls[l] / lc[l] - gmean : 0.0;
+                        gm2 += lm[l] + lc[l] * d * d;
+                    }
+                    cnt = gc, sum = gs, m2 = gm2;
+                    k = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
+                }
+                if ((SG <= 1u || gl_SubgroupInvocationID == 0u) && co < p.Cout) {
+                    store_stat(k * p.Cout + co, cnt);
+                    store_stat((p.groups + k) * p.Cout + co, sum);
+                    store_stat((2u * p.groups + k) * p.Cout + co, m2);
                 }
             }
         }

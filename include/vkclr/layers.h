@@ -51,7 +51,10 @@ typedef struct {
     uint32_t stride, pad;     /* stride 1 or 2; output H_out = (H + 2 pad - kernel) / stride + 1 */
     VkcTensor weight;
     VkcTensor bias;           /* [C_out], or a tensor with no buffer for a convolution without bias */
-    VkcTensor work;           /* >= vkc_conv2d_work_bytes(): split-K partials of the weight gradient */
+    VkcTensor work;           /* >= vkc_conv2d_work_bytes(): packed weights, split-K partials */
+    /* Optional (no buffer: none): the forward also writes the per-channel statistics of y for
+     * the batch norm that follows (VkcBatchNorm.conv_stats), >= vkc_conv2d_stats_floats() floats. */
+    VkcTensor stats;
 } VkcConv2d;
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
@@ -62,6 +65,11 @@ uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
 /* Multiply-adds * 2 of one forward (the backward passes cost the same each). */
 double vkc_conv2d_flops(const VkcConv2d *c);
+/* Groups of output pixels whose statistics the forward writes into c->stats (for
+ * VkcBatchNorm.conv_groups), or 0 when the device's kernels do not write them (GPU variant). */
+uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c);
+/* Floats of c->stats: 3 x groups x C_out (count, sum, squared deviations from the group mean). */
+uint64_t vkc_conv2d_stats_floats(const VkcLayers *L, const VkcConv2d *c);
 
 /* y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] x[n][ci][oy*s+ky-pad][ox*s+kx-pad] */
 int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y);
@@ -104,6 +112,10 @@ typedef struct {
     VkcTensor stats;      /* [2C]: mean, 1/sqrt(var + eps) used by the last forward; backward reads them */
     VkcTensor work;       /* >= vkc_batchnorm_work_bytes(): partial sums of the split reductions */
     const VkcBnSync *sync; /* NULL: statistics of this batch alone */
+    /* A training forward without sync may take the batch statistics from the convolution that
+     * produced x (VkcConv2d.stats, conv_groups groups) instead of two passes over x. */
+    VkcTensor conv_stats;
+    uint32_t conv_groups;
 } VkcBatchNorm;
 
 VkDeviceSize vkc_batchnorm_work_bytes(const VkcLayers *L, const VkcBatchNorm *bn);

@@ -109,7 +109,7 @@ int vkc_download(VkcContext *ctx, VkcTensor src, void *dst, size_t bytes);
  *       through it unless the tensor was allocated with padding.
  *   's' read-only uniform texel buffer, format r32f (one float per texelFetch). */
 #define VKC_MAX_BINDINGS 8
-#define VKC_MAX_SPEC 12
+#define VKC_MAX_SPEC 16
 
 typedef struct VkcKernel {
     const char *name;

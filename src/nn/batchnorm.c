@@ -112,16 +112,29 @@ static int reduce(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mo
     return sync_sums(bn, cmd, (mode == 2 ? 2 : 1) * push.nchunks * bn->C);
 }
 
-static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, uint32_t nchunks,
-                    VkcTensor dgamma, VkcTensor dbeta)
+/* Where the finalize pass reads its partial sums, and how many chunks (or groups) there are. */
+typedef struct {
+    VkcTensor part;
+    uint32_t nchunks;
+} BnFinal;
+
+static int finalize_from(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, const BnFinal *f,
+                         VkcTensor dgamma, VkcTensor dbeta)
 {
     uint32_t ranks = bn->sync ? bn->sync->ranks : 1;
-    FinalizePush push = {bn->C, nchunks, bn->N * bn->HW * ranks, bn->eps, bn->momentum};
+    FinalizePush push = {bn->C, f->nchunks, bn->N * bn->HW * ranks, bn->eps, bn->momentum};
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
     if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM_FINALIZE, "sbbbbb", sizeof push, spec, 4, &k)) return VKC_ERR;
-    VkcTensor t[6] = {bn->work, bn->stats, bn->running_mean, bn->running_var, dgamma, dbeta};
+    VkcTensor t[6] = {f->part, bn->stats, bn->running_mean, bn->running_var, dgamma, dbeta};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(bn->C, L->wg_elem));
+}
+
+static int finalize(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mode, uint32_t nchunks,
+                    VkcTensor dgamma, VkcTensor dbeta)
+{
+    BnFinal f = {bn->work, nchunks};
+    return finalize_from(L, cmd, bn, mode, &f, dgamma, dbeta);
 }
 
 static uint32_t stat_chunks(const VkcLayers *L, const VkcBatchNorm *bn)
@@ -181,7 +194,12 @@ int vkc_batchnorm_forward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, boo
     if (check(L, bn, op) || vkc_layers_need(op, "x", x, n) || vkc_layers_need(op, "y", y, vkc_batchnorm_out_floats(bn)))
         return VKC_ERR;
     uint32_t nchunks = stat_chunks(L, bn);
-    if (training) {
+    if (training && !bn->sync && bn->conv_stats.buffer) {
+        /* The statistics the convolution wrote for groups of x: no pass over x. */
+        if (vkc_layers_need(op, "conv_stats", bn->conv_stats, 3ull * bn->conv_groups * bn->C)) return VKC_ERR;
+        BnFinal f = {bn->conv_stats, bn->conv_groups};
+        if (finalize_from(L, cmd, bn, 4, &f, bn->stats, bn->stats)) return VKC_ERR;
+    } else if (training) {
         if (reduce(L, cmd, bn, 0, x, x) || finalize(L, cmd, bn, 0, nchunks, bn->stats, bn->stats) ||
             reduce(L, cmd, bn, 1, x, x) || finalize(L, cmd, bn, 1, nchunks, bn->stats, bn->stats))
             return VKC_ERR;

@@ -31,7 +31,7 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
 /* Forward and backward-input of the reg kernels (the same layout; "C" is the output channels
  * of the pass: Cout forward, Cin backward). */
 typedef struct {
-    uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias;
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups;
 } RegPush;
 
 typedef struct {
@@ -309,6 +309,22 @@ static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
     return sg > 1 && wg % sg == 0 ? sg : 0;
 }
 
+/* Groups the forward's statistics come in (see conv2d_fwd_reg.comp STATS): one per subgroup
+ * of tiles, or per tile without subgroup sharing. */
+uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
+{
+    if (L->conv_variant != VKC_CONV_REG) return 0;
+    RegTile t = reg_tile(c, PASS_FWD);
+    uint64_t tiles = (uint64_t)c->N * vkc_div_up(vkc_conv2d_out_h(c), t.tr) * vkc_div_up(vkc_conv2d_out_w(c), t.tw);
+    uint32_t sg = reg_subgroup(L, t.wg);
+    return sg ? (uint32_t)(vkc_div_up(tiles, t.wg) * (t.wg / sg)) : (uint32_t)tiles;
+}
+
+uint64_t vkc_conv2d_stats_floats(const VkcLayers *L, const VkcConv2d *c)
+{
+    return 3ull * vkc_conv2d_stats_groups(L, c) * c->C_out;
+}
+
 /* Forward (x -> y) or backward to the input (dy -> dx) with the reg kernels. */
 static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
 {
@@ -325,23 +341,26 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     uint32_t step_in = fwd ? t.tw * S : t.tw / S;
     bool vec_in = iw % 4 == 0 && step_in % 4 == 0;
     bool vec_out = ow % 4 == 0 && t.tw % 4 == 0;
+    bool stats = fwd && c->stats.buffer != VK_NULL_HANDLE;
     RegPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, vkc_div_up(oh, t.tr), vkc_div_up(ow, t.tw),
-                    ld / 4, has_bias};
+                    ld / 4, has_bias, stats ? vkc_conv2d_stats_groups(L, c) : 0};
+    if (stats && vkc_layers_need("conv2d forward", "stats", c->stats, vkc_conv2d_stats_floats(L, c))) return VKC_ERR;
     (void)ih;
     uint32_t sg = reg_subgroup(L, t.wg);
-    uint32_t spec[12] = {t.wg, 1, 1, c->kernel, S, c->pad, t.tc4, t.tr, t.tw, vec_in, vec_out, sg};
+    uint32_t spec[13] = {t.wg, 1, 1, c->kernel, S, c->pad, t.tc4, t.tr, t.tw, vec_in, vec_out, sg, stats};
     const VkcKernel *k;
     uint32_t gx = 0;
-    char bindings[5];
-    snprintf(bindings, sizeof bindings, fwd ? "%ctsb" : "%ctb", vec_in ? 't' : 's');
-    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, bindings, sizeof push,
-                          spec, 12, &k) ||
+    char bindings[6];
+    snprintf(bindings, sizeof bindings, fwd ? "%ctsbb" : "%ctb", vec_in ? 't' : 's');
+    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, bindings,
+                          fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
     if (fwd) {
-        VkcTensor tt[4] = {src, a, has_bias ? c->bias : a, dst};
-        return vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, gy, 1);
+        /* (without statistics binding 4 is y again, unwritten) */
+        VkcTensor tt[5] = {src, a, has_bias ? c->bias : a, dst, stats ? c->stats : dst};
+        return vkc_cmd_dispatch(cmd, k, tt, stats ? 0 : 1u << 4, &push, gx, gy, 1);
     }
     VkcTensor tt[3] = {src, a, dst};
     return vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, gy, 1);

@@ -31,6 +31,8 @@ struct VkcModelOp {
     uint32_t kernel, stride; /* conv */
     bool relu;         /* batch norm with fused ReLU */
     VkcBnPool pool;    /* batch norm with a fused pool after it (the convnet's blocks) */
+    bool bn_stats;     /* conv: its training forward writes the batch statistics of its output for
+                        * the batch norm after it; that batch norm: reads them (set at creation) */
     VkcTensor stats;   /* batch norm: mean and 1/std of the last training forward */
 };
 
@@ -342,7 +344,7 @@ typedef struct {
 
 /* Work space and private tensors of one op for a batch. */
 typedef struct {
-    VkDeviceSize conv_work, bn_work; /* shared by every op of the model: the largest need counts */
+    VkDeviceSize conv_work, bn_work, stats_work; /* shared by every op of the model: the largest need counts */
     VkDeviceSize own;                /* the op's own tensors (batch-norm statistics) */
 } OpSizes;
 
@@ -389,10 +391,17 @@ static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch
                        .work = m->conv_work};
 }
 
+/* Whether this training forward hands the batch statistics from a conv to its batch norm
+ * (not with synchronised batch norm: the ranks' partial sums must be plain sums). */
+static bool stats_handoff(const VkcModel *m, const VkcModelOp *op, bool training)
+{
+    return training && op->bn_stats && !m->bn_sync;
+}
+
 static int conv_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
 {
-    (void)training;
     VkcConv2d c = conv_of(m, op, io->batch);
+    if (stats_handoff(m, op, training)) c.stats = m->stats_work;
     return vkc_conv2d_forward(m->layers, cmd, &c, io->in, io->out);
 }
 
@@ -409,6 +418,7 @@ static void conv_sizes(const VkcModel *m, VkcLayers *L, const VkcModelOp *op, ui
 {
     VkcConv2d c = conv_of(m, op, batch);
     s->conv_work = vkc_conv2d_work_bytes(L, &c);
+    s->stats_work = vkc_conv2d_stats_floats(L, &c) * 4;
 }
 
 /* Kaiming normal, fan_out, ReLU gain sqrt(2): Box-Muller on (0, 1] uniforms. */
@@ -439,6 +449,12 @@ static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batc
 static int bn_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
 {
     VkcBatchNorm bn = bn_of(m, op, io->batch);
+    if (stats_handoff(m, op, training)) {
+        const VkcModelOp *conv = op - 1; /* bn_stats: the op before is the conv that made x */
+        VkcConv2d c = conv_of(m, conv, io->batch);
+        bn.conv_stats = m->stats_work;
+        bn.conv_groups = vkc_conv2d_stats_groups(m->layers, &c);
+    }
     return vkc_batchnorm_forward(m->layers, cmd, &bn, training, io->in, io->out);
 }
 
@@ -609,11 +625,27 @@ void vkc_model_kernels_destroy(VkcModelKernels *k)
     vkc_layers_destroy(&k->layers);
 }
 
+/* A conv whose output feeds only the batch norm right after it hands that batch norm the batch
+ * statistics from its epilogue, where the device's conv kernels write them. */
+static void mark_stats(VkcModel *m, VkcLayers *L)
+{
+    for (int i = 0; i + 1 < m->nops; i++) {
+        VkcModelOp *op = &m->ops[i], *next = &m->ops[i + 1];
+        if (op->kind != OP_CONV || next->kind != OP_BN || next->in != op->out) continue;
+        bool other = false;
+        for (int k = 0; k < m->nops; k++)
+            if (k != i + 1 && (m->ops[k].in == op->out || m->ops[k].in2 == op->out)) other = true;
+        VkcConv2d c = conv_of(m, op, 1);
+        if (other || !vkc_conv2d_stats_groups(L, &c)) continue;
+        op->bn_stats = next->bn_stats = true;
+    }
+}
+
 /* Device bytes of everything vkc_model_create allocates, given a built graph. */
 static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize *total, VkDeviceSize *largest,
-                  VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *scratch)
+                  VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *stats_work, VkDeviceSize *scratch)
 {
-    VkDeviceSize big = 0, act = 0, cw = 16, bw = 16;
+    VkDeviceSize big = 0, act = 0, cw = 16, bw = 16, sw = 16;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
         VkDeviceSize bytes = (VkDeviceSize)floats(m, i, batch) * 4;
@@ -625,10 +657,13 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
         if (op_kinds[m->ops[i].kind].sizes) op_kinds[m->ops[i].kind].sizes(m, L, &m->ops[i], batch, &s);
         if (s.conv_work > cw) cw = s.conv_work;
         if (s.bn_work > bw) bw = s.bn_work;
+        if (s.stats_work > sw && m->ops[i].bn_stats) sw = s.stats_work;
         act += s.own;
     }
     *conv_work = cw;
     *bn_work = bw;
+    act += sw; /* the statistics hand-off (counted with the activations) */
+    *stats_work = sw;
     *scratch = big;
     if (cw > big) big = cw;
     if (bw > big) big = bw;
@@ -648,8 +683,9 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
         free_graph(&m);
         return VKC_ERR;
     }
-    VkDeviceSize cw, bw, scratch;
-    sizes(&m, layers, batch, total, largest, &cw, &bw, &scratch);
+    VkDeviceSize cw, bw, sw, scratch;
+    mark_stats(&m, layers);
+    sizes(&m, layers, batch, total, largest, &cw, &bw, &sw, &scratch);
     free_graph(&m);
     return VKC_OK;
 }
@@ -664,12 +700,14 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
     m->max_batch = max_batch;
     if (!max_batch) return vkc_fail("model: batch must be at least 1");
     if (build(m, cfg)) goto fail;
-    VkDeviceSize total, largest, cw, bw, scratch;
-    sizes(m, layers, max_batch, &total, &largest, &cw, &bw, &scratch);
+    VkDeviceSize total, largest, cw, bw, sw, scratch;
+    mark_stats(m, layers);
+    sizes(m, layers, max_batch, &total, &largest, &cw, &bw, &sw, &scratch);
     VkDeviceSize before = device->allocated;
     if (vkc_tensor_alloc(device, m->nparams * 4, &m->params) || vkc_tensor_alloc(device, m->nparams * 4, &m->grads) ||
         vkc_tensor_alloc(device, m->nbuffers * 4, &m->buffers) || vkc_tensor_alloc(device, cw, &m->conv_work) ||
-        vkc_tensor_alloc(device, bw, &m->bn_work) || vkc_tensor_alloc(device, scratch, &m->scratch))
+        vkc_tensor_alloc(device, bw, &m->bn_work) || vkc_tensor_alloc(device, sw, &m->stats_work) ||
+        vkc_tensor_alloc(device, scratch, &m->scratch))
         goto fail;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
