@@ -8,9 +8,10 @@
 //     pool that followed), M = N*HW (over all ranks with sync BN) and dbeta = sum g, dgamma = sum g*xhat from the finalize pass:
 //       dx = gamma * invstd * (g - (dbeta + xhat * dgamma) / M)
 //     (the mean and variance depend on every x of the channel: the two sums are their share).
-// Invocation (q, n) handles 4 consecutive elements of image n's C*HW block, so the 1-D form
-// (HW = 1, channel varies fastest) and images (channel constant along a plane) share a path.
+// Invocation (c, segment, n) handles up to 64 values of plane (n, c); in the 1-D form (HW = 1)
+// four neighbouring channels of row n.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const bool RELU = false;
@@ -34,41 +35,62 @@ layout(push_constant) uniform Push { uint N, C, HW, M; } p; // M: the statistics
 
 void main()
 {
-    const uint block = p.C * p.HW;
-    const uint j0 = 4u * (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x);
+    // Invocation (c, segment) of image n (gl_WorkGroupID.y) walks up to SEG values of plane
+    // (n, c): the channel's parameters are fetched once for all of them.
+    const uint SEG = 64u;
+    const uint id = gl_GlobalInvocationID.x, nseg = (p.HW + SEG - 1u) / SEG;
     const uint n = gl_WorkGroupID.y;
-    if (j0 >= block) return;
-    uint c = j0 / p.HW, hw = j0 % p.HW;
-    const float M = float(p.M);
-    if (VEC4) {
-        const uint idx = n * block + j0; // a multiple of 4
-        const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
-        const vec4 xhat = (texelFetch(X, int(idx >> 2)) - mean) * invstd;
-        const vec4 v = fma(vec4(gamma), xhat, vec4(LOAD(Beta, c)));
-        if (MODE == 0) {
-            o4[idx >> 2] = RELU ? max(v, vec4(0.0)) : v;
-        } else {
-            vec4 g = DY_PLANE ? vec4(LOAD(DY, n * p.C + c) / float(p.HW)) : texelFetch(DY, int(idx >> 2));
-            if (RELU) g = mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
-            o4[idx >> 2] = gamma * invstd * (g - (LOAD(DBeta, c) + xhat * LOAD(DGamma, c)) / M);
+    if (!VEC4 && p.HW == 1u) {
+        // the 1-D form [N][C]: four neighbouring channels per invocation
+        [[unroll]] for (uint k = 0u; k < 4u; k++) {
+            const uint c = 4u * id + k;
+            if (c < p.C) {
+                const uint idx = n * p.C + c;
+                const float xhat = (LOAD(X, idx) - LOAD(Stats, c)) * LOAD(Stats, p.C + c);
+                const float gamma = LOAD(Gamma, c), v = fma(gamma, xhat, LOAD(Beta, c));
+                if (MODE == 0) {
+                    o[idx] = RELU ? max(v, 0.0) : v;
+                } else {
+                    float g = LOAD(DY, idx);
+                    if (RELU && !(v > 0.0)) g = 0.0;
+                    o[idx] = gamma * LOAD(Stats, p.C + c) * (g - (LOAD(DBeta, c) + xhat * LOAD(DGamma, c)) / float(p.M));
+                }
+            }
         }
         return;
     }
-    for (uint j = j0; j < min(j0 + 4u, block); j++) {
-        const uint idx = n * block + j;
-        const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c);
+    const uint c = id / nseg, seg = id % nseg;
+    if (c >= p.C) return;
+    const float M = float(p.M);
+    const float mean = LOAD(Stats, c), invstd = LOAD(Stats, p.C + c), gamma = LOAD(Gamma, c), beta = LOAD(Beta, c);
+    const float dbeta = MODE == 1 ? LOAD(DBeta, c) : 0.0, dgamma = MODE == 1 ? LOAD(DGamma, c) : 0.0;
+    const float gplane = MODE == 1 && DY_PLANE ? LOAD(DY, n * p.C + c) / float(p.HW) : 0.0;
+    const uint base = (n * p.C + c) * p.HW, lo = seg * SEG, hi = min(lo + SEG, p.HW);
+    if (VEC4) {
+        for (uint j = lo; j < hi; j += 4u) {
+            const uint idx = base + j; // a multiple of 4
+            const vec4 xhat = (texelFetch(X, int(idx >> 2)) - mean) * invstd;
+            const vec4 v = fma(vec4(gamma), xhat, vec4(beta));
+            if (MODE == 0) {
+                o4[idx >> 2] = RELU ? max(v, vec4(0.0)) : v;
+            } else {
+                vec4 g = DY_PLANE ? vec4(gplane) : texelFetch(DY, int(idx >> 2));
+                if (RELU) g = mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
+                o4[idx >> 2] = gamma * invstd * (g - (dbeta + xhat * dgamma) / M);
+            }
+        }
+        return;
+    }
+    for (uint j = lo; j < hi; j++) {
+        const uint idx = base + j;
         const float xhat = (LOAD(X, idx) - mean) * invstd;
-        const float v = fma(gamma, xhat, LOAD(Beta, c));
+        const float v = fma(gamma, xhat, beta);
         if (MODE == 0) {
             o[idx] = RELU ? max(v, 0.0) : v;
         } else {
-            float g = DY_PLANE ? LOAD(DY, n * p.C + c) / float(p.HW) : LOAD(DY, idx);
+            float g = DY_PLANE ? gplane : LOAD(DY, idx);
             if (RELU && !(v > 0.0)) g = 0.0;
-            o[idx] = gamma * invstd * (g - (LOAD(DBeta, c) + xhat * LOAD(DGamma, c)) / M);
-        }
-        if (++hw == p.HW) {
-            hw = 0u;
-            c++;
+            o[idx] = gamma * invstd * (g - (dbeta + xhat * dgamma) / M);
         }
     }
 }

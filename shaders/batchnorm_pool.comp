@@ -150,50 +150,54 @@ void main()
         store_y((p.nchunks + chunk) * p.C + c, s1);
         return;
     }
-    // MODE 0 / 1 with the max-pool: one invocation per window (two with VEC); in the backward
-    // one per cell of the (H+1)/2 x (W+1)/2 grid, so an odd last row/column is covered too.
+    // MODE 0 / 1 with the max-pool: one invocation per row of windows (the channel's
+    // parameters fetched once for all of them), two windows per step with VEC; in the backward
+    // the rows and cells of the (H+1)/2 x (W+1)/2 grid, so an odd last row/column is covered.
     const uint cw = MODE == 1u ? (p.W + 1u) / 2u : Wo, ch = MODE == 1u ? (p.H + 1u) / 2u : Ho;
-    const uint per = VEC ? 2u : 1u, rowcells = cw / per;
-    if (id >= p.N * p.C * ch * rowcells) return;
-    const uint plane = id / (ch * rowcells), r = id % (ch * rowcells);
-    const uint oy = r / rowcells, ox = (r % rowcells) * per;
+    if (id >= p.N * p.C * ch) return;
+    const uint plane = id / ch, oy = id % ch;
     channel(plane % p.C);
-    const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
-    const uint gat = (plane * Ho + oy) * Wo + ox; // the window's pooled element (real windows)
+    if (MODE == 1u) channel_grads(plane % p.C);
+    const bool has_b = 2u * oy + 1u < p.H; // an odd last row (backward): no window, g = 0
     if (VEC) {
-        // W % 4 == 0: two whole windows, rows as texels
-        const bool has_b = 2u * oy + 1u < p.H; // an odd last row (backward): no window, g = 0
-        const vec4 top = load_x4(at >> 2), bot = has_b ? load_x4((at + p.W) >> 2) : vec4(0.0);
-        const vec4 x0 = vec4(top.xy, bot.xy), x1 = vec4(top.zw, bot.zw);
-        if (MODE == 0u) {
-            const vec4 z0 = vec4(act(x0.x), act(x0.y), act(x0.z), act(x0.w));
-            const vec4 z1 = vec4(act(x1.x), act(x1.y), act(x1.z), act(x1.w));
-            store_y2(gat >> 1, vec2(z0[argmax4(z0)], z1[argmax4(z1)]));
-        } else {
-            channel_grads(plane % p.C);
-            const vec4 g0 = has_b ? window_grad(x0, load_dy(gat)) : vec4(0.0);
-            const vec4 g1 = has_b ? window_grad(x1, load_dy(gat + 1u)) : vec4(0.0);
-            const vec4 d0 = dx_of(x0, g0), d1 = dx_of(x1, g1);
-            store_dx4(at >> 2, vec4(d0.xy, d1.xy));
-            if (has_b) store_dx4((at + p.W) >> 2, vec4(d0.zw, d1.zw));
+        // W % 4 == 0: two whole windows per step, rows as texels
+        for (uint ox = 0u; ox < cw; ox += 2u) {
+            const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
+            const uint gat = (plane * Ho + oy) * Wo + ox; // the window's pooled element
+            const vec4 top = load_x4(at >> 2), bot = has_b ? load_x4((at + p.W) >> 2) : vec4(0.0);
+            const vec4 x0 = vec4(top.xy, bot.xy), x1 = vec4(top.zw, bot.zw);
+            if (MODE == 0u) {
+                const vec4 z0 = vec4(act(x0.x), act(x0.y), act(x0.z), act(x0.w));
+                const vec4 z1 = vec4(act(x1.x), act(x1.y), act(x1.z), act(x1.w));
+                store_y2(gat >> 1, vec2(z0[argmax4(z0)], z1[argmax4(z1)]));
+            } else {
+                const vec4 g0 = has_b ? window_grad(x0, load_dy(gat)) : vec4(0.0);
+                const vec4 g1 = has_b ? window_grad(x1, load_dy(gat + 1u)) : vec4(0.0);
+                const vec4 d0 = dx_of(x0, g0), d1 = dx_of(x1, g1);
+                store_dx4(at >> 2, vec4(d0.xy, d1.xy));
+                if (has_b) store_dx4((at + p.W) >> 2, vec4(d0.zw, d1.zw));
+            }
         }
         return;
     }
-    // one cell: elements (2oy + dy, 2ox + dx) that exist
-    const bool has_r = 2u * ox + 1u < p.W, has_b = 2u * oy + 1u < p.H;
-    const vec4 x = vec4(load_x(at), has_r ? load_x(at + 1u) : 0.0, has_b ? load_x(at + p.W) : 0.0,
-                        has_r && has_b ? load_x(at + p.W + 1u) : 0.0);
-    if (MODE == 0u) {
-        const vec4 z = vec4(act(x.x), act(x.y), act(x.z), act(x.w));
-        store_y(gat, z[argmax4(z)]);
-        return;
+    for (uint ox = 0u; ox < cw; ox++) {
+        // one cell: elements (2oy + dy, 2ox + dx) that exist
+        const uint at = (plane * p.H + 2u * oy) * p.W + 2u * ox;
+        const uint gat = (plane * Ho + oy) * Wo + ox;
+        const bool has_r = 2u * ox + 1u < p.W;
+        const vec4 x = vec4(load_x(at), has_r ? load_x(at + 1u) : 0.0, has_b ? load_x(at + p.W) : 0.0,
+                            has_r && has_b ? load_x(at + p.W + 1u) : 0.0);
+        if (MODE == 0u) {
+            const vec4 z = vec4(act(x.x), act(x.y), act(x.z), act(x.w));
+            store_y(gat, z[argmax4(z)]);
+            continue;
+        }
+        const bool real = has_r && has_b && ox < Wo && oy < Ho;
+        const vec4 g = real ? window_grad(x, load_dy(gat)) : vec4(0.0);
+        const vec4 d = dx_of(x, g);
+        store_dx(at, d.x);
+        if (has_r) store_dx(at + 1u, d.y);
+        if (has_b) store_dx(at + p.W, d.z);
+        if (has_r && has_b) store_dx(at + p.W + 1u, d.w);
     }
-    channel_grads(plane % p.C);
-    const bool real = has_r && has_b && ox < Wo && oy < Ho;
-    const vec4 g = real ? window_grad(x, load_dy(gat)) : vec4(0.0);
-    const vec4 d = dx_of(x, g);
-    store_dx(at, d.x);
-    if (has_r) store_dx(at + 1u, d.y);
-    if (has_b) store_dx(at + p.W, d.z);
-    if (has_r && has_b) store_dx(at + p.W + 1u, d.w);
 }

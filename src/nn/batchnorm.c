@@ -155,7 +155,8 @@ static int apply(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t mod
     if (vec4) kinds[0] = 't', kinds[1] = dy_plane ? 's' : 't';
     if (vkc_layers_kernel(L, VKC_SHADER_BATCHNORM, kinds, sizeof push, spec, 7, &k)) return VKC_ERR;
     VkcTensor tt[8] = {t[0], t[1], bn->stats, t[2], t[3], t[4], t[5], t[6]};
-    uint32_t gx = vkc_div_up(vkc_div_up(bn->C * bn->HW, 4), L->wg_elem);
+    /* segments of 64 values (batchnorm.comp), or 4 channels of the 1-D form */
+    uint32_t gx = vkc_div_up(bn->HW == 1 ? vkc_div_up(bn->C, 4) : bn->C * vkc_div_up(bn->HW, 64), L->wg_elem);
     return vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, bn->N, 1);
 }
 
@@ -168,14 +169,13 @@ static int pool_pass(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, uint32_t
     PoolPush push = {bn->N, bn->C, bn->H, bn->W, bn->N * bn->HW * (bn->sync ? bn->sync->ranks : 1), 0, 0};
     if (!max) push.H = bn->HW, push.W = 1; /* the average pool only needs HW */
     uint64_t items;
-    uint32_t per = vec ? 2 : 1;
     if (mode == 2) {
         split_windows(L, bn, &push.len, &push.nchunks);
         items = (uint64_t)push.nchunks * bn->C;
     } else if (mode == 1) {
-        items = (uint64_t)bn->N * bn->C * ((bn->H + 1) / 2) * (((bn->W + 1) / 2) / per);
+        items = (uint64_t)bn->N * bn->C * ((bn->H + 1) / 2); /* rows of windows */
     } else {
-        items = max ? (uint64_t)bn->N * bn->C * (bn->H / 2) * ((bn->W / 2) / per) : (uint64_t)bn->N * bn->C;
+        items = max ? (uint64_t)bn->N * bn->C * (bn->H / 2) : (uint64_t)bn->N * bn->C;
     }
     uint32_t spec[7] = {L->wg_elem, 1, 1, mode, max ? 1 : 2, bn->relu, vec};
     const VkcKernel *k;
