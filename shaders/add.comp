@@ -5,6 +5,7 @@
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0; // unused: keeps the host's element-wise path uniform
+layout(constant_id = 4) const bool VEC = false; // n % 4 == 0, A and B rgba32f views: one texel fetch per input
 #include "layers_common.glsl"
 
 layout(binding = 0) uniform samplerBuffer A;
@@ -18,7 +19,9 @@ void main()
 {
     const uint i = 4u * linear_invocation();
     if (i >= p.n) return;
-    if (i + 3u < p.n) {
+    if (VEC) {
+        y4[i >> 2] = texelFetch(A, int(i >> 2)) + texelFetch(B, int(i >> 2));
+    } else if (i + 3u < p.n) {
         y4[i >> 2] = vec4(LOAD(A, i) + LOAD(B, i), LOAD(A, i + 1u) + LOAD(B, i + 1u), LOAD(A, i + 2u) + LOAD(B, i + 2u),
                           LOAD(A, i + 3u) + LOAD(B, i + 3u));
     } else {

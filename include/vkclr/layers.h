@@ -59,8 +59,8 @@ typedef struct {
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
-/* Bytes of c->work the three passes need on this device: split-K partials of the weight
- * gradient and, on CPU devices, the unfolded (im2col) input of a chunk of the batch. A pass
+/* Bytes of c->work the three passes need on this device: the weights rearranged for the
+ * forward and backward-input kernels, the split-K partial sums of the weight gradient. A pass
  * given a smaller work tensor fails, naming both sizes. */
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
 /* Multiply-adds * 2 of one forward (the backward passes cost the same each). */

@@ -33,7 +33,7 @@ static const Case cases[] = {
     {4, 32, 8, 8, 32, 3, 1, 1, true},   /* a real layer, small */
     {5, 1, 28, 28, 8, 3, 1, 1, true},   /* first layer of the MNIST convnet, 5 images */
     {55, 8, 6, 6, 4, 3, 1, 1, true},    /* many small images: weight-gradient split into slots, with a remainder */
-    {2, 8, 9, 9, 6, 3, 2, 1, true},     /* stride 2 with enough channels for the im2col weight gradient */
+    {2, 8, 9, 9, 6, 3, 2, 1, true},     /* stride 2, 8 input channels (a whole weight-gradient tile) */
     {2, 64, 6, 6, 8, 1, 2, 0, false},   /* 1x1 stride 2, 64 channels (ResNet shortcut) */
     {2, 8, 16, 16, 12, 3, 2, 1, true},  /* stride 2 over rows of whole texels (rgba32f reads) */
     {3, 6, 8, 12, 8, 1, 2, 0, false},   /* 1x1 stride 2, whole texels */

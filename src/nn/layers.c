@@ -97,9 +97,10 @@ static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, u
     if (!n) return vkc_fail("%s: no elements", name);
     if (vkc_layers_need(name, "a", a, n) || vkc_layers_need(name, "b", b, n) || vkc_layers_need(name, "y", y, n))
         return VKC_ERR;
-    uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
+    bool vec = n % 4 == 0; /* whole texels: one rgba32f fetch per 4 values */
+    uint32_t spec[5] = {L->wg_elem, 1, 1, mode, vec};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, shader, "ssb", sizeof(ElemPush), spec, 4, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, shader, vec ? "ttb" : "ssb", sizeof(ElemPush), spec, 5, &k)) return VKC_ERR;
     ElemPush push = {n};
     VkcTensor t[3] = {a, b, y};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(vkc_div_up(n, 4), L->wg_elem));
