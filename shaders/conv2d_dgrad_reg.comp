@@ -12,10 +12,11 @@
 // 4 input channels are one texel. Constant-indexed register arrays, selects for padding, no
 // shared memory (shared/notes/lavapipe.md).
 //
-// Lanes run along tiles (gl_GlobalInvocationID.x = (n*rblocks + row block)*segs + segment),
+// Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment),
 // the input-channel block is gl_WorkGroupID.y.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_basic : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -62,14 +63,24 @@ uint at(uint d, uint k) { return (d + PAD + STRIDE * KS - k) / STRIDE - KS + OFF
 const uint NWT = KK * TCI4;                         // weight texels per output channel
 const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
 
+// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
+// the lanes that share data through subgroupShuffle are exactly the consecutive places a
+// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
+// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
+uint lane_id()
+{
+    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
+    return gl_GlobalInvocationID.x;
+}
+
 void main()
 {
     const uint ntiles = p.N * p.rblocks * p.segs;
     // With SG every lane of a subgroup must reach the shuffles: lanes past the end compute
     // the last tile again and store nothing.
-    const bool live = gl_GlobalInvocationID.x < ntiles;
+    const bool live = lane_id() < ntiles;
     if (SG <= 1u && !live) return;
-    const uint tile = min(gl_GlobalInvocationID.x, ntiles - 1u);
+    const uint tile = min(lane_id(), ntiles - 1u);
     const uint seg = tile % p.segs, rb = (tile / p.segs) % p.rblocks, n = tile / (p.segs * p.rblocks);
     const uint iy0 = rb * TR, ix0 = seg * TW, cib = gl_WorkGroupID.y;
     const uint P = p.Ho * p.Wo;

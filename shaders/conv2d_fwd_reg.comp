@@ -15,10 +15,11 @@
 // 4 output channels are one texel. Constant-indexed register arrays only ([[unroll]] loops),
 // padding by selects, no shared memory: shared/notes/lavapipe.md.
 //
-// Lanes run along tiles (gl_GlobalInvocationID.x = (n*rblocks + row block)*segs + segment),
+// Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment),
 // the output-channel block is gl_WorkGroupID.y, so a workgroup's weight fetches are uniform.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_basic : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -73,14 +74,24 @@ const uint NWT = KK * TCO4;                       // weight texels per input cha
 const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
 const uint SGA = SG > 1u ? SG : 1u;
 
+// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
+// the lanes that share data through subgroupShuffle are exactly the consecutive places a
+// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
+// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
+uint lane_id()
+{
+    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
+    return gl_GlobalInvocationID.x;
+}
+
 void main()
 {
     const uint ntiles = p.N * p.rblocks * p.segs;
     // With SG every lane of a subgroup must reach the broadcasts: lanes past the end compute
     // the last tile again and store nothing.
-    const bool live = gl_GlobalInvocationID.x < ntiles;
+    const bool live = lane_id() < ntiles;
     if (SG <= 1u && !live) return;
-    const uint tile = min(gl_GlobalInvocationID.x, ntiles - 1u);
+    const uint tile = min(lane_id(), ntiles - 1u);
     const uint seg = tile % p.segs, rb = (tile / p.segs) % p.rblocks, n = tile / (p.segs * p.rblocks);
     const uint oy0 = rb * TR, ox0 = seg * TW, cob = gl_WorkGroupID.y;
     const uint HW = p.H * p.W;
@@ -194,7 +205,7 @@ void main()
                         const float d = acc[c][rr][j][q] + b - mean;
                         m2 += live && oy0 + rr < p.Ho && ox0 + j < p.Wo ? d * d : 0.0;
                     }
-                uint k = gl_GlobalInvocationID.x;
+                uint k = lane_id();
                 if (SG > 1u) {
                     float gc = 0.0, gs = 0.0;
                     float lc[SGA], ls[SGA], lm[SGA];

@@ -14,6 +14,7 @@
 // which reduce_chunks.comp adds in order: deterministic, no atomics (DESIGN.md decision 4).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_basic : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -51,10 +52,20 @@ const uint NV = 4u * NT;
 const uint NXL = SG > 1u ? (NX + SG - 1u) / SG : 1u; // x values per lane and row (scalar reads, SG)
 const uint NTL = SG > 1u ? (NT + SG - 1u) / SG : 1u; // x texels per lane and row (VEC, SG)
 
+// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
+// the lanes that share data through subgroupShuffle are exactly the consecutive places a
+// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
+// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
+uint lane_id()
+{
+    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
+    return gl_GlobalInvocationID.x;
+}
+
 void main()
 {
     const uint nci = (p.Cin + TCI - 1u) / TCI, nco = (p.Cout + TCO - 1u) / TCO;
-    const uint id = gl_GlobalInvocationID.x;
+    const uint id = lane_id();
     // Neighbouring lanes take neighbouring ci blocks of the same (chunk, segment, co block), or
     // with SG neighbouring co blocks of the same (chunk, segment, ci block).
     const uint cib = SG > 1u ? (id / nco) % nci : id % nci, cob = SG > 1u ? id % nco : (id / nci) % nco;

@@ -35,6 +35,7 @@ typedef struct VkcContext {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t subgroup_size;
+    bool subgroup_shuffle;    /* compute shaders may use subgroupShuffle (GL_KHR_shader_subgroup_shuffle) */
     bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
     bool has_timestamps;
     VkCommandPool command_pool;

@@ -22,11 +22,16 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
     /* Convolutions: register tiles and texel reads on CPU drivers, shared-memory block tiles
      * on GPUs. Both are checked on every device (tests/meson.build forces each). */
     L->conv_variant = ctx->is_cpu ? VKC_CONV_REG : VKC_CONV_SMEM;
+    /* The register-tiled kernels use subgroup shuffles (GL_KHR_shader_subgroup_shuffle). */
+    bool reg_ok = ctx->subgroup_shuffle;
+    if (!reg_ok) L->conv_variant = VKC_CONV_SMEM;
     const char *path = getenv("VKCLR_CONV_PATH"); /* "reg" or "smem": for checks and tuning runs */
     if (path && *path) {
         if (strcmp(path, "reg") && strcmp(path, "smem"))
             return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
         L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : VKC_CONV_SMEM;
+        if (L->conv_variant == VKC_CONV_REG && !reg_ok)
+            return vkc_fail("VKCLR_CONV_PATH=reg: this device has no subgroup shuffles in compute shaders");
     }
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_elem > max) L->wg_elem = max;
