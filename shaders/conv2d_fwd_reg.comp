@@ -2,21 +2,21 @@
 // conv2d forward, NCHW, as an implicit GEMM for CPU drivers (lavapipe): nothing is unfolded,
 // every invocation keeps a register tile of outputs and reads its inputs through texel buffers.
 //   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
-// (x = 0 outside the image). Also the backward to the input of a stride-1 convolution: dy
-// convolved with the transposed, flipped kernel and padding KS-1-PAD (src/nn/conv2d.c packs
-// the weights for it).
+// (x = 0 outside the image).
 //
 // Tile: 4*TCO4 output channels x TR output rows x TW output columns (one row segment per row)
 // of one image. Per input channel the invocation reads the (TR-1)*S+KS input rows of its
 // window once, (TW-1)*S+KS values each, and every value feeds all the taps and output pixels
 // that use it: per input channel TCO*TR*TW*KS*KS multiply-adds for about
-// ((TR-1)*S+KS) * ((TW-1)*S+KS) x fetches (a quarter of that with VEC_X) and KS*KS*TCO4 weight
-// texels. Weights are packed [Cin][KS][KS][co] (co padded to whole tiles, rgba32f), so a tap's
-// 4 output channels are one texel. Constant-indexed register arrays only ([[unroll]] loops),
-// padding by selects, no shared memory: shared/notes/lavapipe.md.
+// ((TR-1)*S+KS) * ((TW-1)*S+KS) x values (a quarter of the fetches with VEC_X) and
+// KS*KS*TCO4 weight texels. Weights are packed [Cin][KS][KS][co] (co padded to whole tiles,
+// rgba32f), so a tap's 4 output channels are one texel. Constant-indexed register arrays only
+// ([[unroll]] loops), padding by selects, no shared memory: shared/notes/lavapipe.md. On
+// lavapipe loop-carried values live in memory and texel fetches are function calls, so each
+// accumulator takes one update per input channel (the sum of its taps, kept in registers).
 //
-// Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment),
-// the output-channel block is gl_WorkGroupID.y, so a workgroup's weight fetches are uniform.
+// Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment), the
+// output-channel block is gl_WorkGroupID.y, so all lanes of a workgroup use the same weights.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -30,12 +30,12 @@ layout(constant_id = 8) const uint TW = 8;         // output columns per invocat
 layout(constant_id = 9) const bool VEC_X = false;  // W % 4 == 0 and TW*S % 4 == 0: x rows read as rgba32f texels
 layout(constant_id = 10) const bool VEC_Y = false; // Wo % 4 == 0 and TW % 4 == 0: vec4 stores
 // SG > 1: the device's subgroup size (the workgroup is whole subgroups): the lanes of a
-// subgroup fetch different weight texels and share them with subgroupShuffle (a constant lane: a register broadcast), instead of
-// every lane fetching every (identical) weight.
+// subgroup fetch different weight texels and share them with subgroupShuffle (a constant
+// lane: a register broadcast on CPU drivers), instead of every lane fetching every weight.
 layout(constant_id = 11) const uint SG = 0;
 // STATS: also write the per-channel statistics of y for the batch norm that follows, per group
 // of tiles (a subgroup's tiles with SG, else one tile): group k writes, for output channel co,
-//   part[(0*T + k)*Cout + co] = values, part[(1*T + k)*Cout + co] = their sum,
+//   part[(0*T + k)*Cout + co] = count of values, part[(1*T + k)*Cout + co] = their sum,
 //   part[(2*T + k)*Cout + co] = their squared deviations from the group's own mean,
 // T = the number of groups; batchnorm_finalize.comp MODE 4 combines the groups in order (no
 // second and third pass over y).

@@ -1,16 +1,22 @@
 /* conv2d, NCHW: forward, backward to the input, backward to the weights, all as implicit
  * GEMMs (nothing is unfolded into memory). Two kernel families, picked per device class in
  * vkc_layers_init (L->conv_variant; VKCLR_CONV_PATH=reg|smem forces one, for checks):
- *  - reg (CPU drivers, lavapipe): shaders/conv2d_{fwd,dgrad,wgrad}_reg.comp. Small
- *    workgroups, each invocation a register tile over a few channels and one or more row
- *    segments of an image, inputs through texel buffers (rgba32f when rows are whole texels),
- *    vec4 stores, no shared memory (shared/notes/lavapipe.md).
- *  - smem (GPUs): shaders/conv2d_{fwd,dgrad,wgrad}_smem.comp. Block tiles staged through
- *    shared memory (double-buffered), 128-256 invocations.
+ *  - reg (CPU drivers, lavapipe): shaders/conv2d_{fwd,dgrad,wgrad}_reg.comp. Workgroups of 16,
+ *    each invocation a register tile of 8 channels x ~16 pixels (rows or 4x4 blocks of one
+ *    image; reg_tile/wgrad_tile), inputs through texel buffers (rgba32f when rows are whole
+ *    texels), vec4 stores, no shared memory (shared/notes/lavapipe.md). Data every lane of a
+ *    subgroup needs (the weights; the x rows of the weight gradient) is fetched once per
+ *    subgroup and passed round with subgroupShuffle at constant lanes (the device's subgroup
+ *    size as a specialization constant; VKCLR_CONV_SG=0 turns it off). The forward can also
+ *    write the batch statistics of its output for the batch norm after it (c->stats).
+ *  - smem (GPUs): shaders/conv2d_{fwd,dgrad,wgrad}_smem.comp. 64x128 (32x128) block tiles of
+ *    4x8 (4x4) per invocation, 256 invocations, staged through shared memory, double-buffered
+ *    (shaders/conv2d_smem.glsl), vec4 weight and dy loads.
  * The weights are first rearranged reduction-major (shaders/conv2d_wpack.comp) into c->work;
  * the weight gradient is split over K = N*Ho*Wo into slots whose partial sums land in c->work
  * and are added in slot order by a second pass (reduce_chunks.comp): no float atomics, the
- * same inputs give bit-identical results (DESIGN.md decision 4). */
+ * same inputs give bit-identical results (DESIGN.md decision 4). Tiles can be forced for
+ * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
