@@ -5,6 +5,7 @@
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0; // unused: keeps the host's element-wise path uniform
+layout(constant_id = 4) const bool VEC = false; // n % 4 == 0, A and B rgba32f views: one texel fetch per input
 #include "layers_common.glsl"
 #include "precision.glsl"
 
@@ -21,7 +22,9 @@ void main()
 {
     const uint i = 4u * linear_invocation();
     if (i >= p.n) return;
-    if (i + 3u < p.n) {
+    if (VEC) {
+        y4[i >> 2] = act4(act_load4(A, i >> 2) + act_load4(B, i >> 2));
+    } else if (i + 3u < p.n) {
         y4[i >> 2] = act4(vec4(sum(i), sum(i + 1u), sum(i + 2u), sum(i + 3u)));
     } else {
         for (uint j = i; j < p.n; j++) y[j] = act(sum(j));

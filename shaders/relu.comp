@@ -5,6 +5,7 @@
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
+layout(constant_id = 4) const bool VEC = false; // n % 4 == 0, A and B rgba32f views: one texel fetch per input
 #include "layers_common.glsl"
 #include "precision.glsl"
 
@@ -26,7 +27,10 @@ void main()
 {
     const uint i = 4u * linear_invocation();
     if (i >= p.n) return;
-    if (i + 3u < p.n) {
+    if (VEC) {
+        const vec4 a = act_load4(A, i >> 2);
+        y4[i >> 2] = act4(MODE == 0 ? max(a, vec4(0.0)) : mix(vec4(0.0), act_load4(B, i >> 2), greaterThan(a, vec4(0.0))));
+    } else if (i + 3u < p.n) {
         y4[i >> 2] = act4(vec4(op(i), op(i + 1u), op(i + 2u), op(i + 3u)));
     } else {
         for (uint j = i; j < p.n; j++) y[j] = act(op(j));

@@ -230,17 +230,13 @@ static void test_loss_logz_parameter(void **state)
     kernels_close(&k);
 }
 
-/* A conv whose work tensor is smaller than vkc_conv2d_work_bytes() is refused with the sizes,
- * where the im2col path would need it (CPU devices). */
+/* A conv whose work tensor is smaller than vkc_conv2d_work_bytes() is refused with the sizes
+ * (every pass needs it: packed weights, split-K partials). */
 static void test_conv_work_too_small(void **state)
 {
     (void)state;
     Kernels k;
     kernels_open(&k);
-    if (!k.kernels.layers.conv_im2col) {
-        kernels_close(&k);
-        skip(); /* GPUs take the direct kernels, which need no work for the forward */
-    }
     VkcConv2d c = {.N = 2, .C_in = 8, .H = 8, .W = 8, .C_out = 8, .kernel = 3, .stride = 1, .pad = 1};
     VkcTensor x, y;
     VkDeviceSize need = vkc_conv2d_work_bytes(&k.kernels.layers, &c);

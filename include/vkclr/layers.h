@@ -16,12 +16,11 @@
 #ifndef VKCLR_LAYERS_H
 #define VKCLR_LAYERS_H
 
-#include "vkclr/gemm.h"
 #include "vkclr/vk.h"
 
 /* The pipelines of all layer kernels for one device, created on first use, plus the
  * per-device choices (workgroup sizes, register tiles, split counts). */
-#define VKC_LAYERS_MAX_PIPELINES 64
+#define VKC_LAYERS_MAX_PIPELINES 128
 
 typedef struct {
     VkcShader shader;
@@ -30,14 +29,15 @@ typedef struct {
     VkcKernel kernel;
 } VkcLayerPipeline;
 
+/* Kernel families of conv2d (src/nn/conv2d.c): register tiles with texel reads for CPU
+ * drivers, shared-memory block tiles for GPUs. */
+typedef enum { VKC_CONV_REG, VKC_CONV_SMEM } VkcConvVariant;
+
 typedef struct {
     VkcContext *ctx;
-    uint32_t wg_conv;      /* invocations per workgroup for conv kernels */
-    uint32_t wg_elem;      /* ... for element-wise and reduction kernels */
+    uint32_t wg_elem;      /* invocations per workgroup for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
-    uint32_t conv_tch, conv_tpx4; /* conv register tile: channels x 4*conv_tpx4 pixels per invocation */
-    bool conv_im2col;      /* conv2d as im2col + GEMM (CPU devices) rather than the direct kernels */
-    VkcGemm gemm;          /* for the im2col path */
+    VkcConvVariant conv_variant; /* from the device type; VKCLR_CONV_PATH=reg|smem forces one */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;
@@ -53,17 +53,25 @@ typedef struct {
     uint32_t stride, pad;     /* stride 1 or 2; output H_out = (H + 2 pad - kernel) / stride + 1 */
     VkcTensor weight;
     VkcTensor bias;           /* [C_out], or a tensor with no buffer for a convolution without bias */
-    VkcTensor work;           /* >= vkc_conv2d_work_bytes(): split-K partials of the weight gradient */
+    VkcTensor work;           /* >= vkc_conv2d_work_bytes(): packed weights, split-K partials */
+    /* Optional (no buffer: none): the forward also writes the per-channel statistics of y for
+     * the batch norm that follows (VkcBatchNorm.conv_stats), >= vkc_conv2d_stats_floats() floats. */
+    VkcTensor stats;
 } VkcConv2d;
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c);
-/* Bytes of c->work the three passes need on this device: split-K partials of the weight
- * gradient and, on CPU devices, the unfolded (im2col) input of a chunk of the batch. A pass
+/* Bytes of c->work the three passes need on this device: the weights rearranged for the
+ * forward and backward-input kernels, the split-K partial sums of the weight gradient. A pass
  * given a smaller work tensor fails, naming both sizes. */
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c);
 /* Multiply-adds * 2 of one forward (the backward passes cost the same each). */
 double vkc_conv2d_flops(const VkcConv2d *c);
+/* Groups of output pixels whose statistics the forward writes into c->stats (for
+ * VkcBatchNorm.conv_groups), or 0 when the device's kernels do not write them (GPU variant). */
+uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c);
+/* Floats of c->stats: 3 x groups x C_out (count, sum, squared deviations from the group mean). */
+uint64_t vkc_conv2d_stats_floats(const VkcLayers *L, const VkcConv2d *c);
 
 /* y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] x[n][ci][oy*s+ky-pad][ox*s+kx-pad] */
 int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y);
@@ -87,28 +95,45 @@ typedef struct VkcBnSync {
     void *user;
 } VkcBnSync;
 
+/* Pooling fused into batch norm's output (the convnet's BN + ReLU + pool blocks): the
+ * normalised map itself is then never stored; the backward recomputes it from x. */
+typedef enum {
+    VKC_BN_POOL_NONE,   /* y: [N][C][HW] */
+    VKC_BN_POOL_MAX2X2, /* y: 2x2 max-pool of each H x W plane, [N][C][H/2][W/2] (as vkc_maxpool2x2_forward) */
+    VKC_BN_POOL_AVG,    /* y: mean of each plane, [N][C] (as vkc_avgpool_forward) */
+} VkcBnPool;
+
 typedef struct {
     uint32_t N, C, HW;    /* x: [N][C][HW]; HW = H*W for images, 1 for the 1-D form (N x C) */
     float eps, momentum;  /* PyTorch's defaults: 1e-5 and 0.1 */
-    bool relu;            /* fuse y = max(0, bn(x)); backward then needs y */
+    bool relu;            /* fuse y = max(0, bn(x)) (before any pooling) */
+    VkcBnPool pool;       /* fuse a following pool into the output */
+    uint32_t H, W;        /* with VKC_BN_POOL_MAX2X2: the planes' shape (H*W = HW) */
     VkcTensor gamma, beta;                /* [C] */
     VkcTensor running_mean, running_var;  /* [C]; running_var is the unbiased batch variance average */
     VkcTensor stats;      /* [2C]: mean, 1/sqrt(var + eps) used by the last forward; backward reads them */
     VkcTensor work;       /* >= vkc_batchnorm_work_bytes(): partial sums of the split reductions */
     const VkcBnSync *sync; /* NULL: statistics of this batch alone */
+    /* A training forward without sync may take the batch statistics from the convolution that
+     * produced x (VkcConv2d.stats, conv_groups groups) instead of two passes over x. */
+    VkcTensor conv_stats;
+    uint32_t conv_groups;
 } VkcBatchNorm;
 
 VkDeviceSize vkc_batchnorm_work_bytes(const VkcLayers *L, const VkcBatchNorm *bn);
+/* Floats of the forward's output (and of the backward's dy): N*C*HW, pooled as bn->pool says. */
+uint64_t vkc_batchnorm_out_floats(const VkcBatchNorm *bn);
 
 /* training: normalise with the batch mean and biased variance over (N, HW) and update the
  * running statistics with `momentum`; otherwise normalise with the running statistics.
- * y = gamma (x - mean) / sqrt(var + eps) + beta (then max(0, .) when bn->relu). */
+ * y = gamma (x - mean) / sqrt(var + eps) + beta (then max(0, .) when bn->relu, then the pool). */
 int vkc_batchnorm_forward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, bool training, VkcTensor x,
                           VkcTensor y);
-/* Backward of a training-mode forward: dx, dgamma, dbeta (overwritten). y is the forward's
- * output (only read when bn->relu, to mask dy; pass any tensor otherwise). */
-int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, VkcTensor x, VkcTensor y,
-                           VkcTensor dy, VkcTensor dx, VkcTensor dgamma, VkcTensor dbeta);
+/* Backward of a training-mode forward: dx, dgamma, dbeta (overwritten) from x and dy, the
+ * gradient of the forward's output. The ReLU mask and the max-pool's choices are recomputed
+ * from x, bn->stats, gamma and beta with the forward's arithmetic, so they are the forward's. */
+int vkc_batchnorm_backward(VkcLayers *L, VkcCmd *cmd, const VkcBatchNorm *bn, VkcTensor x, VkcTensor dy,
+                           VkcTensor dx, VkcTensor dgamma, VkcTensor dbeta);
 
 /* ---------------------------------------------------------------- element-wise and pooling */
 

@@ -97,6 +97,7 @@ typedef struct {
     VkcTensor params, grads, buffers;
     VkcTensor scratch;        /* gradient accumulation and conv/bn work space */
     VkcTensor conv_work, bn_work;
+    VkcTensor stats_work;     /* batch statistics a convolution hands to the batch norm after it */
     VkDeviceSize activation_bytes; /* activations + their gradients */
     /* Profiling: when `profile` is set, forward and backward put a barrier and a GPU timestamp
      * before every op and after the last, indices in ts_fwd[0..nops] / ts_bwd[0..nops]

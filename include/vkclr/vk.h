@@ -52,6 +52,7 @@ typedef struct VkcContext {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t subgroup_size;
+    bool subgroup_shuffle;    /* compute shaders may use subgroupShuffle (GL_KHR_shader_subgroup_shuffle) */
     bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
     /* 16-bit activations (VkcDtype) this device can run: 16-bit storage-buffer access and
      * the texel formats of vk.h's binding kinds. */
@@ -153,8 +154,8 @@ int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n);
  * The texel format follows the bound tensor's dtype: rgba32f / r32f for VKC_F32, rgba16f /
  * r16f for VKC_F16 (texelFetch converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
  * `usamplerBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
-#define VKC_MAX_BINDINGS 8
-#define VKC_MAX_SPEC 12
+#define VKC_MAX_BINDINGS 10
+#define VKC_MAX_SPEC 16
 
 typedef struct VkcKernel {
     const char *name;

@@ -33,8 +33,13 @@ static const Case cases[] = {
     {4, 32, 8, 8, 32, 3, 1, 1, true},   /* a real layer, small */
     {5, 1, 28, 28, 8, 3, 1, 1, true},   /* first layer of the MNIST convnet, 5 images */
     {55, 8, 6, 6, 4, 3, 1, 1, true},    /* many small images: weight-gradient split into slots, with a remainder */
-    {2, 8, 9, 9, 6, 3, 2, 1, true},     /* stride 2 with enough channels for the im2col weight gradient */
+    {2, 8, 9, 9, 6, 3, 2, 1, true},     /* stride 2, 8 input channels (a whole weight-gradient tile) */
     {2, 64, 6, 6, 8, 1, 2, 0, false},   /* 1x1 stride 2, 64 channels (ResNet shortcut) */
+    {2, 8, 16, 16, 12, 3, 2, 1, true},  /* stride 2 over rows of whole texels (rgba32f reads) */
+    {3, 6, 8, 12, 8, 1, 2, 0, false},   /* 1x1 stride 2, whole texels */
+    {1, 3, 20, 20, 5, 7, 2, 3, true},   /* 7x7 stride 2 (ImageNet stem), padding 3 */
+    {2, 3, 12, 16, 5, 5, 1, 2, false},  /* 5x5 over whole texels */
+    {2, 5, 4, 4, 7, 3, 1, 1, true},     /* 4x4 planes (ResNet stage 4) */
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -99,6 +104,84 @@ static int run_all(VkcContext *ctx, VkcCheckResult *r, int which)
 }
 
 int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD); }
+
+/* ---------------------------------------------------------------- statistics for batch norm */
+
+/* The forward's batch statistics (VkcConv2d.stats) handed to a training batch norm
+ * (VkcBatchNorm.conv_stats), against the reference conv followed by the reference batch norm:
+ * the normalised output, the statistics used and the running statistics. The inputs are
+ * offset (x in [0, 2), so y has a mean far from 0: a one-pass E[y^2] - E[y]^2 would lose it).
+ * Tolerances as bn/forward (check_bn.c): the mean and variance are float sums whose relative
+ * error is ~1e-6, so the normalised y agrees to ~1e-6 of its O(1) values: atol 2e-5, rtol 1e-5;
+ * statistics 1e-5. On devices whose conv kernels write no statistics (groups = 0) the batch
+ * norm computes its own, and the check covers that fallback. */
+static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
+{
+    RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
+    int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
+    int HW = Ho * Wo, C = c->C_out;
+    size_t nx = (size_t)c->N * c->C_in * c->H * c->W, nw = (size_t)C * c->C_in * c->k * c->k;
+    size_t ny = (size_t)c->N * C * HW;
+    double *x = rig_random(nx, 23 + nx, 0, 2), *w = rig_random(nw, 29 + nw, -1, 1), *b = rig_random(C, 31, -1, 1);
+    double *gamma = rig_random(C, 37, 0.5, 1.5), *beta = rig_random(C, 41, -0.5, 0.5);
+    double *rm = rig_random(C, 43, -0.2, 0.2), *rv = rig_random(C, 47, 0.5, 2);
+    double *y = malloc(ny * sizeof *y), *yb = malloc(ny * sizeof *yb), *st = malloc(2 * C * sizeof *st);
+    int status = VKC_ERR;
+    if (!x || !w || !b || !gamma || !beta || !rm || !rv || !y || !yb || !st) {
+        vkc_fail("out of memory");
+        goto done;
+    }
+    VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = C, .kernel = c->k,
+                      .stride = c->stride, .pad = c->pad};
+    VkcBatchNorm bn = {.N = c->N, .C = C, .HW = HW, .eps = 1e-5f, .momentum = 0.1f};
+    uint32_t groups = vkc_conv2d_stats_groups(&g->L, &conv);
+    VkcTensor tx, ty, tyb;
+    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_tensor(g, NULL, ny, &ty) ||
+        rig_tensor(g, NULL, ny, &tyb) || rig_tensor(g, gamma, C, &bn.gamma) || rig_tensor(g, beta, C, &bn.beta) ||
+        rig_tensor(g, rm, C, &bn.running_mean) || rig_tensor(g, rv, C, &bn.running_var) ||
+        rig_tensor(g, NULL, 2 * C, &bn.stats) ||
+        vkc_tensor_alloc(&g->arena, vkc_conv2d_work_bytes(&g->L, &conv), &conv.work) ||
+        vkc_tensor_alloc(&g->arena, vkc_batchnorm_work_bytes(&g->L, &bn), &bn.work))
+        goto done;
+    if (c->bias && rig_tensor(g, b, C, &conv.bias)) goto done;
+    /* (the reference updates rm and rv: after they were uploaded) */
+    ref_conv2d_forward(&rc, x, w, c->bias ? b : NULL, y);
+    ref_batchnorm_forward(c->N, C, HW, y, gamma, beta, 1e-5, 0.1, true, false, rm, rv, yb, st, st + C);
+    if (groups) {
+        if (rig_tensor(g, NULL, vkc_conv2d_stats_floats(&g->L, &conv), &conv.stats)) goto done;
+        bn.conv_stats = conv.stats;
+        bn.conv_groups = groups;
+    }
+    if (vkc_conv2d_forward(&g->L, &g->cmd, &conv, tx, ty) || vkc_batchnorm_forward(&g->L, &g->cmd, &bn, true, ty, tyb) ||
+        rig_run(g))
+        goto done;
+    char what[160];
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s, %u groups: bn y", c->N, c->C_in, c->H, c->W, C,
+             c->k, c->stride, c->pad, c->bias ? " bias" : "", groups);
+    if (rig_compare(g, r, what, tyb, yb, ny, 2e-5, 1e-5)) goto done;
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: mean, 1/std", c->N, c->C_in, c->H, c->W, C, c->k,
+             c->stride);
+    if (rig_compare(g, r, what, bn.stats, st, 2 * C, 1e-5, 1e-5)) goto done;
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: running mean", c->N, c->C_in, c->H, c->W, C, c->k,
+             c->stride);
+    if (rig_compare(g, r, what, bn.running_mean, rm, C, 1e-5, 1e-5)) goto done;
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: running var", c->N, c->C_in, c->H, c->W, C, c->k,
+             c->stride);
+    if (rig_compare(g, r, what, bn.running_var, rv, C, 1e-5, 1e-5)) goto done;
+    status = VKC_OK;
+done:
+    free(x), free(w), free(b), free(gamma), free(beta), free(rm), free(rv), free(y), free(yb), free(st);
+    return status;
+}
+
+int check_conv_forward_bn_stats(VkcContext *ctx, VkcCheckResult *r)
+{
+    Rig g;
+    int rc = rig_init(&g, ctx);
+    for (int i = 0; i < NCASES && rc == VKC_OK; i++) rc = stats_case(&g, &cases[i], r);
+    rig_free(&g);
+    return rc;
+}
 int check_conv_backward_input(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_INPUT); }
 int check_conv_backward_weight(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_WEIGHT); }
 

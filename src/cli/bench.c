@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 
@@ -57,16 +58,31 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+static double cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns)
 {
     double times[BENCH_MAX_REPEAT];
     if (repeat < 1 || repeat > BENCH_MAX_REPEAT) return vkc_fail("repeat %d out of range", repeat);
+    /* VKCLR_BENCH_CPU=1: this process's CPU time (all its threads, a CPU driver's workers
+     * included) divided by the online cores, instead of GPU time. On a CPU device shared with
+     * other jobs it compares kernel variants far more steadily than wall-clock time does. */
+    const char *env = getenv("VKCLR_BENCH_CPU");
+    bool use_cpu = env && *env == '1';
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     for (int r = 0; r <= repeat; r++) {
-        double start = now_ns();
+        double start = now_ns(), cpu0 = cpu_ns();
         if (vkc_cmd_submit_wait(cmd)) return VKC_ERR;
-        double wall = now_ns() - start;
+        double wall = now_ns() - start, cpu = (cpu_ns() - cpu0) / (cores > 0 ? cores : 1);
         if (r == 0) continue;
-        if (t0 >= 0 && t1 >= 0) {
+        if (use_cpu) {
+            times[r - 1] = cpu;
+        } else if (t0 >= 0 && t1 >= 0) {
             if (vkc_cmd_elapsed_ns(cmd, t0, t1, &times[r - 1])) return VKC_ERR;
         } else {
             times[r - 1] = wall;

@@ -1,7 +1,9 @@
 /* vkclr bench layers: time of each encoder-layer kernel, forward and backward, at the shapes
- * of a training step: a width-32 convnet on batches of 256 28x28x1 images (MNIST) and the
- * ResNet-18 CIFAR stage-1 shapes (64 channels, 32x32, batch 128). GPU timestamps around one
- * layer call, median of R runs after a warm-up run (which also compiles the pipelines). */
+ * of a training step: the default convnet at width 16 and 32 on `vkclr train --batch 256`
+ * (512 views of 28x28x1), and ResNet-18 (CIFAR stem) at width 64 on `--batch 64` (128 views of
+ * 32x32x3): its stem, a stage-1 conv, the stride-2 convs and 1x1 shortcut of stage 2, and the
+ * 3x3 convs of stages 2-4. GPU timestamps around one layer call, median of R runs after a
+ * warm-up run (which also compiles the pipelines). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,42 +19,56 @@ typedef struct {
     const char *label;
     Kind kind;
     uint32_t N, C, H, W; /* input shape */
-    uint32_t C_out;      /* conv only (3x3, stride 1, pad 1) */
+    uint32_t C_out;      /* conv only */
+    uint32_t k, stride;  /* conv only: kernel and stride (pad k/2) */
 } Case;
 
+/* The passes a conv takes in training (the first layer needs no input gradient). */
+#define CONV3(label, N, C, H, W, Co, k, s)                                                                             \
+    {label, CONV_FWD, N, C, H, W, Co, k, s}, {label, CONV_BWD_IN, N, C, H, W, Co, k, s},                              \
+        {label, CONV_BWD_W, N, C, H, W, Co, k, s}
+#define CONV_FIRST(label, N, C, H, W, Co) {label, CONV_FWD, N, C, H, W, Co, 3, 1}, {label, CONV_BWD_W, N, C, H, W, Co, 3, 1}
+#define BN2(label, N, C, H, W) {label, BN_FWD, N, C, H, W, 0, 0, 0}, {label, BN_BWD, N, C, H, W, 0, 0, 0}
+#define POOL2(label, N, C, H, W) {label, MAXPOOL_FWD, N, C, H, W, 0, 0, 0}, {label, MAXPOOL_BWD, N, C, H, W, 0, 0, 0}
+
 static const Case cases[] = {
-    /* MNIST convnet, batch 256: conv 1->32 @28, pool, conv 32->64 @14, pool, conv 64->128 @7, avgpool */
-    {"mnist conv1 1->32 @28", CONV_FWD, 256, 1, 28, 28, 32},
-    {"mnist conv1 1->32 @28", CONV_BWD_W, 256, 1, 28, 28, 32},
-    {"mnist bn+relu 32 @28", BN_FWD, 256, 32, 28, 28, 0},
-    {"mnist bn+relu 32 @28", BN_BWD, 256, 32, 28, 28, 0},
-    {"mnist maxpool 32 @28", MAXPOOL_FWD, 256, 32, 28, 28, 0},
-    {"mnist maxpool 32 @28", MAXPOOL_BWD, 256, 32, 28, 28, 0},
-    {"mnist conv2 32->64 @14", CONV_FWD, 256, 32, 14, 14, 64},
-    {"mnist conv2 32->64 @14", CONV_BWD_IN, 256, 32, 14, 14, 64},
-    {"mnist conv2 32->64 @14", CONV_BWD_W, 256, 32, 14, 14, 64},
-    {"mnist bn+relu 64 @14", BN_FWD, 256, 64, 14, 14, 0},
-    {"mnist bn+relu 64 @14", BN_BWD, 256, 64, 14, 14, 0},
-    {"mnist maxpool 64 @14", MAXPOOL_FWD, 256, 64, 14, 14, 0},
-    {"mnist maxpool 64 @14", MAXPOOL_BWD, 256, 64, 14, 14, 0},
-    {"mnist conv3 64->128 @7", CONV_FWD, 256, 64, 7, 7, 128},
-    {"mnist conv3 64->128 @7", CONV_BWD_IN, 256, 64, 7, 7, 128},
-    {"mnist conv3 64->128 @7", CONV_BWD_W, 256, 64, 7, 7, 128},
-    {"mnist bn+relu 128 @7", BN_FWD, 256, 128, 7, 7, 0},
-    {"mnist bn+relu 128 @7", BN_BWD, 256, 128, 7, 7, 0},
-    {"mnist avgpool 128 @7", AVGPOOL_FWD, 256, 128, 7, 7, 0},
-    {"mnist avgpool 128 @7", AVGPOOL_BWD, 256, 128, 7, 7, 0},
-    {"head bn1d 2048", BN_FWD, 256, 2048, 1, 1, 0},
-    {"head bn1d 2048", BN_BWD, 256, 2048, 1, 1, 0},
-    /* ResNet-18 CIFAR, stage 1, batch 128 */
-    {"resnet conv 64->64 @32", CONV_FWD, 128, 64, 32, 32, 64},
-    {"resnet conv 64->64 @32", CONV_BWD_IN, 128, 64, 32, 32, 64},
-    {"resnet conv 64->64 @32", CONV_BWD_W, 128, 64, 32, 32, 64},
-    {"resnet bn 64 @32", BN_FWD, 128, 64, 32, 32, 0},
-    {"resnet bn 64 @32", BN_BWD, 128, 64, 32, 32, 0},
-    {"resnet relu 64 @32", RELU_FWD, 128, 64, 32, 32, 0},
-    {"resnet relu 64 @32", RELU_BWD, 128, 64, 32, 32, 0},
-    {"resnet add 64 @32", ADD, 128, 64, 32, 32, 0},
+    /* convnet width 16, --batch 256 = 512 views: conv 1->16 @28, pool, 16->32 @14, pool, 32->64 @7, avgpool */
+    CONV_FIRST("w16 conv1 1->16 @28", 512, 1, 28, 28, 16),
+    BN2("w16 bn+relu+maxpool 16 @28", 512, 16, 28, 28),
+    CONV3("w16 conv2 16->32 @14", 512, 16, 14, 14, 32, 3, 1),
+    BN2("w16 bn+relu+maxpool 32 @14", 512, 32, 14, 14),
+    CONV3("w16 conv3 32->64 @7", 512, 32, 7, 7, 64, 3, 1),
+    BN2("w16 bn+relu+avgpool 64 @7", 512, 64, 7, 7),
+    /* convnet width 32, the same batch */
+    CONV_FIRST("w32 conv1 1->32 @28", 512, 1, 28, 28, 32),
+    BN2("w32 bn+relu+maxpool 32 @28", 512, 32, 28, 28),
+    CONV3("w32 conv2 32->64 @14", 512, 32, 14, 14, 64, 3, 1),
+    BN2("w32 bn+relu+maxpool 64 @14", 512, 64, 14, 14),
+    CONV3("w32 conv3 64->128 @7", 512, 64, 7, 7, 128, 3, 1),
+    BN2("w32 bn+relu+avgpool 128 @7", 512, 128, 7, 7),
+    {"head bn1d 2048", BN_FWD, 256, 2048, 1, 1, 0, 0, 0},
+    {"head bn1d 2048", BN_BWD, 256, 2048, 1, 1, 0, 0, 0},
+    /* ResNet-18 width 64 on 32x32x3, --batch 64 = 128 views */
+    CONV_FIRST("resnet stem 3->64 @32", 128, 3, 32, 32, 64),
+    CONV3("resnet conv 64->64 @32", 128, 64, 32, 32, 64, 3, 1),
+    BN2("resnet bn 64 @32", 128, 64, 32, 32),
+    {"resnet relu 64 @32", RELU_FWD, 128, 64, 32, 32, 0, 0, 0},
+    {"resnet relu 64 @32", RELU_BWD, 128, 64, 32, 32, 0, 0, 0},
+    {"resnet add 64 @32", ADD, 128, 64, 32, 32, 0, 0, 0},
+    CONV3("resnet conv 64->128 s2 @32", 128, 64, 32, 32, 128, 3, 2),
+    CONV3("resnet 1x1 64->128 s2 @32", 128, 64, 32, 32, 128, 1, 2),
+    CONV3("resnet conv 128->128 @16", 128, 128, 16, 16, 128, 3, 1),
+    CONV3("resnet conv 256->256 @8", 128, 256, 8, 8, 256, 3, 1),
+    CONV3("resnet conv 512->512 @4", 128, 512, 4, 4, 512, 3, 1),
+    /* The convnet's batch norm, ReLU and pools as separate passes (what the fused rows above
+     * replace; VKCLR_FUSE_POOL=0 trains this way): not counted in the totals. */
+    BN2("unfused w16 bn+relu 16 @28", 512, 16, 28, 28),
+    POOL2("unfused w16 maxpool 16 @28", 512, 16, 28, 28),
+    BN2("unfused w16 bn+relu 32 @14", 512, 32, 14, 14),
+    POOL2("unfused w16 maxpool 32 @14", 512, 32, 14, 14),
+    BN2("unfused w16 bn+relu 64 @7", 512, 64, 7, 7),
+    {"unfused w16 avgpool 64 @7", AVGPOOL_FWD, 512, 64, 7, 7, 0, 0, 0},
+    {"unfused w16 avgpool 64 @7", AVGPOOL_BWD, 512, 64, 7, 7, 0, 0, 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -63,14 +79,16 @@ static const char *kind_name[] = {"fwd", "bwd-input", "bwd-weight", "fwd(train)"
 static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, double *amount, bool *is_flops)
 {
     uint64_t n_in = (uint64_t)c->N * c->C * c->H * c->W;
-    VkcConv2d conv = {.N = c->N, .C_in = c->C, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = 3, .stride = 1,
-                      .pad = 1};
+    VkcConv2d conv = {.N = c->N, .C_in = c->C, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
+                      .stride = c->stride, .pad = c->k / 2};
     VkcBatchNorm bn = {.N = c->N, .C = c->C, .HW = c->H * c->W, .eps = 1e-5f, .momentum = 0.1f,
-                       .relu = !strstr(c->label, "resnet")};
+                       .relu = !strstr(c->label, "resnet"), .H = c->H, .W = c->W};
+    bn.pool = strstr(c->label, "+maxpool") ? VKC_BN_POOL_MAX2X2 : strstr(c->label, "+avgpool") ? VKC_BN_POOL_AVG
+                                                                                                : VKC_BN_POOL_NONE;
     uint64_t n_out = n_in, n_w = 1;
     if (c->kind <= CONV_BWD_W) {
-        n_out = (uint64_t)c->N * c->C_out * c->H * c->W;
-        n_w = (uint64_t)c->C_out * c->C * 9;
+        n_out = (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(&conv) * vkc_conv2d_out_w(&conv);
+        n_w = (uint64_t)c->C_out * c->C * c->k * c->k;
     }
     VkcTensor x, y, dy, dx, dw, db;
     if (vkc_tensor_alloc(arena, n_in * 4, &x) || vkc_tensor_alloc(arena, n_out * 4, &y) ||
@@ -99,8 +117,10 @@ static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, dou
     case CONV_FWD: return vkc_conv2d_forward(L, cmd, &conv, x, y);
     case CONV_BWD_IN: return vkc_conv2d_backward_input(L, cmd, &conv, dy, dx);
     case CONV_BWD_W: return vkc_conv2d_backward_weight(L, cmd, &conv, x, dy, dw, db);
-    case BN_FWD: *amount = 8.0 * n_in; return vkc_batchnorm_forward(L, cmd, &bn, true, x, y);
-    case BN_BWD: *amount = (bn.relu ? 16.0 : 12.0) * n_in; return vkc_batchnorm_backward(L, cmd, &bn, x, y, dy, dx, dw, db);
+    case BN_FWD: *amount = 4.0 * (n_in + vkc_batchnorm_out_floats(&bn)); return vkc_batchnorm_forward(L, cmd, &bn, true, x, y);
+    case BN_BWD:
+        *amount = 4.0 * (2 * n_in + vkc_batchnorm_out_floats(&bn));
+        return vkc_batchnorm_backward(L, cmd, &bn, x, dy, dx, dw, db);
     case RELU_FWD: *amount = 8.0 * n_in; return vkc_relu_forward(L, cmd, (uint32_t)n_in, x, y);
     case RELU_BWD: *amount = 12.0 * n_in; return vkc_relu_backward(L, cmd, (uint32_t)n_in, y, dy, dx);
     case MAXPOOL_FWD: *amount = 4.0 * (n_in + pooled); return vkc_maxpool2x2_forward(L, cmd, planes, c->H, c->W, x, y);
@@ -142,8 +162,9 @@ int bench_layers(int argc, char **argv)
 {
     BenchOptions o;
     int parsed = bench_parse("layers", argc, argv, 3, &o,
-        "Times every layer kernel, forward and backward, at the training shapes of a width-32 convnet\n"
-        "on 256 28x28 images and of ResNet-18 on CIFAR (batch 128): median of R runs (default 3) after\n"
+        "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
+        "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
+        "views): median of R runs (default 3) after\n"
         "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
         "least traffic they need (each input read once, each output written once).\n");
     if (parsed) return parsed > 0 ? 0 : 2;
@@ -155,9 +176,11 @@ int bench_layers(int argc, char **argv)
     vkc_layers_init(&ctx, &L);
     printf("device: %s (%s); median of %ld runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            repeat);
-    printf("%-24s %-11s %11s %10s\n", "layer", "pass", "time (ms)", "rate");
+    printf("%-26s %-11s %11s %10s\n", "layer", "pass", "time (ms)", "rate");
     int status = 0;
-    double total[2] = {0, 0}, conv[2] = {0, 0};
+    static const char *nets[3] = {"w16 ", "w32 ", "resnet "};
+    static const char *net_names[3] = {"convnet width 16", "convnet width 32", "resnet rows"};
+    double total[3] = {0, 0, 0}, conv[3] = {0, 0, 0};
     for (int i = 0; i < NCASES; i++) {
         const Case *c = &cases[i];
         if (only && !strstr(c->label, only)) continue;
@@ -168,19 +191,19 @@ int bench_layers(int argc, char **argv)
             status = 1;
             break;
         }
-        printf("%-24s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, amount / ns,
+        printf("%-26s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, amount / ns,
                flops ? "GFLOP/s" : "GB/s");
         fflush(stdout);
-        int net = strstr(c->label, "resnet") != NULL;
-        if (!strstr(c->label, "head")) {
-            total[net] += ns;
-            if (flops) conv[net] += ns;
-        }
+        for (int net = 0; net < 3; net++)
+            if (!strncmp(c->label, nets[net], strlen(nets[net]))) {
+                total[net] += ns;
+                if (flops) conv[net] += ns;
+            }
     }
-    for (int net = 0; net < 2; net++)
+    for (int net = 0; net < 3; net++)
         if (total[net] > 0)
-            printf("%s: convolutions take %.0f%% of the %.1f ms these layers take per step\n",
-                   net ? "resnet stage-1 block" : "mnist convnet", 100 * conv[net] / total[net], total[net] / 1e6);
+            printf("%s: convolutions take %.0f%% of the %.1f ms of these rows (%.1f ms)\n", net_names[net],
+                   100 * conv[net] / total[net], total[net] / 1e6, conv[net] / 1e6);
     vkc_layers_destroy(&L);
     vkc_context_destroy(&ctx);
     return status;

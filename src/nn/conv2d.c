@@ -1,36 +1,56 @@
-/* conv2d, NCHW: forward, backward to the input, backward to the weights (split K plus an
- * ordered reduction). Two implementations, chosen per device (L->conv_im2col):
- *  - direct "implicit GEMM" kernels (GPUs): each invocation keeps a tile of outputs in
- *    registers and reads the input through texel buffers; nothing is unfolded.
- *  - im2col + GEMM (CPU devices): a chunk of the batch is unfolded into c->work and the
- *    tuned GEMM (shaders/gemm.comp) does the arithmetic; on lavapipe that is several times
- *    faster than the direct kernels even counting the unfold. */
+/* conv2d, NCHW: forward, backward to the input, backward to the weights, all as implicit
+ * GEMMs (nothing is unfolded into memory). Two kernel families, picked per device class in
+ * vkc_layers_init (L->conv_variant; VKCLR_CONV_PATH=reg|smem forces one, for checks):
+ *  - reg (CPU drivers, lavapipe): shaders/conv2d_{fwd,dgrad,wgrad}_reg.comp. Workgroups of 16,
+ *    each invocation a register tile of 8 channels x ~16 pixels (rows or 4x4 blocks of one
+ *    image; reg_tile/wgrad_tile), inputs through texel buffers (rgba32f when rows are whole
+ *    texels), vec4 stores, no shared memory (shared/notes/lavapipe.md). Data every lane of a
+ *    subgroup needs (the weights; the x rows of the weight gradient) is fetched once per
+ *    subgroup and passed round with subgroupShuffle at constant lanes (the device's subgroup
+ *    size as a specialization constant; VKCLR_CONV_SG=0 turns it off). The forward can also
+ *    write the batch statistics of its output for the batch norm after it (c->stats).
+ *  - smem (GPUs): shaders/conv2d_{fwd,dgrad,wgrad}_smem.comp. 64x128 (32x128) block tiles of
+ *    4x8 (4x4) per invocation, 256 invocations, staged through shared memory, double-buffered
+ *    (shaders/conv2d_smem.glsl), vec4 weight and dy loads.
+ * The weights are first rearranged reduction-major (shaders/conv2d_wpack.comp) into c->work;
+ * the weight gradient is split over K = N*Ho*Wo into slots whose partial sums land in c->work
+ * and are added in slot order by a second pass (reduce_chunks.comp): no float atomics, the
+ * same inputs give bit-identical results (DESIGN.md decision 4). Tiles can be forced for
+ * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers_internal.h"
 
 typedef struct {
-    uint32_t N, Cin, H, W, Cout, Ho, Wo, pad, has_bias;
-} ConvPush;
-
-typedef struct {
-    uint32_t N, Cin, H, W, Cout, Ho, Wo, pad, rows, nchunks, has_bias;
-} ConvWeightPush;
-
-typedef struct {
     uint32_t len, nchunks, stride, src;
 } ReducePush;
 
-/* Register tile of the weight-gradient kernel: (co, ci) channels, TCO*TCI*k*k accumulators.
- * (The forward/backward-input tiles are per device: L->conv_tch x 4*L->conv_tpx4.) */
+typedef struct {
+    uint32_t Cout, Cin, KK, ld, mode;
+} PackPush;
 
-static void weight_tile(uint32_t kernel, uint32_t *tco, uint32_t *tci)
-{
-    if (kernel == 1) *tco = 8, *tci = 8;      /* 64 accumulators, 16 fetches per pixel */
-    else if (kernel == 3) *tco = 4, *tci = 2; /* 72 accumulators, 22 fetches per pixel */
-    else *tco = 2, *tci = 1;                  /* 5x5: 50, 7x7: 98 accumulators */
-}
+static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
+                        uint32_t stride, VkcTensor dweight, VkcTensor dbias);
+
+/* Forward and backward-input of the reg kernels (the same layout; "C" is the output channels
+ * of the pass: Cout forward, Cin backward). */
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups;
+} RegPush;
+
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
+} WgradPush;
+
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
+} SmemPush;
+
+typedef struct {
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
+} SmemWgradPush;
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -53,374 +73,439 @@ static int check_shape(const VkcConv2d *c, const char *op)
     return vkc_layers_need(op, "weight", c->weight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel);
 }
 
-static ConvPush conv_push(const VkcConv2d *c)
+static VkDeviceSize align256(VkDeviceSize b) { return (b + 255) & ~(VkDeviceSize)255; }
+static VkcTensor part(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes) { return vkc_tensor_slice(t, offset, bytes); }
+
+/* ---------------------------------------------------------------- tiles of the reg kernels */
+
+enum { PASS_FWD, PASS_DGRAD, PASS_WGRAD };
+
+/* Forward / backward-input: 4*tc4 channels x tr rows x tw columns per invocation, wg
+ * invocations per workgroup. */
+typedef struct {
+    uint32_t tc4, tr, tw, wg;
+} RegTile;
+
+/* Weight gradient: 4*tco4 output x tci input channels x all taps, over tw output columns. */
+typedef struct {
+    uint32_t tco4, tci, tw, wg;
+} WgradTile;
+
+static int env_tile(const char *name, uint32_t v[4])
 {
-    return (ConvPush){c->N, c->C_in, c->H, c->W, c->C_out, vkc_conv2d_out_h(c), vkc_conv2d_out_w(c), c->pad,
-                      c->bias.buffer != VK_NULL_HANDLE};
+    const char *env = getenv(name); /* tuning runs: four numbers */
+    if (!env || !*env) return 0;
+    unsigned a[4];
+    if (sscanf(env, "%u,%u,%u,%u", &a[0], &a[1], &a[2], &a[3]) != 4 || !a[0] || !a[1] || !a[2] || !a[3]) return 0;
+    for (int i = 0; i < 4; i++) v[i] = a[i];
+    return 1;
 }
 
-/* Split of the K = N*Ho rows of the weight gradient into chunks: enough invocations to fill
- * the device, and a partial buffer well inside one storage binding. */
-static void weight_split(const VkcLayers *L, const VkcConv2d *c, uint32_t *rows, uint32_t *nchunks, uint32_t *stride)
+/* Row segments of at most `cap` columns, as equal as possible, a multiple of `mult`. */
+static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
 {
-    uint32_t tco, tci;
-    weight_tile(c->kernel, &tco, &tci);
-    uint32_t blocks = vkc_div_up(c->C_out, tco) * vkc_div_up(c->C_in, tci);
-    uint32_t total_rows = c->N * vkc_conv2d_out_h(c);
+    uint32_t segs = vkc_div_up(width, cap);
+    uint32_t tw = vkc_div_up(width, segs);
+    return vkc_div_up(tw, mult) * mult;
+}
+
+/* Tiles measured best on lavapipe (VKCLR_BENCH_CPU=1 and a sweep over the model shapes, with
+ * the weights shared over the subgroup): about 16 output pixels x 8 channels per invocation
+ * (32 vec4 accumulators): 2 rows of 8 or 4x4 blocks where rows are whole texels, 2 half rows
+ * of 14, 2 rows of 7. */
+static RegTile reg_tile(const VkcConv2d *c, int pass)
+{
+    uint32_t S = pass == PASS_DGRAD ? c->stride : 1;
+    uint32_t outc = pass == PASS_FWD ? c->C_out : c->C_in;
+    uint32_t width = pass == PASS_FWD ? vkc_conv2d_out_w(c) : c->W;
+    RegTile t = {2, 2, 8, 16};
+    if (c->kernel == 1) {
+        t = (RegTile){8, 2, 8, 16}; /* short K: more channels per pixel fetched */
+    } else if (c->stride == 2) {
+        t = pass == PASS_FWD ? (RegTile){2, 2, 8, 16} : (RegTile){2, 4, 8, 16};
+    } else if (width % 8 == 0) {
+        t = (RegTile){2, 2, 8, 16};
+    } else if (width % 4 == 0) {
+        t = (RegTile){2, 4, 4, 16};
+    } else if (width <= 8) {
+        t = (RegTile){2, 2, width, 16};
+    } else {
+        t = (RegTile){2, 2, vkc_div_up(width, 2), 16};
+    }
+    if (t.tw > width) t.tw = vkc_div_up(width, S) * S;
+    while (t.tc4 > 1 && 4 * t.tc4 / 2 >= outc) t.tc4 /= 2; /* no tiles of mostly padding channels */
+    uint32_t v[4];
+    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_TILE" : "VKCLR_CONV_DGRAD_TILE", v)) t = (RegTile){v[0], v[1], v[2], v[3]};
+    if (pass == PASS_DGRAD) t.tr = vkc_div_up(t.tr, S) * S, t.tw = vkc_div_up(t.tw, S) * S;
+    return t;
+}
+
+/* Weight gradient (measured as above): whole output rows up to 32 columns, 8 output x 8 input
+ * channels (16 input channels for 1x1 kernels, 1 for a single input channel); 4 output
+ * channels when that makes the co blocks whole subgroups (the x rows are then shared). */
+static WgradTile wgrad_tile(const VkcLayers *L, const VkcConv2d *c)
+{
+    uint32_t Wo = vkc_conv2d_out_w(c);
+    uint32_t tci = c->C_in == 1 ? 1 : c->kernel == 1 ? 16 : Wo <= 4 ? 4 : 8;
+    WgradTile t = {c->C_in == 1 ? 1 : 2, tci < c->C_in ? tci : c->C_in, seg_width(Wo, 32, Wo % 4 == 0 ? 4 : 1), 16};
+    uint32_t sg = L->ctx->subgroup_size;
+    if (t.tco4 == 2 && sg > 1 && vkc_div_up(c->C_out, 8) % sg && vkc_div_up(c->C_out, 4) % sg == 0) t.tco4 = 1;
+    uint32_t v[4];
+    if (env_tile("VKCLR_CONV_WGRAD_TILE", v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
+    return t;
+}
+
+/* Floats per row of the packed weights: the pass's output channels rounded up to whole tiles. */
+static uint32_t pack_ld(uint32_t channels, uint32_t tc4) { return vkc_div_up(channels, 4 * tc4) * 4 * tc4; }
+
+/* ---------------------------------------------------------------- tiles of the smem kernels */
+
+/* Block tile: bm x bn outputs per workgroup in steps of bk, each invocation 4 x 4*tn4; the
+ * workgroup has (bm/4) * (bn/(4 tn4)) invocations. */
+typedef struct {
+    uint32_t bm, bn, bk, tn4;
+} SmemTile;
+
+static uint32_t smem_wg(const SmemTile *t) { return t->bm / 4 * (t->bn / (4 * t->tn4)); }
+
+/* The shaders' staging arithmetic needs: whole vec4 rows of A per pass (fwd/dgrad), whole B
+ * rows per pass (WG a multiple of bn, or of bk for the weight gradient), the double buffers
+ * inside the device's shared memory. */
+static int smem_check(const VkcLayers *L, const SmemTile *t, int pass)
+{
+    uint32_t wg = smem_wg(t);
+    bool ok = t->bm % 4 == 0 && t->bn % (4 * t->tn4) == 0 && wg > 0 && t->bk % 4 == 0 &&
+              wg <= L->ctx->props.limits.maxComputeWorkGroupInvocations &&
+              (VkDeviceSize)8 * t->bk * (t->bm + t->bn) <= L->ctx->props.limits.maxComputeSharedMemorySize &&
+              (pass == PASS_WGRAD ? wg % t->bk == 0 && (t->bk * t->bm) % wg == 0 && (t->bk * t->bn) % wg == 0
+                                  : wg % t->bn == 0 && (t->bk * t->bn) % wg == 0);
+    if (!ok)
+        return vkc_fail("conv2d: block tile %ux%ux%u (x%u) does not fit this pass or device", t->bm, t->bn, t->bk,
+                        t->tn4);
+    return VKC_OK;
+}
+
+static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
+{
+    uint32_t m = pass == PASS_FWD ? c->C_out : pass == PASS_DGRAD ? c->C_in : c->C_out;
+    /* 64 x 128 blocks of 4 x 8 per invocation (256), 32 x 128 of 4 x 4 for narrow layers;
+     * the weight gradient's N (Cin*k*k) is narrow for first layers: 64 columns. */
+    SmemTile t = m > 32 ? (SmemTile){64, 128, 16, 2} : (SmemTile){32, 128, 16, 1};
+    if (pass == PASS_WGRAD && c->C_in * c->kernel * c->kernel < 64) t.bn = 64;
+    /* Less shared memory than two 16 x (bm + bn) stages: halve bn. */
+    if ((VkDeviceSize)8 * t.bk * (t.bm + t.bn) > L->ctx->props.limits.maxComputeSharedMemorySize) t.bn /= 2;
+    uint32_t v[4];
+    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_BLOCK" : pass == PASS_DGRAD ? "VKCLR_CONV_DGRAD_BLOCK"
+                                                                                : "VKCLR_CONV_WGRAD_BLOCK", v))
+        t = (SmemTile){v[0], v[1], v[2], v[3]};
+    return t;
+}
+
+/* Chunks of the weight gradient's K = N*Ho*Wo for the smem kernel: enough workgroups to fill
+ * the device, chunk lengths whole steps. */
+static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
+                             uint32_t *nchunks, uint32_t *stride)
+{
+    uint32_t total = c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
+    uint32_t nb = c->C_in * c->kernel * c->kernel + 1;
+    uint32_t blocks = vkc_div_up(c->C_out, t->bm) * vkc_div_up(nb, t->bn);
     *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
-    uint32_t n = vkc_div_up(L->reduce_lanes, blocks);
+    uint32_t n = vkc_div_up(L->reduce_lanes / smem_wg(t), blocks);
     uint32_t cap = (16u << 20) / *stride; /* 64 MiB of partials at most */
     if (n > cap) n = cap;
+    if (n > vkc_div_up(total, t->bk)) n = vkc_div_up(total, t->bk);
     if (n < 1) n = 1;
-    if (n > total_rows) n = total_rows;
-    *rows = vkc_div_up(total_rows, n);
-    *nchunks = vkc_div_up(total_rows, *rows);
+    *klen = vkc_div_up(vkc_div_up(total, n), t->bk) * t->bk;
+    *nchunks = vkc_div_up(total, *klen);
 }
 
-/* ---------------------------------------------------------------- im2col + GEMM path */
-
-enum { PASS_FWD, PASS_BWD_IN, PASS_BWD_W };
-
-#define COL_CAP_BYTES (16u << 20) /* one unfolded chunk: well inside maxStorageBufferRange, and a
-                                   * work tensor per layer stays small (ResNet-18 has 20 convs) */
-
-typedef struct {
-    uint32_t n0, nimg, C, H, W, Ho, Wo, P4, pad, rows, L;
-} ColPush;
-
-typedef struct {
-    uint32_t n0, nimg, C, P, P4, L, has_bias;
-} UnpackPush;
-
-typedef struct {
-    uint32_t Cout, Cin, KK, ld, mode, has_bias;
-} PackPush;
-
-/* Layout of c->work for one pass: [a: packed weights or split-K partials][col][t], each
- * section 256-byte aligned. The batch is processed `nimg` images at a time. */
-typedef struct {
-    uint32_t P, P4, col_rows, t_rows, a_ld, nimg, nchunks;
-    bool direct_out; /* forward/backward-input: the GEMM writes NCHW itself (no unpack pass) */
-    uint32_t ipb, nslots; /* weight gradient: images per split-K slot, slots in all */
-    VkDeviceSize off_col, off_t, end;
-} ColPlan;
-
-static VkDeviceSize align256(VkDeviceSize b) { return (b + 255) & ~(VkDeviceSize)255; }
-
-static bool col_pass_possible(const VkcConv2d *c, int pass)
+/* Split of the weight gradient's K = N*Ho rows into chunks: enough invocations for the
+ * device, partial sums well inside one binding. */
+static void wgrad_split(const VkcLayers *L, const VkcConv2d *c, const WgradTile *t, uint32_t *rows,
+                        uint32_t *nchunks, uint32_t *segs, uint32_t *stride)
 {
-    if (pass == PASS_BWD_IN) return c->stride == 1; /* backward-input as a convolution of dy */
-    /* A weight gradient with few input channels (the first layer) is a long, thin product
-     * that the direct kernel does 2-3x faster on lavapipe than unfold + GEMM. */
-    if (pass == PASS_BWD_W) return c->C_in * c->kernel * c->kernel + 1 > 64;
-    return true;
+    uint32_t Wo = vkc_conv2d_out_w(c), total = c->N * vkc_conv2d_out_h(c);
+    *segs = vkc_div_up(Wo, t->tw);
+    uint32_t blocks = vkc_div_up(c->C_out, 4 * t->tco4) * vkc_div_up(c->C_in, t->tci) * *segs;
+    *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
+    uint32_t n = vkc_div_up(L->reduce_lanes, blocks);
+    uint32_t cap = (16u << 20) / (*stride * *segs); /* 64 MiB of partials at most */
+    if (n > cap) n = cap;
+    if (n < 1) n = 1;
+    if (n > total) n = total;
+    *rows = vkc_div_up(total, n);
+    *nchunks = vkc_div_up(total, *rows);
 }
 
-static ColPlan col_plan(const VkcLayers *L, const VkcConv2d *c, int pass)
+/* Bytes of c->work each pass uses. */
+static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
-    ColPlan p = {0};
-    uint32_t KK = c->kernel * c->kernel, Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
-    p.P = pass == PASS_BWD_IN ? c->H * c->W : Ho * Wo;
-    p.P4 = (p.P + 3) & ~3u;
-    /* (the forward and weight-gradient columns have room for the row of ones of the bias) */
-    p.col_rows = pass == PASS_FWD ? c->C_in * KK + 1 : pass == PASS_BWD_IN ? c->C_out * KK : c->C_in * KK + 1;
-    p.t_rows = pass == PASS_BWD_IN ? c->C_in : c->C_out;
-    uint32_t widest = p.col_rows > p.t_rows ? p.col_rows : p.t_rows;
-    uint64_t per_image = (uint64_t)widest * p.P4 * 4;
-    p.nimg = per_image >= COL_CAP_BYTES ? 1 : (uint32_t)(COL_CAP_BYTES / per_image);
-    const char *env = getenv("VKCLR_CONV_CHUNK"); /* images per chunk at most: for checks and tuning */
-    if (env && atoi(env) > 0 && p.nimg > (uint32_t)atoi(env)) p.nimg = (uint32_t)atoi(env);
-    if (p.nimg > c->N) p.nimg = c->N;
-    p.nchunks = vkc_div_up(c->N, p.nimg);
-    VkDeviceSize a_bytes;
-    if (pass == PASS_BWD_W) {
-        /* Split K further when the product is too small to give every core work: a narrow
-         * dW (few input channels) would otherwise be a handful of invocations walking the whole
-         * batch. Each slot of ipb images is one matrix of a batched GEMM. */
-        uint32_t tiles = vkc_div_up(c->C_out, 8) * vkc_div_up(c->C_in * KK, 16);
-        uint32_t want = tiles >= 128 ? 1 : vkc_div_up(128, tiles);
-        p.ipb = vkc_div_up(p.nimg, want);
-        uint32_t last = c->N - (p.nchunks - 1) * p.nimg;
-        p.nslots = (p.nchunks - 1) * vkc_div_up(p.nimg, p.ipb) + vkc_div_up(last, p.ipb);
-        a_bytes = (VkDeviceSize)p.nslots * c->C_out * p.col_rows * 4;
-    } else {
-        p.a_ld = (p.col_rows + 3) & ~3u;
-        a_bytes = (VkDeviceSize)p.t_rows * p.a_ld * 4;
-        /* Writing y straight from a GEMM batched over images saves the unpack pass but pads
-         * each image's plane to whole GEMM tiles: worth it when the planes fill the tiles or
-         * the product is so short (small K) that moving data dominates. */
-        uint32_t tile = 4 * L->gemm.wide.tn4 * L->gemm.wide.wg_x;
-        uint32_t padded = vkc_div_up(p.P, tile) * tile;
-        p.direct_out = p.P % 4 == 0 && (p.col_rows <= 64 || (uint64_t)(padded - p.P) * 8 <= p.P);
+    uint32_t KK = c->kernel * c->kernel;
+    if (L->conv_variant == VKC_CONV_SMEM) {
+        SmemTile t = smem_tile(L, c, pass);
+        if (pass == PASS_WGRAD) {
+            uint32_t klen, nchunks, stride;
+            smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+            return (VkDeviceSize)nchunks * stride * 4;
+        }
+        uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
+        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
     }
-    uint64_t row = (uint64_t)p.nimg * p.P4;
-    p.off_col = align256(a_bytes);
-    p.off_t = p.off_col + align256(row * p.col_rows * 4);
-    /* Weight gradient: one spare row after dy so the batched GEMM's size check (whole rows
-     * from each slot's first column) holds for the later slots. */
-    p.end = p.off_t + align256((row * p.t_rows + (pass == PASS_BWD_W ? row : 0)) * 4);
-    return p;
-}
-
-/* Whether this pass takes the im2col path (1, with its plan) or the direct kernels (0). A
- * layer without a work tensor runs the direct kernels; one whose work tensor is smaller than
- * vkc_conv2d_work_bytes() asked for is a sizing mistake and an error (-1), not a quiet slowdown. */
-static int use_col(const VkcLayers *L, const VkcConv2d *c, int pass, ColPlan *plan)
-{
-    if (!L->conv_im2col || !col_pass_possible(c, pass) || !c->work.buffer) return 0;
-    *plan = col_plan(L, c, pass);
-    if (c->work.size < plan->end)
-        return vkc_fail("conv2d: work tensor of %llu bytes, this layer needs %llu (vkc_conv2d_work_bytes)",
-                        (unsigned long long)c->work.size, (unsigned long long)plan->end);
-    return 1;
+    if (pass == PASS_WGRAD) {
+        WgradTile t = wgrad_tile(L, c);
+        uint32_t rows, nchunks, segs, stride;
+        wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
+        return (VkDeviceSize)nchunks * segs * stride * 4;
+    }
+    RegTile t = reg_tile(c, pass);
+    uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
+    return (VkDeviceSize)k * pack_ld(pass == PASS_FWD ? c->C_out : c->C_in, t.tc4) * 4;
 }
 
 VkDeviceSize vkc_conv2d_work_bytes(const VkcLayers *L, const VkcConv2d *c)
 {
-    uint32_t rows, nchunks, stride;
-    weight_split(L, c, &rows, &nchunks, &stride);
-    VkDeviceSize bytes = (VkDeviceSize)nchunks * stride * 4; /* direct weight-gradient kernel */
-    if (L->conv_im2col) {
-        if (col_pass_possible(c, PASS_BWD_W)) bytes = 0; /* the im2col path replaces it */
-        for (int pass = PASS_FWD; pass <= PASS_BWD_W; pass++) {
-            if (!col_pass_possible(c, pass)) continue;
-            VkDeviceSize b = col_plan(L, c, pass).end;
-            if (b > bytes) bytes = b;
-        }
+    VkDeviceSize bytes = 16;
+    for (int pass = PASS_FWD; pass <= PASS_WGRAD; pass++) {
+        VkDeviceSize b = align256(pass_work(L, c, pass));
+        if (b > bytes) bytes = b;
     }
     return bytes;
 }
 
-static VkcTensor part(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes)
+static int need_work(const VkcLayers *L, const VkcConv2d *c, int pass, const char *op)
 {
-    return vkc_tensor_slice(t, offset, bytes);
-}
-
-static uint64_t groups_for(const VkcLayers *L, uint64_t invocations)
-{
-    return (invocations + L->wg_elem - 1) / L->wg_elem;
-}
-
-/* Unfold images n0 .. n0+nimg-1 of src ([N][C][H][W]) into col (see conv2d_im2col.comp). */
-static int im2col(VkcLayers *L, VkcCmd *cmd, VkcTensor src, VkcTensor col, uint32_t ks, uint32_t stride,
-                  const ColPush *push)
-{
-    uint32_t spec[5] = {L->wg_elem, 1, 1, ks, stride};
-    const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_IM2COL, "sb", sizeof *push, spec, 5, &k)) return VKC_ERR;
-    VkcTensor t[2] = {src, col};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->rows * push->nimg));
-}
-
-static int unpack(VkcLayers *L, VkcCmd *cmd, VkcTensor tmp, VkcTensor bias, VkcTensor dst, const UnpackPush *push)
-{
-    uint32_t spec[3] = {L->wg_elem, 1, 1};
-    const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_UNPACK, "tsb", sizeof *push, spec, 3, &k)) return VKC_ERR;
-    VkcTensor t[3] = {tmp, push->has_bias ? bias : tmp, dst};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, push, groups_for(L, (uint64_t)push->C * push->nimg));
-}
-
-static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, uint32_t ld, bool bias_col,
-                 VkcTensor a)
-{
-    uint32_t spec[3] = {L->wg_elem, 1, 1};
-    const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WPACK, "ssb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
-    PackPush push = {c->C_out, c->C_in, c->kernel * c->kernel, ld, mode, bias_col};
-    VkcTensor t[3] = {c->weight, bias_col ? c->bias : c->weight, a};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, groups_for(L, (uint64_t)(mode ? c->C_in : c->C_out) * ld));
-}
-
-/* Forward (PASS_FWD: x -> y) or backward-input (PASS_BWD_IN: dy -> dx, stride 1, as the
- * convolution of dy with the transposed, flipped kernel and padding k-1-pad). */
-static int col_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, const ColPlan *pl, VkcTensor src,
-                    VkcTensor dst)
-{
-    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
-    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    /* Writing NCHW directly, the bias rides along as a column of A times the row of ones. */
-    bool ones = has_bias && pl->direct_out;
-    uint32_t K = (fwd ? c->C_in : c->C_out) * KK + ones;
-    VkcTensor a = part(c->work, 0, (VkDeviceSize)pl->t_rows * pl->a_ld * 4);
-    if (wpack(L, cmd, c, fwd ? 0 : 1, pl->a_ld, ones, a)) return VKC_ERR;
-    for (uint32_t n0 = 0; n0 < c->N; n0 += pl->nimg) {
-        uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
-        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)K * len * 4);
-        VkcTensor tmp = part(c->work, pl->off_t, (VkDeviceSize)pl->t_rows * len * 4);
-        ColPush cp = fwd ? (ColPush){n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, K, len}
-                         : (ColPush){n0, nimg, c->C_out, Ho, Wo, c->H, c->W, pl->P4, c->kernel - 1 - c->pad, K, len};
-        if (im2col(L, cmd, src, col, c->kernel, fwd ? c->stride : 1, &cp)) return VKC_ERR;
-        if (pl->direct_out) {
-            /* One product per image: B runs on into the t section (the batched GEMM's size
-             * check wants whole rows from the last image's first column). */
-            VkDeviceSize plane = (VkDeviceSize)pl->t_rows * pl->P;
-            VkcGemmArgs g = {.M = pl->t_rows, .N = pl->P, .K = K, .A = a,
-                             .B = part(c->work, pl->off_col, pl->end - pl->off_col),
-                             .C = part(dst, n0 * plane * 4, nimg * plane * 4), .lda = pl->a_ld, .ldb = len,
-                             .ldc = pl->P, .alpha = 1.0f, .beta = 0.0f, .batch = nimg, .stride_b = pl->P4,
-                             .stride_c = (uint32_t)plane};
-            if (vkc_gemm_record(&L->gemm, cmd, &g)) return VKC_ERR;
-            continue;
-        }
-        VkcGemmArgs g = {.M = pl->t_rows, .N = len, .K = K, .A = a, .B = col, .C = tmp,
-                         .lda = pl->a_ld, .ldb = len, .ldc = len, .alpha = 1.0f, .beta = 0.0f};
-        if (vkc_gemm_record(&L->gemm, cmd, &g)) return VKC_ERR;
-        UnpackPush up = {n0, nimg, pl->t_rows, pl->P, pl->P4, len, has_bias};
-        if (unpack(L, cmd, tmp, c->bias, dst, &up)) return VKC_ERR;
-    }
+    VkDeviceSize need = pass_work(L, c, pass);
+    if (!c->work.buffer) return vkc_fail("%s: no work tensor (vkc_conv2d_work_bytes)", op);
+    if (c->work.size < need)
+        return vkc_fail("%s: work tensor of %llu bytes, this layer needs %llu (vkc_conv2d_work_bytes)", op,
+                        (unsigned long long)c->work.size, (unsigned long long)need);
     return VKC_OK;
 }
 
-typedef struct {
-    uint32_t Cout, R, ck, nslots, stride;
-} WReducePush;
+/* ---------------------------------------------------------------- passes */
 
-/* Weight (and bias) gradient: per chunk of images, dy_chunk * col_chunk^T as GEMMs over the
- * chunk's pixels, split into slots of ipb images (one batched GEMM); with a bias the row of
- * ones in col makes the last column of each product the bias gradient. Then the slots are
- * added in order. */
-static int col_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, const ColPlan *pl, VkcTensor x, VkcTensor dy,
-                      VkcTensor dweight, VkcTensor dbias)
+static int wpack(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, uint32_t mode, uint32_t ld, VkcTensor a)
 {
-    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
-    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    uint32_t ck = c->C_in * c->kernel * c->kernel, R = has_bias ? ck + 1 : ck, stride = c->C_out * R;
-    uint32_t slot = 0;
-    for (uint32_t n0 = 0; n0 < c->N; n0 += pl->nimg) {
-        uint32_t nimg = c->N - n0 < pl->nimg ? c->N - n0 : pl->nimg, len = nimg * pl->P4;
-        VkcTensor col = part(c->work, pl->off_col, (VkDeviceSize)R * len * 4);
-        VkcTensor g = part(c->work, pl->off_t, (VkDeviceSize)c->C_out * len * 4);
-        ColPush xp = {n0, nimg, c->C_in, c->H, c->W, Ho, Wo, pl->P4, c->pad, R, len};
-        ColPush gp = {n0, nimg, c->C_out, Ho, Wo, Ho, Wo, pl->P4, 0, c->C_out, len};
-        if (im2col(L, cmd, x, col, c->kernel, c->stride, &xp) || im2col(L, cmd, dy, g, 1, 1, &gp)) return VKC_ERR;
-        /* Slots of ipb images as one batched GEMM, then the leftover images (if any) as one more. */
-        uint32_t full = nimg / pl->ipb, rem = nimg % pl->ipb;
-        for (int tail = 0; tail < 2; tail++) {
-            uint32_t batch = tail ? (rem ? 1 : 0) : full;
-            if (!batch) continue;
-            uint32_t imgs = tail ? rem : pl->ipb;
-            VkDeviceSize k0 = tail ? (VkDeviceSize)full * pl->ipb * pl->P4 : 0; /* first column */
-            /* A and B run to the end of the work tensor (see col_plan's spare row). */
-            VkDeviceSize a0 = g.offset - c->work.offset + k0 * 4, b0 = col.offset - c->work.offset + k0 * 4;
-            VkcGemmArgs w = {.trans_b = true, .M = c->C_out, .N = R, .K = imgs * pl->P4,
-                             .A = part(c->work, a0, pl->end - a0), .B = part(c->work, b0, pl->end - b0),
-                             .C = part(c->work, (VkDeviceSize)slot * stride * 4, (VkDeviceSize)batch * stride * 4),
-                             .lda = len, .ldb = len, .ldc = R, .alpha = 1.0f, .beta = 0.0f, .batch = batch,
-                             .stride_a = imgs * pl->P4, .stride_b = imgs * pl->P4, .stride_c = stride};
-            if (vkc_gemm_record(&L->gemm, cmd, &w)) return VKC_ERR;
-            slot += batch;
-        }
-    }
     uint32_t spec[3] = {L->wg_elem, 1, 1};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WREDUCE, "sbb", sizeof(WReducePush), spec, 3, &k)) return VKC_ERR;
-    WReducePush rp = {c->C_out, R, ck, slot, stride};
-    VkcTensor t[3] = {part(c->work, 0, (VkDeviceSize)slot * stride * 4), dweight, has_bias ? dbias : dweight};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, &rp, groups_for(L, (uint64_t)stride));
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WPACK, "sb", sizeof(PackPush), spec, 3, &k)) return VKC_ERR;
+    uint32_t KK = c->kernel * c->kernel;
+    PackPush push = {c->C_out, c->C_in, KK, ld, mode};
+    VkcTensor t[2] = {c->weight, a};
+    uint64_t n = (uint64_t)(mode ? c->C_out : c->C_in) * KK * ld;
+    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, (n + L->wg_elem - 1) / L->wg_elem);
 }
 
-static int grid_x(const VkcLayers *L, uint64_t items, uint32_t per_invocation, uint32_t *gx)
+static int grid(const VkcLayers *L, uint64_t invocations, uint32_t wg, uint32_t *gx)
 {
-    uint64_t g = (items + (uint64_t)per_invocation * L->wg_conv - 1) / ((uint64_t)per_invocation * L->wg_conv);
+    uint64_t g = (invocations + wg - 1) / wg;
     if (g > L->ctx->props.limits.maxComputeWorkGroupCount[0])
-        return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)items);
+        return vkc_fail("conv2d: %llu tiles are too many for one dispatch", (unsigned long long)invocations);
     *gx = (uint32_t)g;
     return VKC_OK;
 }
 
-/* The convolution kernels read and write float32 activations only (so far). */
-static int float32_only(const char *op, VkcTensor a, VkcTensor b)
+/* The subgroup size the reg kernels share weight fetches over (their SG constant), or 0: the
+ * device's own size when the workgroup is made of whole subgroups (VKCLR_CONV_SG=0 turns it off). */
+static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
 {
-    if (a.dtype != VKC_F32 || b.dtype != VKC_F32)
-        return vkc_fail("%s: %s activations are not implemented in the convolution kernels", op,
-                        vkc_dtype_name(a.dtype != VKC_F32 ? a.dtype : b.dtype));
-    return VKC_OK;
+    uint32_t sg = L->ctx->subgroup_size;
+    const char *env = getenv("VKCLR_CONV_SG");
+    if (env && !strcmp(env, "0")) return 0;
+    return sg > 1 && wg % sg == 0 ? sg : 0;
 }
+
+/* Groups the forward's statistics come in (see conv2d_fwd_reg.comp STATS): one per subgroup
+ * of tiles, or per tile without subgroup sharing. */
+uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
+{
+    if (L->conv_variant != VKC_CONV_REG) return 0;
+    RegTile t = reg_tile(c, PASS_FWD);
+    uint64_t tiles = (uint64_t)c->N * vkc_div_up(vkc_conv2d_out_h(c), t.tr) * vkc_div_up(vkc_conv2d_out_w(c), t.tw);
+    uint32_t sg = reg_subgroup(L, t.wg);
+    return sg ? (uint32_t)(vkc_div_up(tiles, t.wg) * (t.wg / sg)) : (uint32_t)tiles;
+}
+
+uint64_t vkc_conv2d_stats_floats(const VkcLayers *L, const VkcConv2d *c)
+{
+    return 3ull * vkc_conv2d_stats_groups(L, c) * c->C_out;
+}
+
+/* Forward (x -> y) or backward to the input (dy -> dx) with the reg kernels. */
+static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+{
+    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    RegTile t = reg_tile(c, pass);
+    uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
+    uint32_t oh = fwd ? Ho : c->H, ow = fwd ? Wo : c->W; /* what the pass writes */
+    uint32_t ih = fwd ? c->H : Ho, iw = fwd ? c->W : Wo; /* what it reads */
+    uint32_t S = c->stride, ld = pack_ld(outc, t.tc4);
+    VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
+    if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
+    /* Rows of the input read as whole texels: every window starts on a texel. */
+    uint32_t step_in = fwd ? t.tw * S : t.tw / S;
+    bool vec_in = iw % 4 == 0 && step_in % 4 == 0;
+    bool vec_out = ow % 4 == 0 && t.tw % 4 == 0;
+    bool stats = fwd && c->stats.buffer != VK_NULL_HANDLE;
+    RegPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, vkc_div_up(oh, t.tr), vkc_div_up(ow, t.tw),
+                    ld / 4, has_bias, stats ? vkc_conv2d_stats_groups(L, c) : 0};
+    if (stats && vkc_layers_need("conv2d forward", "stats", c->stats, vkc_conv2d_stats_floats(L, c))) return VKC_ERR;
+    (void)ih;
+    uint32_t sg = reg_subgroup(L, t.wg);
+    uint32_t spec[13] = {t.wg, 1, 1, c->kernel, S, c->pad, t.tc4, t.tr, t.tw, vec_in, vec_out, sg, stats};
+    const VkcKernel *k;
+    uint32_t gx = 0;
+    char bindings[6];
+    snprintf(bindings, sizeof bindings, fwd ? "%ctsbb" : "%ctb", vec_in ? 't' : 's');
+    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, bindings,
+                          fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
+        grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
+        return VKC_ERR;
+    uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
+    if (fwd) {
+        /* (without statistics binding 4 is y again, unwritten) */
+        VkcTensor tt[5] = {src, a, has_bias ? c->bias : a, dst, stats ? c->stats : dst};
+        return vkc_cmd_dispatch(cmd, k, tt, stats ? 0 : 1u << 4, &push, gx, gy, 1);
+    }
+    VkcTensor tt[3] = {src, a, dst};
+    return vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, gy, 1);
+}
+
+static int reg_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                     VkcTensor dbias)
+{
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    WgradTile t = wgrad_tile(L, c);
+    uint32_t rows, nchunks, segs, stride;
+    wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
+    bool vec = Wo % 4 == 0 && c->W % 4 == 0 && t.tw % 4 == 0 && (t.tw * c->stride) % 4 == 0;
+    WgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, rows, nchunks, segs, has_bias};
+    /* x rows shared over the subgroup when its lanes take co blocks of one ci block. */
+    uint32_t sg = reg_subgroup(L, t.wg);
+    if (sg && vkc_div_up(c->C_out, 4 * t.tco4) % sg) sg = 0;
+    uint32_t spec[11] = {t.wg, 1, 1, c->kernel, c->stride, c->pad, t.tco4, t.tci, t.tw, vec, sg};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_REG, vec ? "ttb" : "ssb", sizeof push, spec, 11, &k))
+        return VKC_ERR;
+    uint64_t invocations = (uint64_t)nchunks * segs * vkc_div_up(c->C_out, 4 * t.tco4) * vkc_div_up(c->C_in, t.tci);
+    uint32_t gx = 0;
+    if (grid(L, invocations, t.wg, &gx)) return VKC_ERR;
+    VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * segs * stride * 4);
+    VkcTensor tt[3] = {x, dy, partials};
+    if (vkc_cmd_dispatch(cmd, k, tt, 0, &push, gx, 1, 1)) return VKC_ERR;
+
+    return reduce_slots(L, cmd, c, partials, nchunks * segs, stride, dweight, dbias);
+}
+
+/* Ordered second pass of a split weight gradient: slots 0, 1, ... added in order into dweight
+ * and dbias (slot s holds dW at part[s*stride] and db after it). */
+static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
+                        uint32_t stride, VkcTensor dweight, VkcTensor dbias)
+{
+    uint32_t nw = c->C_out * c->C_in * c->kernel * c->kernel;
+    uint32_t rspec[1] = {L->wg_elem};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, VKC_SHADER_REDUCE_CHUNKS, "sb", sizeof(ReducePush), rspec, 1, &k)) return VKC_ERR;
+    ReducePush rw = {nw, nslots, stride, 0};
+    VkcTensor tw[2] = {partials, dweight};
+    if (vkc_layers_dispatch_1d(L, cmd, k, tw, &rw, vkc_div_up(nw, L->wg_elem))) return VKC_ERR;
+    if (c->bias.buffer == VK_NULL_HANDLE) return VKC_OK;
+    ReducePush rb = {c->C_out, nslots, stride, nw};
+    VkcTensor tb[2] = {partials, dbias};
+    return vkc_layers_dispatch_1d(L, cmd, k, tb, &rb, vkc_div_up(c->C_out, L->wg_elem));
+}
+
+/* Forward (x -> y) or backward to the input (dy -> dx) with the smem kernels. */
+static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+{
+    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    SmemTile t = smem_tile(L, c, pass);
+    if (smem_check(L, &t, pass)) return VKC_ERR;
+    uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
+    uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
+    VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
+    if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
+    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias};
+    uint32_t spec[10] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4};
+    const VkcKernel *k;
+    uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
+    uint64_t gx = (pixels + t.bn - 1) / t.bn;
+    if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
+        return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
+    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, fwd ? "bbbb" : "bbb",
+                          fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
+        return VKC_ERR;
+    uint32_t gy = vkc_div_up(outc, t.bm);
+    if (fwd) {
+        VkcTensor tt[4] = {src, a, has_bias ? c->bias : a, dst};
+        return vkc_cmd_dispatch(cmd, k, tt, 0x7, &push, (uint32_t)gx, gy, 1);
+    }
+    VkcTensor tt[3] = {src, a, dst};
+    return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
+}
+
+static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                      VkcTensor dbias)
+{
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    SmemTile t = smem_tile(L, c, PASS_WGRAD);
+    if (smem_check(L, &t, PASS_WGRAD)) return VKC_ERR;
+    uint32_t klen, nchunks, stride;
+    smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+    /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
+    bool vec = (Ho * Wo) % 4 == 0 && (t.bk * t.bm) % (smem_wg(&t) * 4) == 0;
+    SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
+    uint32_t spec[11] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4, vec};
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_SMEM, "bbb", sizeof push, spec, 11, &k)) return VKC_ERR;
+    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, t.bn), gy = vkc_div_up(c->C_out, t.bm);
+    if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
+    VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
+    VkcTensor tt[3] = {x, dy, partials};
+    if (vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, gx, gy, nchunks)) return VKC_ERR;
+    return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
+}
+
+/* ---------------------------------------------------------------- public entry points */
 
 int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y)
 {
-    if (check_shape(c, "conv2d forward") || float32_only("conv2d forward", x, y)) return VKC_ERR;
-    ConvPush push = conv_push(c);
-    uint64_t out = (uint64_t)c->N * c->C_out * push.Ho * push.Wo;
-    if (vkc_layers_need("conv2d forward", "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
-        vkc_layers_need("conv2d forward", "y", y, out) ||
-        (push.has_bias && vkc_layers_need("conv2d forward", "bias", c->bias, c->C_out)))
+    const char *op = "conv2d forward";
+    if (check_shape(c, op)) return VKC_ERR;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
+        vkc_layers_need(op, "y", y, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
+        (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op))
         return VKC_ERR;
-    ColPlan plan;
-    int col = use_col(L, c, PASS_FWD, &plan);
-    if (col < 0) return VKC_ERR;
-    if (col) return col_conv(L, cmd, c, PASS_FWD, &plan, x, y);
-    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
-    const VkcKernel *k;
-    uint32_t gx = 0;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D, "sssb", sizeof push, spec, 7, &k) ||
-        grid_x(L, (uint64_t)c->N * push.Ho * push.Wo, 4 * L->conv_tpx4, &gx))
-        return VKC_ERR;
-    VkcTensor t[4] = {x, c->weight, push.has_bias ? c->bias : c->weight, y};
-    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_out, L->conv_tch), 1);
+    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y) : reg_conv(L, cmd, c, PASS_FWD, x, y);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
 {
-    if (check_shape(c, "conv2d backward-input") || float32_only("conv2d backward-input", dy, dx)) return VKC_ERR;
-    ConvPush push = conv_push(c);
-    if (vkc_layers_need("conv2d backward-input", "dy", dy, (uint64_t)c->N * c->C_out * push.Ho * push.Wo) ||
-        vkc_layers_need("conv2d backward-input", "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W))
+    const char *op = "conv2d backward-input";
+    if (check_shape(c, op)) return VKC_ERR;
+    if (vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
+        vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op))
         return VKC_ERR;
-    ColPlan plan;
-    int col = use_col(L, c, PASS_BWD_IN, &plan);
-    if (col < 0) return VKC_ERR;
-    if (col) return col_conv(L, cmd, c, PASS_BWD_IN, &plan, dy, dx);
-    uint32_t spec[7] = {L->wg_conv, 1, 1, c->kernel, c->stride, L->conv_tch, L->conv_tpx4};
-    const VkcKernel *k;
-    uint32_t gx = 0;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_BWD_INPUT, "ssb", 8 * sizeof(uint32_t), spec, 7, &k) ||
-        grid_x(L, (uint64_t)c->N * c->H * c->W, 4 * L->conv_tpx4, &gx))
-        return VKC_ERR;
-    VkcTensor t[3] = {dy, c->weight, dx};
-    return vkc_cmd_dispatch(cmd, k, t, 0, &push, gx, vkc_div_up(c->C_in, L->conv_tch), 1);
+    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
+                                            : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
                                VkcTensor dweight, VkcTensor dbias)
 {
     const char *op = "conv2d backward-weight";
-    if (check_shape(c, op) || float32_only(op, x, dy)) return VKC_ERR;
-    ConvPush cp = conv_push(c);
-    uint32_t rows, nchunks, stride, tco, tci;
-    weight_split(L, c, &rows, &nchunks, &stride);
-    weight_tile(c->kernel, &tco, &tci);
-    uint32_t nw = c->C_out * c->C_in * c->kernel * c->kernel;
+    if (check_shape(c, op)) return VKC_ERR;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
-        vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * cp.Ho * cp.Wo) ||
-        vkc_layers_need(op, "dweight", dweight, nw) ||
-        (cp.has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)))
+        vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
+        vkc_layers_need(op, "dweight", dweight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel) ||
+        (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op))
         return VKC_ERR;
-
-    const VkcKernel *k;
-    ColPlan plan;
-    int col = use_col(L, c, PASS_BWD_W, &plan);
-    if (col < 0) return VKC_ERR;
-    if (col) return col_weight(L, cmd, c, &plan, x, dy, dweight, dbias);
-    {
-        if (vkc_layers_need(op, "work", c->work, (uint64_t)nchunks * stride)) return VKC_ERR;
-        ConvWeightPush push = {c->N, c->C_in, c->H, c->W, c->C_out, cp.Ho, cp.Wo, c->pad, rows, nchunks, cp.has_bias};
-        uint32_t spec[7] = {L->wg_elem < 32 ? L->wg_elem : 32, 1, 1, c->kernel, c->stride, tco, tci};
-        if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_BWD_WEIGHT, "ssb", sizeof push, spec, 7, &k)) return VKC_ERR;
-        uint64_t invocations = (uint64_t)nchunks * vkc_div_up(c->C_out, tco) * vkc_div_up(c->C_in, tci);
-        VkcTensor t[3] = {x, dy, c->work};
-        if (vkc_layers_dispatch_1d(L, cmd, k, t, &push, (invocations + spec[0] - 1) / spec[0])) return VKC_ERR;
-    }
-
-    /* Second pass: add the chunks in order, into dweight and dbias. */
-    uint32_t rspec[1] = {L->wg_elem};
-    if (vkc_layers_kernel(L, VKC_SHADER_REDUCE_CHUNKS, "sb", sizeof(ReducePush), rspec, 1, &k)) return VKC_ERR;
-    ReducePush rw = {nw, nchunks, stride, 0};
-    VkcTensor tw[2] = {c->work, dweight};
-    if (vkc_layers_dispatch_1d(L, cmd, k, tw, &rw, vkc_div_up(nw, L->wg_elem))) return VKC_ERR;
-    if (!cp.has_bias) return VKC_OK;
-    ReducePush rb = {c->C_out, nchunks, stride, nw};
-    VkcTensor tb[2] = {c->work, dbias};
-    return vkc_layers_dispatch_1d(L, cmd, k, tb, &rb, vkc_div_up(c->C_out, L->wg_elem));
+    return L->conv_variant == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
+                                            : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
 }

@@ -1,6 +1,5 @@
 /* Per-device choices for the layer kernels and the cache of their pipelines; the small
  * element-wise and pooling layers, whose host side is one dispatch each. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,37 +12,28 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
     if (ctx->is_cpu) {
         /* lavapipe runs a workgroup as SIMD lanes of one thread: 8-32 invocations are best,
          * and a reduction only needs enough invocations for the cores plus some slack. */
-        L->wg_conv = 16;
         L->wg_elem = 32;
         L->reduce_lanes = 1024;
     } else {
         /* GPUs want many warps in flight: larger workgroups, far more parallel partial sums. */
-        L->wg_conv = 64;
         L->wg_elem = 256;
         L->reduce_lanes = 65536;
     }
-    L->conv_tch = 8;
-    L->conv_tpx4 = 2;
-    const char *env = getenv("VKCLR_CONV_TILE"); /* "channels,pixel_vec4s": for tuning runs */
-    if (env && *env) {
-        unsigned a, b;
-        if (sscanf(env, "%u,%u", &a, &b) != 2 || a < 1 || a > 32 || b < 1 || b > 8)
-            return vkc_fail("VKCLR_CONV_TILE='%s': expected channels (1-32),pixel vec4s (1-8)", env);
-        L->conv_tch = a;
-        L->conv_tpx4 = b;
-    }
-    /* On lavapipe the tuned GEMM beats the direct kernels several times over, even counting the
-     * unfold; on GPUs the direct kernels avoid the extra memory traffic. */
-    L->conv_im2col = ctx->is_cpu;
-    const char *path = getenv("VKCLR_CONV_PATH"); /* "direct" or "gemm": for tuning runs and checks */
+    /* Convolutions: register tiles and texel reads on CPU drivers, shared-memory block tiles
+     * on GPUs. Both are checked on every device (tests/meson.build forces each). */
+    L->conv_variant = ctx->is_cpu ? VKC_CONV_REG : VKC_CONV_SMEM;
+    /* The register-tiled kernels use subgroup shuffles (GL_KHR_shader_subgroup_shuffle). */
+    bool reg_ok = ctx->subgroup_shuffle;
+    if (!reg_ok) L->conv_variant = VKC_CONV_SMEM;
+    const char *path = getenv("VKCLR_CONV_PATH"); /* "reg" or "smem": for checks and tuning runs */
     if (path && *path) {
-        if (strcmp(path, "direct") && strcmp(path, "gemm"))
-            return vkc_fail("VKCLR_CONV_PATH='%s': expected direct or gemm", path);
-        L->conv_im2col = !strcmp(path, "gemm");
+        if (strcmp(path, "reg") && strcmp(path, "smem"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
+        L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : VKC_CONV_SMEM;
+        if (L->conv_variant == VKC_CONV_REG && !reg_ok)
+            return vkc_fail("VKCLR_CONV_PATH=reg: this device has no subgroup shuffles in compute shaders");
     }
-    if (vkc_gemm_init(ctx, &L->gemm)) return VKC_ERR;
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
-    if (L->wg_conv > max) L->wg_conv = max;
     if (L->wg_elem > max) L->wg_elem = max;
     return VKC_OK;
 }
@@ -51,7 +41,6 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
 void vkc_layers_destroy(VkcLayers *L)
 {
     for (int i = 0; i < L->npipelines; i++) vkc_kernel_destroy(L->ctx, &L->pipelines[i].kernel);
-    if (L->gemm.ctx) vkc_gemm_destroy(&L->gemm);
     memset(L, 0, sizeof *L);
 }
 
@@ -137,9 +126,10 @@ static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, u
     if ((shader != VKC_SHADER_CAST && vkc_layers_same_dtype(name, a, y)) || vkc_layers_same_dtype(name, b, a) ||
         vkc_layers_variant(L, shader, y.dtype, &shader))
         return VKC_ERR;
-    uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
+    bool vec = n % 4 == 0; /* whole texels: one 4-wide fetch per 4 values */
+    uint32_t spec[5] = {L->wg_elem, 1, 1, mode, vec};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, shader, "ssb", sizeof(ElemPush), spec, 4, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, shader, vec ? "ttb" : "ssb", sizeof(ElemPush), spec, 5, &k)) return VKC_ERR;
     ElemPush push = {n};
     VkcTensor t[3] = {a, b, y};
     return vkc_layers_dispatch_1d(L, cmd, k, t, &push, vkc_div_up(vkc_div_up(n, 4), L->wg_elem));

@@ -31,6 +31,9 @@ struct VkcModelOp {
     int t_weight, t_gamma, t_beta, t_mean, t_var; /* named tensors, -1 if none */
     uint32_t kernel, stride; /* conv */
     bool relu;         /* batch norm with fused ReLU */
+    VkcBnPool pool;    /* batch norm with a fused pool after it (the convnet's blocks) */
+    bool bn_stats;     /* conv: its training forward writes the batch statistics of its output for
+                        * the batch norm after it; that batch norm: reads them (set at creation) */
     VkcTensor stats;   /* batch norm: mean and 1/std of the last training forward */
 };
 
@@ -166,12 +169,15 @@ static int conv(Builder *b, const char *prefix, int in, uint32_t C_out, uint32_t
     return out;
 }
 
-/* batch norm over the channels of `in` (2-D maps or 1-D features), optionally with ReLU */
-static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
+/* batch norm over the channels of `in` (2-D maps or 1-D features), optionally with ReLU and a
+ * pool after it (one op: the normalised map is never stored) */
+static int batchnorm_pool(Builder *b, const char *prefix, int in, bool relu, VkcBnPool pool)
 {
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
-    int out = add_value(b, v.C, v.H, v.W);
+    int out = pool == VKC_BN_POOL_MAX2X2 ? add_value(b, v.C, v.H / 2, v.W / 2)
+            : pool == VKC_BN_POOL_AVG    ? add_value(b, v.C, 1, 1)
+                                         : add_value(b, v.C, v.H, v.W);
     uint32_t shape[1] = {v.C};
     int g = add_tensor(b, prefix, "weight", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
     int be = add_tensor(b, prefix, "bias", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
@@ -184,7 +190,13 @@ static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
     op->t_mean = mean;
     op->t_var = var;
     op->relu = relu;
+    op->pool = pool;
     return out;
+}
+
+static int batchnorm(Builder *b, const char *prefix, int in, bool relu)
+{
+    return batchnorm_pool(b, prefix, in, relu, VKC_BN_POOL_NONE);
 }
 
 static int simple(Builder *b, OpKind kind, int in, int in2)
@@ -215,6 +227,14 @@ static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
     return out;
 }
 
+/* The convnet's batch norm + ReLU + pool run as one op unless VKCLR_FUSE_POOL=0 (for
+ * measuring what the fusion buys; the parameters and results are the same either way). */
+static bool fuse_pools(void)
+{
+    const char *env = getenv("VKCLR_FUSE_POOL");
+    return !(env && !strcmp(env, "0"));
+}
+
 static void build_convnet(Builder *b, int x)
 {
     const VkcModelConfig *c = &b->m->cfg;
@@ -224,10 +244,15 @@ static void build_convnet(Builder *b, int x)
         snprintf(p, sizeof p, "encoder.block%d.conv", i + 1);
         v = conv(b, p, v, (uint32_t)c->width << i, 3, 1);
         snprintf(p, sizeof p, "encoder.block%d.bn", i + 1);
+        if (fuse_pools()) {
+            /* batch norm, ReLU and the pool as one op (fewer passes over the largest maps) */
+            v = batchnorm_pool(b, p, v, true, i < 2 ? VKC_BN_POOL_MAX2X2 : VKC_BN_POOL_AVG);
+            continue;
+        }
         v = batchnorm(b, p, v, true);
-        if (i < 2) v = simple(b, OP_MAXPOOL, v, -1);
+        v = simple(b, i < 2 ? OP_MAXPOOL : OP_AVGPOOL, v, -1);
     }
-    b->m->feature_value = simple(b, OP_AVGPOOL, v, -1);
+    b->m->feature_value = v;
 }
 
 static void build_resnet(Builder *b, int x)
@@ -327,7 +352,7 @@ typedef struct {
 
 /* Work space and private tensors of one op for a batch. */
 typedef struct {
-    VkDeviceSize conv_work, bn_work; /* shared by every op of the model: the largest need counts */
+    VkDeviceSize conv_work, bn_work, stats_work; /* shared by every op of the model: the largest need counts */
     VkDeviceSize own;                /* the op's own tensors (batch-norm statistics) */
 } OpSizes;
 
@@ -392,10 +417,17 @@ static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch
                        .work = m->conv_work};
 }
 
+/* Whether this training forward hands the batch statistics from a conv to its batch norm
+ * (not with synchronised batch norm: the ranks' partial sums must be plain sums). */
+static bool stats_handoff(const VkcModel *m, const VkcModelOp *op, bool training)
+{
+    return training && op->bn_stats && !m->bn_sync;
+}
+
 static int conv_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
 {
-    (void)training;
     VkcConv2d c = conv_of(m, op, io->batch);
+    if (stats_handoff(m, op, training)) c.stats = m->stats_work;
     return vkc_conv2d_forward(m->layers, cmd, &c, io->in, io->out);
 }
 
@@ -412,6 +444,7 @@ static void conv_sizes(const VkcModel *m, VkcLayers *L, const VkcModelOp *op, ui
 {
     VkcConv2d c = conv_of(m, op, batch);
     s->conv_work = vkc_conv2d_work_bytes(L, &c);
+    s->stats_work = vkc_conv2d_stats_floats(L, &c) * 4;
 }
 
 /* Kaiming normal, fan_out, ReLU gain sqrt(2): Box-Muller on (0, 1] uniforms. */
@@ -439,7 +472,7 @@ static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batc
 {
     const VkcModelValue *in = &m->values[op->in];
     return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
-                          .relu = op->relu, .gamma = vkc_model_tensor(m, op->t_gamma),
+                          .relu = op->relu, .pool = op->pool, .H = in->H, .W = in->W, .gamma = vkc_model_tensor(m, op->t_gamma),
                           .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
                           .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
                           .sync = m->bn_sync};
@@ -448,13 +481,19 @@ static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batc
 static int bn_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
 {
     VkcBatchNorm bn = bn_of(m, op, io->batch);
+    if (stats_handoff(m, op, training)) {
+        const VkcModelOp *conv = op - 1; /* bn_stats: the op before is the conv that made x */
+        VkcConv2d c = conv_of(m, conv, io->batch);
+        bn.conv_stats = m->stats_work;
+        bn.conv_groups = vkc_conv2d_stats_groups(m->layers, &c);
+    }
     return vkc_batchnorm_forward(m->layers, cmd, &bn, training, io->in, io->out);
 }
 
 static int bn_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
 {
     VkcBatchNorm bn = bn_of(B->m, op, io->batch);
-    return vkc_batchnorm_backward(B->m->layers, B->cmd, &bn, io->in, io->out, io->dout, dx,
+    return vkc_batchnorm_backward(B->m->layers, B->cmd, &bn, io->in, io->dout, dx,
                                   vkc_model_grad(B->m, op->t_gamma), vkc_model_grad(B->m, op->t_beta));
 }
 
@@ -638,11 +677,27 @@ void vkc_model_kernels_destroy(VkcModelKernels *k)
     vkc_layers_destroy(&k->layers);
 }
 
+/* A conv whose output feeds only the batch norm right after it hands that batch norm the batch
+ * statistics from its epilogue, where the device's conv kernels write them. */
+static void mark_stats(VkcModel *m, VkcLayers *L)
+{
+    for (int i = 0; i + 1 < m->nops; i++) {
+        VkcModelOp *op = &m->ops[i], *next = &m->ops[i + 1];
+        if (op->kind != OP_CONV || next->kind != OP_BN || next->in != op->out) continue;
+        bool other = false;
+        for (int k = 0; k < m->nops; k++)
+            if (k != i + 1 && (m->ops[k].in == op->out || m->ops[k].in2 == op->out)) other = true;
+        VkcConv2d c = conv_of(m, op, 1);
+        if (other || !vkc_conv2d_stats_groups(L, &c)) continue;
+        op->bn_stats = next->bn_stats = true;
+    }
+}
+
 /* Device bytes of everything vkc_model_create allocates, given a built graph. */
 static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize *total, VkDeviceSize *largest,
-                  VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *scratch)
+                  VkDeviceSize *conv_work, VkDeviceSize *bn_work, VkDeviceSize *stats_work, VkDeviceSize *scratch)
 {
-    VkDeviceSize big = 0, act = 0, cw = 16, bw = 16;
+    VkDeviceSize big = 0, act = 0, cw = 16, bw = 16, sw = 16;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;
         VkDeviceSize bytes = (VkDeviceSize)floats(m, i, batch) * vkc_dtype_size(m->values[i].dtype);
@@ -654,10 +709,13 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
         if (op_kinds[m->ops[i].kind].sizes) op_kinds[m->ops[i].kind].sizes(m, L, &m->ops[i], batch, &s);
         if (s.conv_work > cw) cw = s.conv_work;
         if (s.bn_work > bw) bw = s.bn_work;
+        if (s.stats_work > sw && m->ops[i].bn_stats) sw = s.stats_work;
         act += s.own;
     }
     *conv_work = cw;
     *bn_work = bw;
+    act += sw; /* the statistics hand-off (counted with the activations) */
+    *stats_work = sw;
     *scratch = big;
     if (cw > big) big = cw;
     if (bw > big) big = bw;
@@ -677,8 +735,9 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
         free_graph(&m);
         return VKC_ERR;
     }
-    VkDeviceSize cw, bw, scratch;
-    sizes(&m, layers, batch, total, largest, &cw, &bw, &scratch);
+    VkDeviceSize cw, bw, sw, scratch;
+    mark_stats(&m, layers);
+    sizes(&m, layers, batch, total, largest, &cw, &bw, &sw, &scratch);
     free_graph(&m);
     return VKC_OK;
 }
@@ -693,12 +752,14 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
     m->max_batch = max_batch;
     if (!max_batch) return vkc_fail("model: batch must be at least 1");
     if (build(m, cfg)) goto fail;
-    VkDeviceSize total, largest, cw, bw, scratch;
-    sizes(m, layers, max_batch, &total, &largest, &cw, &bw, &scratch);
+    VkDeviceSize total, largest, cw, bw, sw, scratch;
+    mark_stats(m, layers);
+    sizes(m, layers, max_batch, &total, &largest, &cw, &bw, &sw, &scratch);
     VkDeviceSize before = device->allocated;
     if (vkc_tensor_alloc(device, m->nparams * 4, &m->params) || vkc_tensor_alloc(device, m->nparams * 4, &m->grads) ||
         vkc_tensor_alloc(device, m->nbuffers * 4, &m->buffers) || vkc_tensor_alloc(device, cw, &m->conv_work) ||
-        vkc_tensor_alloc(device, bw, &m->bn_work) || vkc_tensor_alloc(device, scratch, &m->scratch))
+        vkc_tensor_alloc(device, bw, &m->bn_work) || vkc_tensor_alloc(device, sw, &m->stats_work) ||
+        vkc_tensor_alloc(device, scratch, &m->scratch))
         goto fail;
     for (int i = 0; i < m->nvalues; i++) {
         if (i == m->input_value) continue;

@@ -130,13 +130,15 @@ static bool compute_queue_family(VkPhysicalDevice dev, uint32_t *family)
     return false;
 }
 
-static uint32_t subgroup_size_of(VkPhysicalDevice dev)
+static VkPhysicalDeviceSubgroupProperties subgroup_of(VkPhysicalDevice dev)
 {
     VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
     vkGetPhysicalDeviceProperties2(dev, &p2);
-    return sub.subgroupSize;
+    return sub;
 }
+
+static uint32_t subgroup_size_of(VkPhysicalDevice dev) { return subgroup_of(dev).subgroupSize; }
 
 int vkc_list_devices(FILE *out)
 {
@@ -295,7 +297,10 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
     }
     vkGetPhysicalDeviceProperties(ctx->physical, &ctx->props);
     vkGetPhysicalDeviceMemoryProperties(ctx->physical, &ctx->memory);
-    ctx->subgroup_size = subgroup_size_of(ctx->physical);
+    VkPhysicalDeviceSubgroupProperties sub = subgroup_of(ctx->physical);
+    ctx->subgroup_size = sub.subgroupSize;
+    ctx->subgroup_shuffle = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                            (sub.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     ctx->is_cpu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     if (ctx->props.apiVersion < VK_API_VERSION_1_1) {
         vkc_context_destroy(ctx);
