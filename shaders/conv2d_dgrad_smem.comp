@@ -8,6 +8,7 @@
 //              three taps in four with stride 2), gathered while staging, coalesced along rows.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -17,18 +18,18 @@ layout(constant_id = 7) const uint BN = 128;  // input pixels per workgroup
 layout(constant_id = 8) const uint BK = 16;   // reduction step
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 pixel groups per invocation
 
-layout(binding = 0, std430) readonly buffer DY { float dy[]; };  // [N][Cout][Ho][Wo]
+layout(binding = 0, std430) readonly buffer DY { act_t dy[]; };  // [N][Cout][Ho][Wo]
 layout(binding = 1, std430) readonly buffer Wp { vec4 wp4[]; };  // [Cout*KS*KS][ld]
-layout(binding = 2, std430) writeonly buffer DX1 { float dx1[]; };
-layout(binding = 2, std430) writeonly buffer DX4 { vec4 dx4[]; };
+layout(binding = 2, std430) writeonly buffer DX1 { act_t dx1[]; };
+layout(binding = 2, std430) writeonly buffer DX4 { act4_t dx4[]; };
 
 layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, ld; } p;
 
 // ---- storage access: the only lines that know how activations are stored ----
-float load_dy(uint i) { return dy[i]; }
+float load_dy(uint i) { return act_float(dy[i]); }
 vec4 load_w4(uint t) { return wp4[t]; }
-void store_dx(uint i, float v) { dx1[i] = v; }
-void store_dx4(uint t, vec4 v) { dx4[t] = v; } // elements 4t .. 4t+3
+void store_dx(uint i, float v) { dx1[i] = act(v); }
+void store_dx4(uint t, vec4 v) { dx4[t] = act4(v); } // elements 4t .. 4t+3
 // ----
 
 #include "conv2d_smem.glsl"

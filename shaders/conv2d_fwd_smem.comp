@@ -10,6 +10,7 @@
 // when planes are whole vec4s.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -19,20 +20,20 @@ layout(constant_id = 7) const uint BN = 128;  // output pixels per workgroup
 layout(constant_id = 8) const uint BK = 16;   // reduction step
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 pixel groups per invocation (WG = BM/4 * BN/(4 TN4))
 
-layout(binding = 0, std430) readonly buffer X { float x[]; };      // [N][Cin][H][W]
+layout(binding = 0, std430) readonly buffer X { act_t x[]; };      // [N][Cin][H][W]
 layout(binding = 1, std430) readonly buffer Wp { vec4 wp4[]; };    // [Cin*KS*KS][ld]
 layout(binding = 2, std430) readonly buffer Bias { float bias[]; }; // [Cout] (unread unless has_bias)
-layout(binding = 3, std430) writeonly buffer Y1 { float y1[]; };
-layout(binding = 3, std430) writeonly buffer Y4 { vec4 y4[]; };
+layout(binding = 3, std430) writeonly buffer Y1 { act_t y1[]; };
+layout(binding = 3, std430) writeonly buffer Y4 { act4_t y4[]; };
 
 layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, ld, has_bias; } p;
 
 // ---- storage access: the only lines that know how activations are stored ----
-float load_x(uint i) { return x[i]; }
+float load_x(uint i) { return act_float(x[i]); }
 vec4 load_w4(uint t) { return wp4[t]; }
 float load_bias(uint i) { return bias[i]; }
-void store_y(uint i, float v) { y1[i] = v; }
-void store_y4(uint t, vec4 v) { y4[t] = v; } // elements 4t .. 4t+3
+void store_y(uint i, float v) { y1[i] = act(v); }
+void store_y4(uint t, vec4 v) { y4[t] = act4(v); } // elements 4t .. 4t+3
 // ----
 
 #include "conv2d_smem.glsl"

@@ -15,6 +15,8 @@
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_GOOGLE_include_directive : require
+#include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -29,17 +31,17 @@ layout(constant_id = 9) const bool VEC = false;  // Wo % 4 == 0, W % 4 == 0, TW 
 // values with subgroupShuffle (constant lanes) instead of every lane fetching every value.
 layout(constant_id = 10) const uint SG = 0;
 
-layout(binding = 0) uniform samplerBuffer X;    // [N][Cin][H][W]: r32f view, rgba32f when VEC
-layout(binding = 1) uniform samplerBuffer DY;   // [N][Cout][Ho][Wo]: r32f view, rgba32f when VEC
+layout(binding = 0) uniform ACT_SAMPLER X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC
+layout(binding = 1) uniform ACT_SAMPLER DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC
 layout(binding = 2, std430) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias; } p;
 
 // ---- storage access: the only lines that know how activations are stored ----
-float load_x(uint i) { return texelFetch(X, int(i)).r; }
-vec4 load_x4(uint t) { return texelFetch(X, int(t)); } // elements 4t .. 4t+3
-float load_dy(uint i) { return texelFetch(DY, int(i)).r; }
-vec4 load_dy4(uint t) { return texelFetch(DY, int(t)); }
+float load_x(uint i) { return act_load(X, i); }
+vec4 load_x4(uint t) { return act_load4(X, t); } // elements 4t .. 4t+3
+float load_dy(uint i) { return act_load(DY, i); }
+vec4 load_dy4(uint t) { return act_load4(DY, t); }
 // ----
 
 const uint TCO = 4u * TCO4;

@@ -12,6 +12,7 @@
 // which reduce_chunks.comp adds in chunk order: deterministic, no atomics (DESIGN.md decision 4).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
@@ -22,17 +23,17 @@ layout(constant_id = 8) const uint BK = 16;   // pixels per step (multiple of 4)
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 column groups per invocation
 layout(constant_id = 10) const bool VEC = false; // Ho*Wo % 4 == 0: dy read as vec4 along the pixels
 
-layout(binding = 0, std430) readonly buffer X { float x[]; };     // [N][Cin][H][W]
-layout(binding = 1, std430) readonly buffer DY1 { float dy1[]; }; // [N][Cout][Ho][Wo]
-layout(binding = 1, std430) readonly buffer DY4 { vec4 dy4[]; };
+layout(binding = 0, std430) readonly buffer X { act_t x[]; };     // [N][Cin][H][W]
+layout(binding = 1, std430) readonly buffer DY1 { act_t dy1[]; }; // [N][Cout][Ho][Wo]
+layout(binding = 1, std430) readonly buffer DY4 { act4_t dy4[]; };
 layout(binding = 2, std430) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, klen, has_bias; } p;
 
 // ---- storage access: the only lines that know how activations are stored ----
-float load_x(uint i) { return x[i]; }
-float load_dy(uint i) { return dy1[i]; }
-vec4 load_dy4(uint t) { return dy4[t]; } // elements 4t .. 4t+3
+float load_x(uint i) { return act_float(x[i]); }
+float load_dy(uint i) { return act_float(dy1[i]); }
+vec4 load_dy4(uint t) { return act_float4(dy4[t]); } // elements 4t .. 4t+3
 // ----
 
 #include "conv2d_smem.glsl"

@@ -7,6 +7,7 @@
 //   act_load(b, i)   element i of an r-format view; act_load4(b, t): texel t of an rgba view
 //   act_t, act2_t, act4_t and act(x), act2(v), act4(v): the storage-buffer element types of
 //                    written activations and the conversions from float (round to nearest even)
+//   act_float(e), act_float4(e): a storage-buffer element (or 4) read back as float
 #if defined(ACT_F16) || defined(ACT_BF16)
 #extension GL_EXT_shader_16bit_storage : require
 #endif
@@ -19,6 +20,9 @@
 float act_load(samplerBuffer b, uint i) { return texelFetch(b, int(i)).r; }
 vec4 act_load4(samplerBuffer b, uint t) { return texelFetch(b, int(t)); }
 float16_t act(float x) { return float16_t(x); }
+// (macros: 16-bit storage allows conversions of loaded elements, not 16-bit parameters)
+#define act_float(e) float(e)
+#define act_float4(e) vec4(e)
 f16vec2 act2(vec2 v) { return f16vec2(v); }
 f16vec4 act4(vec4 v) { return f16vec4(v); }
 #elif defined(ACT_BF16)
@@ -36,6 +40,8 @@ uint bf16_bits(float x)
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 uint16_t act(float x) { return uint16_t(bf16_bits(x)); }
+#define act_float(e) uintBitsToFloat(uint(e) << 16)
+#define act_float4(e) uintBitsToFloat(uvec4(e) << 16)
 u16vec2 act2(vec2 v) { return u16vec2(uvec2(bf16_bits(v.x), bf16_bits(v.y))); }
 u16vec4 act4(vec4 v) { return u16vec4(uvec4(bf16_bits(v.x), bf16_bits(v.y), bf16_bits(v.z), bf16_bits(v.w))); }
 #else
@@ -46,6 +52,8 @@ u16vec4 act4(vec4 v) { return u16vec4(uvec4(bf16_bits(v.x), bf16_bits(v.y), bf16
 float act_load(samplerBuffer b, uint i) { return texelFetch(b, int(i)).r; }
 vec4 act_load4(samplerBuffer b, uint t) { return texelFetch(b, int(t)); }
 float act(float x) { return x; }
+float act_float(float e) { return e; }
+vec4 act_float4(vec4 e) { return e; }
 vec2 act2(vec2 v) { return v; }
 vec4 act4(vec4 v) { return v; }
 #endif

@@ -8,7 +8,11 @@
  * below any indexing mistake (an off-by-one tap or channel moves results by ~0.1-1).
  * The finite-difference check: the loss sum(y * g) is bilinear in (x, w), so central
  * differences are exact up to rounding, ~1e-16 * |loss| / h = 1e-9 with h = 1e-6; tolerance
- * 1e-7 + 1e-7 relative. */
+ * 1e-7 + 1e-7 relative.
+ * 16-bit activations (the -fp16 / -bf16 checks): x and dy are rounded to the dtype first, so
+ * the reference sees what the device sees; the weights and every sum stay float32, and y and
+ * dx are rounded once when stored: 2 units of the dtype's rounding (rig_unit) relative on top.
+ * dw is float32 from the same rounded inputs: tolerances as float32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,8 @@ enum { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT };
 
 static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    double u = rig_unit(g);
     RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
     int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
     size_t nx = (size_t)c->N * c->C_in * c->H * c->W, nw = (size_t)c->C_out * c->C_in * c->k * c->k;
@@ -60,29 +66,30 @@ static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
         vkc_fail("out of memory");
         goto done;
     }
-    ref_conv2d_forward(&rc, x, w, c->bias ? b : NULL, y);
-    ref_conv2d_backward(&rc, x, w, dy, dx, dw, c->bias ? db : NULL);
-
     VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
                       .stride = c->stride, .pad = c->pad};
     VkcTensor tx, ty, tdy, tdx, tdw, tdb;
-    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_tensor(g, NULL, ny, &ty) ||
-        rig_tensor(g, dy, ny, &tdy) || rig_tensor(g, NULL, nx, &tdx) || rig_tensor(g, NULL, nw, &tdw) ||
+    /* x and dy rounded to the activation dtype before the reference sees them */
+    if (rig_act(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_act(g, NULL, ny, &ty) ||
+        rig_act(g, dy, ny, &tdy) || rig_act(g, NULL, nx, &tdx) || rig_tensor(g, NULL, nw, &tdw) ||
         rig_tensor(g, NULL, c->C_out, &tdb) ||
         vkc_tensor_alloc(&g->arena, vkc_conv2d_work_bytes(&g->L, &conv), &conv.work))
         goto done;
     if (c->bias && rig_tensor(g, b, c->C_out, &conv.bias)) goto done;
+    ref_conv2d_forward(&rc, x, w, c->bias ? b : NULL, y);
+    ref_conv2d_backward(&rc, x, w, dy, dx, dw, c->bias ? db : NULL);
     int rec = which == FORWARD          ? vkc_conv2d_forward(&g->L, &g->cmd, &conv, tx, ty)
               : which == BACKWARD_INPUT ? vkc_conv2d_backward_input(&g->L, &g->cmd, &conv, tdy, tdx)
                                         : vkc_conv2d_backward_weight(&g->L, &g->cmd, &conv, tx, tdy, tdw, tdb);
     if (rec || rig_run(g)) goto done;
     char what[160];
-    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s", c->N, c->C_in, c->H, c->W, c->C_out, c->k,
-             c->stride, c->pad, c->bias ? " bias" : "");
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s%s", c->N, c->C_in, c->H, c->W, c->C_out, c->k,
+             c->stride, c->pad, c->bias ? " bias" : "", dt);
     if (which == FORWARD) {
-        if (rig_compare(g, r, what, ty, y, ny, 2e-6 * sqrt((double)c->C_in * c->k * c->k), 1e-5)) goto done;
+        if (rig_compare(g, r, what, ty, y, ny, 2e-6 * sqrt((double)c->C_in * c->k * c->k), 1e-5 + 2 * u)) goto done;
     } else if (which == BACKWARD_INPUT) {
-        if (rig_compare(g, r, what, tdx, dx, nx, 2e-6 * sqrt((double)c->C_out * c->k * c->k), 1e-5)) goto done;
+        if (rig_compare(g, r, what, tdx, dx, nx, 2e-6 * sqrt((double)c->C_out * c->k * c->k), 1e-5 + 2 * u))
+            goto done;
     } else {
         double K = (double)c->N * Ho * Wo;
         if (rig_compare(g, r, what, tdw, dw, nw, 2e-6 * sqrt(K), 1e-5)) goto done;
@@ -94,16 +101,19 @@ done:
     return status;
 }
 
-static int run_all(VkcContext *ctx, VkcCheckResult *r, int which)
+static int run_all(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype act)
 {
     Rig g;
-    int rc = rig_init(&g, ctx);
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    int rc = VKC_OK;
     for (int i = 0; i < NCASES && rc == VKC_OK; i++) rc = run_case(&g, &cases[i], which, r);
     rig_free(&g);
     return rc;
 }
 
-int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD); }
+int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_F32); }
+int check_conv_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_F16); }
+int check_conv_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_BF16); }
 
 /* ---------------------------------------------------------------- statistics for batch norm */
 
@@ -113,10 +123,17 @@ int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx,
  * offset (x in [0, 2), so y has a mean far from 0: a one-pass E[y^2] - E[y]^2 would lose it).
  * Tolerances as bn/forward (check_bn.c): the mean and variance are float sums whose relative
  * error is ~1e-6, so the normalised y agrees to ~1e-6 of its O(1) values: atol 2e-5, rtol 1e-5;
- * statistics 1e-5. On devices whose conv kernels write no statistics (groups = 0) the batch
+ * statistics 1e-5. With 16-bit activations y is rounded when stored and the batch norm
+ * normalises the rounded values while the statistics may come from the float32 sums (or, on
+ * devices without conv statistics, from the rounded y): 8 units of the dtype's rounding
+ * absolute and 2 relative on the normalised y (|y - mean| / std is O(1-3)); a mean of
+ * rounded values is off by at most one unit of the largest |y| (absolute, on the mean and the
+ * running mean) and a variance by 2 units relative. On devices whose conv kernels write no statistics (groups = 0) the batch
  * norm computes its own, and the check covers that fallback. */
 static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
 {
+    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    double u = rig_unit(g);
     RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
     int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
     int HW = Ho * Wo, C = c->C_out;
@@ -136,8 +153,8 @@ static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
     VkcBatchNorm bn = {.N = c->N, .C = C, .HW = HW, .eps = 1e-5f, .momentum = 0.1f};
     uint32_t groups = vkc_conv2d_stats_groups(&g->L, &conv);
     VkcTensor tx, ty, tyb;
-    if (rig_tensor(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_tensor(g, NULL, ny, &ty) ||
-        rig_tensor(g, NULL, ny, &tyb) || rig_tensor(g, gamma, C, &bn.gamma) || rig_tensor(g, beta, C, &bn.beta) ||
+    if (rig_act(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_act(g, NULL, ny, &ty) ||
+        rig_act(g, NULL, ny, &tyb) || rig_tensor(g, gamma, C, &bn.gamma) || rig_tensor(g, beta, C, &bn.beta) ||
         rig_tensor(g, rm, C, &bn.running_mean) || rig_tensor(g, rv, C, &bn.running_var) ||
         rig_tensor(g, NULL, 2 * C, &bn.stats) ||
         vkc_tensor_alloc(&g->arena, vkc_conv2d_work_bytes(&g->L, &conv), &conv.work) ||
@@ -156,34 +173,57 @@ static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
         rig_run(g))
         goto done;
     char what[160];
-    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s, %u groups: bn y", c->N, c->C_in, c->H, c->W, C,
-             c->k, c->stride, c->pad, c->bias ? " bias" : "", groups);
-    if (rig_compare(g, r, what, tyb, yb, ny, 2e-5, 1e-5)) goto done;
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s, %u groups: bn y%s", c->N, c->C_in, c->H, c->W, C,
+             c->k, c->stride, c->pad, c->bias ? " bias" : "", groups, dt);
+    if (rig_compare(g, r, what, tyb, yb, ny, 2e-5 + 8 * u, 1e-5 + 2 * u)) goto done;
     snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: mean, 1/std", c->N, c->C_in, c->H, c->W, C, c->k,
              c->stride);
-    if (rig_compare(g, r, what, bn.stats, st, 2 * C, 1e-5, 1e-5)) goto done;
+    double ymax = 0;
+    for (size_t i = 0; i < ny; i++) ymax = fmax(ymax, fabs(y[i]));
+    if (rig_compare(g, r, what, bn.stats, st, 2 * C, 1e-5 + u * ymax, 1e-5 + 2 * u)) goto done;
     snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: running mean", c->N, c->C_in, c->H, c->W, C, c->k,
              c->stride);
-    if (rig_compare(g, r, what, bn.running_mean, rm, C, 1e-5, 1e-5)) goto done;
+    if (rig_compare(g, r, what, bn.running_mean, rm, C, 1e-5 + u * ymax, 1e-5)) goto done;
     snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: running var", c->N, c->C_in, c->H, c->W, C, c->k,
              c->stride);
-    if (rig_compare(g, r, what, bn.running_var, rv, C, 1e-5, 1e-5)) goto done;
+    if (rig_compare(g, r, what, bn.running_var, rv, C, 1e-5, 1e-5 + 2 * u)) goto done;
     status = VKC_OK;
 done:
     free(x), free(w), free(b), free(gamma), free(beta), free(rm), free(rv), free(y), free(yb), free(st);
     return status;
 }
 
-int check_conv_forward_bn_stats(VkcContext *ctx, VkcCheckResult *r)
+static int stats_all(VkcContext *ctx, VkcCheckResult *r, VkcDtype act)
 {
     Rig g;
-    int rc = rig_init(&g, ctx);
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    int rc = VKC_OK;
     for (int i = 0; i < NCASES && rc == VKC_OK; i++) rc = stats_case(&g, &cases[i], r);
     rig_free(&g);
     return rc;
 }
-int check_conv_backward_input(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_INPUT); }
-int check_conv_backward_weight(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_WEIGHT); }
+
+int check_conv_forward_bn_stats(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_F32); }
+int check_conv_forward_bn_stats_f16(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_F16); }
+int check_conv_forward_bn_stats_bf16(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_BF16); }
+int check_conv_backward_input(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_INPUT, VKC_F32); }
+int check_conv_backward_input_f16(VkcContext *ctx, VkcCheckResult *r)
+{
+    return run_all(ctx, r, BACKWARD_INPUT, VKC_F16);
+}
+int check_conv_backward_input_bf16(VkcContext *ctx, VkcCheckResult *r)
+{
+    return run_all(ctx, r, BACKWARD_INPUT, VKC_BF16);
+}
+int check_conv_backward_weight(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_WEIGHT, VKC_F32); }
+int check_conv_backward_weight_f16(VkcContext *ctx, VkcCheckResult *r)
+{
+    return run_all(ctx, r, BACKWARD_WEIGHT, VKC_F16);
+}
+int check_conv_backward_weight_bf16(VkcContext *ctx, VkcCheckResult *r)
+{
+    return run_all(ctx, r, BACKWARD_WEIGHT, VKC_BF16);
+}
 
 /* ---------------------------------------------------------------- finite differences */
 

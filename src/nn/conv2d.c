@@ -16,7 +16,10 @@
  * the weight gradient is split over K = N*Ho*Wo into slots whose partial sums land in c->work
  * and are added in slot order by a second pass (reduce_chunks.comp): no float atomics, the
  * same inputs give bit-identical results (DESIGN.md decision 4). Tiles can be forced for
- * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem). */
+ * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem).
+ * Activations (x, y, dy, dx) may be 16-bit: every kernel has fp16 and bf16 builds
+ * (shaders/precision.glsl) that convert on load and store; weights, their gradients, the
+ * statistics and all accumulation stay float32. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,7 +361,9 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     uint32_t gx = 0;
     char bindings[6];
     snprintf(bindings, sizeof bindings, fwd ? "%ctsbb" : "%ctb", vec_in ? 't' : 's');
-    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, bindings,
+    VkcShader shader;
+    if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, src.dtype, &shader) ||
+        vkc_layers_kernel(L, shader, bindings,
                           fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
@@ -387,7 +392,9 @@ static int reg_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x,
     if (sg && vkc_div_up(c->C_out, 4 * t.tco4) % sg) sg = 0;
     uint32_t spec[11] = {t.wg, 1, 1, c->kernel, c->stride, c->pad, t.tco4, t.tci, t.tw, vec, sg};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_REG, vec ? "ttb" : "ssb", sizeof push, spec, 11, &k))
+    VkcShader shader;
+    if (vkc_layers_variant(L, VKC_SHADER_CONV2D_WGRAD_REG, x.dtype, &shader) ||
+        vkc_layers_kernel(L, shader, vec ? "ttb" : "ssb", sizeof push, spec, 11, &k))
         return VKC_ERR;
     uint64_t invocations = (uint64_t)nchunks * segs * vkc_div_up(c->C_out, 4 * t.tco4) * vkc_div_up(c->C_in, t.tci);
     uint32_t gx = 0;
@@ -435,7 +442,9 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     uint64_t gx = (pixels + t.bn - 1) / t.bn;
     if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
         return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
-    if (vkc_layers_kernel(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, fwd ? "bbbb" : "bbb",
+    VkcShader shader;
+    if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
+        vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
                           fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, t.bm);
@@ -461,7 +470,10 @@ static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x
     SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
     uint32_t spec[11] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4, vec};
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, VKC_SHADER_CONV2D_WGRAD_SMEM, "bbb", sizeof push, spec, 11, &k)) return VKC_ERR;
+    VkcShader shader;
+    if (vkc_layers_variant(L, VKC_SHADER_CONV2D_WGRAD_SMEM, x.dtype, &shader) ||
+        vkc_layers_kernel(L, shader, "bbb", sizeof push, spec, 11, &k))
+        return VKC_ERR;
     uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, t.bn), gy = vkc_div_up(c->C_out, t.bm);
     if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
     VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
@@ -479,7 +491,8 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
         vkc_layers_need(op, "y", y, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
-        (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op))
+        (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op) ||
+        vkc_layers_same_dtype(op, x, y))
         return VKC_ERR;
     return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y) : reg_conv(L, cmd, c, PASS_FWD, x, y);
 }
@@ -489,7 +502,8 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     const char *op = "conv2d backward-input";
     if (check_shape(c, op)) return VKC_ERR;
     if (vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
-        vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op))
+        vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op) ||
+        vkc_layers_same_dtype(op, dy, dx))
         return VKC_ERR;
     return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
                                             : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
@@ -504,7 +518,8 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
         vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dweight", dweight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel) ||
-        (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op))
+        (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op) ||
+        vkc_layers_same_dtype(op, x, dy))
         return VKC_ERR;
     return L->conv_variant == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
                                             : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);

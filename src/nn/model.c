@@ -175,6 +175,7 @@ static int batchnorm_pool(Builder *b, const char *prefix, int in, bool relu, Vkc
 {
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
+    if (pool == VKC_BN_POOL_AVG) b->dtype = VKC_F32; /* the pooled features, as OP_AVGPOOL */
     int out = pool == VKC_BN_POOL_MAX2X2 ? add_value(b, v.C, v.H / 2, v.W / 2)
             : pool == VKC_BN_POOL_AVG    ? add_value(b, v.C, 1, 1)
                                          : add_value(b, v.C, v.H, v.W);
