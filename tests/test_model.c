@@ -253,6 +253,45 @@ static void test_conv_work_too_small(void **state)
     kernels_close(&k);
 }
 
+/* A choice in the tuning cache decides the kernel of its shape and pass (and the work space it
+ * needs); one this device cannot run, or nonsense, is ignored for the built-in choice. */
+static void test_conv_tuning_choice(void **state)
+{
+    (void)state;
+    Kernels k;
+    kernels_open(&k);
+    VkcLayers *L = &k.kernels.layers;
+    if (L->conv_forced) {
+        print_message("VKCLR_CONV_PATH is set: the cache is not consulted (nothing to test)\n");
+        kernels_close(&k);
+        return;
+    }
+    VkcConv2d c = {.N = 4, .C_in = 16, .H = 14, .W = 14, .C_out = 32, .kernel = 3, .stride = 1, .pad = 1};
+    char key[128], builtin[VKC_CONV_VARIANT_NAME], now[VKC_CONV_VARIANT_NAME];
+    char cand[16][VKC_CONV_VARIANT_NAME];
+    vkc_conv2d_tuning_key(&c, VKC_CONV_PASS_FORWARD, key, sizeof key);
+    assert_string_equal(key, "conv2d.forward c16 h14 w14 o32 k3 s1 p1");
+    assert_int_equal(vkc_conv2d_variant(L, &c, VKC_CONV_PASS_FORWARD, builtin, sizeof builtin), VKC_OK);
+    int n = vkc_conv2d_candidates(L, &c, VKC_CONV_PASS_FORWARD, cand, 16);
+    assert_true(n >= 2);
+    assert_string_equal(cand[0], builtin);
+    VkcTuning *t = &vktest_ctx.tuning;
+    for (int i = 1; i < n; i++) {
+        assert_int_equal(vkc_tuning_set(t, key, cand[i], 1.0), VKC_OK);
+        assert_int_equal(vkc_conv2d_variant(L, &c, VKC_CONV_PASS_FORWARD, now, sizeof now), VKC_OK);
+        assert_string_equal(now, cand[i]);
+    }
+    const char *bad[] = {"smem 7,128,16,1", "reg 0,2,8,16", "reg 9,2,8,16", "gemm 1,1,1,1", "reg 2,2", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vkc_tuning_set(t, key, bad[i], 1.0), VKC_OK);
+        assert_int_equal(vkc_conv2d_variant(L, &c, VKC_CONV_PASS_FORWARD, now, sizeof now), VKC_OK);
+        assert_string_equal(now, builtin);
+    }
+    vkc_tuning_remove(t, key);
+    assert_null(vkc_tuning_get(t, key));
+    kernels_close(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_param_count),
         cmocka_unit_test(test_loss_logz_parameter),
         cmocka_unit_test(test_conv_work_too_small),
+        cmocka_unit_test(test_conv_tuning_choice),
         cmocka_unit_test(test_convnet_gradients),
         cmocka_unit_test(test_resnet_gradients),
     };

@@ -632,6 +632,57 @@ static void test_bench_train(void **state)
 }
 
 /* --snapshot-minutes: a copy of the checkpoint once training has run that long. */
+/* vkclr tune stores one choice per pass of each conv shape of the model (none for the first
+ * layer's unused input gradient) in the cache VKCLR_TUNE_CACHE names, a dry run stores nothing,
+ * bench train runs with the cache, and a corrupt cache is reported and ignored. */
+static void test_tune(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    char out[65536], path[300];
+    snprintf(path, sizeof path, "/tmp/vkclr-test-tune-%d.json", (int)getpid());
+    remove(path);
+    setenv("VKCLR_TUNE_CACHE", path, 1);
+    const char *model = "--width 2 --batch 4 --out-dim 8";
+    char args[600];
+    snprintf(args, sizeof args, "tune %s --repeat 1 --dry-run", model);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "dry run: nothing stored"));
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(args, sizeof args, "tune %s --repeat 1", model);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    size_t n;
+    char *text = (char *)fixture_read(path, &n);
+    text = realloc(text, n + 1);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    const cJSON *choices = cJSON_GetObjectItem(j, "choices");
+    const char *keys[] = {"conv2d.forward c1 h28 w28 o2 k3 s1 p1", "conv2d.backward-weight c1 h28 w28 o2 k3 s1 p1",
+                          "conv2d.forward c2 h14 w14 o4 k3 s1 p1", "conv2d.backward-input c2 h14 w14 o4 k3 s1 p1",
+                          "conv2d.backward-weight c2 h14 w14 o4 k3 s1 p1", "conv2d.forward c4 h7 w7 o8 k3 s1 p1",
+                          "conv2d.backward-input c4 h7 w7 o8 k3 s1 p1", "conv2d.backward-weight c4 h7 w7 o8 k3 s1 p1"};
+    assert_int_equal(cJSON_GetArraySize(choices), 8);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *e = cJSON_GetObjectItem(choices, keys[i]);
+        if (!e) fail_msg("no choice for '%s' in %s", keys[i], path);
+        const char *choice = cJSON_GetObjectItem(e, "choice")->valuestring;
+        assert_true(!strncmp(choice, "reg ", 4) || !strncmp(choice, "smem ", 5));
+    }
+    cJSON_Delete(j);
+    free(text);
+    snprintf(args, sizeof args, "bench train --steps 1 --warmup 0 %s", model);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{ not json", f);
+    fclose(f);
+    assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "tuning cache ignored"));
+    remove(path);
+    unsetenv("VKCLR_TUNE_CACHE");
+}
+
 static void test_snapshots(void **state)
 {
     (void)state;
@@ -667,6 +718,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_learned_logz_resume),
         cmocka_unit_test(test_loss_options_refused),
         cmocka_unit_test(test_bench_train),
+        cmocka_unit_test(test_tune),
         cmocka_unit_test(test_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,7 @@ typedef struct {
     uint32_t wg_elem;      /* invocations per workgroup for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
     VkcConvVariant conv_variant; /* from the device type; VKCLR_CONV_PATH=reg|smem forces one */
+    bool conv_forced;            /* VKCLR_CONV_PATH was given: the tuning cache is not consulted */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;
@@ -58,6 +59,19 @@ typedef struct {
      * the batch norm that follows (VkcBatchNorm.conv_stats), >= vkc_conv2d_stats_floats() floats. */
     VkcTensor stats;
 } VkcConv2d;
+
+/* The kernel each pass of a convolution runs (vkclr tune): a family and its tile, named
+ * "reg A,B,C,D" or "smem A,B,C,D". Without a choice in the tuning cache (ctx->tuning, under
+ * vkc_conv2d_tuning_key) a pass runs its device class's family with the built-in tile;
+ * VKCLR_CONV_PATH and the VKCLR_CONV_*_TILE / _BLOCK variables override both (checks). */
+enum { VKC_CONV_PASS_FORWARD, VKC_CONV_PASS_BACKWARD_INPUT, VKC_CONV_PASS_BACKWARD_WEIGHT };
+#define VKC_CONV_VARIANT_NAME 48
+void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size);
+/* The variant the pass would run now. */
+int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *name, size_t size);
+/* Up to max variants the pass can run on this device, the built-in one first. */
+int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char (*names)[VKC_CONV_VARIANT_NAME],
+                          int max);
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c);
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c);

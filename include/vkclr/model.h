@@ -127,6 +127,11 @@ void vkc_model_kernels_destroy(VkcModelKernels *k);
  * activations and pooling are memory traffic and not counted). */
 double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward);
 
+/* The distinct convolution shapes of cfg's encoder at a batch of `batch` views (no tensors
+ * bound), up to max of them; their count, or -1 (vkc_error) for a configuration that does
+ * not build. For vkclr tune. */
+int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max);
+
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
 const char *vkc_model_op_class(const VkcModel *m, int i);
 

@@ -33,6 +33,8 @@ void vkc_tuning_free(VkcTuning *t);
 const char *vkc_tuning_get(const VkcTuning *t, const char *key);
 /* Set (or replace) the choice for key. */
 int vkc_tuning_set(VkcTuning *t, const char *key, const char *choice, double ms);
+/* Forget the choice for key (if any). */
+void vkc_tuning_remove(VkcTuning *t, const char *key);
 /* Write the entries to t->path (atomically; the directory is created). */
 int vkc_tuning_save(const VkcContext *ctx, const VkcTuning *t);
 

@@ -11,6 +11,7 @@ int cmd_probe(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 int bench_gemm(int argc, char **argv);
 int bench_augment(int argc, char **argv);

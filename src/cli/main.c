@@ -19,6 +19,7 @@ static const Command commands[] = {
     {"export", cmd_export, "write features and labels of a split as NumPy .npy files"},
     {"selftest", cmd_selftest, "check every kernel against its C reference on this device"},
     {"bench", cmd_bench, "measure kernels and pipelines (vkclr bench --help)"},
+    {"tune", cmd_tune, "time the convolution kernel variants on this device and keep the fastest"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 

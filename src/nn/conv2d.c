@@ -81,7 +81,7 @@ static VkcTensor part(VkcTensor t, VkDeviceSize offset, VkDeviceSize bytes) { re
 
 /* ---------------------------------------------------------------- tiles of the reg kernels */
 
-enum { PASS_FWD, PASS_DGRAD, PASS_WGRAD };
+enum { PASS_FWD = VKC_CONV_PASS_FORWARD, PASS_DGRAD = VKC_CONV_PASS_BACKWARD_INPUT, PASS_WGRAD = VKC_CONV_PASS_BACKWARD_WEIGHT };
 
 /* Forward / backward-input: 4*tc4 channels x tr rows x tw columns per invocation, wg
  * invocations per workgroup. */
@@ -174,7 +174,7 @@ static uint32_t smem_wg(const SmemTile *t) { return t->bm / 4 * (t->bn / (4 * t-
 /* The shaders' staging arithmetic needs: whole vec4 rows of A per pass (fwd/dgrad), whole B
  * rows per pass (WG a multiple of bn, or of bk for the weight gradient), the double buffers
  * inside the device's shared memory. */
-static int smem_check(const VkcLayers *L, const SmemTile *t, int pass)
+static bool smem_fits(const VkcLayers *L, const SmemTile *t, int pass)
 {
     uint32_t wg = smem_wg(t);
     bool ok = t->bm % 4 == 0 && t->bn % (4 * t->tn4) == 0 && wg > 0 && t->bk % 4 == 0 &&
@@ -182,7 +182,12 @@ static int smem_check(const VkcLayers *L, const SmemTile *t, int pass)
               (VkDeviceSize)8 * t->bk * (t->bm + t->bn) <= L->ctx->props.limits.maxComputeSharedMemorySize &&
               (pass == PASS_WGRAD ? wg % t->bk == 0 && (t->bk * t->bm) % wg == 0 && (t->bk * t->bn) % wg == 0
                                   : wg % t->bn == 0 && (t->bk * t->bn) % wg == 0);
-    if (!ok)
+    return ok;
+}
+
+static int smem_check(const VkcLayers *L, const SmemTile *t, int pass)
+{
+    if (!smem_fits(L, t, pass))
         return vkc_fail("conv2d: block tile %ux%ux%u (x%u) does not fit this pass or device", t->bm, t->bn, t->bk,
                         t->tn4);
     return VKC_OK;
@@ -202,6 +207,141 @@ static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
                                                                                 : "VKCLR_CONV_WGRAD_BLOCK", v))
         t = (SmemTile){v[0], v[1], v[2], v[3]};
     return t;
+}
+
+/* ---------------------------------------------------------------- the kernel of a pass */
+
+/* How a pass runs: a kernel family and its tile (RegTile, WgradTile or SmemTile as 4 numbers). */
+typedef struct {
+    VkcConvVariant family;
+    uint32_t v[4];
+} ConvChoice;
+
+static const char *const pass_names[] = {"forward", "backward-input", "backward-weight"};
+static const char *const family_names[] = {"reg", "smem"};
+
+void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size)
+{
+    snprintf(key, size, "conv2d.%s c%u h%u w%u o%u k%u s%u p%u", pass_names[pass], c->C_in, c->H, c->W, c->C_out,
+             c->kernel, c->stride, c->pad);
+}
+
+static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pass, VkcConvVariant family)
+{
+    ConvChoice ch = {family, {0}};
+    if (family == VKC_CONV_SMEM) {
+        SmemTile t = smem_tile(L, c, pass);
+        memcpy(ch.v, &t, sizeof ch.v);
+    } else if (pass == PASS_WGRAD) {
+        WgradTile t = wgrad_tile(L, c);
+        memcpy(ch.v, &t, sizeof ch.v);
+    } else {
+        RegTile t = reg_tile(c, pass);
+        memcpy(ch.v, &t, sizeof ch.v);
+    }
+    return ch;
+}
+
+/* A choice read from the tuning cache, or NULL's "no": "reg A,B,C,D" or "smem A,B,C,D" with a
+ * tile the pass and the device can run (a cache from another build is not trusted blindly). */
+static bool parse_choice(const VkcLayers *L, const VkcConv2d *c, int pass, const char *text, ConvChoice *ch)
+{
+    char family[8];
+    unsigned a[4];
+    if (sscanf(text, "%7s %u,%u,%u,%u", family, &a[0], &a[1], &a[2], &a[3]) != 5) return false;
+    if (!strcmp(family, "reg") && L->ctx->subgroup_shuffle) ch->family = VKC_CONV_REG;
+    else if (!strcmp(family, "smem")) ch->family = VKC_CONV_SMEM;
+    else return false;
+    for (int i = 0; i < 4; i++) {
+        if (a[i] < 1 || a[i] > 256) return false;
+        ch->v[i] = a[i];
+    }
+    if (ch->family == VKC_CONV_SMEM) {
+        SmemTile t;
+        memcpy(&t, ch->v, sizeof t);
+        return smem_fits(L, &t, pass);
+    }
+    /* reg: at most 8 vec4 channel groups, and 64 pixels (forward, backward-input) or 64 input
+     * channels and 64 columns (backward-weight) per invocation; workgroups the device allows */
+    bool big = pass == PASS_WGRAD ? ch->v[1] > 64 || ch->v[2] > 64 : ch->v[1] * ch->v[2] > 64;
+    if (ch->v[0] > 8 || big || ch->v[3] > L->ctx->props.limits.maxComputeWorkGroupInvocations) return false;
+    if (pass == PASS_WGRAD && ch->v[1] > c->C_in) ch->v[1] = c->C_in;
+    if (pass == PASS_DGRAD) ch->v[1] = vkc_div_up(ch->v[1], c->stride) * c->stride,
+                            ch->v[2] = vkc_div_up(ch->v[2], c->stride) * c->stride;
+    return true;
+}
+
+/* The kernel of a pass: forced by the environment (checks), else the tuning cache's choice for
+ * this shape (vkclr tune), else the device class's family with its built-in tile. */
+static ConvChoice choose(const VkcLayers *L, const VkcConv2d *c, int pass)
+{
+    static const char *const env[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
+                                          {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},
+                                          {"VKCLR_CONV_WGRAD_TILE", "VKCLR_CONV_WGRAD_BLOCK"}};
+    const char *forced = getenv(env[pass][L->conv_variant]);
+    if (!L->conv_forced && !(forced && *forced)) {
+        char key[128];
+        vkc_conv2d_tuning_key(c, pass, key, sizeof key);
+        const char *text = vkc_tuning_get(&L->ctx->tuning, key);
+        ConvChoice ch;
+        if (text && parse_choice(L, c, pass, text, &ch)) return ch;
+    }
+    return default_choice(L, c, pass, L->conv_variant);
+}
+
+static RegTile reg_of(const ConvChoice *ch) { return (RegTile){ch->v[0], ch->v[1], ch->v[2], ch->v[3]}; }
+static WgradTile wgrad_of(const ConvChoice *ch) { return (WgradTile){ch->v[0], ch->v[1], ch->v[2], ch->v[3]}; }
+static SmemTile smem_of(const ConvChoice *ch) { return (SmemTile){ch->v[0], ch->v[1], ch->v[2], ch->v[3]}; }
+
+int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *name, size_t size)
+{
+    if (pass < 0 || pass > 2) return vkc_fail("conv2d: no pass %d", pass);
+    ConvChoice ch = choose(L, c, pass);
+    snprintf(name, size, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+    return VKC_OK;
+}
+
+int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char (*names)[VKC_CONV_VARIANT_NAME],
+                          int max)
+{
+    /* the built-in choice first (the reference the others are compared with), the other
+     * family's built-in one, then tiles around the device's own family's: reg channel groups x
+     * pixel shapes, or smem block shapes (the other family runs 10-50x slower on its
+     * non-native device class: its other tiles are not worth the tuning time) */
+    static const uint32_t reg[][3] = {{1, 2, 8}, {2, 2, 8}, {4, 2, 8}, {2, 4, 4}, {2, 1, 16}, {4, 1, 8}, {2, 4, 8}, {1, 4, 8}};
+    static const uint32_t wgr[][2] = {{1, 4}, {1, 8}, {2, 4}, {2, 8}, {2, 16}, {4, 8}};
+    static const uint32_t smem[][4] = {{64, 128, 16, 2}, {32, 128, 16, 1}, {64, 64, 16, 1}, {32, 64, 16, 1},
+                                       {128, 64, 16, 2}, {64, 128, 8, 2}};
+    ConvChoice list[40];
+    int n = 0;
+    list[n++] = default_choice(L, c, pass, L->conv_variant);
+    VkcConvVariant other = L->conv_variant == VKC_CONV_REG ? VKC_CONV_SMEM : VKC_CONV_REG;
+    if (other == VKC_CONV_SMEM || L->ctx->subgroup_shuffle) list[n++] = default_choice(L, c, pass, other);
+    if (L->conv_variant == VKC_CONV_REG) {
+        ConvChoice d = default_choice(L, c, pass, VKC_CONV_REG);
+        if (pass == PASS_WGRAD)
+            for (size_t i = 0; i < sizeof wgr / sizeof wgr[0]; i++)
+                list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3]}};
+        else
+            for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++)
+                list[n++] = (ConvChoice){VKC_CONV_REG, {reg[i][0], reg[i][1], reg[i][2], d.v[3]}};
+    }
+    if (L->conv_variant == VKC_CONV_SMEM)
+        for (size_t i = 0; i < sizeof smem / sizeof smem[0]; i++)
+            list[n++] = (ConvChoice){VKC_CONV_SMEM, {smem[i][0], smem[i][1], smem[i][2], smem[i][3]}};
+    int out = 0;
+    for (int i = 0; i < n && out < max; i++) {
+        char text[VKC_CONV_VARIANT_NAME];
+        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[list[i].family], list[i].v[0], list[i].v[1],
+                 list[i].v[2], list[i].v[3]);
+        ConvChoice ch;
+        if (!parse_choice(L, c, pass, text, &ch)) continue; /* not for this pass or device */
+        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+        bool dup = false;
+        for (int k = 0; k < out; k++) dup |= !strcmp(names[k], text);
+        if (!dup) snprintf(names[out++], VKC_CONV_VARIANT_NAME, "%s", text);
+    }
+    return out;
 }
 
 /* Chunks of the weight gradient's K = N*Ho*Wo for the smem kernel: enough workgroups to fill
@@ -244,8 +384,9 @@ static void wgrad_split(const VkcLayers *L, const VkcConv2d *c, const WgradTile 
 static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t KK = c->kernel * c->kernel;
-    if (L->conv_variant == VKC_CONV_SMEM) {
-        SmemTile t = smem_tile(L, c, pass);
+    ConvChoice ch = choose(L, c, pass);
+    if (ch.family == VKC_CONV_SMEM) {
+        SmemTile t = smem_of(&ch);
         if (pass == PASS_WGRAD) {
             uint32_t klen, nchunks, stride;
             smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
@@ -255,12 +396,12 @@ static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
         return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
     }
     if (pass == PASS_WGRAD) {
-        WgradTile t = wgrad_tile(L, c);
+        WgradTile t = wgrad_of(&ch);
         uint32_t rows, nchunks, segs, stride;
         wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
         return (VkDeviceSize)nchunks * segs * stride * 4;
     }
-    RegTile t = reg_tile(c, pass);
+    RegTile t = reg_of(&ch);
     uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
     return (VkDeviceSize)k * pack_ld(pass == PASS_FWD ? c->C_out : c->C_in, t.tc4) * 4;
 }
@@ -322,8 +463,9 @@ static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
  * of tiles, or per tile without subgroup sharing. */
 uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
 {
-    if (L->conv_variant != VKC_CONV_REG) return 0;
-    RegTile t = reg_tile(c, PASS_FWD);
+    ConvChoice ch = choose(L, c, PASS_FWD);
+    if (ch.family != VKC_CONV_REG) return 0;
+    RegTile t = reg_of(&ch);
     uint64_t tiles = (uint64_t)c->N * vkc_div_up(vkc_conv2d_out_h(c), t.tr) * vkc_div_up(vkc_conv2d_out_w(c), t.tw);
     uint32_t sg = reg_subgroup(L, t.wg);
     return sg ? (uint32_t)(vkc_div_up(tiles, t.wg) * (t.wg / sg)) : (uint32_t)tiles;
@@ -339,7 +481,8 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
 {
     bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    RegTile t = reg_tile(c, pass);
+    ConvChoice ch = choose(L, c, pass);
+    RegTile t = reg_of(&ch);
     uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
     uint32_t oh = fwd ? Ho : c->H, ow = fwd ? Wo : c->W; /* what the pass writes */
     uint32_t ih = fwd ? c->H : Ho, iw = fwd ? c->W : Wo; /* what it reads */
@@ -382,7 +525,8 @@ static int reg_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x,
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c);
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    WgradTile t = wgrad_tile(L, c);
+    ConvChoice ch = choose(L, c, PASS_WGRAD);
+    WgradTile t = wgrad_of(&ch);
     uint32_t rows, nchunks, segs, stride;
     wgrad_split(L, c, &t, &rows, &nchunks, &segs, &stride);
     bool vec = Wo % 4 == 0 && c->W % 4 == 0 && t.tw % 4 == 0 && (t.tw * c->stride) % 4 == 0;
@@ -429,7 +573,8 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
 {
     bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    SmemTile t = smem_tile(L, c, pass);
+    ConvChoice ch = choose(L, c, pass);
+    SmemTile t = smem_of(&ch);
     if (smem_check(L, &t, pass)) return VKC_ERR;
     uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
     uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
@@ -461,7 +606,8 @@ static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    SmemTile t = smem_tile(L, c, PASS_WGRAD);
+    ConvChoice ch = choose(L, c, PASS_WGRAD);
+    SmemTile t = smem_of(&ch);
     if (smem_check(L, &t, PASS_WGRAD)) return VKC_ERR;
     uint32_t klen, nchunks, stride;
     smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
@@ -494,7 +640,8 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op) ||
         vkc_layers_same_dtype(op, x, y))
         return VKC_ERR;
-    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y) : reg_conv(L, cmd, c, PASS_FWD, x, y);
+    return choose(L, c, PASS_FWD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y)
+                                                          : reg_conv(L, cmd, c, PASS_FWD, x, y);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -505,7 +652,7 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
         vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op) ||
         vkc_layers_same_dtype(op, dy, dx))
         return VKC_ERR;
-    return L->conv_variant == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
+    return choose(L, c, PASS_DGRAD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
                                             : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
 }
 
@@ -521,6 +668,6 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op) ||
         vkc_layers_same_dtype(op, x, dy))
         return VKC_ERR;
-    return L->conv_variant == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
+    return choose(L, c, PASS_WGRAD).family == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
                                             : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
 }

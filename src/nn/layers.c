@@ -30,6 +30,7 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
         if (strcmp(path, "reg") && strcmp(path, "smem"))
             return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
         L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : VKC_CONV_SMEM;
+        L->conv_forced = true;
         if (L->conv_variant == VKC_CONV_REG && !reg_ok)
             return vkc_fail("VKCLR_CONV_PATH=reg: this device has no subgroup shuffles in compute shaders");
     }

@@ -743,6 +743,29 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
     return VKC_OK;
 }
 
+int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)
+{
+    VkcModel m;
+    memset(&m, 0, sizeof m);
+    if (build(&m, cfg)) {
+        free_graph(&m);
+        return -1;
+    }
+    int n = 0;
+    for (int i = 0; i < m.nops; i++) {
+        if (m.ops[i].kind != OP_CONV) continue;
+        VkcConv2d c = conv_of(&m, &m.ops[i], batch);
+        c.weight = c.work = (VkcTensor){0};
+        bool seen = false;
+        for (int k = 0; k < n; k++)
+            seen |= out[k].C_in == c.C_in && out[k].H == c.H && out[k].W == c.W && out[k].C_out == c.C_out &&
+                    out[k].kernel == c.kernel && out[k].stride == c.stride;
+        if (!seen && n < max) out[n++] = c;
+    }
+    free_graph(&m);
+    return n;
+}
+
 int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearKernels *linear,
                      const VkcModelConfig *cfg, uint32_t max_batch, VkcArena *device)
 {

@@ -42,6 +42,15 @@ const char *vkc_tuning_get(const VkcTuning *t, const char *key)
     return NULL;
 }
 
+void vkc_tuning_remove(VkcTuning *t, const char *key)
+{
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->entries[i].key, key)) {
+            t->entries[i] = t->entries[--t->n];
+            return;
+        }
+}
+
 int vkc_tuning_set(VkcTuning *t, const char *key, const char *choice, double ms)
 {
     if (strlen(key) >= sizeof t->entries[0].key || strlen(choice) >= sizeof t->entries[0].choice)
