@@ -4,7 +4,8 @@
 # device cannot run), the GEMM, the training step of vkclr against the PyTorch peer on the same
 # model (ResNet-18, CIFAR stem, 32x32x3, batch 512; NT-Xent, LARS) in every precision, and the
 # GPU recipe of the README (ResNet-18 on Fashion-MNIST, 8 minutes). Usage:
-#   sh bench/gpu_session.sh [parts]      parts: selftest gemm train torch recipe (default: all)
+#   sh bench/gpu_session.sh [parts]      parts: selftest gemm tune train torch recipe (default: all)
+# (tune stores its choices in $OUT/tune.json, which the later parts then use)
 # Logs go to $OUT (the device tool's folder; default /tmp/vkclr-gpu): session.log (everything),
 # figures.jsonl (one JSON object per measurement), recipe.json and curves.png of the recipe.
 set -u
@@ -28,7 +29,7 @@ run() { # label, command...: output into the log, the tail on the terminal
   return $rc
 }
 json() { [ -s "$1" ] && tr -d '\n' <"$1" >>"$figures" && echo >>"$figures"; rm -f "$1"; }
-parts=${*:-selftest gemm train torch recipe}
+parts=${*:-selftest gemm tune train torch recipe}
 run devices "$B" devices
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >>"$log" 2>&1
 for p in $parts; do
@@ -37,6 +38,9 @@ for p in $parts; do
     run selftest "$B" selftest ;;
   gemm)
     run gemm "$B" bench gemm --repeat 9 ;;
+  tune)
+    export VKCLR_TUNE_CACHE="$OUT/tune.json"
+    run "tune resnet18" "$B" tune --encoder resnet18 --width 64 --data synthetic:32x32x3 --batch 512 --repeat 3 ;;
   train)
     # vkclr's step at the shapes, every precision the device can run (auto too).
     for prec in fp32 fp16 bf16 auto; do
