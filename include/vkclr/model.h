@@ -89,6 +89,7 @@ typedef struct {
     VkcModelValue *values;
     int nvalues;
     int input_value, feature_value, embed_value;
+    int image_value;  /* the encoder's first input: input_value, or its 16-bit cast (no gradient) */
     int logz_tensor;          /* named tensor "loss.logz", -1 without cfg.loss_logz */
 
     VkcNamedTensor *tensors;  /* named-tensor table */

@@ -319,6 +319,7 @@ static int build(VkcModel *m, const VkcModelConfig *cfg)
     int x = m->input_value;
     b.dtype = cfg->act_dtype;
     if (cfg->act_dtype != VKC_F32) x = simple(&b, OP_CAST, x, -1);
+    m->image_value = x;
     if (cfg->encoder == VKC_ENCODER_CONVNET) build_convnet(&b, x);
     else build_resnet(&b, x);
     m->encoder_ops = m->nops;
@@ -643,7 +644,7 @@ double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
         if (!op_kinds[op->kind].flops) continue;
         double f = op_kinds[op->kind].flops(m, op, batch);
         /* Backward: the weight gradient, and the input gradient unless the input is the image. */
-        total += f * (with_backward ? (op->in == m->input_value ? 2 : 3) : 1);
+        total += f * (with_backward ? (op->in == m->image_value ? 2 : 3) : 1);
     }
     return total;
 }
@@ -790,8 +791,10 @@ int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearK
         VkcModelValue *v = &m->values[i];
         uint64_t n = floats(m, i, max_batch);
         if (vkc_tensor_alloc_typed(device, n, v->dtype, &v->act)) goto fail;
-        /* The head's output gradient is the loss's, passed to vkc_model_backward. */
-        if (i != m->embed_value && vkc_tensor_alloc_typed(device, n, v->dtype, &v->grad)) goto fail;
+        /* The head's output gradient is the loss's, passed to vkc_model_backward; the images'
+         * cast has none. */
+        if (i != m->embed_value && i != m->image_value && vkc_tensor_alloc_typed(device, n, v->dtype, &v->grad))
+            goto fail;
     }
     for (int i = 0; i < m->nops; i++)
         if (op_kinds[m->ops[i].kind].create && op_kinds[m->ops[i].kind].create(m, &m->ops[i], device)) goto fail;
@@ -938,13 +941,15 @@ int vkc_model_backward(VkcModel *m, VkcCmd *cmd, VkcTensor x, uint32_t batch, Vk
         const VkcModelOp *op = &m->ops[i];
         const OpKindRow *kind = &op_kinds[op->kind];
         mark(m, cmd, m->ts_bwd, i);
+        if (op->out == m->image_value) continue; /* the cast of the images: nothing wants their gradient */
         if (!ready[op->out]) {
             rc = vkc_fail("model backward: value %d has no gradient (graph not connected)", op->out);
             break;
         }
         OpIO io = op_io(m, op, x, batch);
-        /* The model's input needs no gradient; an op that joins two values writes both itself. */
-        bool need_dx = op->in != m->input_value && !kind->own_input_grads, acc = false;
+        /* The images need no gradient (nor their 16-bit cast); an op that joins two values
+         * writes both itself. */
+        bool need_dx = op->in != m->input_value && op->in != m->image_value && !kind->own_input_grads, acc = false;
         VkcTensor dx = need_dx ? grad_target(&B, op->in, &acc) : (VkcTensor){0};
         rc = kind->backward(&B, op, &io, dx);
         if (!rc && need_dx) rc = grad_commit(&B, op->in, acc);
