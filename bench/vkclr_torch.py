@@ -111,8 +111,8 @@ def load_checkpoint(path):
 DEFAULTS = {
     "encoder": "convnet", "width": 16, "head_layers": 2, "head_hidden": 0, "out_dim": 128,
     "image_channels": 1, "image_height": 28, "image_width": 28, "batch": 128, "epochs": 2,
-    "optimizer": "lars", "lr": 0.0, "lr_scaling": "linear", "weight_decay": -1.0, "warmup_epochs": 0.5,
-    "temperature": 0.2, "loss": "ntxent", "nce_logz": "self", "tau_plus": 0.0, "ranks": 1, "limit": 12288,
+    "optimizer": "adamw", "lr": 0.0, "lr_scaling": "linear", "weight_decay": -1.0, "warmup_epochs": 0.5,
+    "temperature": 0.2, "loss": "ntxent", "nce_logz": "self", "tau_plus": 0.0, "ranks": 1, "limit": 0,
     "seed": 0,
 }
 
@@ -127,7 +127,7 @@ OPTIM_DEFAULTS = {
 def default_lr(optimizer, scaling):
     """vkc_train_default_lr."""
     if optimizer == "adamw":
-        return 1e-3 / 16.0 if scaling == "sqrt" else 1e-3
+        return 2e-3 / 16.0 if scaling == "sqrt" else 2e-3
     return 0.075 if scaling == "sqrt" else 0.3
 
 

@@ -43,6 +43,7 @@ static VkcTrainConfig tiny(const char *out, int limit, int epochs)
     c.epochs = epochs;
     c.model.width = 4;
     c.model.out_dim = 32;
+    c.optimizer = VKC_OPTIM_LARS; /* the learning rates these tests set are LARS's */
     c.warmup_epochs = 1;
     c.knn_k = 0; /* evaluation has its own test below */
     c.probe_epochs = 0;

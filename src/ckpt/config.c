@@ -32,7 +32,7 @@ const VkcOption vkc_train_options[] = {
     {"--data", "data", STRING, FIELD(data), 0, 0, NULL, "fashion-mnist", NULL, 0, SAVED | ENCODER, DATA, "SPEC",
      "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
      "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)", NULL},
-    {"--limit", "limit", INT, FIELD(limit), 0, 1 << 30, NULL, "12288", NULL, 0, SAVED, DATA, "N",
+    {"--limit", "limit", INT, FIELD(limit), 0, 1 << 30, NULL, "0", NULL, 0, SAVED, DATA, "N",
      "train on the first N training images; 0 = all", NULL},
     /* Decompression bombs: checked from the files' headers before anything is decoded. */
     {"--max-image-pixels", NULL, VKC_OPT_U64, FIELD(max_image_pixels), 1, 4294967296.0, NULL, "67108864", NULL, 0,
@@ -58,10 +58,10 @@ const VkcOption vkc_train_options[] = {
      "epochs of the schedule (a resumed run may lengthen it)", NULL},
     {"--stop-after", NULL, INT, FIELD(stop_after), 1, 1 << 20, NULL, "none", "none", 0, RESUMABLE, OPTIM, "E",
      "stop after E epochs with a checkpoint (resume later with --resume)", NULL},
-    {"--optimizer", "optimizer", ENUM, FIELD(optimizer), 0, 0, vkc_optim_names, "lars", NULL, 0, SAVED, OPTIM, "O",
+    {"--optimizer", "optimizer", ENUM, FIELD(optimizer), 0, 0, vkc_optim_names, "adamw", NULL, 0, SAVED, OPTIM, "O",
      "lars, sgd, adamw", NULL},
     {"--lr", "lr", FLOAT, FIELD(lr), 1e-9, 1e3, NULL, "auto", "auto", 0, SAVED, OPTIM, "LR",
-     "base learning rate; auto = 0.3 for linear, 0.075 for sqrt scaling; adamw 1e-3", NULL},
+     "base learning rate; auto = adamw 2e-3 (sqrt scaling: 1.25e-4); lars, sgd 0.3 (0.075)", NULL},
     {"--lr-scaling", "lr_scaling", ENUM, FIELD(lr_scaling), 0, 0, vkc_lr_scaling_names, "linear", NULL, 0, SAVED, OPTIM,
      "S", "linear: peak = lr * batch / 256; sqrt: peak = lr * sqrt(batch)", NULL},
     {"--weight-decay", "weight_decay", FLOAT, FIELD(weight_decay), 0, 1, NULL, "auto", "auto", -1, SAVED, OPTIM, "WD",
