@@ -365,7 +365,6 @@ static void test_knn_evaluation(void **state)
     assert_non_null(j);
     assert_true(fabs(cJSON_GetObjectItem(j, "knn_top1")->valuedouble - res.knn_top1) < 1e-5);
     cJSON_Delete(j);
-    free(text);
     /* The curves (src/plot), drawn after each log line and complete when the run returns. */
     snprintf(path, sizeof path, "%s/curves.png", dir);
     uint8_t *px;
@@ -596,6 +595,20 @@ static void test_bad_options(void **state)
     fixture_cleanup(dir);
 }
 
+/* A JSON file vkclr wrote, parsed (the test fails if it cannot be). */
+static cJSON *read_json(const char *path)
+{
+    size_t n;
+    char *text = (char *)fixture_read(path, &n);
+    text = realloc(text, n + 1);
+    assert_non_null(text);
+    text[n] = 0;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) fail_msg("%s is not JSON", path);
+    return j;
+}
+
 /* vkclr bench train: a step timed, its FLOPs counted as the model's convolutions, head and
  * loss GEMMs (width 2 convnet on 28x28x1, head 8 -> 8 -> 8, batch 4: worked out by hand below). */
 static void test_bench_train(void **state)
@@ -606,12 +619,7 @@ static void test_bench_train(void **state)
     snprintf(path, sizeof path, "/tmp/vkclr-test-bench-%d.json", (int)getpid());
     snprintf(args, sizeof args, "bench train --steps 2 --warmup 0 --width 2 --batch 4 --out-dim 8 --json %s", path);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
-    size_t n;
-    char *text = (char *)fixture_read(path, &n);
-    text = realloc(text, n + 1);
-    text[n] = 0;
-    cJSON *j = cJSON_Parse(text);
-    assert_non_null(j);
+    cJSON *j = read_json(path);
     /* Per view: each 3x3 conv is 28224 FLOPs forward (2 x 14112 multiply-adds: 1->2 at 28x28,
      * 2->4 at 14x14, 4->8 at 7x7); training costs 3x, the first conv 2x (no input gradient); the
      * head's two 8x8 linear layers 3 x 2 x 64 each. Two views per image; the loss 2 x 2 x (2B)^2
@@ -628,7 +636,6 @@ static void test_bench_train(void **state)
     assert_true(fabs(sum - 1) < 1e-6);
     assert_non_null(cJSON_GetObjectItem(share, "conv"));
     cJSON_Delete(j);
-    free(text);
     remove(path);
 }
 
@@ -652,12 +659,7 @@ static void test_tune(void **state)
     assert_int_equal(access(path, F_OK), -1);
     snprintf(args, sizeof args, "tune %s --repeat 1", model);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
-    size_t n;
-    char *text = (char *)fixture_read(path, &n);
-    text = realloc(text, n + 1);
-    text[n] = 0;
-    cJSON *j = cJSON_Parse(text);
-    assert_non_null(j);
+    cJSON *j = read_json(path);
     const cJSON *choices = cJSON_GetObjectItem(j, "choices");
     const char *keys[] = {"conv2d.forward c1 h28 w28 o2 k3 s1 p1", "conv2d.backward-weight c1 h28 w28 o2 k3 s1 p1",
                           "conv2d.forward c2 h14 w14 o4 k3 s1 p1", "conv2d.backward-input c2 h14 w14 o4 k3 s1 p1",
@@ -671,7 +673,6 @@ static void test_tune(void **state)
         assert_true(!strncmp(choice, "reg ", 4) || !strncmp(choice, "smem ", 5));
     }
     cJSON_Delete(j);
-    free(text);
     snprintf(args, sizeof args, "bench train --steps 1 --warmup 0 %s", model);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
     FILE *f = fopen(path, "w");
