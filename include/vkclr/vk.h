@@ -24,6 +24,9 @@ typedef enum { VKC_F32, VKC_F16, VKC_BF16 } VkcDtype;
 
 static inline VkDeviceSize vkc_dtype_size(VkcDtype d) { return d == VKC_F32 ? 4 : 2; }
 static inline const char *vkc_dtype_name(VkcDtype d) { return d == VKC_F32 ? "fp32" : d == VKC_F16 ? "fp16" : "bf16"; }
+/* The relative rounding error of one store into the dtype (round to nearest even): 0 for
+ * float32 (the reference), 2^-11 for fp16, 2^-8 for bf16. Checks add it to their tolerances. */
+static inline double vkc_dtype_unit(VkcDtype d) { return d == VKC_F32 ? 0 : d == VKC_F16 ? 0x1p-11 : 0x1p-8; }
 
 /* ---------------------------------------------------------------- context */
 

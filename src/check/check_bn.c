@@ -89,7 +89,7 @@ static size_t pooled_floats(const Case *c)
 
 static int run_case(Rig *g, const Case *c, bool backward, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     double u = rig_unit(g), uo = c->pool == AVGP ? 0.0 : u; /* uo: of the (pooled) output */
     int HW = c->H * c->W;
     size_t n = (size_t)c->N * c->C * HW, np = pooled_floats(c);

@@ -51,7 +51,7 @@ enum { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT };
 
 static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     double u = rig_unit(g);
     RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
     int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);
@@ -132,7 +132,7 @@ int check_conv_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all
  * norm computes its own, and the check covers that fallback. */
 static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     double u = rig_unit(g);
     RefConv rc = {c->N, c->C_in, c->H, c->W, c->C_out, c->k, c->stride, c->pad};
     int Ho = ref_conv_out(c->H, c->k, c->stride, c->pad), Wo = ref_conv_out(c->W, c->k, c->stride, c->pad);

@@ -25,7 +25,7 @@ static const int sizes[] = {1, 3, 4, 5, 17, 1003, 4096};
 /* relu forward and backward, add; in place where the API allows it. */
 static int eltwise_case(Rig *g, int n, int which, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     double *x = rig_random(n, 61 + n, -1, 1), *b = rig_random(n, 67 + n, -1, 1), *want = malloc(n * sizeof *want);
     int status = VKC_ERR;
     VkcTensor tx, tb, ty;
@@ -100,7 +100,7 @@ static const int pool_shapes[][3] = {{1, 2, 2}, {3, 5, 7}, {2, 6, 6}, {64, 28, 2
 
 static int maxpool_case(Rig *g, int planes, int H, int W, bool backward, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     int nx = planes * H * W, ny = planes * (H / 2) * (W / 2);
     double *x = rig_random(nx, 71 + nx, -1, 1), *dy = rig_random(ny, 73 + ny, -1, 1);
     double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx);
@@ -133,7 +133,7 @@ done:
 
 static int avgpool_case(Rig *g, int planes, int HW, bool backward, VkcCheckResult *r)
 {
-    const char *dt = g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16";
+    const char *dt = rig_dtype_suffix(g);
     int nx = planes * HW;
     double *x = rig_random(nx, 79 + nx, -1, 1), *dy = rig_random(planes, 83 + planes, -1, 1);
     double *y = malloc(planes * sizeof *y), *dx = malloc(nx * sizeof *dx);

@@ -22,7 +22,9 @@ int rig_init_dtype(Rig *g, VkcContext *ctx, VkcDtype act, VkcCheckResult *r)
     return VKC_OK;
 }
 
-double rig_unit(const Rig *g) { return g->act == VKC_F32 ? 0 : g->act == VKC_F16 ? 0x1p-11 : 0x1p-8; }
+double rig_unit(const Rig *g) { return vkc_dtype_unit(g->act); }
+
+const char *rig_dtype_suffix(const Rig *g) { return g->act == VKC_F32 ? "" : g->act == VKC_F16 ? " fp16" : " bf16"; }
 
 static float round_to(VkcDtype d, float x)
 {

@@ -28,6 +28,8 @@ void rig_round(const Rig *g, double *x, size_t n);
 /* The relative rounding error of one store into g->act: 0 for float32, 2^-11 fp16, 2^-8 bf16
  * (added to a check's relative tolerance for 16-bit outputs). */
 double rig_unit(const Rig *g);
+/* What a check appends to the names of its compared outputs: "" for float32, " fp16", " bf16". */
+const char *rig_dtype_suffix(const Rig *g);
 void rig_free(Rig *g);
 /* A tensor of n floats holding src (rounded to float), or NaNs when src is NULL so that an
  * output element a kernel forgets to write cannot pass. */

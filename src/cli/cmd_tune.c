@@ -46,19 +46,19 @@ static int download_floats(VkcContext *ctx, VkcTensor t, uint64_t n, float *out)
     return rc;
 }
 
+/* n values uniform in [-1, 1) into a tensor of any dtype. */
 static int upload_random(VkcContext *ctx, VkcTensor t, uint64_t n, uint64_t seed)
 {
-    uint16_t *h = malloc(n * 4);
-    float *f = (float *)h;
-    if (!h) return vkc_fail("out of host memory");
+    void *host = malloc(n * vkc_dtype_size(t.dtype));
+    if (!host) return vkc_fail("out of host memory");
     for (uint64_t i = 0; i < n; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        float v = (float)((seed >> 40) * (2.0 / 16777216.0) - 1.0); /* uniform in [-1, 1) */
-        if (t.dtype == VKC_F32) f[i] = v;
-        else h[i] = t.dtype == VKC_F16 ? vkc_f32_to_f16(v) : vkc_f32_to_bf16(v);
+        float v = (float)((seed >> 40) * (2.0 / 16777216.0) - 1.0);
+        if (t.dtype == VKC_F32) ((float *)host)[i] = v;
+        else ((uint16_t *)host)[i] = t.dtype == VKC_F16 ? vkc_f32_to_f16(v) : vkc_f32_to_bf16(v);
     }
-    int rc = vkc_upload(ctx, t, h, n * vkc_dtype_size(t.dtype));
-    free(h);
+    int rc = vkc_upload(ctx, t, host, n * vkc_dtype_size(t.dtype));
+    free(host);
     return rc;
 }
 
@@ -115,9 +115,7 @@ static bool agrees(const Job *j, const float *got, const float *want, uint64_t n
     double K = j->pass == VKC_CONV_PASS_FORWARD          ? (double)c->C_in * c->kernel * c->kernel
                : j->pass == VKC_CONV_PASS_BACKWARD_INPUT ? (double)c->C_out * c->kernel * c->kernel
                                                          : (double)c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
-    double u = j->pass == VKC_CONV_PASS_BACKWARD_WEIGHT || j->act == VKC_F32 ? 0
-               : j->act == VKC_F16                                         ? 1.0 / 2048
-                                                                           : 1.0 / 256;
+    double u = j->pass == VKC_CONV_PASS_BACKWARD_WEIGHT ? 0 : vkc_dtype_unit(j->act); /* dw is float32 */
     double atol = 4e-6 * sqrt(K), rtol = 2e-5 + 4 * u;
     *worst = 0;
     for (uint64_t i = 0; i < n; i++) {
