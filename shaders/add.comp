@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // y = a + b element-wise: the join of a residual block (its backward is the identity to both
 // branches; the two gradients meeting at the block input are summed by this same kernel).
 // Each invocation handles 4 consecutive floats and writes them with one vec4 store.
@@ -9,8 +10,8 @@ layout(constant_id = 4) const bool VEC = false; // n % 4 == 0, A and B rgba32f v
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_SAMPLER A;
-layout(binding = 1) uniform ACT_SAMPLER B;
+layout(binding = 0) uniform ACT_TEXTURE A;
+layout(binding = 1) uniform ACT_TEXTURE B;
 layout(binding = 2, std430) writeonly buffer Y1 { act_t y[]; };
 layout(binding = 2, std430) writeonly buffer Y4 { act4_t y4[]; };
 

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation (optionally with ReLU) fused with the pooling that follows it in the
 // convnet: a 2x2 max-pool (POOL 1) or the global average pool (POOL 2). x is [N][C][H][W]
 // with statistics already in stats = [mean | 1/sqrt(var + eps)] (batchnorm_reduce.comp and
@@ -28,13 +29,13 @@ layout(constant_id = 6) const bool VEC = false;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_SAMPLER X;      // [N][C][H][W]
-layout(binding = 1) uniform ACT_SAMPLER DY;     // backward: gradient of the pooled output [N][C][Ho][Wo]
-layout(binding = 2) uniform samplerBuffer Stats;  // [2C]
-layout(binding = 3) uniform samplerBuffer Gamma;
-layout(binding = 4) uniform samplerBuffer Beta;
-layout(binding = 5) uniform samplerBuffer DBeta;  // backward apply only
-layout(binding = 6) uniform samplerBuffer DGamma; // backward apply only
+layout(binding = 0) uniform ACT_TEXTURE X;      // [N][C][H][W]
+layout(binding = 1) uniform ACT_TEXTURE DY;     // backward: gradient of the pooled output [N][C][Ho][Wo]
+layout(binding = 2) uniform textureBuffer Stats;  // [2C]
+layout(binding = 3) uniform textureBuffer Gamma;
+layout(binding = 4) uniform textureBuffer Beta;
+layout(binding = 5) uniform textureBuffer DBeta;  // backward apply only
+layout(binding = 6) uniform textureBuffer DGamma; // backward apply only
 layout(binding = 7, std430) writeonly buffer Out1 { act_t o1[]; };
 layout(binding = 7, std430) writeonly buffer Out2 { act2_t o2[]; };
 layout(binding = 7, std430) writeonly buffer Out4 { act4_t o4[]; };

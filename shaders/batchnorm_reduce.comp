@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation, first pass of the per-channel reductions over (n, hw) for x laid out
 // [N][C][HW]. The M = N*HW values of channel c are cut into chunks of `len`; invocation
 // (chunk, c) writes its chunk's sum to part[chunk*C + c] (and, in MODE 2, a second sum to
@@ -23,13 +24,13 @@ layout(constant_id = 6) const bool DY_PLANE = false;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_SAMPLER X;
-layout(binding = 1) uniform ACT_SAMPLER DY;      // unread with DY_PLANE
-layout(binding = 2) uniform samplerBuffer Stats; // [2C]: mean, 1/sqrt(var + eps)
-layout(binding = 3) uniform samplerBuffer Gamma; // MODE 2 with RELU only
-layout(binding = 4) uniform samplerBuffer Beta;  // MODE 2 with RELU only
+layout(binding = 0) uniform ACT_TEXTURE X;
+layout(binding = 1) uniform ACT_TEXTURE DY;      // unread with DY_PLANE
+layout(binding = 2) uniform textureBuffer Stats; // [2C]: mean, 1/sqrt(var + eps)
+layout(binding = 3) uniform textureBuffer Gamma; // MODE 2 with RELU only
+layout(binding = 4) uniform textureBuffer Beta;  // MODE 2 with RELU only
 layout(binding = 5, std430) writeonly buffer Part { float part[]; };
-layout(binding = 6) uniform samplerBuffer DYPlane; // DY_PLANE only: float32 [N][C] (the pooled features' gradient)
+layout(binding = 6) uniform textureBuffer DYPlane; // DY_PLANE only: float32 [N][C] (the pooled features' gradient)
 
 layout(push_constant) uniform Push { uint N, C, HW, len, nchunks; } p;
 

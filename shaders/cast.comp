@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // y = x converted to the activation storage of this build (precision.glsl): the float32 views
 // the augmentation writes become the encoder's 16-bit input. One invocation per 4 elements.
 #extension GL_GOOGLE_include_directive : require
@@ -8,8 +9,8 @@ layout(constant_id = 4) const bool VEC = false; // n % 4 == 0, X an rgba32f view
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform samplerBuffer X; // float32 (r32f view, rgba32f with VEC)
-layout(binding = 1) uniform samplerBuffer Unused;
+layout(binding = 0) uniform textureBuffer X; // float32 (r32f view, rgba32f with VEC)
+layout(binding = 1) uniform textureBuffer Unused;
 layout(binding = 2, std430) writeonly buffer Y1 { act_t y[]; };
 layout(binding = 2, std430) writeonly buffer Y4 { act4_t y4[]; };
 

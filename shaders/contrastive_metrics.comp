@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // The metrics of one contrastive batch from the per-row statistics of the loss kernel (column 0:
 // l_i) and contrastive_stats.comp. Writes 8 floats (VKC_METRIC_* in include/vkclr/loss.h):
 //   0 loss          mean_i l_i of the loss being trained
@@ -13,9 +14,9 @@
 // to the 2N x 2N kernels around it.
 layout(local_size_x = 1) in;
 
-layout(binding = 0) uniform samplerBuffer Rows;  // rgba32f loss rows (l_i, ...)
-layout(binding = 1) uniform samplerBuffer Stats; // rgba32f, 2 per row
-layout(binding = 2) uniform samplerBuffer LogZ;  // r32f
+layout(binding = 0) uniform textureBuffer Rows;  // rgba32f loss rows (l_i, ...)
+layout(binding = 1) uniform textureBuffer Stats; // rgba32f, 2 per row
+layout(binding = 2) uniform textureBuffer LogZ;  // r32f
 layout(binding = 3, std430) writeonly buffer M { float m[]; };
 
 layout(push_constant) uniform Push {

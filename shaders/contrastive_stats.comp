@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Per-anchor statistics behind the loss-independent metrics of the NCE family, all read off the
 // similarity matrix S = z z^T / tau (so z_i . z_j = tau S_ij). For anchor i with positive
 // p = pos(i) and the K = 2N - 2 other rows as noise samples (q uniform, q = 1/K):
@@ -15,7 +16,7 @@
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform samplerBuffer S;
+layout(binding = 0) uniform textureBuffer S;
 layout(binding = 1, std430) writeonly buffer Stats { vec4 st[]; };
 
 layout(push_constant) uniform Push {

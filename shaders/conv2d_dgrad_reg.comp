@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the input, NCHW, as an implicit GEMM for CPU drivers (lavapipe): the
 // transposed convolution of dy, nothing unfolded, register tiles, texel reads.
 //   dx[n][ci][iy][ix] = sum_{co,ky,kx} w[co][ci][ky][kx] * dy[n][co][oy][ox]
@@ -33,8 +34,8 @@ layout(constant_id = 10) const bool VEC_DX = false; // W % 4 == 0 and TW % 4 == 
 // lane: a register broadcast), instead of every lane fetching every (identical) weight.
 layout(constant_id = 11) const uint SG = 0;
 
-layout(binding = 0) uniform ACT_SAMPLER DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC_DY
-layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
+layout(binding = 0) uniform ACT_TEXTURE DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC_DY
+layout(binding = 1) uniform textureBuffer Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
 layout(binding = 2, std430) writeonly buffer DX1 { act_t dx1[]; };
 layout(binding = 2, std430) writeonly buffer DX4 { act4_t dx4[]; };
 

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the input, NCHW, as an implicit GEMM for GPUs: shared-memory block tiles,
 // double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   dx[n][ci][iy][ix] = sum_{co,ky,kx} w[co][ci][ky][kx] * dy[n][co][oy][ox],  iy + PAD - ky = oy*S, ix + PAD - kx = ox*S

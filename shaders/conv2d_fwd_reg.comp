@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // conv2d forward, NCHW, as an implicit GEMM for CPU drivers (lavapipe): nothing is unfolded,
 // every invocation keeps a register tile of outputs and reads its inputs through texel buffers.
 //   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
@@ -43,9 +44,9 @@ layout(constant_id = 11) const uint SG = 0;
 // second and third pass over y).
 layout(constant_id = 12) const bool STATS = false;
 
-layout(binding = 0) uniform ACT_SAMPLER X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC_X
-layout(binding = 1) uniform samplerBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
-layout(binding = 2) uniform samplerBuffer Bias; // r32f [Cout] (unread unless has_bias)
+layout(binding = 0) uniform ACT_TEXTURE X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC_X
+layout(binding = 1) uniform textureBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
+layout(binding = 2) uniform textureBuffer Bias; // r32f [Cout] (unread unless has_bias)
 layout(binding = 3, std430) writeonly buffer Y1 { act_t y1[]; };
 layout(binding = 3, std430) writeonly buffer Y4 { act4_t y4[]; };
 layout(binding = 4, std430) writeonly buffer Stats { float part[]; }; // STATS only

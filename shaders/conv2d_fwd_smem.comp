@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // conv2d forward, NCHW, as an implicit GEMM for GPUs: shared-memory block tiles,
 // double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]

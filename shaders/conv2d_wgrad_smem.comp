@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the weights, NCHW, first pass (split K) for GPUs: shared-memory block
 // tiles, double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   dw[co][ci][ky][kx] = sum_{n,oy,ox} dy[n][co][oy][ox] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Gradient of the mean debiased contrastive loss (dcl_debiased_rows.comp) with respect to
 // the logits, symmetrised. With D_i = pos + Ng_i (log D_i stored by the rows kernel):
 //   unclamped row:  a_i,pos = (pos / D)(1 - tau+ K / (1 - tau+)) - 1

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Debiased contrastive loss (Chuang et al. 2020), per row. Some of the K = 2N - 2 "negatives"
 // share the anchor's class (probability tau+, the class prior), so the sum over negatives
 // over-counts true negatives. Their estimate of the true-negative mass, with pos = exp(S_i,pos)

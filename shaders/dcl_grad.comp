@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Gradient of the mean DCL loss (dcl_rows.comp) with respect to the logits, symmetrised:
 //   a_ij = dl_i/dS_ij = -1                          for j = pos(i)
 //                     = exp(S_ij - lse_neg_i)       for j a noise sample (softmax over noise)

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Decoupled contrastive loss (Yeh et al.), per row: NT-Xent with the positive taken out of
 // the denominator,
 //   l_i = -S_i,pos + log sum_{j != i, pos} exp(S_ij) = lse_neg_i - S_i,pos.

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
 // C = alpha * op(A) * op(B) + beta * C, for a batch of matrices (gl_WorkGroupID.z).
 //   op(A) is M x K: A[m*lda + k], or A[k*lda + m] when TRANS_A.
@@ -22,8 +23,8 @@ layout(constant_id = 5) const bool TRANS_A = false;
 layout(constant_id = 6) const bool TRANS_B = false;
 layout(constant_id = 7) const bool ALIGNED = true;
 
-layout(binding = 0) uniform samplerBuffer A;
-layout(binding = 1) uniform samplerBuffer B;
+layout(binding = 0) uniform textureBuffer A;
+layout(binding = 1) uniform textureBuffer B;
 layout(binding = 2, std430) buffer Cs { float c[]; };
 layout(binding = 2, std430) buffer C4 { vec4 c4[]; };
 
@@ -35,7 +36,7 @@ layout(push_constant) uniform Push {
     float alpha, beta;
 } p;
 
-float fetch1(samplerBuffer t, uint i) { return texelFetch(t, int(i >> 2))[i & 3u]; }
+float fetch1(textureBuffer t, uint i) { return texelFetch(t, int(i >> 2))[i & 3u]; }
 
 void main()
 {

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // kNN top-k selection: for query row q of a similarity chunk S (rows x n raw dot products),
 // the k bank entries with the highest cosine similarity s_j = S[q][j] * qinv[q] * binv[j].
 // Order: higher s first, equal s: lower index first, so the selected set does not depend on
@@ -7,7 +8,7 @@
 // every real entry beats; k <= n is the caller's job. The heap is left unsorted.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform samplerBuffer S; // r32f, rows x n
+layout(binding = 0) uniform textureBuffer S; // r32f, rows x n
 layout(binding = 1, std430) readonly buffer QInv { float qinv[]; };
 layout(binding = 2, std430) readonly buffer BInv { float binv[]; };
 layout(binding = 3, std430) buffer Heap { uvec2 heap[]; };

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Gradient of the mean local-NCE loss (nce_rows.comp) with respect to the logits, symmetrised
 // for the dz = G z GEMM (see ntxent_grad.comp). With Delta_ij = S_ij - b:
 //   a_ij = dl_i/dS_ij = sigmoid(Delta_ij) - 1   for j = pos(i)   (= -sigmoid(-Delta))

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Local (binary) NCE, per-row loss. Derivation (Gutmann & Hyvarinen; Mnih & Teh):
 // an anchor c sees one data sample x0 (its positive) and K noise samples x_i ~ q. The model
 // p_m(x|c) = exp(s(x,c)) / Z(c) and the posterior that x came from the data rather than the

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Gradient of the mean NT-Xent loss with respect to the logits, symmetrised so that one GEMM
 // gives the gradient with respect to the embeddings. With A_ij = dL/dS_ij
 //   A_ij = (softmax_{j != i}(S_i.)_j - [j == pos(i)]) / 2N,   A_ii = 0,

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // NT-Xent (InfoNCE with uniform in-batch noise), per-row statistics.
 // S is the 2N x 2N logit matrix z z^T / tau from the similarity stage (vkc_similarity_record);
 // rows 0..N-1 are the first views and row i's positive is row (i + N) mod 2N. For row i:

@@ -1,11 +1,12 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Gradient of the mean softmax cross-entropy with respect to the logits:
 //   dx_bc = (exp(x_bc - lse_b) - [c == y_b]) * scale,   scale = 1 / B
 // with lse_b from xent_rows. One invocation per element; x runs along the classes.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 
-layout(binding = 0) uniform samplerBuffer X;     // r32f logits
-layout(binding = 1) uniform samplerBuffer Stats; // rgba32f rows (loss, top1, top5, lse)
+layout(binding = 0) uniform textureBuffer X;     // r32f logits
+layout(binding = 1) uniform textureBuffer Stats; // rgba32f rows (loss, top1, top5, lse)
 layout(binding = 2, std430) readonly buffer Labels { uint labels[]; };
 layout(binding = 3, std430) writeonly buffer DX { float dx[]; };
 

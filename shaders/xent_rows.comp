@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_samplerless_texture_functions : require
 // Softmax cross-entropy with integer labels, per-row statistics for a B x C logit matrix:
 //   lse_b  = log sum_c exp(x_bc)  (as m + log sum exp(x - m), m the row max: no overflow)
 //   loss_b = lse_b - x_b,y_b
@@ -9,7 +10,7 @@
 // One invocation per row.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform samplerBuffer X; // r32f logits
+layout(binding = 0) uniform textureBuffer X; // r32f logits
 layout(binding = 1, std430) readonly buffer Labels { uint labels[]; };
 layout(binding = 2, std430) writeonly buffer Stats { vec4 stats[]; };
 

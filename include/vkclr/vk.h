@@ -149,14 +149,16 @@ int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n);
 
 /* How a kernel sees binding i, given as one letter per binding in vkc_kernel_create:
  *   'b' storage buffer (read/write or read-only, GLSL `buffer`)
- *   't' read-only uniform texel buffer of 4 elements per texel (GLSL `uniform samplerBuffer`,
- *       texelFetch returns 4 floats). Fast on lavapipe; the tensor's offset is aligned and
- *       the view covers floor(size/texel) texels, so shaders must not read a partial last
- *       texel through it unless the tensor was allocated with padding.
+ *   't' read-only uniform texel buffer of 4 elements per texel (GLSL `uniform textureBuffer`,
+ *       read with texelFetch through GL_EXT_samplerless_texture_functions: no sampler, which
+ *       SPIR-V 1.6 forbids for buffers and Mesa >= 25 warns about; 4 floats per fetch).
+ *       Fast on lavapipe; the tensor's offset is aligned and the view covers floor(size/texel)
+ *       texels, so shaders must not read a partial last texel through it unless the tensor was
+ *       allocated with padding.
  *   's' read-only uniform texel buffer of one element per texel.
  * The texel format follows the bound tensor's dtype: rgba32f / r32f for VKC_F32, rgba16f /
  * r16f for VKC_F16 (texelFetch converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
- * `usamplerBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
+ * `utextureBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
 #define VKC_MAX_BINDINGS 10
 #define VKC_MAX_SPEC 16
 
