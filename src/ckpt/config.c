@@ -9,6 +9,8 @@
 
 const VkcName vkc_lr_scaling_names[] = {{"linear", VKC_LR_LINEAR}, {"sqrt", VKC_LR_SQRT}, {0, 0}};
 const VkcName vkc_precision_names[] = {{"fp32", VKC_F32}, {"fp16", VKC_F16}, {"bf16", VKC_BF16}, {"auto", -1}, {0, 0}};
+/* --stem: auto (-1) is resolved by the run (imagenet for a ResNet at 64 px and more, else cifar) */
+static const VkcName stem_names[] = {{"cifar", VKC_STEM_CIFAR}, {"imagenet", VKC_STEM_IMAGENET}, {"auto", -1}, {0, 0}};
 
 #define FIELD(f) offsetof(VkcTrainConfig, f), sizeof(((VkcTrainConfig *)0)->f)
 #define SAVED VKC_OPT_SAVED
@@ -30,17 +32,35 @@ static const char *const sections[] = {DATA, MODEL, OPTIM, RUN, EVAL, DIST};
 /* Saved rows appear in config.json in this order. */
 const VkcOption vkc_train_options[] = {
     {"--data", "data", STRING, FIELD(data), 0, 0, NULL, "fashion-mnist", NULL, 0, SAVED | ENCODER, DATA, "SPEC",
-     "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR,\n"
+     "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR,\n"
+     "folder:DIR (DIR/train/<class>/, DIR/test/<class>/: JPEG and PNG files),\n"
+     "images:DIR (every JPEG and PNG file under DIR, no labels),\n"
      "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)", NULL},
+    {"--eval-data", "eval_data", STRING, FIELD(eval_data), 0, 0, NULL, "", NULL, 0,
+     SAVED | OPTIONAL | RESUMABLE | ENCODER, DATA, "SPEC",
+     "labelled data for the linear probe and kNN (its train and test splits), e.g. when\n"
+     "--data has no labels; none = --data's", NULL},
     {"--limit", "limit", INT, FIELD(limit), 0, 1 << 30, NULL, "0", NULL, 0, SAVED, DATA, "N",
      "train on the first N training images; 0 = all", NULL},
+    {"--image-size", "image_size", INT, FIELD(image_size), 8, 4096, NULL, "auto", "auto", 0, SAVED | OPTIONAL, DATA, "S",
+     "train on S x S views: random crops of each image at its own resolution resized to S;\n"
+     "evaluation resizes the shorter side to S and crops the centre; auto = the data's image\n"
+     "size (mixed sizes: the median shorter side, at most 224)", NULL},
+    {"--skip-bad", "skip_bad", SWITCH, FIELD(skip_bad), 0, 1, NULL, "off", NULL, 0, SAVED | OPTIONAL | ENCODER, DATA,
+     NULL,
+     "leave out files that cannot be images (empty, truncated, corrupt, not JPEG or PNG,\n"
+     "unreadable) and list them in the run directory's skipped-files.txt; without it they stop\n"
+     "the run before it starts", NULL},
     /* Decompression bombs: checked from the files' headers before anything is decoded. */
     {"--max-image-pixels", NULL, VKC_OPT_U64, FIELD(max_image_pixels), 1, 4294967296.0, NULL, "67108864", NULL, 0,
-     RESUMABLE | ENCODER, DATA, "N", "refuse a PNG image of more pixels (8192 x 8192), from its header", NULL},
+     RESUMABLE | ENCODER, DATA, "N", "refuse an image of more pixels (8192 x 8192), from its header", NULL},
     {"--max-data-gib", NULL, FLOAT, FIELD(max_data_gib), 0.001, 1e6, NULL, "16", NULL, 0, RESUMABLE | ENCODER, DATA,
      "G", "refuse data that would take more memory (GiB), before reading it", NULL},
     {"--encoder", "encoder", ENUM, FIELD(model.encoder), 0, 0, vkc_encoder_names, "convnet", NULL, 0, SAVED | ENCODER,
-     MODEL, "E", "convnet, resnet10, resnet18, resnet34 (CIFAR stem)", NULL},
+     MODEL, "E", "convnet, resnet10, resnet18, resnet34", NULL},
+    {"--stem", "stem", ENUM, FIELD(model.stem), 0, 0, stem_names, "auto", NULL, 0, SAVED | OPTIONAL | ENCODER, MODEL, "S",
+     "ResNet stem: cifar (3x3 conv) or imagenet (7x7/2 conv, BN, ReLU, 3x3/2 max-pool);\n"
+     "auto = imagenet at --image-size 64 and more, else cifar", "cifar"},
     {"--width", "width", INT, FIELD(model.width), 1, VKC_MODEL_WIDTH_MAX, NULL, "16", NULL, 0, SAVED | ENCODER, MODEL,
      "W", "convnet: first block's channels; resnet: first stage's (64 = standard)", NULL},
     {"--head-layers", "head_layers", INT, FIELD(model.head_layers), 2, 3, NULL, "2", NULL, 0, SAVED, MODEL, "L",
@@ -349,6 +369,8 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
                         "class (e.g. 0.1 for 10 balanced classes)");
     if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus < 1.0f))
         return vkc_fail("--tau-plus must be below 1 (at 1 every negative would be a false one)");
+    if (c->model.encoder == VKC_ENCODER_CONVNET && c->model.stem == VKC_STEM_IMAGENET)
+        return vkc_fail("--stem imagenet is a ResNet's: the convnet has no stem to choose");
     if (vkc_config_snapshots(c, NULL, 0) < 0) return VKC_ERR;
     if (c->stop_after && c->stop_after >= c->epochs)
         return vkc_fail("--stop-after %d must be less than --epochs %d", c->stop_after, c->epochs);
@@ -358,7 +380,8 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
 VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c)
 {
     return (VkcDataLimits){.max_image_pixels = c->max_image_pixels,
-                           .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30))};
+                           .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30)),
+                           .skip_bad = c->skip_bad};
 }
 
 #define MAX_SNAPSHOTS 32

@@ -18,7 +18,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
             "                     [--count N] [--seed S] [--epoch E] [--zoom K]\n\n"
-            "  --data SPEC   fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR\n"
+            "  --data SPEC   fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR,\n"
+            "                folder:DIR, images:DIR (see vkclr train --help)\n"
             "  --out PATH    PNG to write: one row per image, original | view 1 | view 2\n"
             "  --preset P    simclr, cifar or gray (default: gray for gray images, cifar up to 64 pixels, else simclr)\n"
             "  --aug LIST    override parameters, e.g. --aug scale=0.2:1,blur_p=0.5\n"
@@ -88,7 +89,8 @@ int cmd_augment(int argc, char **argv)
         fprintf(stderr, "vkclr augment: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
         return 1;
     }
-    if (ds.train.n == 0) {
+    int nimages = vkc_dataset_ssl_count(&ds);
+    if (nimages == 0) {
         fprintf(stderr, "vkclr augment: --data %s has no training images to augment\n", data ? data : "fashion-mnist");
         vkc_dataset_free(&ds);
         return 1;
@@ -96,15 +98,17 @@ int cmd_augment(int argc, char **argv)
     int rc = 1;
     uint8_t *grid = NULL, *original = NULL, *view = NULL;
     float *scratch = NULL;
+    size_t scratch_floats = 0;
     VkcAugmenter *aug = NULL;
+    VkcDecoder *decoder = NULL;
     VkcAugmentConfig cfg;
-    if (!preset) preset = ds.channels == 1 ? "gray" : ds.height <= 64 && ds.width <= 64 ? "cifar" : "simclr";
+    if (!preset) preset = vkc_augment_default_preset(ds.channels, ds.height, ds.width);
     if (vkc_augment_preset(preset, &cfg) || (aug_list && vkc_augment_set(&cfg, aug_list)) ||
-        vkc_augmenter_create(&aug, &cfg, ds.height, ds.width, ds.channels)) {
+        vkc_augmenter_create(&aug, &cfg, ds.height, ds.width, ds.channels) || vkc_decoder_create(&decoder)) {
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
     }
-    if (count > ds.train.n) count = ds.train.n;
+    if (count > nimages) count = nimages;
     int C = ds.channels, vh, vw;
     vkc_augmenter_out_size(aug, &vh, &vw);
     if (!zoom) zoom = vw >= 96 ? 1 : (96 + vw - 1) / vw;
@@ -113,20 +117,34 @@ int cmd_augment(int argc, char **argv)
     grid = malloc((size_t)grid_w * grid_h * C);
     original = malloc((size_t)vh * vw * C);
     view = malloc((size_t)vh * vw * C);
-    scratch = malloc(vkc_resize_scratch_floats(ds.height, ds.width, vh, vw, C) * sizeof(float));
-    if (!grid || !original || !view || !scratch) {
+    if (!grid || !original || !view) {
         fprintf(stderr, "vkclr augment: out of memory for a %dx%d grid\n", grid_w, grid_h);
         goto done;
     }
     memset(grid, 255, (size_t)grid_w * grid_h * C);
-    for (int i = 0; i < count; i++) {
-        const uint8_t *img = vkc_image(&ds, &ds.train, i);
-        int top = GAP + i * (cell_h + GAP);
-        vkc_resize_u8(img, ds.height, ds.width, (size_t)ds.width * C, C, original, vh, vw, scratch);
+    /* per image: what evaluation sees (shorter side resized, centre cropped), then the two
+     * views training would make of it in that epoch (the producer's draws) */
+    for (int k = 0; k < count; k++) {
+        int i, h, w;
+        const VkcSplit *split = vkc_dataset_ssl_image(&ds, k, &i);
+        vkc_image_size(&ds, split, i, &h, &w);
+        VkcBox box;
+        VkcImage img;
+        vkc_eval_box(h, w, vh, vw, &box);
+        if (vkc_decode_image(decoder, &ds, split, i, 1, &img) ||
+            vkc_eval_view(&img, &box, vh, vw, original, &scratch, &scratch_floats)) {
+            fprintf(stderr, "vkclr augment: %s\n", vkc_error());
+            goto done;
+        }
+        int top = GAP + k * (cell_h + GAP);
         blit(grid, grid_w, C, original, vh, vw, (int)zoom, top, GAP);
         for (int v = 0; v < 2; v++) {
-            VkcRng rng = vkc_rng((uint64_t)seed, (uint64_t)epoch, (uint64_t)i, (uint64_t)v);
-            vkc_augment_view_u8(aug, img, &rng, view);
+            VkcRng rng = vkc_rng((uint64_t)seed, (uint64_t)epoch, (uint64_t)k, (uint64_t)v);
+            vkc_augment_view_box(aug, &rng, h, w, &box);
+            if (vkc_augment_view_image_u8(aug, &img, &box, &rng, view)) {
+                fprintf(stderr, "vkclr augment: %s\n", vkc_error());
+                goto done;
+            }
             blit(grid, grid_w, C, view, vh, vw, (int)zoom, top, GAP + (v + 1) * (cell_w + GAP));
         }
     }
@@ -134,11 +152,12 @@ int cmd_augment(int argc, char **argv)
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
     }
-    printf("%s: %ld %s images (%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name, ds.height,
-           ds.width, C, preset, grid_w, grid_h);
+    printf("%s: %ld %s images (%s%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name,
+           ds.mixed_sizes ? "mixed sizes, shown at " : "", ds.height, ds.width, C, preset, grid_w, grid_h);
     rc = 0;
 done:
     vkc_augmenter_destroy(aug);
+    vkc_decoder_destroy(decoder);
     free(grid);
     free(original);
     free(view);

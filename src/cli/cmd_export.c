@@ -20,7 +20,8 @@ static void usage(FILE *out)
             "  --features OUT.npy    feature file\n"
             "  --labels FILE.npy     label file (default: OUT.npy with .npy replaced by .labels.npy)\n"
             "  --manifest FILE.json  manifest (default: OUT.npy with .npy replaced by .export.json)\n"
-            "  --split train|test    which split (test)\n"
+            "  --split S             train, test, or unlabeled (images without labels: images:DIR, STL-10's\n"
+            "                        unlabeled_X.bin; their labels are -1) (test)\n"
             "  --label-dtype T       int64 or uint8 (int64)\n"
             "  --pixels              raw pixels / 255\n"
             "  --checkpoint PATH     encoder from a vkclr train checkpoint\n"
@@ -70,8 +71,13 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
         return 2;
     }
-    if (strcmp(split_name, "train") && strcmp(split_name, "test")) {
-        fprintf(stderr, "vkclr export: --split: '%s' is not train or test\n", split_name);
+    if (strcmp(split_name, "train") && strcmp(split_name, "test") && strcmp(split_name, "unlabeled")) {
+        fprintf(stderr, "vkclr export: --split: '%s' is not train, test or unlabeled\n", split_name);
+        return 2;
+    }
+    bool unlabeled = !strcmp(split_name, "unlabeled");
+    if (unlabeled && !strcmp(dtype, "uint8")) {
+        fprintf(stderr, "vkclr export: --split unlabeled has the label -1 for every image: --label-dtype int64\n");
         return 2;
     }
     VkcNpyType ltype;
@@ -94,25 +100,29 @@ int cmd_export(int argc, char **argv)
         return 2;
     }
     Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
-                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
+                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .stem = enc.model.stem, .width = (uint32_t)enc.model.width,
                   .seed = enc.seed, .precision = enc.precision};
 
     char spec[512];
     const char *data;
-    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
+    int channels;
+    if (source_data(given.set[arg_option_index("--eval-data")] ? enc.eval_data : NULL,
+                    given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, unlabeled == false, spec, sizeof spec,
+                    &data,
+                    &channels)) {
         fprintf(stderr, "vkclr export: --checkpoint %s: %s\n", checkpoint, vkc_error());
         return 1;
     }
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
+    if (source_load(&enc, data, channels, &ds)) {
+        fprintf(stderr, "vkclr export: %s\n", vkc_error());
         return 1;
     }
-    const VkcSplit *split = !strcmp(split_name, "train") ? &ds.train : &ds.test;
+    const VkcSplit *split = unlabeled ? &ds.unlabeled : !strcmp(split_name, "train") ? &ds.train : &ds.test;
     if (split->n == 0) {
-        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
-                data ? data : "fashion-mnist");
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export%s\n", split_name,
+                data ? data : "fashion-mnist",
+                !unlabeled && ds.unlabeled.n ? " (its images have no labels: --split unlabeled)" : "");
         vkc_dataset_free(&ds);
         return 1;
     }
@@ -145,7 +155,7 @@ int cmd_export(int argc, char **argv)
     }
     if (vkc_features_download(&ctx, &f, 0, f.n, feat)) goto done;
     for (uint32_t i = 0; i < f.n; i++) {
-        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels[i];
+        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels ? split->labels[i] : -1;
         else ((uint8_t *)lab)[i] = (uint8_t)split->labels[i];
     }
     /* What the features are, for the manifest. */

@@ -211,7 +211,7 @@ int cmd_probe(int argc, char **argv)
     }
     if (pixels) sources[nsources++] = (Source){.kind = SOURCE_PIXELS};
     if (random_init)
-        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder,
+        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder, .stem = enc.model.stem,
                                        .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
     /* A checkpoint comes with the random initialisation of its own run (same encoder, width,
      * seed, input preparation): what training bought is the difference. */
@@ -239,14 +239,16 @@ int cmd_probe(int argc, char **argv)
 
     char spec[512];
     const char *data;
-    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
+    int channels;
+    if (source_data(given.set[arg_option_index("--eval-data")] ? enc.eval_data : NULL,
+                    given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, true, spec, sizeof spec, &data,
+                    &channels)) {
         fprintf(stderr, "vkclr probe: --checkpoint %s: %s\n", checkpoint, vkc_error());
         return 1;
     }
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
+    if (source_load(&enc, data, channels, &ds)) {
+        fprintf(stderr, "vkclr probe: %s\n", vkc_error());
         return 1;
     }
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;

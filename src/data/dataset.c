@@ -38,6 +38,16 @@ static int load_folder(VkcDataset *ds, const char *dir, const char *spec, const 
     (void)spec;
     return data_load_folder(ds, dir, lim);
 }
+static int load_images(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_images(ds, dir, lim);
+}
+static int load_stl10(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_stl10(ds, dir, lim);
+}
 
 /* kind, what follows the colon, reader */
 static const struct {
@@ -50,6 +60,8 @@ static const struct {
     {"cifar10", "DIR", load_cifar10},
     {"cifar100", "DIR", load_cifar100},
     {"folder", "DIR", load_folder},
+    {"images", "DIR", load_images},
+    {"stl10", "DIR", load_stl10},
     {"synthetic", "HxWxC[:N[:SEED]]", vkc_dataset_load_synthetic},
 };
 #define NREADERS (sizeof readers / sizeof readers[0])

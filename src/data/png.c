@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-int vkc_png_open(const char *path, png_image *image)
+static int png_open(const char *path, png_image *image)
 {
     memset(image, 0, sizeof *image);
     image->version = PNG_IMAGE_VERSION;
@@ -20,14 +20,10 @@ int vkc_png_open(const char *path, png_image *image)
 
 int vkc_png_read(const char *path, int channels, uint8_t **pixels, int *height, int *width)
 {
-    return data_png_read(path, channels, VKC_DATA_MAX_IMAGE_PIXELS, pixels, height, width);
-}
-
-int data_png_read(const char *path, int channels, uint64_t max_pixels, uint8_t **pixels, int *height, int *width)
-{
+    uint64_t max_pixels = VKC_DATA_MAX_IMAGE_PIXELS;
     *pixels = NULL;
     png_image image;
-    if (vkc_png_open(path, &image)) return VKC_ERR;
+    if (png_open(path, &image)) return VKC_ERR;
     if (image.width > 65536 || image.height > 65536) {
         png_image_free(&image);
         return vkc_fail("%s: %ux%u is too large", path, image.width, image.height);

@@ -7,6 +7,29 @@
 #include "vkclr/augment.h"
 #include "vkclr/train.h"
 
+/* The data of a run (data.c). */
+/* --data into ds and, when given, --eval-data into eval_own (converted to ds's channels);
+ * *eval: the labelled data of the probe and kNN (eval_own, or ds). */
+int train_data_load(const VkcTrainConfig *c, VkcDataset *ds, VkcDataset *eval_own, const VkcDataset **eval);
+/* The views (--image-size or the data's size), the preset and augmentation, and the model's
+ * input shape and stem from them; resume_file (NULL: a new run) must have the same shape. */
+int train_data_views(VkcTrainConfig *c, const VkcDataset *ds, VkcAugmentConfig *aug, const char *resume_file);
+
+/* The data, evaluation data, views and files left out, as the start of a run prints them. */
+void train_data_print(const VkcTrainConfig *c, const VkcDataset *ds, const VkcDataset *eval,
+                      const VkcAugmentConfig *aug, int skipped);
+
+/* Files --skip-bad left out: those the index refused, listed in OUT/skipped-files.txt when the
+ * outputs open, and those that failed to decode during training, added as they come (the
+ * producer's on_bad). */
+typedef struct {
+    char path[1100];
+    int count;         /* listed */
+    int at_decode;     /* of them, found while training */
+} TrainSkipped;
+int train_skipped_open(TrainSkipped *s, const char *out, const VkcDataset *ds, const VkcDataset *eval);
+void train_skipped_add(void *user, const char *message);
+
 /* Evaluation of an encoder (evaluate.c): -1 marks figures not computed. */
 typedef struct {
     uint32_t train_images, test_images;

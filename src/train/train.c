@@ -204,6 +204,9 @@ typedef struct {
     const char *resume_dir;
     bool lead;              /* rank 0: prints and writes the output directory */
     VkcDataset ds, train_ds; /* train_ds: ds with the training split cut to --limit */
+    VkcDataset eval_ds;      /* --eval-data, when given */
+    const VkcDataset *eval;  /* the probe's and kNN's data: &eval_ds or &ds */
+    TrainSkipped skipped;    /* --skip-bad: the files left out */
     VkcAugmentConfig aug;
     VkcContext ctx;
     VkcArena dev, host;
@@ -269,6 +272,7 @@ static void run_destroy(Run *r)
     vkc_arena_destroy(&r->dev);
     vkc_context_destroy(&r->ctx);
     vkc_dataset_free(&r->ds);
+    vkc_dataset_free(&r->eval_ds);
 }
 
 /* More than one rank: a failure on this rank alone (a lost device, a failed write, a collective
@@ -321,30 +325,18 @@ static int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_
 
 /* ---------------------------------------------------------------- 2. set-up */
 
-/* The data and the augmentation; the model's input shape is the views'. */
+/* The data and the augmentation; the model's input shape is the views' (data.c). */
 static int setup_data(Run *r)
 {
     VkcTrainConfig *c = &r->cfg;
-    VkcDataLimits lim = vkc_config_data_limits(c);
-    if (vkc_dataset_load_limited(&r->ds, c->data, &lim)) return VKC_ERR;
+    if (train_data_load(c, &r->ds, &r->eval_ds, &r->eval)) return VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
-    if (r->train_ds.train.n < (int64_t)c->batch * c->ranks)
+    int n = vkc_dataset_ssl_count(&r->train_ds);
+    if (n < (int64_t)c->batch * c->ranks)
         return vkc_fail("--batch %d x %d ranks is larger than the %d training images (--limit %d)", c->batch, c->ranks,
-                        r->train_ds.train.n, c->limit);
-    if (!c->preset[0]) snprintf(c->preset, sizeof c->preset, "%s", vkc_augment_default_preset(&r->ds));
-    if (vkc_augment_preset(c->preset, &r->aug) || (c->aug[0] && vkc_augment_set(&r->aug, c->aug)) ||
-        vkc_augment_check(&r->aug, r->ds.channels))
-        return vkc_fail_context("--preset/--aug");
-    int vh = r->aug.out_height ? r->aug.out_height : r->ds.height;
-    int vw = r->aug.out_width ? r->aug.out_width : r->ds.width;
-    if (r->resume_file[0] && (c->model.channels != r->ds.channels || c->model.height != vh || c->model.width_px != vw))
-        return vkc_fail("%s was trained on %dx%dx%d images, the data gives %dx%dx%d", r->resume_file, c->model.height,
-                        c->model.width_px, c->model.channels, vh, vw, r->ds.channels);
-    c->model.channels = r->ds.channels;
-    c->model.height = vh;
-    c->model.width_px = vw;
-    return vkc_model_check(&c->model);
+                        n, c->limit);
+    return train_data_views(c, &r->ds, &r->aug, r->resume_file[0] ? r->resume_file : NULL);
 }
 
 /* The device, the kernels, the model, the loss (over every rank's embeddings: global
@@ -496,7 +488,9 @@ static int start_producer(Run *r)
 {
     VkcTrainConfig *c = &r->cfg;
     VkcProducerOptions popt = {.batch = c->batch, .threads = c->threads, .slots = 2, .seed = c->seed,
-                               .first_step = r->start, .rank = c->dist.rank, .ranks = c->ranks};
+                               .first_step = r->start, .rank = c->dist.rank, .ranks = c->ranks,
+                               .skip_bad = c->skip_bad, .on_bad = r->lead ? train_skipped_add : NULL,
+                               .on_bad_user = &r->skipped};
     void *slots[2] = {r->slot[0].mapped, r->slot[1].mapped};
     popt.slot_memory = slots;
     r->spe = 0;
@@ -631,7 +625,7 @@ static int open_outputs(Run *r)
     snprintf(path, sizeof path, "%s/config.json", c->out);
     int rc = vkc_write_text_atomic(path, text);
     free(text);
-    if (rc) return VKC_ERR;
+    if (rc || train_skipped_open(&r->skipped, c->out, &r->ds, r->eval)) return VKC_ERR;
     snprintf(path, sizeof path, "%s/metrics.jsonl", c->out);
     if (r->start && keep_metrics_until(path, r->start)) return VKC_ERR;
     r->metrics_file = fopen(path, r->start ? "a" : "w");
@@ -647,7 +641,8 @@ static void print_start(const Run *r)
     printf("%s %s width %d (%llu parameters, %d features), batch %d (%d views), %d training images, %lld "
            "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)c->model.encoder), c->model.width,
-           (unsigned long long)vkc_model_param_count(&r->model), r->model.features, r->gbatch, 2 * r->gbatch, r->train_ds.train.n,
+           (unsigned long long)vkc_model_param_count(&r->model), r->model.features, r->gbatch, 2 * r->gbatch,
+           vkc_dataset_ssl_count(&r->train_ds),
            (long long)r->spe, c->epochs, vkc_name_of(vkc_optim_names, (int)c->optimizer), c->lr, r->peak,
            vkc_loss_kind_name(c->loss), c->model.loss_logz ? " (learned log Z)" : "",
            vkc_dtype_name(c->model.act_dtype));
@@ -658,9 +653,7 @@ static void print_start(const Run *r)
            r->res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0, r->host.allocated / 1048576.0);
     if (r->start)
         printf("resuming %s at step %lld (epoch %lld)\n", c->out, (long long)r->start, (long long)(r->start / r->spe));
-    if (!r->ds.test.n && (c->knn_k > 0 || c->probe_epochs > 0))
-        printf("note: --data %s has no test images: the kNN monitor and the final linear probe and kNN are skipped "
-               "(results.json says so)\n", c->data);
+    train_data_print(c, &r->ds, r->eval, &r->aug, r->skipped.count);
     fflush(stdout);
 }
 
@@ -762,7 +755,7 @@ static int knn_monitor(Run *r, int64_t done)
 {
     const VkcTrainConfig *c = &r->cfg;
     TrainEval mon;
-    if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, false, &mon)) return VKC_ERR;
+    if (train_evaluate(&r->model, &r->k.gemm, &r->aug, r->eval, c, false, &mon)) return VKC_ERR;
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "step", (double)done);
     cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
@@ -980,6 +973,10 @@ static void print_end(const Run *r, int64_t done)
            "augmentation before %lld of them (%.3f s)\n",
            (long long)(done - r->start), res->seconds, res->images_per_second, 2 * res->images_per_second,
            (long long)res->gpu_waits, res->gpu_wait_seconds);
+    if (r->skipped.at_decode)
+        printf("--skip-bad: %d file%s failed to decode while training and %s replaced by the next image (listed in "
+               "%s)\n", r->skipped.at_decode, r->skipped.at_decode == 1 ? "" : "s",
+               r->skipped.at_decode == 1 ? "was" : "were", r->skipped.path);
     if (c->ranks > 1)
         printf("communication: %.1f s in collectives (%.1f%% of the run), per step and rank %.1f KiB gradients, "
                "%.1f KiB embeddings, %.1f KiB batch-norm sums\n",
@@ -1016,6 +1013,7 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     train_evaluate_json(ev, j);
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
     cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
+    cJSON_AddNumberToObject(j, "skipped_files", r->skipped.count);
     cJSON_AddNumberToObject(j, "ranks", c->ranks);
     cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
     cJSON_AddNumberToObject(j, "comm_seconds", res->comm_seconds);
@@ -1090,13 +1088,14 @@ static int finish_run(Run *r, int64_t done, double t0)
     if (done < r->total)
         snprintf(evaluation, sizeof evaluation, "not yet: stopped after epoch %lld of %d (--stop-after)",
                  (long long)(done / r->spe), c->epochs);
-    else if (!r->ds.test.n)
-        snprintf(evaluation, sizeof evaluation, "skipped: --data %.600s has no test images", c->data);
+    else if (!r->eval->test.n)
+        snprintf(evaluation, sizeof evaluation, "skipped: --%s %.600s has no test images",
+                 r->eval == &r->ds ? "data" : "eval-data", r->eval == &r->ds ? c->data : c->eval_data);
     else if (c->knn_k == 0 && c->probe_epochs == 0)
         snprintf(evaluation, sizeof evaluation, "skipped: --probe-epochs 0 and --knn-k 0");
     else snprintf(evaluation, sizeof evaluation, "done");
     if (r->lead && done == r->total) {
-        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) {
+        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, r->eval, c, true, &ev)) {
             if (!vkc_interrupt_pending()) return VKC_ERR;
             res->interrupted = true;
             if (!c->quiet)
