@@ -106,7 +106,7 @@ static void test_images_with_eval_data(void **state)
     expect_output("48 unlabeled");
     expect_output("mixed sizes");
     expect_output("views 16x16");
-    expect_output("decoded per batch");
+    expect_output("indexed, decoded per batch");
     expect_output("evaluation data: folder:");
     char run_dir[300];
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);

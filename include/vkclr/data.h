@@ -62,6 +62,7 @@ typedef struct {
     uint64_t max_image_pixels; /* a collection: the limit its decoders apply again */
     int nskipped;       /* with skip_bad: files left out, and why ("PATH: reason") */
     char **skipped;
+    double load_seconds; /* what vkc_dataset_load took (reading, or indexing a collection) */
 } VkcDataset;
 #define VKC_DEFAULT_VIEW_MAX 224
 

@@ -1,5 +1,6 @@
 /* --data specs: one row per reader. */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -75,7 +76,7 @@ static void list_specs(char *buf, size_t size)
 
 int vkc_dataset_load(VkcDataset *ds, const char *spec) { return vkc_dataset_load_limited(ds, spec, NULL); }
 
-int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
+static int load(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 {
     memset(ds, 0, sizeof *ds);
     if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "", lim);
@@ -88,4 +89,14 @@ int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimi
         if (kind_len == strlen(readers[i].kind) && !strncmp(spec, readers[i].kind, kind_len))
             return readers[i].load(ds, colon + 1, spec, lim);
     return vkc_fail("--data '%s': unknown reader '%.*s' (expected one of %s)", spec, (int)kind_len, spec, specs);
+}
+
+int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = load(ds, spec, lim);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == VKC_OK) ds->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return rc;
 }

@@ -97,9 +97,9 @@ void train_data_print(const VkcTrainConfig *c, const VkcDataset *ds, const VkcDa
 {
     char what[256];
     describe(ds, what, sizeof what);
-    printf("data: %s (%s%s), views %dx%d (preset %s)\n", c->data, what,
-           vkc_dataset_is_collection(ds) ? ", decoded per batch" : ", in memory", aug->out_height, aug->out_width,
-           c->preset);
+    printf("data: %s (%s, %s in %.1f s), views %dx%d (preset %s)\n", c->data, what,
+           vkc_dataset_is_collection(ds) ? "indexed, decoded per batch" : "read into memory", ds->load_seconds,
+           aug->out_height, aug->out_width, c->preset);
     if (eval != ds) {
         describe(eval, what, sizeof what);
         printf("evaluation data: %s (%s)\n", c->eval_data, what);

@@ -1014,6 +1014,7 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
     cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
     cJSON_AddNumberToObject(j, "skipped_files", r->skipped.count);
+    cJSON_AddNumberToObject(j, "data_load_seconds", r->ds.load_seconds);
     cJSON_AddNumberToObject(j, "ranks", c->ranks);
     cJSON_AddBoolToObject(j, "sync_bn", c->sync_bn == 1);
     cJSON_AddNumberToObject(j, "comm_seconds", res->comm_seconds);
