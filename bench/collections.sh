@@ -59,10 +59,10 @@ index() {
     echo "| files indexed | indexing (s) | trained on | peak RSS (MiB) | GPU waits for data | images/s |"
     echo "|---:|---:|---|---:|---:|---:|"
     for set in photos-96-10k photos-96-100k; do
-        "$VKCLR" train --data "images:$DATA/$set" --image-size 96 --limit 4096 --epochs 1 --probe-epochs 0 \
+        "$VKCLR" train --data "images:$DATA/$set" --image-size 96 --batch 64 --limit 4096 --epochs 1 --probe-epochs 0 \
             --knn-k 0 --quiet --force --out "$OUT/$set" >"$OUT/$set.log" 2>&1
         r="$OUT/$set/results.json"
-        echo "| $(ls -RL "$DATA/$set" | grep -c jpg) | $(field "$r" data_load_seconds) | 4096 images, 1 epoch (--limit 4096) | $(($(field "$r" peak_host_rss_kib | cut -d. -f1) / 1024)) | $(field "$r" gpu_waits_for_augmentation) | $(field "$r" images_per_s) |"
+        echo "| $(ls -RL "$DATA/$set" | grep -c jpg) | $(field "$r" data_load_seconds) | 4096 images, 1 epoch, batch 64 (--limit 4096) | $(($(field "$r" peak_host_rss_kib | cut -d. -f1) / 1024)) | $(field "$r" gpu_waits_for_augmentation) | $(field "$r" images_per_s) |"
     done
 }
 

@@ -4,8 +4,9 @@
     /usr/bin/python3 bench/make_jpeg_sets.py fashion-mnist OUT [--min 28] [--max 64] [--quality 90]
         Fashion-MNIST as JPEG files of mixed sizes: OUT/train/<label>/NNNNN.jpg (60 000) and
         OUT/test/<label>/NNNNN.jpg (10 000), gray, each image resized (bicubic) to its own
-        random width and height in [--min, --max] (so aspect ratios change too), labels 0..9 as
-        folder names. Train on it with --data images:OUT/train (the class folders are then just
+        random size: a width in [--min, --max] and an aspect ratio (height / width) log-uniform in
+        [3/4, 4/3], as photographs of one thing at different resolutions; labels 0..9 as folder
+        names. Train on it with --data images:OUT/train (the class folders are then just
         nested folders: no labels), probe with --eval-data folder:OUT.
     /usr/bin/python3 bench/make_jpeg_sets.py photos OUT --size WxH [--count N] [--quality 90]
         N (default 1000) photo-like RGB JPEG files of W x H (4:2:0, Pillow's default), in
@@ -49,14 +50,15 @@ def fashion_mnist(a):
         labels = read_idx(find(a.fashion_mnist, f"{stem}-labels-idx1-ubyte"))
         for k in range(10):
             os.makedirs(os.path.join(a.out, split, str(k)), exist_ok=True)
-        sizes = rng.integers(a.min, a.max + 1, size=(len(images), 2))
+        widths = rng.integers(a.min, a.max + 1, size=len(images))
+        aspects = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3), size=len(images)))
         for i, (img, label) in enumerate(zip(images, labels)):
-            w, h = (int(v) for v in sizes[i])
+            w, h = int(widths[i]), max(a.min, int(round(widths[i] * aspects[i])))
             im = Image.fromarray(img, "L")
             if (w, h) != im.size:
                 im = im.resize((w, h), Image.BICUBIC)
             im.save(os.path.join(a.out, split, str(int(label)), f"{i:05d}.jpg"), quality=a.quality)
-        print(f"{a.out}/{split}: {len(images)} gray JPEG files of {a.min}..{a.max} x {a.min}..{a.max} px")
+        print(f"{a.out}/{split}: {len(images)} gray JPEG files, widths {a.min}..{a.max} px, aspect 3/4..4/3")
 
 
 def photo(rng, w, h):

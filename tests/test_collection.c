@@ -237,7 +237,7 @@ static void test_folder_jpeg_mixed(void **state)
     assert_int_equal(ds.train.n, 4), assert_int_equal(ds.test.n, 1);
     assert_int_equal(ds.channels, 3);
     assert_int_equal(ds.nclasses, 2);
-    int32_t labels[4] = {0, 0, 1, 1};
+    int32_t labels[4] = {0, 1, 0, 1}; /* the classes interleaved */
     assert_memory_equal(ds.train.labels, labels, sizeof labels);
     assert_int_equal(ds.test.labels[0], 1);
     VkcDecoder *d;

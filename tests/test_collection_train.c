@@ -136,6 +136,9 @@ static void test_images_with_eval_data(void **state)
     run(1, "export --checkpoint %s --data images:%s/photos --split test --features %s/x.npy", run_dir, dir, dir);
     expect_output("--split unlabeled");
     run(1, "probe --checkpoint %s --data images:%s/photos --quiet", run_dir, dir);
+    /* the views of a collection's images, as a picture */
+    run(0, "augment --data images:%s/photos --aug size=16x16 --count 4 --out %s/views.png", dir, dir);
+    expect_output("mixed sizes, shown at 16x16x1");
     /* without --eval-data, a run on unlabeled images says why it has no evaluation */
     run(0, "train --data images:%s/photos --image-size 16 --width 2 --batch 8 --epochs 1 --out %s/run2", dir, dir);
     expect_output("--eval-data SPEC");

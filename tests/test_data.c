@@ -409,17 +409,18 @@ static void test_folder_gray_formats(void **state)
     assert_int_equal(ds.train.n, 4);
     assert_int_equal(ds.test.n, 1);
     assert_int_equal(ds.unlabeled.n, 0);
-    int32_t labels[4] = {0, 0, 0, 1};
+    /* the classes interleaved in proportion: a at 1/6, 3/6, 5/6 of the split, b at 1/2 */
+    int32_t labels[4] = {0, 0, 1, 0};
     assert_memory_equal(ds.train.labels, labels, sizeof labels);
     assert_memory_equal(image_of(&ds, &ds.train, 0), gray8, 16);
     for (int p = 0; p < 16; p++) {
         assert_int_equal(image_of(&ds, &ds.train, 1)[p], 200);          /* 16 -> 8 bits */
-        assert_int_equal(image_of(&ds, &ds.train, 2)[p], p < 8 ? 180 : 0); /* alpha onto black */
+        assert_int_equal(image_of(&ds, &ds.train, 3)[p], p < 8 ? 180 : 0); /* alpha onto black */
     }
     int h, w;
-    vkc_image_size(&ds, &ds.train, 3, &h, &w); /* images keep their own size */
+    vkc_image_size(&ds, &ds.train, 2, &h, &w); /* images keep their own size */
     assert_int_equal(h, 8), assert_int_equal(w, 8);
-    for (int p = 0; p < 64; p++) assert_int_equal(image_of(&ds, &ds.train, 3)[p], 77);
+    for (int p = 0; p < 64; p++) assert_int_equal(image_of(&ds, &ds.train, 2)[p], 77);
     assert_int_equal(ds.test.labels[0], 1);
     vkc_dataset_free(&ds);
     fixture_cleanup(dir);
@@ -448,14 +449,17 @@ static void test_folder_color_formats(void **state)
     assert_int_equal(ds.channels, 3);
     assert_int_equal(ds.train.n, 5);
     assert_int_equal(ds.test.n, 0);  /* no test folder */
+    /* interleaved: dog/0 (at 1/6), cat/0 (1/4), dog/1 (1/2), cat/1 (3/4), dog/2 (5/6) */
+    int32_t labels[5] = {1, 0, 1, 0, 1};
+    assert_memory_equal(ds.train.labels, labels, sizeof labels);
     const uint8_t *im;
-    im = image_of(&ds, &ds.train, 0);
-    assert_int_equal(im[0], 10), assert_int_equal(im[1], 20), assert_int_equal(im[2], 30);
     im = image_of(&ds, &ds.train, 1);
-    assert_int_equal(im[0], 250), assert_int_equal(im[1], 100), assert_int_equal(im[2], 0);
-    im = image_of(&ds, &ds.train, 2);  /* palette: pixel 0 red, pixel 1 blue */
-    assert_int_equal(im[0], 255), assert_int_equal(im[2], 0), assert_int_equal(im[3], 0), assert_int_equal(im[5], 255);
+    assert_int_equal(im[0], 10), assert_int_equal(im[1], 20), assert_int_equal(im[2], 30);
     im = image_of(&ds, &ds.train, 3);
+    assert_int_equal(im[0], 250), assert_int_equal(im[1], 100), assert_int_equal(im[2], 0);
+    im = image_of(&ds, &ds.train, 0);  /* palette: pixel 0 red, pixel 1 blue */
+    assert_int_equal(im[0], 255), assert_int_equal(im[2], 0), assert_int_equal(im[3], 0), assert_int_equal(im[5], 255);
+    im = image_of(&ds, &ds.train, 2);
     assert_int_equal(im[0], 60), assert_int_equal(im[1], 120), assert_int_equal(im[2], 180);
     im = image_of(&ds, &ds.train, 4);  /* gray 3x3 -> RGB 3x3 */
     for (int i = 0; i < 9 * 3; i++) assert_int_equal(im[i], 90);
@@ -503,7 +507,7 @@ static void test_folder_bad_input(void **state)
     VkcDecoder *dec;
     LOAD_OK(vkc_decoder_create(&dec));
     VkcImage img;
-    ASSERT_ERROR_MENTIONS(vkc_decode_image(dec, &ds, &ds.train, 1, 1, &img), "train/a/1.png");
+    ASSERT_ERROR_MENTIONS(vkc_decode_image(dec, &ds, &ds.train, 2, 1, &img), "train/a/1.png"); /* a/0, empty/0, a/1 */
     vkc_decoder_destroy(dec);
     vkc_dataset_free(&ds);
     remove(fixture_path(dir, "train/a/1.png"));
@@ -512,7 +516,10 @@ static void test_folder_bad_input(void **state)
     fixture_png_gray(dir, "train/a/sub/deeper/2.png", 4, 4, 1);
     LOAD_OK(vkc_dataset_load_folder(&ds, dir));
     assert_int_equal(ds.train.n, 3);
-    assert_int_equal(ds.train.labels[1], 0);
+    char origin[512];
+    vkc_image_origin(&ds, &ds.train, 2, origin, sizeof origin);
+    assert_non_null(strstr(origin, "train/a/sub/deeper/2.png"));
+    assert_int_equal(ds.train.labels[2], 0);
     vkc_dataset_free(&ds);
 
     /* a test class that training does not have */

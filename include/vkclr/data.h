@@ -104,8 +104,10 @@ int vkc_dataset_load_cifar10(VkcDataset *ds, const char *dir);
 int vkc_dataset_load_cifar100(VkcDataset *ds, const char *dir);
 /* Class folders of JPEG and PNG files (a collection). Classes are the sub-folders of DIR/train
  * in byte order of their names; DIR/test is optional (empty test split if absent) but may only
- * use classes that train has. Images keep their sizes. The dataset is gray if every image is
- * gray (or gray+alpha), else RGB. PNG alpha is composited onto black; 16-bit samples are
+ * use classes that train has. Images keep their sizes. The classes are interleaved in each split
+ * in proportion to their sizes (the first images of a split are a sample of every class; within
+ * a class, the order of the file names). The dataset is gray if every image is gray (or
+ * gray+alpha), else RGB. PNG alpha is composited onto black; 16-bit samples are
  * scaled to 8 bits; CMYK JPEGs are converted to RGB. */
 int vkc_dataset_load_folder(VkcDataset *ds, const char *dir);
 

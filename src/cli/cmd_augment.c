@@ -153,7 +153,8 @@ int cmd_augment(int argc, char **argv)
         goto done;
     }
     printf("%s: %ld %s images (%s%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name,
-           ds.mixed_sizes ? "mixed sizes, shown at " : "", ds.height, ds.width, C, preset, grid_w, grid_h);
+           ds.mixed_sizes ? "mixed sizes, shown at " : "", ds.mixed_sizes ? vh : ds.height, ds.mixed_sizes ? vw : ds.width,
+           C, preset, grid_w, grid_h);
     rc = 0;
 done:
     vkc_augmenter_destroy(aug);

@@ -7,7 +7,8 @@
  * symbolic links but refuses one that leads back to a folder it is inside (a loop), and reads
  * every file's header: format, size, colour. Nothing is decoded. Every other non-hidden file is
  * expected to be an image: one that is not (a text file, an empty or truncated image) fails the
- * load naming it, or with --skip-bad is left out and listed. */
+ * load naming it, or with --skip-bad is left out and listed. A folder: split's classes are then
+ * interleaved (interleave_classes), so its first images are a sample of every class. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -297,6 +298,48 @@ done:
 
 /* ---------------------------------------------------------------- folder:DIR */
 
+typedef struct {
+    double key;
+    int32_t index;
+} Interleave;
+
+static int compare_interleave(const void *a, const void *b)
+{
+    const Interleave *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->index - y->index;
+}
+
+/* Walking gives the images class by class; interleave the classes in proportion to their
+ * sizes (the k-th of a class of n sits at (k + 0.5) / n of the way), so that the first images
+ * of a split (what --limit, --probe-limit and the kNN bank take) are a fair sample of every
+ * class. Deterministic: ties go to the earlier class. */
+static int interleave_classes(DataRefs *r, int nclasses)
+{
+    if (r->n < 2) return VKC_OK;
+    int *size = calloc((size_t)nclasses, sizeof *size), *seen = calloc((size_t)nclasses, sizeof *seen);
+    Interleave *order = malloc((size_t)r->n * sizeof *order);
+    VkcImageRef *refs = malloc((size_t)r->n * sizeof *refs);
+    int32_t *labels = malloc((size_t)r->n * sizeof *labels);
+    int rc = VKC_OK;
+    if (!size || !seen || !order || !refs || !labels) {
+        rc = vkc_fail("out of memory indexing images");
+        goto done;
+    }
+    for (int i = 0; i < r->n; i++) size[r->labels[i]]++;
+    for (int i = 0; i < r->n; i++) {
+        int c = r->labels[i];
+        order[i] = (Interleave){.key = (seen[c]++ + 0.5) / size[c], .index = i};
+    }
+    qsort(order, (size_t)r->n, sizeof *order, compare_interleave);
+    for (int i = 0; i < r->n; i++) refs[i] = r->refs[order[i].index], labels[i] = r->labels[order[i].index];
+    memcpy(r->refs, refs, (size_t)r->n * sizeof *refs);
+    memcpy(r->labels, labels, (size_t)r->n * sizeof *labels);
+done:
+    free(size), free(seen), free(order), free(refs), free(labels);
+    return rc;
+}
+
 /* One split: the images below split_dir/<class>/ for every class folder; classes not in
  * `classes` (the training split's) are an error. */
 static int folder_split(Walk *w, DataJpeg *j, const char *split_dir, char **classes, int nclasses, DataRefs *refs,
@@ -356,8 +399,12 @@ int data_load_folder(VkcDataset *ds, const char *dir, const VkcDataLimits *limit
         if (data_path(path, train_dir, names[k])) goto done;
         if (data_is_dir(path)) classes[nclasses++] = names[k];
     }
-    if (folder_split(&w, j, train_dir, classes, nclasses, &train, &any_color)) goto done;
-    if (data_is_dir(test_dir) && folder_split(&w, j, test_dir, classes, nclasses, &test, &any_color)) goto done;
+    if (folder_split(&w, j, train_dir, classes, nclasses, &train, &any_color) ||
+        interleave_classes(&train, nclasses))
+        goto done;
+    if (data_is_dir(test_dir) &&
+        (folder_split(&w, j, test_dir, classes, nclasses, &test, &any_color) || interleave_classes(&test, nclasses)))
+        goto done;
     data_refs_to_split(&train, &ds->train);
     data_refs_to_split(&test, &ds->test);
     if (!ds->test.labels && !(ds->test.labels = calloc(1, sizeof *ds->test.labels))) goto done;
