@@ -44,7 +44,8 @@ int data_refs_push(DataRefs *r, const VkcImageRef *ref, bool labeled, int32_t la
 void data_refs_to_split(DataRefs *r, VkcSplit *split)
 {
     split->n = r->n;
-    split->refs = r->refs ? r->refs : calloc(1, sizeof *r->refs); /* an empty split still has refs */
+    /* an empty split of a collection still has refs (NULL only if out of memory) */
+    split->refs = r->refs ? r->refs : calloc(1, sizeof *r->refs);
     split->labels = r->labels;
     split->pixels = NULL;
     memset(r, 0, sizeof *r);
@@ -275,15 +276,12 @@ int data_load_images(VkcDataset *ds, const char *dir, const VkcDataLimits *limit
         goto done;
     }
     data_refs_to_split(&refs, &ds->unlabeled);
+    DataRefs none = {0};
+    data_refs_to_split(&none, &ds->train);
+    data_refs_to_split(&none, &ds->test);
     ds->max_image_pixels = lim.max_image_pixels;
-    if (data_collection_finish(ds, &pool, any_color, "images")) goto done;
-    ds->train.refs = calloc(1, sizeof *ds->train.refs);
-    ds->test.refs = calloc(1, sizeof *ds->test.refs);
-    if (!ds->train.refs || !ds->test.refs) {
-        vkc_fail("out of memory");
-        goto done;
-    }
-    rc = VKC_OK;
+    if (!ds->train.refs || !ds->test.refs) vkc_fail("out of memory");
+    else if (!data_collection_finish(ds, &pool, any_color, "images")) rc = VKC_OK;
 done:
     data_jpeg_destroy(j);
     free(w.files);

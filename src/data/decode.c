@@ -1,9 +1,8 @@
-/* A collection's images: reading a file's header for the index (data_probe_image), and decoding
- * one image when it is needed (VkcDecoder, one per thread: it keeps its buffers, its JPEG
+/* A collection's images: reading a file's header for the index (data_probe_image: JPEG or PNG
+ * by its first bytes, jpeg.c and png.c read the rest), and decoding one image when it is needed (VkcDecoder, one per thread: it keeps its buffers, its JPEG
  * decoder and the file of STL-10 records it read last open between images). */
 #include <errno.h>
 #include <fcntl.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -96,34 +95,6 @@ bool data_find_after(FILE *f, uint64_t from, uint64_t size, const uint8_t *patte
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
-static int png_probe(FILE *f, const char *path, uint64_t size, uint64_t max_pixels, int *height, int *width,
-                     bool *color)
-{
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_stdio(&image, f)) {
-        int rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "cannot read PNG");
-        png_image_free(&image);
-        return rc;
-    }
-    uint32_t w = image.width, h = image.height;
-    *color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
-    png_image_free(&image);
-    if (w == 0 || h == 0) return vkc_fail("%s: %ux%u: an image without pixels", path, w, h);
-    if ((uint64_t)w * h > max_pixels || w > 65536 || h > 65536)
-        return vkc_fail("%s: %ux%u is %llu pixels, more than --max-image-pixels %llu (a decompression bomb? raise the "
-                        "limit to read it)",
-                        path, w, h, (unsigned long long)w * h, (unsigned long long)max_pixels);
-    /* the IEND chunk: its type and its CRC, which every PNG ends with */
-    static const uint8_t iend[8] = {'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
-    if (!data_find_after(f, 8, size, iend, sizeof iend))
-        return vkc_fail("%s: truncated PNG (it has no IEND chunk)", path);
-    *height = (int)h;
-    *width = (int)w;
-    return VKC_OK;
-}
-
 int data_probe_image(DataJpeg *j, const char *path, uint64_t max_pixels, VkcImageRef *ref, bool *color)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block: fstat refuses it */
@@ -164,7 +135,7 @@ int data_probe_image(DataJpeg *j, const char *path, uint64_t max_pixels, VkcImag
     } else if (got == 8 && !memcmp(head, png_signature, 8)) {
         ref->format = VKC_IMAGE_PNG;
         rewind(f);
-        rc = png_probe(f, path, (uint64_t)st.st_size, max_pixels, &ref->height, &ref->width, color);
+        rc = data_png_probe(f, path, (uint64_t)st.st_size, max_pixels, &ref->height, &ref->width, color);
     } else {
         rc = vkc_fail("%s: not a JPEG or PNG image", path);
     }
@@ -262,33 +233,6 @@ static int decode_stl10(VkcDecoder *d, const char *path, uint64_t offset, int ch
     return VKC_OK;
 }
 
-static int decode_png(VkcDecoder *d, const char *path, int channels, int *height, int *width)
-{
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    int rc = VKC_OK;
-    if (!png_image_begin_read_from_memory(&image, d->bytes.data, d->bytes.size)) {
-        rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "cannot read PNG");
-        png_image_free(&image);
-        return rc;
-    }
-    *height = (int)image.height;
-    *width = (int)image.width;
-    image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB; /* 16-bit samples are gamma-encoded like 8-bit ones */
-    if (data_buf_reserve(&d->pixels, PNG_IMAGE_SIZE(image))) {
-        png_image_free(&image);
-        return vkc_fail_context("%s", path);
-    }
-    png_color black = {0, 0, 0}; /* transparent pixels are composited onto black */
-    if (!png_image_finish_read(&image, &black, d->pixels.data, 0, NULL)) {
-        rc = vkc_fail("%s: %s", path, image.message[0] ? image.message : "corrupt PNG");
-        png_image_free(&image);
-    }
-    return rc;
-}
-
 int vkc_decode_image(VkcDecoder *d, const VkcDataset *ds, const VkcSplit *split, int i, int max_reduce, VkcImage *img)
 {
     int C = ds->channels;
@@ -314,7 +258,7 @@ int vkc_decode_image(VkcDecoder *d, const VkcDataset *ds, const VkcSplit *split,
             rc = vkc_fail("%s: now %dx%d at 1/%d scale, was %dx%d when indexed (changed since?)", path, w, h, reduce,
                           ref->width, ref->height);
     } else {
-        rc = decode_png(d, path, C, &h, &w);
+        rc = data_png_decode(d->bytes.data, d->bytes.size, path, C, ds->max_image_pixels, &d->pixels, &h, &w);
         if (!rc && (h != ref->height || w != ref->width))
             rc = vkc_fail("%s: now %dx%d, was %dx%d when indexed (changed since?)", path, w, h, ref->width, ref->height);
     }

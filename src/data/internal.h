@@ -65,6 +65,12 @@ int data_jpeg_probe(DataJpeg *j, FILE *f, const char *path, uint64_t size, uint6
 int data_jpeg_decode(DataJpeg *j, const uint8_t *bytes, size_t size, const char *name, int channels, int reduce,
                      uint64_t max_pixels, DataBuf *out, int *height, int *width);
 
+/* PNG (src/data/png.c): the same two for PNG files (the end: an IEND chunk). */
+int data_png_probe(FILE *f, const char *path, uint64_t size, uint64_t max_pixels, int *height, int *width,
+                   bool *color);
+int data_png_decode(const uint8_t *bytes, size_t size, const char *name, int channels, uint64_t max_pixels,
+                    DataBuf *out, int *height, int *width);
+
 /* What a collection is built from: its images' references (and labels), the pool of their
  * file names, and the files left out. */
 typedef struct {

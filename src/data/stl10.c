@@ -35,8 +35,7 @@ static int count_records(const char *path, int *count)
 
 /* One split: the images of x_name as references into that file, labels from y_name (NULL:
  * unlabeled). */
-static int read_split(VkcDataset *ds, DataBuf *pool, const char *dir, const char *x_name, const char *y_name,
-                      VkcSplit *split)
+static int read_split(DataBuf *pool, const char *dir, const char *x_name, const char *y_name, VkcSplit *split)
 {
     char xpath[DATA_PATH_MAX], ypath[DATA_PATH_MAX];
     int n = 0;
@@ -62,7 +61,6 @@ static int read_split(VkcDataset *ds, DataBuf *pool, const char *dir, const char
     }
     if (!rc) data_refs_to_split(&refs, split);
 done:
-    (void)ds;
     data_refs_free(&refs);
     free(labels.data);
     return rc;
@@ -102,11 +100,11 @@ int data_load_stl10(VkcDataset *ds, const char *dir, const VkcDataLimits *lim)
         return vkc_fail("%s: no train_X.bin in it or in %s/stl10_binary (STL-10's binary release)", dir, dir);
     DataBuf pool = {0};
     int rc = VKC_ERR;
-    if (read_split(ds, &pool, base, "train_X.bin", "train_y.bin", &ds->train) ||
-        read_split(ds, &pool, base, "test_X.bin", "test_y.bin", &ds->test))
+    if (read_split(&pool, base, "train_X.bin", "train_y.bin", &ds->train) ||
+        read_split(&pool, base, "test_X.bin", "test_y.bin", &ds->test))
         goto done;
     if (data_path(probe, base, "unlabeled_X.bin")) goto done;
-    if (data_exists(probe) && read_split(ds, &pool, base, "unlabeled_X.bin", NULL, &ds->unlabeled)) goto done;
+    if (data_exists(probe) && read_split(&pool, base, "unlabeled_X.bin", NULL, &ds->unlabeled)) goto done;
     if (class_names(ds, base) || data_collection_finish(ds, &pool, true, "stl10")) goto done;
     rc = VKC_OK;
 done:
