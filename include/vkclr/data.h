@@ -84,13 +84,13 @@ typedef struct {
  *                          images of 10 random classes, from SEED (default 0): for benchmarks */
 int vkc_dataset_load(VkcDataset *ds, const char *spec);
 
-/* What a --data spec may make vkclr read into memory. A few bytes of PNG header can promise
- * gigapixels (and the first image of a folder sets the size of every image), an IDX header
- * declares its count and size: the limits are checked from the headers, before anything is
- * decoded or allocated, and each message names the file and the flag that raises the limit. */
+/* What a --data spec may make vkclr read into memory. A few bytes of a JPEG or PNG header can
+ * promise gigapixels, an IDX header declares its count and size: the limits are checked from
+ * the headers, before anything is decoded or allocated, and each message names the file and the
+ * flag that raises the limit. */
 typedef struct {
     uint64_t max_image_pixels; /* one image (--max-image-pixels) */
-    uint64_t max_bytes;        /* the whole dataset in memory, both splits (--max-data-gib) */
+    uint64_t max_bytes;        /* a resident dataset in memory, both splits (--max-data-gib) */
     bool skip_bad;             /* a collection leaves bad files out (listed in skipped) instead of failing */
 } VkcDataLimits;
 #define VKC_DATA_MAX_IMAGE_PIXELS (UINT64_C(1) << 26) /* 8192 x 8192 */
