@@ -79,8 +79,12 @@ void vkc_coopmat_query(VkcContext *ctx)
     }
 }
 
+/* 16-bit activations where matrix units make 16-bit products fast. A CPU driver that lists
+ * cooperative matrices (lavapipe since Mesa 26) emulates them: there 16-bit only adds
+ * conversions, and the default run stays the same float32 run on every CPU driver. */
 VkcDtype vkc_auto_precision(const VkcContext *ctx)
 {
+    if (ctx->is_cpu) return VKC_F32;
     if (ctx->coop.bf16 && ctx->dtype_ok[VKC_BF16]) return VKC_BF16;
     if (ctx->coop.f16 && ctx->dtype_ok[VKC_F16]) return VKC_F16;
     return VKC_F32;
