@@ -168,11 +168,14 @@ void main()
                         }
                     }
                 }
+                // One update of each accumulator per row (the sum over the row's columns, in
+                // registers): on lavapipe every update of a loop-carried value is a masked
+                // memory update, and Mesa >= 24 pays more for them than Mesa 22.
                 [[unroll]] for (uint kx = 0u; kx < KS; kx++)
-                    [[unroll]] for (uint j = 0u; j < TW; j++) {
-                        const float xv = xs[SKIP + j * STRIDE + kx];
-                        [[unroll]] for (uint c = 0u; c < TCO; c++)
-                            acc[c][i][ky * KS + kx] = fma(g[c][j], xv, acc[c][i][ky * KS + kx]);
+                    [[unroll]] for (uint c = 0u; c < TCO; c++) {
+                        float s = 0.0;
+                        [[unroll]] for (uint j = 0u; j < TW; j++) s = fma(g[c][j], xs[SKIP + j * STRIDE + kx], s);
+                        acc[c][i][ky * KS + kx] += s;
                     }
             }
         }

@@ -69,7 +69,10 @@ typedef struct VkcContext {
     VkcTuning tuning;         /* measured kernel choices (vkclr tune), loaded at creation */
     bool has_timestamps;
     VkCommandPool command_pool;
-    VkPipelineCache pipeline_cache;
+    VkPipelineCache pipeline_cache; /* loaded from and saved to pipeline_cache_path (pipeline_cache.c) */
+    char pipeline_cache_path[1024];
+    size_t pipeline_cache_loaded;   /* bytes read at creation */
+    int pipelines_created;
     int validation_messages;  /* validation errors/warnings seen; tests require 0 */
     int device_index;
 } VkcContext;

@@ -391,11 +391,13 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = ctx->queue_family,
     };
-    VkPipelineCacheCreateInfo cache_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS ||
-        (r = vkCreatePipelineCache(ctx->device, &cache_info, NULL, &ctx->pipeline_cache)) != VK_SUCCESS) {
+    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS) {
         vkc_context_destroy(ctx);
         return vkc_fail_vk("creating the command pool", r);
+    }
+    if (vkc_pipeline_cache_open(ctx)) {
+        vkc_context_destroy(ctx);
+        return VKC_ERR;
     }
     if (!opt.quiet)
         fprintf(stderr, "vkclr: device %d: %s (%s)\n", ctx->device_index, ctx->props.deviceName,
@@ -408,6 +410,7 @@ void vkc_context_destroy(VkcContext *ctx)
     vkc_tuning_free(&ctx->tuning);
     if (ctx->device) {
         vkDeviceWaitIdle(ctx->device);
+        vkc_pipeline_cache_save(ctx);
         if (ctx->pipeline_cache) vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
         if (ctx->command_pool) vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
         vkDestroyDevice(ctx->device, NULL);
