@@ -38,11 +38,11 @@ struct VkcModelOp {
 };
 
 const VkcName vkc_encoder_names[] = {
-    {"convnet", VKC_ENCODER_CONVNET},
-    {"resnet10", VKC_ENCODER_RESNET10},
-    {"resnet18", VKC_ENCODER_RESNET18},
-    {"resnet34", VKC_ENCODER_RESNET34},
-    {0, 0},
+    {.name = "convnet", .value = VKC_ENCODER_CONVNET, .about = "three conv blocks"},
+    {.name = "resnet10", .value = VKC_ENCODER_RESNET10},
+    {.name = "resnet18", .value = VKC_ENCODER_RESNET18},
+    {.name = "resnet34", .value = VKC_ENCODER_RESNET34},
+    {0},
 };
 
 VkcModelConfig vkc_model_defaults(void)
