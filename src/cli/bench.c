@@ -6,37 +6,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 
-int bench_parse(const char *name, int argc, char **argv, long default_repeat, BenchOptions *o, const char *help)
+const VkcOption bench_rows[BENCH_NROWS] = {
+    {.flag = "--device", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchOptions, device), .min = 0, .max = 1000,
+     .auto_name = "auto", .auto_value = -1, .section = "options", .metavar = "N",
+     .help = "Vulkan device (see vkclr devices)"},
+    {.flag = "--repeat", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchOptions, repeat), .min = 1,
+     .max = BENCH_MAX_REPEAT, .section = "options", .metavar = "R",
+     .help = "timed runs after a warm-up run; the median counts"},
+    {.flag = "--only", .type = VKC_OPT_STRING, VKC_OPTION_FIELD(BenchOptions, only), .section = "options",
+     .metavar = "TEXT", .help = "only the rows whose label contains TEXT"},
+};
+
+void bench_defaults(BenchOptions *o, int repeat) { *o = (BenchOptions){.device = -1, .repeat = repeat}; }
+
+int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o)
 {
-    *o = (BenchOptions){.device = -1, .repeat = default_repeat};
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench %s [--device N] [--repeat R] [--only TEXT]\n\n%s", name, help);
-            return 1;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &o->device)) ||
-            (m = arg_match_int(argc, argv, &i, "--repeat", 1, BENCH_MAX_REPEAT, &o->repeat)) ||
-            (m = arg_match_str(argc, argv, &i, "--only", &o->only))) {
-            if (m < 0) return -1;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench %s: unknown option '%s'\n", name, argv[i]);
-        return -1;
-    }
-    return 0;
+    CliArgs a;
+    cli_defaults(s, o);
+    return cli_parse(s, argc, argv, o, NULL, &a);
 }
 
-int bench_open(const char *name, const BenchOptions *o, VkcContext *ctx)
+int bench_open(const CliSpec *s, const BenchOptions *o, VkcContext *ctx)
 {
-    VkcContextOptions opt = {.device_index = (int)o->device};
-    if (vkc_context_create(ctx, &opt)) {
-        fprintf(stderr, "vkclr bench %s: %s\n", name, vkc_error());
-        return VKC_ERR;
-    }
-    return VKC_OK;
+    VkcContextOptions opt = {.device_index = o->device};
+    return vkc_context_create(ctx, &opt) ? cli_fail(s, VKC_ERR) : VKC_OK;
 }
 
 static int compare(const void *a, const void *b)

@@ -51,31 +51,30 @@ done:
     return rc;
 }
 
-int bench_gemm(int argc, char **argv)
+static void defaults(void *o) { bench_defaults(o, 5); }
+
+static int run(int argc, char **argv)
 {
     BenchOptions o;
-    int parsed = bench_parse("gemm", argc, argv, 5, &o,
-        "Times C = op(A) op(B) for square and conv-as-GEMM shapes: median of R runs (default 5) after\n"
-        "a warm-up, from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n");
+    int parsed = bench_parse(&cli_bench_gemm, argc, argv, &o);
     if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
-    const char *only = o.only;
+    int repeat = o.repeat;
+    const char *only = o.only[0] ? o.only : NULL;
     VkcContext ctx;
-    if (bench_open("gemm", &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_gemm, &o, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
-        fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());
         vkc_context_destroy(&ctx);
-        return 1;
+        return cli_fail(&cli_bench_gemm, 1);
     }
-    printf("device: %s (%s); tile %ux%u invocations x %ux%u outputs; median of %ld runs\n", ctx.props.deviceName,
+    printf("device: %s (%s); tile %ux%u invocations x %ux%u outputs; median of %d runs\n", ctx.props.deviceName,
            vkc_device_type_name(ctx.props.deviceType), g.wide.wg_x, g.wide.wg_y, g.wide.tm, 4 * g.wide.tn4, repeat);
     printf("%-14s %7s %7s %7s %12s %10s\n", "shape", "M", "N", "K", "time (ms)", "GFLOP/s");
     int status = 0;
     for (int s = 0; s < NSHAPES; s++) {
         if (only && !strstr(shapes[s].label, only)) continue;
         double ns;
-        if (time_shape(&ctx, &g, &shapes[s], (int)repeat, &ns)) {
+        if (time_shape(&ctx, &g, &shapes[s], repeat, &ns)) {
             fprintf(stderr, "vkclr bench gemm: %s: %s\n", shapes[s].label, vkc_error());
             status = 1;
             break;
@@ -89,3 +88,16 @@ int bench_gemm(int argc, char **argv)
     vkc_context_destroy(&ctx);
     return status;
 }
+
+const CliSpec cli_bench_gemm = {
+    .name = "bench gemm",
+    .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes",
+    .run = run,
+    .synopsis = "usage: vkclr bench gemm [OPTIONS]\n\n"
+                "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
+                "from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n",
+    .rows = bench_rows,
+    .nrows = BENCH_NROWS,
+    .size = sizeof(BenchOptions),
+    .defaults = defaults,
+};

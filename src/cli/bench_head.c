@@ -45,7 +45,7 @@ typedef struct {
     VkcCmd cmd;
 } Bench;
 
-static int run(Bench *b, long repeat, const char *only)
+static int measure(Bench *b, long repeat, const char *only)
 {
     VkcContext *ctx = &b->ctx;
     VkcLinear l1 = {.in = FEAT, .out = HID}, l2 = {.in = HID, .out = EMB};
@@ -154,26 +154,16 @@ static int run(Bench *b, long repeat, const char *only)
     return VKC_OK;
 }
 
-int bench_head(int argc, char **argv)
+int bench_head_run(const BenchOptions *o)
 {
-    BenchOptions o;
-    int parsed = bench_parse("head", argc, argv, 9, &o,
-        "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
-        "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: median of\n"
-        "R runs (default 9) after a warm-up, from GPU timestamps. --only picks the rows to print.\n");
-    if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
     Bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
     int status = 0;
-    if (bench_open("head", &o, &b->ctx)) {
+    if (bench_open(&cli_bench_head, o, &b->ctx)) {
         free(b);
         return 1;
     }
-    if (run(b, repeat, o.only)) {
-        fprintf(stderr, "vkclr bench head: %s\n", vkc_error());
-        status = 1;
-    }
+    if (measure(b, o->repeat, o->only[0] ? o->only : NULL)) status = cli_fail(&cli_bench_head, 1);
     vkc_cmd_destroy(&b->cmd);
     for (int i = 0; i < 3; i++) vkc_optim_destroy(&b->opt[i]);
     for (int i = 0; i < 4; i++) vkc_contrastive_destroy(&b->family[i]);
@@ -189,3 +179,26 @@ int bench_head(int argc, char **argv)
     free(b);
     return status;
 }
+
+static void defaults(void *o) { bench_defaults(o, 9); }
+
+static int run(int argc, char **argv)
+{
+    BenchOptions o;
+    int parsed = bench_parse(&cli_bench_head, argc, argv, &o);
+    return parsed ? (parsed > 0 ? 0 : 2) : bench_head_run(&o);
+}
+
+const CliSpec cli_bench_head = {
+    .name = "bench head",
+    .about = "projection head, NT-Xent and optimizer kernels at SimCLR training shapes",
+    .run = run,
+    .synopsis = "usage: vkclr bench head [OPTIONS]\n\n"
+                "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
+                "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: the median\n"
+                "of R runs after a warm-up, from GPU timestamps. --only picks the rows to print.\n",
+    .rows = bench_rows,
+    .nrows = BENCH_NROWS,
+    .size = sizeof(BenchOptions),
+    .defaults = defaults,
+};

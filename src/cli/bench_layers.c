@@ -158,23 +158,15 @@ done:
     return rc;
 }
 
-int bench_layers(int argc, char **argv)
+int bench_layers_run(const BenchOptions *o)
 {
-    BenchOptions o;
-    int parsed = bench_parse("layers", argc, argv, 3, &o,
-        "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
-        "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
-        "views): median of R runs (default 3) after\n"
-        "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
-        "least traffic they need (each input read once, each output written once).\n");
-    if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
-    const char *only = o.only;
+    int repeat = o->repeat;
+    const char *only = o->only[0] ? o->only : NULL;
     VkcContext ctx;
-    if (bench_open("layers", &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_layers, o, &ctx)) return 1;
     VkcLayers L;
     vkc_layers_init(&ctx, &L);
-    printf("device: %s (%s); median of %ld runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
+    printf("device: %s (%s); median of %d runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            repeat);
     printf("%-26s %-11s %11s %10s\n", "layer", "pass", "time (ms)", "rate");
     int status = 0;
@@ -186,7 +178,7 @@ int bench_layers(int argc, char **argv)
         if (only && !strstr(c->label, only)) continue;
         double ns, amount;
         bool flops;
-        if (time_case(&ctx, &L, c, (int)repeat, &ns, &amount, &flops)) {
+        if (time_case(&ctx, &L, c, repeat, &ns, &amount, &flops)) {
             fprintf(stderr, "vkclr bench layers: %s %s: %s\n", c->label, kind_name[c->kind], vkc_error());
             status = 1;
             break;
@@ -208,3 +200,28 @@ int bench_layers(int argc, char **argv)
     vkc_context_destroy(&ctx);
     return status;
 }
+
+static void defaults(void *o) { bench_defaults(o, 3); }
+
+static int run(int argc, char **argv)
+{
+    BenchOptions o;
+    int parsed = bench_parse(&cli_bench_layers, argc, argv, &o);
+    return parsed ? (parsed > 0 ? 0 : 2) : bench_layers_run(&o);
+}
+
+const CliSpec cli_bench_layers = {
+    .name = "bench layers",
+    .about = "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes",
+    .run = run,
+    .synopsis = "usage: vkclr bench layers [OPTIONS]\n\n"
+                "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
+                "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
+                "views): the median of R runs after a warm-up, from GPU timestamps. GFLOP/s for convolutions; for\n"
+                "memory-bound ops GB/s of the least traffic they need (each input read once, each output written\n"
+                "once).\n",
+    .rows = bench_rows,
+    .nrows = BENCH_NROWS,
+    .size = sizeof(BenchOptions),
+    .defaults = defaults,
+};

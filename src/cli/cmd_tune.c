@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "bench.h"
 #include "commands.h"
 #include "vkclr/data.h"
@@ -20,19 +19,17 @@
 #define MAX_SHAPES 64
 #define MAX_CANDIDATES 32
 
-static void usage(void)
-{
-    printf("usage: vkclr tune [TRAIN OPTIONS] [--repeat R] [--dry-run]\n\n"
-           "Times each kernel variant of every convolution pass (forward, backward to the input, backward to\n"
-           "the weights) of the model that TRAIN OPTIONS define (encoder, width, batch, --data for the image\n"
-           "size, --precision), at each distinct training shape, on this device: the built-in variant by the\n"
-           "median of R runs (default 5), the others by one run first and by R only within 1.5x of the best.\n"
-           "The fastest variant whose output matches the built-in one within the conv check's tolerance is\n"
-           "stored in the tuning cache of this device (keyed by its UUID and driver version; the path is\n"
-           "printed), which vkclr train, bench and probe use from then on. --dry-run prints the timings\n"
-           "and stores nothing. --data defaults to synthetic:28x28x1 (Fashion-MNIST's shape).\n"
-           "VKCLR_CONV_PATH set in the environment overrides the cache (checks use it).\n");
-}
+typedef struct {
+    int repeat;
+    bool dry_run;
+} TuneArgs;
+
+static const VkcOption rows[] = {
+    {.flag = "--repeat", .type = VKC_OPT_INT, VKC_OPTION_FIELD(TuneArgs, repeat), .min = 1, .max = BENCH_MAX_REPEAT,
+     .def = "5", .section = "tuning", .metavar = "R", .help = "runs of each variant; the median counts"},
+    {.flag = "--dry-run", .type = VKC_OPT_SWITCH, VKC_OPTION_FIELD(TuneArgs, dry_run), .section = "tuning",
+     .help = "print the timings, store nothing"},
+};
 
 /* Host values of a tensor of any dtype as floats. */
 static int download_floats(VkcContext *ctx, VkcTensor t, uint64_t n, float *out)
@@ -193,35 +190,17 @@ static int tune_pass(Job *j, bool dry, int *changed)
     return rc;
 }
 
-int cmd_tune(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     VkcTrainConfig c = vkc_train_defaults();
-    VkcGiven given = {0};
-    long repeat = 5;
-    bool dry = false;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage();
-            return 0;
-        }
-        if (!strcmp(argv[i], "--dry-run")) {
-            dry = true;
-            continue;
-        }
-        int m;
-        if ((m = arg_match_int(argc, argv, &i, "--repeat", 1, BENCH_MAX_REPEAT, &repeat)) ||
-            (m = arg_match_option("tune", argc, argv, &i, NULL, &c, &given))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr tune: unknown option '%s' (see vkclr tune --help)\n", argv[i]);
-        return 2;
-    }
-    if (!given.set[arg_option_index("--data")]) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:16");
-    if (vkc_config_check(&c, &given)) {
-        fprintf(stderr, "vkclr tune: %s\n", vkc_error());
-        return 2;
-    }
+    TuneArgs t;
+    CliArgs a;
+    cli_defaults(&cli_tune, &t);
+    int parsed = cli_parse(&cli_tune, argc, argv, &t, &c, &a);
+    if (parsed) return parsed > 0 ? 0 : 2;
+    bool dry = t.dry_run;
+    if (!cli_train_given(&a, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:16");
+    if (vkc_config_check(&c, &a.train)) return cli_fail(&cli_tune, 2);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, c.data)) {
         fprintf(stderr, "vkclr tune: --data %s: %s\n", c.data, vkc_error());
@@ -262,7 +241,7 @@ int cmd_tune(int argc, char **argv)
         for (int pass = 0; pass < 3; pass++) {
             /* the first layer's input needs no gradient: its backward-input never runs */
             if (pass == VKC_CONV_PASS_BACKWARD_INPUT && s == 0) continue;
-            Job j = {&ctx, &L, shapes[s], pass, act, (int)repeat};
+            Job j = {.ctx = &ctx, .L = &L, .c = shapes[s], .pass = pass, .act = act, .repeat = t.repeat};
             if (tune_pass(&j, dry, &changed)) {
                 fprintf(stderr, "vkclr tune: %s\n", vkc_error());
                 goto done;
@@ -286,3 +265,25 @@ done:
     vkc_context_destroy(&ctx);
     return status;
 }
+
+const CliSpec cli_tune = {
+    .name = "tune",
+    .about = "time the convolution kernel variants on this device and keep the fastest",
+    .run = run,
+    .synopsis =
+        "usage: vkclr tune [TRAIN OPTIONS] [--repeat R] [--dry-run]\n\n"
+        "Times each kernel variant of every convolution pass (forward, backward to the input, backward to\n"
+        "the weights) of the model that TRAIN OPTIONS define (encoder, width, batch, --data for the image\n"
+        "size, --precision), at each distinct training shape, on this device: the built-in variant by the\n"
+        "median of R runs, the others by one run first and by R only within 1.5x of the best.\n"
+        "The fastest variant whose output matches the built-in one within the conv check's tolerance is\n"
+        "stored in the tuning cache of this device (keyed by its UUID and driver version; the path is\n"
+        "printed), which vkclr train, bench and probe use from then on. --data defaults to\n"
+        "synthetic:28x28x1 (Fashion-MNIST's shape).\n"
+        "VKCLR_CONV_PATH set in the environment overrides the cache (checks use it).\n",
+    .rows = rows,
+    .nrows = sizeof rows / sizeof rows[0],
+    .size = sizeof(TuneArgs),
+    .train_rows = cli_all_rows,
+    .train_heading = "TRAIN OPTIONS (those of vkclr train that define the model and its step):",
+};

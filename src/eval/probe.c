@@ -23,10 +23,19 @@ typedef struct {
     float eps;
 } StdPush;
 
+const VkcName vkc_probe_optimizer_names[] = {
+    {.name = "sgd", .value = VKC_OPTIM_SGD, .about = "Nesterov momentum"},
+    {.name = "adamw", .value = VKC_OPTIM_ADAMW},
+    {0},
+};
+
+float vkc_probe_default_lr(VkcOptimKind optimizer) { return optimizer == VKC_OPTIM_ADAMW ? 1e-3f : 0.1f; }
+
 VkcProbeConfig vkc_probe_defaults(void)
 {
-    return (VkcProbeConfig){.epochs = 30, .batch = 256, .lr = 0.1f, .weight_decay = 1e-4f,
-                            .optimizer = VKC_OPTIM_SGD, .momentum = 0.9f, .standardize = true, .seed = 0};
+    return (VkcProbeConfig){.epochs = 30, .batch = 256, .lr = vkc_probe_default_lr(VKC_OPTIM_SGD),
+                            .weight_decay = 1e-4f, .optimizer = VKC_OPTIM_SGD, .momentum = 0.9f, .standardize = true,
+                            .seed = 0};
 }
 
 int vkc_probe_config_check(const VkcProbeConfig *c)

@@ -11,11 +11,19 @@ const char *const vkc_metric_names[VKC_CONTRASTIVE_METRICS] = {
 };
 
 const VkcName vkc_loss_names[] = {
-    {"ntxent", VKC_LOSS_NTXENT}, {"infonce", VKC_LOSS_NTXENT},          {"nce", VKC_LOSS_NCE},
-    {"dcl", VKC_LOSS_DCL},       {"dcl-debiased", VKC_LOSS_DCL_DEBIASED}, {0, 0},
+    {.name = "ntxent", .value = VKC_LOSS_NTXENT, .about = "NT-Xent, SimCLR's"},
+    {.name = "infonce", .value = VKC_LOSS_NTXENT},
+    {.name = "nce", .value = VKC_LOSS_NCE, .about = "local NCE"},
+    {.name = "dcl", .value = VKC_LOSS_DCL, .about = "decoupled"},
+    {.name = "dcl-debiased", .value = VKC_LOSS_DCL_DEBIASED, .about = "Chuang et al."},
+    {0},
 };
 
-const VkcName vkc_nce_logz_names[] = {{"self", 0}, {"learned", 1}, {0, 0}};
+const VkcName vkc_nce_logz_names[] = {
+    {.name = "self", .value = 0, .about = "log Z = 0, self-normalised"},
+    {.name = "learned", .value = 1, .about = "a trained scalar"},
+    {0},
+};
 
 int vkc_similarity_record(VkcGemm *gemm, VkcCmd *cmd, VkcTensor z, uint32_t n2, uint32_t dim, float tau,
                           VkcTensor sim)

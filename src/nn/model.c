@@ -38,11 +38,11 @@ struct VkcModelOp {
 };
 
 const VkcName vkc_encoder_names[] = {
-    {"convnet", VKC_ENCODER_CONVNET},
-    {"resnet10", VKC_ENCODER_RESNET10},
-    {"resnet18", VKC_ENCODER_RESNET18},
-    {"resnet34", VKC_ENCODER_RESNET34},
-    {0, 0},
+    {.name = "convnet", .value = VKC_ENCODER_CONVNET, .about = "three conv blocks"},
+    {.name = "resnet10", .value = VKC_ENCODER_RESNET10},
+    {.name = "resnet18", .value = VKC_ENCODER_RESNET18},
+    {.name = "resnet34", .value = VKC_ENCODER_RESNET34},
+    {0},
 };
 
 VkcModelConfig vkc_model_defaults(void)
@@ -626,14 +626,17 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
 }
 
 static const OpKindRow op_kinds[OP_KINDS] = {
-    [OP_CAST] = {"elementwise", cast_forward, cast_backward, NULL, NULL, NULL, NULL, false},
-    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, conv_flops, false},
-    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, NULL, false},
-    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, NULL, false},
-    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, NULL, false},
-    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, NULL, false},
-    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, NULL, true},
-    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, linear_flops, false},
+    [OP_CAST] = {.class_name = "elementwise", .forward = cast_forward, .backward = cast_backward},
+    [OP_CONV] = {.class_name = "conv", .forward = conv_forward, .backward = conv_backward, .sizes = conv_sizes,
+                 .init = conv_init, .flops = conv_flops},
+    [OP_BN] = {.class_name = "batchnorm", .forward = bn_forward, .backward = bn_backward, .sizes = bn_sizes,
+               .create = bn_create, .init = bn_init},
+    [OP_RELU] = {.class_name = "elementwise", .forward = relu_forward, .backward = relu_backward},
+    [OP_MAXPOOL] = {.class_name = "pool", .forward = maxpool_forward, .backward = maxpool_backward},
+    [OP_AVGPOOL] = {.class_name = "pool", .forward = avgpool_forward, .backward = avgpool_backward},
+    [OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward, .own_input_grads = true},
+    [OP_LINEAR] = {.class_name = "linear", .forward = linear_forward, .backward = linear_backward,
+                   .init = linear_init, .flops = linear_flops},
 };
 
 double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)

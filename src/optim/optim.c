@@ -40,10 +40,10 @@ typedef struct {
 } CheckPush;
 
 const VkcName vkc_optim_names[] = {
-    {"lars", VKC_OPTIM_LARS},
-    {"sgd", VKC_OPTIM_SGD},
-    {"adamw", VKC_OPTIM_ADAMW},
-    {0, 0},
+    {.name = "lars", .value = VKC_OPTIM_LARS},
+    {.name = "sgd", .value = VKC_OPTIM_SGD, .about = "with momentum"},
+    {.name = "adamw", .value = VKC_OPTIM_ADAMW},
+    {0},
 };
 
 VkcOptimConfig vkc_optim_defaults(VkcOptimKind kind)

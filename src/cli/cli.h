@@ -1,0 +1,64 @@
+/* The command line of every vkclr command: one CliSpec each, whose option rows (vkclr/options.h)
+ * drive its parsing, range checks, error messages and --help, as vkc_train_options[] does for
+ * vkclr train. A command's own options are fields of a struct of its own; where it shares
+ * vkclr train's (the encoder, the data, the device, the whole training configuration for
+ * tune and bench train), the same rows parse them into a VkcTrainConfig.
+ *
+ * Adding an option to a command: a field in its struct, a row in its table. */
+#ifndef VKCLR_CLI_CLI_H
+#define VKCLR_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vkclr/config.h"
+
+#define CLI_MAX_OPERANDS 64
+#define CLI_PATH 1024 /* the size of a path option's field */
+
+typedef struct {
+    const char *name;      /* "probe", "bench train" */
+    const char *about;     /* one line in the list of commands */
+    int (*run)(int argc, char **argv);
+    const char *synopsis;  /* the usage lines and what the command does, before the options */
+    const VkcOption *rows; /* its own options, over a struct of `size` bytes */
+    int nrows;
+    size_t size;
+    void (*defaults)(void *own); /* that struct as the command starts from (NULL: zeros, then the rows' defaults) */
+    bool (*train_rows)(const VkcOption *o); /* the rows of vkc_train_options it takes too (NULL: none) */
+    const char *train_heading;   /* the line before their help */
+    bool own_rows_last;    /* help: the command's own rows after the training options */
+    bool operands;         /* takes arguments that are not options (vkclr plot's RUN_DIRs) */
+    void (*epilogue)(FILE *out); /* help text after the options (NULL: none) */
+} CliSpec;
+
+typedef struct {
+    VkcGiven own, train;   /* which rows the command line gave */
+    const char *operands[CLI_MAX_OPERANDS];
+    int noperands;
+} CliArgs;
+
+/* Every command and every benchmark, for main and cmd_bench (and test_options, which checks
+ * every table). NULL-terminated. */
+extern const CliSpec *const cli_commands[];
+extern const CliSpec *const cli_benches[];
+
+/* The struct of a command's own options as it starts: spec->defaults, or zeros and the rows' defaults. */
+void cli_defaults(const CliSpec *s, void *own);
+/* Parse argv into own (the command's struct, set up by cli_defaults) and train (a
+ * VkcTrainConfig for the rows of vkclr train it takes; NULL if none). Returns 0 to go on, 1
+ * after printing --help (exit 0), -1 after printing the error as "vkclr NAME: ..." (exit 2). */
+int cli_parse(const CliSpec *s, int argc, char **argv, void *own, VkcTrainConfig *train, CliArgs *a);
+/* The command's --help. */
+void cli_usage(const CliSpec *s, FILE *out);
+/* Print "vkclr NAME: " and the last error (vkc_error); returns `status`. */
+int cli_fail(const CliSpec *s, int status);
+
+/* Did the command line give this option of vkclr train's table? */
+bool cli_train_given(const CliArgs *a, const char *flag);
+
+/* Row filters for CliSpec.train_rows. */
+bool cli_all_rows(const VkcOption *o);
+bool cli_encoder_rows(const VkcOption *o); /* VKC_OPT_ENCODER: the encoder, its data, the seed, the device */
+
+#endif
