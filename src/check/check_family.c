@@ -1,6 +1,8 @@
 /* The NCE family behind vkc_contrastive_* (local NCE, DCL, debiased DCL, NT-Xent through the
  * family interface) and the metrics every member writes, against tests/ref/ref_head.c; finite
  * differences of the references; stability at tau = 0.05 and tau = 1 with nearly identical rows. */
+#include <ctype.h>
+
 #include "check_util.h"
 #include "vkclr/loss.h"
 
@@ -186,27 +188,39 @@ int check_metrics_closed_form(VkcContext *ctx, VkcCheckResult *r)
     return VKC_OK;
 }
 
+/* Every name of vkc_loss_names parses to its loss, whose canonical name parses back to it; every
+ * row of vkc_losses has a name; near misses (upper case, '_' for '-') and "" are refused. */
 int check_metrics_parse(VkcContext *ctx, VkcCheckResult *r)
 {
     (void)ctx;
-    static const struct {
-        const char *name;
-        int kind; /* -1: must be rejected */
-    } cases[] = {{"ntxent", VKC_LOSS_NTXENT}, {"infonce", VKC_LOSS_NTXENT}, {"nce", VKC_LOSS_NCE},
-                 {"dcl", VKC_LOSS_DCL},       {"dcl-debiased", VKC_LOSS_DCL_DEBIASED},
-                 {"NCE", -1},                 {"dcl_debiased", -1},   {"", -1}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int k = VKC_LOSS_DCL;
-        int rc = vkc_name_parse(vkc_loss_names, "loss", cases[i].name, &k);
-        bool ok = cases[i].kind < 0 ? rc != VKC_OK : rc == VKC_OK && (int)k == cases[i].kind;
-        if (ok && cases[i].kind >= 0 && strcmp(vkc_loss_kind_name(k), cases[i].kind ? cases[i].name : "ntxent")) ok = false;
+    int names = 0, misses = 0;
+    for (const VkcName *n = vkc_loss_names; n->name; n++, names++) {
+        int k = -1, back = -1;
+        char near[2][32];
+        snprintf(near[0], sizeof near[0], "%s", n->name);
+        snprintf(near[1], sizeof near[1], "%s", n->name);
+        for (char *p = near[0]; *p; p++) *p = (char)toupper((unsigned char)*p);
+        for (char *p = near[1]; *p; p++) *p = *p == '-' ? '_' : *p;
+        bool ok = vkc_name_parse(vkc_loss_names, "loss", n->name, &k) == VKC_OK && k == n->value &&
+                  vkc_name_parse(vkc_loss_names, "loss", vkc_loss_kind_name(k), &back) == VKC_OK && back == k;
+        for (int m = 0; m < 2; m++)
+            if (strcmp(near[m], n->name)) ok = ok && vkc_name_parse(vkc_loss_names, "loss", near[m], &k) != VKC_OK, misses++;
         if (!ok) {
-            snprintf(r->detail, sizeof r->detail, "loss name \"%s\" gave rc %d kind %d", cases[i].name, rc, k);
+            snprintf(r->detail, sizeof r->detail, "loss name \"%s\": it or a near miss parsed wrongly", n->name);
             r->passed = false;
             return VKC_OK;
         }
     }
-    snprintf(r->detail, sizeof r->detail, "5 names parse to their kinds and back; 3 near-misses are rejected");
+    for (int i = 0; i < VKC_LOSS_KINDS; i++)
+        if (!strcmp(vkc_loss_kind_name(vkc_losses[i].kind), "?")) {
+            snprintf(r->detail, sizeof r->detail, "loss row %d has no name in vkc_loss_names", i);
+            r->passed = false;
+            return VKC_OK;
+        }
+    int k;
+    if (vkc_name_parse(vkc_loss_names, "loss", "", &k) == VKC_OK) r->passed = false;
+    snprintf(r->detail, sizeof r->detail, "%d names parse to their losses and back; %d near misses and \"\" refused",
+             names, misses);
     return VKC_OK;
 }
 
@@ -222,7 +236,7 @@ static double family_objective(double *x, void *user)
 {
     FamFd *f = user;
     RefLoss L = f->L;
-    if (L.kind == VKC_LOSS_NCE) L.logz = x[f->n2 * f->dim];
+    if (vkc_loss_row((VkcLossKind)L.kind)->learns_logz) L.logz = x[f->n2 * f->dim];
     return ref_contrastive_forward(&L, x, f->n2, f->dim, NULL);
 }
 
@@ -233,7 +247,7 @@ static int family_fd(const FamFd *cases, int ncases, VkcCheckResult *r)
 {
     for (int c = 0; c < ncases; c++) {
         FamFd f = cases[c];
-        int nz = f.n2 * f.dim, n = nz + (f.L.kind == VKC_LOSS_NCE);
+        int nz = f.n2 * f.dim, n = nz + vkc_loss_row((VkcLossKind)f.L.kind)->learns_logz;
         double x[64], grad[64];
         ck_random(x, nz, 101 + c + 7 * f.L.kind, -1, 1);
         if (n > nz) x[nz] = f.L.logz;
@@ -251,6 +265,49 @@ int check_nce_fd(VkcContext *ctx, VkcCheckResult *r)
     (void)ctx;
     static const FamFd cases[] = {{{1, 0.5, 0, 0.0}, 4, 3}, {{1, 0.5, 0, 0.8}, 6, 4}, {{1, 0.1, 0, -2.0}, 8, 3}};
     return family_fd(cases, 3, r);
+}
+
+/* ---------------------------------------------------------------- every loss of the table */
+
+/* Every row of vkc_losses marked checked, with the parameters its row says it takes (tau+ 0.1;
+ * log Z self-normalised and learned): random directions at three shapes and nearly identical
+ * rows on the device, and its reference's gradient against finite differences. A new loss gets
+ * these from its row and its reference alone; the checks above add what is particular to one. */
+int check_family_every_loss(VkcContext *ctx, VkcCheckResult *r)
+{
+    FamCase cases[16 * VKC_LOSS_KINDS];
+    int n = 0;
+    static const FamCase shapes[] = {{.n2 = 4, .dim = 3, .tau = 0.5}, {.n2 = 34, .dim = 17, .tau = 0.1},
+                                     {.n2 = 256, .dim = 64, .tau = 0.2}, {.n2 = 64, .dim = 32, .tau = 0.05, .noise = 1e-3}};
+    for (int i = 0; i < VKC_LOSS_KINDS; i++) {
+        const VkcLossRow *row = &vkc_losses[i];
+        if (!row->checked) continue;
+        for (int learned = 0; learned <= (int)row->learns_logz; learned++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                FamCase c = shapes[s];
+                c.kind = row->kind;
+                c.tau_plus = row->takes_tau_plus ? 0.1 : 0;
+                c.learned = learned;
+                c.logz = learned ? 0.7 : 0;
+                cases[n++] = c;
+            }
+    }
+    return family_cases(ctx, cases, n, r);
+}
+
+int check_family_every_loss_fd(VkcContext *ctx, VkcCheckResult *r)
+{
+    (void)ctx;
+    FamFd cases[2 * VKC_LOSS_KINDS];
+    int n = 0;
+    for (int i = 0; i < VKC_LOSS_KINDS; i++) {
+        const VkcLossRow *row = &vkc_losses[i];
+        if (!row->checked) continue;
+        double tau_plus = row->takes_tau_plus ? 0.1 : 0, logz = row->learns_logz ? 0.8 : 0;
+        cases[n++] = (FamFd){{(int)row->kind, 0.5, tau_plus, logz}, 6, 4};
+        cases[n++] = (FamFd){{(int)row->kind, 0.1, tau_plus, logz}, 8, 3};
+    }
+    return family_fd(cases, n, r);
 }
 
 int check_dcl_fd(VkcContext *ctx, VkcCheckResult *r)
