@@ -75,14 +75,24 @@ typedef struct {
     uint32_t n2, s_off, rows_off, logz_off, g_off, learned;
     float inv_tau, scale, tau_plus;
 } LossPush;
+VKC_PUSH_CONTRACT(LossPush, NTXENT_ROWS);
+VKC_PUSH_CONTRACT(LossPush, NTXENT_GRAD);
+VKC_PUSH_CONTRACT(LossPush, NCE_ROWS);
+VKC_PUSH_CONTRACT(LossPush, NCE_GRAD);
+VKC_PUSH_CONTRACT(LossPush, DCL_ROWS);
+VKC_PUSH_CONTRACT(LossPush, DCL_GRAD);
+VKC_PUSH_CONTRACT(LossPush, DCL_DEBIASED_ROWS);
+VKC_PUSH_CONTRACT(LossPush, DCL_DEBIASED_GRAD);
 
 typedef struct {
     uint32_t n2, s_off;
     float tau;
 } StatsPush;
+VKC_PUSH_CONTRACT(StatsPush, CONTRASTIVE_STATS);
 typedef struct {
     uint32_t n2, rows_off, stats_off, logz_off, m_off, learned;
 } MetricsPush;
+VKC_PUSH_CONTRACT(MetricsPush, CONTRASTIVE_METRICS);
 
 int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcReduce *reduce, VkcArena *arena,
                          uint32_t n2, uint32_t dim, const VkcLossParams *params)

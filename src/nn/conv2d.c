@@ -29,10 +29,12 @@
 typedef struct {
     uint32_t len, nchunks, stride, src;
 } ReducePush;
+VKC_PUSH_CONTRACT(ReducePush, REDUCE_CHUNKS);
 
 typedef struct {
     uint32_t Cout, Cin, KK, ld, mode;
 } PackPush;
+VKC_PUSH_CONTRACT(PackPush, CONV2D_WPACK);
 
 static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
                         uint32_t stride, VkcTensor dweight, VkcTensor dbias);
@@ -42,18 +44,24 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups;
 } RegPush;
+VKC_PUSH_CONTRACT(RegPush, CONV2D_FWD_REG);
+VKC_PUSH_PREFIX(RegPush, CONV2D_DGRAD_REG);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
 } WgradPush;
+VKC_PUSH_CONTRACT(WgradPush, CONV2D_WGRAD_REG);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
 } SmemPush;
+VKC_PUSH_CONTRACT(SmemPush, CONV2D_FWD_SMEM);
+VKC_PUSH_PREFIX(SmemPush, CONV2D_DGRAD_SMEM);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
 } SmemWgradPush;
+VKC_PUSH_CONTRACT(SmemWgradPush, CONV2D_WGRAD_SMEM);
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -507,7 +515,7 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, bindings,
-                          fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
+                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_REG : VKC_PUSH_SIZE_CONV2D_DGRAD_REG, spec, fwd ? 13 : 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
@@ -590,7 +598,7 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
-                          fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
+                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_SMEM : VKC_PUSH_SIZE_CONV2D_DGRAD_SMEM, spec, 10, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, t.bm);
     if (fwd) {

@@ -9,6 +9,7 @@ typedef struct {
     uint32_t M, N, K, lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC;
     float alpha, beta;
 } GemmPush;
+VKC_PUSH_CONTRACT(GemmPush, GEMM);
 
 static int parse_tile(const char *text, VkcGemmTile *t)
 {

@@ -114,6 +114,9 @@ int vkc_layers_same_dtype(const char *op, VkcTensor a, VkcTensor b)
 typedef struct {
     uint32_t n;
 } ElemPush;
+VKC_PUSH_CONTRACT(ElemPush, RELU);
+VKC_PUSH_CONTRACT(ElemPush, ADD);
+VKC_PUSH_CONTRACT(ElemPush, CAST);
 
 /* Each invocation handles 4 consecutive floats (one vec4 store). */
 static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t n, VkcTensor a,
@@ -162,6 +165,8 @@ int vkc_cast(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
 typedef struct {
     uint32_t planes, H, W;
 } PoolPush;
+VKC_PUSH_CONTRACT(PoolPush, MAXPOOL);
+VKC_PUSH_CONTRACT(PoolPush, AVGPOOL);
 
 /* The build for the element type of the planes (`act`). */
 static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,
