@@ -18,6 +18,26 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli.h"
+
+/* The device as the environment sets it up (meson test: VKCLR_VALIDATION=1, and the kernel
+ * overrides of some checks), read at the test's edge as the vkclr command reads it; quiet. */
+static inline VkcContextOptions fixture_context(void)
+{
+    VkcContextOptions o;
+    if (cli_environment(&o)) fail_msg("%s", vkc_error());
+    o.quiet = true;
+    return o;
+}
+
+/* vkclr train's defaults, on that device. */
+static inline VkcTrainConfig fixture_train_config(void)
+{
+    VkcTrainConfig c = vkc_train_defaults();
+    c.context = fixture_context();
+    return c;
+}
+
 static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)type, (void)ftw;

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "vkclr/dist.h"
 #include "vkclr/error.h"
 #include "vkclr/train.h"
@@ -61,6 +62,8 @@ static void on_step(void *user, int64_t step, float loss, float accuracy)
 static VkcTrainConfig config(const char *out, int batch, VkcDist dist, int sync_bn)
 {
     VkcTrainConfig c = vkc_train_defaults();
+    if (cli_environment(&c.context)) fail_msg("%s", vkc_error()); /* validation under meson test */
+    c.context.quiet = true;
     snprintf(c.data, sizeof c.data, "synthetic:16x16x1:256");
     c.limit = 2 * B * STEPS; /* one epoch of STEPS global batches */
     c.model.width = 4;

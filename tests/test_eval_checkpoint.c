@@ -35,7 +35,7 @@ static int setup(void **state)
 {
     (void)state;
     fixture_dir(run_dir);
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_train_config();
     c.limit = 128;
     c.batch = 32;
     c.epochs = 2;
@@ -80,7 +80,7 @@ typedef struct {
 
 static void env_open(Env *e)
 {
-    VkcContextOptions o = {.device_index = -1, .quiet = true};
+    VkcContextOptions o = fixture_context();
     if (vkc_context_create(&e->ctx, &o)) fail_msg("%s", vkc_error());
     if (vkc_dataset_load(&e->ds, "fashion-mnist")) fail_msg("%s", vkc_error());
     vkc_arena_init(&e->arena, &e->ctx, VKC_MEMORY_DEVICE);
@@ -356,7 +356,7 @@ static void test_synthetic_run(void **state)
     if (!vkclr_binary) skip();
     char dir[256], args[1024], out[8192], path[400];
     fixture_dir(dir);
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_train_config();
     snprintf(c.data, sizeof c.data, "synthetic:12x12x3:128:7");
     c.batch = 32, c.epochs = 1, c.model.width = 2, c.model.out_dim = 16, c.knn_k = 0, c.probe_epochs = 0;
     c.quiet = true;

@@ -24,7 +24,7 @@ static char run_dir[256]; /* a finished 2-epoch run (8 steps) shared by the test
 
 static VkcTrainConfig tiny(const char *out)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_train_config();
     snprintf(c.data, sizeof c.data, "synthetic:8x8x1:64");
     c.batch = 16; /* 4 steps per epoch */
     c.epochs = 2;

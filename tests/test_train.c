@@ -37,7 +37,7 @@ static void record(void *user, int64_t step, float loss, float accuracy)
 
 static VkcTrainConfig tiny(const char *out, int limit, int epochs)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_train_config();
     c.limit = limit;
     c.batch = 32;
     c.epochs = epochs;
@@ -237,7 +237,7 @@ static void test_checkpoint_format(void **state)
      * parameters are the file's bytes. */
     {
         VkcContext ctx;
-        VkcContextOptions o = {.device_index = -1, .quiet = true};
+        VkcContextOptions o = fixture_context();
         VkcArena dev;
         VkcLayers L;
         VkcGemm gemm;

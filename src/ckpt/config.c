@@ -178,6 +178,7 @@ VkcTrainConfig vkc_train_defaults(void)
     c.model = vkc_model_defaults();
     vkc_options_defaults(&c, vkc_train_options, vkc_train_noptions); /* every row has a valid default (test_options) */
     c.dist = (VkcDist){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .mpi = false};
+    c.context = (VkcContextOptions){.device_index = -1};
     return c;
 }
 

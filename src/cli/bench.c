@@ -27,9 +27,9 @@ int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o)
     return cli_parse(s, argc, argv, o, NULL, &a);
 }
 
-int bench_open(const CliSpec *s, const BenchOptions *o, VkcContext *ctx)
+int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx)
 {
-    VkcContextOptions opt = {.device_index = o->device};
+    VkcContextOptions opt = cli_context(env, o->device, false);
     return vkc_context_create(ctx, &opt) ? cli_fail(s, VKC_ERR) : VKC_OK;
 }
 

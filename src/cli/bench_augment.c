@@ -67,8 +67,9 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
+    (void)env; /* no device */
     BenchAugmentArgs b;
     CliArgs a;
     cli_defaults(&cli_bench_augment, &b);

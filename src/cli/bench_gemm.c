@@ -53,7 +53,7 @@ done:
 
 static void defaults(void *o) { bench_defaults(o, 5); }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     BenchOptions o;
     int parsed = bench_parse(&cli_bench_gemm, argc, argv, &o);
@@ -61,7 +61,7 @@ static int run(int argc, char **argv)
     int repeat = o.repeat;
     const char *only = o.only[0] ? o.only : NULL;
     VkcContext ctx;
-    if (bench_open(&cli_bench_gemm, &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_gemm, &o, env, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
         vkc_context_destroy(&ctx);

@@ -157,12 +157,12 @@ static int measure(Bench *b, long repeat, const char *only)
     return VKC_OK;
 }
 
-int bench_head_run(const BenchOptions *o)
+int bench_head_run(const BenchOptions *o, const VkcContextOptions *env)
 {
     Bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
     int status = 0;
-    if (bench_open(&cli_bench_head, o, &b->ctx)) {
+    if (bench_open(&cli_bench_head, o, env, &b->ctx)) {
         free(b);
         return 1;
     }
@@ -185,11 +185,11 @@ int bench_head_run(const BenchOptions *o)
 
 static void defaults(void *o) { bench_defaults(o, 9); }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     BenchOptions o;
     int parsed = bench_parse(&cli_bench_head, argc, argv, &o);
-    return parsed ? (parsed > 0 ? 0 : 2) : bench_head_run(&o);
+    return parsed ? (parsed > 0 ? 0 : 2) : bench_head_run(&o, env);
 }
 
 const CliSpec cli_bench_head = {

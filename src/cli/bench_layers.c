@@ -158,12 +158,12 @@ done:
     return rc;
 }
 
-int bench_layers_run(const BenchOptions *o)
+int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
 {
     int repeat = o->repeat;
     const char *only = o->only[0] ? o->only : NULL;
     VkcContext ctx;
-    if (bench_open(&cli_bench_layers, o, &ctx)) return 1;
+    if (bench_open(&cli_bench_layers, o, env, &ctx)) return 1;
     VkcLayers L;
     vkc_layers_init(&ctx, &L);
     printf("device: %s (%s); median of %d runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
@@ -203,11 +203,11 @@ int bench_layers_run(const BenchOptions *o)
 
 static void defaults(void *o) { bench_defaults(o, 3); }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     BenchOptions o;
     int parsed = bench_parse(&cli_bench_layers, argc, argv, &o);
-    return parsed ? (parsed > 0 ? 0 : 2) : bench_layers_run(&o);
+    return parsed ? (parsed > 0 ? 0 : 2) : bench_layers_run(&o, env);
 }
 
 const CliSpec cli_bench_layers = {

@@ -47,9 +47,10 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     for (int i = 0; i < b->nclasses; i++) cJSON_AddNumberToObject(share, b->class_names[i], b->class_share[i]);
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     VkcTrainConfig c = vkc_train_defaults();
+    c.context = *env;
     BenchTrainArgs b;
     CliArgs a;
     c.quiet = true;

@@ -19,7 +19,7 @@
 typedef struct {
     const char *name;      /* "probe", "bench train" */
     const char *about;     /* one line in the list of commands */
-    int (*run)(int argc, char **argv);
+    int (*run)(int argc, char **argv, const VkcContextOptions *env); /* env: cli_environment's */
     const char *synopsis;  /* the usage lines and what the command does, before the options */
     const VkcOption *rows; /* its own options, over a struct of `size` bytes */
     int nrows;
@@ -53,6 +53,17 @@ int cli_parse(const CliSpec *s, int argc, char **argv, void *own, VkcTrainConfig
 void cli_usage(const CliSpec *s, FILE *out);
 /* Print "vkclr NAME: " and the last error (vkc_error); returns `status`. */
 int cli_fail(const CliSpec *s, int status);
+
+/* The environment vkclr reads, once, at its start (and the tests at theirs): VKCLR_DEVICE=N,
+ * VKCLR_VALIDATION=1, VKCLR_QUIET=1, and the kernel overrides of checks and measurements
+ * (VkcKernelOverrides): VKCLR_CONV_PATH=reg|smem, VKCLR_CONV_{FWD,DGRAD,WGRAD}_{TILE,BLOCK}=a,b,c,d,
+ * VKCLR_CONV_SG=0, VKCLR_GEMM_TILE=a,b,c,d, VKCLR_FUSE_POOL=0, and where the tuning cache is
+ * (VKCLR_TUNE_CACHE, XDG_CACHE_HOME, HOME). A malformed value fails, naming the variable. The
+ * library itself reads none of them. */
+int cli_environment(VkcContextOptions *o);
+/* A command's context: the environment's, with the device its --device gave (-1: the
+ * environment's choice) and quiet if either says so. */
+VkcContextOptions cli_context(const VkcContextOptions *env, int device, bool quiet);
 
 /* Did the command line give this option of vkclr train's table? */
 bool cli_train_given(const CliArgs *a, const char *flag);

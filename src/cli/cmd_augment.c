@@ -59,8 +59,9 @@ static void blit(uint8_t *grid, int grid_width, int c, const uint8_t *img, int h
                    (size_t)c);
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
+    (void)env; /* no device */
     AugmentArgs g;
     VkcTrainConfig c = vkc_train_defaults(); /* the data, its limits, the augmentation: vkclr train's rows */
     CliArgs a;

@@ -8,13 +8,13 @@
 /* Every kernel of a training step: the encoder layers, then the head, loss and optimizer. */
 static void kernels_defaults(void *o) { bench_defaults(o, 3); }
 
-static int kernels(int argc, char **argv)
+static int kernels(int argc, char **argv, const VkcContextOptions *env)
 {
     BenchOptions o;
     int parsed = bench_parse(&cli_bench_kernels, argc, argv, &o);
     if (parsed) return parsed > 0 ? 0 : 2;
-    int status = bench_layers_run(&o);
-    int head = bench_head_run(&o);
+    int status = bench_layers_run(&o, env);
+    int head = bench_head_run(&o, env);
     return status ? status : head;
 }
 
@@ -29,7 +29,7 @@ const CliSpec cli_bench_kernels = {
     .defaults = kernels_defaults,
 };
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("usage: vkclr bench WHAT [OPTIONS]\n\n");
@@ -39,7 +39,7 @@ static int run(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "bench %s", argv[0]);
     for (int i = 0; cli_benches[i]; i++)
-        if (!strcmp(name, cli_benches[i]->name)) return cli_benches[i]->run(argc - 1, argv + 1);
+        if (!strcmp(name, cli_benches[i]->name)) return cli_benches[i]->run(argc - 1, argv + 1, env);
     fprintf(stderr, "vkclr bench: unknown benchmark '%s' (see vkclr bench --help)\n", argv[0]);
     return 2;
 }

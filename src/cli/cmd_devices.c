@@ -4,8 +4,9 @@
 #include "commands.h"
 #include "vkclr/vk.h"
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
+    (void)env; /* no device */
     CliArgs a;
     int parsed = cli_parse(&cli_devices, argc, argv, NULL, NULL, &a);
     if (parsed) return parsed > 0 ? 0 : 2;

@@ -44,7 +44,7 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     ExportArgs e;
     VkcTrainConfig enc = vkc_train_defaults(); /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
@@ -104,7 +104,7 @@ static int run(int argc, char **argv)
         return 2;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = true};
+    VkcContextOptions opt = cli_context(env, enc.device, true);
     VkcExtractor x = {0};
     VkcArena arena = {0};
     VkcFeatures f;

@@ -27,8 +27,9 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
+    (void)env; /* no device */
     PlotArgs p;
     CliArgs a;
     cli_defaults(&cli_plot, &p);

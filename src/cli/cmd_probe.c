@@ -187,7 +187,7 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     return VKC_OK;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     ProbeArgs p;
     VkcTrainConfig enc = vkc_train_defaults(); /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
@@ -247,7 +247,7 @@ static int run(int argc, char **argv)
         return 1;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = quiet};
+    VkcContextOptions opt = cli_context(env, enc.device, quiet);
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr probe: %s\n", vkc_error());
         vkc_dataset_free(&ds);

@@ -22,7 +22,7 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     SelftestArgs t;
     CliArgs a;
@@ -31,7 +31,8 @@ static int run(int argc, char **argv)
     if (parsed) return parsed > 0 ? 0 : 2;
     const char *only = t.only[0] ? t.only : NULL;
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = t.device, .validation = t.validation};
+    VkcContextOptions opt = cli_context(env, t.device, false);
+    opt.validation = opt.validation || t.validation;
     if (vkc_context_create(&ctx, &opt)) return cli_fail(&cli_selftest, 1);
     printf("selftest on %s (%s, subgroup %u)\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            ctx.subgroup_size);

@@ -98,9 +98,10 @@ static int new_run_dir(char *out, size_t size)
     return VKC_OK;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     VkcTrainConfig c = vkc_train_defaults();
+    c.context = *env;
     TrainArgs args;
     CliArgs a;
     cli_defaults(&cli_train, &args);

@@ -181,7 +181,7 @@ static int tune_pass(Job *j, bool dry, int *changed)
     return rc;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, const VkcContextOptions *env)
 {
     VkcTrainConfig c = vkc_train_defaults();
     TuneArgs t;
@@ -201,7 +201,7 @@ static int run(int argc, char **argv)
     vkc_dataset_free(&ds);
 
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = c.device};
+    VkcContextOptions opt = cli_context(env, c.device, false);
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr tune: %s\n", vkc_error());
         return 1;

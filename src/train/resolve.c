@@ -45,6 +45,7 @@ int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
                             rv->resume_file, saved.ranks, saved.ranks == 1 ? "" : "s", saved.batch, saved.ranks,
                             saved.ranks, ranks);
         saved.dist = cfg->dist;
+        saved.context = cfg->context;
         r->cfg = saved;
     }
     const VkcTrainConfig *c = &r->cfg;

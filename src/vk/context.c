@@ -49,12 +49,6 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
     return VK_FALSE;
 }
 
-static bool env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0");
-}
-
 static bool layer_available(const char *name)
 {
     uint32_t n = 0;
@@ -261,14 +255,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
 {
     memset(ctx, 0, sizeof *ctx);
     VkcContextOptions opt = options ? *options : (VkcContextOptions){.device_index = -1};
-    if (env_flag("VKCLR_VALIDATION")) opt.validation = true;
-    if (env_flag("VKCLR_QUIET")) opt.quiet = true;
-    if (opt.device_index < 0 && getenv("VKCLR_DEVICE") && *getenv("VKCLR_DEVICE")) {
-        char *end;
-        long d = strtol(getenv("VKCLR_DEVICE"), &end, 10);
-        if (*end || d < 0 || d > 1000) return vkc_fail("VKCLR_DEVICE='%s' is not a device index", getenv("VKCLR_DEVICE"));
-        opt.device_index = (int)d;
-    }
+    ctx->kernels = opt.kernels;
     if (opt.validation && !layer_available("VK_LAYER_KHRONOS_validation"))
         return vkc_fail("validation was requested but VK_LAYER_KHRONOS_validation is not installed "
                         "(Debian: vulkan-validationlayers)");

@@ -18,11 +18,10 @@ int vkc_tuning_path(const VkcContext *ctx, char *path, size_t size)
 {
     char uuid[2 * VK_UUID_SIZE + 1];
     uuid_text(ctx->device_uuid, uuid);
-    const char *file = getenv("VKCLR_TUNE_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const VkcKernelOverrides *k = &ctx->kernels;
     int n;
-    if (file && *file) n = snprintf(path, size, "%s", file);
-    else if (xdg && *xdg) n = snprintf(path, size, "%s/vkclr/tune-%s-%08x.json", xdg, uuid, ctx->props.driverVersion);
-    else if (home && *home) n = snprintf(path, size, "%s/.cache/vkclr/tune-%s-%08x.json", home, uuid, ctx->props.driverVersion);
+    if (k->tuning_file[0]) n = snprintf(path, size, "%s", k->tuning_file);
+    else if (k->tuning_dir[0]) n = snprintf(path, size, "%s/tune-%s-%08x.json", k->tuning_dir, uuid, ctx->props.driverVersion);
     else return vkc_fail("no cache directory: set VKCLR_TUNE_CACHE, XDG_CACHE_HOME or HOME");
     if (n < 0 || (size_t)n >= size) return vkc_fail("the tuning cache path is too long");
     return VKC_OK;
