@@ -6,21 +6,6 @@
 #include "check_util.h"
 #include "vkclr/loss.h"
 
-/* 2N unit rows: random directions, or (noise > 0) one direction plus noise of that size. */
-static void family_rows(double *z, int n2, int dim, uint64_t seed, double noise)
-{
-    ck_random(z, n2 * dim, seed, -1, 1);
-    if (noise > 0) {
-        double *base = malloc(8 * dim);
-        ck_random(base, dim, seed + 1, -1, 1);
-        for (int i = 0; i < n2; i++)
-            for (int d = 0; d < dim; d++) z[i * dim + d] = base[d] + noise * z[i * dim + d];
-        free(base);
-    }
-    ref_l2norm_forward(z, z, n2, dim, 1e-12);
-    ck_round(z, n2 * dim);
-}
-
 typedef struct {
     VkcLossKind kind;
     int n2, dim;
@@ -43,8 +28,9 @@ typedef struct {
  * |dL/dS|); for nearly identical rows these terms cancel to a much smaller result, so dz gets
  * atol = max(1e-4 max|dz|, 5e-7 (1 + 1/tau) mass 2/tau) and rtol 1e-3. dlogz is a mean of
  * sigmoids of the same logits, a sum of K + 1 terms per row like the NCE loss: the loss tolerance. */
-static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const FamCase *c, VkcCheckResult *r)
+static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const void *fc, VkcCheckResult *r)
 {
+    const FamCase *c = fc;
     int n = c->n2 * c->dim, K = c->n2 - 2;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[8], got_m[8];
     double want_dlogz = 0.0, got_dlogz = 0.0, logz = (float)c->logz; /* the device holds a float */
@@ -54,7 +40,7 @@ static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     VkcCmd cmd = {0};
     VkcTensor tz, tdz, tm, tlogz, tdlogz;
     int rc = VKC_ERR;
-    family_rows(z, c->n2, c->dim, 91 + n + c->kind, c->noise);
+    ck_unit_rows(z, c->n2, c->dim, 91 + n + c->kind, c->noise);
     if (ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
         vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) || ck_upload(ctx, &arena, &logz, 1, &tlogz) ||
         vkc_tensor_alloc(&arena, 16, &tdlogz))
@@ -107,13 +93,7 @@ done:
 
 static int family_cases(VkcContext *ctx, const FamCase *cases, int n, VkcCheckResult *r)
 {
-    VkcGemm gemm = {0};
-    VkcReduce reduce = {0};
-    int rc = vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &reduce);
-    for (int i = 0; i < n && !rc; i++) rc = family_case(ctx, &gemm, &reduce, &cases[i], r);
-    vkc_reduce_destroy(&reduce);
-    vkc_gemm_destroy(&gemm);
-    return rc ? VKC_ERR : VKC_OK;
+    return ck_loss_cases(ctx, family_case, cases, sizeof *cases, n, r);
 }
 #define CASES(...)                                                                                                 \
     do {                                                                                                           \

@@ -7,21 +7,6 @@
 
 /* ---------------------------------------------------------------- NT-Xent */
 
-/* 2N unit rows: random directions, or (near_identical) one direction plus noise of size `noise`. */
-static void unit_rows(double *z, int n2, int dim, uint64_t seed, double noise)
-{
-    ck_random(z, n2 * dim, seed, -1, 1);
-    if (noise > 0) {
-        double *base = malloc(8 * dim);
-        ck_random(base, dim, seed + 1, -1, 1);
-        for (int i = 0; i < n2; i++)
-            for (int d = 0; d < dim; d++) z[i * dim + d] = base[d] + noise * z[i * dim + d];
-        free(base);
-    }
-    ref_l2norm_forward(z, z, n2, dim, 1e-12);
-    ck_round(z, n2 * dim);
-}
-
 typedef struct {
     int n2, dim;
     double tau;
@@ -38,8 +23,9 @@ typedef struct {
  * the terms of dz_i = sum_j G_ij z_j (each up to ~2/(2N tau)) cancel almost exactly, so the
  * float result is rounding noise of that size: the absolute tolerance is at least
  * 1e-5 * 2/(2N tau). */
-static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const NtxentCase *c, VkcCheckResult *r)
+static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const void *nc, VkcCheckResult *r)
 {
+    const NtxentCase *c = nc;
     int n = c->n2 * c->dim;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[4], got_m[VKC_CONTRASTIVE_METRICS];
     VkcArena arena;
@@ -49,7 +35,7 @@ static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     VkcTensor tz, tdz, tm;
     VkcLossParams p = {.kind = VKC_LOSS_NTXENT, .tau = (float)c->tau};
     int rc = VKC_ERR;
-    unit_rows(z, c->n2, c->dim, 51 + n, c->noise);
+    ck_unit_rows(z, c->n2, c->dim, 51 + n, c->noise);
     if (vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, c->n2, c->dim, &p) ||
         ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
         vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) ||
@@ -91,15 +77,8 @@ done:
 
 static int ntxent_cases(VkcContext *ctx, const NtxentCase *cases, int n, VkcCheckResult *r)
 {
-    VkcGemm gemm = {0};
-    VkcReduce reduce = {0};
-    int rc = vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &reduce);
-    for (int i = 0; i < n && !rc; i++) rc = ntxent_case(ctx, &gemm, &reduce, &cases[i], r);
-    vkc_reduce_destroy(&reduce);
-    vkc_gemm_destroy(&gemm);
-    return rc ? VKC_ERR : VKC_OK;
+    return ck_loss_cases(ctx, ntxent_case, cases, sizeof *cases, n, r);
 }
-
 int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r)
 {
     static const NtxentCase cases[] = {

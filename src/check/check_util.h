@@ -12,6 +12,8 @@
 #include "ref/ref.h"
 #include "ref/ref_head.h"
 #include "vkclr/check.h"
+#include "vkclr/gemm.h"
+#include "vkclr/reduce.h"
 
 /* n values uniform in [lo, hi), rounded to float so the device sees exactly what the reference does. */
 static inline void ck_random(double *x, int n, uint64_t seed, double lo, double hi)
@@ -79,6 +81,37 @@ static inline int ck_fd_check(VkcCheckResult *r, const char *what, ck_fn f, void
     vkc_check_compare_f64(r, what, grad, fd, n, atol, rtol);
     free(fd);
     return VKC_OK;
+}
+
+/* 2N unit rows of a contrastive batch: random directions, or (noise > 0) one direction plus
+ * noise of that size; rounded to float. */
+static inline void ck_unit_rows(double *z, int n2, int dim, uint64_t seed, double noise)
+{
+    ck_random(z, n2 * dim, seed, -1, 1);
+    if (noise > 0) {
+        double *base = malloc(8 * dim);
+        ck_random(base, dim, seed + 1, -1, 1);
+        for (int i = 0; i < n2; i++)
+            for (int d = 0; d < dim; d++) z[i * dim + d] = base[d] + noise * z[i * dim + d];
+        free(base);
+    }
+    ref_l2norm_forward(z, z, n2, dim, 1e-12);
+    ck_round(z, n2 * dim);
+}
+
+/* Cases of a loss check, each run by `run` with the GEMM and reductions the losses need
+ * (cases: n of them, `size` bytes each). Stops at the first case that cannot run. */
+typedef int (*ck_loss_case)(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const void *c, VkcCheckResult *r);
+static inline int ck_loss_cases(VkcContext *ctx, ck_loss_case run, const void *cases, size_t size, int n,
+                                VkcCheckResult *r)
+{
+    VkcGemm gemm = {0};
+    VkcReduce reduce = {0};
+    int rc = vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &reduce);
+    for (int i = 0; i < n && !rc; i++) rc = run(ctx, &gemm, &reduce, (const char *)cases + i * size, r);
+    vkc_reduce_destroy(&reduce);
+    vkc_gemm_destroy(&gemm);
+    return rc ? VKC_ERR : VKC_OK;
 }
 
 /* A command buffer with everything recorded by `record`, submitted once and waited for. */

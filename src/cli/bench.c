@@ -85,3 +85,21 @@ int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns)
     *median_ns = bench_median(times, repeat);
     return VKC_OK;
 }
+
+int bench_time_recorded(VkcContext *ctx, BenchRecord record, void *user, int repeat, double *median_ns)
+{
+    VkcArena arena;
+    VkcCmd cmd = {0};
+    int rc = VKC_ERR;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
+    int t0 = vkc_cmd_timestamp(&cmd);
+    if (record(user, &cmd, &arena)) goto done;
+    int t1 = vkc_cmd_timestamp(&cmd);
+    if (vkc_cmd_end(&cmd) || bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_arena_destroy(&arena);
+    return rc;
+}

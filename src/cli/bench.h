@@ -33,6 +33,10 @@ int bench_head_run(const BenchOptions *o, const VkcContextOptions *env);
  * compile pipelines at their first dispatch). Wall-clock time where the device has no
  * timestamps (t0 < 0). */
 int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns);
+/* Time what `record` records (into a fresh command buffer, with tensors from a fresh device
+ * arena of its own) as bench_time does: the median of `repeat` runs after a warm-up. */
+typedef int (*BenchRecord)(void *user, VkcCmd *cmd, VkcArena *arena);
+int bench_time_recorded(VkcContext *ctx, BenchRecord record, void *user, int repeat, double *median_ns);
 /* Median of n values (sorts them in place). */
 double bench_median(double *values, int n);
 

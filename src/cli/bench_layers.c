@@ -134,28 +134,17 @@ static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, dou
     return vkc_fail("unknown case");
 }
 
-static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, double *median_ns, double *amount,
-                     bool *is_flops)
+typedef struct {
+    VkcLayers *L;
+    const Case *c;
+    double amount;
+    bool is_flops;
+} Timed;
+
+static int record_case(void *user, VkcCmd *cmd, VkcArena *arena)
 {
-    VkcArena arena;
-    VkcCmd cmd = {0};
-    int rc = VKC_ERR;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
-    int t0 = vkc_cmd_timestamp(&cmd);
-    if (record(L, &cmd, &arena, c, amount, is_flops)) goto done;
-    int t1 = vkc_cmd_timestamp(&cmd);
-    if (t0 < 0 || t1 < 0) {
-        vkc_fail("the device has no timestamps");
-        goto done;
-    }
-    if (vkc_cmd_end(&cmd)) goto done;
-    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
-    rc = VKC_OK;
-done:
-    vkc_cmd_destroy(&cmd);
-    vkc_arena_destroy(&arena);
-    return rc;
+    Timed *t = user;
+    return record(t->L, cmd, arena, t->c, &t->amount, &t->is_flops);
 }
 
 int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
@@ -176,20 +165,20 @@ int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
     for (int i = 0; i < NCASES; i++) {
         const Case *c = &cases[i];
         if (only && !strstr(c->label, only)) continue;
-        double ns, amount;
-        bool flops;
-        if (time_case(&ctx, &L, c, repeat, &ns, &amount, &flops)) {
+        double ns;
+        Timed t = {.L = &L, .c = c};
+        if (bench_time_recorded(&ctx, record_case, &t, repeat, &ns)) {
             fprintf(stderr, "vkclr bench layers: %s %s: %s\n", c->label, kind_name[c->kind], vkc_error());
             status = 1;
             break;
         }
-        printf("%-26s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, amount / ns,
-               flops ? "GFLOP/s" : "GB/s");
+        printf("%-26s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, t.amount / ns,
+               t.is_flops ? "GFLOP/s" : "GB/s");
         fflush(stdout);
         for (int net = 0; net < 3; net++)
             if (!strncmp(c->label, nets[net], strlen(nets[net]))) {
                 total[net] += ns;
-                if (flops) conv[net] += ns;
+                if (t.is_flops) conv[net] += ns;
             }
     }
     for (int net = 0; net < 3; net++)

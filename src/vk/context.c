@@ -228,8 +228,7 @@ static int pick_device(VkInstance instance, int wanted, int local_rank, VkPhysic
     return VKC_OK;
 }
 
-/* Does the device offer extension `name`? */
-static bool device_extension(VkPhysicalDevice physical, const char *name)
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name)
 {
     uint32_t n = 0;
     vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
@@ -319,7 +318,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
      * shaders write (shaderFloat16 for fp16, shaderInt16 for bf16's bit patterns); each is
      * enabled where the device has it. shaderFloat16 is Vulkan 1.2, or VK_KHR_shader_float16_int8. */
     bool float16_query = ctx->props.apiVersion >= VK_API_VERSION_1_2 ||
-                         device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+                         vkc_device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     VkPhysicalDeviceShaderFloat16Int8Features f16i8 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,

@@ -14,6 +14,8 @@ void vkc_block_destroy(VkcContext *ctx, VkcBlock *b);
 
 /* Fill ctx->coop from the device's cooperative-matrix properties (coopmat.c). */
 void vkc_coopmat_query(VkcContext *ctx);
+/* Does the device offer extension `name`? */
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name);
 
 /* Record, submit and wait for a one-off command buffer filled by `fill`. */
 int vkc_run_once(VkcContext *ctx, void (*fill)(VkCommandBuffer cb, void *user), void *user);
