@@ -34,24 +34,10 @@ static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     int n = c->n2 * c->dim, K = c->n2 - 2;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[8], got_m[8];
     double want_dlogz = 0.0, got_dlogz = 0.0, logz = (float)c->logz; /* the device holds a float */
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    VkcContrastive l = {0};
-    VkcCmd cmd = {0};
-    VkcTensor tz, tdz, tm, tlogz, tdlogz;
     int rc = VKC_ERR;
     ck_unit_rows(z, c->n2, c->dim, 91 + n + c->kind, c->noise);
-    if (ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
-        vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) || ck_upload(ctx, &arena, &logz, 1, &tlogz) ||
-        vkc_tensor_alloc(&arena, 16, &tdlogz))
-        goto done;
-    VkcLossParams p = {.kind = c->kind, .tau = (float)c->tau, .tau_plus = (float)c->tau_plus,
-                       .learned_logz = c->learned, .logz = tlogz, .dlogz = tdlogz};
-    if (vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, c->n2, c->dim, &p) ||
-        CK_RUN(ctx, cmd, vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz)) ||
-        ck_download(ctx, tm, 8, got_m) || ck_download(ctx, tdz, n, got) ||
-        (c->learned && ck_download(ctx, tdlogz, 1, &got_dlogz)))
-        goto done;
+    VkcLossParams p = {.kind = c->kind, .tau = (float)c->tau, .tau_plus = (float)c->tau_plus, .learned_logz = c->learned};
+    if (ck_loss_device(ctx, gemm, reduce, p, logz, z, c->n2, c->dim, got_m, got, &got_dlogz)) goto done;
     RefLoss L = {(int)c->kind, c->tau, (float)c->tau_plus, c->learned ? logz : 0.0};
     ref_contrastive_forward(&L, z, c->n2, c->dim, want_m);
     double mass = ref_contrastive_backward(&L, z, c->n2, c->dim, dz, &want_dlogz);
@@ -84,9 +70,6 @@ static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     }
     rc = VKC_OK;
 done:
-    vkc_cmd_destroy(&cmd);
-    vkc_contrastive_destroy(&l);
-    vkc_arena_destroy(&arena);
     free(z), free(dz), free(got);
     return rc;
 }
@@ -95,6 +78,7 @@ static int family_cases(VkcContext *ctx, const FamCase *cases, int n, VkcCheckRe
 {
     return ck_loss_cases(ctx, family_case, cases, sizeof *cases, n, r);
 }
+
 #define CASES(...)                                                                                                 \
     do {                                                                                                           \
         static const FamCase cases[] = {__VA_ARGS__};                                                              \

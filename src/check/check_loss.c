@@ -28,20 +28,10 @@ static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     const NtxentCase *c = nc;
     int n = c->n2 * c->dim;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[4], got_m[VKC_CONTRASTIVE_METRICS];
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    VkcContrastive l = {0};
-    VkcCmd cmd = {0};
-    VkcTensor tz, tdz, tm;
     VkcLossParams p = {.kind = VKC_LOSS_NTXENT, .tau = (float)c->tau};
     int rc = VKC_ERR;
     ck_unit_rows(z, c->n2, c->dim, 51 + n, c->noise);
-    if (vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, c->n2, c->dim, &p) ||
-        ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
-        vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) ||
-        CK_RUN(ctx, cmd, vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz)) ||
-        ck_download(ctx, tm, VKC_CONTRASTIVE_METRICS, got_m) || ck_download(ctx, tdz, n, got))
-        goto done;
+    if (ck_loss_device(ctx, gemm, reduce, p, 0, z, c->n2, c->dim, got_m, got, NULL)) goto done;
     ref_ntxent_forward(z, c->n2, c->dim, c->tau, want_m);
     ref_ntxent_backward(z, c->n2, c->dim, c->tau, dz);
     for (int i = 0; i < VKC_CONTRASTIVE_METRICS; i++)
@@ -68,9 +58,6 @@ static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     vkc_check_compare_f64(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 1e-5 * 2 / (c->n2 * c->tau)), 1e-3);
     rc = VKC_OK;
 done:
-    vkc_cmd_destroy(&cmd);
-    vkc_contrastive_destroy(&l);
-    vkc_arena_destroy(&arena);
     free(z), free(dz), free(got);
     return rc;
 }
@@ -79,6 +66,7 @@ static int ntxent_cases(VkcContext *ctx, const NtxentCase *cases, int n, VkcChec
 {
     return ck_loss_cases(ctx, ntxent_case, cases, sizeof *cases, n, r);
 }
+
 int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r)
 {
     static const NtxentCase cases[] = {

@@ -13,6 +13,7 @@
 #include "ref/ref_head.h"
 #include "vkclr/check.h"
 #include "vkclr/gemm.h"
+#include "vkclr/loss.h"
 #include "vkclr/reduce.h"
 
 /* n values uniform in [lo, hi), rounded to float so the device sees exactly what the reference does. */
@@ -118,5 +119,32 @@ static inline int ck_loss_cases(VkcContext *ctx, ck_loss_case run, const void *c
 #define CK_RUN(ctx, cmd, body)                                                                            \
     (vkc_cmd_init((ctx), &(cmd)) || vkc_cmd_begin(&(cmd)) || (body) || vkc_cmd_end(&(cmd)) ||               \
      vkc_cmd_submit_wait(&(cmd)))
+
+/* One forward and backward of a loss of the family on the device, from z (n2 x dim, rounded to
+ * float on upload): its VKC_CONTRASTIVE_METRICS metrics, dz and (with a learned log Z, which
+ * starts at `logz`) d(mean loss)/d(log Z). p's logz and dlogz tensors are made here. */
+static inline int ck_loss_device(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, VkcLossParams p, double logz,
+                                 const double *z, int n2, int dim, double *metrics, double *dz, double *dlogz)
+{
+    int n = n2 * dim, rc = VKC_ERR;
+    VkcArena arena;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    VkcContrastive l = {0};
+    VkcCmd cmd = {0};
+    VkcTensor tz, tdz, tm;
+    if (ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
+        vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) || ck_upload(ctx, &arena, &logz, 1, &p.logz) ||
+        vkc_tensor_alloc(&arena, 16, &p.dlogz) || vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, n2, dim, &p) ||
+        CK_RUN(ctx, cmd, vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz)) ||
+        ck_download(ctx, tm, VKC_CONTRASTIVE_METRICS, metrics) || ck_download(ctx, tdz, n, dz) ||
+        (p.learned_logz && ck_download(ctx, p.dlogz, 1, dlogz)))
+        goto done;
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_contrastive_destroy(&l);
+    vkc_arena_destroy(&arena);
+    return rc;
+}
 
 #endif

@@ -20,13 +20,6 @@ const VkcOption bench_rows[BENCH_NROWS] = {
 
 void bench_defaults(BenchOptions *o, int repeat) { *o = (BenchOptions){.device = -1, .repeat = repeat}; }
 
-int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o)
-{
-    CliArgs a;
-    cli_defaults(s, o);
-    return cli_parse(s, argc, argv, o, NULL, &a);
-}
-
 int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx)
 {
     VkcContextOptions opt = cli_context(env, o->device, false);

@@ -17,10 +17,9 @@ typedef struct {
 /* The rows of BenchOptions, which every device benchmark's CliSpec takes. */
 #define BENCH_NROWS 3
 extern const VkcOption bench_rows[BENCH_NROWS];
+/* The rows of a device benchmark's CliSpec. */
+#define BENCH_ROWS .rows = bench_rows, .nrows = BENCH_NROWS, .size = sizeof(BenchOptions)
 
-/* Parse the options of a device benchmark into o (--repeat defaulting to `repeat`). Returns 0
- * to go on, 1 after printing help (exit 0), -1 after printing an error (exit 2). */
-int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o);
 /* The defaults of a benchmark whose runs are `repeat` by default. */
 void bench_defaults(BenchOptions *o, int repeat);
 /* Open the device the options name; prints "vkclr bench NAME: why" on failure. */

@@ -7,6 +7,11 @@
 #include "commands.h"
 #include "vkclr/gemm.h"
 
+static const char bench_gemm_synopsis[] =
+    "usage: vkclr bench gemm [OPTIONS]\n\n"
+    "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
+    "from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n";
+
 typedef struct {
     const char *label;
     bool ta, tb;
@@ -46,15 +51,19 @@ static int record_product(void *user, VkcCmd *cmd, VkcArena *arena)
 
 static void defaults(void *o) { bench_defaults(o, 5); }
 
-static int run(int argc, char **argv, const VkcContextOptions *env)
+static int run(const CliCall *call);
+
+const CliSpec cli_bench_gemm = {.name = "bench gemm", .run = run, .synopsis = bench_gemm_synopsis,
+                                .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes", BENCH_ROWS,
+                                .defaults = defaults};
+
+static int run(const CliCall *call)
 {
-    BenchOptions o;
-    int parsed = bench_parse(&cli_bench_gemm, argc, argv, &o);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const BenchOptions o = *(const BenchOptions *)call->own;
     int repeat = o.repeat;
     const char *only = o.only[0] ? o.only : NULL;
     VkcContext ctx;
-    if (bench_open(&cli_bench_gemm, &o, env, &ctx)) return 1;
+    if (bench_open(&cli_bench_gemm, &o, call->env, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
         vkc_context_destroy(&ctx);
@@ -81,16 +90,3 @@ static int run(int argc, char **argv, const VkcContextOptions *env)
     vkc_context_destroy(&ctx);
     return status;
 }
-
-const CliSpec cli_bench_gemm = {
-    .name = "bench gemm",
-    .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes",
-    .run = run,
-    .synopsis = "usage: vkclr bench gemm [OPTIONS]\n\n"
-                "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
-                "from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n",
-    .rows = bench_rows,
-    .nrows = BENCH_NROWS,
-    .size = sizeof(BenchOptions),
-    .defaults = defaults,
-};

@@ -14,6 +14,12 @@
 #include "vkclr/loss.h"
 #include "vkclr/optim.h"
 
+static const char bench_head_synopsis[] =
+    "usage: vkclr bench head [OPTIONS]\n\n"
+    "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
+    "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: the median\n"
+    "of R runs after a warm-up, from GPU timestamps. --only picks the rows to print.\n";
+
 #define N2 512u   /* 2N embeddings: batch 256, two views */
 #define FEAT 128u /* encoder feature width */
 #define HID 512u
@@ -185,23 +191,10 @@ int bench_head_run(const BenchOptions *o, const VkcContextOptions *env)
 
 static void defaults(void *o) { bench_defaults(o, 9); }
 
-static int run(int argc, char **argv, const VkcContextOptions *env)
-{
-    BenchOptions o;
-    int parsed = bench_parse(&cli_bench_head, argc, argv, &o);
-    return parsed ? (parsed > 0 ? 0 : 2) : bench_head_run(&o, env);
-}
+static int run(const CliCall *call);
 
-const CliSpec cli_bench_head = {
-    .name = "bench head",
-    .about = "projection head, NT-Xent and optimizer kernels at SimCLR training shapes",
-    .run = run,
-    .synopsis = "usage: vkclr bench head [OPTIONS]\n\n"
-                "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
-                "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: the median\n"
-                "of R runs after a warm-up, from GPU timestamps. --only picks the rows to print.\n",
-    .rows = bench_rows,
-    .nrows = BENCH_NROWS,
-    .size = sizeof(BenchOptions),
-    .defaults = defaults,
-};
+const CliSpec cli_bench_head = {.name = "bench head", .run = run, .synopsis = bench_head_synopsis,
+                                .about = "projection head, NT-Xent and optimizer kernels at SimCLR training shapes",
+                                BENCH_ROWS, .defaults = defaults};
+
+static int run(const CliCall *call) { return bench_head_run(call->own, call->env); }

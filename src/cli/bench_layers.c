@@ -12,6 +12,14 @@
 #include "commands.h"
 #include "vkclr/layers.h"
 
+static const char bench_layers_synopsis[] =
+    "usage: vkclr bench layers [OPTIONS]\n\n"
+    "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
+    "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
+    "views): the median of R runs after a warm-up, from GPU timestamps. GFLOP/s for convolutions; for\n"
+    "memory-bound ops GB/s of the least traffic they need (each input read once, each output written\n"
+    "once).\n";
+
 typedef enum { CONV_FWD, CONV_BWD_IN, CONV_BWD_W, BN_FWD, BN_BWD, RELU_FWD, RELU_BWD, MAXPOOL_FWD, MAXPOOL_BWD,
                AVGPOOL_FWD, AVGPOOL_BWD, ADD } Kind;
 
@@ -192,25 +200,10 @@ int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
 
 static void defaults(void *o) { bench_defaults(o, 3); }
 
-static int run(int argc, char **argv, const VkcContextOptions *env)
-{
-    BenchOptions o;
-    int parsed = bench_parse(&cli_bench_layers, argc, argv, &o);
-    return parsed ? (parsed > 0 ? 0 : 2) : bench_layers_run(&o, env);
-}
+static int run(const CliCall *call);
 
-const CliSpec cli_bench_layers = {
-    .name = "bench layers",
-    .about = "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes",
-    .run = run,
-    .synopsis = "usage: vkclr bench layers [OPTIONS]\n\n"
-                "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
-                "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
-                "views): the median of R runs after a warm-up, from GPU timestamps. GFLOP/s for convolutions; for\n"
-                "memory-bound ops GB/s of the least traffic they need (each input read once, each output written\n"
-                "once).\n",
-    .rows = bench_rows,
-    .nrows = BENCH_NROWS,
-    .size = sizeof(BenchOptions),
-    .defaults = defaults,
-};
+const CliSpec cli_bench_layers = {.name = "bench layers", .run = run, .synopsis = bench_layers_synopsis,
+                                  .about = "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes",
+                                  BENCH_ROWS, .defaults = defaults};
+
+static int run(const CliCall *call) { return bench_layers_run(call->own, call->env); }

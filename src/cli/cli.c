@@ -102,6 +102,32 @@ int cli_fail(const CliSpec *s, int status)
     return status;
 }
 
+int cli_run(const CliSpec *s, int argc, char **argv, const VkcContextOptions *env)
+{
+    CliCall call = {.env = env, .argc = argc, .argv = argv};
+    if (s->raw) return s->run(&call);
+    CliArgs args;
+    call.args = &args;
+    call.own = s->size ? malloc(s->size) : NULL;
+    call.train = s->train_rows ? malloc(sizeof *call.train) : NULL;
+    int status = 2;
+    if ((s->size && !call.own) || (s->train_rows && !call.train)) {
+        fprintf(stderr, "vkclr %s: out of memory\n", s->name);
+        goto done;
+    }
+    cli_defaults(s, call.own);
+    if (call.train) {
+        *call.train = vkc_train_defaults();
+        call.train->context = *env;
+    }
+    int parsed = cli_parse(s, argc, argv, call.own, call.train, &args);
+    status = parsed > 0 ? 0 : parsed < 0 ? 2 : s->run(&call);
+done:
+    free(call.own);
+    free(call.train);
+    return status;
+}
+
 void cli_usage(const CliSpec *s, FILE *out)
 {
     fprintf(out, "%s\n", s->synopsis);

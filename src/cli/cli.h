@@ -16,10 +16,13 @@
 #define CLI_MAX_OPERANDS 64
 #define CLI_PATH 1024 /* the size of a path option's field */
 
+typedef struct CliCall CliCall;
+
 typedef struct {
     const char *name;      /* "probe", "bench train" */
     const char *about;     /* one line in the list of commands */
-    int (*run)(int argc, char **argv, const VkcContextOptions *env); /* env: cli_environment's */
+    int (*run)(const CliCall *call); /* the command, its options parsed; returns the exit status */
+    bool raw;              /* run gets the arguments unparsed (vkclr bench WHAT ...) */
     const char *synopsis;  /* the usage lines and what the command does, before the options */
     const VkcOption *rows; /* its own options, over a struct of `size` bytes */
     int nrows;
@@ -32,11 +35,28 @@ typedef struct {
     void (*epilogue)(FILE *out); /* help text after the options (NULL: none) */
 } CliSpec;
 
+/* The rows of a command's own options and their struct: CLI_ROWS(rows, ProbeArgs). */
+#define CLI_ROWS(rows_, type) .rows = rows_, .nrows = sizeof rows_ / sizeof rows_[0], .size = sizeof(type)
+
 typedef struct {
     VkcGiven own, train;   /* which rows the command line gave */
     const char *operands[CLI_MAX_OPERANDS];
     int noperands;
 } CliArgs;
+
+/* What a command's run gets. */
+struct CliCall {
+    void *own;             /* its own options (the struct of its rows), parsed */
+    VkcTrainConfig *train; /* the rows of vkclr train it takes, parsed, on the environment's device (NULL: none) */
+    const CliArgs *args;   /* which options were given; the operands */
+    const VkcContextOptions *env; /* cli_environment's */
+    int argc;              /* the arguments after the command's name (CliSpec.raw) */
+    char **argv;
+};
+
+/* Run a command: its options set up and parsed (--help printed: 0; an error printed: 2), then
+ * spec->run. */
+int cli_run(const CliSpec *s, int argc, char **argv, const VkcContextOptions *env);
 
 /* Every command and every benchmark, for main and cmd_bench (and test_options, which checks
  * every table). NULL-terminated. */

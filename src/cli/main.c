@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         return 2;
     }
     for (int i = 0; cli_commands[i]; i++)
-        if (!strcmp(argv[1], cli_commands[i]->name)) return cli_commands[i]->run(argc - 2, argv + 2, &env);
+        if (!strcmp(argv[1], cli_commands[i]->name)) return cli_run(cli_commands[i], argc - 2, argv + 2, &env);
     fprintf(stderr, "vkclr: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
