@@ -74,15 +74,10 @@ done:
     return rc;
 }
 
-static int family_cases(VkcContext *ctx, const FamCase *cases, int n, VkcCheckResult *r)
-{
-    return ck_loss_cases(ctx, family_case, cases, sizeof *cases, n, r);
-}
-
 #define CASES(...)                                                                                                 \
     do {                                                                                                           \
         static const FamCase cases[] = {__VA_ARGS__};                                                              \
-        return family_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);                                \
+        return ck_loss_cases(ctx, family_case, cases, sizeof cases[0], sizeof cases / sizeof cases[0], r);         \
     } while (0)
 
 int check_nce_self_normalised(VkcContext *ctx, VkcCheckResult *r)
@@ -256,7 +251,7 @@ int check_family_every_loss(VkcContext *ctx, VkcCheckResult *r)
                 cases[n++] = c;
             }
     }
-    return family_cases(ctx, cases, n, r);
+    return ck_loss_cases(ctx, family_case, cases, sizeof cases[0], n, r);
 }
 
 int check_family_every_loss_fd(VkcContext *ctx, VkcCheckResult *r)

@@ -62,17 +62,12 @@ done:
     return rc;
 }
 
-static int ntxent_cases(VkcContext *ctx, const NtxentCase *cases, int n, VkcCheckResult *r)
-{
-    return ck_loss_cases(ctx, ntxent_case, cases, sizeof *cases, n, r);
-}
-
 int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r)
 {
     static const NtxentCase cases[] = {
         {4, 1, 0.5, 0}, {4, 3, 0.1, 0}, {6, 5, 0.5, 0}, {34, 17, 0.1, 0}, {64, 32, 0.2, 0}, {512, 128, 0.1, 0},
     };
-    return ntxent_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);
+    return ck_loss_cases(ctx, ntxent_case, cases, sizeof cases[0], (int)(sizeof cases / sizeof cases[0]), r);
 }
 
 /* Nearly identical embeddings (every logit within ~1e-3/tau of 1/tau): at tau = 0.05 the logits
@@ -84,7 +79,7 @@ int check_ntxent_stability(VkcContext *ctx, VkcCheckResult *r)
     static const NtxentCase cases[] = {
         {64, 32, 0.05, 1e-3}, {64, 32, 1.0, 1e-3}, {64, 32, 0.01, 1e-3}, {64, 32, 0.05, 1e-9}, {64, 32, 1.0, 1e-9},
     };
-    return ntxent_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);
+    return ck_loss_cases(ctx, ntxent_case, cases, sizeof cases[0], (int)(sizeof cases / sizeof cases[0]), r);
 }
 
 typedef struct {
