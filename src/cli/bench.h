@@ -24,9 +24,9 @@ extern const VkcOption bench_rows[BENCH_NROWS];
 void bench_defaults(BenchOptions *o, int repeat);
 /* Open the device the options name; prints "vkclr bench NAME: why" on failure. */
 int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx);
-/* vkclr bench layers and head with parsed options (bench kernels runs both). */
-int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env);
-int bench_head_run(const BenchOptions *o, const VkcContextOptions *env);
+/* vkclr bench layers and head (bench kernels runs both with its options). */
+int bench_layers_run(const CliCall *call);
+int bench_head_run(const CliCall *call);
 /* Submit the recorded (ended) cmd repeat + 1 times and give the median time between its
  * timestamps t0 and t1 over the last `repeat` runs (the first is a warm-up: some drivers
  * compile pipelines at their first dispatch). Wall-clock time where the device has no

@@ -72,12 +72,6 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(const CliCall *call);
-
-const CliSpec cli_bench_augment = {.name = "bench augment", .run = run, .synopsis = bench_augment_synopsis,
-                                   .about = "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads",
-                                   CLI_ROWS(rows, BenchAugmentArgs)};
-
 static int run(const CliCall *call)
 {
     const BenchAugmentArgs b = *(const BenchAugmentArgs *)call->own;
@@ -123,3 +117,7 @@ static int run(const CliCall *call)
     }
     return 0;
 }
+
+const CliSpec cli_bench_augment = {.name = "bench augment", .run = run, .synopsis = bench_augment_synopsis,
+                                   .about = "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads",
+                                   CLI_ROWS(rows, BenchAugmentArgs)};

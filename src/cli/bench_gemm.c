@@ -51,12 +51,6 @@ static int record_product(void *user, VkcCmd *cmd, VkcArena *arena)
 
 static void defaults(void *o) { bench_defaults(o, 5); }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_bench_gemm = {.name = "bench gemm", .run = run, .synopsis = bench_gemm_synopsis,
-                                .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes", BENCH_ROWS,
-                                .defaults = defaults};
-
 static int run(const CliCall *call)
 {
     const BenchOptions o = *(const BenchOptions *)call->own;
@@ -90,3 +84,7 @@ static int run(const CliCall *call)
     vkc_context_destroy(&ctx);
     return status;
 }
+
+const CliSpec cli_bench_gemm = {.name = "bench gemm", .run = run, .synopsis = bench_gemm_synopsis,
+                                .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes", BENCH_ROWS,
+                                .defaults = defaults};

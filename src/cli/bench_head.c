@@ -163,12 +163,13 @@ static int measure(Bench *b, long repeat, const char *only)
     return VKC_OK;
 }
 
-int bench_head_run(const BenchOptions *o, const VkcContextOptions *env)
+int bench_head_run(const CliCall *call)
 {
+    const BenchOptions *o = call->own;
     Bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
     int status = 0;
-    if (bench_open(&cli_bench_head, o, env, &b->ctx)) {
+    if (bench_open(&cli_bench_head, o, call->env, &b->ctx)) {
         free(b);
         return 1;
     }
@@ -191,10 +192,6 @@ int bench_head_run(const BenchOptions *o, const VkcContextOptions *env)
 
 static void defaults(void *o) { bench_defaults(o, 9); }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_bench_head = {.name = "bench head", .run = run, .synopsis = bench_head_synopsis,
+const CliSpec cli_bench_head = {.name = "bench head", .run = bench_head_run, .synopsis = bench_head_synopsis,
                                 .about = "projection head, NT-Xent and optimizer kernels at SimCLR training shapes",
                                 BENCH_ROWS, .defaults = defaults};
-
-static int run(const CliCall *call) { return bench_head_run(call->own, call->env); }

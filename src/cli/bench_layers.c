@@ -155,12 +155,13 @@ static int record_case(void *user, VkcCmd *cmd, VkcArena *arena)
     return record(t->L, cmd, arena, t->c, &t->amount, &t->is_flops);
 }
 
-int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
+int bench_layers_run(const CliCall *call)
 {
+    const BenchOptions *o = call->own;
     int repeat = o->repeat;
     const char *only = o->only[0] ? o->only : NULL;
     VkcContext ctx;
-    if (bench_open(&cli_bench_layers, o, env, &ctx)) return 1;
+    if (bench_open(&cli_bench_layers, o, call->env, &ctx)) return 1;
     VkcLayers L;
     vkc_layers_init(&ctx, &L);
     printf("device: %s (%s); median of %d runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
@@ -200,10 +201,6 @@ int bench_layers_run(const BenchOptions *o, const VkcContextOptions *env)
 
 static void defaults(void *o) { bench_defaults(o, 3); }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_bench_layers = {.name = "bench layers", .run = run, .synopsis = bench_layers_synopsis,
+const CliSpec cli_bench_layers = {.name = "bench layers", .run = bench_layers_run, .synopsis = bench_layers_synopsis,
                                   .about = "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes",
                                   BENCH_ROWS, .defaults = defaults};
-
-static int run(const CliCall *call) { return bench_layers_run(call->own, call->env); }

@@ -56,13 +56,6 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     for (int i = 0; i < b->nclasses; i++) cJSON_AddNumberToObject(share, b->class_names[i], b->class_share[i]);
 }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_bench_train = {.name = "bench train", .run = run, .synopsis = bench_train_synopsis,
-                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), time per kernel class",
-                                 CLI_ROWS(rows, BenchTrainArgs), .train_rows = cli_all_rows,
-                                 .train_heading = "TRAIN OPTIONS (those of vkclr train that define the model and its step):"};
-
 static int run(const CliCall *call)
 {
     const BenchTrainArgs b = *(const BenchTrainArgs *)call->own;
@@ -106,3 +99,8 @@ static int run(const CliCall *call)
     }
     return 0;
 }
+
+const CliSpec cli_bench_train = {.name = "bench train", .run = run, .synopsis = bench_train_synopsis,
+                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), time per kernel class",
+                                 CLI_ROWS(rows, BenchTrainArgs), .train_rows = cli_all_rows,
+                                 .train_heading = CLI_TRAIN_OPTIONS};

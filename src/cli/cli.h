@@ -88,6 +88,9 @@ VkcContextOptions cli_context(const VkcContextOptions *env, int device, bool qui
 /* Did the command line give this option of vkclr train's table? */
 bool cli_train_given(const CliArgs *a, const char *flag);
 
+/* The heading of the training options of a command that takes them all (tune, bench train). */
+#define CLI_TRAIN_OPTIONS "TRAIN OPTIONS (those of vkclr train that define the model and its step):"
+
 /* Row filters for CliSpec.train_rows. */
 bool cli_all_rows(const VkcOption *o);
 bool cli_encoder_rows(const VkcOption *o); /* VKC_OPT_ENCODER: the encoder, its data, the seed, the device */

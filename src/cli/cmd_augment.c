@@ -64,14 +64,6 @@ static void blit(uint8_t *grid, int grid_width, int c, const uint8_t *img, int h
                    (size_t)c);
 }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_augment = {.name = "augment", .run = run, .synopsis = augment_synopsis,
-                             .about = "write a PNG grid of images and their two augmented views",
-                             CLI_ROWS(rows, AugmentArgs), .train_rows = train_rows,
-                             .train_heading = "the data and the augmentation, as vkclr train takes them:",
-                             .epilogue = epilogue};
-
 static int run(const CliCall *call)
 {
     const AugmentArgs g = *(const AugmentArgs *)call->own;
@@ -146,3 +138,9 @@ done:
     vkc_dataset_free(&ds);
     return rc;
 }
+
+const CliSpec cli_augment = {.name = "augment", .run = run, .synopsis = augment_synopsis,
+                             .about = "write a PNG grid of images and their two augmented views",
+                             CLI_ROWS(rows, AugmentArgs), .train_rows = train_rows,
+                             .train_heading = "the data and the augmentation, as vkclr train takes them:",
+                             .epilogue = epilogue};

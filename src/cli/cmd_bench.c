@@ -13,8 +13,8 @@ static void kernels_defaults(void *o) { bench_defaults(o, 3); }
 
 static int kernels(const CliCall *call)
 {
-    int status = bench_layers_run(call->own, call->env);
-    int head = bench_head_run(call->own, call->env);
+    int status = bench_layers_run(call);
+    int head = bench_head_run(call);
     return status ? status : head;
 }
 

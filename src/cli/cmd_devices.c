@@ -9,13 +9,11 @@ static const char devices_synopsis[] =
     "Training picks the first discrete GPU, else integrated, else CPU; --device N or VKCLR_DEVICE=N "
     "overrides.\n";
 
-static int run(const CliCall *call);
-
-const CliSpec cli_devices = {.name = "devices", .run = run, .synopsis = devices_synopsis,
-                             .about = "list Vulkan devices and their compute limits"};
-
 static int run(const CliCall *call)
 {
     (void)call;
     return vkc_list_devices(stdout) ? cli_fail(&cli_devices, 1) : 0;
 }
+
+const CliSpec cli_devices = {.name = "devices", .run = run, .synopsis = devices_synopsis,
+                             .about = "list Vulkan devices and their compute limits"};

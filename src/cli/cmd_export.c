@@ -51,14 +51,6 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(const CliCall *call);
-
-const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
-                            .about = "write features and labels of a split as NumPy .npy files",
-                            CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
-                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint was trained on),\n"
-                              "the seed and the device, as vkclr train takes them:"};
-
 static int run(const CliCall *call)
 {
     const ExportArgs e = *(const ExportArgs *)call->own;
@@ -155,3 +147,9 @@ done:
     vkc_dataset_free(&ds);
     return status;
 }
+
+const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
+                            .about = "write features and labels of a split as NumPy .npy files",
+                            CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
+                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint was trained on),\n"
+                              "the seed and the device, as vkclr train takes them:"};

@@ -34,12 +34,6 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(const CliCall *call);
-
-const CliSpec cli_plot = {.name = "plot", .run = run, .synopsis = plot_synopsis,
-                          .about = "draw the training curves of runs (their metrics.jsonl) into one PNG",
-                          CLI_ROWS(rows, PlotArgs), .operands = true};
-
 static int run(const CliCall *call)
 {
     const PlotArgs p = *(const PlotArgs *)call->own;
@@ -84,3 +78,7 @@ done:
     free(runs);
     return rc;
 }
+
+const CliSpec cli_plot = {.name = "plot", .run = run, .synopsis = plot_synopsis,
+                          .about = "draw the training curves of runs (their metrics.jsonl) into one PNG",
+                          CLI_ROWS(rows, PlotArgs), .operands = true};

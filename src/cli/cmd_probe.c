@@ -193,13 +193,6 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     return VKC_OK;
 }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_probe = {.name = "probe", .run = run, .synopsis = probe_synopsis,
-                           .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
-                           CLI_ROWS(rows, ProbeArgs), .defaults = defaults, .train_rows = cli_encoder_rows,
-                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:"};
-
 static int run(const CliCall *call)
 {
     const ProbeArgs p = *(const ProbeArgs *)call->own;
@@ -293,3 +286,8 @@ static int run(const CliCall *call)
     vkc_dataset_free(&ds);
     return status;
 }
+
+const CliSpec cli_probe = {.name = "probe", .run = run, .synopsis = probe_synopsis,
+                           .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
+                           CLI_ROWS(rows, ProbeArgs), .defaults = defaults, .train_rows = cli_encoder_rows,
+                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:"};

@@ -28,12 +28,6 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(const CliCall *call);
-
-const CliSpec cli_selftest = {.name = "selftest", .run = run, .synopsis = selftest_synopsis,
-                              .about = "check every kernel against its C reference on this device",
-                              CLI_ROWS(rows, SelftestArgs)};
-
 static int run(const CliCall *call)
 {
     const SelftestArgs t = *(const SelftestArgs *)call->own;
@@ -55,3 +49,7 @@ static int run(const CliCall *call)
            ran - failed - skipped, failed, skipped);
     return failed ? 1 : 0;
 }
+
+const CliSpec cli_selftest = {.name = "selftest", .run = run, .synopsis = selftest_synopsis,
+                              .about = "check every kernel against its C reference on this device",
+                              CLI_ROWS(rows, SelftestArgs)};

@@ -103,13 +103,6 @@ static int new_run_dir(char *out, size_t size)
     return VKC_OK;
 }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
-                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes on 2 CPU cores)",
-                           CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
-                           .epilogue = epilogue};
-
 static int run(const CliCall *call)
 {
     VkcTrainConfig c = *call->train;
@@ -152,3 +145,8 @@ static int run(const CliCall *call)
     if (res.interrupted) return 130;
     return 0;
 }
+
+const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
+                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes on 2 CPU cores)",
+                           CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
+                           .epilogue = epilogue};

@@ -192,13 +192,6 @@ static int tune_pass(Job *j, bool dry, int *changed)
     return rc;
 }
 
-static int run(const CliCall *call);
-
-const CliSpec cli_tune = {.name = "tune", .run = run, .synopsis = tune_synopsis,
-                          .about = "time the convolution kernel variants on this device and keep the fastest",
-                          CLI_ROWS(rows, TuneArgs), .train_rows = cli_all_rows,
-                          .train_heading = "TRAIN OPTIONS (those of vkclr train that define the model and its step):"};
-
 static int run(const CliCall *call)
 {
     VkcTrainConfig c = *call->train;
@@ -270,3 +263,8 @@ done:
     vkc_context_destroy(&ctx);
     return status;
 }
+
+const CliSpec cli_tune = {.name = "tune", .run = run, .synopsis = tune_synopsis,
+                          .about = "time the convolution kernel variants on this device and keep the fastest",
+                          CLI_ROWS(rows, TuneArgs), .train_rows = cli_all_rows,
+                          .train_heading = CLI_TRAIN_OPTIONS};
