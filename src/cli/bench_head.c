@@ -1,8 +1,8 @@
 /* vkclr bench head: time per kernel of the projection head, the losses of the NCE family (every
- * row of vkc_losses marked benchmarked) and the optimizers at SimCLR training shapes (batch 256 -> 2N = 512 embeddings, head 128 -> 512 -> 128,
- * optimizer steps over ~1M parameters). Everything is recorded once into one command buffer
- * with a GPU timestamp between kernels; the figure per kernel is the median over runs after a
- * warm-up run. */
+ * row of vkc_losses marked benchmarked) and the optimizers at SimCLR training shapes (batch 256
+ * -> 2N = 512 embeddings, head 128 -> 512 -> 128, optimizer steps over ~1M parameters).
+ * Everything is recorded once into one command buffer with a GPU timestamp between kernels; the
+ * figure per kernel is the median over runs after a warm-up run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,5 +193,5 @@ int bench_head_run(const CliCall *call)
 static void defaults(void *o) { bench_defaults(o, 9); }
 
 const CliSpec cli_bench_head = {.name = "bench head", .run = bench_head_run, .synopsis = bench_head_synopsis,
-                                .about = "projection head, NT-Xent and optimizer kernels at SimCLR training shapes",
+                                .about = "projection head, loss and optimizer kernels at SimCLR training shapes",
                                 BENCH_ROWS, .defaults = defaults};

@@ -101,6 +101,7 @@ static int run(const CliCall *call)
 }
 
 const CliSpec cli_bench_train = {.name = "bench train", .run = run, .synopsis = bench_train_synopsis,
-                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), time per kernel class",
+                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), "
+                                          "time per kernel class",
                                  CLI_ROWS(rows, BenchTrainArgs), .train_rows = cli_all_rows,
                                  .train_heading = CLI_TRAIN_OPTIONS};

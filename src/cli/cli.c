@@ -53,7 +53,8 @@ int cli_environment(VkcContextOptions *o)
     VkcKernelOverrides *k = &o->kernels;
     const char *path = getenv("VKCLR_CONV_PATH");
     if (path && *path) {
-        if (strcmp(path, "reg") && strcmp(path, "smem")) return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
+        if (strcmp(path, "reg") && strcmp(path, "smem"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
         k->conv_family = !strcmp(path, "reg") ? VKC_CONV_FAMILY_REG : VKC_CONV_FAMILY_SMEM;
     }
     static const char *const tiles[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
@@ -67,7 +68,8 @@ int cli_environment(VkcContextOptions *o)
     if (file && *file) n = snprintf(k->tuning_file, sizeof k->tuning_file, "%s", file);
     else if (xdg && *xdg) n = snprintf(k->tuning_dir, sizeof k->tuning_dir, "%s/vkclr", xdg);
     else if (home && *home) n = snprintf(k->tuning_dir, sizeof k->tuning_dir, "%s/.cache/vkclr", home);
-    if (n >= (int)sizeof k->tuning_dir) return vkc_fail("the tuning cache's path (VKCLR_TUNE_CACHE, XDG_CACHE_HOME, HOME) is too long");
+    if (n >= (int)sizeof k->tuning_dir)
+        return vkc_fail("the tuning cache's path (VKCLR_TUNE_CACHE, XDG_CACHE_HOME, HOME) is too long");
     const char *sg = getenv("VKCLR_CONV_SG"), *fuse = getenv("VKCLR_FUSE_POOL");
     k->conv_no_subgroup = sg && !strcmp(sg, "0");
     k->unfused_pools = fuse && !strcmp(fuse, "0");

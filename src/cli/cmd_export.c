@@ -16,7 +16,11 @@ static const char export_synopsis[] =
     "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
 
 typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
-static const VkcName split_names[] = {{.name = "train", .value = SPLIT_TRAIN}, {.name = "test", .value = SPLIT_TEST}, {0}};
+static const VkcName split_names[] = {
+    {.name = "train", .value = SPLIT_TRAIN},
+    {.name = "test", .value = SPLIT_TEST},
+    {0},
+};
 
 typedef struct {
     char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH];
@@ -151,5 +155,5 @@ done:
 const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
                             .about = "write features and labels of a split as NumPy .npy files",
                             CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
-                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint was trained on),\n"
-                              "the seed and the device, as vkclr train takes them:"};
+                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint "
+                                             "was trained on),\nthe seed and the device, as vkclr train takes them:"};

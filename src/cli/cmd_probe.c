@@ -55,7 +55,8 @@ static const VkcOption rows[] = {
     {.flag = "--batch", .type = VKC_OPT_INT, FIELD(probe.batch), .min = 1, .max = 65535, .section = PROBE,
      .metavar = "N", .help = "mini-batch size"},
     {.flag = "--lr", .type = VKC_OPT_FLOAT, FIELD(probe.lr), .min = 1e-12, .max = 1e6, .auto_name = "auto",
-     .section = PROBE, .metavar = "X", .help = "peak learning rate, cosine-decayed to 0; auto = 0.1 for sgd, 0.001 for adamw"},
+     .section = PROBE, .metavar = "X",
+     .help = "peak learning rate, cosine-decayed to 0; auto = 0.1 for sgd, 0.001 for adamw"},
     {.flag = "--wd", .type = VKC_OPT_FLOAT, FIELD(probe.weight_decay), .min = 0, .max = 1e3, .section = PROBE,
      .metavar = "X", .help = "weight decay on the weights"},
     {.flag = "--optimizer", .type = VKC_OPT_ENUM, FIELD(probe.optimizer), .names = vkc_probe_optimizer_names,
@@ -290,4 +291,5 @@ static int run(const CliCall *call)
 const CliSpec cli_probe = {.name = "probe", .run = run, .synopsis = probe_synopsis,
                            .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
                            CLI_ROWS(rows, ProbeArgs), .defaults = defaults, .train_rows = cli_encoder_rows,
-                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:"};
+                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr "
+                                            "train takes them:"};

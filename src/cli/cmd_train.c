@@ -147,6 +147,7 @@ static int run(const CliCall *call)
 }
 
 const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
-                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes on 2 CPU cores)",
+                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes "
+                                    "on 2 CPU cores)",
                            CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
                            .epilogue = epilogue};
