@@ -8,8 +8,19 @@
 #include "eval_source.h"
 #include "vkclr/npy.h"
 
+static const char export_synopsis[] =
+    "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
+    "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
+    "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
+    "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
+
 typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
-static const VkcName split_names[] = {{.name = "train", .value = SPLIT_TRAIN}, {.name = "test", .value = SPLIT_TEST}, {0}};
+static const VkcName split_names[] = {
+    {.name = "train", .value = SPLIT_TRAIN},
+    {.name = "test", .value = SPLIT_TEST},
+    {0},
+};
 
 typedef struct {
     char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH];
@@ -44,14 +55,10 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    ExportArgs e;
-    VkcTrainConfig enc = vkc_train_defaults(); /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
-    CliArgs a;
-    cli_defaults(&cli_export, &e);
-    int parsed = cli_parse(&cli_export, argc, argv, &e, &enc, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const ExportArgs e = *(const ExportArgs *)call->own;
+    const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
     const char *features = e.features, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
     const char *split_name = vkc_name_of(split_names, e.split), *dtype = vkc_name_of(vkc_npy_label_names, e.label_dtype);
     VkcNpyType ltype = (VkcNpyType)e.label_dtype;
@@ -79,22 +86,13 @@ static int run(int argc, char **argv)
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
                   .seed = enc.seed, .precision = enc.precision};
 
-    char spec[512];
-    const char *data;
-    if (source_data(cli_train_given(&a, "--data") ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
-        fprintf(stderr, "vkclr export: --checkpoint %s: %s\n", checkpoint, vkc_error());
-        return 1;
-    }
+    char data[512];
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
-        return 1;
-    }
+    if (source_dataset(&cli_export, call, checkpoint, &ds, data)) return 1;
     const VkcSplit *split = e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
     if (split->n == 0) {
         fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
-                data ? data : "fashion-mnist");
+                data);
         vkc_dataset_free(&ds);
         return 1;
     }
@@ -104,7 +102,7 @@ static int run(int argc, char **argv)
         return 2;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = true};
+    VkcContextOptions opt = cli_context(call->env, enc.device, true);
     VkcExtractor x = {0};
     VkcArena arena = {0};
     VkcFeatures f;
@@ -134,7 +132,7 @@ static int run(int argc, char **argv)
     cJSON *about = cJSON_CreateObject();
     cJSON_AddStringToObject(about, "source", x.name);
     cJSON_AddStringToObject(about, "split", split_name);
-    cJSON_AddStringToObject(about, "data", data ? data : "fashion-mnist");
+    cJSON_AddStringToObject(about, "data", data);
     char *about_text = cJSON_PrintUnformatted(about);
     cJSON_Delete(about);
     int wrc = vkc_export_write(features, labels_path, manifest_path, feat, f.n, f.dim, ltype, lab, about_text);
@@ -154,19 +152,8 @@ done:
     return status;
 }
 
-const CliSpec cli_export = {
-    .name = "export",
-    .about = "write features and labels of a split as NumPy .npy files",
-    .run = run,
-    .synopsis = "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
-                "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
-                "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
-                "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
-                "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(ExportArgs),
-    .train_rows = cli_encoder_rows,
-    .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint was trained on),\n"
-                     "the seed and the device, as vkclr train takes them:",
-};
+const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
+                            .about = "write features and labels of a split as NumPy .npy files",
+                            CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
+                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint "
+                                             "was trained on),\nthe seed and the device, as vkclr train takes them:"};

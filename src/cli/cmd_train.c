@@ -12,6 +12,11 @@
 #include "vkclr/fileio.h"
 #include "vkclr/train.h"
 
+static const char train_synopsis[] =
+    "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + "
+    "kNN; a few minutes on lavapipe\n"
+    "       vkclr train --resume DIR [--epochs N] [--device N] ...\n";
+
 typedef struct {
     char resume[CLI_PATH];
 } TrainArgs;
@@ -98,16 +103,12 @@ static int new_run_dir(char *out, size_t size)
     return VKC_OK;
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    TrainArgs args;
-    CliArgs a;
-    cli_defaults(&cli_train, &args);
-    int parsed = cli_parse(&cli_train, argc, argv, &args, &c, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
-    const VkcGiven given = a.train;
-    const char *resume = args.resume[0] ? args.resume : NULL;
+    VkcTrainConfig c = *call->train;
+    const VkcGiven given = call->args->train;
+    const TrainArgs *args = call->own;
+    const char *resume = args->resume[0] ? args->resume : NULL;
     if (resume) {
         int rc = refuse_fixed_options(resume, &c, &given);
         if (rc) return rc;
@@ -145,17 +146,8 @@ static int run(int argc, char **argv)
     return 0;
 }
 
-const CliSpec cli_train = {
-    .name = "train",
-    .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes on 2 CPU cores)",
-    .run = run,
-    .synopsis = "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + "
-                "kNN; a few minutes on lavapipe\n"
-                "       vkclr train --resume DIR [--epochs N] [--device N] ...\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(TrainArgs),
-    .train_rows = cli_all_rows,
-    .own_rows_last = true,
-    .epilogue = epilogue,
-};
+const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
+                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes "
+                                    "on 2 CPU cores)",
+                           CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
+                           .epilogue = epilogue};
