@@ -49,6 +49,8 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     cJSON_AddNumberToObject(j, "steps", (double)b->steps);
     cJSON_AddNumberToObject(j, "images_per_s", b->images_per_second);
     cJSON_AddNumberToObject(j, "ms_per_step", b->ms_per_step);
+    cJSON_AddNumberToObject(j, "cpu_images_per_s", b->cpu_images_per_second);
+    cJSON_AddNumberToObject(j, "cpu_ms_per_step", b->cpu_ms_per_step);
     cJSON_AddNumberToObject(j, "flops_per_image", b->flops_per_image);
     cJSON_AddNumberToObject(j, "effective_tflops", b->tflops);
     cJSON_AddNumberToObject(j, "profiled_gpu_ms_per_step", b->gpu_ms_per_step);
@@ -78,6 +80,8 @@ static int run(const CliCall *call)
            r.device, vkc_name_of(vkc_encoder_names, (int)c.model.encoder), c.model.width, c.batch, 2 * c.batch, c.data,
            vkc_name_of(vkc_optim_names, (int)c.optimizer), vkc_loss_kind_name(c.loss), r.images_per_second,
            r.ms_per_step, (long long)r.steps, r.flops_per_image / 1e6, r.tflops);
+    printf("by CPU time (all threads / online cores): %.1f images/s, %.2f ms/step\n", r.cpu_images_per_second,
+           r.cpu_ms_per_step);
     if (r.nclasses) {
         printf("profiled step %.2f ms:", r.gpu_ms_per_step);
         for (int i = 0; i < r.nclasses; i++) printf(" %s %.1f%%", r.class_names[i], 100 * r.class_share[i]);
