@@ -8,8 +8,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <png.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,42 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "cli.h"
+
+/* The device as the environment sets it up (meson test: VKCLR_VALIDATION=1, and the kernel
+ * overrides of some checks), read at the test's edge as the vkclr command reads it; quiet. */
+static inline VkcContextOptions fixture_context(void)
+{
+    VkcContextOptions o;
+    if (cli_environment(&o)) fail_msg("%s", vkc_error());
+    o.quiet = true;
+    return o;
+}
+
+/* vkclr train's defaults, on that device. */
+static inline VkcTrainConfig fixture_train_config(void)
+{
+    VkcTrainConfig c = vkc_train_defaults();
+    c.context = fixture_context();
+    return c;
+}
+
+/* A tiny quiet run into `out` (may be ""): `batch` images per step for `epochs` epochs of a
+ * convnet of `width` channels and `out_dim` embeddings, without the final kNN and probe. */
+static inline VkcTrainConfig fixture_tiny_run(const char *out, int batch, int epochs, int width, int out_dim)
+{
+    VkcTrainConfig c = fixture_train_config();
+    c.batch = batch;
+    c.epochs = epochs;
+    c.model.width = width;
+    c.model.out_dim = out_dim;
+    c.knn_k = 0;
+    c.probe_epochs = 0;
+    c.quiet = true;
+    snprintf(c.out, sizeof c.out, "%s", out);
+    return c;
+}
 
 static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -120,6 +160,86 @@ static inline uint8_t *fixture_read(const char *path, size_t *n)
     p[*n] = 0;
     fclose(f);
     return p;
+}
+
+/* Full disks for tests: a tmpfs of a given size mounted over a test folder, so that writes
+ * there fail with ENOSPC as on a real full disk. (A file-size limit, RLIMIT_FSIZE, cannot play
+ * this part for Vulkan commands: Mesa >= 25's lavapipe backs device memory with memfd files,
+ * which the limit caps too, and the driver then dies of SIGBUS before vkclr writes a byte.)
+ * The mounts live in a mount namespace of the test process's own, made by
+ * fixture_small_disks_init(), which must run first thing in main(), while the process has one
+ * thread (unshare refuses otherwise): as root, or in a user namespace of its own where
+ * unprivileged ones are allowed. It returns false where neither is possible; the test then
+ * skips what needs a full disk, saying so. Children (vkclr runs) inherit the mounts. */
+static inline bool fixture_write_proc(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY);
+    bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+static bool fixture_small_disks_ok;
+
+static inline bool fixture_small_disks_init(void)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWNS) != 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return false;
+        char map[64];
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+        if (!fixture_write_proc("/proc/self/setgroups", "deny") || !fixture_write_proc("/proc/self/uid_map", map))
+            return false;
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+        if (!fixture_write_proc("/proc/self/gid_map", map)) return false;
+    }
+    /* Nothing mounted here may show outside this process and its children. */
+    fixture_small_disks_ok = mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
+    return fixture_small_disks_ok;
+}
+
+/* Mount a tmpfs of `bytes` (whole pages) over the folder dir, or resize the one there (to no
+ * less than it holds). */
+static inline void fixture_small_disk(const char *dir, long bytes, bool resize)
+{
+    char options[64];
+    snprintf(options, sizeof options, "size=%ld", bytes);
+    if (mount("tmpfs", dir, "tmpfs", resize ? MS_REMOUNT : 0, options) != 0)
+        fail_msg("cannot %s a tmpfs of %ld bytes at %s: %s", resize ? "resize" : "mount", bytes, dir, strerror(errno));
+}
+
+/* Bytes in use on the file system that holds path. */
+static inline long fixture_disk_used(const char *path)
+{
+    struct statvfs s;
+    if (statvfs(path, &s)) fail_msg("statvfs %s: %s", path, strerror(errno));
+    return (long)((s.f_blocks - s.f_bfree) * s.f_frsize);
+}
+
+static inline void fixture_small_disk_remove(const char *dir)
+{
+    if (umount2(dir, MNT_DETACH)) fail_msg("umount %s: %s", dir, strerror(errno));
+}
+
+/* A group teardown for a group whose setup ran in the folder *state points to: removes it. */
+static inline int fixture_teardown_dir(void **state)
+{
+    fixture_cleanup(*state);
+    return 0;
+}
+
+/* dir_a/name and dir_b/name hold the same bytes (checkpoints of two runs: parameters, running
+ * statistics, optimizer state and metadata). */
+static inline void fixture_same_file(const char *dir_a, const char *dir_b, const char *name)
+{
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/%s", dir_a, name);
+    snprintf(pb, sizeof pb, "%s/%s", dir_b, name);
+    size_t na, nb;
+    uint8_t *a = fixture_read(pa, &na), *b = fixture_read(pb, &nb);
+    if (na != nb || memcmp(a, b, na)) fail_msg("%s and %s differ", pa, pb);
+    free(a), free(b);
 }
 
 /* Run `binary args` through the shell; its stdout and stderr go to output (NUL-terminated, and

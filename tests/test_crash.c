@@ -1,6 +1,7 @@
 /* Crash consistency of vkclr train: a small run killed at random moments (SIGKILL after a random
- * progress line plus a random delay, or at a random time; SIGINT; a full disk simulated with
- * RLIMIT_FSIZE set in the child before exec) and resumed each time must end with the checkpoint
+ * progress line plus a random delay, or at a random time; SIGINT; a full disk: the run folder
+ * is a tmpfs of its own, shrunk before the attempt to what it holds plus a few pages, see
+ * fixtures.h) and resumed each time must end with the checkpoint
  * of an uninterrupted run byte for byte, its metrics.jsonl (timing fields aside, see
  * vkc_train_timing_keys) and its evaluation. After every attempt the checkpoint, if one was
  * there before, is still there and passes every check a load makes.
@@ -53,8 +54,7 @@ static const char *const attack_names[] = {"SIGKILL after a line", "SIGKILL at a
 
 /* Run `vkclr train args` with stdout and stderr into a pipe; the attack decides when (and how)
  * it is stopped. Returns the exit status (128 + signal if killed); the output goes to out. */
-static int attempt(const char *args, Attack how, int line, int delay_us, double at_s, long fsize, char *out,
-                   size_t size)
+static int attempt(const char *args, Attack how, int line, int delay_us, double at_s, char *out, size_t size)
 {
     int fds[2];
     if (pipe(fds)) fail_msg("pipe failed");
@@ -70,11 +70,6 @@ static int attempt(const char *args, Attack how, int line, int delay_us, double 
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         close(fds[0]);
-        if (fsize > 0) {
-            signal(SIGXFSZ, SIG_IGN);
-            struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
-            setrlimit(RLIMIT_FSIZE, &rl);
-        }
         execv(vkclr_binary, argv);
         _exit(127);
     }
@@ -143,14 +138,7 @@ static double result(const char *dir, const char *key)
 /* The end of a run: the same checkpoint bytes, metrics and evaluation as the uninterrupted run. */
 static void same_as_reference(const char *ref, const char *dir)
 {
-    char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", ref);
-    snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", dir);
-    size_t na, nb;
-    uint8_t *x = fixture_read(pa, &na), *y = fixture_read(pb, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(x, y, na);
-    free(x), free(y);
+    fixture_same_file(ref, dir, "checkpoint.safetensors");
     char *want = fixture_metrics_untimed(ref), *got = fixture_metrics_untimed(dir);
     if (strcmp(want, got)) fail_msg("metrics.jsonl differs\nwant:\n%s\ngot:\n%s", want, got);
     free(want), free(got);
@@ -173,12 +161,15 @@ static void test_crash_consistency(void **state)
     static char out[1 << 16];
     fixture_dir(ref);
     fixture_dir(dir);
+    enum { DISK = 64 << 20, PAGE = 4096 };
+    if (fixture_small_disks_ok) fixture_small_disk(dir, DISK, false);
+    else printf("no private mount namespace here (neither root nor user namespaces): no full-disk attempts\n");
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
 
     /* The uninterrupted run. */
     snprintf(args, sizeof args, RUN_ARGS " --out %s --force", ref);
     double t0 = now();
-    int rc = attempt(args, RUN_TO_END, 0, 0, 0, 0, out, sizeof out);
+    int rc = attempt(args, RUN_TO_END, 0, 0, 0, out, sizeof out);
     double full = now() - t0;
     if (rc) fail_msg("reference run: status %d\n%s", rc, out);
     char path[600];
@@ -187,6 +178,10 @@ static void test_crash_consistency(void **state)
     free(fixture_read(path, &ckpt_bytes));
     snprintf(path, sizeof path, "%s/metrics.jsonl", ref);
     free(fixture_read(path, &metrics_bytes));
+    /* A full disk's room for more: from nothing (not even config.json fits) to about half of
+     * what a whole run writes (config.json, metrics.jsonl, the checkpoint and its .tmp beside
+     * it), so that the disk fills at different moments of a run or of a resumed one. */
+    int room_pages = (int)((2 * ckpt_bytes + metrics_bytes) / PAGE / 2) + 1;
     printf("seed %llu, %d attempts; uninterrupted run %.1f s, checkpoint %zu bytes, metrics.jsonl %zu bytes\n",
            (unsigned long long)seed, attempts, full, ckpt_bytes, metrics_bytes);
 
@@ -197,28 +192,27 @@ static void test_crash_consistency(void **state)
         Attack how = RUN_TO_END;
         int line = 0, delay = 0;
         double at = 0;
-        long fsize = 0;
+        long room = 0;
         if (a == attempts && fresh) break;
         if (a < attempts) {
-            int pick = uniform(10);
+            int pick = uniform(fixture_small_disks_ok ? 10 : 8);
             how = pick < 4 ? KILL_AFTER_LINE : pick < 6 ? KILL_AT_TIME : pick < 8 ? INTERRUPT_AFTER_LINE : FULL_DISK;
             line = 1 + uniform(STEPS + 8);
             delay = uniform(20000);
             at = full * (uniform(1000) / 1000.0);
-            /* A file-size limit between the checkpoint's size and metrics.jsonl's: the run fails
-             * when metrics.jsonl outgrows it, after some checkpoints; now and then one below the
-             * checkpoint's size (no checkpoint can be written). */
-            fsize = uniform(4) ? (long)ckpt_bytes + 8 + uniform((int)(metrics_bytes - ckpt_bytes)) : 500 + uniform(4000);
+            room = (long)uniform(room_pages) * PAGE;
         }
         bool had = exists(ckpt);
         if (had && !fresh) snprintf(args, sizeof args, "--resume %s", dir);
         else snprintf(args, sizeof args, RUN_ARGS " --out %s --force", dir);
-        rc = attempt(args, how, line, delay, at, how == FULL_DISK ? fsize : 0, out, sizeof out);
+        if (how == FULL_DISK) fixture_small_disk(dir, fixture_disk_used(dir) + room, true);
+        rc = attempt(args, how, line, delay, at, out, sizeof out);
+        if (how == FULL_DISK) fixture_small_disk(dir, DISK, true);
         kinds[how]++;
         printf("attempt %2d: %-20s %-6s -> status %d", a + 1, attack_names[how], had && !fresh ? "resume" : "new", rc);
         if (how == KILL_AFTER_LINE || how == INTERRUPT_AFTER_LINE) printf(" (line %d + %d us)", line, delay);
         if (how == KILL_AT_TIME) printf(" (at %.2f s)", at);
-        if (how == FULL_DISK) printf(" (files of at most %ld bytes)", fsize);
+        if (how == FULL_DISK) printf(" (room for %ld bytes)", room);
         printf("\n");
         switch (how) {
         case KILL_AFTER_LINE:
@@ -243,12 +237,14 @@ static void test_crash_consistency(void **state)
     printf("%d runs to the end through %d SIGKILL after a line, %d SIGKILL at a time, %d SIGINT, %d full disk\n",
            rounds, kinds[0], kinds[1], kinds[2], kinds[3]);
     assert_true(rounds >= 1);
+    if (fixture_small_disks_ok) fixture_small_disk_remove(dir);
     fixture_cleanup(ref);
     fixture_cleanup(dir);
 }
 
 int main(int argc, char **argv)
 {
+    fixture_small_disks_init(); /* first, while this process has one thread */
     if (argc > 1) vkclr_binary = argv[1];
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_crash_consistency)};
     return cmocka_run_group_tests(tests, NULL, NULL);

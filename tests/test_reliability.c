@@ -24,17 +24,9 @@ static char run_dir[256]; /* a finished 2-epoch run (8 steps) shared by the test
 
 static VkcTrainConfig tiny(const char *out)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_tiny_run(out, 16, 2, 2, 8); /* 4 steps per epoch */
     snprintf(c.data, sizeof c.data, "synthetic:8x8x1:64");
-    c.batch = 16; /* 4 steps per epoch */
-    c.epochs = 2;
-    c.model.width = 2;
-    c.model.out_dim = 8;
-    c.knn_k = 0;
-    c.probe_epochs = 0;
     c.log_every = 3;
-    c.quiet = true;
-    snprintf(c.out, sizeof c.out, "%s", out);
     return c;
 }
 
@@ -46,21 +38,14 @@ static void train_ok(const VkcTrainConfig *c, const char *resume, VkcStepHook ho
 
 static int setup(void **state)
 {
-    (void)state;
     fixture_dir(run_dir);
+    *state = run_dir;
     VkcTrainConfig c = tiny(run_dir);
     VkcTrainResult res;
     if (vkc_train_run(&c, NULL, NULL, NULL, &res) || res.steps != 8) {
         fprintf(stderr, "tiny run failed: %s\n", vkc_error());
         return -1;
     }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fixture_cleanup(run_dir);
     return 0;
 }
 
@@ -302,15 +287,23 @@ static void test_no_test_images(void **state)
     fixture_cleanup(dir);
 }
 
-/* An export replaced on a full disk (RLIMIT_FSIZE) keeps the old features, labels and manifest. */
+/* An export replaced on a full disk (a tmpfs with no page left: fixtures.h) keeps the old
+ * features, labels and manifest, and the message names the file it could not write. */
 static void test_export_full_disk(void **state)
 {
     (void)state;
     if (!vkclr_binary) skip();
-    char dir[256], args[1200], log[300], f[300], m[300], tmp[320];
+    if (!fixture_small_disks_ok) {
+        printf("SKIP: no private mount namespace here (neither root nor user namespaces): no full disk to test on\n");
+        skip();
+    }
+    char dir[256], disk[300], args[1200], log[300], f[320], m[320], tmp[340];
     fixture_dir(dir);
-    snprintf(f, sizeof f, "%s/f.npy", dir);
-    snprintf(m, sizeof m, "%s/f.export.json", dir);
+    snprintf(disk, sizeof disk, "%s/disk", dir);
+    mkdir(disk, 0755);
+    fixture_small_disk(disk, 1 << 20, false);
+    snprintf(f, sizeof f, "%s/f.npy", disk);
+    snprintf(m, sizeof m, "%s/f.export.json", disk);
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(args, sizeof args, "export --checkpoint %s --features %s --limit 40", run_dir, f);
     assert_int_equal(fixture_wait(fixture_spawn(vkclr_binary, args, log, 0)), 0);
@@ -319,12 +312,13 @@ static void test_export_full_disk(void **state)
     assert_int_equal(rows, 40);
     size_t n_before, n_after;
     uint8_t *before = fixture_read(f, &n_before);
-    /* 60 rows of 8 floats do not fit in 1000 bytes; the labels (60 x 8 bytes) would. */
+    /* The disk is full: not one more page for the new files. */
+    fixture_small_disk(disk, fixture_disk_used(disk), true);
     snprintf(args, sizeof args, "export --checkpoint %s --features %s --limit 60", run_dir, f);
-    assert_int_equal(fixture_wait(fixture_spawn(vkclr_binary, args, log, 1000)), 1);
+    assert_int_equal(fixture_wait(fixture_spawn(vkclr_binary, args, log, 0)), 1);
     char *text = (char *)fixture_read(log, &n_after);
     printf("full disk: %s", text);
-    assert_non_null(strstr(text, f));
+    assert_non_null(strstr(text, disk));
     free(text);
     uint8_t *after = fixture_read(f, &n_after);
     assert_int_equal(n_before, n_after);
@@ -334,6 +328,7 @@ static void test_export_full_disk(void **state)
     snprintf(tmp, sizeof tmp, "%s.tmp", f);
     assert_int_equal(access(tmp, F_OK), -1);
     free(before), free(after);
+    fixture_small_disk_remove(disk);
     fixture_cleanup(dir);
 }
 
@@ -350,16 +345,6 @@ static void stop_hook(void *user, int64_t step, float loss, float accuracy)
     if (s->stop_at && step == s->stop_at) vkc_train_request_stop();
 }
 
-static void assert_same_file(const char *a, const char *b, const char *name)
-{
-    char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/%s", a, name);
-    snprintf(pb, sizeof pb, "%s/%s", b, name);
-    size_t na, nb;
-    uint8_t *x = fixture_read(pa, &na), *y = fixture_read(pb, &nb);
-    if (na != nb || memcmp(x, y, na)) fail_msg("%s and %s differ", pa, pb);
-    free(x), free(y);
-}
 
 /* Stopped in the middle of a logging interval (step 5 of 12, lines every 3 steps), at an epoch
  * end inside the kNN monitor (step 4), and at the last step (inside the final evaluation): each
@@ -405,7 +390,7 @@ static void test_stops_resume_exactly(void **state)
         char *got = fixture_metrics_untimed(dir);
         if (strcmp(want, got)) fail_msg("stopped at %lld: metrics.jsonl differs\nwant:\n%s\ngot:\n%s", (long long)stops[k], want, got);
         free(got);
-        assert_same_file(straight, dir, "checkpoint.safetensors");
+        fixture_same_file(straight, dir, "checkpoint.safetensors");
         snprintf(path, sizeof path, "%s/results.json", dir);
         size_t n;
         char *text = (char *)fixture_read(path, &n);
@@ -443,6 +428,7 @@ static void test_stop_during_setup(void **state)
 
 int main(int argc, char **argv)
 {
+    fixture_small_disks_init(); /* first, while this process has one thread */
     if (argc > 1) vkclr_binary = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changed_checkpoints), cmocka_unit_test(test_old_checkpoint_warns),
@@ -450,5 +436,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_export_full_disk),    cmocka_unit_test(test_stops_resume_exactly),
         cmocka_unit_test(test_stop_during_setup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown_dir);
 }

@@ -38,8 +38,7 @@
 
 typedef enum { VKC_ENCODER_CONVNET, VKC_ENCODER_RESNET10, VKC_ENCODER_RESNET18, VKC_ENCODER_RESNET34 } VkcEncoderKind;
 extern const VkcName vkc_encoder_names[]; /* convnet, resnet10, resnet18, resnet34 */
-typedef enum { VKC_STEM_CIFAR, VKC_STEM_IMAGENET } VkcStem;
-extern const VkcName vkc_stem_names[]; /* cifar, imagenet */
+typedef enum { VKC_STEM_CIFAR, VKC_STEM_IMAGENET } VkcStem; /* names: the --stem option's (src/ckpt/config.c) */
 
 /* Limits vkc_model_check enforces (the command line's ranges come from these). */
 #define VKC_MODEL_WIDTH_MAX 1024

@@ -30,12 +30,31 @@ static inline double vkc_dtype_unit(VkcDtype d) { return d == VKC_F32 ? 0 : d ==
 
 /* ---------------------------------------------------------------- context */
 
+/* Overrides of the kernels' built-in choices, for the checks, tuning runs and measurements. The
+ * library reads no environment: the vkclr command and the tests fill these (from VKCLR_CONV_PATH
+ * and the rest, src/cli/cli.h: cli_environment) and pass them in VkcContextOptions. Zeros: the
+ * built-in choices. */
+enum { VKC_CONV_FAMILY_DEVICE, VKC_CONV_FAMILY_REG, VKC_CONV_FAMILY_SMEM }; /* conv_family */
 typedef struct {
-    int device_index; /* -1: VKCLR_DEVICE if set, else discrete > integrated > virtual > CPU */
-    bool validation;  /* enable VK_LAYER_KHRONOS_validation (also VKCLR_VALIDATION=1) */
+    int conv_family;            /* one convolution kernel family for every pass, the tuning cache ignored */
+    uint32_t conv_tile[3][2][4]; /* per pass (forward, backward-input, backward-weight) and family (reg
+                                 * tile, smem block): these 4 numbers instead of the built-in tile */
+    bool conv_no_subgroup;      /* the reg kernels fetch their own weights (no subgroup sharing) */
+    uint32_t gemm_tile[4];      /* the GEMM's wide tile: wg_x, wg_y, tm, tn4 */
+    bool unfused_pools;         /* the convnet's batch norm, ReLU and pool as three ops (what fusing buys) */
+    /* The user's cache folder (XDG_CACHE_HOME/vkclr or HOME/.cache/vkclr; "": none): the tuning
+     * cache (vkclr tune, vkclr/tuning.h) is tune-UUID-DRIVER.json there unless tuning_file
+     * (VKCLR_TUNE_CACHE) names one, and the pipeline cache pipelines-UUID-DRIVER.bin. */
+    char tuning_file[512], cache_dir[512];
+} VkcKernelOverrides;
+
+typedef struct {
+    int device_index; /* -1: discrete > integrated > virtual > CPU */
+    bool validation;  /* enable VK_LAYER_KHRONOS_validation */
     bool quiet;       /* do not print the chosen device */
     int local_rank;   /* data-parallel rank on this node: with no device asked for, take the
                        * local_rank-th device of the preferred type (round robin if fewer) */
+    VkcKernelOverrides kernels;
 } VkcContextOptions;
 
 /* Cooperative matrices (tensor cores) with 16-bit operands and float32 accumulation, at
@@ -57,6 +76,10 @@ typedef struct VkcContext {
     uint32_t subgroup_size;
     bool subgroup_shuffle;    /* compute shaders may use subgroupShuffle (GL_KHR_shader_subgroup_shuffle) */
     bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
+    /* 't'/'s' bindings are storage texel buffers read by the shaders' image builds (imageLoad),
+     * not uniform texel buffers (texelFetch): on CPU devices that can read storage texel buffers
+     * without a format (shaders/texel.glsl says why). */
+    bool texels_as_images;
     /* 16-bit activations (VkcDtype) this device can run: 16-bit storage-buffer access and
      * the texel formats of vk.h's binding kinds. */
     bool dtype_ok[VKC_DTYPES];
@@ -65,12 +88,21 @@ typedef struct VkcContext {
     VkcTuning tuning;         /* measured kernel choices (vkclr tune), loaded at creation */
     bool has_timestamps;
     VkCommandPool command_pool;
-    VkPipelineCache pipeline_cache;
+    VkPipelineCache pipeline_cache; /* loaded from and saved to pipeline_cache_path (pipeline_cache.c) */
+    char pipeline_cache_path[1024];
+    size_t pipeline_cache_loaded;   /* bytes read at creation */
+    int pipelines_created;
     int validation_messages;  /* validation errors/warnings seen; tests require 0 */
     int device_index;
+    VkcKernelOverrides kernels; /* as the options gave them */
 } VkcContext;
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);
+/* The descriptor type of 't' and 's' bindings on this device. */
+static inline VkDescriptorType vkc_texel_descriptor_type(const VkcContext *ctx)
+{
+    return ctx->texels_as_images ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+}
 void vkc_context_destroy(VkcContext *ctx);
 
 /* --precision auto: bf16 where the device offers bf16 cooperative matrices, else fp16 where it
@@ -157,8 +189,8 @@ int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n);
  *       allocated with padding.
  *   's' read-only uniform texel buffer of one element per texel.
  * The texel format follows the bound tensor's dtype: rgba32f / r32f for VKC_F32, rgba16f /
- * r16f for VKC_F16 (texelFetch converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
- * `utextureBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
+ * r16f for VKC_F16 (the read converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
+ * `UTEXELS`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
 #define VKC_MAX_BINDINGS 10
 #define VKC_MAX_SPEC 16
 

@@ -3,34 +3,34 @@
 #include "eval_source.h"
 #include "vkclr/checkpoint.h"
 
-int source_data(const char *eval_data, const char *data, const char *checkpoint, bool labelled, char *buf,
-                size_t size, const char **spec, int *channels)
+int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, bool labelled, VkcDataset *ds,
+                   char *spec)
 {
-    *spec = eval_data ? eval_data : data;
-    *channels = 0;
+    const VkcTrainConfig *enc = call->train;
+    bool eval_given = cli_train_given(call->args, "--eval-data");
+    snprintf(spec, 512, "%s", eval_given ? enc->eval_data : enc->data);
     char file[1100];
     VkcTrainConfig cfg;
     /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
-    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL)))
-        return VKC_ERR;
-    if (!checkpoint) return VKC_OK;
-    *channels = cfg.model.channels;
-    if (*spec) return VKC_OK;
-    snprintf(buf, size, "%s", labelled && cfg.eval_data[0] ? cfg.eval_data : cfg.data);
-    *spec = buf;
-    return VKC_OK;
-}
-
-int source_load(const VkcTrainConfig *enc, const char *spec, int channels, VkcDataset *ds)
-{
+    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))) {
+        fprintf(stderr, "vkclr %s: --checkpoint %s: %s\n", s->name, checkpoint, vkc_error());
+        return 1;
+    }
+    /* what the checkpoint's run evaluated on (labelled), or trained on */
+    if (checkpoint && !eval_given && !cli_train_given(call->args, "--data"))
+        snprintf(spec, 512, "%s", labelled && cfg.eval_data[0] ? cfg.eval_data : cfg.data);
     VkcDataLimits lim = vkc_config_data_limits(enc);
-    if (vkc_dataset_load_limited(ds, spec, &lim) || (channels && vkc_dataset_set_channels(ds, channels)))
-        return vkc_fail_context("--data %s", spec ? spec : "fashion-mnist");
+    /* images of other channels than the encoder's are converted (gray repeated, RGB to luma) */
+    if (vkc_dataset_load_limited(ds, spec, &lim) || (checkpoint && vkc_dataset_set_channels(ds, cfg.model.channels))) {
+        fprintf(stderr, "vkclr %s: --data %s: %s\n", s->name, spec, vkc_error());
+        return 1;
+    }
     if (ds->nskipped) {
-        fprintf(stderr, "--skip-bad: %d file%s of %s left out:\n", ds->nskipped, ds->nskipped == 1 ? "" : "s", spec);
+        fprintf(stderr, "vkclr %s: --skip-bad: %d file%s of %s left out:\n", s->name, ds->nskipped,
+                ds->nskipped == 1 ? "" : "s", spec);
         for (int i = 0; i < ds->nskipped; i++) fprintf(stderr, "  %s\n", ds->skipped[i]);
     }
-    return VKC_OK;
+    return 0;
 }
 
 const char *source_key(SourceKind k)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vkclr/config.h"
+#include "cli.h"
 #include "vkclr/features.h"
 
 /* SOURCE_BASELINE: the random initialisation of a checkpoint's run (its encoder, width, seed). */
@@ -24,16 +24,14 @@ typedef struct {
 
 /* JSON key / label of a source: "pixels", "checkpoint", "random_init" (both kinds of random init). */
 const char *source_key(SourceKind k);
-/* *spec := the data to take features of: eval_data if given, else data if given, else a
- * checkpoint's run's (labelled: what it evaluated on, its --eval-data or else its --data; not
- * labelled: its --data; copied into buf), else NULL (the default dataset). *channels := the
- * channels the checkpoint's encoder takes (0 without a checkpoint). Fails (message naming the
- * file) when the checkpoint cannot be read. */
-int source_data(const char *eval_data, const char *data, const char *checkpoint, bool labelled, char *buf,
-                size_t size, const char **spec, int *channels);
-/* Load the data of source_data with the limits of enc (--max-image-pixels, --skip-bad, ...),
- * converted to `channels` (0: as they are). Messages name the spec. */
-int source_load(const VkcTrainConfig *enc, const char *spec, int channels, VkcDataset *ds);
+/* The dataset of a probe or an export: --eval-data if given, else --data if given (vkclr
+ * train's rows in call->train), else what `checkpoint` (may be NULL) was evaluated on (labelled:
+ * its --eval-data, else its --data) or trained on (not labelled: its --data), else the default;
+ * loaded within --max-* limits (and --skip-bad), converted to the checkpoint's channels. `spec`
+ * (512 bytes) gets its spec for messages. Prints what failed, naming the checkpoint or the data,
+ * and returns 1; 0 when loaded. */
+int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, bool labelled, VkcDataset *ds,
+                   char *spec);
 int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtractor *x);
 
 #endif

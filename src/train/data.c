@@ -19,33 +19,31 @@ int train_data_load(const VkcTrainConfig *c, VkcDataset *ds, VkcDataset *eval_ow
     return VKC_OK;
 }
 
-int train_data_views(VkcTrainConfig *c, const VkcDataset *ds, VkcAugmentConfig *aug, const char *resume_file)
+int train_data_views(const VkcTrainConfig *c, const VkcDataset *ds, char *preset, size_t preset_size,
+                     VkcAugmentConfig *aug, VkcModelConfig *model)
 {
     /* the view size: --image-size, else an augmentation size=HxW, else the data's */
     int vh = c->image_size ? c->image_size : ds->height, vw = c->image_size ? c->image_size : ds->width;
-    if (!c->preset[0]) snprintf(c->preset, sizeof c->preset, "%s", vkc_augment_default_preset(ds->channels, vh, vw));
-    if (vkc_augment_preset(c->preset, aug) || (c->aug[0] && vkc_augment_set(aug, c->aug)))
+    snprintf(preset, preset_size, "%s", c->preset[0] ? c->preset : vkc_augment_default_preset(ds->channels, vh, vw));
+    if (vkc_augment_preset(preset, aug) || (c->aug[0] && vkc_augment_set(aug, c->aug)))
         return vkc_fail_context("--preset/--aug");
     if (aug->out_height && c->image_size && (aug->out_height != c->image_size || aug->out_width != c->image_size))
         return vkc_fail("--image-size %d and --aug size=%dx%d disagree: give one of them", c->image_size,
                         aug->out_height, aug->out_width);
     if (!aug->out_height) aug->out_height = vh, aug->out_width = vw;
     if (vkc_augment_check(aug, ds->channels)) return vkc_fail_context("--preset/--aug");
-    vh = aug->out_height, vw = aug->out_width;
-    if (resume_file && (c->model.channels != ds->channels || c->model.height != vh || c->model.width_px != vw))
-        return vkc_fail("%s was trained on %dx%dx%d images, the data gives %dx%dx%d", resume_file, c->model.height,
-                        c->model.width_px, c->model.channels, vh, vw, ds->channels);
-    c->model.channels = ds->channels;
-    c->model.height = vh;
-    c->model.width_px = vw;
-    if ((int)c->model.stem < 0) c->model.stem = vkc_model_auto_stem(c->model.encoder, vh, vw);
-    return vkc_model_check(&c->model);
+    model->channels = ds->channels;
+    model->height = aug->out_height;
+    model->width_px = aug->out_width;
+    if ((int)model->stem < 0) model->stem = vkc_model_auto_stem(model->encoder, model->height, model->width_px);
+    return VKC_OK;
 }
 
 int vkc_train_model_shape(VkcTrainConfig *c, const VkcDataset *ds)
 {
     VkcAugmentConfig aug;
-    return train_data_views(c, ds, &aug, NULL);
+    char preset[sizeof c->preset];
+    return train_data_views(c, ds, preset, sizeof preset, &aug, &c->model) || vkc_model_check(&c->model);
 }
 
 /* ---------------------------------------------------------------- skipped files */
@@ -93,20 +91,20 @@ static void describe(const VkcDataset *ds, char *buf, size_t size)
 }
 
 void train_data_print(const VkcTrainConfig *c, const VkcDataset *ds, const VkcDataset *eval,
-                      const VkcAugmentConfig *aug, int skipped)
+                      const VkcAugmentConfig *aug, const char *preset, const char *out, int skipped)
 {
     char what[256];
     describe(ds, what, sizeof what);
     printf("data: %s (%s, %s in %.1f s), views %dx%d (preset %s)\n", c->data, what,
            vkc_dataset_is_collection(ds) ? "indexed, decoded per batch" : "read into memory", ds->load_seconds,
-           aug->out_height, aug->out_width, c->preset);
+           aug->out_height, aug->out_width, preset);
     if (eval != ds) {
         describe(eval, what, sizeof what);
         printf("evaluation data: %s (%s)\n", c->eval_data, what);
     }
     if (skipped)
         printf("--skip-bad: %d file%s left out, listed in %s/skipped-files.txt\n", skipped, skipped == 1 ? "" : "s",
-               c->out);
+               out);
     if (!eval->test.n && (c->knn_k > 0 || c->probe_epochs > 0))
         printf("note: --%s %s has no labelled test images: the kNN monitor and the final linear probe and kNN are "
                "skipped (results.json says so; --eval-data SPEC gives them labelled data)\n",

@@ -11,13 +11,15 @@
 /* --data into ds and, when given, --eval-data into eval_own (converted to ds's channels);
  * *eval: the labelled data of the probe and kNN (eval_own, or ds). */
 int train_data_load(const VkcTrainConfig *c, VkcDataset *ds, VkcDataset *eval_own, const VkcDataset **eval);
-/* The views (--image-size or the data's size), the preset and augmentation, and the model's
- * input shape and stem from them; resume_file (NULL: a new run) must have the same shape. */
-int train_data_views(VkcTrainConfig *c, const VkcDataset *ds, VkcAugmentConfig *aug, const char *resume_file);
+/* The views of c on ds: the preset (c's, or by image type and view size) into preset, the
+ * augmentation (views of --image-size, an augmentation size, or the data's size), and from them
+ * model's input shape and, when "auto", its stem. */
+int train_data_views(const VkcTrainConfig *c, const VkcDataset *ds, char *preset, size_t preset_size,
+                     VkcAugmentConfig *aug, VkcModelConfig *model);
 
 /* The data, evaluation data, views and files left out, as the start of a run prints them. */
 void train_data_print(const VkcTrainConfig *c, const VkcDataset *ds, const VkcDataset *eval,
-                      const VkcAugmentConfig *aug, int skipped);
+                      const VkcAugmentConfig *aug, const char *preset, const char *out, int skipped);
 
 /* Files --skip-bad left out: those the index refused, listed in OUT/skipped-files.txt when the
  * outputs open, and those that failed to decode during training, added as they come (the
@@ -47,9 +49,10 @@ typedef struct {
 } TrainEval;
 
 /* final: probe (probe_epochs > 0) and kNN (knn_k > 0) on the whole test split; otherwise the
- * kNN monitor on subsets. The model must not be running. */
+ * kNN monitor on subsets. `model` is the run's model configuration as resolved (its random
+ * initialisation is the baseline). The model must not be running. */
 int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, const VkcDataset *ds,
-                   const VkcTrainConfig *c, bool final, TrainEval *out);
+                   const VkcTrainConfig *c, const VkcModelConfig *model, bool final, TrainEval *out);
 void train_evaluate_print(const TrainEval *e, const VkcTrainConfig *c);
 /* The figures as members of a JSON object (results.json). */
 void train_evaluate_json(const TrainEval *e, cJSON *obj);

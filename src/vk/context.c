@@ -49,12 +49,6 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
     return VK_FALSE;
 }
 
-static bool env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0");
-}
-
 static bool layer_available(const char *name)
 {
     uint32_t n = 0;
@@ -140,6 +134,28 @@ static VkPhysicalDeviceSubgroupProperties subgroup_of(VkPhysicalDevice dev)
 
 static uint32_t subgroup_size_of(VkPhysicalDevice dev) { return subgroup_of(dev).subgroupSize; }
 
+/* Can both formats back the texel buffers of the 't' and 's' bindings (storage ones, or
+ * uniform ones)? */
+static bool texel_formats_ok(VkPhysicalDevice physical, bool storage, VkFormat one, VkFormat four)
+{
+    VkFormatFeatureFlags need = storage ? VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT : VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
+    VkFormatProperties a, b;
+    vkGetPhysicalDeviceFormatProperties(physical, one, &a);
+    vkGetPhysicalDeviceFormatProperties(physical, four, &b);
+    return (a.bufferFeatures & need) == need && (b.bufferFeatures & need) == need;
+}
+
+/* VkcContext.texels_as_images: CPU drivers read storage texel buffers faster than uniform ones
+ * (shaders/texel.glsl), and the image builds read them without naming a format. */
+static bool texels_as_images(VkPhysicalDevice physical, const VkPhysicalDeviceProperties *p)
+{
+    VkPhysicalDeviceFeatures f;
+    vkGetPhysicalDeviceFeatures(physical, &f);
+    return p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && f.shaderStorageImageReadWithoutFormat &&
+           p->limits.maxPerStageDescriptorStorageImages >= VKC_MAX_BINDINGS &&
+           texel_formats_ok(physical, true, VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32G32B32A32_SFLOAT);
+}
+
 int vkc_list_devices(FILE *out)
 {
     VkInstance instance;
@@ -171,7 +187,8 @@ int vkc_list_devices(FILE *out)
         fprintf(out, "  workgroup          %u invocations, %u x %u x %u\n", l->maxComputeWorkGroupInvocations,
                 l->maxComputeWorkGroupSize[0], l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2]);
         fprintf(out, "  storage buffer     %.0f MiB max range\n", l->maxStorageBufferRange / 1048576.0);
-        fprintf(out, "  texel buffer       %u elements max\n", l->maxTexelBufferElements);
+        fprintf(out, "  texel buffer       %u elements max, read as %s\n", l->maxTexelBufferElements,
+                texels_as_images(devs[i], p) ? "storage texel buffers (imageLoad)" : "uniform texel buffers (texelFetch)");
         fprintf(out, "  push constants     %u bytes\n", l->maxPushConstantsSize);
         fprintf(out, "  timestamps         %s\n", l->timestampComputeAndGraphics ? "yes" : "no");
     }
@@ -234,8 +251,7 @@ static int pick_device(VkInstance instance, int wanted, int local_rank, VkPhysic
     return VKC_OK;
 }
 
-/* Does the device offer extension `name`? */
-static bool device_extension(VkPhysicalDevice physical, const char *name)
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name)
 {
     uint32_t n = 0;
     vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
@@ -247,28 +263,11 @@ static bool device_extension(VkPhysicalDevice physical, const char *name)
     return found;
 }
 
-/* Can both formats back uniform texel buffers? */
-static bool texel_formats_ok(VkPhysicalDevice physical, VkFormat one, VkFormat four)
-{
-    VkFormatProperties a, b;
-    vkGetPhysicalDeviceFormatProperties(physical, one, &a);
-    vkGetPhysicalDeviceFormatProperties(physical, four, &b);
-    return (a.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
-           (b.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
-}
-
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
 {
     memset(ctx, 0, sizeof *ctx);
     VkcContextOptions opt = options ? *options : (VkcContextOptions){.device_index = -1};
-    if (env_flag("VKCLR_VALIDATION")) opt.validation = true;
-    if (env_flag("VKCLR_QUIET")) opt.quiet = true;
-    if (opt.device_index < 0 && getenv("VKCLR_DEVICE") && *getenv("VKCLR_DEVICE")) {
-        char *end;
-        long d = strtol(getenv("VKCLR_DEVICE"), &end, 10);
-        if (*end || d < 0 || d > 1000) return vkc_fail("VKCLR_DEVICE='%s' is not a device index", getenv("VKCLR_DEVICE"));
-        opt.device_index = (int)d;
-    }
+    ctx->kernels = opt.kernels;
     if (opt.validation && !layer_available("VK_LAYER_KHRONOS_validation"))
         return vkc_fail("validation was requested but VK_LAYER_KHRONOS_validation is not installed "
                         "(Debian: vulkan-validationlayers)");
@@ -332,7 +331,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
      * shaders write (shaderFloat16 for fp16, shaderInt16 for bf16's bit patterns); each is
      * enabled where the device has it. shaderFloat16 is Vulkan 1.2, or VK_KHR_shader_float16_int8. */
     bool float16_query = ctx->props.apiVersion >= VK_API_VERSION_1_2 ||
-                         device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+                         vkc_device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     VkPhysicalDeviceShaderFloat16Int8Features f16i8 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
@@ -340,17 +339,19 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
     vkGetPhysicalDeviceFeatures2(ctx->physical, &features);
     bool storage = storage16.storageBuffer16BitAccess;
+    ctx->texels_as_images = texels_as_images(ctx->physical, &ctx->props);
     ctx->dtype_ok[VKC_F32] = true;
     ctx->dtype_ok[VKC_F16] = storage && f16i8.shaderFloat16 &&
-                             texel_formats_ok(ctx->physical, VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT);
+                             texel_formats_ok(ctx->physical, ctx->texels_as_images, VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT);
     ctx->dtype_ok[VKC_BF16] = storage && features.features.shaderInt16 &&
-                              texel_formats_ok(ctx->physical, VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT);
+                              texel_formats_ok(ctx->physical, ctx->texels_as_images, VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT);
     VkPhysicalDeviceShaderFloat16Int8Features enable_f16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .shaderFloat16 = f16i8.shaderFloat16};
     VkPhysicalDevice16BitStorageFeatures enable16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
                                                      .pNext = f16i8.shaderFloat16 ? &enable_f16 : NULL,
                                                      .storageBuffer16BitAccess = storage};
-    VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16};
+    VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16,
+                                            .shaderStorageImageReadWithoutFormat = ctx->texels_as_images};
     const char *extensions[1];
     uint32_t nextensions = 0;
     if (f16i8.shaderFloat16 && ctx->props.apiVersion < VK_API_VERSION_1_2)
@@ -376,11 +377,13 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = ctx->queue_family,
     };
-    VkPipelineCacheCreateInfo cache_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS ||
-        (r = vkCreatePipelineCache(ctx->device, &cache_info, NULL, &ctx->pipeline_cache)) != VK_SUCCESS) {
+    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS) {
         vkc_context_destroy(ctx);
         return vkc_fail_vk("creating the command pool", r);
+    }
+    if (vkc_pipeline_cache_open(ctx)) {
+        vkc_context_destroy(ctx);
+        return VKC_ERR;
     }
     if (!opt.quiet)
         fprintf(stderr, "vkclr: device %d: %s (%s)\n", ctx->device_index, ctx->props.deviceName,
@@ -393,6 +396,7 @@ void vkc_context_destroy(VkcContext *ctx)
     vkc_tuning_free(&ctx->tuning);
     if (ctx->device) {
         vkDeviceWaitIdle(ctx->device);
+        vkc_pipeline_cache_save(ctx);
         if (ctx->pipeline_cache) vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
         if (ctx->command_pool) vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
         vkDestroyDevice(ctx->device, NULL);

@@ -24,23 +24,11 @@ typedef struct {
 
 typedef VkResult(VKAPI_PTR *KhrQuery)(VkPhysicalDevice, uint32_t *, KhrProperties *);
 
-static bool has_extension(VkPhysicalDevice physical, const char *name)
-{
-    uint32_t n = 0;
-    vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
-    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
-    bool found = false;
-    if (e && vkEnumerateDeviceExtensionProperties(physical, NULL, &n, e) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
-    free(e);
-    return found;
-}
-
 void vkc_coopmat_query(VkcContext *ctx)
 {
     VkcCoopMatrix *c = &ctx->coop;
     memset(c, 0, sizeof *c);
-    if (has_extension(ctx->physical, KHR_EXTENSION)) {
+    if (vkc_device_extension(ctx->physical, KHR_EXTENSION)) {
         KhrQuery query = (KhrQuery)vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
         uint32_t n = 0;
         if (query && query(ctx->physical, &n, NULL) == VK_SUCCESS && n) {
@@ -59,7 +47,7 @@ void vkc_coopmat_query(VkcContext *ctx)
         }
         return;
     }
-    if (has_extension(ctx->physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
+    if (vkc_device_extension(ctx->physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
         PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV query = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
             vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
         uint32_t n = 0;
@@ -79,8 +67,12 @@ void vkc_coopmat_query(VkcContext *ctx)
     }
 }
 
+/* 16-bit activations where matrix units make 16-bit products fast. A CPU driver that lists
+ * cooperative matrices (lavapipe since Mesa 26) emulates them: there 16-bit only adds
+ * conversions, and the default run stays the same float32 run on every CPU driver. */
 VkcDtype vkc_auto_precision(const VkcContext *ctx)
 {
+    if (ctx->is_cpu) return VKC_F32;
     if (ctx->coop.bf16 && ctx->dtype_ok[VKC_BF16]) return VKC_BF16;
     if (ctx->coop.f16 && ctx->dtype_ok[VKC_F16]) return VKC_F16;
     return VKC_F32;
