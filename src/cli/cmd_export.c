@@ -20,7 +20,7 @@ static const VkcName split_names[] = {
     {.name = "train", .value = SPLIT_TRAIN},
     {.name = "test", .value = SPLIT_TEST},
     {.name = "unlabeled", .value = SPLIT_UNLABELED,
-     .about = "images without labels (images:DIR, STL-10's unlabeled_X.bin), the label -1 for each"},
+     .about = "the images without labels of images:DIR or STL-10's unlabeled_X.bin; their labels are -1"},
     {0},
 };
 
