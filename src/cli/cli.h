@@ -54,6 +54,15 @@ void cli_usage(const CliSpec *s, FILE *out);
 /* Print "vkclr NAME: " and the last error (vkc_error); returns `status`. */
 int cli_fail(const CliSpec *s, int status);
 
+/* Before a command reads or computes anything, the place of an output file it will write (--out
+ * of probe, augment, plot): a place for a regular file (vkc_check_output: not a directory, FIFO
+ * or device), not one of the files it reads (`inputs`, NULL-terminated: the same file by device
+ * and inode), and, with a --data spec, not inside the data's folder (it would overwrite or add
+ * to the data). A refusal prints "vkclr NAME: FLAG PATH: why" and returns its exit status (1:
+ * what is on disk; 2: an output that is an input); 0: go on. */
+int cli_check_output(const CliSpec *s, const char *flag, const char *path, const char *const *inputs,
+                     const char *data_spec);
+
 /* Did the command line give this option of vkclr train's table? */
 bool cli_train_given(const CliArgs *a, const char *flag);
 

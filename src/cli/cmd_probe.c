@@ -9,6 +9,8 @@
 
 #include "commands.h"
 #include "eval_source.h"
+#include "vkclr/checkpoint.h"
+#include "vkclr/fileio.h"
 #include "vkclr/gemm.h"
 #include "vkclr/knn.h"
 #include "vkclr/probe.h"
@@ -142,10 +144,10 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
                       const VkcProbeConfig *pc, const VkcKnnConfig *kc, bool do_probe, bool do_knn,
                       const Outcome *o, int n, long ntrain, long ntest)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return vkc_fail("--out %s: cannot create %s", path, tmp);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) return vkc_fail("out of host memory");
     fprintf(f, "{\n  \"dataset\": ");
     json_string(f, ds->name);
     fprintf(f, ",\n  \"data\": ");
@@ -174,17 +176,11 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
         fprintf(f, "}%s\n", i + 1 < n ? "," : "");
     }
     fprintf(f, "  }\n}\n");
-    if (fflush(f) || ferror(f)) {
-        fclose(f);
-        remove(tmp);
-        return vkc_fail("--out %s: write failed", path);
-    }
-    fclose(f);
-    if (rename(tmp, path)) {
-        remove(tmp);
-        return vkc_fail("--out %s: cannot rename %s", path, tmp);
-    }
-    return VKC_OK;
+    int rc = fclose(f) ? vkc_fail("out of host memory") : VKC_OK;
+    if (rc == VKC_OK) rc = vkc_make_parent_dirs(path);
+    if (rc == VKC_OK) rc = vkc_write_text_atomic(path, text);
+    free(text);
+    return rc;
 }
 
 static int run(int argc, char **argv)
@@ -226,16 +222,25 @@ static int run(int argc, char **argv)
     pc.log = quiet ? NULL : stderr;
     if (vkc_probe_config_check(&pc)) return cli_fail(&cli_probe, 2);
 
+    /* Every check before the work: the output's place (never the checkpoint it reads), the
+     * checkpoint, the data. */
+    char file[1100];
+    const char *inputs[2] = {checkpoint && !vkc_checkpoint_resolve(checkpoint, file, sizeof file) ? file : NULL, NULL};
+    int refused = out ? cli_check_output(&cli_probe, "--out", out, inputs, NULL) : 0;
+    if (refused) return refused;
     char spec[512];
     const char *data;
-    if (source_data(cli_train_given(&a, "--data") ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
+    bool data_given = cli_train_given(&a, "--data");
+    if (source_data(data_given ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
         fprintf(stderr, "vkclr probe: --checkpoint %s: %s\n", checkpoint, vkc_error());
         return 1;
     }
     VkcDataset ds;
     VkcDataLimits lim = vkc_config_data_limits(&enc);
     if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
+        if (checkpoint && !data_given)
+            fprintf(stderr, "vkclr probe: --data %s (recorded in checkpoint %s): %s\n", data, checkpoint, vkc_error());
+        else fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
         return 1;
     }
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;

@@ -13,7 +13,8 @@ int setup_data(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
     VkcDataLimits lim = vkc_config_data_limits(c);
-    if (vkc_dataset_load_limited(&r->ds, c->data, &lim)) return VKC_ERR;
+    if (vkc_dataset_load_limited(&r->ds, c->data, &lim)) /* a resumed run's data is the one it recorded */
+        return r->rv.resume_dir ? vkc_fail_context("--data %s (recorded in %s)", c->data, r->rv.resume_file) : VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
     if (r->train_ds.train.n < (int64_t)c->batch * r->rv.ranks)
@@ -140,7 +141,8 @@ static int setup_state(Run *r)
 {
     const ResolvedRun *rv = &r->rv;
     StepGraph *g = &r->g;
-    if (!rv->resume_dir) return vkc_model_init_params(&g->model, r->cfg.seed);
+    /* (a run resumed from its config.json starts again from the seed) */
+    if (!rv->resume_checkpoint) return vkc_model_init_params(&g->model, r->cfg.seed);
     VkcTrainState *m = &r->state;
     if (vkc_checkpoint_load(rv->resume_file, &g->model, &g->opt, m)) return VKC_ERR;
     if (m->step != rv->start)
