@@ -65,6 +65,10 @@ typedef struct {
     bool force;            /* a new run may replace the run in `out` */
     /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
     VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
+    /* Not an option either: the device as the environment sets it up (VKCLR_DEVICE, validation,
+     * kernel overrides; the caller fills it, src/cli/cli.h: cli_environment); --device and
+     * --quiet add to it. */
+    VkcContextOptions context;
     int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
     int sync_bn;           /* batch-norm statistics over all ranks: 1, 0, or -1 (on when ranks > 1) */
     int dump_steps;        /* debugging/parity: the state before the first step, the views and the state

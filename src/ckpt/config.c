@@ -182,6 +182,7 @@ VkcTrainConfig vkc_train_defaults(void)
     c.model = vkc_model_defaults();
     vkc_options_defaults(&c, vkc_train_options, vkc_train_noptions); /* every row has a valid default (test_options) */
     c.dist = (VkcDist){.rank = 0, .size = 1, .local_rank = 0, .local_size = 1, .mpi = false};
+    c.context = (VkcContextOptions){.device_index = -1};
     return c;
 }
 
@@ -194,19 +195,30 @@ static int option_index(const char *key)
 
 static bool given(const VkcGiven *g, const char *key) { return g && g->set[option_index(key)]; }
 
+static bool learns_logz(const VkcLossRow *row) { return row->learns_logz; }
+static bool takes_tau_plus(const VkcLossRow *row) { return row->takes_tau_plus; }
+
 int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
 {
     for (int i = 0; i < vkc_train_noptions; i++)
         if (vkc_option_check(c, &vkc_train_options[i])) return VKC_ERR;
+    /* The loss's own parameters, as its row of vkc_losses says. */
+    const VkcLossRow *row = vkc_loss_row(c->loss);
     const char *loss = vkc_loss_kind_name(c->loss);
-    if (c->loss != VKC_LOSS_NCE && (c->nce_learned_logz || given(g, "nce_logz")))
-        return vkc_fail("--nce-logz is only used by --loss nce, not %s (the %s loss has no log Z to learn)", loss, loss);
-    if (c->loss != VKC_LOSS_DCL_DEBIASED && (c->tau_plus != 0.0f || given(g, "tau_plus")))
-        return vkc_fail("--tau-plus is only used by --loss dcl-debiased, not %s", loss);
-    if (c->loss == VKC_LOSS_DCL_DEBIASED && g && !given(g, "tau_plus"))
-        return vkc_fail("--loss dcl-debiased needs --tau-plus P, the probability that a negative shares the anchor's "
-                        "class (e.g. 0.1 for 10 balanced classes)");
-    if (c->loss == VKC_LOSS_DCL_DEBIASED && !(c->tau_plus < 1.0f))
+    char users[128];
+    if (!row->learns_logz && (c->nce_learned_logz || given(g, "nce_logz"))) {
+        vkc_loss_names_with(learns_logz, users, sizeof users);
+        return vkc_fail("--nce-logz is only used by --loss %s, not %s (the %s loss has no log Z to learn)", users, loss,
+                        loss);
+    }
+    if (!row->takes_tau_plus && (c->tau_plus != 0.0f || given(g, "tau_plus"))) {
+        vkc_loss_names_with(takes_tau_plus, users, sizeof users);
+        return vkc_fail("--tau-plus is only used by --loss %s, not %s", users, loss);
+    }
+    if (row->takes_tau_plus && g && !given(g, "tau_plus"))
+        return vkc_fail("--loss %s needs --tau-plus P, the probability that a negative shares the anchor's class (e.g. "
+                        "0.1 for 10 balanced classes)", loss);
+    if (row->takes_tau_plus && !(c->tau_plus < 1.0f))
         return vkc_fail("--tau-plus must be below 1 (at 1 every negative would be a false one)");
     if (vkc_config_snapshots(c, NULL, 0) < 0) return VKC_ERR;
     if (c->stop_after && c->stop_after >= c->epochs)
@@ -323,7 +335,7 @@ int vkc_config_from_json(const char *text, const char *origin, VkcTrainConfig *c
     }
     cJSON_Delete(j);
     if (!rc && vkc_config_check(c, NULL)) rc = vkc_fail_context("%s", origin);
-    c->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
+    c->model.loss_logz = vkc_loss_learns_logz(c->loss, c->nce_learned_logz);
     return rc;
 }
 

@@ -20,16 +20,9 @@ const VkcOption bench_rows[BENCH_NROWS] = {
 
 void bench_defaults(BenchOptions *o, int repeat) { *o = (BenchOptions){.device = -1, .repeat = repeat}; }
 
-int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o)
+int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx)
 {
-    CliArgs a;
-    cli_defaults(s, o);
-    return cli_parse(s, argc, argv, o, NULL, &a);
-}
-
-int bench_open(const CliSpec *s, const BenchOptions *o, VkcContext *ctx)
-{
-    VkcContextOptions opt = {.device_index = o->device};
+    VkcContextOptions opt = cli_context(env, o->device, false);
     return vkc_context_create(ctx, &opt) ? cli_fail(s, VKC_ERR) : VKC_OK;
 }
 
@@ -84,4 +77,22 @@ int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns)
     }
     *median_ns = bench_median(times, repeat);
     return VKC_OK;
+}
+
+int bench_time_recorded(VkcContext *ctx, BenchRecord record, void *user, int repeat, double *median_ns)
+{
+    VkcArena arena;
+    VkcCmd cmd = {0};
+    int rc = VKC_ERR;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
+    int t0 = vkc_cmd_timestamp(&cmd);
+    if (record(user, &cmd, &arena)) goto done;
+    int t1 = vkc_cmd_timestamp(&cmd);
+    if (vkc_cmd_end(&cmd) || bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_arena_destroy(&arena);
+    return rc;
 }

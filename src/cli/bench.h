@@ -17,22 +17,25 @@ typedef struct {
 /* The rows of BenchOptions, which every device benchmark's CliSpec takes. */
 #define BENCH_NROWS 3
 extern const VkcOption bench_rows[BENCH_NROWS];
+/* The rows of a device benchmark's CliSpec. */
+#define BENCH_ROWS .rows = bench_rows, .nrows = BENCH_NROWS, .size = sizeof(BenchOptions)
 
-/* Parse the options of a device benchmark into o (--repeat defaulting to `repeat`). Returns 0
- * to go on, 1 after printing help (exit 0), -1 after printing an error (exit 2). */
-int bench_parse(const CliSpec *s, int argc, char **argv, BenchOptions *o);
 /* The defaults of a benchmark whose runs are `repeat` by default. */
 void bench_defaults(BenchOptions *o, int repeat);
 /* Open the device the options name; prints "vkclr bench NAME: why" on failure. */
-int bench_open(const CliSpec *s, const BenchOptions *o, VkcContext *ctx);
-/* vkclr bench layers and head with parsed options (bench kernels runs both). */
-int bench_layers_run(const BenchOptions *o);
-int bench_head_run(const BenchOptions *o);
+int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx);
+/* vkclr bench layers and head (bench kernels runs both with its options). */
+int bench_layers_run(const CliCall *call);
+int bench_head_run(const CliCall *call);
 /* Submit the recorded (ended) cmd repeat + 1 times and give the median time between its
  * timestamps t0 and t1 over the last `repeat` runs (the first is a warm-up: some drivers
  * compile pipelines at their first dispatch). Wall-clock time where the device has no
  * timestamps (t0 < 0). */
 int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns);
+/* Time what `record` records (into a fresh command buffer, with tensors from a fresh device
+ * arena of its own) as bench_time does: the median of `repeat` runs after a warm-up. */
+typedef int (*BenchRecord)(void *user, VkcCmd *cmd, VkcArena *arena);
+int bench_time_recorded(VkcContext *ctx, BenchRecord record, void *user, int repeat, double *median_ns);
 /* Median of n values (sorts them in place). */
 double bench_median(double *values, int n);
 

@@ -11,6 +11,11 @@
 #include "vkclr/augment.h"
 #include "vkclr/data.h"
 
+static const char bench_augment_synopsis[] =
+    "usage: vkclr bench augment [OPTIONS]\n\n"
+    "Two-view images per second through the batch producer, for 1 and 2 worker threads, at 28x28 gray\n"
+    "and 32x32 RGB: per second of wall time, per thread, and per second of the process's CPU time.\n";
+
 static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
@@ -67,13 +72,9 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    BenchAugmentArgs b;
-    CliArgs a;
-    cli_defaults(&cli_bench_augment, &b);
-    int parsed = cli_parse(&cli_bench_augment, argc, argv, &b, NULL, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const BenchAugmentArgs b = *(const BenchAugmentArgs *)call->own;
     const char *preset = b.preset, *gray_spec = b.gray, *rgb_spec = b.rgb[0] ? b.rgb : NULL;
     long batch = b.batch;
     double seconds = b.seconds;
@@ -117,14 +118,6 @@ static int run(int argc, char **argv)
     return 0;
 }
 
-const CliSpec cli_bench_augment = {
-    .name = "bench augment",
-    .about = "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads",
-    .run = run,
-    .synopsis = "usage: vkclr bench augment [OPTIONS]\n\n"
-                "Two-view images per second through the batch producer, for 1 and 2 worker threads, at 28x28 gray\n"
-                "and 32x32 RGB: per second of wall time, per thread, and per second of the process's CPU time.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(BenchAugmentArgs),
-};
+const CliSpec cli_bench_augment = {.name = "bench augment", .run = run, .synopsis = bench_augment_synopsis,
+                                   .about = "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads",
+                                   CLI_ROWS(rows, BenchAugmentArgs)};

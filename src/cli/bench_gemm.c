@@ -7,6 +7,11 @@
 #include "commands.h"
 #include "vkclr/gemm.h"
 
+static const char bench_gemm_synopsis[] =
+    "usage: vkclr bench gemm [OPTIONS]\n\n"
+    "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
+    "from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n";
+
 typedef struct {
     const char *label;
     bool ta, tb;
@@ -22,46 +27,37 @@ static const Shape shapes[] = {
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-/* Median time in ns of `repeat` runs of one product (after one warm-up run). */
-static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, double *median_ns)
+typedef struct {
+    VkcGemm *g;
+    const Shape *s;
+} Product;
+
+/* One product of the shape on fresh operands. */
+static int record_product(void *user, VkcCmd *cmd, VkcArena *arena)
 {
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    const Product *p = user;
+    const Shape *s = p->s;
     VkcTensor A, B, C;
     uint64_t a = (uint64_t)s->M * s->K, b = (uint64_t)s->K * s->N, c = (uint64_t)s->M * s->N;
-    int rc = VKC_ERR;
-    VkcCmd cmd = {0};
-    if (vkc_tensor_alloc(&arena, a * 4, &A) || vkc_tensor_alloc(&arena, b * 4, &B) ||
-        vkc_tensor_alloc(&arena, c * 4, &C) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd))
-        goto done;
+    if (vkc_tensor_alloc(arena, a * 4, &A) || vkc_tensor_alloc(arena, b * 4, &B) || vkc_tensor_alloc(arena, c * 4, &C))
+        return VKC_ERR;
     VkcGemmArgs args = {
         .trans_a = s->ta, .trans_b = s->tb, .M = s->M, .N = s->N, .K = s->K,
         .A = A, .B = B, .C = C, .lda = s->ta ? s->M : s->K, .ldb = s->tb ? s->K : s->N, .ldc = s->N,
         .alpha = 1.0f, .beta = 0.0f,
     };
-    int t0 = vkc_cmd_timestamp(&cmd);
-    if (vkc_gemm_record(g, &cmd, &args)) goto done;
-    int t1 = vkc_cmd_timestamp(&cmd);
-    if (vkc_cmd_end(&cmd)) goto done;
-    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
-    rc = VKC_OK;
-done:
-    vkc_cmd_destroy(&cmd);
-    vkc_arena_destroy(&arena);
-    return rc;
+    return vkc_gemm_record(p->g, cmd, &args);
 }
 
 static void defaults(void *o) { bench_defaults(o, 5); }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    BenchOptions o;
-    int parsed = bench_parse(&cli_bench_gemm, argc, argv, &o);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const BenchOptions o = *(const BenchOptions *)call->own;
     int repeat = o.repeat;
     const char *only = o.only[0] ? o.only : NULL;
     VkcContext ctx;
-    if (bench_open(&cli_bench_gemm, &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_gemm, &o, call->env, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
         vkc_context_destroy(&ctx);
@@ -74,7 +70,7 @@ static int run(int argc, char **argv)
     for (int s = 0; s < NSHAPES; s++) {
         if (only && !strstr(shapes[s].label, only)) continue;
         double ns;
-        if (time_shape(&ctx, &g, &shapes[s], repeat, &ns)) {
+        if (bench_time_recorded(&ctx, record_product, &(Product){&g, &shapes[s]}, repeat, &ns)) {
             fprintf(stderr, "vkclr bench gemm: %s: %s\n", shapes[s].label, vkc_error());
             status = 1;
             break;
@@ -89,15 +85,6 @@ static int run(int argc, char **argv)
     return status;
 }
 
-const CliSpec cli_bench_gemm = {
-    .name = "bench gemm",
-    .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes",
-    .run = run,
-    .synopsis = "usage: vkclr bench gemm [OPTIONS]\n\n"
-                "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
-                "from GPU timestamps. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another tile.\n",
-    .rows = bench_rows,
-    .nrows = BENCH_NROWS,
-    .size = sizeof(BenchOptions),
-    .defaults = defaults,
-};
+const CliSpec cli_bench_gemm = {.name = "bench gemm", .run = run, .synopsis = bench_gemm_synopsis,
+                                .about = "GFLOP/s of the GEMM kernel at square and conv-as-GEMM shapes", BENCH_ROWS,
+                                .defaults = defaults};

@@ -10,6 +10,15 @@
 #include "vkclr/fileio.h"
 #include "vkclr/train.h"
 
+static const char bench_train_synopsis[] =
+    "usage: vkclr bench train [TRAIN OPTIONS] [--warmup N] [--steps N] [--json FILE|-]\n\n"
+    "Times the training step of a configuration (encoder, width, batch, image size from --data, loss,\n"
+    "optimizer) on synthetic views after the warm-up steps: images/s, ms per step, the model's FLOPs\n"
+    "per image (convolutions, linear layers and the loss's GEMMs, forward and backward) and the\n"
+    "effective TFLOP/s, and the share of each kernel class in a profiled step. --data defaults to\n"
+    "synthetic:28x28x1 (Fashion-MNIST's shape); e.g. --data synthetic:32x32x3 for CIFAR's.\n"
+    "bench/torch_peer.py times the same model in PyTorch.\n";
+
 typedef struct {
     int warmup, steps;
     char json[CLI_PATH];
@@ -40,6 +49,8 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     cJSON_AddNumberToObject(j, "steps", (double)b->steps);
     cJSON_AddNumberToObject(j, "images_per_s", b->images_per_second);
     cJSON_AddNumberToObject(j, "ms_per_step", b->ms_per_step);
+    cJSON_AddNumberToObject(j, "cpu_images_per_s", b->cpu_images_per_second);
+    cJSON_AddNumberToObject(j, "cpu_ms_per_step", b->cpu_ms_per_step);
     cJSON_AddNumberToObject(j, "flops_per_image", b->flops_per_image);
     cJSON_AddNumberToObject(j, "effective_tflops", b->tflops);
     cJSON_AddNumberToObject(j, "profiled_gpu_ms_per_step", b->gpu_ms_per_step);
@@ -47,25 +58,21 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     for (int i = 0; i < b->nclasses; i++) cJSON_AddNumberToObject(share, b->class_names[i], b->class_share[i]);
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    BenchTrainArgs b;
-    CliArgs a;
+    const BenchTrainArgs b = *(const BenchTrainArgs *)call->own;
+    VkcTrainConfig c = *call->train;
     c.quiet = true;
-    cli_defaults(&cli_bench_train, &b);
-    int parsed = cli_parse(&cli_bench_train, argc, argv, &b, &c, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
     const char *json = b.json[0] ? b.json : NULL;
     /* Synthetic data of the dataset's shape unless --data says otherwise; as many images as
      * one batch needs (the step never reads them again). */
-    if (!cli_train_given(&a, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:%d", c.batch);
+    if (!cli_train_given(call->args, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:%d", c.batch);
     else if (!strncmp(c.data, "synthetic:", 10) && strchr(c.data + 10, ':') == NULL) {
         size_t n = strlen(c.data);
         snprintf(c.data + n, sizeof c.data - n, ":%d", c.batch);
     }
     c.limit = 0;
-    if (vkc_config_check(&c, &a.train)) return cli_fail(&cli_bench_train, 2);
+    if (vkc_config_check(&c, &call->args->train)) return cli_fail(&cli_bench_train, 2);
     VkcTrainBench r;
     if (vkc_train_bench(&c, b.warmup, b.steps, &r)) return cli_fail(&cli_bench_train, 1);
     printf("%s: %s width %d, batch %d (%d views), %s, %s, loss %s: %.1f images/s, %.2f ms/step (%lld steps), "
@@ -73,6 +80,8 @@ static int run(int argc, char **argv)
            r.device, vkc_name_of(vkc_encoder_names, (int)c.model.encoder), c.model.width, c.batch, 2 * c.batch, c.data,
            vkc_name_of(vkc_optim_names, (int)c.optimizer), vkc_loss_kind_name(c.loss), r.images_per_second,
            r.ms_per_step, (long long)r.steps, r.flops_per_image / 1e6, r.tflops);
+    printf("by CPU time (all threads / online cores): %.1f images/s, %.2f ms/step\n", r.cpu_images_per_second,
+           r.cpu_ms_per_step);
     if (r.nclasses) {
         printf("profiled step %.2f ms:", r.gpu_ms_per_step);
         for (int i = 0; i < r.nclasses; i++) printf(" %s %.1f%%", r.class_names[i], 100 * r.class_share[i]);
@@ -95,20 +104,8 @@ static int run(int argc, char **argv)
     return 0;
 }
 
-const CliSpec cli_bench_train = {
-    .name = "bench train",
-    .about = "images/s and TFLOP/s of a training step (vkclr train's options), time per kernel class",
-    .run = run,
-    .synopsis = "usage: vkclr bench train [TRAIN OPTIONS] [--warmup N] [--steps N] [--json FILE|-]\n\n"
-                "Times the training step of a configuration (encoder, width, batch, image size from --data, loss,\n"
-                "optimizer) on synthetic views after the warm-up steps: images/s, ms per step, the model's FLOPs\n"
-                "per image (convolutions, linear layers and the loss's GEMMs, forward and backward) and the\n"
-                "effective TFLOP/s, and the share of each kernel class in a profiled step. --data defaults to\n"
-                "synthetic:28x28x1 (Fashion-MNIST's shape); e.g. --data synthetic:32x32x3 for CIFAR's.\n"
-                "bench/torch_peer.py times the same model in PyTorch.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(BenchTrainArgs),
-    .train_rows = cli_all_rows,
-    .train_heading = "TRAIN OPTIONS (those of vkclr train that define the model and its step):",
-};
+const CliSpec cli_bench_train = {.name = "bench train", .run = run, .synopsis = bench_train_synopsis,
+                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), "
+                                          "time per kernel class",
+                                 CLI_ROWS(rows, BenchTrainArgs), .train_rows = cli_all_rows,
+                                 .train_heading = CLI_TRAIN_OPTIONS};

@@ -21,6 +21,71 @@ bool cli_all_rows(const VkcOption *o)
 
 bool cli_encoder_rows(const VkcOption *o) { return (o->flags & VKC_OPT_ENCODER) != 0; }
 
+/* An environment variable that is set and not "0". */
+static bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
+/* Four positive numbers "a,b,c,d" (unset: zeros). */
+static int env_four(const char *name, uint32_t v[4])
+{
+    const char *text = getenv(name);
+    if (!text || !*text) return VKC_OK;
+    unsigned a[4];
+    char end;
+    if (sscanf(text, "%u,%u,%u,%u%c", &a[0], &a[1], &a[2], &a[3], &end) != 4 || !a[0] || !a[1] || !a[2] || !a[3])
+        return vkc_fail("%s='%s': expected four positive numbers a,b,c,d", name, text);
+    for (int i = 0; i < 4; i++) v[i] = a[i];
+    return VKC_OK;
+}
+
+int cli_environment(VkcContextOptions *o)
+{
+    *o = (VkcContextOptions){.device_index = -1, .validation = env_flag("VKCLR_VALIDATION"),
+                             .quiet = env_flag("VKCLR_QUIET")};
+    const char *device = getenv("VKCLR_DEVICE");
+    if (device && *device) {
+        char *end;
+        long d = strtol(device, &end, 10);
+        if (*end || d < 0 || d > 1000) return vkc_fail("VKCLR_DEVICE='%s' is not a device index", device);
+        o->device_index = (int)d;
+    }
+    VkcKernelOverrides *k = &o->kernels;
+    const char *path = getenv("VKCLR_CONV_PATH");
+    if (path && *path) {
+        if (strcmp(path, "reg") && strcmp(path, "smem"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
+        k->conv_family = !strcmp(path, "reg") ? VKC_CONV_FAMILY_REG : VKC_CONV_FAMILY_SMEM;
+    }
+    static const char *const tiles[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
+                                            {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},
+                                            {"VKCLR_CONV_WGRAD_TILE", "VKCLR_CONV_WGRAD_BLOCK"}};
+    for (int pass = 0; pass < 3; pass++)
+        for (int family = 0; family < 2; family++)
+            if (env_four(tiles[pass][family], k->conv_tile[pass][family])) return VKC_ERR;
+    const char *file = getenv("VKCLR_TUNE_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n = 0, m = 0;
+    if (file && *file) n = snprintf(k->tuning_file, sizeof k->tuning_file, "%s", file);
+    if (xdg && *xdg) m = snprintf(k->cache_dir, sizeof k->cache_dir, "%s/vkclr", xdg);
+    else if (home && *home) m = snprintf(k->cache_dir, sizeof k->cache_dir, "%s/.cache/vkclr", home);
+    if (n >= (int)sizeof k->tuning_file || m >= (int)sizeof k->cache_dir)
+        return vkc_fail("the cache's path (VKCLR_TUNE_CACHE, XDG_CACHE_HOME, HOME) is too long");
+    const char *sg = getenv("VKCLR_CONV_SG"), *fuse = getenv("VKCLR_FUSE_POOL");
+    k->conv_no_subgroup = sg && !strcmp(sg, "0");
+    k->unfused_pools = fuse && !strcmp(fuse, "0");
+    return env_four("VKCLR_GEMM_TILE", k->gemm_tile);
+}
+
+VkcContextOptions cli_context(const VkcContextOptions *env, int device, bool quiet)
+{
+    VkcContextOptions o = *env;
+    if (device >= 0) o.device_index = device;
+    o.quiet = o.quiet || quiet;
+    return o;
+}
+
 bool cli_train_given(const CliArgs *a, const char *flag)
 {
     const VkcOption *o = vkc_train_option(flag);
@@ -63,6 +128,32 @@ int cli_check_output(const CliSpec *s, const char *flag, const char *path, const
         return 2;
     }
     return 0;
+}
+
+int cli_run(const CliSpec *s, int argc, char **argv, const VkcContextOptions *env)
+{
+    CliCall call = {.env = env, .argc = argc, .argv = argv};
+    if (s->raw) return s->run(&call);
+    CliArgs args;
+    call.args = &args;
+    call.own = s->size ? malloc(s->size) : NULL;
+    call.train = s->train_rows ? malloc(sizeof *call.train) : NULL;
+    int status = 2;
+    if ((s->size && !call.own) || (s->train_rows && !call.train)) {
+        fprintf(stderr, "vkclr %s: out of memory\n", s->name);
+        goto done;
+    }
+    cli_defaults(s, call.own);
+    if (call.train) {
+        *call.train = vkc_train_defaults();
+        call.train->context = *env;
+    }
+    int parsed = cli_parse(s, argc, argv, call.own, call.train, &args);
+    status = parsed > 0 ? 0 : parsed < 0 ? 2 : s->run(&call);
+done:
+    free(call.own);
+    free(call.train);
+    return status;
 }
 
 void cli_usage(const CliSpec *s, FILE *out)

@@ -16,10 +16,13 @@
 #define CLI_MAX_OPERANDS 64
 #define CLI_PATH 1024 /* the size of a path option's field */
 
+typedef struct CliCall CliCall;
+
 typedef struct {
     const char *name;      /* "probe", "bench train" */
     const char *about;     /* one line in the list of commands */
-    int (*run)(int argc, char **argv);
+    int (*run)(const CliCall *call); /* the command, its options parsed; returns the exit status */
+    bool raw;              /* run gets the arguments unparsed (vkclr bench WHAT ...) */
     const char *synopsis;  /* the usage lines and what the command does, before the options */
     const VkcOption *rows; /* its own options, over a struct of `size` bytes */
     int nrows;
@@ -32,11 +35,28 @@ typedef struct {
     void (*epilogue)(FILE *out); /* help text after the options (NULL: none) */
 } CliSpec;
 
+/* The rows of a command's own options and their struct: CLI_ROWS(rows, ProbeArgs). */
+#define CLI_ROWS(rows_, type) .rows = rows_, .nrows = sizeof rows_ / sizeof rows_[0], .size = sizeof(type)
+
 typedef struct {
     VkcGiven own, train;   /* which rows the command line gave */
     const char *operands[CLI_MAX_OPERANDS];
     int noperands;
 } CliArgs;
+
+/* What a command's run gets. */
+struct CliCall {
+    void *own;             /* its own options (the struct of its rows), parsed */
+    VkcTrainConfig *train; /* the rows of vkclr train it takes, parsed, on the environment's device (NULL: none) */
+    const CliArgs *args;   /* which options were given; the operands */
+    const VkcContextOptions *env; /* cli_environment's */
+    int argc;              /* the arguments after the command's name (CliSpec.raw) */
+    char **argv;
+};
+
+/* Run a command: its options set up and parsed (--help printed: 0; an error printed: 2), then
+ * spec->run. */
+int cli_run(const CliSpec *s, int argc, char **argv, const VkcContextOptions *env);
 
 /* Every command and every benchmark, for main and cmd_bench (and test_options, which checks
  * every table). NULL-terminated. */
@@ -63,8 +83,22 @@ int cli_fail(const CliSpec *s, int status);
 int cli_check_output(const CliSpec *s, const char *flag, const char *path, const char *const *inputs,
                      const char *data_spec);
 
+/* The environment vkclr reads, once, at its start (and the tests at theirs): VKCLR_DEVICE=N,
+ * VKCLR_VALIDATION=1, VKCLR_QUIET=1, and the kernel overrides of checks and measurements
+ * (VkcKernelOverrides): VKCLR_CONV_PATH=reg|smem, VKCLR_CONV_{FWD,DGRAD,WGRAD}_{TILE,BLOCK}=a,b,c,d,
+ * VKCLR_CONV_SG=0, VKCLR_GEMM_TILE=a,b,c,d, VKCLR_FUSE_POOL=0, and where the tuning cache is
+ * (VKCLR_TUNE_CACHE, XDG_CACHE_HOME, HOME). A malformed value fails, naming the variable. The
+ * library itself reads none of them. */
+int cli_environment(VkcContextOptions *o);
+/* A command's context: the environment's, with the device its --device gave (-1: the
+ * environment's choice) and quiet if either says so. */
+VkcContextOptions cli_context(const VkcContextOptions *env, int device, bool quiet);
+
 /* Did the command line give this option of vkclr train's table? */
 bool cli_train_given(const CliArgs *a, const char *flag);
+
+/* The heading of the training options of a command that takes them all (tune, bench train). */
+#define CLI_TRAIN_OPTIONS "TRAIN OPTIONS (those of vkclr train that define the model and its step):"
 
 /* Row filters for CliSpec.train_rows. */
 bool cli_all_rows(const VkcOption *o);

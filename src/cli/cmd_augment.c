@@ -10,6 +10,11 @@
 #include "vkclr/data.h"
 #include "vkclr/resize.h"
 
+static const char augment_synopsis[] =
+    "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
+    "                     [--count N] [--seed S] [--epoch E] [--zoom K]\n\n"
+    "The views are exactly those vkclr train's producer makes of these images in that epoch.\n";
+
 #define GAP 2 /* white pixels between cells */
 
 typedef struct {
@@ -59,14 +64,10 @@ static void blit(uint8_t *grid, int grid_width, int c, const uint8_t *img, int h
                    (size_t)c);
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    AugmentArgs g;
-    VkcTrainConfig c = vkc_train_defaults(); /* the data, its limits, the augmentation: vkclr train's rows */
-    CliArgs a;
-    cli_defaults(&cli_augment, &g);
-    int parsed = cli_parse(&cli_augment, argc, argv, &g, &c, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const AugmentArgs g = *(const AugmentArgs *)call->own;
+    const VkcTrainConfig c = *call->train; /* the data, its limits, the augmentation: vkclr train's rows */
     if (!g.out[0]) {
         fprintf(stderr, "vkclr augment: --out PATH is required\n");
         return 2;
@@ -141,17 +142,8 @@ done:
     return rc;
 }
 
-const CliSpec cli_augment = {
-    .name = "augment",
-    .about = "write a PNG grid of images and their two augmented views",
-    .run = run,
-    .synopsis = "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
-                "                     [--count N] [--seed S] [--epoch E] [--zoom K]\n\n"
-                "The views are exactly those vkclr train's producer makes of these images in that epoch.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(AugmentArgs),
-    .train_rows = train_rows,
-    .train_heading = "the data and the augmentation, as vkclr train takes them:",
-    .epilogue = epilogue,
-};
+const CliSpec cli_augment = {.name = "augment", .run = run, .synopsis = augment_synopsis,
+                             .about = "write a PNG grid of images and their two augmented views",
+                             CLI_ROWS(rows, AugmentArgs), .train_rows = train_rows,
+                             .train_heading = "the data and the augmentation, as vkclr train takes them:",
+                             .epilogue = epilogue};

@@ -11,8 +11,21 @@
 #include "vkclr/interrupt.h"
 #include "vkclr/npy.h"
 
+static const char export_synopsis[] =
+    "usage: vkclr export --out DIR (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "Writes the features of one split as a float32 array (images x dim), DIR/" VKC_EXPORT_FEATURES ", its\n"
+    "labels as an int64 (or uint8) vector, DIR/" VKC_EXPORT_LABELS ", both .npy files numpy.load reads,\n"
+    "and a manifest, DIR/" VKC_EXPORT_MANIFEST ", with the row count and CRC-32 of both. The directory is\n"
+    "replaced as a whole: the three become visible together, and a failed or interrupted export\n"
+    "(a full disk, SIGINT/SIGTERM: exit status 130) leaves the old one as it was. DIR must be new\n"
+    "or hold an export: a directory with other files is refused.\n";
+
 typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
-static const VkcName split_names[] = {{.name = "train", .value = SPLIT_TRAIN}, {.name = "test", .value = SPLIT_TEST}, {0}};
+static const VkcName split_names[] = {
+    {.name = "train", .value = SPLIT_TRAIN},
+    {.name = "test", .value = SPLIT_TEST},
+    {0},
+};
 
 typedef struct {
     char out[CLI_PATH];
@@ -47,9 +60,8 @@ static const VkcOption rows[] = {
 /* Everything an export is checked for before anything is computed or written: one source, a
  * place for its directory (absent, or an export of its own; never the checkpoint it reads), the
  * data (a checkpoint's recorded data is named as the checkpoint's), a split with images, labels
- * that fit the dtype. Returns the exit status of a refusal, 0 to go on (*ds loaded). */
-static int checks(const ExportArgs *e, const VkcTrainConfig *enc, const CliArgs *a, VkcDataset *ds, char *spec,
-                  size_t spec_size, const char **data)
+ * that fit the dtype. Returns the exit status of a refusal (printed), 0 to go on (*ds loaded). */
+static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char *data)
 {
     const char *checkpoint = e->checkpoint[0] ? e->checkpoint : NULL, *split_name = vkc_name_of(split_names, e->split);
     if (!e->out[0]) {
@@ -66,26 +78,11 @@ static int checks(const ExportArgs *e, const VkcTrainConfig *enc, const CliArgs 
         return 2;
     }
     if (vkc_export_check_dir(e->out)) return cli_fail(&cli_export, 1);
-    bool given = cli_train_given(a, "--data");
-    if (source_data(given ? enc->data : NULL, checkpoint, spec, spec_size, data)) {
-        fprintf(stderr, "vkclr export: --checkpoint %s: %s\n", checkpoint, vkc_error());
-        return 1;
-    }
-    VkcDataLimits lim = vkc_config_data_limits(enc);
-    if (vkc_dataset_load_limited(ds, *data, &lim)) {
-        if (vkc_interrupt_pending())
-            fprintf(stderr, "vkclr export: interrupted while reading --data %s: nothing written\n",
-                    *data ? *data : "fashion-mnist");
-        else if (checkpoint && !given)
-            fprintf(stderr, "vkclr export: --data %s (recorded in checkpoint %s): %s\n", *data, checkpoint, vkc_error());
-        else fprintf(stderr, "vkclr export: --data %s: %s\n", *data ? *data : "fashion-mnist", vkc_error());
-        return 1;
-    }
+    if (source_dataset(&cli_export, call, checkpoint, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
     const VkcSplit *split = e->split == SPLIT_TRAIN ? &ds->train : &ds->test;
     int status = 0;
     if (split->n == 0) {
-        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
-                *data ? *data : "fashion-mnist");
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name, data);
         status = 1;
     } else if (e->label_dtype == VKC_NPY_U8 && ds->nclasses > 256) {
         fprintf(stderr, "vkclr export: --label-dtype uint8 cannot hold %d classes\n", ds->nclasses);
@@ -95,30 +92,25 @@ static int checks(const ExportArgs *e, const VkcTrainConfig *enc, const CliArgs 
     return status;
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    ExportArgs e;
-    VkcTrainConfig enc = vkc_train_defaults(); /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
-    CliArgs a;
-    cli_defaults(&cli_export, &e);
-    int parsed = cli_parse(&cli_export, argc, argv, &e, &enc, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const ExportArgs e = *(const ExportArgs *)call->own;
+    const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
     /* A signal stops the export (exit 130) and leaves the old one as it was (vkclr/interrupt.h). */
     vkc_interrupt_install_handlers();
     const char *out = e.out, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
     const char *split_name = vkc_name_of(split_names, e.split), *dtype = vkc_name_of(vkc_npy_label_names, e.label_dtype);
     VkcNpyType ltype = (VkcNpyType)e.label_dtype;
-    char spec[512];
-    const char *data;
+    char data[512];
     VkcDataset ds;
-    int refused = checks(&e, &enc, &a, &ds, spec, sizeof spec, &data);
-    if (refused) return refused == 1 && vkc_interrupt_pending() ? 130 : refused;
+    int refused = checks(call, &e, &ds, data);
+    if (refused) return refused;
     const VkcSplit *split = e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
                   .seed = enc.seed, .precision = enc.precision};
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = true};
+    VkcContextOptions opt = cli_context(call->env, enc.device, true);
     VkcExtractor x = {0};
     VkcArena arena = {0};
     VkcFeatures f;
@@ -151,7 +143,7 @@ static int run(int argc, char **argv)
     cJSON *about = cJSON_CreateObject();
     cJSON_AddStringToObject(about, "source", x.name);
     cJSON_AddStringToObject(about, "split", split_name);
-    cJSON_AddStringToObject(about, "data", data ? data : "fashion-mnist");
+    cJSON_AddStringToObject(about, "data", data);
     char *about_text = cJSON_PrintUnformatted(about);
     cJSON_Delete(about);
     int wrc = vkc_export_write(out, feat, f.n, f.dim, ltype, lab, about_text, true);
@@ -176,21 +168,8 @@ done:
     return status;
 }
 
-const CliSpec cli_export = {
-    .name = "export",
-    .about = "write features and labels of a split as NumPy .npy files",
-    .run = run,
-    .synopsis = "usage: vkclr export --out DIR (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
-                "Writes the features of one split as a float32 array (images x dim), DIR/" VKC_EXPORT_FEATURES ", its\n"
-                "labels as an int64 (or uint8) vector, DIR/" VKC_EXPORT_LABELS ", both .npy files numpy.load reads,\n"
-                "and a manifest, DIR/" VKC_EXPORT_MANIFEST ", with the row count and CRC-32 of both. The directory is\n"
-                "replaced as a whole: the three become visible together, and a failed or interrupted export\n"
-                "(a full disk, SIGINT/SIGTERM: exit status 130) leaves the old one as it was. DIR must be new\n"
-                "or hold an export: a directory with other files is refused.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(ExportArgs),
-    .train_rows = cli_encoder_rows,
-    .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint was trained on),\n"
-                     "the seed and the device, as vkclr train takes them:",
-};
+const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
+                            .about = "write features and labels of a split as NumPy .npy files",
+                            CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
+                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint "
+                                             "was trained on),\nthe seed and the device, as vkclr train takes them:"};

@@ -8,6 +8,13 @@
 #include "commands.h"
 #include "vkclr/plot.h"
 
+static const char plot_synopsis[] =
+    "usage: vkclr plot RUN_DIR... --out FILE.png [--title T] [--width W] [--height H]\n\n"
+    "Draws the curves of each run's metrics.jsonl against steps, one colour per run: loss,\n"
+    "positive-pair accuracy with the kNN monitor's top-1 (vkclr train --knn-every E), learning\n"
+    "rate and the MI lower bound. A RUN_DIR may also be a metrics.jsonl file; the legend names\n"
+    "each run after its folder. (vkclr train keeps such a picture of its own run in curves.png.)\n";
+
 typedef struct {
     char out[CLI_PATH];
     char title[256];
@@ -27,15 +34,11 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    PlotArgs p;
-    CliArgs a;
-    cli_defaults(&cli_plot, &p);
-    int parsed = cli_parse(&cli_plot, argc, argv, &p, NULL, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
-    const char *const *dirs = a.operands;
-    int ndirs = a.noperands;
+    const PlotArgs p = *(const PlotArgs *)call->own;
+    const char *const *dirs = call->args->operands;
+    int ndirs = call->args->noperands;
     const char *out = p.out, *title = p.title[0] ? p.title : NULL;
     if (!ndirs || !out[0]) {
         fprintf(stderr, "vkclr plot: %s (see vkclr plot --help)\n",
@@ -90,17 +93,6 @@ done:
     return rc;
 }
 
-const CliSpec cli_plot = {
-    .name = "plot",
-    .about = "draw the training curves of runs (their metrics.jsonl) into one PNG",
-    .run = run,
-    .synopsis = "usage: vkclr plot RUN_DIR... --out FILE.png [--title T] [--width W] [--height H]\n\n"
-                "Draws the curves of each run's metrics.jsonl against steps, one colour per run: loss,\n"
-                "positive-pair accuracy with the kNN monitor's top-1 (vkclr train --knn-every E), learning\n"
-                "rate and the MI lower bound. A RUN_DIR may also be a metrics.jsonl file; the legend names\n"
-                "each run after its folder. (vkclr train keeps such a picture of its own run in curves.png.)\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(PlotArgs),
-    .operands = true,
-};
+const CliSpec cli_plot = {.name = "plot", .run = run, .synopsis = plot_synopsis,
+                          .about = "draw the training curves of runs (their metrics.jsonl) into one PNG",
+                          CLI_ROWS(rows, PlotArgs), .operands = true};

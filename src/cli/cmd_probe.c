@@ -15,6 +15,12 @@
 #include "vkclr/knn.h"
 #include "vkclr/probe.h"
 
+static const char probe_synopsis[] =
+    "usage: vkclr probe SOURCE... [--data SPEC] [OPTIONS]\n\n"
+    "Trains a linear classifier (multinomial logistic regression) on frozen features of the\n"
+    "training split and reports top-1/top-5 accuracy on the test split, beside a weighted kNN\n"
+    "(cosine similarity, votes exp(s/T)).\n";
+
 typedef struct {
     bool pixels, random_init, no_baseline;
     char checkpoint[CLI_PATH];
@@ -51,7 +57,8 @@ static const VkcOption rows[] = {
     {.flag = "--batch", .type = VKC_OPT_INT, FIELD(probe.batch), .min = 1, .max = 65535, .section = PROBE,
      .metavar = "N", .help = "mini-batch size"},
     {.flag = "--lr", .type = VKC_OPT_FLOAT, FIELD(probe.lr), .min = 1e-12, .max = 1e6, .auto_name = "auto",
-     .section = PROBE, .metavar = "X", .help = "peak learning rate, cosine-decayed to 0; auto = 0.1 for sgd, 0.001 for adamw"},
+     .section = PROBE, .metavar = "X",
+     .help = "peak learning rate, cosine-decayed to 0; auto = 0.1 for sgd, 0.001 for adamw"},
     {.flag = "--wd", .type = VKC_OPT_FLOAT, FIELD(probe.weight_decay), .min = 0, .max = 1e3, .section = PROBE,
      .metavar = "X", .help = "weight decay on the weights"},
     {.flag = "--optimizer", .type = VKC_OPT_ENUM, FIELD(probe.optimizer), .names = vkc_probe_optimizer_names,
@@ -151,7 +158,7 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     fprintf(f, "{\n  \"dataset\": ");
     json_string(f, ds->name);
     fprintf(f, ",\n  \"data\": ");
-    json_string(f, spec ? spec : "fashion-mnist");
+    json_string(f, spec);
     fprintf(f, ",\n  \"train_images\": %ld,\n  \"test_images\": %ld,\n  \"classes\": %d,\n  \"device\": ", ntrain, ntest,
             ds->nclasses);
     json_string(f, ctx->props.deviceName);
@@ -183,14 +190,10 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     return rc;
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    ProbeArgs p;
-    VkcTrainConfig enc = vkc_train_defaults(); /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
-    CliArgs a;
-    cli_defaults(&cli_probe, &p);
-    int parsed = cli_parse(&cli_probe, argc, argv, &p, &enc, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const ProbeArgs p = *(const ProbeArgs *)call->own;
+    const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
     Source sources[3];
     int nsources = 0;
     const char *checkpoint = p.checkpoint[0] ? p.checkpoint : NULL, *out = p.out[0] ? p.out : NULL;
@@ -228,31 +231,19 @@ static int run(int argc, char **argv)
     const char *inputs[2] = {checkpoint && !vkc_checkpoint_resolve(checkpoint, file, sizeof file) ? file : NULL, NULL};
     int refused = out ? cli_check_output(&cli_probe, "--out", out, inputs, NULL) : 0;
     if (refused) return refused;
-    char spec[512];
-    const char *data;
-    bool data_given = cli_train_given(&a, "--data");
-    if (source_data(data_given ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
-        fprintf(stderr, "vkclr probe: --checkpoint %s: %s\n", checkpoint, vkc_error());
-        return 1;
-    }
+    char data[512];
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        if (checkpoint && !data_given)
-            fprintf(stderr, "vkclr probe: --data %s (recorded in checkpoint %s): %s\n", data, checkpoint, vkc_error());
-        else fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
-        return 1;
-    }
+    if (source_dataset(&cli_probe, call, checkpoint, &ds, data)) return 1;
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;
     long ntest = test_limit && test_limit < ds.test.n ? test_limit : ds.test.n;
     if (ntest == 0 || ntrain == 0) {
-        fprintf(stderr, "vkclr probe: --data %s has no %s images: nothing to %s\n", data ? data : "fashion-mnist",
+        fprintf(stderr, "vkclr probe: --data %s has no %s images: nothing to %s\n", data,
                 ntrain ? "test" : "training", ntrain ? "evaluate on" : "train the probe on");
         vkc_dataset_free(&ds);
         return 1;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = quiet};
+    VkcContextOptions opt = cli_context(call->env, enc.device, quiet);
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr probe: %s\n", vkc_error());
         vkc_dataset_free(&ds);
@@ -299,18 +290,8 @@ static int run(int argc, char **argv)
     return status;
 }
 
-const CliSpec cli_probe = {
-    .name = "probe",
-    .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
-    .run = run,
-    .synopsis = "usage: vkclr probe SOURCE... [--data SPEC] [OPTIONS]\n\n"
-                "Trains a linear classifier (multinomial logistic regression) on frozen features of the\n"
-                "training split and reports top-1/top-5 accuracy on the test split, beside a weighted kNN\n"
-                "(cosine similarity, votes exp(s/T)).\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(ProbeArgs),
-    .defaults = defaults,
-    .train_rows = cli_encoder_rows,
-    .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:",
-};
+const CliSpec cli_probe = {.name = "probe", .run = run, .synopsis = probe_synopsis,
+                           .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
+                           CLI_ROWS(rows, ProbeArgs), .defaults = defaults, .train_rows = cli_encoder_rows,
+                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr "
+                                            "train takes them:"};

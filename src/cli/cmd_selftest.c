@@ -5,6 +5,12 @@
 #include "commands.h"
 #include "vkclr/check.h"
 
+static const char selftest_synopsis[] =
+    "usage: vkclr selftest [--device N] [--only PREFIX] [--validation]\n\n"
+    "Runs every kernel on the device and compares it with the plain-C reference, and every\n"
+    "reference backward with finite differences: the checks CI runs, on your GPU and driver.\n"
+    "Prints one line per check and exits non-zero if any fails.\n";
+
 typedef struct {
     int device;
     char only[128];
@@ -22,16 +28,13 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    SelftestArgs t;
-    CliArgs a;
-    cli_defaults(&cli_selftest, &t);
-    int parsed = cli_parse(&cli_selftest, argc, argv, &t, NULL, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    const SelftestArgs t = *(const SelftestArgs *)call->own;
     const char *only = t.only[0] ? t.only : NULL;
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = t.device, .validation = t.validation};
+    VkcContextOptions opt = cli_context(call->env, t.device, false);
+    opt.validation = opt.validation || t.validation;
     if (vkc_context_create(&ctx, &opt)) return cli_fail(&cli_selftest, 1);
     printf("selftest on %s (%s, subgroup %u)\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            ctx.subgroup_size);
@@ -47,15 +50,6 @@ static int run(int argc, char **argv)
     return failed ? 1 : 0;
 }
 
-const CliSpec cli_selftest = {
-    .name = "selftest",
-    .about = "check every kernel against its C reference on this device",
-    .run = run,
-    .synopsis = "usage: vkclr selftest [--device N] [--only PREFIX] [--validation]\n\n"
-                "Runs every kernel on the device and compares it with the plain-C reference, and every\n"
-                "reference backward with finite differences: the checks CI runs, on your GPU and driver.\n"
-                "Prints one line per check and exits non-zero if any fails.\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(SelftestArgs),
-};
+const CliSpec cli_selftest = {.name = "selftest", .run = run, .synopsis = selftest_synopsis,
+                              .about = "check every kernel against its C reference on this device",
+                              CLI_ROWS(rows, SelftestArgs)};

@@ -8,6 +8,11 @@
 #include "vkclr/interrupt.h"
 #include "vkclr/train.h"
 
+static const char train_synopsis[] =
+    "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + "
+    "kNN; a few minutes on lavapipe\n"
+    "       vkclr train --resume DIR [--epochs N] [--device N] ...\n";
+
 typedef struct {
     char resume[CLI_PATH];
 } TrainArgs;
@@ -62,16 +67,12 @@ static int refuse_fixed_options(const char *resume, const char *source, const Vk
     return 0;
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    TrainArgs args;
-    CliArgs a;
-    cli_defaults(&cli_train, &args);
-    int parsed = cli_parse(&cli_train, argc, argv, &args, &c, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
-    const VkcGiven given = a.train;
-    const char *resume = args.resume[0] ? args.resume : NULL;
+    VkcTrainConfig c = *call->train;
+    const VkcGiven given = call->args->train;
+    const TrainArgs *args = call->own;
+    const char *resume = args->resume[0] ? args->resume : NULL;
     if (resume) {
         char source[1100];
         snprintf(source, sizeof source, "%s/checkpoint.safetensors", resume);
@@ -86,6 +87,7 @@ static int run(int argc, char **argv)
         for (int i = 0; i < vkc_train_noptions; i++)
             if (given.set[i]) vkc_option_copy(&saved, &c, &vkc_train_options[i]);
         if (!given.set[vkc_train_option("--out") - vkc_train_options]) saved.out[0] = 0; /* the run's own directory */
+        saved.context = c.context; /* the environment's (validation, caches), not the file's */
         c = saved;
     }
     /* (--out auto: the new runs/YYYYMMDD-HHMMSS is made once every check has passed) */
@@ -111,17 +113,8 @@ static int run(int argc, char **argv)
     return 0;
 }
 
-const CliSpec cli_train = {
-    .name = "train",
-    .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes on 2 CPU cores)",
-    .run = run,
-    .synopsis = "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + "
-                "kNN; a few minutes on lavapipe\n"
-                "       vkclr train --resume DIR [--epochs N] [--device N] ...\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(TrainArgs),
-    .train_rows = cli_all_rows,
-    .own_rows_last = true,
-    .epilogue = epilogue,
-};
+const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
+                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes "
+                                    "on 2 CPU cores)",
+                           CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
+                           .epilogue = epilogue};

@@ -17,6 +17,18 @@
 #include "vkclr/model.h"
 #include "vkclr/train.h"
 
+static const char tune_synopsis[] =
+    "usage: vkclr tune [TRAIN OPTIONS] [--repeat R] [--dry-run]\n\n"
+    "Times each kernel variant of every convolution pass (forward, backward to the input, backward to\n"
+    "the weights) of the model that TRAIN OPTIONS define (encoder, width, batch, --data for the image\n"
+    "size, --precision), at each distinct training shape, on this device: the built-in variant by the\n"
+    "median of R runs, the others by one run first and by R only within 1.5x of the best.\n"
+    "The fastest variant whose output matches the built-in one within the conv check's tolerance is\n"
+    "stored in the tuning cache of this device (keyed by its UUID and driver version; the path is\n"
+    "printed), which vkclr train, bench and probe use from then on. --data defaults to\n"
+    "synthetic:28x28x1 (Fashion-MNIST's shape).\n"
+    "VKCLR_CONV_PATH set in the environment overrides the cache (checks use it).\n";
+
 #define MAX_SHAPES 64
 #define MAX_CANDIDATES 32
 
@@ -191,17 +203,13 @@ static int tune_pass(Job *j, bool dry, int *changed)
     return rc;
 }
 
-static int run(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    TuneArgs t;
-    CliArgs a;
-    cli_defaults(&cli_tune, &t);
-    int parsed = cli_parse(&cli_tune, argc, argv, &t, &c, &a);
-    if (parsed) return parsed > 0 ? 0 : 2;
+    VkcTrainConfig c = *call->train;
+    const TuneArgs t = *(const TuneArgs *)call->own;
     bool dry = t.dry_run;
-    if (!cli_train_given(&a, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:16");
-    if (vkc_config_check(&c, &a.train)) return cli_fail(&cli_tune, 2);
+    if (!cli_train_given(call->args, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:16");
+    if (vkc_config_check(&c, &call->args->train)) return cli_fail(&cli_tune, 2);
     VkcDataset ds;
     if (vkc_dataset_load(&ds, c.data)) {
         fprintf(stderr, "vkclr tune: --data %s: %s\n", c.data, vkc_error());
@@ -211,7 +219,7 @@ static int run(int argc, char **argv)
     vkc_dataset_free(&ds);
 
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = c.device};
+    VkcContextOptions opt = cli_context(call->env, c.device, false);
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr tune: %s\n", vkc_error());
         return 1;
@@ -273,24 +281,7 @@ done:
     return status;
 }
 
-const CliSpec cli_tune = {
-    .name = "tune",
-    .about = "time the convolution kernel variants on this device and keep the fastest",
-    .run = run,
-    .synopsis =
-        "usage: vkclr tune [TRAIN OPTIONS] [--repeat R] [--dry-run]\n\n"
-        "Times each kernel variant of every convolution pass (forward, backward to the input, backward to\n"
-        "the weights) of the model that TRAIN OPTIONS define (encoder, width, batch, --data for the image\n"
-        "size, --precision), at each distinct training shape, on this device: the built-in variant by the\n"
-        "median of R runs, the others by one run first and by R only within 1.5x of the best.\n"
-        "The fastest variant whose output matches the built-in one within the conv check's tolerance is\n"
-        "stored in the tuning cache of this device (keyed by its UUID and driver version; the path is\n"
-        "printed), which vkclr train, bench and probe use from then on. --data defaults to\n"
-        "synthetic:28x28x1 (Fashion-MNIST's shape).\n"
-        "VKCLR_CONV_PATH set in the environment overrides the cache (checks use it).\n",
-    .rows = rows,
-    .nrows = sizeof rows / sizeof rows[0],
-    .size = sizeof(TuneArgs),
-    .train_rows = cli_all_rows,
-    .train_heading = "TRAIN OPTIONS (those of vkclr train that define the model and its step):",
-};
+const CliSpec cli_tune = {.name = "tune", .run = run, .synopsis = tune_synopsis,
+                          .about = "time the convolution kernel variants on this device and keep the fastest",
+                          CLI_ROWS(rows, TuneArgs), .train_rows = cli_all_rows,
+                          .train_heading = CLI_TRAIN_OPTIONS};

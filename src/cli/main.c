@@ -58,8 +58,13 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    VkcContextOptions env;
+    if (cli_environment(&env)) {
+        fprintf(stderr, "vkclr: %s\n", vkc_error());
+        return 2;
+    }
     for (int i = 0; cli_commands[i]; i++)
-        if (!strcmp(argv[1], cli_commands[i]->name)) return cli_commands[i]->run(argc - 2, argv + 2);
+        if (!strcmp(argv[1], cli_commands[i]->name)) return cli_run(cli_commands[i], argc - 2, argv + 2, &env);
     fprintf(stderr, "vkclr: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -17,11 +17,13 @@
 typedef struct {
     uint32_t rows, words, row0, row1, idx_base, idx_off, src_off, dst_off;
 } GatherPush;
+VKC_PUSH_CONTRACT(GatherPush, GATHER_ROWS);
 
 typedef struct {
     uint32_t rows, cols, x_off, s_off, mode;
     float eps;
 } StdPush;
+VKC_PUSH_CONTRACT(StdPush, STANDARDIZE);
 
 const VkcName vkc_probe_optimizer_names[] = {
     {.name = "sgd", .value = VKC_OPTIM_SGD, .about = "Nesterov momentum"},

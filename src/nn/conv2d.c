@@ -29,10 +29,12 @@
 typedef struct {
     uint32_t len, nchunks, stride, src;
 } ReducePush;
+VKC_PUSH_CONTRACT(ReducePush, REDUCE_CHUNKS);
 
 typedef struct {
     uint32_t Cout, Cin, KK, ld, mode;
 } PackPush;
+VKC_PUSH_CONTRACT(PackPush, CONV2D_WPACK);
 
 static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
                         uint32_t stride, VkcTensor dweight, VkcTensor dbias);
@@ -42,18 +44,24 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups;
 } RegPush;
+VKC_PUSH_CONTRACT(RegPush, CONV2D_FWD_REG);
+VKC_PUSH_PREFIX(RegPush, CONV2D_DGRAD_REG);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
 } WgradPush;
+VKC_PUSH_CONTRACT(WgradPush, CONV2D_WGRAD_REG);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
 } SmemPush;
+VKC_PUSH_CONTRACT(SmemPush, CONV2D_FWD_SMEM);
+VKC_PUSH_PREFIX(SmemPush, CONV2D_DGRAD_SMEM);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
 } SmemWgradPush;
+VKC_PUSH_CONTRACT(SmemWgradPush, CONV2D_WGRAD_SMEM);
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -94,16 +102,14 @@ typedef struct {
     uint32_t tco4, tci, tw, wg;
 } WgradTile;
 
-static int env_tile(const char *name, uint32_t v[4])
+/* The tile the overrides give this pass and family, if any. */
+static bool forced_tile(const VkcLayers *L, int pass, VkcConvVariant family, uint32_t v[4])
 {
-    const char *env = getenv(name); /* tuning runs: four numbers */
-    if (!env || !*env) return 0;
-    unsigned a[4];
-    if (sscanf(env, "%u,%u,%u,%u", &a[0], &a[1], &a[2], &a[3]) != 4 || !a[0] || !a[1] || !a[2] || !a[3]) return 0;
-    for (int i = 0; i < 4; i++) v[i] = a[i];
-    return 1;
+    const uint32_t *t = L->ctx->kernels.conv_tile[pass][family == VKC_CONV_REG ? 0 : 1];
+    if (!t[0]) return false;
+    for (int i = 0; i < 4; i++) v[i] = t[i];
+    return true;
 }
-
 /* Row segments of at most `cap` columns, as equal as possible, a multiple of `mult`. */
 static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
 {
@@ -116,7 +122,7 @@ static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
  * the weights shared over the subgroup): about 16 output pixels x 8 channels per invocation
  * (32 vec4 accumulators): 2 rows of 8 or 4x4 blocks where rows are whole texels, 2 half rows
  * of 14, 2 rows of 7. */
-static RegTile reg_tile(const VkcConv2d *c, int pass)
+static RegTile reg_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t S = pass == PASS_DGRAD ? c->stride : 1;
     uint32_t outc = pass == PASS_FWD ? c->C_out : c->C_in;
@@ -138,7 +144,7 @@ static RegTile reg_tile(const VkcConv2d *c, int pass)
     if (t.tw > width) t.tw = vkc_div_up(width, S) * S;
     while (t.tc4 > 1 && 4 * t.tc4 / 2 >= outc) t.tc4 /= 2; /* no tiles of mostly padding channels */
     uint32_t v[4];
-    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_TILE" : "VKCLR_CONV_DGRAD_TILE", v)) t = (RegTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, pass, VKC_CONV_REG, v)) t = (RegTile){v[0], v[1], v[2], v[3]};
     if (pass == PASS_DGRAD) t.tr = vkc_div_up(t.tr, S) * S, t.tw = vkc_div_up(t.tw, S) * S;
     return t;
 }
@@ -154,7 +160,7 @@ static WgradTile wgrad_tile(const VkcLayers *L, const VkcConv2d *c)
     uint32_t sg = L->ctx->subgroup_size;
     if (t.tco4 == 2 && sg > 1 && vkc_div_up(c->C_out, 8) % sg && vkc_div_up(c->C_out, 4) % sg == 0) t.tco4 = 1;
     uint32_t v[4];
-    if (env_tile("VKCLR_CONV_WGRAD_TILE", v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, PASS_WGRAD, VKC_CONV_REG, v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
     return t;
 }
 
@@ -203,9 +209,7 @@ static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
     /* Less shared memory than two 16 x (bm + bn) stages: halve bn. */
     if ((VkDeviceSize)8 * t.bk * (t.bm + t.bn) > L->ctx->props.limits.maxComputeSharedMemorySize) t.bn /= 2;
     uint32_t v[4];
-    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_BLOCK" : pass == PASS_DGRAD ? "VKCLR_CONV_DGRAD_BLOCK"
-                                                                                : "VKCLR_CONV_WGRAD_BLOCK", v))
-        t = (SmemTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, pass, VKC_CONV_SMEM, v)) t = (SmemTile){v[0], v[1], v[2], v[3]};
     return t;
 }
 
@@ -236,7 +240,7 @@ static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pas
         WgradTile t = wgrad_tile(L, c);
         memcpy(ch.v, &t, sizeof ch.v);
     } else {
-        RegTile t = reg_tile(c, pass);
+        RegTile t = reg_tile(L, c, pass);
         memcpy(ch.v, &t, sizeof ch.v);
     }
     return ch;
@@ -271,15 +275,12 @@ static bool parse_choice(const VkcLayers *L, const VkcConv2d *c, int pass, const
     return true;
 }
 
-/* The kernel of a pass: forced by the environment (checks), else the tuning cache's choice for
+/* The kernel of a pass: forced by the overrides (checks), else the tuning cache's choice for
  * this shape (vkclr tune), else the device class's family with its built-in tile. */
 static ConvChoice choose(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
-    static const char *const env[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
-                                          {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},
-                                          {"VKCLR_CONV_WGRAD_TILE", "VKCLR_CONV_WGRAD_BLOCK"}};
-    const char *forced = getenv(env[pass][L->conv_variant]);
-    if (!L->conv_forced && !(forced && *forced)) {
+    uint32_t forced[4];
+    if (!L->conv_forced && !forced_tile(L, pass, L->conv_variant, forced)) {
         char key[128];
         vkc_conv2d_tuning_key(c, pass, key, sizeof key);
         const char *text = vkc_tuning_get(&L->ctx->tuning, key);
@@ -449,12 +450,11 @@ static int grid(const VkcLayers *L, uint64_t invocations, uint32_t wg, uint32_t 
 }
 
 /* The subgroup size the reg kernels share weight fetches over (their SG constant), or 0: the
- * device's own size when the workgroup is made of whole subgroups (VKCLR_CONV_SG=0 turns it off). */
+ * device's own size when the workgroup is made of whole subgroups (conv_no_subgroup turns it off). */
 static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
 {
     uint32_t sg = L->ctx->subgroup_size;
-    const char *env = getenv("VKCLR_CONV_SG");
-    if (env && !strcmp(env, "0")) return 0;
+    if (L->ctx->kernels.conv_no_subgroup) return 0;
     return sg > 1 && wg % sg == 0 ? sg : 0;
 }
 
@@ -506,7 +506,7 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, bindings,
-                          fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
+                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_REG : VKC_PUSH_SIZE_CONV2D_DGRAD_REG, spec, fwd ? 13 : 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
@@ -589,7 +589,7 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
-                          fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
+                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_SMEM : VKC_PUSH_SIZE_CONV2D_DGRAD_SMEM, spec, 10, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, t.bm);
     if (fwd) {

@@ -228,13 +228,10 @@ static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
     return out;
 }
 
-/* The convnet's batch norm + ReLU + pool run as one op unless VKCLR_FUSE_POOL=0 (for
- * measuring what the fusion buys; the parameters and results are the same either way). */
-static bool fuse_pools(void)
-{
-    const char *env = getenv("VKCLR_FUSE_POOL");
-    return !(env && !strcmp(env, "0"));
-}
+/* The convnet's batch norm + ReLU + pool run as one op unless the overrides say otherwise
+ * (VKCLR_FUSE_POOL=0: for measuring what the fusion buys; the parameters and results are the
+ * same either way). */
+static bool fuse_pools(const Builder *b) { return !b->m->ctx || !b->m->ctx->kernels.unfused_pools; }
 
 static void build_convnet(Builder *b, int x)
 {
@@ -245,7 +242,7 @@ static void build_convnet(Builder *b, int x)
         snprintf(p, sizeof p, "encoder.block%d.conv", i + 1);
         v = conv(b, p, v, (uint32_t)c->width << i, 3, 1);
         snprintf(p, sizeof p, "encoder.block%d.bn", i + 1);
-        if (fuse_pools()) {
+        if (fuse_pools(b)) {
             /* batch norm, ReLU and the pool as one op (fewer passes over the largest maps) */
             v = batchnorm_pool(b, p, v, true, i < 2 ? VKC_BN_POOL_MAX2X2 : VKC_BN_POOL_AVG);
             continue;
@@ -733,9 +730,9 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
 int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *cfg, uint32_t batch,
                      VkDeviceSize *total, VkDeviceSize *largest)
 {
-    (void)ctx;
     VkcModel m;
     memset(&m, 0, sizeof m);
+    m.ctx = ctx;
     if (build(&m, cfg)) {
         free_graph(&m);
         return VKC_ERR;
@@ -749,7 +746,7 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
 
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)
 {
-    VkcModel m;
+    VkcModel m; /* no context: the graph with its pools fused (the convolutions are the same either way) */
     memset(&m, 0, sizeof m);
     if (build(&m, cfg)) {
         free_graph(&m);

@@ -2,6 +2,8 @@
  * submitted from one recorded command buffer on noise views: no producer, no data wait. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "run.h"
 
@@ -13,6 +15,13 @@ static void fill_noise(Run *r)
         float *x = r->g.slot[s].mapped;
         for (uint32_t i = 0; i < vkc_tensor_floats(r->g.slot[s]); i++) x[i] = vkc_rng_range(&rng, -1, 1);
     }
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Submit slot s's step and wait for it, as step `step` (1-based) at the base learning rate. */
@@ -32,10 +41,12 @@ static int bench(Run *r, const VkcTrainConfig *cfg, int warmup, int steps, VkcTr
     if (record_step(r, 1) || loss_scale_set(r)) return VKC_ERR;
     for (int i = 0; i < warmup; i++)
         if (run_step(r, 0, (uint32_t)i + 1)) return VKC_ERR;
-    double t0 = train_now();
+    double t0 = train_now(), cpu0 = cpu_seconds();
     for (int i = 0; i < steps; i++)
         if (run_step(r, 0, (uint32_t)(warmup + i) + 1)) return VKC_ERR;
     double seconds = train_now() - t0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double cpu = (cpu_seconds() - cpu0) / (cores > 0 ? cores : 1);
     for (int i = 0; r->prof.on && i < 3; i++) {
         if (run_step(r, 1, 1)) return VKC_ERR;
         profile_accumulate(r, 1);
@@ -44,6 +55,8 @@ static int bench(Run *r, const VkcTrainConfig *cfg, int warmup, int steps, VkcTr
     out->seconds = seconds;
     out->ms_per_step = 1e3 * seconds / steps;
     out->images_per_second = (double)steps * r->rv.global_batch / seconds;
+    out->cpu_ms_per_step = 1e3 * cpu / steps;
+    out->cpu_images_per_second = cpu > 0 ? (double)steps * r->rv.global_batch / cpu : 0;
     uint32_t n2 = 2 * (uint32_t)r->cfg.batch;
     out->flops_per_image = (vkc_model_flops(&r->g.model, n2, true) + vkc_contrastive_flops(&r->g.loss)) / r->cfg.batch;
     out->tflops = out->flops_per_image * out->images_per_second / 1e12;

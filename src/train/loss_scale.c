@@ -8,6 +8,11 @@
 #define SCALE_INITIAL 65536.0 /* PyTorch's GradScaler starts here too */
 #define SCALE_GROWTH 2000     /* clean steps before the scale doubles */
 
+typedef struct {
+    uint32_t n;
+} ScalePush;
+VKC_PUSH_CONTRACT(ScalePush, SCALE);
+
 static bool scaled(const Run *r) { return r->scale.buf.buffer != NULL; }
 
 /* The scale's buffer and kernel (fp16 activations only) and the initial scale. */
@@ -17,7 +22,8 @@ int loss_scale_init(Run *r)
     r->state = (VkcTrainState){.loss_scale = on ? SCALE_INITIAL : 1.0};
     if (!on) return VKC_OK;
     return vkc_tensor_alloc(&r->g.host, 4, &r->scale.buf) ||
-                   vkc_kernel_create(&r->g.ctx, &r->scale.kernel, VKC_SHADER_SCALE, "bb", 4, (uint32_t[1]){64}, 1)
+                   vkc_kernel_create(&r->g.ctx, &r->scale.kernel, VKC_SHADER_SCALE, "bb", sizeof(ScalePush),
+                                     (uint32_t[1]){64}, 1)
                ? VKC_ERR
                : VKC_OK;
 }
@@ -32,7 +38,8 @@ int loss_scale_record(Run *r, VkcCmd *cmd, uint32_t n)
 {
     if (!scaled(r)) return VKC_OK;
     VkcTensor t[2] = {r->scale.buf, r->g.dz};
-    return vkc_cmd_dispatch(cmd, &r->scale.kernel, t, 1u, &n, vkc_div_up(n, 64), 1, 1);
+    ScalePush push = {n};
+    return vkc_cmd_dispatch(cmd, &r->scale.kernel, t, 1u, &push, vkc_div_up(n, 64), 1, 1);
 }
 
 /* Before a submit: the scale of the step, for the scale kernel and the optimizer. */

@@ -241,7 +241,7 @@ void print_start(const Run *r)
 }
 
 /* Print a progress line: in place on a terminal, one line per log interval otherwise. */
-void progress(const Run *r, int64_t step, float loss, float acc, double ips, double eta, bool newline)
+static void progress(const Run *r, int64_t step, float loss, float acc, double ips, double eta, bool newline)
 {
     const ResolvedRun *rv = &r->rv;
     if (rv->quiet) return;
@@ -346,7 +346,7 @@ int knn_monitor(Run *r, int64_t done)
 
 /* Where the run stands after step `done`: the step, the metrics interval in progress, whether
  * the kNN monitor of this step is still owed, the step's loss (the loss scale is kept current). */
-void set_state(Run *r, int64_t done, bool knn_pending)
+static void set_state(Run *r, int64_t done, bool knn_pending)
 {
     _Static_assert(VKC_CONTRASTIVE_METRICS <= VKC_CHECKPOINT_MAX_SUMS, "raise VKC_CHECKPOINT_MAX_SUMS");
     VkcTrainState *st = &r->state;

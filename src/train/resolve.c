@@ -65,6 +65,7 @@ int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
                             rv->resume_file, saved.ranks, saved.ranks == 1 ? "" : "s", saved.batch, saved.ranks,
                             saved.ranks, ranks);
         saved.dist = cfg->dist;
+        saved.context = cfg->context;
         r->cfg = saved;
     }
     const VkcTrainConfig *c = &r->cfg;
@@ -78,7 +79,7 @@ int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
     snprintf(rv->out, sizeof rv->out, "%s", c->out[0] || !resume_dir ? c->out : resume_dir);
     snprintf(rv->ckpt_path, sizeof rv->ckpt_path, "%s/checkpoint.safetensors", rv->out);
     rv->model = c->model;
-    rv->model.loss_logz = c->loss == VKC_LOSS_NCE && c->nce_learned_logz;
+    rv->model.loss_logz = vkc_loss_learns_logz(c->loss, c->nce_learned_logz);
     rv->lr = c->lr > 0 ? c->lr : vkc_train_default_lr(c->optimizer, c->lr_scaling);
     rv->weight_decay = c->weight_decay >= 0 ? c->weight_decay : vkc_optim_defaults(c->optimizer).weight_decay;
     rv->global_batch = c->batch * rv->ranks;

@@ -160,7 +160,10 @@ int setup_model(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
     StepGraph *g = &r->g;
-    VkcContextOptions copt = {.device_index = c->device, .quiet = r->rv.quiet, .local_rank = r->rv.dist.local_rank};
+    VkcContextOptions copt = c->context;
+    if (c->device >= 0) copt.device_index = c->device;
+    copt.quiet = copt.quiet || r->rv.quiet;
+    copt.local_rank = r->rv.dist.local_rank;
     if (vkc_context_create(&g->ctx, &copt)) return VKC_ERR;
     vkc_arena_init(&g->dev, &g->ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&g->host, &g->ctx, VKC_MEMORY_STAGING);

@@ -24,23 +24,11 @@ typedef struct {
 
 typedef VkResult(VKAPI_PTR *KhrQuery)(VkPhysicalDevice, uint32_t *, KhrProperties *);
 
-static bool has_extension(VkPhysicalDevice physical, const char *name)
-{
-    uint32_t n = 0;
-    vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
-    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
-    bool found = false;
-    if (e && vkEnumerateDeviceExtensionProperties(physical, NULL, &n, e) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
-    free(e);
-    return found;
-}
-
 void vkc_coopmat_query(VkcContext *ctx)
 {
     VkcCoopMatrix *c = &ctx->coop;
     memset(c, 0, sizeof *c);
-    if (has_extension(ctx->physical, KHR_EXTENSION)) {
+    if (vkc_device_extension(ctx->physical, KHR_EXTENSION)) {
         KhrQuery query = (KhrQuery)vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
         uint32_t n = 0;
         if (query && query(ctx->physical, &n, NULL) == VK_SUCCESS && n) {
@@ -59,7 +47,7 @@ void vkc_coopmat_query(VkcContext *ctx)
         }
         return;
     }
-    if (has_extension(ctx->physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
+    if (vkc_device_extension(ctx->physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
         PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV query = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
             vkGetInstanceProcAddr(ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
         uint32_t n = 0;

@@ -14,6 +14,8 @@ void vkc_block_destroy(VkcContext *ctx, VkcBlock *b);
 
 /* Fill ctx->coop from the device's cooperative-matrix properties (coopmat.c). */
 void vkc_coopmat_query(VkcContext *ctx);
+/* Does the device offer extension `name`? */
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name);
 
 /* The VkPipelineCache of ctx, with what the cache file of its device and driver held
  * (pipeline_cache.c); saved back at vkc_context_destroy if kernels were made. */

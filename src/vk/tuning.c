@@ -19,19 +19,17 @@ int vkc_cache_path(const VkcContext *ctx, const char *stem, const char *ext, cha
 {
     char uuid[2 * VK_UUID_SIZE + 1];
     uuid_text(ctx->device_uuid, uuid);
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (xdg && *xdg) n = snprintf(path, size, "%s/vkclr/%s-%s-%08x.%s", xdg, stem, uuid, ctx->props.driverVersion, ext);
-    else if (home && *home) n = snprintf(path, size, "%s/.cache/vkclr/%s-%s-%08x.%s", home, stem, uuid, ctx->props.driverVersion, ext);
-    else return vkc_fail("no cache directory: set XDG_CACHE_HOME or HOME");
+    const VkcKernelOverrides *k = &ctx->kernels;
+    if (!k->cache_dir[0]) return vkc_fail("no cache directory: set XDG_CACHE_HOME or HOME");
+    int n = snprintf(path, size, "%s/%s-%s-%08x.%s", k->cache_dir, stem, uuid, ctx->props.driverVersion, ext);
     if (n < 0 || (size_t)n >= size) return vkc_fail("the %s cache path is too long", stem);
     return VKC_OK;
 }
 
 int vkc_tuning_path(const VkcContext *ctx, char *path, size_t size)
 {
-    const char *file = getenv("VKCLR_TUNE_CACHE");
-    if (!file || !*file) return vkc_cache_path(ctx, "tune", "json", path, size);
+    const char *file = ctx->kernels.tuning_file;
+    if (!file[0]) return vkc_cache_path(ctx, "tune", "json", path, size);
     if (snprintf(path, size, "%s", file) >= (int)size) return vkc_fail("the tuning cache path is too long");
     return VKC_OK;
 }
