@@ -160,7 +160,7 @@ static void test_resume_refusals(void **state)
     snprintf(args, sizeof args, "train --resume %s/shape --epochs 3", r);
     refused(r, 1, args, "shape/checkpoint.safetensors", "was trained on 8x8x1 images");
     snprintf(args, sizeof args, "train --resume %s/gone --epochs 3", r);
-    refused(r, 1, args, "idx:/nonexistent-data (recorded in", "gone/checkpoint.safetensors");
+    refused(r, 1, args, "the data recorded in", "gone/checkpoint.safetensors (--data idx:/nonexistent-data)");
     snprintf(args, sizeof args, "train --resume %s/nan --epochs 3", r);
     refused(r, 1, args, "nan/checkpoint.safetensors", "holds NaN at element 0");
     snprintf(args, sizeof args, "train --resume %s/dup --epochs 3", r);

@@ -20,10 +20,12 @@ static const char export_synopsis[] =
     "(a full disk, SIGINT/SIGTERM: exit status 130) leaves the old one as it was. DIR must be new\n"
     "or hold an export: a directory with other files is refused.\n";
 
-typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
+typedef enum { SPLIT_TRAIN, SPLIT_TEST, SPLIT_UNLABELED } Split;
 static const VkcName split_names[] = {
     {.name = "train", .value = SPLIT_TRAIN},
     {.name = "test", .value = SPLIT_TEST},
+    {.name = "unlabeled", .value = SPLIT_UNLABELED,
+     .about = "the images without labels of images:DIR or STL-10's unlabeled_X.bin; their labels are -1"},
     {0},
 };
 
@@ -57,6 +59,12 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
+/* The split --split names. */
+static const VkcSplit *split_of(const VkcDataset *ds, int split)
+{
+    return split == SPLIT_UNLABELED ? &ds->unlabeled : split == SPLIT_TRAIN ? &ds->train : &ds->test;
+}
+
 /* Everything an export is checked for before anything is computed or written: one source, a
  * place for its directory (absent, or an export of its own; never the checkpoint it reads), the
  * data (a checkpoint's recorded data is named as the checkpoint's), a split with images, labels
@@ -64,6 +72,7 @@ static const VkcOption rows[] = {
 static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char *data)
 {
     const char *checkpoint = e->checkpoint[0] ? e->checkpoint : NULL, *split_name = vkc_name_of(split_names, e->split);
+    bool unlabeled = e->split == SPLIT_UNLABELED;
     if (!e->out[0]) {
         fprintf(stderr, "vkclr export: --out DIR is required\n");
         return 2;
@@ -72,17 +81,21 @@ static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char
         fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
         return 2;
     }
+    if (unlabeled && e->label_dtype == VKC_NPY_U8) {
+        fprintf(stderr, "vkclr export: --split unlabeled has the label -1 for every image: --label-dtype int64\n");
+        return 2;
+    }
     char file[1100];
     if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK && vkc_same_file(e->out, file)) {
         fprintf(stderr, "vkclr export: --out %s is the checkpoint it exports: refusing to overwrite an input\n", e->out);
         return 2;
     }
     if (vkc_export_check_dir(e->out)) return cli_fail(&cli_export, 1);
-    if (source_dataset(&cli_export, call, checkpoint, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
-    const VkcSplit *split = e->split == SPLIT_TRAIN ? &ds->train : &ds->test;
+    if (source_dataset(&cli_export, call, checkpoint, !unlabeled, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
     int status = 0;
-    if (split->n == 0) {
-        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name, data);
+    if (split_of(ds, e->split)->n == 0) {
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export%s\n", split_name,
+                data, !unlabeled && ds->unlabeled.n ? " (its images have no labels: --split unlabeled)" : "");
         status = 1;
     } else if (e->label_dtype == VKC_NPY_U8 && ds->nclasses > 256) {
         fprintf(stderr, "vkclr export: --label-dtype uint8 cannot hold %d classes\n", ds->nclasses);
@@ -105,10 +118,10 @@ static int run(const CliCall *call)
     VkcDataset ds;
     int refused = checks(call, &e, &ds, data);
     if (refused) return refused;
-    const VkcSplit *split = e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
+    const VkcSplit *split = split_of(&ds, e.split);
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
-                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
-                  .seed = enc.seed, .precision = enc.precision};
+                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .stem = enc.model.stem,
+                  .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
     VkcContext ctx;
     VkcContextOptions opt = cli_context(call->env, enc.device, true);
     VkcExtractor x = {0};
@@ -136,7 +149,7 @@ static int run(const CliCall *call)
     }
     if (vkc_features_download(&ctx, &f, 0, f.n, feat)) goto done;
     for (uint32_t i = 0; i < f.n; i++) {
-        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels[i];
+        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels ? split->labels[i] : -1;
         else ((uint8_t *)lab)[i] = (uint8_t)split->labels[i];
     }
     /* What the features are, for the manifest. */

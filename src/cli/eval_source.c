@@ -4,10 +4,12 @@
 #include "vkclr/checkpoint.h"
 #include "vkclr/interrupt.h"
 
-int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, VkcDataset *ds, char *spec)
+int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, bool labelled, VkcDataset *ds,
+                   char *spec)
 {
     const VkcTrainConfig *enc = call->train;
-    snprintf(spec, 512, "%s", enc->data);
+    bool eval_given = cli_train_given(call->args, "--eval-data");
+    snprintf(spec, 512, "%s", eval_given ? enc->eval_data : enc->data);
     char file[1100];
     VkcTrainConfig cfg;
     /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
@@ -15,10 +17,12 @@ int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint
         fprintf(stderr, "vkclr %s: --checkpoint %s: %s\n", s->name, checkpoint, vkc_error());
         return 1;
     }
-    bool recorded = checkpoint && !cli_train_given(call->args, "--data");
-    if (recorded) snprintf(spec, 512, "%s", cfg.data);
+    /* what the checkpoint's run evaluated on (labelled), or trained on */
+    bool recorded = checkpoint && !eval_given && !cli_train_given(call->args, "--data");
+    if (recorded) snprintf(spec, 512, "%s", labelled && cfg.eval_data[0] ? cfg.eval_data : cfg.data);
     VkcDataLimits lim = vkc_config_data_limits(enc);
-    if (vkc_dataset_load_limited(ds, spec, &lim)) {
+    /* images of other channels than the encoder's are converted (gray repeated, RGB to luma) */
+    if (vkc_dataset_load_limited(ds, spec, &lim) || (checkpoint && vkc_dataset_set_channels(ds, cfg.model.channels))) {
         if (vkc_interrupt_pending())
             fprintf(stderr, "vkclr %s: interrupted while reading --data %s: nothing written\n", s->name, spec);
         else if (recorded) /* the checkpoint's data: its error names the checkpoint */
@@ -26,6 +30,11 @@ int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint
                     vkc_error());
         else fprintf(stderr, "vkclr %s: --data %s: %s\n", s->name, spec, vkc_error());
         return 1;
+    }
+    if (ds->nskipped) {
+        fprintf(stderr, "vkclr %s: --skip-bad: %d file%s of %s left out:\n", s->name, ds->nskipped,
+                ds->nskipped == 1 ? "" : "s", spec);
+        for (int i = 0; i < ds->nskipped; i++) fprintf(stderr, "  %s\n", ds->skipped[i]);
     }
     return 0;
 }
@@ -48,6 +57,7 @@ int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtra
     default: {
         VkcModelConfig mc = vkc_model_defaults();
         mc.encoder = s->encoder;
+        mc.stem = s->stem;
         mc.width = (int)s->width;
         mc.act_dtype = s->precision < 0 ? vkc_auto_precision(ctx) : (VkcDtype)s->precision;
         return vkc_extractor_random_init(x, ctx, &mc, s->seed, NULL, ds);

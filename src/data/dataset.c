@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -40,6 +41,16 @@ static int load_folder(VkcDataset *ds, const char *dir, const char *spec, const 
     (void)spec;
     return data_load_folder(ds, dir, lim);
 }
+static int load_images(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_images(ds, dir, lim);
+}
+static int load_stl10(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_stl10(ds, dir, lim);
+}
 
 /* kind, what follows the colon, reader */
 static const struct {
@@ -52,6 +63,8 @@ static const struct {
     {"cifar10", "DIR", load_cifar10},
     {"cifar100", "DIR", load_cifar100},
     {"folder", "DIR", load_folder},
+    {"images", "DIR", load_images},
+    {"stl10", "DIR", load_stl10},
     {"synthetic", "HxWxC[:N[:SEED]]", vkc_dataset_load_synthetic},
 };
 #define NREADERS (sizeof readers / sizeof readers[0])
@@ -137,8 +150,12 @@ static int load(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 
 int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 {
-    memset(ds, 0, sizeof *ds);
-    if (load(ds, spec, lim)) return VKC_ERR;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = load(ds, spec, lim);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc) return VKC_ERR;
+    ds->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     warn_unshared_labels(ds, spec);
     return VKC_OK;
 }
