@@ -586,6 +586,18 @@ int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *s
     return rc;
 }
 
+int vkc_checkpoint_check_file(const char *path, VkcTrainConfig *cfg, int64_t *step)
+{
+    Safetensors st;
+    uint8_t *file;
+    VkcTrainState m;
+    int rc = st_read(&st, path, true, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
+    if (!rc && step) *step = m.step;
+    st_free(&st);
+    free(file);
+    return rc;
+}
+
 int vkc_checkpoint_check_bytes(const uint8_t *bytes, size_t size, const char *origin, VkcTrainConfig *cfg,
                                VkcTrainState *meta)
 {

@@ -12,8 +12,10 @@ int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint
     snprintf(spec, 512, "%s", eval_given ? enc->eval_data : enc->data);
     char file[1100];
     VkcTrainConfig cfg;
-    /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
-    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))) {
+    /* A checkpoint that cannot be loaded (its bytes, its tensors, its values) fails here, before
+     * the data and the device are opened. */
+    if (checkpoint &&
+        (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_check_file(file, &cfg, NULL))) {
         fprintf(stderr, "vkclr %s: --checkpoint %s: %s\n", s->name, checkpoint, vkc_error());
         return 1;
     }
