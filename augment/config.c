@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vkclr/augment.h"
+#include "vkclr/options.h"
 
 /* Chen et al. 2020 (SimCLR), appendix A: colour distortion of strength s is
  * ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) applied with p 0.8, then grayscale with p 0.2. */
@@ -92,14 +93,15 @@ static int parse_values(const char *key, const char *text, char sep, double *out
     *n = 0;
     const char *p = text;
     for (;;) {
-        char *end;
+        size_t span = vkc_decimal_span(p, false);
+        const char *end = p + span;
         errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || !isfinite(v)) return vkc_fail("augmentation %s: '%s' is not a number list", key, text);
+        double v = span ? strtod(p, NULL) : NAN;
+        if (!span || errno || !isfinite(v)) return vkc_fail("augmentation %s: '%s' is not a list of decimal numbers", key, text);
         if (*n == max) return vkc_fail("augmentation %s: '%s' has more than %d values", key, text, max);
         out[(*n)++] = v;
         if (*end == '\0' || *end == ',') return VKC_OK;
-        if (*end != sep) return vkc_fail("augmentation %s: '%s' is not a number list", key, text);
+        if (*end != sep) return vkc_fail("augmentation %s: '%s' is not a list of decimal numbers", key, text);
         p = end + 1;
     }
 }

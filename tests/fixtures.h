@@ -258,34 +258,68 @@ static inline int fixture_run(const char *binary, const char *args, char *output
     return code;
 }
 
-/* Start `binary args` (args split at spaces, no quoting) as a child process whose stdout and
- * stderr go to the file `log`. fsize > 0: a file-size limit of that many bytes, set in the child
- * before exec, with SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk. */
-static inline pid_t fixture_spawn(const char *binary, const char *args, const char *log, long fsize)
+/* exec `binary args` (args split at spaces, no quoting) in this (child) process; SIGXFSZ at its
+ * default (death): vkclr must ignore it itself and report the write's EFBIG. */
+static inline void fixture_exec(const char *binary, const char *args, long fsize)
 {
     char *copy = strdup(args), *argv[64];
     int argc = 0;
     argv[argc++] = (char *)binary;
     for (char *t = strtok(copy, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
     argv[argc] = NULL;
+    signal(SIGXFSZ, SIG_DFL);
+    if (fsize > 0) {
+        struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
+        setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    execv(binary, argv);
+    _exit(127);
+}
+
+/* Start `binary args` as a child process whose stdout and stderr go to the file `log`. fsize > 0:
+ * a file-size limit of that many bytes (RLIMIT_FSIZE) for the command: its output then goes
+ * through a pipe to a process of this test without the limit, which writes the log, waits for
+ * the command and ends as it ended (its exit status, or the signal that killed it). The child
+ * leads a process group of its own. */
+static inline pid_t fixture_spawn(const char *binary, const char *args, const char *log, long fsize)
+{
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(126);
+    if (pid != 0) {
+        setpgid(pid, pid); /* (both sides: whichever runs first) */
+        return pid;
+    }
+    setpgid(0, 0);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) _exit(126);
+    if (fsize <= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
-        if (fsize > 0) {
-            signal(SIGXFSZ, SIG_IGN);
-            struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
-            setrlimit(RLIMIT_FSIZE, &rl);
-        }
-        execv(binary, argv);
-        _exit(127);
+        fixture_exec(binary, args, 0);
     }
-    free(copy);
-    return pid;
+    int fds[2];
+    if (pipe(fds)) _exit(126);
+    pid_t cmd = fork();
+    if (cmd == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fixture_exec(binary, args, fsize);
+    }
+    close(fds[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) != 0)
+        if (n > 0 && write(fd, buf, (size_t)n) != n) break;
+    int status;
+    while (waitpid(cmd, &status, 0) < 0 && errno == EINTR) continue;
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    signal(WTERMSIG(status), SIG_DFL);
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    raise(WTERMSIG(status));
+    _exit(125);
 }
 
 /* A child's exit status, or 128 + the signal that ended it. */
@@ -295,6 +329,101 @@ static inline int fixture_wait(pid_t pid)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* How a child ended, waiting at most `seconds` (then it is killed: it blocked). */
+typedef struct {
+    int code;      /* exit status, if it exited */
+    int signal;    /* the signal that ended it, else 0 */
+    bool blocked;  /* still running after the time given: killed */
+} FixtureEnd;
+
+static inline FixtureEnd fixture_wait_for(pid_t pid, double seconds)
+{
+    FixtureEnd e = {0};
+    int status = 0;
+    for (int waited = 0;; waited++) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) break;
+        if (got < 0 && errno != EINTR) fail_msg("waitpid: %s", strerror(errno));
+        if (waited * 0.01 >= seconds) {
+            kill(-pid, SIGKILL); /* its process group (fixture_spawn) */
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            e.blocked = true;
+            return e;
+        }
+        usleep(10000);
+    }
+    if (WIFEXITED(status)) e.code = WEXITSTATUS(status);
+    else e.signal = WTERMSIG(status);
+    return e;
+}
+
+/* Every entry under dir (type, mode, size, and a CRC-32 of each regular file's bytes), one line
+ * each in a malloc'd text: two digests are equal when no file changed, appeared or went. */
+static char *fixture_digest_text;
+static size_t fixture_digest_len, fixture_digest_cap;
+static size_t fixture_digest_root;
+
+static inline int fixture_digest_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)type, (void)ftw;
+    char line[1400];
+    unsigned long crc = 0;
+    if (S_ISREG(st->st_mode)) {
+        FILE *f = fopen(path, "rb");
+        if (!f) fail_msg("digest: cannot open %s", path);
+        uint8_t buf[1 << 14];
+        size_t n;
+        crc = crc32_z(0, Z_NULL, 0);
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) crc = crc32_z(crc, buf, n);
+        fclose(f);
+    }
+    int len = snprintf(line, sizeof line, "%s %o %lld %08lx\n", path + fixture_digest_root, (unsigned)st->st_mode,
+                       (long long)(S_ISREG(st->st_mode) ? st->st_size : 0), crc);
+    if (fixture_digest_len + (size_t)len + 1 > fixture_digest_cap) {
+        fixture_digest_cap = 2 * fixture_digest_cap + (size_t)len + 4096;
+        fixture_digest_text = realloc(fixture_digest_text, fixture_digest_cap);
+    }
+    memcpy(fixture_digest_text + fixture_digest_len, line, (size_t)len + 1);
+    fixture_digest_len += (size_t)len;
+    return 0;
+}
+
+static inline char *fixture_digest(const char *dir)
+{
+    fixture_digest_text = NULL;
+    fixture_digest_len = fixture_digest_cap = 0;
+    fixture_digest_root = strlen(dir);
+    if (nftw(dir, fixture_digest_entry, 16, FTW_PHYS)) fail_msg("digest of %s failed", dir);
+    return fixture_digest_text ? fixture_digest_text : strdup("");
+}
+
+/* Tiny IDX data in dir/rel: ntrain and ntest images of 4x4 (pixel values from the index), labels
+ * i % 10, except that the training image `odd` (< 0: none) gets the label `odd_label`. */
+static inline void fixture_idx(const char *dir, const char *rel, int ntrain, int ntest, int odd, int odd_label)
+{
+    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                         "t10k-labels-idx1-ubyte"};
+    for (int k = 0; k < 4; k++) {
+        int n = k < 2 ? ntrain : ntest;
+        bool images = k % 2 == 0;
+        size_t header = images ? 16 : 8, bytes = header + (size_t)n * (images ? 16 : 1);
+        uint8_t *b = calloc(1, bytes);
+        b[2] = 8, b[3] = images ? 3 : 1;
+        b[4] = (uint8_t)(n >> 24), b[5] = (uint8_t)(n >> 16), b[6] = (uint8_t)(n >> 8), b[7] = (uint8_t)n;
+        if (images) b[11] = 4, b[15] = 4;
+        for (int i = 0; i < n; i++) {
+            if (images)
+                for (int p = 0; p < 16; p++) b[header + (size_t)i * 16 + p] = (uint8_t)(i * 7 + p * 13);
+            else b[header + i] = (uint8_t)(k < 2 && i == odd ? odd_label : i % 10);
+        }
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", rel, names[k]);
+        fixture_write(dir, path, b, bytes);
+        free(b);
+    }
 }
 
 #ifdef VKCLR_TRAIN_H
@@ -339,6 +468,86 @@ static inline void fixture_resign(uint8_t *file, size_t n)
     char digits[32];
     snprintf(digits, sizeof digits, "%08lx data=%08lx", c, d);
     memcpy(e + strlen(key), digits, 22);
+}
+
+#ifdef cJSON__h
+/* A copy of the checkpoint `src` as dir/rel with metadata `key` (or, with config_key, the
+ * configuration's key) set to `value` (taken), checksum recomputed: what the reader then sees
+ * is the changed value, not a changed byte. Returns the copy's path (static). */
+static inline const char *fixture_checkpoint_edit(const char *src, const char *dir, const char *rel, const char *key,
+                                                  const char *config_key, cJSON *value)
+{
+    size_t n;
+    uint8_t *file = fixture_read(src, &n);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
+    char *htext = strndup((char *)file + 8, hlen);
+    cJSON *h = cJSON_Parse(htext);
+    cJSON *meta = cJSON_GetObjectItem(h, "__metadata__");
+    if (config_key) {
+        cJSON *cfg = cJSON_Parse(cJSON_GetObjectItem(meta, "config")->valuestring);
+        cJSON_ReplaceItemInObjectCaseSensitive(cfg, config_key, value);
+        char *ctext = cJSON_PrintUnformatted(cfg);
+        cJSON_ReplaceItemInObjectCaseSensitive(meta, "config", cJSON_CreateString(ctext));
+        free(ctext);
+        cJSON_Delete(cfg);
+    } else {
+        cJSON_ReplaceItemInObjectCaseSensitive(meta, key, value);
+    }
+    char *nh = cJSON_PrintUnformatted(h);
+    size_t len = strlen(nh), padded = (len + 7) / 8 * 8, data = n - 8 - hlen, total = 8 + padded + data;
+    uint8_t *out = malloc(total);
+    for (int i = 0; i < 8; i++) out[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, nh, len);
+    memset(out + 8 + len, ' ', padded - len);
+    memcpy(out + 8 + padded, file + 8 + hlen, data);
+    fixture_resign(out, total);
+    fixture_write(dir, rel, out, total);
+    free(out), free(nh), free(htext), free(file);
+    cJSON_Delete(h);
+    static char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    return path;
+}
+#endif
+
+/* Run `binary args` (args split at spaces) at most `seconds` (then it is killed and reported
+ * blocked), with a file-size limit when fsize > 0 (fixture_spawn); its stdout and stderr into
+ * out, echoed to the test log. */
+static inline FixtureEnd fixture_run_for(const char *binary, const char *args, long fsize, double seconds, char *out,
+                                         size_t size)
+{
+    char log[] = "/tmp/vkclr-test-log-XXXXXX";
+    int fd = mkstemp(log);
+    if (fd < 0) fail_msg("mkstemp failed");
+    close(fd);
+    FixtureEnd e = fixture_wait_for(fixture_spawn(binary, args, log, fsize), seconds);
+    size_t n;
+    char *text = (char *)fixture_read(log, &n);
+    snprintf(out, size, "%s", text);
+    free(text);
+    remove(log);
+    printf("vkclr %s%s -> %s %d:\n%s", args, fsize ? " (file-size limit)" : "",
+           e.blocked ? "BLOCKED" : e.signal ? "signal" : "status", e.signal ? e.signal : e.code, out);
+    return e;
+}
+
+/* `vkclr args` is refused with exit status `code`, saying a and b (NULL: nothing more), without
+ * blocking, and no file under `root` changed, appeared or went (fixture_digest). */
+static inline void fixture_refused(const char *binary, const char *root, int code, const char *args, const char *a,
+                                   const char *b)
+{
+    char *before = fixture_digest(root), out[16384];
+    FixtureEnd e = fixture_run_for(binary, args, 0, 120, out, sizeof out);
+    if (e.blocked) fail_msg("'vkclr %s' blocked", args);
+    if (e.signal || e.code != code)
+        fail_msg("'vkclr %s': %s %d, want status %d", args, e.signal ? "signal" : "status", e.signal ? e.signal : e.code,
+                 code);
+    if ((a && !strstr(out, a)) || (b && !strstr(out, b)))
+        fail_msg("'vkclr %s' does not say '%s' and '%s':\n%s", args, a, b ? b : "", out);
+    char *after = fixture_digest(root);
+    if (strcmp(before, after)) fail_msg("'vkclr %s' changed files:\nbefore:\n%s\nafter:\n%s", args, before, after);
+    free(before), free(after);
 }
 
 #endif

@@ -3,9 +3,13 @@
  * header or data is refused as corrupt; a file without one, written before checksums, reads with
  * a warning), strict structure (offsets that tile the data, known dtypes, whole numbers, padding
  * of spaces), metadata numbers, the configuration's ranges, and every message naming the file.
- * Also the files vkclr writes beside a checkpoint: sets of files replaced together
- * (vkc_write_files_atomic) and exports (features, labels and their manifest), with a full disk
- * simulated by RLIMIT_FSIZE in a child process. */
+ * Non-finite weights and keys given twice (anywhere in the header or the configuration) are
+ * refused naming the tensor or key. Also the files vkclr writes beside a checkpoint: single
+ * files and directories replaced as a whole (vkclr/fileio.h) under a file-size limit
+ * (RLIMIT_FSIZE) and a crash at every point of a replacement (a child that dies there), outputs
+ * refused where a FIFO or a directory stands, and exports (features, labels and their
+ * manifest). */
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 #include "fixtures.h"
 #include "vkclr/checkpoint.h"
 #include "vkclr/fileio.h"
+#include "vkclr/json.h"
 #include "vkclr/npy.h"
 
 /* ---------------------------------------------------------------- hand-made checkpoints */
@@ -187,7 +192,7 @@ static void test_metadata_numbers(void **state)
     if (vkc_checkpoint_check_bytes(file, n, "big.safetensors", NULL, &m)) fail_msg("%s", vkc_error());
     assert_true(m.step == (INT64_C(1) << 40));
     free(file);
-    const char *intervals[] = {"x", "-1 0", "1 nan", "1 inf", "1 1e999", "1 1,2", "1  2", "1 2 ",
+    const char *intervals[] = {"x", "-1 0", "1 nan", "1 inf", "1 1e999", "1 1,2", "1  2", "1 2 ", "1 0x10", "1 0x1p3",
                                "1 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "1234567890 1"};
     for (size_t i = 0; i < sizeof intervals / sizeof intervals[0]; i++)
         refused_spec(&(Spec){.interval = intervals[i]}, "'interval'");
@@ -261,7 +266,67 @@ static void test_structure(void **state)
     free(file);
 }
 
-/* ---------------------------------------------------------------- files written as a set */
+/* A NaN or an infinity in any F32 tensor (re-signed: the checksum vouches for it) is refused,
+ * naming the tensor and the element. */
+static void test_non_finite_refused(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *file = build(&(Spec){0}, &n);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
+    static const struct {
+        size_t offset; /* into the data */
+        float value;
+        const char *tensor, *what;
+    } cases[] = {{8, NAN, "'w'", "NaN at element 2"}, {28, INFINITY, "'optimizer.state'", "infinite value at element 1"},
+                 {0, -INFINITY, "'w'", "element 0"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *copy = malloc(n);
+        memcpy(copy, file, n);
+        memcpy(copy + 8 + hlen + cases[k].offset, &cases[k].value, 4);
+        fixture_resign(copy, n);
+        refused(copy, n, cases[k].tensor);
+        refused(copy, n, cases[k].what);
+        free(copy);
+    }
+    free(file);
+}
+
+/* A key twice, anywhere: the metadata, a tensor's entry, the configuration inside the metadata
+ * (cJSON would take the first, Python the last). */
+static void test_duplicate_keys_refused(void **state)
+{
+    (void)state;
+    refused_spec(&(Spec){.edit_from = "\"epoch\":\"1\"", .edit_to = "\"epoch\":\"1\",\"step\":\"7\""}, "key 'step' twice");
+    refused_spec(&(Spec){.edit_from = "\"dtype\":\"F32\"", .edit_to = "\"dtype\":\"F32\",\"dtype\":\"F16\""},
+                 "key 'dtype' twice");
+    refused_spec(&(Spec){.edit_from = "\"config\":\"{", .edit_to = "\"config\":\"{\\\"width\\\":4,"}, "key 'width' twice");
+    /* The helper itself: nested objects, arrays of objects; a unique document passes. */
+    cJSON *j;
+    ASSERT_ERROR_MENTIONS(vkc_json_parse("{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", "x.json", &j), "x.json", "key 'b' twice",
+                          "'a'");
+    ASSERT_ERROR_MENTIONS(vkc_json_parse("[{\"k\":1},{\"k\":1,\"k\":2}]", "y.json", &j), "y.json", "key 'k' twice");
+    ASSERT_ERROR_MENTIONS(vkc_json_parse("{\"a\":1} x", "z.json", &j), "z.json", "not valid JSON");
+    if (vkc_json_parse("{\"a\":{\"b\":1},\"b\":[{\"b\":2}],\"c\":{\"b\":3}}", "ok.json", &j)) fail_msg("%s", vkc_error());
+    cJSON_Delete(j);
+    /* config.json read from its file. */
+    char dir[256];
+    fixture_dir(dir);
+    VkcTrainConfig c = vkc_train_defaults();
+    char *text = vkc_config_to_json(&c, true);
+    char *dup = malloc(strlen(text) + 32);
+    sprintf(dup, "{\"seed\": 9,%s", text + 1);
+    fixture_write(dir, "config.json", dup, strlen(dup));
+    ASSERT_ERROR_MENTIONS(vkc_config_read(fixture_path(dir, "config.json"), &c), "config.json", "key 'seed' twice");
+    fixture_write(dir, "config.json", text, strlen(text));
+    if (vkc_config_read(fixture_path(dir, "config.json"), &c)) fail_msg("%s", vkc_error());
+    free(dup);
+    free(text);
+    fixture_cleanup(dir);
+}
+
+/* ---------------------------------------------------------------- files written as a whole */
 
 static char *slurp(const char *path)
 {
@@ -271,9 +336,17 @@ static char *slurp(const char *path)
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* In a child with a file-size limit of `limit` bytes (SIGXFSZ ignored: writes fail with EFBIG,
- * as on a full disk), write files a and b; returns the child's exit status (0: written). */
-static int write_pair_limited(const char *a, size_t na, const char *b, size_t nb, rlim_t limit)
+static void assert_text(const char *path, const char *want)
+{
+    char *got = slurp(path);
+    if (strcmp(got, want)) fail_msg("%s holds '%s', want '%s'", path, got, want);
+    free(got);
+}
+
+/* In a child with a file-size limit of `limit` bytes (SIGXFSZ ignored, as vkclr's main does:
+ * writes then fail with EFBIG), write the directory `dir` of files a (na bytes) and b (nb);
+ * returns the child's exit status: 0 written, 3 refused naming b with "File too large". */
+static int write_dir_limited(const char *dir, size_t na, size_t nb, rlim_t limit)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -285,97 +358,202 @@ static int write_pair_limited(const char *a, size_t na, const char *b, size_t nb
         memset(da, 'A', na);
         memset(db, 'B', nb);
         const void *pa[1] = {da}, *pb[1] = {db};
-        VkcFileSpec set[2] = {{a, pa, &na, 1}, {b, pb, &nb, 1}};
-        int rc = vkc_write_files_atomic(set, 2);
+        VkcFileSpec set[2] = {{"a", pa, &na, 1}, {"b", pb, &nb, 1}};
+        int rc = vkc_write_dir_atomic(dir, set, 2, false);
         if (rc) fprintf(stderr, "child: %s\n", vkc_error());
-        _exit(rc ? (strstr(vkc_error(), b) ? 3 : 4) : 0);
+        _exit(rc ? (strstr(vkc_error(), "/b") && strstr(vkc_error(), "File too large") ? 3 : 4) : 0);
     }
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void test_files_as_a_set(void **state)
+/* Write dir = {a: ta, b: tb}. */
+static int write_pair(const char *dir, const char *ta, const char *tb)
+{
+    size_t na = strlen(ta), nb = strlen(tb);
+    const void *pa[1] = {ta}, *pb[1] = {tb};
+    VkcFileSpec set[2] = {{"a", pa, &na, 1}, {"b", pb, &nb, 1}};
+    return vkc_write_dir_atomic(dir, set, 2, false);
+}
+
+static const char *crash_point;
+static int crash_at, crash_seen;
+static void crash_hook(const char *point, const char *path)
+{
+    (void)path;
+    if (!strcmp(point, crash_point) && ++crash_seen == crash_at) _exit(9); /* a crash: nothing more runs */
+}
+
+static void test_dir_written_whole(void **state)
 {
     (void)state;
-    char dir[256], a[300], b[300];
+    char dir[256], d[300], tmp[320], old[320];
     fixture_dir(dir);
-    snprintf(a, sizeof a, "%s/a.bin", dir);
-    snprintf(b, sizeof b, "%s/b.bin", dir);
-    fixture_write(dir, "a.bin", "old a", 5);
-    fixture_write(dir, "b.bin", "old b", 5);
-    /* The second file does not fit: the message names it, and both old files stay. */
-    assert_int_equal(write_pair_limited(a, 100, b, 5000, 1000), 3);
-    char *ta = slurp(a), *tb = slurp(b);
-    assert_string_equal(ta, "old a");
-    assert_string_equal(tb, "old b");
-    free(ta), free(tb);
-    char tmp[320];
-    snprintf(tmp, sizeof tmp, "%s.tmp", a);
+    snprintf(d, sizeof d, "%s/set", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", d);
+    snprintf(old, sizeof old, "%s.old.tmp", d);
+    char pa[320], pb[320];
+    snprintf(pa, sizeof pa, "%s/a", d);
+    snprintf(pb, sizeof pb, "%s/b", d);
+    if (write_pair(d, "old a", "old b")) fail_msg("%s", vkc_error());
+    assert_text(pa, "old a");
+    /* The second file does not fit: the message names it, the old set stays, nothing is left. */
+    assert_int_equal(write_dir_limited(d, 100, 5000, 1000), 3);
+    assert_text(pa, "old a");
+    assert_text(pb, "old b");
     assert_false(exists(tmp));
-    snprintf(tmp, sizeof tmp, "%s.tmp", b);
-    assert_false(exists(tmp));
-    /* Both fit: both replaced. */
-    assert_int_equal(write_pair_limited(a, 100, b, 500, 1000), 0);
+    /* Both fit: both replaced, no temporary left. */
+    assert_int_equal(write_dir_limited(d, 100, 500, 1000), 0);
     size_t na, nb;
-    free(fixture_read(a, &na)), free(fixture_read(b, &nb));
+    free(fixture_read(pa, &na)), free(fixture_read(pb, &nb));
     assert_int_equal(na, 100);
     assert_int_equal(nb, 500);
-    /* A folder that does not exist, a path named twice. */
-    const void *p[1] = {"x"};
-    size_t one = 1;
-    char missing[320];
-    snprintf(missing, sizeof missing, "%s/no/such/dir/c.bin", dir);
-    VkcFileSpec set[2] = {{a, p, &one, 1}, {missing, p, &one, 1}};
-    ASSERT_ERROR_MENTIONS(vkc_write_files_atomic(set, 2), missing);
-    free(fixture_read(a, &na));
-    assert_int_equal(na, 100);
-    VkcFileSpec twice[2] = {{a, p, &one, 1}, {a, p, &one, 1}};
-    ASSERT_ERROR_MENTIONS(vkc_write_files_atomic(twice, 2), a, "twice");
+    assert_false(exists(tmp));
+    /* A crash at each point of the replacement (the child dies there): the directory holds the
+     * old set or the new one, never a mix; the next write's start removes what was left. */
+    static const struct {
+        const char *point;
+        int n;
+        bool new_visible;
+    } points[] = {{"staged", 1, false}, {"staged", 2, false}, {"written", 1, false},
+                  {"renamed", 1, true}, {"cleaned", 1, true}};
+    for (size_t k = 0; k < sizeof points / sizeof points[0]; k++) {
+        if (write_pair(d, "old a", "old b")) fail_msg("%s", vkc_error());
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            crash_point = points[k].point, crash_at = points[k].n, crash_seen = 0;
+            vkc_fileio_set_hook(crash_hook);
+            write_pair(d, "new a", "new b");
+            _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        assert_int_equal(WEXITSTATUS(status), 9);
+        const char *want = points[k].new_visible ? "new" : "old";
+        char wa[16], wb[16];
+        snprintf(wa, sizeof wa, "%s a", want);
+        snprintf(wb, sizeof wb, "%s b", want);
+        assert_text(pa, wa);
+        assert_text(pb, wb);
+        printf("crash at %s %d: the %s set, whole\n", points[k].point, points[k].n, want);
+        if (vkc_remove_stale(d)) fail_msg("%s", vkc_error());
+        assert_false(exists(tmp));
+        assert_false(exists(old));
+        assert_text(pa, wa);
+    }
+    /* A directory that holds anything else is not replaced (its files would go). */
+    fixture_write(dir, "set/notes.txt", "mine", 4);
+    ASSERT_ERROR_MENTIONS(write_pair(d, "x", "y"), "notes.txt", "nothing but its own files");
+    assert_text(pa, "new a");
+    remove(fixture_path(dir, "set/notes.txt"));
+    /* A file where the directory belongs is refused. */
+    char f[320];
+    snprintf(f, sizeof f, "%s/file", dir);
+    fixture_write(dir, "file", "x", 1);
+    ASSERT_ERROR_MENTIONS(write_pair(f, "x", "y"), f, "not a directory");
     fixture_cleanup(dir);
 }
 
-/* An export: features, labels and manifest; a mixed pair and a torn set are found out. */
+/* A single file: under a file-size limit the message says "File too large" naming it and no
+ * PATH.tmp is left; a FIFO or a directory where it belongs is refused without blocking; a
+ * stale PATH.tmp (even a FIFO) is replaced, not written into. */
+static void test_file_outputs(void **state)
+{
+    (void)state;
+    char dir[256], path[320], fifo[320], sub[320], tmp[340];
+    fixture_dir(dir);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {1000, 1000};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        char big[5000];
+        memset(big, 'x', sizeof big);
+        const void *parts[1] = {big};
+        size_t sizes[1] = {sizeof big};
+        int rc = vkc_write_file_atomic(path, parts, sizes, 1);
+        _exit(rc && strstr(vkc_error(), path) && strstr(vkc_error(), "File too large") ? 3 : 4);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_int_equal(WEXITSTATUS(status), 3);
+    assert_false(exists(path));
+    assert_false(exists(tmp));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    ASSERT_ERROR_MENTIONS(vkc_write_text_atomic(fifo, "x"), fifo, "a FIFO, not a regular file");
+    ASSERT_ERROR_MENTIONS(vkc_check_output(fifo), fifo, "FIFO");
+    assert_null(vkc_fopen_regular(fifo, "rb")); /* no reader, no writer: would block in fopen */
+    assert_non_null(strstr(vkc_error(), "FIFO"));
+    assert_null(vkc_fopen_regular(fifo, "ab"));
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    mkdir(sub, 0755);
+    ASSERT_ERROR_MENTIONS(vkc_write_text_atomic(sub, "x"), sub, "a directory, not a regular file");
+    ASSERT_ERROR_MENTIONS(vkc_check_output("/dev/null"), "/dev/null", "character device");
+    /* A stale temporary FIFO: replaced by the write. */
+    assert_int_equal(mkfifo(tmp, 0644), 0);
+    if (vkc_write_text_atomic(path, "done")) fail_msg("%s", vkc_error());
+    assert_text(path, "done");
+    assert_false(exists(tmp));
+    fixture_cleanup(dir);
+}
+
+/* An export: features, labels and manifest in their directory; a mixed pair is found out. */
 static void test_export_manifest(void **state)
 {
     (void)state;
-    char dir[256], f[300], l[300], m[300], f2[300], l2[300], m2[300];
+    char dir[256], e[300], e2[300], l[320];
     fixture_dir(dir);
-    snprintf(f, sizeof f, "%s/f.npy", dir);
-    snprintf(l, sizeof l, "%s/f.labels.npy", dir);
-    snprintf(m, sizeof m, "%s/f.export.json", dir);
-    snprintf(f2, sizeof f2, "%s/g.npy", dir);
-    snprintf(l2, sizeof l2, "%s/g.labels.npy", dir);
-    snprintf(m2, sizeof m2, "%s/g.export.json", dir);
+    snprintf(e, sizeof e, "%s/e", dir);
+    snprintf(e2, sizeof e2, "%s/e2", dir);
+    snprintf(l, sizeof l, "%s/%s", e, VKC_EXPORT_LABELS);
     float feat[6] = {1, 2, 3, 4, 5, 6};
     int64_t lab[3] = {0, 1, 2}, lab2[3] = {2, 2, 1};
-    if (vkc_export_write(f, l, m, feat, 3, 2, VKC_NPY_I64, lab, "{\"split\":\"test\"}") ||
-        vkc_export_write(f2, l2, m2, feat, 3, 2, VKC_NPY_I64, lab2, NULL))
+    if (vkc_export_write(e, feat, 3, 2, VKC_NPY_I64, lab, "{\"split\":\"test\"}", false) ||
+        vkc_export_write(e2, feat, 3, 2, VKC_NPY_I64, lab2, NULL, false))
         fail_msg("%s", vkc_error());
     uint32_t rows;
-    if (vkc_export_check(m, &rows)) fail_msg("%s", vkc_error());
+    if (vkc_export_check(e, &rows)) fail_msg("%s", vkc_error());
     assert_int_equal(rows, 3);
+    char m[320];
+    snprintf(m, sizeof m, "%s/%s", e, VKC_EXPORT_MANIFEST);
     char *text = slurp(m);
     cJSON *j = cJSON_Parse(text);
     assert_string_equal(cJSON_GetObjectItem(j, "split")->valuestring, "test");
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "labels"), "file")->valuestring, "f.labels.npy");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "labels"), "file")->valuestring, VKC_EXPORT_LABELS);
     assert_int_equal(cJSON_GetObjectItem(j, "rows")->valueint, 3);
     /* zlib.crc32 of the file's bytes, as a Python user would check it */
     size_t n;
+    char f[320];
+    snprintf(f, sizeof f, "%s/%s", e, VKC_EXPORT_FEATURES);
     uint8_t *bytes = fixture_read(f, &n);
     char hex[16];
     snprintf(hex, sizeof hex, "%08lx", crc32_z(0, bytes, n));
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "features"), "crc32")->valuestring, hex);
     cJSON_Delete(j);
     free(text);
-    /* The labels of another export put in place (a crash between renames, or a mix-up). */
-    uint8_t *other = fixture_read(l2, &n);
-    fixture_write(dir, "f.labels.npy", other, n);
-    ASSERT_ERROR_MENTIONS(vkc_export_check(m, &rows), l, "does not match its export manifest");
-    free(other);
     free(bytes);
+    /* The labels of another export copied in: found out. */
+    char l2[320];
+    snprintf(l2, sizeof l2, "%s/%s", e2, VKC_EXPORT_LABELS);
+    uint8_t *other = fixture_read(l2, &n);
+    fixture_write(e, VKC_EXPORT_LABELS, other, n);
+    ASSERT_ERROR_MENTIONS(vkc_export_check(e, &rows), l, "does not match its export manifest");
+    free(other);
     remove(l);
-    ASSERT_ERROR_MENTIONS(vkc_export_check(m, &rows), l);
+    ASSERT_ERROR_MENTIONS(vkc_export_check(e, &rows), l);
+    /* A manifest with a key twice is not an export's. */
+    const char *twice = "{\"format\":\"vkclr-export-1\",\"rows\":3,\"rows\":4}";
+    fixture_write(e, VKC_EXPORT_MANIFEST, twice, strlen(twice));
+    ASSERT_ERROR_MENTIONS(vkc_export_check(e, &rows), "key 'rows' twice");
+    /* Another file in the directory: no longer an export's to replace. */
+    fixture_write(e, "mine.txt", "x", 1);
+    ASSERT_ERROR_MENTIONS(vkc_export_check_dir(e), "mine.txt");
     fixture_cleanup(dir);
 }
 
@@ -385,7 +563,9 @@ int main(void)
         cmocka_unit_test(test_valid),           cmocka_unit_test(test_every_flip_refused),
         cmocka_unit_test(test_checksum_entry),  cmocka_unit_test(test_metadata_numbers),
         cmocka_unit_test(test_metadata_config), cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_files_as_a_set),  cmocka_unit_test(test_export_manifest),
+        cmocka_unit_test(test_non_finite_refused), cmocka_unit_test(test_duplicate_keys_refused),
+        cmocka_unit_test(test_dir_written_whole), cmocka_unit_test(test_file_outputs),
+        cmocka_unit_test(test_export_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,12 +128,12 @@ static void test_images_with_eval_data(void **state)
     run(0, "probe --checkpoint %s --epochs 2 --k 5 --quiet", run_dir);
     expect_output("36 train + 12 test images, 3 classes");
     /* export: the unlabeled training images (the run's --data), and the labelled test split */
-    run(0, "export --checkpoint %s --split unlabeled --features %s/u.npy", run_dir, dir);
+    run(0, "export --checkpoint %s --split unlabeled --out %s/u", run_dir, dir);
     expect_output("48 x 8 float32");
-    run(0, "export --checkpoint %s --features %s/t.npy", run_dir, dir);
+    run(0, "export --checkpoint %s --out %s/t", run_dir, dir);
     expect_output("12 x 8 float32");
     /* an unlabeled spec has no train or test split to export or probe */
-    run(1, "export --checkpoint %s --data images:%s/photos --split test --features %s/x.npy", run_dir, dir, dir);
+    run(1, "export --checkpoint %s --data images:%s/photos --split test --out %s/x", run_dir, dir, dir);
     expect_output("--split unlabeled");
     run(1, "probe --checkpoint %s --data images:%s/photos --quiet", run_dir, dir);
     /* the views of a collection's images, as a picture */
@@ -219,7 +219,7 @@ static void test_stl10_resnet(void **state)
     cJSON_Delete(res);
     run(0, "probe --checkpoint %s --epochs 1 --k 3 --quiet", run_dir);
     expect_output("20 train + 10 test images, 10 classes");
-    run(0, "export --checkpoint %s --split unlabeled --features %s/u.npy", run_dir, dir);
+    run(0, "export --checkpoint %s --split unlabeled --out %s/u", run_dir, dir);
     expect_output("28 x 16 float32");
     /* --random-init probes the same stem choice at the data's size */
     run(0, "probe --random-init --encoder resnet10 --width 2 --data stl10:%s/stl --epochs 1 --k 3 --quiet", dir);

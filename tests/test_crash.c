@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "vkclr/npy.h"
 #include "vkclr/train.h"
 #include "fixtures.h"
 
@@ -242,10 +243,179 @@ static void test_crash_consistency(void **state)
     fixture_cleanup(dir);
 }
 
+/* ---------------------------------------------------------------- kills at exact moments */
+
+/* A small run for kills at exact moments (VKCLR_TEST_KILL_AT, src/cli/main.c): 64 images of
+ * 8x8, batch 16: 4 steps per epoch, 2 epochs, a metrics line every step, probe and kNN at the end. */
+#define SMALL_ARGS                                                                                               \
+    "--data synthetic:8x8x1:64 --width 2 --out-dim 8 --batch 16 --epochs 2 --log-every 1 --knn-k 5 --knn-bank 32 " \
+    "--probe-epochs 2 --seed 5"
+
+/* Any NAME.tmp left under dir fails the test. */
+static void assert_no_tmp(const char *dir)
+{
+    char *d = fixture_digest(dir);
+    if (strstr(d, ".tmp ")) fail_msg("a temporary file was left in %s:\n%s", dir, d);
+    free(d);
+}
+
+/* `vkclr args` killed (or signalled) at `point` of a write to NAME (the N-th time). */
+static FixtureEnd run_killed_at(const char *args, const char *kill_at, char *out, size_t size)
+{
+    setenv("VKCLR_TEST_KILL_AT", kill_at, 1);
+    printf("VKCLR_TEST_KILL_AT=%s\n", kill_at);
+    FixtureEnd e = fixture_run_for(vkclr_binary, args, 0, 300, out, size);
+    unsetenv("VKCLR_TEST_KILL_AT");
+    return e;
+}
+
+/* A run killed at the moments a crash can leave each kind of state, recovered with the obvious
+ * command, ends byte-identical to a run never killed (checkpoint, metrics.jsonl without its
+ * timing fields, evaluation), with no temporary file left:
+ *   - the first checkpoint complete in checkpoint.safetensors.tmp, not yet renamed: the
+ *     directory holds config.json and metrics.jsonl but no checkpoint; --resume starts again
+ *     from step 0 with config.json's configuration (a new run there is refused, naming --resume);
+ *   - just after the first checkpoint's rename; at the second checkpoint's write;
+ *   - config.json complete in config.json.tmp: no run there yet; --resume says so and the same
+ *     command again starts it;
+ *   - results.json complete in results.json.tmp: --resume evaluates again. */
+static void test_kill_at_commit_points(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    char ref[256], dir[256], args[2048], path[600];
+    static char out[1 << 16];
+    fixture_dir(ref);
+    snprintf(args, sizeof args, "train " SMALL_ARGS " --out %s", ref);
+    FixtureEnd e = fixture_run_for(vkclr_binary, args, 0, 300, out, sizeof out);
+    if (e.signal || e.code) fail_msg("reference run failed:\n%s", out);
+    static const struct {
+        const char *kill_at;
+        bool new_run_again; /* recovered by the same command (nothing of a run there), not --resume */
+        const char *resume_says;
+    } cases[] = {
+        {"written:checkpoint.safetensors:1", false, "starts again from step 0"},
+        {"renamed:checkpoint.safetensors:1", false, "resuming"},
+        {"written:checkpoint.safetensors:2", false, "resuming"},
+        {"written:config.json:1", true, NULL},
+        {"written:results.json:1", false, "resuming"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fixture_dir(dir);
+        snprintf(args, sizeof args, "train " SMALL_ARGS " --out %s", dir);
+        e = run_killed_at(args, cases[k].kill_at, out, sizeof out);
+        if (e.signal != SIGKILL) fail_msg("not killed at %s (status %d)", cases[k].kill_at, e.code);
+        if (k == 0) { /* the state the issue saw: config.json, metrics.jsonl, checkpoint.safetensors.tmp */
+            snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+            assert_false(exists(path));
+            snprintf(path, sizeof path, "%s/checkpoint.safetensors.tmp", dir);
+            assert_true(exists(path));
+            snprintf(path, sizeof path, "%s/config.json", dir);
+            assert_true(exists(path));
+            e = fixture_run_for(vkclr_binary, args, 0, 300, out, sizeof out);
+            if (e.code != 1 || !strstr(out, "--resume")) fail_msg("a new run there is not refused naming --resume");
+        }
+        if (cases[k].new_run_again) {
+            snprintf(args, sizeof args, "train --resume %s", dir);
+            e = fixture_run_for(vkclr_binary, args, 0, 300, out, sizeof out);
+            if (e.code != 1 || !strstr(out, "no run to continue there")) fail_msg("--resume of no run: status %d", e.code);
+            snprintf(args, sizeof args, "train " SMALL_ARGS " --out %s", dir);
+        } else {
+            snprintf(args, sizeof args, "train --resume %s", dir);
+        }
+        e = fixture_run_for(vkclr_binary, args, 0, 300, out, sizeof out);
+        if (e.signal || e.code) fail_msg("recovery after a kill at %s failed:\n%s", cases[k].kill_at, out);
+        if (cases[k].resume_says && !strstr(out, cases[k].resume_says))
+            fail_msg("the recovery does not say '%s'", cases[k].resume_says);
+        same_as_reference(ref, dir);
+        assert_no_tmp(dir);
+        printf("killed at %s, recovered: as the run never killed\n", cases[k].kill_at);
+        fixture_cleanup(dir);
+    }
+    fixture_cleanup(ref);
+}
+
+/* An export replaced while killed (SIGKILL) at every point of its replacement: each file staged,
+ * the set complete beside the old one, just after the exchange, after the first old file went:
+ * the export's directory is the old export or the new one, whole, never a mix; the next export
+ * leaves no temporary file. SIGINT and SIGTERM at those points: before the exchange the export
+ * stops (exit status 130, the old export as it was, nothing temporary left); after it, the new
+ * export is complete (exit status 0). A first export killed before its rename leaves no
+ * directory, and the next one succeeds. */
+static void test_export_kill_points(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    char dir[256], e_dir[300], args_old[1200], args_new[1200], args_ref[1200], ref[300], kill_at[300];
+    static char out[1 << 16];
+    fixture_dir(dir);
+    snprintf(e_dir, sizeof e_dir, "%s/e", dir);
+    snprintf(ref, sizeof ref, "%s/ref", dir);
+    const char *src = "export --pixels --data synthetic:8x8x1:64 --split test";
+    snprintf(args_old, sizeof args_old, "%s --limit 40 --out %s", src, e_dir);
+    snprintf(args_new, sizeof args_new, "%s --limit 60 --out %s", src, e_dir);
+    snprintf(args_ref, sizeof args_ref, "%s --limit 60 --out %s", src, ref);
+    FixtureEnd e = fixture_run_for(vkclr_binary, args_ref, 0, 300, out, sizeof out);
+    assert_int_equal(e.code, 0);
+    char *new_digest = fixture_digest(ref);
+    e = fixture_run_for(vkclr_binary, args_old, 0, 300, out, sizeof out);
+    assert_int_equal(e.code, 0);
+    char *old_digest = fixture_digest(e_dir);
+    static const struct {
+        const char *point, *name;
+        int sig;
+        bool committed; /* the new export is visible at this point */
+    } cases[] = {
+        {"staged", VKC_EXPORT_FEATURES, SIGKILL, false}, {"staged", VKC_EXPORT_LABELS, SIGKILL, false},
+        {"staged", VKC_EXPORT_MANIFEST, SIGKILL, false}, {"written", "e", SIGKILL, false},
+        {"renamed", "e", SIGKILL, true},                 {"cleaned", "e", SIGKILL, true},
+        {"staged", VKC_EXPORT_FEATURES, SIGINT, false},  {"written", "e", SIGINT, false},
+        {"written", "e", SIGTERM, false},                {"renamed", "e", SIGINT, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(kill_at, sizeof kill_at, "%s:%s:1:%d", cases[k].point, cases[k].name, cases[k].sig);
+        e = run_killed_at(args_new, kill_at, out, sizeof out);
+        char *now = fixture_digest(e_dir);
+        const char *want = cases[k].committed ? new_digest : old_digest;
+        if (strcmp(now, want))
+            fail_msg("after %s the export is not the %s one, whole:\n%s\nwant:\n%s", kill_at,
+                     cases[k].committed ? "new" : "old", now, want);
+        uint32_t rows;
+        if (vkc_export_check(e_dir, &rows)) fail_msg("after %s: %s", kill_at, vkc_error());
+        assert_int_equal(rows, cases[k].committed ? 60 : 40);
+        if (cases[k].sig == SIGKILL) {
+            assert_int_equal(e.signal, SIGKILL);
+        } else { /* stopped, not killed */
+            if (e.signal) fail_msg("after %s: killed by signal %d", kill_at, e.signal);
+            assert_int_equal(e.code, cases[k].committed ? 0 : 130);
+            assert_no_tmp(dir);
+        }
+        printf("%s: the %s export, whole\n", kill_at, cases[k].committed ? "new" : "old");
+        free(now);
+        /* The next export starts by removing what was left, and ends with nothing temporary. */
+        e = fixture_run_for(vkclr_binary, args_old, 0, 300, out, sizeof out);
+        assert_int_equal(e.code, 0);
+        assert_no_tmp(dir);
+    }
+    /* A first export killed before its rename: no directory yet; the next one is whole. */
+    char first[1200];
+    snprintf(first, sizeof first, "%s --limit 10 --out %s/first", src, dir);
+    e = run_killed_at(first, "written:first:1", out, sizeof out);
+    assert_int_equal(e.signal, SIGKILL);
+    assert_false(exists(fixture_path(dir, "first")));
+    e = fixture_run_for(vkclr_binary, first, 0, 300, out, sizeof out);
+    assert_int_equal(e.code, 0);
+    assert_no_tmp(dir);
+    free(new_digest), free(old_digest);
+    fixture_cleanup(dir);
+}
+
 int main(int argc, char **argv)
 {
     fixture_small_disks_init(); /* first, while this process has one thread */
     if (argc > 1) vkclr_binary = argv[1];
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_crash_consistency)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_crash_consistency),
+                                       cmocka_unit_test(test_kill_at_commit_points),
+                                       cmocka_unit_test(test_export_kill_points)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -323,9 +323,9 @@ static void test_cli(void **state)
     cJSON_Delete(j);
     free(text);
 
-    snprintf(args, sizeof args, "export --checkpoint %s --features %s/f.npy --split train --limit 300", ckpt, dir);
+    snprintf(args, sizeof args, "export --checkpoint %s --out %s/f --split train --limit 300", ckpt, dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
-    snprintf(path, sizeof path, "%s/f.npy", dir);
+    snprintf(path, sizeof path, "%s/f/features.npy", dir);
     uint8_t *npy = fixture_read(path, &n);
     assert_true(n > 10 && !memcmp(npy, "\x93NUMPY", 6));
     assert_non_null(strstr((char *)npy + 10, "'shape': (300, 16)"));
@@ -358,9 +358,9 @@ static void test_synthetic_run(void **state)
     snprintf(args, sizeof args, "probe --checkpoint %s --epochs 1 --test-limit 200 --quiet", dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
     assert_non_null(strstr(out, "synthetic"));
-    snprintf(args, sizeof args, "export --checkpoint %s --features %s/f.npy --split test --limit 50", dir, dir);
+    snprintf(args, sizeof args, "export --checkpoint %s --out %s/f --split test --limit 50", dir, dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
-    snprintf(path, sizeof path, "%s/f.npy", dir);
+    snprintf(path, sizeof path, "%s/f/features.npy", dir);
     size_t n;
     uint8_t *npy = fixture_read(path, &n);
     assert_non_null(strstr((char *)npy + 10, "'shape': (50, 8)"));

@@ -235,13 +235,14 @@ static void test_commands_agree(void **state)
 {
     (void)state;
     if (!vkclr_binary) skip();
-    static const char *cmds[] = {"train", "probe --random-init", "export --random-init --features /tmp/x.npy"};
+    static const char *cmds[] = {"train", "probe --random-init", "export --random-init --out /tmp/vkclr-options-x"};
     static const struct {
         const char *args, *needle;
     } bad[] = {
         {"--width 0", "--width: 0 is out of range [1, 1024]"},
         {"--width 1025", "--width: 1025 is out of range [1, 1024]"},
         {"--width 4.5", "--width: 4.5 is not an integer"},
+        {"--width 0x10", "--width: '0x10' is not a decimal integer"}, /* numbers are decimal only */
         {"--encoder vgg", "--encoder: unknown encoder 'vgg' (convnet, resnet10, resnet18, resnet34)"},
         {"--seed -1", "--seed: -1 is out of range"},
         {"--seed 1e300", "--seed: 1.0000000000000001e+300 is out of range"},
@@ -256,6 +257,15 @@ static void test_commands_agree(void **state)
             expect(args, 2, bad[b].needle);
         }
     expect("train --resume /tmp/a --resume /tmp/b", 2, "--resume given twice");
+    /* Decimal only, wherever vkclr reads a number: strtod alone took 0x40 for 64. */
+    expect("train --batch 0x40", 2, "--batch: '0x40' is not a decimal integer");
+    expect("train --batch 64x", 2, "--batch: '64x' is not a decimal integer");
+    expect("train --batch ' 64'", 2, "--batch: ' 64' is not a decimal integer");
+    expect("train --snapshot-minutes 0x10", 2, "--snapshot-minutes '0x10'");
+    expect("train --lr inf", 2, "--lr: 'inf' is not a decimal number");
+    expect("train --lr nan", 2, "--lr: 'nan' is not a decimal number");
+    expect("train --lr 0x1p-3", 2, "--lr: '0x1p-3' is not a decimal number");
+    expect("augment --out /tmp/vkclr-options-v.png --aug scale=0x1p-2:1 --data synthetic:8x8x1:16", 1, "not a list of decimal numbers");
     expect("train --optimizer adam", 2, "--optimizer: unknown optimizer 'adam' (lars, sgd, adamw)");
     expect("train --lr-scaling cubic", 2, "--lr-scaling: 'cubic' is neither linear nor sqrt");
     expect("train --help", 0, "--knn-temperature T");

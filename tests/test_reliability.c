@@ -62,44 +62,13 @@ static void expect(int status, const char *args, const char *a, const char *b)
 /* ---------------------------------------------------------------- changed checkpoints */
 
 /* A copy of the run's checkpoint in dir/NAME/checkpoint.safetensors with metadata `key` (or,
- * with config_key, the configuration's key) set to a new value, checksum recomputed: what the
- * reader then sees is the changed value, not a changed byte. */
+ * with config_key, the configuration's key) set to a new value, checksum recomputed. */
 static const char *mutated(const char *dir, const char *name, const char *key, const char *config_key, cJSON *value)
 {
     char src[400], rel[300];
     snprintf(src, sizeof src, "%s/checkpoint.safetensors", run_dir);
-    size_t n;
-    uint8_t *file = fixture_read(src, &n);
-    uint64_t hlen = 0;
-    for (int i = 0; i < 8; i++) hlen |= (uint64_t)file[i] << (8 * i);
-    char *htext = strndup((char *)file + 8, hlen);
-    cJSON *h = cJSON_Parse(htext);
-    cJSON *meta = cJSON_GetObjectItem(h, "__metadata__");
-    if (config_key) {
-        cJSON *cfg = cJSON_Parse(cJSON_GetObjectItem(meta, "config")->valuestring);
-        cJSON_ReplaceItemInObjectCaseSensitive(cfg, config_key, value);
-        char *ctext = cJSON_PrintUnformatted(cfg);
-        cJSON_ReplaceItemInObjectCaseSensitive(meta, "config", cJSON_CreateString(ctext));
-        free(ctext);
-        cJSON_Delete(cfg);
-    } else {
-        cJSON_ReplaceItemInObjectCaseSensitive(meta, key, value);
-    }
-    char *nh = cJSON_PrintUnformatted(h);
-    size_t len = strlen(nh), padded = (len + 7) / 8 * 8, data = n - 8 - hlen, total = 8 + padded + data;
-    uint8_t *out = malloc(total);
-    for (int i = 0; i < 8; i++) out[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    memcpy(out + 8, nh, len);
-    memset(out + 8 + len, ' ', padded - len);
-    memcpy(out + 8 + padded, file + 8 + hlen, data);
-    fixture_resign(out, total);
     snprintf(rel, sizeof rel, "%s/checkpoint.safetensors", name);
-    fixture_write(dir, rel, out, total);
-    free(out), free(nh), free(htext), free(file);
-    cJSON_Delete(h);
-    static char path[400];
-    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, name);
-    return path;
+    return fixture_checkpoint_edit(src, dir, rel, key, config_key, value);
 }
 
 /* probe, export and train --resume all refuse the checkpoint in dir/name, naming it. */
@@ -109,7 +78,7 @@ static void refused_by_all(const char *dir, const char *name, const char *file, 
     snprintf(run, sizeof run, "%s/%s", dir, name);
     snprintf(args, sizeof args, "probe --checkpoint %s --epochs 1 --no-knn --quiet", file);
     expect(1, args, file, why);
-    snprintf(args, sizeof args, "export --checkpoint %s --features %s/x.npy", file, dir);
+    snprintf(args, sizeof args, "export --checkpoint %s --out %s/x", file, dir);
     expect(1, args, file, why);
     snprintf(args, sizeof args, "train --resume %s --quiet", run);
     expect(1, args, file, why);
@@ -193,7 +162,7 @@ static void test_old_checkpoint_warns(void **state)
     fmt[17] = '1';
     fixture_write(dir, "old/checkpoint.safetensors", file, n);
     free(file);
-    snprintf(args, sizeof args, "export --checkpoint %s/old --features %s/f.npy --limit 10", dir, dir);
+    snprintf(args, sizeof args, "export --checkpoint %s/old --out %s/f --limit 10", dir, dir);
     assert_int_equal(fixture_run(vkclr_binary, args, out, sizeof out), 0);
     char *w = strstr(out, "has no checksum");
     assert_non_null(w);
@@ -254,7 +223,7 @@ static void test_nonsense_refused(void **state)
     assert_int_equal(access(path, F_OK), -1);
     snprintf(args, sizeof args, "probe --pixels --data idx:%s/idx --epochs 1", dir);
     expect(1, args, "no training images", NULL);
-    snprintf(args, sizeof args, "export --pixels --data idx:%s/idx --split train --features %s/e.npy", dir, dir);
+    snprintf(args, sizeof args, "export --pixels --data idx:%s/idx --split train --out %s/e", dir, dir);
     expect(1, args, "no images", NULL);
     fixture_cleanup(dir);
 }
@@ -297,35 +266,36 @@ static void test_export_full_disk(void **state)
         printf("SKIP: no private mount namespace here (neither root nor user namespaces): no full disk to test on\n");
         skip();
     }
-    char dir[256], disk[300], args[1200], log[300], f[320], m[320], tmp[340];
+    char dir[256], disk[300], args[1200], log[300], e[320], f[340], tmp[340];
     fixture_dir(dir);
     snprintf(disk, sizeof disk, "%s/disk", dir);
     mkdir(disk, 0755);
     fixture_small_disk(disk, 1 << 20, false);
-    snprintf(f, sizeof f, "%s/f.npy", disk);
-    snprintf(m, sizeof m, "%s/f.export.json", disk);
+    snprintf(e, sizeof e, "%s/e", disk);
+    snprintf(f, sizeof f, "%s/%s", e, VKC_EXPORT_FEATURES);
     snprintf(log, sizeof log, "%s/log", dir);
-    snprintf(args, sizeof args, "export --checkpoint %s --features %s --limit 40", run_dir, f);
+    snprintf(args, sizeof args, "export --checkpoint %s --out %s --limit 40", run_dir, e);
     assert_int_equal(fixture_wait(fixture_spawn(vkclr_binary, args, log, 0)), 0);
     uint32_t rows;
-    if (vkc_export_check(m, &rows)) fail_msg("%s", vkc_error());
+    if (vkc_export_check(e, &rows)) fail_msg("%s", vkc_error());
     assert_int_equal(rows, 40);
     size_t n_before, n_after;
     uint8_t *before = fixture_read(f, &n_before);
     /* The disk is full: not one more page for the new files. */
     fixture_small_disk(disk, fixture_disk_used(disk), true);
-    snprintf(args, sizeof args, "export --checkpoint %s --features %s --limit 60", run_dir, f);
+    snprintf(args, sizeof args, "export --checkpoint %s --out %s --limit 60", run_dir, e);
     assert_int_equal(fixture_wait(fixture_spawn(vkclr_binary, args, log, 0)), 1);
     char *text = (char *)fixture_read(log, &n_after);
     printf("full disk: %s", text);
     assert_non_null(strstr(text, disk));
+    assert_non_null(strstr(text, "No space left on device"));
     free(text);
     uint8_t *after = fixture_read(f, &n_after);
     assert_int_equal(n_before, n_after);
     assert_memory_equal(before, after, n_before);
-    if (vkc_export_check(m, &rows)) fail_msg("%s", vkc_error());
+    if (vkc_export_check(e, &rows)) fail_msg("%s", vkc_error());
     assert_int_equal(rows, 40);
-    snprintf(tmp, sizeof tmp, "%s.tmp", f);
+    snprintf(tmp, sizeof tmp, "%s.tmp", e);
     assert_int_equal(access(tmp, F_OK), -1);
     free(before), free(after);
     fixture_small_disk_remove(disk);

@@ -14,6 +14,7 @@
 
 #include "fixtures.h"
 #include "vkclr/data.h"
+#include "vkclr/interrupt.h"
 #include "vkclr/train.h"
 
 static const char *vkclr_binary;
@@ -279,7 +280,7 @@ static void test_sigterm_resume(void **state)
     char d1[256], d2[256];
     fixture_dir(d1);
     fixture_dir(d2);
-    vkc_train_install_signal_handlers();
+    vkc_interrupt_install_handlers();
     VkcTrainConfig c = tiny(d1, 128, 3);
     Losses straight = {0}, split = {.raise_at = 5};
     VkcTrainResult res;
@@ -553,7 +554,7 @@ static void test_bad_options(void **state)
     expect_error("--epochs 2 --stop-after 2", 2, "--stop-after");
     expect_error("--encoder vgg --out /tmp/vkclr-test-bad", 2, "unknown encoder 'vgg'");
     expect_error("--data idx:/nonexistent --out /tmp/vkclr-test-bad", 1, "/nonexistent");
-    expect_error("--resume /nonexistent-run", 1, "/nonexistent-run/checkpoint.safetensors");
+    expect_error("--resume /nonexistent-run", 1, "--resume /nonexistent-run: No such file or directory");
     expect_error("--resume /tmp --batch 64", 2, "--resume");
     expect_error("--limit 100 --batch 128 --out /tmp/vkclr-test-bad", 1, "larger than the 100 training images");
     expect_error("--limit 0 --batch 50000 --out /tmp/vkclr-test-bad", 1, "the largest batch that fits is");

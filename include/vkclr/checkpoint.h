@@ -54,10 +54,14 @@ int vkc_checkpoint_resolve(const char *path, char *file, size_t size);
 int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step);
 int vkc_checkpoint_save(const char *path, const VkcModel *m, const VkcOptim *opt, const VkcTrainConfig *cfg,
                         const VkcTrainState *state);
+/* The same, after every check a load makes on the whole file (the data's checksum, every
+ * value finite): for commands that check a checkpoint before they open a device or compute. */
+int vkc_checkpoint_check_file(const char *path, VkcTrainConfig *cfg, int64_t *step);
 /* Load parameters, running statistics and optimizer state into an allocated model and
  * optimizer of the same architecture (opt NULL: the model only); *state (may be NULL): where
  * the run stood. Fails naming the file (and the tensor) when the file is corrupt (checksum),
- * truncated, not strict safetensors, or a tensor is missing or has another shape. */
+ * truncated, not strict safetensors, a value is not finite, or a tensor is missing or has
+ * another shape. */
 int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *state);
 /* The model only (for evaluation: probe, kNN, feature export). */
 int vkc_checkpoint_load_model(const char *path, VkcModel *m);

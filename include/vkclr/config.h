@@ -104,7 +104,10 @@ VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c);
 /* config.json: every saved option by key (malloc'd text). */
 char *vkc_config_to_json(const VkcTrainConfig *c, bool pretty);
 /* Read config.json text: every saved option by key, range-checked like its flag, then
- * vkc_config_check. Messages name `origin` (the file) and the key. */
+ * vkc_config_check; a key given twice is refused (vkclr/json.h). Messages name `origin` (the
+ * file) and the key. */
 int vkc_config_from_json(const char *text, const char *origin, VkcTrainConfig *c);
+/* The same from the file `path` (a regular file, at most 1 MiB). */
+int vkc_config_read(const char *path, VkcTrainConfig *c);
 
 #endif

@@ -84,6 +84,10 @@ typedef struct {
  *                          images of 10 random classes, from SEED (default 0): for benchmarks */
 int vkc_dataset_load(VkcDataset *ds, const char *spec);
 
+/* The folder a --data spec reads (fashion-mnist: its Debian folder; kind:DIR: DIR), "" for
+ * one that reads none (synthetic). Fails for a spec vkc_dataset_load would refuse by its kind. */
+int vkc_dataset_spec_folder(const char *spec, char *dir, size_t size);
+
 /* What a --data spec may make vkclr read into memory. A few bytes of a JPEG or PNG header can
  * promise gigapixels, an IDX header declares its count and size: the limits are checked from
  * the headers, before anything is decoded or allocated, and each message names the file and the

@@ -4,13 +4,15 @@
  *   '\n' so that the data starts at a multiple of 64 bytes, then the C-order little-endian data.
  * Files are written to PATH.tmp, flushed and renamed, so a failed write leaves no partial file.
  *
- * An export (features and labels of one split) is two .npy files and a manifest that ties them
- * together: NumPy's reader refuses any key but descr, fortran_order and shape in a header, and
- * the format pads headers with spaces only, so the pair's identifier lives in the manifest,
- * JSON beside them (see vkc_export_write). */
+ * An export (features and labels of one split) is a directory of its own: features.npy,
+ * labels.npy and the manifest export.json that ties them together (NumPy's reader refuses any
+ * key but descr, fortran_order and shape in a header, so the pair's identifier lives beside
+ * them). The directory is replaced as a whole (vkclr/fileio.h: vkc_write_dir_atomic): the
+ * three become visible together, whenever a crash or a signal comes. */
 #ifndef VKCLR_NPY_H
 #define VKCLR_NPY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,18 +39,26 @@ int vkc_npy_write(const char *path, VkcNpyType t, const uint64_t *shape, int ndi
  * Errors name the file and what is wrong (magic, header, type, truncated data). */
 int vkc_npy_read(const char *path, VkcNpyType *t, uint64_t *shape, int *ndim, void **data);
 
-/* An export: features (rows x dim float32) and labels (rows, ltype) as .npy files, and the
- * manifest: {"format": "vkclr-export-1", "rows": R, "id": ID, "features": {"file", "dtype",
- * "shape", "bytes", "crc32"}, "labels": {...}, plus `about` (a JSON object's members: source,
- * split, data)}. crc32 is zlib's CRC-32 of the whole file (zlib.crc32 in Python), file is the
- * name relative to the manifest's folder, and id the CRC-32 of the two files' CRC-32s. The
- * three are written as one set (vkclr/fileio.h): a failed write (a full disk) leaves the old
- * three as they were; a crash between the renames leaves files the manifest does not vouch
- * for, manifest last. */
-int vkc_export_write(const char *features, const char *labels, const char *manifest, const float *feat, uint32_t rows,
-                     uint32_t dim, VkcNpyType ltype, const void *label_data, const char *about);
+/* The files of an export directory. */
+#define VKC_EXPORT_FEATURES "features.npy"
+#define VKC_EXPORT_LABELS "labels.npy"
+#define VKC_EXPORT_MANIFEST "export.json"
+
+/* May `dir` receive an export: absent, or a directory that holds nothing but an export's files
+ * (vkc_check_dir_replaceable)? For the checks a command makes before it computes anything. */
+int vkc_export_check_dir(const char *dir);
+
+/* An export into `dir`: features (rows x dim float32) and labels (rows, ltype) as .npy files,
+ * and the manifest: {"format": "vkclr-export-1", "rows": R, "id": ID, "features": {"file",
+ * "dtype", "shape", "bytes", "crc32"}, "labels": {...}, plus `about` (a JSON object's members:
+ * source, split, data)}. crc32 is zlib's CRC-32 of the whole file (zlib.crc32 in Python), file
+ * the name inside the directory, and id the CRC-32 of the two files' CRC-32s. The directory is
+ * replaced as a whole: a failed write (a full disk) leaves the old export as it was, a crash
+ * leaves the old one or the new one. interruptible: see vkc_write_dir_atomic. */
+int vkc_export_write(const char *dir, const float *feat, uint32_t rows, uint32_t dim, VkcNpyType ltype,
+                     const void *label_data, const char *about, bool interruptible);
 /* Check an export by its manifest: both files exist, hold the bytes it recorded (CRC-32) and
  * have its row count. *rows (may be NULL) gets the row count. Errors name the file. */
-int vkc_export_check(const char *manifest, uint32_t *rows);
+int vkc_export_check(const char *dir, uint32_t *rows);
 
 #endif

@@ -75,7 +75,12 @@ void vkc_options_help(FILE *out, const VkcOption *rows, int n, bool (*accept)(co
 /* The names of an enum table as help text: "a (what a is), b, c" (aliases as "x = a"). */
 void vkc_names_help(const VkcName *names, char *buf, size_t size);
 
-/* Set the option from command-line text (range-checked); messages name the flag. For a switch
+/* Length of the decimal number that starts `text`, 0 if none: [+-]digits for an integer, and
+ * for a float also [.digits] and an exponent [e[+-]digits] (or [+-].digits...). Numbers are
+ * decimal only: hexadecimal ("0x40"), "inf", "nan" and leading white space are not numbers. */
+size_t vkc_decimal_span(const char *text, bool integer);
+
+/* Set the option from command-line text (decimal, range-checked); messages name the flag. For a switch
  * `text` is NULL (negated: "no"). */
 int vkc_option_set(void *base, const VkcOption *o, const char *text);
 /* The field's value as text ("auto" etc. for the automatic value). */

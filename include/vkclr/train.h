@@ -63,11 +63,15 @@ extern const char *const vkc_train_timing_keys[];
 typedef void (*VkcStepHook)(void *user, int64_t step, float loss, float accuracy);
 
 /* Train from scratch with `cfg`, or, if `resume_dir` is set, continue the run saved there:
- * its configuration is the checkpoint's, except the options a resumed run may change
- * (VKC_OPT_RESUMABLE in vkclr/config.h: --epochs, which changes the schedule, --stop-after,
- * --out, --device, --threads, --log-every, --profile, --quiet), which come from cfg. Writes
- * into cfg->out (resume: the resume directory when cfg->out is ""). Returns VKC_ERR with a
- * message on failure, including a non-finite loss (result->nonfinite set). */
+ * its configuration is the checkpoint's (vkc_train_read_run), except the options a resumed run
+ * may change (VKC_OPT_RESUMABLE in vkclr/config.h: --epochs, which changes the schedule,
+ * --stop-after, --out, --device, --threads, --log-every, --profile, --quiet), which come from
+ * cfg. Writes into cfg->out (resume: the resume directory when cfg->out is ""; a new run with
+ * cfg->out "": a new directory runs/YYYYMMDD-HHMMSS, linked as runs/latest). Every check (the
+ * configuration, the output directory, the data, the device, the checkpoint, the schedule) is
+ * made before anything is written: a refused run leaves every file as it was. Stale temporary
+ * files of an interrupted run are removed when it starts. Returns VKC_ERR with a message on
+ * failure, including a non-finite loss (result->nonfinite set). */
 int vkc_train_run(const VkcTrainConfig *cfg, const char *resume_dir, VkcStepHook hook, void *hook_user,
                   VkcTrainResult *result);
 
@@ -97,11 +101,15 @@ typedef struct {
  * wait), and three profiled steps for the time share per kernel class. */
 int vkc_train_bench(const VkcTrainConfig *cfg, int warmup, int steps, VkcTrainBench *out);
 
+/* The run saved in `run_dir`: the configuration and step of its checkpoint.safetensors, or, for
+ * a run stopped before its first checkpoint was written, of its config.json at step 0 (it
+ * starts again from the beginning, as the same run). *source (size bytes) gets the file read.
+ * Fails naming the directory when it holds neither. */
+int vkc_train_read_run(const char *run_dir, VkcTrainConfig *cfg, int64_t *step, char *source, size_t size);
+
 /* Ask a running vkc_train_run to stop after the current step and write a checkpoint.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
 void vkc_train_request_stop(void);
-/* Install SIGINT and SIGTERM handlers that call vkc_train_request_stop(). */
-void vkc_train_install_signal_handlers(void);
 
 /* Test hook: make the loss of step `step` (1-based) non-finite by feeding the optimizer a NaN
  * learning rate on the step before (0: off). */

@@ -25,6 +25,8 @@
 
 #include "vkclr/checkpoint.h"
 #include "vkclr/fileio.h"
+#include "vkclr/json.h"
+#include "vkclr/options.h"
 
 #define FORMAT_V1 "vkclr-checkpoint-1" /* before checksums: loads with a warning */
 #define FORMAT "vkclr-checkpoint-2"
@@ -307,6 +309,26 @@ static int check_sum(Safetensors *st)
     return VKC_OK;
 }
 
+/* Every F32 value finite: a run stops at a non-finite loss before it saves, so NaN or infinite
+ * weights mean a damaged or edited file (re-signed, the checksum cannot tell), and a model
+ * loaded from one would compute nothing but NaN. */
+static int check_finite(const Safetensors *st)
+{
+    for (int i = 0; i < st->nentries; i++) {
+        const Entry *e = &st->entries[i];
+        if (strcmp(e->dtype, "F32")) continue;
+        for (uint64_t k = 0; k < (e->end - e->begin) / 4; k++) {
+            float v;
+            memcpy(&v, st->data + e->begin + 4 * k, 4);
+            if (!isfinite(v))
+                return vkc_fail("%s: tensor '%s' holds %s at element %" PRIu64 ": refusing a checkpoint with non-finite "
+                                "values (a diverged run saves none: the file was damaged or edited)",
+                                st->origin, e->name, isnan(v) ? "NaN" : "an infinite value", k);
+        }
+    }
+    return VKC_OK;
+}
+
 /* The header (bytes after the length), the data (NULL: not read) and the file's size. */
 static int st_parse(Safetensors *st, const char *origin, const uint8_t *head, size_t n, const uint8_t *data,
                     size_t data_bytes)
@@ -325,6 +347,8 @@ static int st_parse(Safetensors *st, const char *origin, const uint8_t *head, si
     st->json = cJSON_ParseWithOpts(st->text, &end, false);
     if (!st->json) return vkc_fail("%s: corrupt or not a safetensors file: its header is not valid JSON", origin);
     if (!cJSON_IsObject(st->json)) return vkc_fail("%s: not a safetensors file: its header is not a JSON object", origin);
+    /* A name twice (a tensor, a metadata key, a field of an entry): readers would disagree on which counts. */
+    if (vkc_json_check_unique(st->json, origin)) return VKC_ERR;
     for (const char *q = end; *q; q++)
         if (*q != ' ')
             return vkc_fail("%s: corrupt: bytes after the header's JSON that are not padding spaces (at offset %zu)",
@@ -379,7 +403,7 @@ static int st_parse(Safetensors *st, const char *origin, const uint8_t *head, si
                             ", recorded %08" PRIx32 ")",
                             origin, data_bytes, got, st->data_crc);
     }
-    return VKC_OK;
+    return data ? check_finite(st) : VKC_OK;
 }
 
 /* Read `path`: the header, and the data too if want_data. */
@@ -387,13 +411,14 @@ static int st_read(Safetensors *st, const char *path, bool want_data, uint8_t **
 {
     memset(st, 0, sizeof *st);
     *file = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkc_fail("cannot open checkpoint %s: %s", path, strerror(errno));
+    /* (a FIFO is refused, not waited on) */
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == EINVAL ? VKC_ERR : vkc_fail("cannot open checkpoint %s: %s", path, strerror(errno));
     struct stat sb;
     int rc = VKC_ERR;
     uint8_t len[8];
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        vkc_fail("%s: not a regular file", path);
+    if (fstat(fileno(f), &sb)) {
+        vkc_fail("%s: %s", path, strerror(errno));
         goto done;
     }
     size_t size = (size_t)sb.st_size;
@@ -460,9 +485,9 @@ static int meta_interval(const Safetensors *st, VkcTrainState *m)
         if (*p != ' ' || m->interval_nsums == VKC_CHECKPOINT_MAX_SUMS)
             return vkc_fail("%s: checkpoint metadata 'interval' is \"%.40s\", not a step count and at most %d sums",
                             st->origin, s, VKC_CHECKPOINT_MAX_SUMS);
-        double v = strtod(p + 1, &end);
-        if (!p[1] || !strchr("-.0123456789", p[1]) || end == p + 1 || !isfinite(v) ||
-            (*end && *end != ' '))
+        size_t span = vkc_decimal_span(p + 1, false);
+        double v = span ? strtod(p + 1, &end) : NAN;
+        if (!span || end != p + 1 + span || !isfinite(v) || (*end && *end != ' '))
             return vkc_fail("%s: checkpoint metadata 'interval' holds \"%.30s\", not a finite number", st->origin, p + 1);
         m->interval_sums[m->interval_nsums++] = v;
         p = end;
@@ -477,7 +502,8 @@ static int meta_scale(const Safetensors *st, double *scale)
     *scale = 1.0;
     if (!x) return VKC_OK;
     char *end = NULL;
-    double v = x->valuestring[0] && strchr("0123456789.", x->valuestring[0]) ? strtod(x->valuestring, &end) : 0;
+    size_t span = vkc_decimal_span(x->valuestring, false);
+    double v = span && x->valuestring[0] != '-' && x->valuestring[0] != '+' ? strtod(x->valuestring, &end) : 0;
     int e;
     if (!end || *end || !(v > 0) || !isfinite(v) || frexp(v, &e) != 0.5 || e < -60 || e > 60)
         return vkc_fail("%s: checkpoint metadata 'loss_scale' is not a power of two in [2^-60, 2^60]", st->origin);
@@ -526,8 +552,8 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcTrainState *
     if (last) {
         char *end;
         const char *p = last->valuestring;
-        double l = strchr("-.0123456789", *p) && *p ? strtod(p, &end) : NAN;
-        double a = isfinite(l) && *end == ' ' && end[1] && strchr("-.0123456789", end[1]) ? strtod(end + 1, &end) : NAN;
+        double l = vkc_decimal_span(p, false) ? strtod(p, &end) : NAN;
+        double a = isfinite(l) && *end == ' ' && vkc_decimal_span(end + 1, false) ? strtod(end + 1, &end) : NAN;
         if (!isfinite(l) || !isfinite(a) || *end || fabs(l) > 1e30 || fabs(a) > 1e30)
             return vkc_fail("%s: checkpoint metadata 'last' is \"%.40s\", not a loss and an accuracy", o, p);
         m->have_last = true;
@@ -554,6 +580,18 @@ int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *s
     uint8_t *file;
     VkcTrainState m;
     int rc = st_read(&st, path, false, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
+    if (!rc && step) *step = m.step;
+    st_free(&st);
+    free(file);
+    return rc;
+}
+
+int vkc_checkpoint_check_file(const char *path, VkcTrainConfig *cfg, int64_t *step)
+{
+    Safetensors st;
+    uint8_t *file;
+    VkcTrainState m;
+    int rc = st_read(&st, path, true, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
     if (!rc && step) *step = m.step;
     st_free(&st);
     free(file);

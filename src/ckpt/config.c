@@ -2,10 +2,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vkclr/config.h"
+#include "vkclr/fileio.h"
+#include "vkclr/json.h"
 
 const VkcName vkc_lr_scaling_names[] = {
     {.name = "linear", .value = VKC_LR_LINEAR, .about = "peak = lr * batch / 256"},
@@ -262,9 +266,10 @@ int vkc_config_snapshots(const VkcTrainConfig *c, double *minutes, int max)
     int n = 0;
     double last = 0;
     for (const char *p = c->snapshots; *p;) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || v <= last || v > 1e6 || (*end && *end != ','))
+        size_t span = vkc_decimal_span(p, false);
+        const char *end = p + span;
+        double v = span ? strtod(p, NULL) : NAN;
+        if (!span || !isfinite(v) || v <= last || v > 1e6 || (*end && *end != ','))
             return vkc_fail("--snapshot-minutes '%s': expected increasing positive minutes separated by commas",
                             c->snapshots);
         if (n == MAX_SNAPSHOTS) return vkc_fail("--snapshot-minutes: at most %d snapshots", MAX_SNAPSHOTS);
@@ -339,6 +344,10 @@ int vkc_config_from_json(const char *text, const char *origin, VkcTrainConfig *c
         cJSON_Delete(j);
         return vkc_fail("%s: the configuration is not a JSON object", origin);
     }
+    if (vkc_json_check_unique(j, origin)) {
+        cJSON_Delete(j);
+        return VKC_ERR;
+    }
     *c = vkc_train_defaults();
     int rc = VKC_OK;
     for (int i = 0; i < vkc_train_noptions && !rc; i++) {
@@ -354,5 +363,27 @@ int vkc_config_from_json(const char *text, const char *origin, VkcTrainConfig *c
     cJSON_Delete(j);
     if (!rc && vkc_config_check(c, NULL)) rc = vkc_fail_context("%s", origin);
     c->model.loss_logz = vkc_loss_learns_logz(c->loss, c->nce_learned_logz);
+    return rc;
+}
+
+int vkc_config_read(const char *path, VkcTrainConfig *c)
+{
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == EINVAL ? VKC_ERR : vkc_fail("cannot open %s: %s", path, strerror(errno));
+    enum { MAX = 1 << 20 };
+    char *text = malloc(MAX + 1);
+    size_t n = text ? fread(text, 1, MAX + 1, f) : 0;
+    bool bad = ferror(f);
+    fclose(f);
+    int rc = VKC_OK;
+    if (!text) rc = vkc_fail("out of host memory reading %s", path);
+    else if (bad) rc = vkc_fail("%s: read error", path);
+    else if (n > MAX) rc = vkc_fail("%s: larger than %d bytes: not a vkclr config.json", path, MAX);
+    if (rc == VKC_OK) {
+        text[n] = 0;
+        if (strlen(text) != n) rc = vkc_fail("%s: a NUL byte: not a vkclr config.json", path);
+        else rc = vkc_config_from_json(text, path, c);
+    }
+    free(text);
     return rc;
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "vkclr/data.h"
+#include "vkclr/fileio.h"
 
 const CliSpec *const cli_commands[] = {&cli_train, &cli_devices, &cli_plot, &cli_augment, &cli_probe, &cli_export,
                                        &cli_selftest, &cli_bench, &cli_tune, NULL};
@@ -102,6 +104,30 @@ int cli_fail(const CliSpec *s, int status)
 {
     fprintf(stderr, "vkclr %s: %s\n", s->name, vkc_error());
     return status;
+}
+
+int cli_check_output(const CliSpec *s, const char *flag, const char *path, const char *const *inputs,
+                     const char *data_spec)
+{
+    if (vkc_check_output(path)) {
+        fprintf(stderr, "vkclr %s: %s: %s\n", s->name, flag, vkc_error());
+        return 1;
+    }
+    for (int i = 0; inputs && inputs[i]; i++)
+        if (vkc_same_file(path, inputs[i])) {
+            fprintf(stderr, "vkclr %s: %s %s: that is %s, which this command reads: refusing to overwrite an input\n", s->name,
+                    flag, path, inputs[i]);
+            return 2;
+        }
+    char folder[1100];
+    if (data_spec && vkc_dataset_spec_folder(data_spec, folder, sizeof folder) == VKC_OK && folder[0] &&
+        vkc_path_inside(path, folder)) {
+        fprintf(stderr, "vkclr %s: %s %s is inside %s, the folder of --data %s: refusing to write among the data (it "
+                        "would overwrite or add to it)\n",
+                s->name, flag, path, folder, data_spec);
+        return 2;
+    }
+    return 0;
 }
 
 int cli_run(const CliSpec *s, int argc, char **argv, const VkcContextOptions *env)

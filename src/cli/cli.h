@@ -74,6 +74,15 @@ void cli_usage(const CliSpec *s, FILE *out);
 /* Print "vkclr NAME: " and the last error (vkc_error); returns `status`. */
 int cli_fail(const CliSpec *s, int status);
 
+/* Before a command reads or computes anything, the place of an output file it will write (--out
+ * of probe, augment, plot): a place for a regular file (vkc_check_output: not a directory, FIFO
+ * or device), not one of the files it reads (`inputs`, NULL-terminated: the same file by device
+ * and inode), and, with a --data spec, not inside the data's folder (it would overwrite or add
+ * to the data). A refusal prints "vkclr NAME: FLAG PATH: why" and returns its exit status (1:
+ * what is on disk; 2: an output that is an input); 0: go on. */
+int cli_check_output(const CliSpec *s, const char *flag, const char *path, const char *const *inputs,
+                     const char *data_spec);
+
 /* The environment vkclr reads, once, at its start (and the tests at theirs): VKCLR_DEVICE=N,
  * VKCLR_VALIDATION=1, VKCLR_QUIET=1, and the kernel overrides of checks and measurements
  * (VkcKernelOverrides): VKCLR_CONV_PATH=reg|smem, VKCLR_CONV_{FWD,DGRAD,WGRAD}_{TILE,BLOCK}=a,b,c,d,

@@ -74,6 +74,9 @@ static int run(const CliCall *call)
     }
     const char *out = g.out, *data = c.data;
     int count = g.count, zoom = g.zoom;
+    /* The picture's place before anything is read: a regular file, not among the data. */
+    int refused = cli_check_output(&cli_augment, "--out", out, NULL, data);
+    if (refused) return refused;
     VkcDataset ds;
     VkcDataLimits lim = vkc_config_data_limits(&c);
     if (vkc_dataset_load_limited(&ds, data, &lim)) {

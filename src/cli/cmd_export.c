@@ -6,14 +6,19 @@
 
 #include "commands.h"
 #include "eval_source.h"
+#include "vkclr/checkpoint.h"
+#include "vkclr/fileio.h"
+#include "vkclr/interrupt.h"
 #include "vkclr/npy.h"
 
 static const char export_synopsis[] =
-    "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
-    "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
-    "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
-    "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
-    "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
+    "usage: vkclr export --out DIR (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "Writes the features of one split as a float32 array (images x dim), DIR/" VKC_EXPORT_FEATURES ", its\n"
+    "labels as an int64 (or uint8) vector, DIR/" VKC_EXPORT_LABELS ", both .npy files numpy.load reads,\n"
+    "and a manifest, DIR/" VKC_EXPORT_MANIFEST ", with the row count and CRC-32 of both. The directory is\n"
+    "replaced as a whole: the three become visible together, and a failed or interrupted export\n"
+    "(a full disk, SIGINT/SIGTERM: exit status 130) leaves the old one as it was. DIR must be new\n"
+    "or hold an export: a directory with other files is refused.\n";
 
 typedef enum { SPLIT_TRAIN, SPLIT_TEST, SPLIT_UNLABELED } Split;
 static const VkcName split_names[] = {
@@ -25,7 +30,7 @@ static const VkcName split_names[] = {
 };
 
 typedef struct {
-    char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH];
+    char out[CLI_PATH];
     int split;                 /* Split */
     int label_dtype;           /* VkcNpyType */
     bool pixels, random_init;
@@ -37,12 +42,9 @@ typedef struct {
 static const char FILES[] = "files", SOURCE[] = "source (one of)", DATA[] = "data";
 
 static const VkcOption rows[] = {
-    {.flag = "--features", .type = VKC_OPT_STRING, FIELD(features), .flags = VKC_OPT_NONEMPTY, .section = FILES,
-     .metavar = "OUT.npy", .help = "feature file (required)"},
-    {.flag = "--labels", .type = VKC_OPT_STRING, FIELD(labels), .flags = VKC_OPT_NONEMPTY, .section = FILES,
-     .metavar = "FILE.npy", .help = "label file (default: OUT.npy with .npy replaced by .labels.npy)"},
-    {.flag = "--manifest", .type = VKC_OPT_STRING, FIELD(manifest), .flags = VKC_OPT_NONEMPTY, .section = FILES,
-     .metavar = "FILE.json", .help = "manifest (default: OUT.npy with .npy replaced by .export.json)"},
+    {.flag = "--out", .type = VKC_OPT_STRING, FIELD(out), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "DIR", .help = "the export's directory (required): " VKC_EXPORT_FEATURES ", " VKC_EXPORT_LABELS
+                               " and " VKC_EXPORT_MANIFEST ", replaced as a whole"},
     {.flag = "--label-dtype", .type = VKC_OPT_ENUM, FIELD(label_dtype), .names = vkc_npy_label_names, .def = "int64",
      .section = FILES, .metavar = "T"},
     {.flag = "--pixels", .type = VKC_OPT_SWITCH, FIELD(pixels), .section = SOURCE, .help = "raw pixels / 255"},
@@ -57,57 +59,69 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
+/* The split --split names. */
+static const VkcSplit *split_of(const VkcDataset *ds, int split)
+{
+    return split == SPLIT_UNLABELED ? &ds->unlabeled : split == SPLIT_TRAIN ? &ds->train : &ds->test;
+}
+
+/* Everything an export is checked for before anything is computed or written: one source, a
+ * place for its directory (absent, or an export of its own; never the checkpoint it reads), the
+ * data (a checkpoint's recorded data is named as the checkpoint's), a split with images, labels
+ * that fit the dtype. Returns the exit status of a refusal (printed), 0 to go on (*ds loaded). */
+static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char *data)
+{
+    const char *checkpoint = e->checkpoint[0] ? e->checkpoint : NULL, *split_name = vkc_name_of(split_names, e->split);
+    bool unlabeled = e->split == SPLIT_UNLABELED;
+    if (!e->out[0]) {
+        fprintf(stderr, "vkclr export: --out DIR is required\n");
+        return 2;
+    }
+    if ((int)e->pixels + (int)e->random_init + (checkpoint != NULL) != 1) {
+        fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
+        return 2;
+    }
+    if (unlabeled && e->label_dtype == VKC_NPY_U8) {
+        fprintf(stderr, "vkclr export: --split unlabeled has the label -1 for every image: --label-dtype int64\n");
+        return 2;
+    }
+    char file[1100];
+    if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK && vkc_same_file(e->out, file)) {
+        fprintf(stderr, "vkclr export: --out %s is the checkpoint it exports: refusing to overwrite an input\n", e->out);
+        return 2;
+    }
+    if (vkc_export_check_dir(e->out)) return cli_fail(&cli_export, 1);
+    if (source_dataset(&cli_export, call, checkpoint, !unlabeled, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
+    int status = 0;
+    if (split_of(ds, e->split)->n == 0) {
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export%s\n", split_name,
+                data, !unlabeled && ds->unlabeled.n ? " (its images have no labels: --split unlabeled)" : "");
+        status = 1;
+    } else if (e->label_dtype == VKC_NPY_U8 && ds->nclasses > 256) {
+        fprintf(stderr, "vkclr export: --label-dtype uint8 cannot hold %d classes\n", ds->nclasses);
+        status = 2;
+    }
+    if (status) vkc_dataset_free(ds);
+    return status;
+}
+
 static int run(const CliCall *call)
 {
     const ExportArgs e = *(const ExportArgs *)call->own;
     const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
-    const char *features = e.features, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
+    /* A signal stops the export (exit 130) and leaves the old one as it was (vkclr/interrupt.h). */
+    vkc_interrupt_install_handlers();
+    const char *out = e.out, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
     const char *split_name = vkc_name_of(split_names, e.split), *dtype = vkc_name_of(vkc_npy_label_names, e.label_dtype);
     VkcNpyType ltype = (VkcNpyType)e.label_dtype;
-    if (!features[0]) {
-        fprintf(stderr, "vkclr export: --features OUT.npy is required\n");
-        return 2;
-    }
-    if ((int)e.pixels + (int)e.random_init + (checkpoint != NULL) != 1) {
-        fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
-        return 2;
-    }
-    char labels_path[4096], manifest_path[4096];
-    size_t stem = strlen(features);
-    if (stem > 4 && !strcmp(features + stem - 4, ".npy")) stem -= 4;
-    snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)stem, features);
-    snprintf(manifest_path, sizeof manifest_path, "%.*s.export.json", (int)stem, features);
-    if (e.labels[0]) snprintf(labels_path, sizeof labels_path, "%s", e.labels);
-    if (e.manifest[0]) snprintf(manifest_path, sizeof manifest_path, "%s", e.manifest);
-    if (!features[0] || !labels_path[0] || !manifest_path[0] || !strcmp(features, labels_path) ||
-        !strcmp(features, manifest_path) || !strcmp(labels_path, manifest_path)) {
-        fprintf(stderr, "vkclr export: --features, --labels and --manifest must be three different files\n");
-        return 2;
-    }
-    bool unlabeled = e.split == SPLIT_UNLABELED;
-    if (unlabeled && ltype == VKC_NPY_U8) {
-        fprintf(stderr, "vkclr export: --split unlabeled has the label -1 for every image: --label-dtype int64\n");
-        return 2;
-    }
+    char data[512];
+    VkcDataset ds;
+    int refused = checks(call, &e, &ds, data);
+    if (refused) return refused;
+    const VkcSplit *split = split_of(&ds, e.split);
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .stem = enc.model.stem,
                   .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
-
-    char data[512];
-    VkcDataset ds;
-    if (source_dataset(&cli_export, call, checkpoint, !unlabeled, &ds, data)) return 1;
-    const VkcSplit *split = unlabeled ? &ds.unlabeled : e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
-    if (split->n == 0) {
-        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export%s\n", split_name,
-                data, !unlabeled && ds.unlabeled.n ? " (its images have no labels: --split unlabeled)" : "");
-        vkc_dataset_free(&ds);
-        return 1;
-    }
-    if (ltype == VKC_NPY_U8 && ds.nclasses > 256) {
-        fprintf(stderr, "vkclr export: --label-dtype uint8 cannot hold %d classes\n", ds.nclasses);
-        vkc_dataset_free(&ds);
-        return 2;
-    }
     VkcContext ctx;
     VkcContextOptions opt = cli_context(call->env, enc.device, true);
     VkcExtractor x = {0};
@@ -122,7 +136,10 @@ static int run(const CliCall *call)
         return 1;
     }
     vkc_arena_init(&arena, &ctx, VKC_MEMORY_DEVICE);
-    if (source_open(&src, &ctx, &ds, &x) || vkc_extract_features(&x, &ctx, &ds, split, (uint32_t)e.limit, &arena, &f))
+    /* The last check is the source itself (a checkpoint's tensors); then what an interrupted
+     * export left (DIR.tmp, its own files only) goes before anything else is written. */
+    if (source_open(&src, &ctx, &ds, &x) || vkc_remove_stale(out) ||
+        vkc_extract_features(&x, &ctx, &ds, split, (uint32_t)e.limit, &arena, &f))
         goto done;
     feat = malloc((size_t)f.n * f.dim * sizeof(float));
     lab = malloc((size_t)f.n * vkc_npy_elem_size(ltype));
@@ -142,14 +159,19 @@ static int run(const CliCall *call)
     cJSON_AddStringToObject(about, "data", data);
     char *about_text = cJSON_PrintUnformatted(about);
     cJSON_Delete(about);
-    int wrc = vkc_export_write(features, labels_path, manifest_path, feat, f.n, f.dim, ltype, lab, about_text);
+    int wrc = vkc_export_write(out, feat, f.n, f.dim, ltype, lab, about_text, true);
     free(about_text);
     if (wrc) goto done;
-    printf("wrote %s (%u x %u float32, %s features of the %s split), %s (%u %s) and their manifest %s\n", features,
-           f.n, f.dim, x.name, split_name, labels_path, f.n, dtype, manifest_path);
+    printf("wrote %s: %s (%u x %u float32, %s features of the %s split), %s (%u %s) and %s\n", out,
+           VKC_EXPORT_FEATURES, f.n, f.dim, x.name, split_name, VKC_EXPORT_LABELS, f.n, dtype, VKC_EXPORT_MANIFEST);
     status = 0;
 done:
-    if (status) fprintf(stderr, "vkclr export: %s\n", vkc_error());
+    if (status && vkc_interrupt_pending()) {
+        fprintf(stderr, "vkclr export: interrupted: %s is as it was\n", out);
+        status = 130;
+    } else if (status) {
+        fprintf(stderr, "vkclr export: %s\n", vkc_error());
+    }
     free(feat);
     free(lab);
     vkc_extractor_destroy(&x);

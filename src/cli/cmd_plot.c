@@ -47,14 +47,27 @@ static int run(const CliCall *call)
     }
 
     VkcRunCurves *runs = calloc((size_t)ndirs, sizeof *runs);
-    if (!runs) {
+    char(*paths)[1100] = calloc((size_t)ndirs, sizeof *paths);
+    const char **inputs = calloc((size_t)ndirs + 1, sizeof *inputs);
+    if (!runs || !paths || !inputs) {
         fprintf(stderr, "vkclr plot: out of memory\n");
+        free(runs), free(paths), free(inputs);
         return 1;
     }
-    int rc = 1;
     for (int r = 0; r < ndirs; r++) {
-        char path[1100];
-        vkc_plot_run_path(dirs[r], path, runs[r].name);
+        vkc_plot_run_path(dirs[r], paths[r], runs[r].name);
+        inputs[r] = paths[r];
+    }
+    /* The picture's place before anything is read: a regular file, none of the metrics files. */
+    int rc = cli_check_output(&cli_plot, "--out", out, inputs, NULL);
+    free(inputs);
+    if (rc) {
+        free(runs), free(paths);
+        return rc;
+    }
+    rc = 1;
+    for (int r = 0; r < ndirs; r++) {
+        const char *path = paths[r];
         if (vkc_curves_read(path, false, &runs[r])) {
             fprintf(stderr, "vkclr plot: %s\n", vkc_error());
             goto done;
@@ -76,6 +89,7 @@ static int run(const CliCall *call)
 done:
     for (int r = 0; r < ndirs; r++) vkc_curves_free(&runs[r]);
     free(runs);
+    free(paths);
     return rc;
 }
 

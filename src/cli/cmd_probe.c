@@ -9,6 +9,8 @@
 
 #include "commands.h"
 #include "eval_source.h"
+#include "vkclr/checkpoint.h"
+#include "vkclr/fileio.h"
 #include "vkclr/gemm.h"
 #include "vkclr/knn.h"
 #include "vkclr/probe.h"
@@ -149,10 +151,10 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
                       const VkcProbeConfig *pc, const VkcKnnConfig *kc, bool do_probe, bool do_knn,
                       const Outcome *o, int n, long ntrain, long ntest)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return vkc_fail("--out %s: cannot create %s", path, tmp);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) return vkc_fail("out of host memory");
     fprintf(f, "{\n  \"dataset\": ");
     json_string(f, ds->name);
     fprintf(f, ",\n  \"data\": ");
@@ -181,17 +183,11 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
         fprintf(f, "}%s\n", i + 1 < n ? "," : "");
     }
     fprintf(f, "  }\n}\n");
-    if (fflush(f) || ferror(f)) {
-        fclose(f);
-        remove(tmp);
-        return vkc_fail("--out %s: write failed", path);
-    }
-    fclose(f);
-    if (rename(tmp, path)) {
-        remove(tmp);
-        return vkc_fail("--out %s: cannot rename %s", path, tmp);
-    }
-    return VKC_OK;
+    int rc = fclose(f) ? vkc_fail("out of host memory") : VKC_OK;
+    if (rc == VKC_OK) rc = vkc_make_parent_dirs(path);
+    if (rc == VKC_OK) rc = vkc_write_text_atomic(path, text);
+    free(text);
+    return rc;
 }
 
 static int run(const CliCall *call)
@@ -229,6 +225,12 @@ static int run(const CliCall *call)
     pc.log = quiet ? NULL : stderr;
     if (vkc_probe_config_check(&pc)) return cli_fail(&cli_probe, 2);
 
+    /* Every check before the work: the output's place (never the checkpoint it reads), the
+     * checkpoint, the data. */
+    char file[1100];
+    const char *inputs[2] = {checkpoint && !vkc_checkpoint_resolve(checkpoint, file, sizeof file) ? file : NULL, NULL};
+    int refused = out ? cli_check_output(&cli_probe, "--out", out, inputs, NULL) : 0;
+    if (refused) return refused;
     char data[512];
     VkcDataset ds;
     if (source_dataset(&cli_probe, call, checkpoint, true, &ds, data)) return 1;

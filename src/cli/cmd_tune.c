@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "commands.h"
 #include "vkclr/data.h"
+#include "vkclr/fileio.h"
 #include "vkclr/half.h"
 #include "vkclr/layers.h"
 #include "vkclr/model.h"
@@ -242,6 +243,15 @@ static int run(const CliCall *call)
         fprintf(stderr, "vkclr tune: %s\n", vkc_error());
         goto done;
     }
+    /* The cache's place before any timing: a regular file (or none yet) in a folder vkclr may write. */
+    if (!dry && !ctx.tuning.path[0]) {
+        fprintf(stderr, "vkclr tune: no cache directory (set VKCLR_TUNE_CACHE, XDG_CACHE_HOME or HOME)\n");
+        goto done;
+    }
+    if (!dry && vkc_check_output(ctx.tuning.path)) {
+        fprintf(stderr, "vkclr tune: the tuning cache: %s\n", vkc_error());
+        goto done;
+    }
     if (L.conv_forced) printf("note: VKCLR_CONV_PATH is set: the runs of vkclr with it ignore the cache\n");
     printf("%s: %d convolution shapes of %s width %d, batch %d (%d views), %s activations\n",
            ctx.props.deviceName, nshapes, vkc_name_of(vkc_encoder_names, (int)c.model.encoder), c.model.width,
@@ -262,9 +272,6 @@ static int run(const CliCall *call)
     L.conv_forced = forced;
     if (dry) {
         printf("dry run: nothing stored\n");
-    } else if (!ctx.tuning.path[0]) {
-        fprintf(stderr, "vkclr tune: no cache directory (set VKCLR_TUNE_CACHE, XDG_CACHE_HOME or HOME)\n");
-        goto done;
     } else if (vkc_tuning_save(&ctx, &ctx.tuning)) {
         fprintf(stderr, "vkclr tune: %s\n", vkc_error());
         goto done;

@@ -2,6 +2,7 @@
 
 #include "eval_source.h"
 #include "vkclr/checkpoint.h"
+#include "vkclr/interrupt.h"
 
 int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, bool labelled, VkcDataset *ds,
                    char *spec)
@@ -11,18 +12,25 @@ int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint
     snprintf(spec, 512, "%s", eval_given ? enc->eval_data : enc->data);
     char file[1100];
     VkcTrainConfig cfg;
-    /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
-    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))) {
+    /* A checkpoint that cannot be loaded (its bytes, its tensors, its values) fails here, before
+     * the data and the device are opened. */
+    if (checkpoint &&
+        (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_check_file(file, &cfg, NULL))) {
         fprintf(stderr, "vkclr %s: --checkpoint %s: %s\n", s->name, checkpoint, vkc_error());
         return 1;
     }
     /* what the checkpoint's run evaluated on (labelled), or trained on */
-    if (checkpoint && !eval_given && !cli_train_given(call->args, "--data"))
-        snprintf(spec, 512, "%s", labelled && cfg.eval_data[0] ? cfg.eval_data : cfg.data);
+    bool recorded = checkpoint && !eval_given && !cli_train_given(call->args, "--data");
+    if (recorded) snprintf(spec, 512, "%s", labelled && cfg.eval_data[0] ? cfg.eval_data : cfg.data);
     VkcDataLimits lim = vkc_config_data_limits(enc);
     /* images of other channels than the encoder's are converted (gray repeated, RGB to luma) */
     if (vkc_dataset_load_limited(ds, spec, &lim) || (checkpoint && vkc_dataset_set_channels(ds, cfg.model.channels))) {
-        fprintf(stderr, "vkclr %s: --data %s: %s\n", s->name, spec, vkc_error());
+        if (vkc_interrupt_pending())
+            fprintf(stderr, "vkclr %s: interrupted while reading --data %s: nothing written\n", s->name, spec);
+        else if (recorded) /* the checkpoint's data: its error names the checkpoint */
+            fprintf(stderr, "vkclr %s: --data %s (recorded in checkpoint %s): %s\n", s->name, spec, checkpoint,
+                    vkc_error());
+        else fprintf(stderr, "vkclr %s: --data %s: %s\n", s->name, spec, vkc_error());
         return 1;
     }
     if (ds->nskipped) {

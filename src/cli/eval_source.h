@@ -28,8 +28,8 @@ const char *source_key(SourceKind k);
  * train's rows in call->train), else what `checkpoint` (may be NULL) was evaluated on (labelled:
  * its --eval-data, else its --data) or trained on (not labelled: its --data), else the default;
  * loaded within --max-* limits (and --skip-bad), converted to the checkpoint's channels. `spec`
- * (512 bytes) gets its spec for messages. Prints what failed, naming the checkpoint or the data,
- * and returns 1; 0 when loaded. */
+ * (512 bytes) gets its spec for messages. Prints what failed, naming the checkpoint or the data
+ * (a checkpoint's recorded data: both), and returns 1; 0 when loaded. */
 int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, bool labelled, VkcDataset *ds,
                    char *spec);
 int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtractor *x);

@@ -65,6 +65,29 @@ int vkc_option_set_number(void *base, const VkcOption *o, const char *label, dou
 
 static const char *label_of(const VkcOption *o) { return o->flag ? o->flag : o->key; }
 
+/* ---------------------------------------------------------------- numbers */
+
+static size_t digits(const char *p) { return strspn(p, "0123456789"); }
+
+size_t vkc_decimal_span(const char *text, bool integer)
+{
+    const char *p = text;
+    if (*p == '+' || *p == '-') p++;
+    size_t whole = digits(p), frac = 0;
+    p += whole;
+    if (!integer && *p == '.') {
+        frac = digits(p + 1);
+        if (whole || frac) p += 1 + frac;
+    }
+    if (!whole && !frac) return 0;
+    if (!integer && (*p == 'e' || *p == 'E')) {
+        const char *q = p + 1;
+        if (*q == '+' || *q == '-') q++;
+        if (digits(q)) p = q + digits(q);
+    }
+    return (size_t)(p - text);
+}
+
 /* ---------------------------------------------------------------- one row */
 
 /* The enum's name parsed, the message naming the flag and what it names ("nce logz" for the
@@ -103,12 +126,12 @@ int vkc_option_set(void *base, const VkcOption *o, const char *text)
         return VKC_OK;
     case VKC_OPT_ENUM: return set_enum(base, o, label, text);
     default: {
-        char *end;
+        size_t span = vkc_decimal_span(text, false); /* "1e3" is an integer too; range and integer checks follow */
         errno = 0;
-        double v = strtod(text, &end);
-        if (errno == ERANGE || end == text || *end || !isfinite(v)) {
-            if (o->type == VKC_OPT_FLOAT) return vkc_fail("%s: '%s' is not a number", label, text);
-            return vkc_fail("%s: '%s' is not an integer", label, text);
+        double v = span && !text[span] ? strtod(text, NULL) : NAN;
+        if (errno == ERANGE || !isfinite(v)) {
+            if (o->type == VKC_OPT_FLOAT) return vkc_fail("%s: '%s' is not a decimal number", label, text);
+            return vkc_fail("%s: '%s' is not a decimal integer", label, text);
         }
         return vkc_option_set_number(base, o, label, v);
     }

@@ -1,4 +1,6 @@
 /* --data specs: one row per reader. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -76,9 +78,64 @@ static void list_specs(char *buf, size_t size)
 
 int vkc_dataset_load(VkcDataset *ds, const char *spec) { return vkc_dataset_load_limited(ds, spec, NULL); }
 
+int vkc_dataset_spec_folder(const char *spec, char *dir, size_t size)
+{
+    dir[0] = 0;
+    if (!spec || !strcmp(spec, "fashion-mnist")) {
+        snprintf(dir, size, "%s", VKC_DEFAULT_FASHION_MNIST);
+        return VKC_OK;
+    }
+    const char *colon = strchr(spec, ':');
+    size_t kind_len = colon ? (size_t)(colon - spec) : 0;
+    for (size_t i = 0; colon && i < NREADERS; i++)
+        if (kind_len == strlen(readers[i].kind) && !strncmp(spec, readers[i].kind, kind_len)) {
+            if (!strcmp(readers[i].arg, "DIR")) snprintf(dir, size, "%s", colon + 1);
+            return VKC_OK;
+        }
+    return vkc_fail("--data '%s': unknown kind of data", spec);
+}
+
+/* Labels of one split beyond every class of the other (a split's classes: 0 to its highest
+ * label): a linear probe trained on the training split cannot predict a class it never saw,
+ * and a class the test split lacks is not measured; a label 99 among 0-9 is more likely a
+ * broken file than a class. Said loudly, naming both splits; the data is used as it is. (A
+ * class a small split happens to lack, inside the other's range, is not flagged.) */
+static void warn_unshared_labels(const VkcDataset *ds, const char *spec)
+{
+    const VkcSplit *sp[2] = {&ds->train, &ds->test};
+    if (!sp[0]->n || !sp[1]->n || !sp[0]->labels || !sp[1]->labels) return;
+    int32_t top[2] = {-1, -1};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < sp[s]->n; i++)
+            if (sp[s]->labels[i] > top[s]) top[s] = sp[s]->labels[i];
+    static const char *const names[2] = {"training", "test"};
+    for (int s = 0; s < 2; s++) {
+        if (top[s] <= top[1 - s]) continue;
+        long images = 0;
+        char list[160] = "";
+        size_t used = 0;
+        int shown = 0;
+        for (int i = 0; i < sp[s]->n; i++) {
+            int32_t l = sp[s]->labels[i];
+            if (l <= top[1 - s]) continue;
+            images++;
+            bool listed = false; /* each label once, the first few */
+            for (int j = 0; j < i && !listed; j++) listed = sp[s]->labels[j] == l;
+            if (!listed && shown < 6 && used < sizeof list)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", shown++ ? ", " : "", (int)l);
+        }
+        fprintf(stderr,
+                "vkclr: warning: --data %s: %ld image%s of the %s split %s label%s %s%s, beyond every class of the "
+                "%s split (0-%d)%s\n",
+                spec ? spec : "fashion-mnist", images, images == 1 ? "" : "s", names[s], images == 1 ? "has" : "have",
+                shown == 1 ? "" : "s", list, shown == 6 ? ", ..." : "", names[1 - s], (int)top[1 - s],
+                s ? ": no probe or kNN trained on the training split can get them right"
+                  : ": the test split does not measure those classes");
+    }
+}
+
 static int load(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 {
-    memset(ds, 0, sizeof *ds);
     if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "", lim);
     char specs[512];
     list_specs(specs, sizeof specs);
@@ -97,6 +154,8 @@ int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimi
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = load(ds, spec, lim);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc == VKC_OK) ds->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    return rc;
+    if (rc) return VKC_ERR;
+    ds->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    warn_unshared_labels(ds, spec);
+    return VKC_OK;
 }

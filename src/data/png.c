@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "vkclr/fileio.h"
 
 /* The pixel limit, from the header; the message names the file and the flag. */
 static int check_size(const char *name, uint32_t w, uint32_t h, uint64_t max_pixels)
@@ -89,10 +90,21 @@ int vkc_png_write(const char *path, const uint8_t *pixels, int height, int width
     image.width = (png_uint_32)width;
     image.height = (png_uint_32)height;
     image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) {
-        int rc = vkc_fail("%s: cannot write PNG: %s", path, image.message);
+    /* Encoded in memory, then written whole (vkclr/fileio.h): a full disk or a file-size limit
+     * is an error naming the file, and no half-written PNG is left. */
+    png_alloc_size_t size = 0;
+    void *memory = NULL;
+    if (!png_image_write_get_memory_size(image, size, 0, pixels, 0, NULL) || !(memory = malloc(size)) ||
+        !png_image_write_to_memory(&image, memory, &size, 0, pixels, 0, NULL)) {
+        int rc = memory || size == 0 ? vkc_fail("%s: cannot encode the PNG: %s", path, image.message)
+                                     : vkc_fail("%s: out of host memory for %zu bytes of PNG", path, (size_t)size);
         png_image_free(&image);
+        free(memory);
         return rc;
     }
-    return VKC_OK;
+    const void *parts[1] = {memory};
+    size_t sizes[1] = {size};
+    int rc = vkc_write_file_atomic(path, parts, sizes, 1);
+    free(memory);
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "vkclr/fileio.h"
+#include "vkclr/json.h"
 #include "vkclr/npy.h"
 
 static const char *const descrs[] = {"<f4", "<i8", "|u1", "<i4"};
@@ -72,8 +73,8 @@ static const char *dict_value(const char *dict, const char *key)
 int vkc_npy_read(const char *path, VkcNpyType *t, uint64_t *shape, int *ndim, void **data)
 {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkc_fail("%s: cannot open: %s", path, strerror(errno));
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return VKC_ERR;
     unsigned char pre[12];
     char *dict = NULL;
     int rc = VKC_ERR;
@@ -159,32 +160,6 @@ static uint32_t crc_of(const void *const *parts, const size_t *n, int k)
     return (uint32_t)c;
 }
 
-/* The folder of a path ("." for none), into dir. */
-static void folder_of(const char *path, char *dir, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, size, ".");
-    else if (slash == path) snprintf(dir, size, "/");
-    else snprintf(dir, size, "%.*s", (int)(slash - path), path);
-}
-
-/* How the manifest names `path`: its base name when both are in one folder, else an absolute path. */
-static int manifest_name(const char *manifest, const char *path, char *out, size_t size)
-{
-    char md[4096], pd[4096];
-    folder_of(manifest, md, sizeof md);
-    folder_of(path, pd, sizeof pd);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (!strcmp(md, pd)) {
-        snprintf(out, size, "%s", base);
-        return VKC_OK;
-    }
-    char real[4096];
-    if (!realpath(pd, real)) return vkc_fail("%s: cannot resolve its folder: %s", path, strerror(errno));
-    if (snprintf(out, size, "%s/%s", real, base) >= (int)size) return vkc_fail("%s: path too long", path);
-    return VKC_OK;
-}
-
 static cJSON *file_entry(const char *name, VkcNpyType t, const uint64_t *shape, int ndim, size_t bytes, uint32_t crc)
 {
     cJSON *e = cJSON_CreateObject(), *sh = cJSON_CreateArray();
@@ -199,15 +174,21 @@ static cJSON *file_entry(const char *name, VkcNpyType t, const uint64_t *shape, 
     return e;
 }
 
-int vkc_export_write(const char *features, const char *labels, const char *manifest, const float *feat, uint32_t rows,
-                     uint32_t dim, VkcNpyType ltype, const void *label_data, const char *about)
+int vkc_export_check_dir(const char *dir)
+{
+    static const char *const names[] = {VKC_EXPORT_FEATURES, VKC_EXPORT_LABELS, VKC_EXPORT_MANIFEST};
+    VkcFileSpec files[3];
+    for (int i = 0; i < 3; i++) files[i] = (VkcFileSpec){.name = names[i]};
+    return vkc_check_dir_replaceable(dir, files, 3);
+}
+
+int vkc_export_write(const char *dir, const float *feat, uint32_t rows, uint32_t dim, VkcNpyType ltype,
+                     const void *label_data, const char *about, bool interruptible)
 {
     uint64_t fshape[2] = {rows, dim}, lshape[1] = {rows};
-    char fh[512], lh[512], fname[4200], lname[4200];
+    char fh[512], lh[512];
     size_t fl = vkc_npy_header(fh, sizeof fh, VKC_NPY_F32, fshape, 2), ll = vkc_npy_header(lh, sizeof lh, ltype, lshape, 1);
-    if (!fl || !ll) return vkc_fail("%s: header too long", features);
-    if (manifest_name(manifest, features, fname, sizeof fname) || manifest_name(manifest, labels, lname, sizeof lname))
-        return VKC_ERR;
+    if (!fl || !ll) return vkc_fail("%s: header too long", dir);
     const void *fparts[2] = {fh, feat}, *lparts[2] = {lh, label_data};
     size_t fsizes[2] = {fl, (size_t)rows * dim * 4}, lsizes[2] = {ll, (size_t)rows * sizes[ltype]};
     uint32_t fcrc = crc_of(fparts, fsizes, 2), lcrc = crc_of(lparts, lsizes, 2);
@@ -219,7 +200,7 @@ int vkc_export_write(const char *features, const char *labels, const char *manif
     if (!a || !cJSON_IsObject(a) || !m) {
         cJSON_Delete(a);
         cJSON_Delete(m);
-        return vkc_fail("%s: internal error: the export's description is not a JSON object", manifest);
+        return vkc_fail("%s: internal error: the export's description is not a JSON object", dir);
     }
     cJSON_AddStringToObject(m, "format", "vkclr-export-1");
     cJSON_AddNumberToObject(m, "rows", rows);
@@ -229,16 +210,17 @@ int vkc_export_write(const char *features, const char *labels, const char *manif
         cJSON_AddItemToObject(m, item->string, item);
     }
     cJSON_Delete(a);
-    cJSON_AddItemToObject(m, "features", file_entry(fname, VKC_NPY_F32, fshape, 2, fsizes[0] + fsizes[1], fcrc));
-    cJSON_AddItemToObject(m, "labels", file_entry(lname, ltype, lshape, 1, lsizes[0] + lsizes[1], lcrc));
+    cJSON_AddItemToObject(m, "features", file_entry(VKC_EXPORT_FEATURES, VKC_NPY_F32, fshape, 2, fsizes[0] + fsizes[1], fcrc));
+    cJSON_AddItemToObject(m, "labels", file_entry(VKC_EXPORT_LABELS, ltype, lshape, 1, lsizes[0] + lsizes[1], lcrc));
     char *text = cJSON_Print(m);
     cJSON_Delete(m);
-    if (!text) return vkc_fail("out of host memory writing %s", manifest);
-    size_t tn = strlen(text);
+    if (!text) return vkc_fail("out of host memory writing %s", dir);
     const void *mparts[2] = {text, "\n"};
-    size_t msizes[2] = {tn, 1};
-    VkcFileSpec set[3] = {{features, fparts, fsizes, 2}, {labels, lparts, lsizes, 2}, {manifest, mparts, msizes, 2}};
-    int rc = vkc_write_files_atomic(set, 3);
+    size_t msizes[2] = {strlen(text), 1};
+    VkcFileSpec set[3] = {{VKC_EXPORT_FEATURES, fparts, fsizes, 2},
+                          {VKC_EXPORT_LABELS, lparts, lsizes, 2},
+                          {VKC_EXPORT_MANIFEST, mparts, msizes, 2}};
+    int rc = vkc_write_dir_atomic(dir, set, 3, interruptible);
     free(text);
     return rc;
 }
@@ -249,12 +231,14 @@ static int check_file(const char *manifest, const cJSON *entry, const char *what
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(entry, "file"), *crc = cJSON_GetObjectItemCaseSensitive(entry, "crc32");
     if (!cJSON_IsString(file) || !cJSON_IsString(crc) || !file->valuestring[0])
         return vkc_fail("%s: no %s file and crc32 in the manifest", manifest, what);
+    const char *name = file->valuestring;
+    if (strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
+        return vkc_fail("%s: the %s file '%.100s' is not a name inside the export's directory", manifest, what, name);
     char dir[4096], path[8300];
-    folder_of(manifest, dir, sizeof dir);
-    if (file->valuestring[0] == '/') snprintf(path, sizeof path, "%s", file->valuestring);
-    else snprintf(path, sizeof path, "%s/%s", dir, file->valuestring);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkc_fail("%s (the %s of export %s): %s", path, what, manifest, strerror(errno));
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(manifest, '/') - manifest), manifest);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return vkc_fail_context("the %s of export %s", what, dir);
     uLong c = crc32_z(0, Z_NULL, 0);
     uint8_t buf[1 << 16];
     size_t n;
@@ -265,8 +249,8 @@ static int check_file(const char *manifest, const cJSON *entry, const char *what
     char hex[16];
     snprintf(hex, sizeof hex, "%08x", (unsigned)c);
     if (strcmp(hex, crc->valuestring))
-        return vkc_fail("%s does not match its export manifest %s (CRC-32 %s, recorded %.16s): the files come from "
-                        "different exports (an interrupted or mixed export); export again",
+        return vkc_fail("%s does not match its export manifest %s (CRC-32 %s, recorded %.16s): the file was changed or "
+                        "comes from another export; export again",
                         path, manifest, hex, crc->valuestring);
     VkcNpyType t;
     uint64_t shape[VKC_NPY_MAX_DIMS];
@@ -279,10 +263,13 @@ static int check_file(const char *manifest, const cJSON *entry, const char *what
     return VKC_OK;
 }
 
-int vkc_export_check(const char *manifest, uint32_t *rows)
+int vkc_export_check(const char *dir, uint32_t *rows)
 {
-    FILE *f = fopen(manifest, "rb");
-    if (!f) return vkc_fail("export manifest %s: %s", manifest, strerror(errno));
+    char manifest[4200];
+    if (snprintf(manifest, sizeof manifest, "%s/%s", dir, VKC_EXPORT_MANIFEST) >= (int)sizeof manifest)
+        return vkc_fail("%s: path too long", dir);
+    FILE *f = vkc_fopen_regular(manifest, "rb");
+    if (!f) return vkc_fail_context("export %s", dir);
     char *text = NULL;
     size_t cap = 0, n = 0, got;
     do {
@@ -301,8 +288,10 @@ int vkc_export_check(const char *manifest, uint32_t *rows)
     } while (got > 0);
     fclose(f);
     text[n] = 0;
-    cJSON *m = cJSON_Parse(text);
+    cJSON *m;
+    int parsed = vkc_json_parse(text, manifest, &m);
     free(text);
+    if (parsed) return VKC_ERR;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(m, "format"), *r = cJSON_GetObjectItemCaseSensitive(m, "rows");
     int rc = VKC_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "vkclr-export-1") || !cJSON_IsNumber(r) ||

@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 
 #include "vkclr/error.h"
+#include "vkclr/fileio.h"
+#include "vkclr/json.h"
 #include "vkclr/plot.h"
 
 /* The metrics.jsonl key of each curve. */
@@ -79,6 +81,12 @@ static int read_line(const char *path, int lineno, const char *text, VkcRunCurve
         cJSON_Delete(j);
         return vkc_fail("%s line %d: not a JSON object", path, lineno);
     }
+    char where[1200];
+    snprintf(where, sizeof where, "%.1100s line %d", path, lineno);
+    if (vkc_json_check_unique(j, where)) {
+        cJSON_Delete(j);
+        return VKC_ERR;
+    }
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
     if (!cJSON_IsNumber(step)) {
         cJSON_Delete(j);
@@ -126,8 +134,8 @@ static int read_lines(FILE *f, const char *path, bool tolerant, bool complete_on
 int vkc_curves_read(const char *path, bool tolerant, VkcRunCurves *out)
 {
     vkc_curves_free(out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkc_fail("cannot read %s: %s", path, strerror(errno));
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == EINVAL ? VKC_ERR : vkc_fail("cannot read %s: %s", path, strerror(errno));
     long end;
     int rc = read_lines(f, path, tolerant, false, out, &end);
     fclose(f);
@@ -137,8 +145,8 @@ int vkc_curves_read(const char *path, bool tolerant, VkcRunCurves *out)
 
 int vkc_curves_follow(const char *path, long *offset, VkcRunCurves *c)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return vkc_fail("cannot read %s: %s", path, strerror(errno));
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == EINVAL ? VKC_ERR : vkc_fail("cannot read %s: %s", path, strerror(errno));
     /* A file shorter than what was read is a new one (a resumed run rewrote it): start over. */
     if (fseek(f, 0, SEEK_END) || ftell(f) < *offset) {
         vkc_curves_free(c);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "run.h"
@@ -18,52 +19,123 @@
 static const char *const run_files[] = {"checkpoint.safetensors", "config.json", "metrics.jsonl", "results.json"};
 #define NRUN_FILES (sizeof run_files / sizeof run_files[0])
 
-/* --force: the old run's files go, its curves and --snapshot-minutes copies too. */
-static int remove_old_run(const char *out)
+/* The other files a run writes beside them (and the --snapshot-minutes copies). */
+static const char *const other_files[] = {"curves.png", "skipped-files.txt"};
+#define NOTHER_FILES (sizeof other_files / sizeof other_files[0])
+
+/* A file a run writes: the run files, the others, the --snapshot-minutes copies. */
+static bool run_output(const char *name)
+{
+    size_t len = strlen(name);
+    bool ours = !strncmp(name, "checkpoint-", 11) && len > 20 && !strcmp(name + len - 15, "min.safetensors");
+    for (size_t i = 0; i < NRUN_FILES; i++) ours = ours || !strcmp(name, run_files[i]);
+    for (size_t i = 0; i < NOTHER_FILES; i++) ours = ours || !strcmp(name, other_files[i]);
+    return ours;
+}
+
+/* The run's output files in `out` (--force: the old run's; at the start: what an interrupted
+ * write left, NAME.tmp of each), removed. */
+static int remove_outputs(const char *out, bool old_run, bool stale)
 {
     DIR *d = opendir(out);
+    if (!d) return errno == ENOENT ? VKC_OK : vkc_fail("cannot open %s: %s", out, strerror(errno));
     char path[1200];
-    for (struct dirent *e; d && (e = readdir(d));) {
+    int rc = VKC_OK;
+    for (struct dirent *e; rc == VKC_OK && (e = readdir(d));) {
         const char *n = e->d_name;
         size_t len = strlen(n);
-        bool old = !strcmp(n, "curves.png") ||
-                   (!strncmp(n, "checkpoint-", 11) && len > 20 && !strcmp(n + len - 15, "min.safetensors"));
-        for (size_t i = 0; i < NRUN_FILES; i++) old = old || !strcmp(n, run_files[i]);
         snprintf(path, sizeof path, "%s/%s", out, n);
-        if (old && remove(path) && errno != ENOENT) {
-            closedir(d);
-            return vkc_fail("--force: cannot remove %s: %s", path, strerror(errno));
+        if (old_run && run_output(n) && remove(path) && errno != ENOENT)
+            rc = vkc_fail("--force: cannot remove %s: %s", path, strerror(errno));
+        if (stale && len > 4 && !strcmp(n + len - 4, ".tmp")) {
+            path[strlen(path) - 4] = 0; /* NAME of NAME.tmp (or NAME.old of NAME.old.tmp) */
+            char *old = strstr(path, ".old");
+            if (old && !strcmp(old, ".old")) *old = 0;
+            if (run_output(strrchr(path, '/') + 1)) rc = vkc_remove_stale(path);
         }
     }
-    if (d) closedir(d);
+    closedir(d);
+    return rc;
+}
+
+/* The output directory's checks (rank 0), before anything is read or written: a place for a
+ * directory, every output file's place a place for a regular file (a FIFO or a directory at
+ * metrics.jsonl is refused, not written into), and a new run does not overwrite another run's
+ * directory unless told to (--force). */
+int check_out(Run *r)
+{
+    ResolvedRun *rv = &r->rv;
+    const char *out = rv->out;
+    if (!out[0]) return rv->resume_dir ? vkc_fail("--out: no output directory given") : vkc_check_output_dir("runs");
+    if (vkc_check_output_dir(out)) return vkc_fail_context("--out");
+    char path[1200];
+    for (size_t i = 0; i < NRUN_FILES + NOTHER_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, i < NRUN_FILES ? run_files[i] : other_files[i - NRUN_FILES]);
+        if (vkc_check_output(path)) return vkc_fail_context("--out");
+    }
+    if (rv->resume_dir && !strcmp(rv->resume_dir, out)) return VKC_OK;
+    const char *held = NULL;
+    for (size_t i = 0; i < NRUN_FILES && !held; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, run_files[i]);
+        struct stat st;
+        if (lstat(path, &st) == 0) held = run_files[i];
+    }
+    if (held && !r->cfg.force)
+        return vkc_fail("--out %s already holds a run (%s): continue it with --resume %s, write elsewhere with "
+                        "--out, or replace it with --force",
+                        out, held, out);
+    rv->replace_run = held != NULL;
     return VKC_OK;
 }
 
-/* The output directory (rank 0), before anything is set up: a new run does not overwrite
- * another run's directory unless told to (--force: its files are removed, so nothing of the
- * old run is mistaken for the new one's); a resumed run's results.json goes (it is written
- * again when the run ends). */
+/* --out auto: a new directory runs/YYYYMMDD-HHMMSS (-2, -3, ... if taken), and runs/latest
+ * pointing at it (a symbolic link replaced atomically), so that every run keeps its outputs and
+ * runs/latest is the newest. */
+static int new_run_dir(Run *r)
+{
+    ResolvedRun *rv = &r->rv;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    if (vkc_make_dirs("runs")) return VKC_ERR;
+    for (int k = 1;; k++) {
+        if (k == 1) snprintf(rv->out, sizeof rv->out, "runs/%s", stamp);
+        else snprintf(rv->out, sizeof rv->out, "runs/%s-%d", stamp, k);
+        if (!mkdir(rv->out, 0777)) break;
+        if (errno != EEXIST || k == 100) return vkc_fail("cannot create %s: %s", rv->out, strerror(errno));
+    }
+    snprintf(rv->ckpt_path, sizeof rv->ckpt_path, "%s/checkpoint.safetensors", rv->out);
+    snprintf(r->record.out, sizeof r->record.out, "%s", rv->out);
+    /* runs/latest -> the new directory (an older vkclr's real runs/latest directory is left alone). */
+    const char *name = rv->out + strlen("runs/");
+    struct stat st;
+    if (lstat("runs/latest", &st) == 0 && !S_ISLNK(st.st_mode)) {
+        fprintf(stderr, "vkclr train: runs/latest is not a symbolic link (of an older vkclr?), not updated; this run "
+                        "is %s\n", rv->out);
+        return VKC_OK;
+    }
+    remove("runs/latest.tmp");
+    if (symlink(name, "runs/latest.tmp") || rename("runs/latest.tmp", "runs/latest"))
+        fprintf(stderr, "vkclr train: could not point runs/latest at %s: %s\n", rv->out, strerror(errno));
+    return VKC_OK;
+}
+
+/* The output directory (rank 0), once every check has passed: made (--out auto: a new one),
+ * what interrupted writes left removed, the old run's files removed (--force: nothing of it is
+ * mistaken for the new run's), and a resumed run's results.json (it is written again when the
+ * run ends). */
 int prepare_out(Run *r)
 {
     const ResolvedRun *rv = &r->rv;
+    if (!rv->out[0]) return new_run_dir(r);
     const char *out = rv->out;
     char path[1200];
-    if (!out[0]) return vkc_fail("--out: no output directory given");
-    if (!rv->resume_dir || strcmp(rv->resume_dir, out)) {
-        const char *held = NULL;
-        for (size_t i = 0; i < NRUN_FILES && !held; i++) {
-            snprintf(path, sizeof path, "%s/%s", out, run_files[i]);
-            if (access(path, F_OK) == 0) held = run_files[i];
-        }
-        if (held && !r->cfg.force)
-            return vkc_fail("--out %s already holds a run (%s): continue it with --resume %s, write elsewhere with "
-                            "--out, or replace it with --force",
-                            out, held, out);
-        if (held && remove_old_run(out)) return VKC_ERR;
-    }
+    if (vkc_make_dirs(out) || remove_outputs(out, rv->replace_run, true)) return VKC_ERR;
     snprintf(path, sizeof path, "%s/results.json", out);
     if (rv->resume_dir && remove(path) && errno != ENOENT) return vkc_fail("cannot remove %s: %s", path, strerror(errno));
-    return vkc_make_dirs(out);
+    return VKC_OK;
 }
 
 /* Resuming: keep the metrics lines of steps up to the checkpoint's and drop the rest, the lines
@@ -72,38 +144,30 @@ int prepare_out(Run *r)
  * uninterrupted run. */
 static int keep_metrics_until(const char *path, int64_t step)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return VKC_OK; /* resuming into a new --out directory */
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *o = fopen(tmp, "w");
-    if (!o) {
-        fclose(f);
-        return vkc_fail("cannot write %s: %s", tmp, strerror(errno));
-    }
-    char *line = NULL;
-    size_t cap = 0;
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == ENOENT ? VKC_OK : VKC_ERR; /* none: resuming into a new --out directory */
+    char *kept = NULL, *line = NULL;
+    size_t kept_size = 0, cap = 0;
+    FILE *o = open_memstream(&kept, &kept_size);
     ssize_t n;
-    bool ok = true;
-    while (ok && (n = getline(&line, &cap, f)) > 0) {
+    while (o && (n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] != '\n') break; /* cut short */
         cJSON *j = cJSON_Parse(line);
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "step");
         bool keep = cJSON_IsNumber(s) && s->valuedouble <= (double)step;
         cJSON_Delete(j);
-        if (keep && fputs(line, o) == EOF) ok = false;
+        if (keep) fputs(line, o);
     }
     free(line);
+    bool bad = ferror(f);
     fclose(f);
-    if (fflush(o) || ferror(o)) ok = false;
-    int err = errno;
-    if (fclose(o)) ok = false, err = errno;
-    if (!ok || rename(tmp, path)) {
-        if (ok) err = errno;
-        remove(tmp);
-        return vkc_fail("cannot rewrite %s: %s", path, strerror(err));
+    if (!o || fclose(o)) {
+        free(kept);
+        return vkc_fail("out of host memory reading %s", path);
     }
-    return VKC_OK;
+    int rc = bad ? vkc_fail("reading %s: %s", path, strerror(errno)) : vkc_write_text_atomic(path, kept);
+    free(kept);
+    return rc;
 }
 
 /* A JSON document (malloc'd text, freed here; NULL: out of memory) as the file out/name,
@@ -138,8 +202,9 @@ int open_outputs(Run *r)
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rv->out);
     if (rv->start && keep_metrics_until(path, rv->start)) return VKC_ERR;
-    o->metrics = fopen(path, rv->start ? "a" : "w");
-    if (!o->metrics) return vkc_fail("cannot write %s: %s", path, strerror(errno));
+    if (!rv->start && remove(path) && errno != ENOENT) return vkc_fail("cannot remove %s: %s", path, strerror(errno));
+    o->metrics = vkc_fopen_regular(path, "ab");
+    if (!o->metrics) return VKC_ERR;
     if (vkc_plotter_start(&o->plotter, rv->out)) fprintf(stderr, "vkclr: warning: %s; no curves.png\n", vkc_error());
     /* --dump-steps: the state before the first step; then the views and the state of the
      * first steps (src/train/dump.h). */
@@ -171,6 +236,9 @@ void print_start(const Run *r)
     if (rv->start)
         printf("resuming %s at step %lld (epoch %lld)\n", rv->out, (long long)rv->start,
                (long long)(rv->start / rv->steps_per_epoch));
+    else if (rv->resume_dir)
+        printf("resuming %s, which stopped before its first checkpoint: the run starts again from step 0 with the "
+               "configuration of %s\n", rv->out, rv->resume_file);
     train_data_print(c, &r->ds, r->eval, &r->aug, rv->preset, rv->out, r->skipped.count);
     fflush(stdout);
 }

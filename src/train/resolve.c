@@ -3,8 +3,10 @@
  * data: preset and image shape), the precision (after the device), the schedule (after the
  * producer). The configuration is read, never written; run_record makes the one that
  * config.json and the checkpoints record. */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "run.h"
 
@@ -24,18 +26,36 @@ float vkc_train_lr(float peak, int64_t t, int64_t warmup, int64_t total)
     return (float)(peak * 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
-/* The run's configuration: cfg, or when resuming the checkpoint's with the options a resumed
- * run may change taken from cfg; checked like any configuration. Then what follows from the
- * ranks and the defaults by optimizer. */
+int vkc_train_read_run(const char *run_dir, VkcTrainConfig *cfg, int64_t *step, char *source, size_t size)
+{
+    struct stat st;
+    if (stat(run_dir, &st)) return vkc_fail("--resume %s: %s", run_dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return vkc_fail("--resume %s: not a directory (give the run's directory)", run_dir);
+    snprintf(source, size, "%s/checkpoint.safetensors", run_dir);
+    if (lstat(source, &st) == 0 || errno != ENOENT) return vkc_checkpoint_read_config(source, cfg, step);
+    /* Stopped before its first checkpoint (killed while writing it, or earlier): the same run
+     * again from step 0, as config.json recorded it. */
+    snprintf(source, size, "%s/config.json", run_dir);
+    if (lstat(source, &st) && errno == ENOENT)
+        return vkc_fail("--resume %s: no run to continue there (neither checkpoint.safetensors nor config.json); start "
+                        "one with --out %s",
+                        run_dir, run_dir);
+    *step = 0;
+    return vkc_config_read(source, cfg);
+}
+
+/* The run's configuration: cfg, or when resuming the run's saved one (its checkpoint's, or its
+ * config.json's) with the options a resumed run may change taken from cfg; checked like any
+ * configuration. Then what follows from the ranks and the defaults by optimizer. */
 int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
 {
     ResolvedRun *rv = &r->rv;
     r->cfg = *cfg;
     rv->resume_dir = resume_dir;
     if (resume_dir) {
-        snprintf(rv->resume_file, sizeof rv->resume_file, "%s/checkpoint.safetensors", resume_dir);
         VkcTrainConfig saved;
-        if (vkc_checkpoint_read_config(rv->resume_file, &saved, &rv->start)) return VKC_ERR;
+        if (vkc_train_read_run(resume_dir, &saved, &rv->start, rv->resume_file, sizeof rv->resume_file)) return VKC_ERR;
+        rv->resume_checkpoint = !strcmp(strrchr(rv->resume_file, '/') + 1, "checkpoint.safetensors");
         for (int i = 0; i < vkc_train_noptions; i++)
             if (vkc_train_options[i].flags & VKC_OPT_RESUMABLE) vkc_option_copy(&saved, cfg, &vkc_train_options[i]);
         int ranks = cfg->dist.size > 0 ? cfg->dist.size : 1;

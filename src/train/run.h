@@ -27,16 +27,21 @@
 
 /* What a run's configuration resolves to. */
 typedef struct {
-    /* Resuming: the run saved in resume_dir, its checkpoint and the steps it had done. */
+    /* Resuming: the run saved in resume_dir, the file its configuration came from (its
+     * checkpoint; config.json for a run stopped before its first checkpoint, which starts
+     * again from step 0) and the steps it had done. */
     const char *resume_dir;  /* NULL: a new run */
     char resume_file[1100];
+    bool resume_checkpoint;  /* resume_file is a checkpoint: parameters and state from it */
     int64_t start;
     /* Where it runs: this process's place among the ranks; rank 0 alone prints and writes. */
     VkcDist dist;            /* size >= 1 */
     int ranks;
     bool lead, quiet;
     bool sync_bn;            /* batch-norm statistics over all ranks */
-    char out[512];           /* the output directory (a resumed run's own when none was given) */
+    char out[512];           /* the output directory (a resumed run's own when none was given; a new run's
+                              * runs/YYYYMMDD-HHMMSS, chosen when it is made, when none was given) */
+    bool replace_run;        /* out holds another run that --force replaces */
     char ckpt_path[1100];    /* out/checkpoint.safetensors */
     /* What "auto" and the data decide. */
     VkcModelConfig model;    /* the configuration's, with the views' shape, the activation dtype and
@@ -156,6 +161,7 @@ void run_destroy(Run *r);
 int step_loop(Run *r, VkcStepHook hook, void *hook_user, int64_t *done);
 
 /* outputs.c */
+int check_out(Run *r);
 int prepare_out(Run *r);
 int open_outputs(Run *r);
 void print_start(const Run *r);

@@ -13,7 +13,9 @@
 int setup_data(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
-    if (train_data_load(c, &r->ds, &r->eval_ds, &r->eval)) return VKC_ERR;
+    if (train_data_load(c, &r->ds, &r->eval_ds, &r->eval)) /* a resumed run's data is the one it recorded */
+        return r->rv.resume_dir ? vkc_fail_context("the data recorded in %s (--data %s)", r->rv.resume_file, c->data)
+                                : VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
     int n = vkc_dataset_ssl_count(&r->train_ds);
@@ -141,7 +143,8 @@ static int setup_state(Run *r)
 {
     const ResolvedRun *rv = &r->rv;
     StepGraph *g = &r->g;
-    if (!rv->resume_dir) return vkc_model_init_params(&g->model, r->cfg.seed);
+    /* (a run resumed from its config.json starts again from the seed) */
+    if (!rv->resume_checkpoint) return vkc_model_init_params(&g->model, r->cfg.seed);
     VkcTrainState *m = &r->state;
     if (vkc_checkpoint_load(rv->resume_file, &g->model, &g->opt, m)) return VKC_ERR;
     if (m->step != rv->start)

@@ -6,10 +6,10 @@
  * the step loop (step.c) keeps one step in flight while the workers fill the other slot.
  *
  * A run, in the order vkc_train_run takes it: resolve the configuration (resume rules,
- * defaults, checks) -> set up data, device, model, loss, optimizer and the two recorded steps
- * -> open the outputs -> the step loop (each finished step: metrics, log line, checkpoint,
- * kNN monitor, signals) -> evaluation and results.json. */
-#include <signal.h>
+ * defaults, checks) -> check the output directory -> set up data, device, model, loss,
+ * optimizer and the two recorded steps -> the producer and the schedule (the last checks) ->
+ * only then write: prepare and open the outputs -> the step loop (each finished step: metrics,
+ * log line, checkpoint, kNN monitor, signals) -> evaluation and results.json. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,21 +26,6 @@ void vkc_train_request_stop(void) { vkc_interrupt_request(); }
 void vkc_train_debug_nan_at(int64_t step) { debug_nan_step = step; }
 int64_t train_debug_nan_step(void) { return debug_nan_step; }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    vkc_interrupt_request();
-}
-
-void vkc_train_install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 double train_now(void)
 {
@@ -71,12 +56,12 @@ static void end_all_ranks_on_failure(const Run *r)
 /* Set-up on every rank: a rank that fails to set up (no device, too little memory, an output
  * directory it may not write) takes the others down with it rather than leaving them waiting
  * in the first collective. A signal during set-up (loading a large dataset) stops before the
- * first step: *stopped, and VKC_OK. */
+ * first step: *stopped, and VKC_OK. Nothing is written yet. */
 static int setup_all_ranks(Run *r, bool *stopped)
 {
     const ResolvedRun *rv = &r->rv;
     *stopped = false;
-    int src = rv->lead ? prepare_out(r) : VKC_OK;
+    int src = rv->lead ? check_out(r) : VKC_OK;
     if (src == VKC_OK) src = setup(r);
     if (vkc_dist_any(&rv->dist, src != VKC_OK)) {
         if (vkc_interrupt_pending()) {
@@ -106,7 +91,9 @@ static int run(Run *r, const VkcTrainConfig *cfg, const char *resume_dir, VkcSte
     }
     for (int i = 0; i < r->g.dev.nblocks; i++) res->device_bytes += r->g.dev.blocks[i].size;
     for (int i = 0; i < r->g.host.nblocks; i++) res->device_bytes += r->g.host.blocks[i].size;
-    if (start_producer(r) || open_outputs(r)) {
+    /* The last checks (the schedule against the checkpoint) come with the producer; only then is
+     * anything written. */
+    if (start_producer(r) || (r->rv.lead && prepare_out(r)) || open_outputs(r)) {
         end_all_ranks_on_failure(r);
         return VKC_ERR;
     }

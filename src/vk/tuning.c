@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "vkclr/fileio.h"
+#include "vkclr/json.h"
 #include "vkclr/tuning.h"
 
 static void uuid_text(const uint8_t uuid[VK_UUID_SIZE], char *out)
@@ -81,8 +82,8 @@ int vkc_tuning_set(VkcTuning *t, const char *key, const char *choice, double ms)
 /* Read a cache file; a file of another device or driver counts as absent. */
 static int read_file(VkcContext *ctx, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? VKC_OK : vkc_fail("%s: %s", path, strerror(errno));
+    FILE *f = vkc_fopen_regular(path, "rb");
+    if (!f) return errno == ENOENT ? VKC_OK : errno == EINVAL ? VKC_ERR : vkc_fail("%s: %s", path, strerror(errno));
     char *text = NULL;
     long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     if (n >= 0 && n < (16 << 20) && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) &&
@@ -94,8 +95,10 @@ static int read_file(VkcContext *ctx, const char *path)
     }
     fclose(f);
     if (!text) return vkc_fail("%s: cannot read it", path);
-    cJSON *j = cJSON_Parse(text);
+    cJSON *j;
+    int parsed = vkc_json_parse(text, path, &j);
     free(text);
+    if (parsed) return VKC_ERR;
     char uuid[2 * VK_UUID_SIZE + 1];
     uuid_text(ctx->device_uuid, uuid);
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "device_uuid");
