@@ -1,4 +1,4 @@
-/* vkclr export: features and labels of one split as NumPy .npy files. */
+/* vkclr export: features and labels of one split as NumPy .npy files; the encoder as ONNX. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +7,19 @@
 #include "commands.h"
 #include "eval_source.h"
 #include "vkclr/npy.h"
+#include "vkclr/onnx.h"
 
 static const char export_synopsis[] =
-    "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n"
+    "       vkclr export --onnx MODEL.onnx [--with-head] --checkpoint PATH\n\n"
     "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
     "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
     "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
-    "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
+    "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n"
+    "--onnx writes the checkpoint's encoder (with its projection head: --with-head) as an ONNX\n"
+    "model for inference runtimes (OpenCV's dnn, ONNX Runtime): evaluation mode, batch norms folded\n"
+    "into the convolutions, a dynamic batch dimension, how to prepare the input in its metadata\n"
+    "(README: Using a trained encoder). It needs no device and no data.\n";
 
 typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
 static const VkcName split_names[] = {
@@ -23,7 +29,8 @@ static const VkcName split_names[] = {
 };
 
 typedef struct {
-    char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH];
+    char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH], onnx[CLI_PATH];
+    bool with_head;
     int split;                 /* Split */
     int label_dtype;           /* VkcNpyType */
     bool pixels, random_init;
@@ -41,6 +48,10 @@ static const VkcOption rows[] = {
      .metavar = "FILE.npy", .help = "label file (default: OUT.npy with .npy replaced by .labels.npy)"},
     {.flag = "--manifest", .type = VKC_OPT_STRING, FIELD(manifest), .flags = VKC_OPT_NONEMPTY, .section = FILES,
      .metavar = "FILE.json", .help = "manifest (default: OUT.npy with .npy replaced by .export.json)"},
+    {.flag = "--onnx", .type = VKC_OPT_STRING, FIELD(onnx), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "MODEL.onnx", .help = "the --checkpoint's encoder as an ONNX model"},
+    {.flag = "--with-head", .type = VKC_OPT_SWITCH, FIELD(with_head), .section = FILES,
+     .help = "--onnx: the projection head too (its output instead of the features)"},
     {.flag = "--label-dtype", .type = VKC_OPT_ENUM, FIELD(label_dtype), .names = vkc_npy_label_names, .def = "int64",
      .section = FILES, .metavar = "T"},
     {.flag = "--pixels", .type = VKC_OPT_SWITCH, FIELD(pixels), .section = SOURCE, .help = "raw pixels / 255"},
@@ -55,6 +66,21 @@ static const VkcOption rows[] = {
 };
 #undef FIELD
 
+/* --onnx: the checkpoint's encoder (and head) as an ONNX model. */
+static int export_onnx(const ExportArgs *e)
+{
+    VkcOnnxInfo info;
+    if (vkc_onnx_export(e->checkpoint, e->onnx, e->with_head, &info)) {
+        fprintf(stderr, "vkclr export: --onnx %s: %s\n", e->onnx, vkc_error());
+        return 1;
+    }
+    printf("wrote %s (ONNX opset %d, %d nodes, %.1f MB: %s %s; input [batch, %d, %d, %d] normalised as its metadata "
+           "says, output [batch, %d])\n",
+           e->onnx, VKC_ONNX_OPSET, info.nodes, info.bytes / 1e6, e->with_head ? "encoder and head of" : "encoder of",
+           info.about, info.channels, info.height, info.width, info.outputs);
+    return 0;
+}
+
 static int run(const CliCall *call)
 {
     const ExportArgs e = *(const ExportArgs *)call->own;
@@ -62,14 +88,23 @@ static int run(const CliCall *call)
     const char *features = e.features, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
     const char *split_name = vkc_name_of(split_names, e.split), *dtype = vkc_name_of(vkc_npy_label_names, e.label_dtype);
     VkcNpyType ltype = (VkcNpyType)e.label_dtype;
-    if (!features[0]) {
-        fprintf(stderr, "vkclr export: --features OUT.npy is required\n");
+    if (!features[0] && !e.onnx[0]) {
+        fprintf(stderr, "vkclr export: --features OUT.npy or --onnx MODEL.onnx is required\n");
         return 2;
     }
     if ((int)e.pixels + (int)e.random_init + (checkpoint != NULL) != 1) {
         fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
         return 2;
     }
+    if (e.onnx[0] && !checkpoint) {
+        fprintf(stderr, "vkclr export: --onnx writes the encoder of a --checkpoint PATH\n");
+        return 2;
+    }
+    if (e.with_head && !e.onnx[0]) {
+        fprintf(stderr, "vkclr export: --with-head is for --onnx (the features are the encoder's)\n");
+        return 2;
+    }
+    if (!features[0]) return export_onnx(&e);
     char labels_path[4096], manifest_path[4096];
     size_t stem = strlen(features);
     if (stem > 4 && !strcmp(features + stem - 4, ".npy")) stem -= 4;
@@ -80,6 +115,10 @@ static int run(const CliCall *call)
     if (!features[0] || !labels_path[0] || !manifest_path[0] || !strcmp(features, labels_path) ||
         !strcmp(features, manifest_path) || !strcmp(labels_path, manifest_path)) {
         fprintf(stderr, "vkclr export: --features, --labels and --manifest must be three different files\n");
+        return 2;
+    }
+    if (e.onnx[0] && (!strcmp(e.onnx, features) || !strcmp(e.onnx, labels_path) || !strcmp(e.onnx, manifest_path))) {
+        fprintf(stderr, "vkclr export: --onnx %s is also one of the feature files\n", e.onnx);
         return 2;
     }
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
@@ -140,9 +179,11 @@ static int run(const CliCall *call)
     if (wrc) goto done;
     printf("wrote %s (%u x %u float32, %s features of the %s split), %s (%u %s) and their manifest %s\n", features,
            f.n, f.dim, x.name, split_name, labels_path, f.n, dtype, manifest_path);
-    status = 0;
+    status = e.onnx[0] ? export_onnx(&e) : 0;
+    if (status) goto cleanup;
 done:
     if (status) fprintf(stderr, "vkclr export: %s\n", vkc_error());
+cleanup:
     free(feat);
     free(lab);
     vkc_extractor_destroy(&x);
