@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,12 +500,10 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcTrainState *
     if ((sum != NULL) != st->checksummed || (!v1 && !sum))
         return vkc_fail("%s: corrupt: its checksum entry is missing or damaged", o);
     if (!st->checksummed) {
-        static int warned; /* once per process */
-        if (!warned) {
-            warned = 1;
+        static atomic_flag warned = ATOMIC_FLAG_INIT; /* once per process, whichever thread reads first (libvkclr) */
+        if (!atomic_flag_test_and_set(&warned))
             fprintf(stderr, "vkclr: warning: %s has no checksum (format %s: written by an older vkclr or another "
                             "program): read without an integrity check\n", o, FORMAT_V1);
-        }
     }
     if (!cJSON_IsString(config)) return vkc_fail("%s: no configuration in the checkpoint metadata", o);
     VkcTrainConfig scratch;
