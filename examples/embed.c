@@ -1,12 +1,12 @@
 /* Embed a folder of images with a vkclr checkpoint and print each image's nearest neighbours.
  *
- *     cc embed.c -o embed $(pkg-config --cflags --libs vkclr)
+ *     cc embed.c -o embed $(pkg-config --cflags --libs vkclr) -lm
  *     ./embed runs/fmnist photos/              # every .png under photos/, at any depth
  *     ./embed --k 3 --device 0 runs/fmnist photos/
  *
  * Images are read and embedded 256 at a time (memory stays bounded for any folder); their
  * features are kept, L2-normalised, and compared by cosine similarity. Options:
- *   --k K              neighbours per image (default 5)
+ *   --k K              neighbours per image (default 5; 0: none, only embed)
  *   --device N         Vulkan device N (default: the best one; `vkclr devices` lists them)
  *   --projections      compare the projection head's outputs instead of the features
  *   --print-features   also print every image's features ("features PATH f1 f2 ...")
@@ -59,6 +59,43 @@ static int usage(void)
     return 2;
 }
 
+/* Each image's k nearest neighbours by cosine similarity of its features (n x dim, normalised
+ * here in place). */
+static int print_neighbours(float *feat, int dim, int k)
+{
+    for (size_t i = 0; i < npaths; i++) {
+        double norm = 0;
+        for (int j = 0; j < dim; j++) norm += (double)feat[i * dim + j] * feat[i * dim + j];
+        for (int j = 0; j < dim; j++) feat[i * dim + j] /= norm > 0 ? (float)sqrt(norm) : 1.0f;
+    }
+    if ((size_t)k > npaths - 1) k = (int)(npaths - 1);
+    size_t *best = malloc(k * sizeof *best);
+    float *sim = malloc(k * sizeof *sim);
+    for (size_t i = 0; i < npaths && best && sim; i++) {
+        int found = 0;
+        for (size_t o = 0; o < npaths; o++) {
+            if (o == i) continue;
+            float s = 0;
+            for (int j = 0; j < dim; j++) s += feat[i * dim + j] * feat[o * dim + j];
+            /* insert into the sorted top k (ties: the earlier image first) */
+            int at = found < k ? found++ : k;
+            while (at > 0 && s > sim[at - 1]) {
+                if (at < k) best[at] = best[at - 1], sim[at] = sim[at - 1];
+                at--;
+            }
+            if (at < k) best[at] = o, sim[at] = s;
+        }
+        printf("%s:", paths[i]);
+        for (int j = 0; j < found; j++) printf(" %s %.4f", paths[best[j]], sim[j]);
+        printf("\n");
+    }
+    int status = best && sim ? 0 : 1;
+    if (status) fprintf(stderr, "embed: out of memory\n");
+    free(best);
+    free(sim);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     int k = 5, device_index = VKCLR_DEVICE_AUTO, print_features = 0;
@@ -77,7 +114,7 @@ int main(int argc, char **argv)
         else if (!folder) folder = argv[i];
         else return usage();
     }
-    if (!folder || k < 1) return usage();
+    if (!folder || k < 0) return usage();
     if (VKCLR_VERSION_MAJOR != vkclr_version() / 10000) {
         fprintf(stderr, "embed: built for libvkclr %s, running with %s\n", VKCLR_VERSION_STRING, vkclr_version_string());
         return 1;
@@ -86,7 +123,7 @@ int main(int argc, char **argv)
         perror(folder);
         return 1;
     }
-    if (npaths < 2) {
+    if (npaths < (k ? 2u : 1u)) {
         fprintf(stderr, "embed: %s holds %zu .png files: nothing to compare\n", folder, npaths);
         return 1;
     }
@@ -134,36 +171,7 @@ int main(int argc, char **argv)
             printf("\n");
         }
 
-    /* Nearest neighbours by cosine similarity. */
-    for (size_t i = 0; i < npaths; i++) {
-        double norm = 0;
-        for (int j = 0; j < dim; j++) norm += (double)feat[i * dim + j] * feat[i * dim + j];
-        for (int j = 0; j < dim; j++) feat[i * dim + j] /= norm > 0 ? (float)sqrt(norm) : 1.0f;
-    }
-    if ((size_t)k > npaths - 1) k = (int)(npaths - 1);
-    size_t *best = malloc(k * sizeof *best);
-    float *sim = malloc(k * sizeof *sim);
-    for (size_t i = 0; i < npaths && best && sim; i++) {
-        int found = 0;
-        for (size_t o = 0; o < npaths; o++) {
-            if (o == i) continue;
-            float s = 0;
-            for (int j = 0; j < dim; j++) s += feat[i * dim + j] * feat[o * dim + j];
-            /* insert into the sorted top k (ties: the earlier image first) */
-            int at = found < k ? found++ : k;
-            while (at > 0 && s > sim[at - 1]) {
-                if (at < k) best[at] = best[at - 1], sim[at] = sim[at - 1];
-                at--;
-            }
-            if (at < k) best[at] = o, sim[at] = s;
-        }
-        printf("%s:", paths[i]);
-        for (int j = 0; j < found; j++) printf(" %s %.4f", paths[best[j]], sim[j]);
-        printf("\n");
-    }
-    status = best && sim ? 0 : 1;
-    free(best);
-    free(sim);
+    if (k) status = print_neighbours(feat, dim, k);
 done:
     if (!status && vkclr_device_validation_messages(dev)) {
         fprintf(stderr, "embed: the validation layer reported %d messages\n", vkclr_device_validation_messages(dev));
