@@ -1,7 +1,7 @@
 /* Embed a folder of images with a vkclr checkpoint and print each image's nearest neighbours.
  *
  *     cc embed.c -o embed $(pkg-config --cflags --libs vkclr) -lm
- *     ./embed runs/fmnist photos/              # every .png under photos/, at any depth
+ *     ./embed runs/fmnist photos/              # every .png, .jpg under photos/, at any depth
  *     ./embed --k 3 --device 0 runs/fmnist photos/
  *
  * Images are read and embedded 256 at a time (memory stays bounded for any folder); their
@@ -32,8 +32,9 @@ static size_t npaths, cap;
 static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)ftw;
-    size_t n = strlen(path);
-    if (type != FTW_F || n < 4 || strcasecmp(path + n - 4, ".png")) return 0;
+    const char *dot = strrchr(path, '.');
+    if (type != FTW_F || !dot || (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
+        return 0;
     if (npaths == cap) {
         cap = cap ? 2 * cap : 256;
         char **p = realloc(paths, cap * sizeof *p);
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (npaths < (k ? 2u : 1u)) {
-        fprintf(stderr, "embed: %s holds %zu .png files: nothing to compare\n", folder, npaths);
+        fprintf(stderr, "embed: %s holds %zu PNG or JPEG files: nothing to compare\n", folder, npaths);
         return 1;
     }
     qsort(paths, npaths, sizeof *paths, by_name);

@@ -23,8 +23,8 @@
  * Images go in as 8-bit pixels, row-major, channels interleaved (HWC), gray or RGB, of any
  * size; the library applies the evaluation transform vkclr's own commands apply (vkclr probe,
  * vkclr export): channels converted to the model's (gray repeated into R, G, B; RGB to
- * ITU-R 601 luma), the image resized to the model's input size (antialiased bilinear), then
- * normalised with the mean and standard deviation the model was trained with. The same image
+ * ITU-R 601 luma), the image's shorter side resized to the model's input and the centre
+ * cropped to its size (antialiased bilinear), then normalised with the mean and standard deviation the model was trained with. The same image
  * gives the features `vkclr export --features` writes for it (to float32 rounding).
  *
  * Errors: every function that can fail returns VKCLR_OK (0) or one of the vkclr_status codes
@@ -144,9 +144,9 @@ typedef struct {
 VKCLR_API int vkclr_embed(vkclr_model *model, const vkclr_image *images, size_t count, vkclr_output output,
                           float *out);
 
-/* Read a PNG file into a fresh image of `channels` (1 or 3; converted as vkclr's dataset
- * reader converts: alpha composited onto black, 16-bit samples scaled to 8 bits). Free it
- * with vkclr_image_free. */
+/* Read a PNG or JPEG file into a fresh image of `channels` (1 or 3), decoded and converted as
+ * vkclr's dataset readers do (PNG: alpha composited onto black, 16-bit samples scaled to 8
+ * bits; JPEG: baseline or progressive, gray, YCbCr, CMYK). Free it with vkclr_image_free. */
 VKCLR_API int vkclr_image_read(const char *path, int channels, vkclr_image *image);
 VKCLR_API void vkclr_image_free(vkclr_image *image);
 

@@ -8,7 +8,8 @@ A trained encoder in PyTorch (README: "Using a trained encoder"):
 
 load() builds the model from the checkpoint's own configuration and loads its tensors;
 model.encoder(x) gives the features (what vkclr probe / export use), model(x) the projection
-head's output. preprocess() is vkclr's evaluation transform (include/vkclr/embed.h).
+head's output. preprocess() is vkclr's evaluation transform (include/vkclr/embed.h): images of
+any size, shorter side resized and centre cropped.
 
 The same module is the twin of the C/Vulkan implementation that the end-to-end correctness
 oracle (tests/parity/parity.py) and the speed peer (bench/torch_peer.py) use, and
@@ -16,7 +17,7 @@ tests/onnx/test_export.py checks the features of load() against vkclr export's. 
 library, numpy and torch only.
 
 What it replicates (the C sources it was read from in brackets):
-  model      convnet / resnet10/18/34 with the CIFAR stem and the SimCLR v2 projection head,
+  model      convnet / resnet10/18/34 with the CIFAR or ImageNet stem and the SimCLR v2 projection head,
              tensor names and order of vkclr's named-tensor table (src/nn/model.c,
              include/vkclr/model.h); batch norm eps 1e-5, momentum 0.1, biased variance to
              normalise and unbiased for running_var (shaders/batchnorm_finalize.comp); 2x2
@@ -125,7 +126,7 @@ DEFAULTS = {
     "image_channels": 1, "image_height": 28, "image_width": 28, "batch": 128, "epochs": 2,
     "optimizer": "adamw", "lr": 0.0, "lr_scaling": "linear", "weight_decay": -1.0, "warmup_epochs": 0.5,
     "temperature": 0.2, "loss": "ntxent", "nce_logz": "self", "tau_plus": 0.0, "ranks": 1, "limit": 0,
-    "seed": 0,
+    "seed": 0, "stem": "cifar",
 }
 
 # vkc_optim_defaults (src/optim/optim.c)
@@ -280,12 +281,20 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool), stage widths w..8w."""
+    """ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool) or the ImageNet stem (7x7
+    stride-2 conv, BN, ReLU, 3x3 stride-2 max-pool with padding 1), stage widths w..8w."""
     BLOCKS = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
-    def __init__(self, channels, width, depth):
+    def __init__(self, channels, width, depth, stem="cifar"):
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(channels, width, 7, 2, 3, bias=False)
+            self.pool = nn.MaxPool2d(3, 2, 1)
+        elif stem == "cifar":
+            self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
+            self.pool = nn.Identity()
+        else:
+            raise ValueError(f"unknown stem {stem!r} (cifar, imagenet)")
         self.bn1 = BatchNorm(width, True)
         cin = width
         for s, n in enumerate(self.BLOCKS[depth]):
@@ -297,7 +306,7 @@ class ResNet(nn.Module):
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
 
     def forward(self, x):
-        x = self.bn1(self.conv1(x))
+        x = self.pool(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return x.mean((2, 3))
 
@@ -330,7 +339,7 @@ class VkclrModel(nn.Module):
         if cfg["encoder"] == "convnet":
             self.encoder = ConvNet(c, w)
         elif cfg["encoder"] in ResNet.BLOCKS:
-            self.encoder = ResNet(c, w, cfg["encoder"])
+            self.encoder = ResNet(c, w, cfg["encoder"], cfg["stem"])
         else:
             raise ValueError(f"unknown encoder {cfg['encoder']!r} (convnet, resnet10, resnet18, resnet34)")
         feat = features_of(cfg)
@@ -511,22 +520,36 @@ def normalization(cfg):
     return np.float32(mean[:c]), np.float32(std[:c])
 
 
+def eval_box(height, width, out_height, out_width):
+    """vkc_eval_box (augment/view.c): the centred box (y, x, h, w) of the output's aspect ratio
+    that fills the image as far as it can: what remains of it after its shorter side is resized
+    to the output's and the centre cropped."""
+    h, w = height, height * out_width // out_height
+    if w > width:
+        w, h = width, width * out_height // out_width
+    h, w = max(h, 1), max(w, 1)
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
 def preprocess(model, images):
     """vkclr's evaluation transform (include/vkclr/embed.h) of uint8 images, N x H x W (gray) or
-    N x H x W x C (numpy or torch), into the model's input N x C x H x W float32: channels
-    converted (gray repeated into R, G, B; RGB to ITU-R 601 luma as vkclr computes it), the
-    images resized to the model's input size if theirs differs, then (x / 255 - mean) / std in
-    float32 as vkclr rounds it. At the model's size the input is vkclr's exactly; other sizes are
-    resized with torch's antialiased bilinear filter, close to vkclr's but not bit-equal."""
+    N x H x W x C (numpy or torch; a list of such images may differ in size), into the model's
+    input N x C x H x W float32: channels converted (gray repeated into R, G, B; RGB to ITU-R
+    601 luma as vkclr computes it), each image's shorter side resized to the input's and the
+    centre cropped (vkclr's box), then (x / 255 - mean) / std in float32 as vkclr rounds it. At
+    the model's input size the result is vkclr's exactly; other sizes are resized with torch's
+    antialiased bilinear filter, close to vkclr's but not bit-equal."""
     cfg = model.cfg
-    x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    C, H, W = cfg["image_channels"], cfg["image_height"], cfg["image_width"]
+    if isinstance(images, (list, tuple)):
+        return torch.cat([preprocess(model, im[None]) for im in images])
+    x = images if torch.is_tensor(images) else torch.from_numpy(np.ascontiguousarray(images))
     if x.dtype != torch.uint8:
         raise ValueError(f"images must be uint8, not {x.dtype}")
     if x.dim() == 3:
         x = x.unsqueeze(-1)
     if x.dim() != 4 or x.shape[-1] not in (1, 3):
         raise ValueError(f"images must be N x H x W or N x H x W x C with C 1 or 3, not {tuple(x.shape)}")
-    C, H, W = cfg["image_channels"], cfg["image_height"], cfg["image_width"]
     if x.shape[-1] != C:
         if C == 3:
             x = x.expand(-1, -1, -1, 3)
@@ -535,7 +558,9 @@ def preprocess(model, images):
             x = ((w[..., 0] * 19595 + w[..., 1] * 38470 + w[..., 2] * 7471 + 32768) >> 16).to(torch.uint8)[..., None]
     x = x.permute(0, 3, 1, 2)
     if tuple(x.shape[2:]) != (H, W):
-        x = F.interpolate(x.float(), size=(H, W), mode="bilinear", antialias=True, align_corners=False)
+        y0, x0, h, w = eval_box(x.shape[2], x.shape[3], H, W)
+        x = F.interpolate(x[:, :, y0:y0 + h, x0:x0 + w].float(), size=(H, W), mode="bilinear", antialias=True,
+                          align_corners=False)
         x = x.round().clamp(0, 255).to(torch.uint8)
     mean, std = normalization(cfg)
     scale = torch.from_numpy(np.float32(1.0) / (np.float32(255.0) * std)).view(1, C, 1, 1)

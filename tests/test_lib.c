@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "fixtures.h"
+#include "fixtures_jpeg.h"
 #include "vkclr.h"
 #include "vkclr/augment.h"
 #include "vkclr/train.h"
@@ -268,7 +269,7 @@ static void test_threads(void **state)
     }
 }
 
-/* A PNG read as the dataset reader reads it. */
+/* A PNG or a JPEG read as the dataset readers read them; anything else refused, naming it. */
 static void test_image_read(void **state)
 {
     (void)state;
@@ -288,6 +289,21 @@ static void test_image_read(void **state)
     assert_int_equal(vkclr_image_read(path, 1, &img), VKCLR_OK);
     assert_int_equal(img.channels, 1);
     vkclr_image_free(&img);
+
+    fixture_jpeg(dir, "x.jpg", 7, 5, 3, px, (FixtureJpeg){.space = JCS_YCbCr, .progressive = true});
+    snprintf(path, sizeof path, "%s/x.jpg", dir);
+    uint8_t *want;
+    int h, w;
+    assert_int_equal(vkc_jpeg_read(path, 3, 1, VKC_DATA_MAX_IMAGE_PIXELS, &want, &h, &w), VKC_OK);
+    assert_int_equal(vkclr_image_read(path, 3, &img), VKCLR_OK);
+    assert_int_equal(img.height, 5);
+    assert_int_equal(img.width, 7);
+    assert_memory_equal(img.pixels, want, sizeof px);
+    free(want);
+    vkclr_image_free(&img);
+    fixture_write(dir, "x.txt", "not an image", 12);
+    snprintf(path, sizeof path, "%s/x.txt", dir);
+    expect(vkclr_image_read(path, 3, &img), VKCLR_ERROR_FILE, "x.txt: neither a PNG nor a JPEG");
 }
 
 int main(void)

@@ -6,8 +6,10 @@
  * into what the model takes, C x H x W float32:
  *   1. channels: a gray image for an RGB model repeats its level in R, G and B; an RGB image for
  *      a gray model becomes its ITU-R 601 luma (vkc_luma, as PIL's convert("L"));
- *   2. size: resized to H x W (vkc_resize_u8: antialiased bilinear; an image of that size is
- *      taken as it is);
+ *   2. size: its shorter side resized to the input's and the centre cropped to H x W (the
+ *      augmentation's vkc_eval_box / vkc_eval_view, antialiased bilinear; an image of that size
+ *      is taken as it is): what the extractors do to a dataset's images (src/eval/input.h, which
+ *      decodes a JPEG at a reduced scale where the crop allows);
  *   3. per channel (x / 255 - mean) / std with the run's augmentation mean and std (vkc_normalize).
  * No randomness: the same image gives the same input, hence the same features.
  *
@@ -36,14 +38,15 @@ VkcModelConfig vkc_run_eval_model(const VkcTrainConfig *cfg, const VkcContext *c
  * must do to an image before the model. */
 #define VKC_EVAL_TRANSFORM_TEXT                                                                   \
     "gray images repeat their level in R, G and B for an RGB model; RGB images become ITU-R 601 " \
-    "luma for a gray model; then the image is resized to the input's height x width "             \
-    "(antialiased bilinear, as PIL's BILINEAR resize)"
+    "luma for a gray model; then the image's shorter side is resized to the input's and the "     \
+    "centre cropped to the input's height x width (the largest centred box of the input's aspect " \
+    "ratio, resized with an antialiased bilinear filter as PIL's BILINEAR resize)"
 
 /* What the evaluation transform needs besides its output (scratch that grows with the images). */
 typedef struct {
     uint8_t *converted, *resized; /* channel conversion (h x w x C), model-size image (H x W x C) */
     size_t converted_bytes;
-    float *scratch;               /* vkc_resize_u8 */
+    float *scratch;               /* vkc_eval_view's */
     size_t scratch_floats;
 } VkcEvalScratch;
 void vkc_eval_scratch_free(VkcEvalScratch *s);

@@ -3,13 +3,12 @@
 #include <string.h>
 
 #include "vkclr/embed.h"
-#include "vkclr/resize.h"
 
 int vkc_run_augment(const VkcTrainConfig *cfg, VkcAugmentConfig *aug)
 {
     const VkcModelConfig *mc = &cfg->model;
-    VkcDataset shape = {.channels = mc->channels, .height = mc->height, .width = mc->width_px};
-    const char *preset = cfg->preset[0] ? cfg->preset : vkc_augment_default_preset(&shape);
+    const char *preset =
+        cfg->preset[0] ? cfg->preset : vkc_augment_default_preset(mc->channels, mc->height, mc->width_px);
     if (vkc_augment_preset(preset, aug) || (cfg->aug[0] && vkc_augment_set(aug, cfg->aug)))
         return vkc_fail_context("augmentation '%s' / '%s' of the run", preset, cfg->aug);
     return VKC_OK;
@@ -59,14 +58,14 @@ int vkc_eval_image(const uint8_t *img, int h, int w, int c, size_t stride, int C
         img = s->converted;
         stride = (size_t)w * C;
     }
-    /* 2. size */
+    /* 2. size: the shorter side resized to the input's, the centre cropped */
     if (h != H || w != W || stride != (size_t)w * C) {
-        size_t floats = vkc_resize_scratch_floats(h, w, H, W, C), have = s->scratch_floats * sizeof(float);
         if (!s->resized && !(s->resized = malloc((size_t)H * W * C)))
             return vkc_fail("out of host memory for a %dx%d image", W, H);
-        if (grow((void **)&s->scratch, &have, floats * sizeof(float))) return VKC_ERR;
-        s->scratch_floats = have / sizeof(float);
-        vkc_resize_u8(img, h, w, stride, C, s->resized, H, W, s->scratch);
+        VkcImage full = {.pixels = img, .height = h, .width = w, .channels = C, .stride = stride, .reduce = 1};
+        VkcBox box;
+        vkc_eval_box(h, w, H, W, &box);
+        if (vkc_eval_view(&full, &box, H, W, s->resized, &s->scratch, &s->scratch_floats)) return VKC_ERR;
         img = s->resized;
     }
     /* 3. normalisation, CHW */

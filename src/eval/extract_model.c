@@ -1,15 +1,17 @@
 /* Encoder features: a VkcExtractor that runs an encoder (include/vkclr/model.h) in evaluation
  * mode over images, for the probe, kNN and export (include/vkclr/features.h).
  *
- * Per batch of up to max_batch images: each image through the evaluation transform into the
- * embedder's batch (vkclr/embed.h: the same code that libvkclr runs), the batch run, and its
- * rows uploaded into the feature shards.
+ * Per batch of up to max_batch images: each image at the model's input size (decoded, its
+ * shorter side resized to it and the centre cropped: src/eval/input.h), normalised into the
+ * embedder's batch (vkclr/embed.h: the evaluation transform libvkclr runs too), the batch run,
+ * and its rows uploaded into the feature shards.
  *
  * Three constructors share it: a model the caller owns (vkclr train's evaluation), a model
  * built from a checkpoint, and a model at its random initialisation. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "vkclr/checkpoint.h"
 #include "vkclr/embed.h"
 #include "vkclr/features.h"
@@ -19,11 +21,17 @@
  * binding). */
 #define EVAL_BATCH 256u
 
+typedef struct {
+    VkcEmbedder embedder;
+    EvalInput input; /* a dataset's image at the model's size */
+} Encoder;
+
 static void encoder_destroy(VkcExtractor *x)
 {
-    VkcEmbedder *e = x->impl;
+    Encoder *e = x->impl;
     if (!e) return;
-    vkc_embedder_destroy(e);
+    vkc_embedder_destroy(&e->embedder);
+    eval_input_free(&e->input);
     free(e);
     x->impl = NULL;
 }
@@ -31,9 +39,11 @@ static void encoder_destroy(VkcExtractor *x)
 static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds, const VkcSplit *split,
                            uint32_t first, uint32_t count, VkcFeatures *out, uint32_t row0)
 {
-    VkcEmbedder *e = x->impl;
+    Encoder *enc = x->impl;
+    VkcEmbedder *e = &enc->embedder;
     const VkcModel *m = e->model;
-    if (ds->channels != m->cfg.channels)
+    int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px;
+    if (ds->channels != C)
         return vkc_fail("the encoder takes %d-channel images, the data has %d", m->cfg.channels, ds->channels);
     if (out->dim != (uint32_t)m->features)
         return vkc_fail("the encoder gives %d features, the matrix has %u columns", m->features, out->dim);
@@ -43,10 +53,12 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
     for (uint32_t done = 0; done < count; done += batch) {
         uint32_t n = count - done < batch ? count - done : batch;
         if (vkc_interrupt_check("encoder features")) return VKC_ERR;
-        for (uint32_t i = 0; i < n; i++)
-            if (vkc_embedder_put(e, i, vkc_image(ds, split, (int)(first + done + i)), ds->height, ds->width,
-                                 ds->channels, (size_t)ds->width * ds->channels))
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *img;
+            if (eval_input_image(&enc->input, ds, split, (int)(first + done + i), &img) ||
+                vkc_embedder_put(e, i, img, H, W, C, (size_t)W * C))
                 return VKC_ERR;
+        }
         const float *rows;
         if (vkc_embedder_run(e, n, false, &rows) || vkc_features_upload(ctx, out, row0 + done, n, rows))
             return VKC_ERR;
@@ -54,23 +66,24 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
     return VKC_OK;
 }
 
-/* A fresh extractor around an embedder that the caller then sets up. */
-static int encoder_new(VkcExtractor *x, VkcEmbedder **out)
+/* A fresh extractor around an embedder that the caller then sets up (*out), for images of
+ * channels x height x width. */
+static int encoder_new(VkcExtractor *x, int channels, int height, int width, VkcEmbedder **out)
 {
     memset(x, 0, sizeof *x);
-    VkcEmbedder *e = calloc(1, sizeof *e);
+    Encoder *e = calloc(1, sizeof *e);
     if (!e) return vkc_fail("out of host memory");
     x->impl = e;
     x->extract = encoder_extract;
     x->destroy = encoder_destroy;
-    *out = e;
-    return VKC_OK;
+    *out = &e->embedder;
+    return eval_input_init(&e->input, height, width, channels);
 }
 
 int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *aug, const char *name)
 {
     VkcEmbedder *e = NULL;
-    if (encoder_new(x, &e) || vkc_embedder_borrow(e, m, aug)) {
+    if (encoder_new(x, m->cfg.channels, m->cfg.height, m->cfg.width_px, &e) || vkc_embedder_borrow(e, m, aug)) {
         vkc_extractor_destroy(x);
         return VKC_ERR;
     }
@@ -90,23 +103,20 @@ static int from_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, i
     int64_t step;
     if (vkc_checkpoint_resolve(path, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, &step))
         return VKC_ERR;
-    /* Inputs as in training: the run's augmentation fixes the normalisation and the view size. */
+    /* Inputs as in training: the run's augmentation fixes the normalisation. */
     VkcAugmentConfig aug;
     if (vkc_run_augment(&cfg, &aug)) return vkc_fail_context("%s", file);
     /* The run's precision unless asked otherwise; float32 where the device has no 16-bit storage. */
     cfg.model = vkc_run_eval_model(&cfg, ctx, precision);
     VkcModelConfig *mc = &cfg.model;
-    int vh = aug.out_height ? aug.out_height : ds->height, vw = aug.out_width ? aug.out_width : ds->width;
+    /* Images of any size are resized to the model's input; their channels must be its own. */
     if (mc->channels != ds->channels)
         return vkc_fail("%s was trained on %d-channel images (%s), the data %s has %d-channel images", file,
                         mc->channels, cfg.data, ds->name, ds->channels);
-    if (mc->height != vh || mc->width_px != vw)
-        return vkc_fail("%s was trained on %dx%d images (%s), the data %s gives %dx%d", file, mc->height, mc->width_px,
-                        cfg.data, ds->name, vh, vw);
 
     VkcEmbedder *e = NULL;
-    if (encoder_new(x, &e)) return VKC_ERR;
-    if (vkc_embedder_build(e, ctx, mc, &aug, EVAL_BATCH)) {
+    if (encoder_new(x, mc->channels, mc->height, mc->width_px, &e) ||
+        vkc_embedder_build(e, ctx, mc, &aug, EVAL_BATCH)) {
         vkc_fail_context("%s: the model of its configuration", file);
         vkc_extractor_destroy(x);
         return VKC_ERR;
@@ -145,16 +155,18 @@ int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const VkcModelCo
     const char *arch = vkc_name_of(vkc_encoder_names, (int)mc.encoder);
     VkcAugmentConfig preset;
     if (!aug) {
-        if (vkc_augment_preset(vkc_augment_default_preset(ds), &preset)) return VKC_ERR;
+        if (vkc_augment_preset(vkc_augment_default_preset(ds->channels, ds->height, ds->width), &preset))
+            return VKC_ERR;
         aug = &preset;
     }
     mc.channels = ds->channels;
     mc.height = aug->out_height ? aug->out_height : ds->height;
     mc.width_px = aug->out_width ? aug->out_width : ds->width;
+    if ((int)mc.stem < 0) mc.stem = vkc_model_auto_stem(mc.encoder, mc.height, mc.width_px);
     mc.loss_logz = false;
     VkcEmbedder *e = NULL;
-    if (encoder_new(x, &e)) return VKC_ERR;
-    if (vkc_embedder_build(e, ctx, &mc, aug, EVAL_BATCH) || vkc_model_init_params(e->model, seed)) {
+    if (encoder_new(x, mc.channels, mc.height, mc.width_px, &e) || vkc_embedder_build(e, ctx, &mc, aug, EVAL_BATCH) ||
+        vkc_model_init_params(e->model, seed)) {
         vkc_fail_context("--random-init %s", arch);
         vkc_extractor_destroy(x);
         return VKC_ERR;

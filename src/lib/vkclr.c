@@ -2,6 +2,7 @@
  * (vkclr/embed.h, the code vkclr probe and export run) built from a checkpoint's
  * configuration. The library reads no environment: what the vkclr command takes from
  * VKCLR_* variables, a program passes as arguments. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +237,20 @@ int vkclr_image_read(const char *path, int channels, vkclr_image *image)
     if (!path) return FAIL(VKCLR_ERROR_ARGUMENT, "vkclr_image_read: path is NULL");
     if (channels != 1 && channels != 3)
         return FAIL(VKCLR_ERROR_ARGUMENT, "vkclr_image_read: %d channels (1: gray, 3: RGB)", channels);
+    /* PNG or JPEG, by their first bytes (as vkclr's dataset readers tell them apart) */
+    uint8_t magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return FAIL(VKCLR_ERROR_FILE, "%s: %s", path, strerror(errno));
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    bool jpeg = n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
+    bool png = n == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8);
+    if (!jpeg && !png) return FAIL(VKCLR_ERROR_FILE, "%s: neither a PNG nor a JPEG file", path);
     uint8_t *pixels;
     int h, w;
-    if (vkc_png_read(path, channels, &pixels, &h, &w)) return VKCLR_ERROR_FILE;
+    if (png ? vkc_png_read(path, channels, &pixels, &h, &w)
+            : vkc_jpeg_read(path, channels, 1, VKC_DATA_MAX_IMAGE_PIXELS, &pixels, &h, &w))
+        return VKCLR_ERROR_FILE;
     *image = (vkclr_image){.pixels = pixels, .height = h, .width = w, .channels = channels};
     return VKCLR_OK;
 }

@@ -7,11 +7,12 @@
    static libraries, vkclr.h and vkclr.pc, and libvkclr.so must export vkclr_* and nothing else.
 2. examples/embed.c compiled against the installation with `pkg-config --cflags --libs vkclr`
    (and once more statically: `pkg-config --static`, libvkclr.a).
-3. A tiny run trained with the installed vkclr (synthetic 3-channel images, views of 16x16 from
-   24x24 images, so that evaluation resizes); a folder of 24x24 PNGs (RGB and gray ones, two
-   classes); `vkclr export --features` on it and the example on it (--print-features, with the
-   validation layer): both binaries' features equal the export's (1e-5 relative per image), and
-   the neighbours the example prints are those the exported features give.
+3. A tiny run trained with the installed vkclr (synthetic 3-channel images, --image-size 16); a
+   folder of PNGs of other sizes and shapes (so that the evaluation transform resizes and crops),
+   RGB and gray ones; `vkclr export --features` on it and the example on it
+   (--print-features, with the validation layer): both binaries' features equal the export's
+   (1e-5 relative per image), and the neighbours the example prints are those the exported
+   features give.
 Standard library only (the .npy and .png formats written and read here). Exit 0 pass, 1 fail,
 77 skipped (no meson, pkg-config or C compiler)."""
 
@@ -115,19 +116,21 @@ try:
     # 3. a tiny run, a folder of images, the export and the example on them
     vkclr = by_name["vkclr"]
     run_dir = os.path.join(tmp, "run")
-    run([vkclr, "train", "--data", "synthetic:24x24x3:128", "--aug", "size=16", "--encoder", "convnet", "--width", "4",
+    run([vkclr, "train", "--data", "synthetic:24x24x3:128", "--image-size", "16", "--encoder", "convnet", "--width", "4",
          "--batch", "32", "--epochs", "1", "--precision", "fp32", "--probe-epochs", "0", "--knn-k", "0", "--quiet",
          "--out", run_dir], env=run_env)
     images = os.path.join(tmp, "images")
     names = []
+    sizes = [(24, 24), (24, 31), (31, 20), (16, 16), (12, 40), (45, 33)]  # h, w
     for k in range(12):
-        cls = os.path.join(images, "train", f"class{k % 2}")
+        cls = os.path.join(images, "train", "all")  # one class: export keeps the files' order
         os.makedirs(cls, exist_ok=True)
         c = 1 if k % 4 == 3 else 3  # a few gray files: converted to RGB on reading
+        h, w = sizes[k % len(sizes)]
         px = bytes((x * (k + 1) * 7 + y * (13 - k) * 5 + ch * 40 + (x * y * k) % 31) % 256
-                   for y in range(24) for x in range(24) for ch in range(c))
+                   for y in range(h) for x in range(w) for ch in range(c))
         path = os.path.join(cls, f"img{k:02d}.png")
-        write_png(path, px, 24, 24, c)
+        write_png(path, px, h, w, c)
         names.append(path)
     names.sort()
     npy = os.path.join(tmp, "features.npy")
