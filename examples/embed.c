@@ -117,7 +117,8 @@ int main(int argc, char **argv)
     }
     if (!folder || k < 0) return usage();
     if (VKCLR_VERSION_MAJOR != vkclr_version() / 10000) {
-        fprintf(stderr, "embed: built for libvkclr %s, running with %s\n", VKCLR_VERSION_STRING, vkclr_version_string());
+        fprintf(stderr, "embed: built for libvkclr %s, running with %s\n", VKCLR_VERSION_STRING,
+                vkclr_version_string());
         return 1;
     }
     if (nftw(folder, collect, 32, FTW_PHYS)) {

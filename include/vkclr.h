@@ -24,8 +24,9 @@
  * size; the library applies the evaluation transform vkclr's own commands apply (vkclr probe,
  * vkclr export): channels converted to the model's (gray repeated into R, G, B; RGB to
  * ITU-R 601 luma), the image's shorter side resized to the model's input and the centre
- * cropped to its size (antialiased bilinear), then normalised with the mean and standard deviation the model was trained with. The same image
- * gives the features `vkclr export --features` writes for it (to float32 rounding).
+ * cropped to its size (antialiased bilinear), then normalised with the mean and standard
+ * deviation the model was trained with. The same image gives the features `vkclr export
+ * --features` writes for it.
  *
  * Errors: every function that can fail returns VKCLR_OK (0) or one of the vkclr_status codes
  * below, and leaves a message naming what was wrong (the file, the image, the device) for

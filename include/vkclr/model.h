@@ -174,7 +174,7 @@ typedef enum {
 /* Op i as an exporter sees it: what it computes, on which values, with which named tensors. */
 typedef struct {
     VkcOpKind kind;
-    int in, in2, out;                 /* values (vkc_model_value_shape); in2: the addend of VKC_OP_ADD */
+    int in, in2, out;                 /* values (m->input_value, feature_value, ...); in2: VKC_OP_ADD's addend */
     int weight, gamma, beta, mean, var; /* named tensors (m->tensors), -1 if none */
     uint32_t kernel, stride, pad;     /* conv, max-pool */
     bool relu;                        /* batch norm */
@@ -187,8 +187,6 @@ typedef struct {
  * m->ops[0..encoder_ops) are the encoder; free with vkc_model_destroy. */
 int vkc_model_graph(VkcModel *m, const VkcModelConfig *cfg);
 VkcOpInfo vkc_model_op(const VkcModel *m, int i);
-/* Per-image shape of value v (C x H x W; 1 x 1 for features). */
-void vkc_model_value_shape(const VkcModel *m, int v, uint32_t *C, uint32_t *H, uint32_t *W);
 
 /* Kaiming initialisation from `seed` (see above), uploaded; running statistics reset. */
 int vkc_model_init_params(VkcModel *m, uint64_t seed);

@@ -43,8 +43,7 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
     VkcEmbedder *e = &enc->embedder;
     const VkcModel *m = e->model;
     int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px;
-    if (ds->channels != C)
-        return vkc_fail("the encoder takes %d-channel images, the data has %d", m->cfg.channels, ds->channels);
+    if (ds->channels != C) return vkc_fail("the encoder takes %d-channel images, the data has %d", C, ds->channels);
     if (out->dim != (uint32_t)m->features)
         return vkc_fail("the encoder gives %d features, the matrix has %u columns", m->features, out->dim);
     if (first > (uint32_t)split->n || count > (uint32_t)split->n - first)

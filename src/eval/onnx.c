@@ -241,7 +241,7 @@ static int emit_folded(Writer *w, const Source *s, const VkcOpInfo *op, const Vk
     const float *mean = tensor_data(s, bn->mean), *var = tensor_data(s, bn->var);
     for (uint32_t o = 0; o < cout; o++) {
         double scale = (double)gamma[o] / sqrt((double)var[o] + (double)bn->eps);
-        for (uint32_t k = 0; k < per; k++) weight[(size_t)o * per + k] = (float)((double)W[(size_t)o * per + k] * scale);
+        for (size_t k = (size_t)o * per; k < (size_t)(o + 1) * per; k++) weight[k] = (float)((double)W[k] * scale);
         bias[o] = (float)((double)beta[o] - (double)mean[o] * scale);
     }
     char layer[128], wname[160], bname[160];

@@ -219,7 +219,7 @@ static int simple(Builder *b, OpKind kind, int in, int in2)
     if (kind == VKC_OP_AVGPOOL) b->dtype = VKC_F32;
     int out = kind == VKC_OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2) /* 2x2 windows */
             : kind == VKC_OP_AVGPOOL ? add_value(b, v.C, 1, 1)
-                                 : add_value(b, v.C, v.H, v.W);
+                                     : add_value(b, v.C, v.H, v.W);
     VkcModelOp *op = add_op(b, kind, in, out);
     if (!op) return 0;
     op->in2 = in2;
@@ -669,15 +669,16 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
 static const OpKindRow op_kinds[VKC_OP_KINDS] = {
     [VKC_OP_CAST] = {.class_name = "elementwise", .forward = cast_forward, .backward = cast_backward},
     [VKC_OP_CONV] = {.class_name = "conv", .forward = conv_forward, .backward = conv_backward, .sizes = conv_sizes,
-                 .init = conv_init, .flops = conv_flops},
+                     .init = conv_init, .flops = conv_flops},
     [VKC_OP_BN] = {.class_name = "batchnorm", .forward = bn_forward, .backward = bn_backward, .sizes = bn_sizes,
-               .create = bn_create, .init = bn_init},
+                   .create = bn_create, .init = bn_init},
     [VKC_OP_RELU] = {.class_name = "elementwise", .forward = relu_forward, .backward = relu_backward},
     [VKC_OP_MAXPOOL] = {.class_name = "pool", .forward = maxpool_forward, .backward = maxpool_backward},
     [VKC_OP_AVGPOOL] = {.class_name = "pool", .forward = avgpool_forward, .backward = avgpool_backward},
-    [VKC_OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward, .own_input_grads = true},
+    [VKC_OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward,
+                    .own_input_grads = true},
     [VKC_OP_LINEAR] = {.class_name = "linear", .forward = linear_forward, .backward = linear_backward,
-                   .init = linear_init, .flops = linear_flops},
+                       .init = linear_init, .flops = linear_flops},
 };
 
 double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
@@ -829,13 +830,6 @@ VkcOpInfo vkc_model_op(const VkcModel *m, int i)
         else o.kernel = 2, o.stride = 2; /* 2x2 windows, no padding */
     }
     return o;
-}
-
-void vkc_model_value_shape(const VkcModel *m, int v, uint32_t *C, uint32_t *H, uint32_t *W)
-{
-    *C = m->values[v].C;
-    *H = m->values[v].H;
-    *W = m->values[v].W;
 }
 
 int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearKernels *linear,
