@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The PyTorch speed peer of `vkclr train`: the same model, loss and optimizer
-(bench/vkclr_torch.py) trained on synthetic random views, timed.
+(python/vkclr_torch.py) trained on synthetic random views, timed.
 
     /usr/bin/python3 bench/torch_peer.py                                  # default convnet, CPU
     /usr/bin/python3 bench/torch_peer.py --width 32
@@ -38,6 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))  # vkclr_torch
 # OpenMP threads that spin while they wait (libgomp's default, ACTIVE) lose most of their time
 # on a machine whose cores are shared: measured on this project's 2-core VM under load 4.6, the
 # default convnet step took 1.51 s with 2 spinning threads, 0.40 s with 2 passive ones and 0.41 s

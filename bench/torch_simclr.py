@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The PyTorch peer of a whole `vkclr train` run on Fashion-MNIST: the same model, loss, optimizer,
-schedule and recipe (bench/vkclr_torch.py; the run's config.json), its own data pipeline
+schedule and recipe (python/vkclr_torch.py; the run's config.json), its own data pipeline
 (torchvision transforms with the gray preset's parameters, a DataLoader worker), on this
 machine's CPU. It keeps checkpoints in vkclr's format after given minutes of training, so
 `vkclr probe --checkpoint` evaluates both frameworks' encoders with one probe.
@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))  # vkclr_torch
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402

@@ -173,7 +173,7 @@ static void test_init(void **state)
 }
 
 /* The parameter count is the sum of the parameter tensors, without the alignment padding of
- * nparams: the default convnet has 36 080 (what PyTorch reports for bench/vkclr_torch.py's twin):
+ * nparams: the default convnet has 36 080 (what PyTorch reports for python/vkclr_torch.py's twin):
  * convs 16*1*9 + 32*16*9 + 64*32*9, head 64*64 + 128*64, batch-norm gamma and beta
  * 2*(16 + 32 + 64 + 64 + 128). */
 static void test_param_count(void **state)

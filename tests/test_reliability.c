@@ -71,7 +71,8 @@ static const char *mutated(const char *dir, const char *name, const char *key, c
     return fixture_checkpoint_edit(src, dir, rel, key, config_key, value);
 }
 
-/* probe, export and train --resume all refuse the checkpoint in dir/name, naming it. */
+/* probe, export (features and ONNX) and train --resume all refuse the checkpoint in
+ * dir/name, naming it. */
 static void refused_by_all(const char *dir, const char *name, const char *file, const char *why)
 {
     char args[1200], run[400];
@@ -79,6 +80,8 @@ static void refused_by_all(const char *dir, const char *name, const char *file, 
     snprintf(args, sizeof args, "probe --checkpoint %s --epochs 1 --no-knn --quiet", file);
     expect(1, args, file, why);
     snprintf(args, sizeof args, "export --checkpoint %s --out %s/x", file, dir);
+    expect(1, args, file, why);
+    snprintf(args, sizeof args, "export --checkpoint %s --onnx %s/x.onnx", file, dir);
     expect(1, args, file, why);
     snprintf(args, sizeof args, "train --resume %s --quiet", run);
     expect(1, args, file, why);
@@ -256,6 +259,31 @@ static void test_no_test_images(void **state)
     fixture_cleanup(dir);
 }
 
+/* export --onnx: what it needs refused with the flag named (2), a model that cannot be
+ * written named (1), and nothing left behind by a failure. */
+static void test_onnx_refusals(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    char dir[256], args[1200], onnx[300];
+    fixture_dir(dir);
+    snprintf(onnx, sizeof onnx, "%s/m.onnx", dir);
+    snprintf(args, sizeof args, "export --onnx %s --random-init", onnx);
+    expect(2, args, "--onnx writes the encoder of a --checkpoint", NULL);
+    snprintf(args, sizeof args, "export --onnx %s --pixels", onnx);
+    expect(2, args, "--checkpoint", NULL);
+    snprintf(args, sizeof args, "export --out %s/f --checkpoint %s --with-head", dir, run_dir);
+    expect(2, args, "--with-head is for --onnx", NULL);
+    snprintf(args, sizeof args, "export --onnx %s/checkpoint.safetensors --checkpoint %s", run_dir, run_dir);
+    expect(2, args, "is the checkpoint it exports", NULL);
+    snprintf(args, sizeof args, "export --onnx %s/no/such/folder/m.onnx --checkpoint %s", dir, run_dir);
+    expect(1, args, "no/such/folder", NULL);
+    assert_int_equal(access(onnx, F_OK), -1);
+    snprintf(args, sizeof args, "export --onnx %s --with-head --checkpoint %s", onnx, run_dir);
+    expect(0, args, "opset 11", "output [batch, 8]");
+    fixture_cleanup(dir);
+}
+
 /* An export replaced on a full disk (a tmpfs with no page left: fixtures.h) keeps the old
  * features, labels and manifest, and the message names the file it could not write. */
 static void test_export_full_disk(void **state)
@@ -404,6 +432,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_changed_checkpoints), cmocka_unit_test(test_old_checkpoint_warns),
         cmocka_unit_test(test_nonsense_refused),    cmocka_unit_test(test_no_test_images),
         cmocka_unit_test(test_export_full_disk),    cmocka_unit_test(test_stops_resume_exactly),
+        cmocka_unit_test(test_onnx_refusals),
         cmocka_unit_test(test_stop_during_setup),
     };
     return cmocka_run_group_tests(tests, setup, fixture_teardown_dir);

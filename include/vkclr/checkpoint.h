@@ -65,6 +65,10 @@ int vkc_checkpoint_check_file(const char *path, VkcTrainConfig *cfg, int64_t *st
 int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *state);
 /* The model only (for evaluation: probe, kNN, feature export). */
 int vkc_checkpoint_load_model(const char *path, VkcModel *m);
+/* The model's parameters and running statistics into host memory (m->nparams and m->nbuffers
+ * floats, zero the padding between tensors first), for a model m that may be a graph alone
+ * (vkc_model_graph): what exporters read. The same checks and messages as vkc_checkpoint_load. */
+int vkc_checkpoint_load_host(const char *path, const VkcModel *m, float *params, float *buffers);
 /* Every check a load makes, on a whole checkpoint file held in memory (`origin` names it in
  * messages): structure, tensor table, checksum, metadata, configuration. cfg and state may be
  * NULL. For tools and the fuzz harness. */

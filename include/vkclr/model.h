@@ -156,6 +156,38 @@ void vkc_model_destroy(VkcModel *m);
 int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *cfg, uint32_t batch,
                      VkDeviceSize *total, VkDeviceSize *largest);
 
+/* ---------------------------------------------------------------- the graph, for exporters */
+
+/* The kinds of ops a model is made of (their rows: op_kinds[] in src/nn/model.c). */
+typedef enum {
+    VKC_OP_CAST,    /* float32 images to 16-bit activations */
+    VKC_OP_CONV,    /* convolution, no bias, zero padding `pad` */
+    VKC_OP_BN,      /* batch norm of 2-D maps or 1-D features, then ReLU (relu), then a pool (pool) */
+    VKC_OP_RELU,
+    VKC_OP_MAXPOOL, /* max over kernel x kernel windows at `stride` (floor) */
+    VKC_OP_AVGPOOL, /* mean of each plane: N x C x H x W -> N x C */
+    VKC_OP_ADD,     /* in + in2 */
+    VKC_OP_LINEAR,  /* y = x W^T, no bias */
+    VKC_OP_KINDS
+} VkcOpKind;
+
+/* Op i as an exporter sees it: what it computes, on which values, with which named tensors. */
+typedef struct {
+    VkcOpKind kind;
+    int in, in2, out;                 /* values (m->input_value, feature_value, ...); in2: VKC_OP_ADD's addend */
+    int weight, gamma, beta, mean, var; /* named tensors (m->tensors), -1 if none */
+    uint32_t kernel, stride, pad;     /* conv, max-pool */
+    bool relu;                        /* batch norm */
+    VkcBnPool pool;                   /* batch norm */
+    float eps;                        /* batch norm: y = gamma (x - mean) / sqrt(var + eps) + beta */
+} VkcOpInfo;
+
+/* The graph and named-tensor table of cfg without a device (nothing allocated on one, no
+ * parameters): what an exporter walks, with the tensors from vkc_checkpoint_load_host.
+ * m->ops[0..encoder_ops) are the encoder; free with vkc_model_destroy. */
+int vkc_model_graph(VkcModel *m, const VkcModelConfig *cfg);
+VkcOpInfo vkc_model_op(const VkcModel *m, int i);
+
 /* Kaiming initialisation from `seed` (see above), uploaded; running statistics reset. */
 int vkc_model_init_params(VkcModel *m, uint64_t seed);
 

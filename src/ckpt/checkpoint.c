@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,12 +526,10 @@ static int read_meta(const Safetensors *st, VkcTrainConfig *cfg, VkcTrainState *
     if ((sum != NULL) != st->checksummed || (!v1 && !sum))
         return vkc_fail("%s: corrupt: its checksum entry is missing or damaged", o);
     if (!st->checksummed) {
-        static int warned; /* once per process */
-        if (!warned) {
-            warned = 1;
+        static atomic_flag warned = ATOMIC_FLAG_INIT; /* once per process, whichever thread reads first (libvkclr) */
+        if (!atomic_flag_test_and_set(&warned))
             fprintf(stderr, "vkclr: warning: %s has no checksum (format %s: written by an older vkclr or another "
                             "program): read without an integrity check\n", o, FORMAT_V1);
-        }
     }
     if (!cJSON_IsString(config)) return vkc_fail("%s: no configuration in the checkpoint metadata", o);
     VkcTrainConfig scratch;
@@ -632,6 +631,32 @@ static int take(const Safetensors *st, const char *name, int ndim, const uint32_
     return VKC_OK;
 }
 
+/* The model's tensors (and the optimizer's state: `state`, state_floats) from a read file into
+ * host arrays laid out as m's named-tensor table says. */
+static int take_all(const Safetensors *st, const VkcModel *m, float *params, float *buffers, float *state,
+                    size_t state_floats)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const VkcNamedTensor *nt = &m->tensors[i];
+        if (take(st, nt->name, nt->ndim, nt->shape, nt->count, (nt->role == VKC_T_PARAM ? params : buffers) + nt->offset))
+            return VKC_ERR;
+    }
+    uint32_t sshape[1] = {(uint32_t)state_floats};
+    return state && take(st, "optimizer.state", 1, sshape, state_floats, state) ? VKC_ERR : VKC_OK;
+}
+
+int vkc_checkpoint_load_host(const char *path, const VkcModel *m, float *params, float *buffers)
+{
+    Safetensors st = {0};
+    uint8_t *file = NULL;
+    int rc = st_read(&st, path, true, &file) || read_meta(&st, NULL, NULL) || take_all(&st, m, params, buffers, NULL, 0)
+                 ? VKC_ERR
+                 : VKC_OK;
+    st_free(&st);
+    free(file);
+    return rc;
+}
+
 int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainState *meta)
 {
     Safetensors st = {0};
@@ -645,13 +670,9 @@ int vkc_checkpoint_load(const char *path, VkcModel *m, VkcOptim *opt, VkcTrainSt
         vkc_fail("out of host memory reading %s", path);
         goto done;
     }
-    if (st_read(&st, path, true, &file) || read_meta(&st, NULL, meta)) goto done;
-    for (int i = 0; i < m->ntensors; i++) {
-        const VkcNamedTensor *nt = &m->tensors[i];
-        if (take(&st, nt->name, nt->ndim, nt->shape, nt->count, (nt->role == VKC_T_PARAM ? p : b) + nt->offset)) goto done;
-    }
-    uint32_t sshape[1] = {(uint32_t)(sbytes / 4)};
-    if (opt && take(&st, "optimizer.state", 1, sshape, sbytes / 4, s)) goto done;
+    if (st_read(&st, path, true, &file) || read_meta(&st, NULL, meta) ||
+        take_all(&st, m, p, b, opt ? s : NULL, sbytes / 4))
+        goto done;
     if (vkc_upload(m->ctx, m->params, p, m->nparams * 4) || vkc_upload(m->ctx, m->buffers, b, m->nbuffers * 4) ||
         (sbytes && vkc_upload(m->ctx, opt->state, s, sbytes)))
         goto done;

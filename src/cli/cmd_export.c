@@ -1,4 +1,4 @@
-/* vkclr export: features and labels of one split as NumPy .npy files. */
+/* vkclr export: features and labels of one split as NumPy .npy files; the encoder as ONNX. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +10,21 @@
 #include "vkclr/fileio.h"
 #include "vkclr/interrupt.h"
 #include "vkclr/npy.h"
+#include "vkclr/onnx.h"
 
 static const char export_synopsis[] =
-    "usage: vkclr export --out DIR (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "usage: vkclr export --out DIR (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n"
+    "       vkclr export --onnx MODEL.onnx [--with-head] --checkpoint PATH\n\n"
     "Writes the features of one split as a float32 array (images x dim), DIR/" VKC_EXPORT_FEATURES ", its\n"
     "labels as an int64 (or uint8) vector, DIR/" VKC_EXPORT_LABELS ", both .npy files numpy.load reads,\n"
     "and a manifest, DIR/" VKC_EXPORT_MANIFEST ", with the row count and CRC-32 of both. The directory is\n"
     "replaced as a whole: the three become visible together, and a failed or interrupted export\n"
     "(a full disk, SIGINT/SIGTERM: exit status 130) leaves the old one as it was. DIR must be new\n"
-    "or hold an export: a directory with other files is refused.\n";
+    "or hold an export: a directory with other files is refused.\n"
+    "--onnx writes the checkpoint's encoder (with its projection head: --with-head) as an ONNX\n"
+    "model for inference runtimes (OpenCV's dnn, ONNX Runtime): evaluation mode, batch norms folded\n"
+    "into the convolutions, a dynamic batch dimension, how to prepare the input in its metadata\n"
+    "(README: Using a trained encoder). Alone, it needs no device and no data.\n";
 
 typedef enum { SPLIT_TRAIN, SPLIT_TEST, SPLIT_UNLABELED } Split;
 static const VkcName split_names[] = {
@@ -30,7 +36,8 @@ static const VkcName split_names[] = {
 };
 
 typedef struct {
-    char out[CLI_PATH];
+    char out[CLI_PATH], onnx[CLI_PATH];
+    bool with_head;
     int split;                 /* Split */
     int label_dtype;           /* VkcNpyType */
     bool pixels, random_init;
@@ -43,8 +50,12 @@ static const char FILES[] = "files", SOURCE[] = "source (one of)", DATA[] = "dat
 
 static const VkcOption rows[] = {
     {.flag = "--out", .type = VKC_OPT_STRING, FIELD(out), .flags = VKC_OPT_NONEMPTY, .section = FILES,
-     .metavar = "DIR", .help = "the export's directory (required): " VKC_EXPORT_FEATURES ", " VKC_EXPORT_LABELS
+     .metavar = "DIR", .help = "the export's directory: " VKC_EXPORT_FEATURES ", " VKC_EXPORT_LABELS
                                " and " VKC_EXPORT_MANIFEST ", replaced as a whole"},
+    {.flag = "--onnx", .type = VKC_OPT_STRING, FIELD(onnx), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "MODEL.onnx", .help = "the --checkpoint's encoder as an ONNX model"},
+    {.flag = "--with-head", .type = VKC_OPT_SWITCH, FIELD(with_head), .section = FILES,
+     .help = "--onnx: the projection head too (its output instead of the features)"},
     {.flag = "--label-dtype", .type = VKC_OPT_ENUM, FIELD(label_dtype), .names = vkc_npy_label_names, .def = "int64",
      .section = FILES, .metavar = "T"},
     {.flag = "--pixels", .type = VKC_OPT_SWITCH, FIELD(pixels), .section = SOURCE, .help = "raw pixels / 255"},
@@ -58,6 +69,21 @@ static const VkcOption rows[] = {
      .def = "all", .section = DATA, .metavar = "N", .help = "the first N images of the split"},
 };
 #undef FIELD
+
+/* --onnx: the checkpoint's encoder (and head) as an ONNX model. */
+static int export_onnx(const ExportArgs *e)
+{
+    VkcOnnxInfo info;
+    if (vkc_onnx_export(e->checkpoint, e->onnx, e->with_head, &info)) {
+        fprintf(stderr, "vkclr export: --onnx %s: %s\n", e->onnx, vkc_error());
+        return 1;
+    }
+    printf("wrote %s (ONNX opset %d, %d nodes, %.1f MB: %s %s; input [batch, %d, %d, %d] normalised as its metadata "
+           "says, output [batch, %d])\n",
+           e->onnx, VKC_ONNX_OPSET, info.nodes, info.bytes / 1e6, e->with_head ? "encoder and head of" : "encoder of",
+           info.about, info.channels, info.height, info.width, info.outputs);
+    return 0;
+}
 
 /* The split --split names. */
 static const VkcSplit *split_of(const VkcDataset *ds, int split)
@@ -73,12 +99,20 @@ static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char
 {
     const char *checkpoint = e->checkpoint[0] ? e->checkpoint : NULL, *split_name = vkc_name_of(split_names, e->split);
     bool unlabeled = e->split == SPLIT_UNLABELED;
-    if (!e->out[0]) {
-        fprintf(stderr, "vkclr export: --out DIR is required\n");
+    if (!e->out[0] && !e->onnx[0]) {
+        fprintf(stderr, "vkclr export: --out DIR or --onnx MODEL.onnx is required\n");
         return 2;
     }
     if ((int)e->pixels + (int)e->random_init + (checkpoint != NULL) != 1) {
         fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
+        return 2;
+    }
+    if (e->onnx[0] && !checkpoint) {
+        fprintf(stderr, "vkclr export: --onnx writes the encoder of a --checkpoint PATH\n");
+        return 2;
+    }
+    if (e->with_head && !e->onnx[0]) {
+        fprintf(stderr, "vkclr export: --with-head is for --onnx (the features are the encoder's)\n");
         return 2;
     }
     if (unlabeled && e->label_dtype == VKC_NPY_U8) {
@@ -86,10 +120,19 @@ static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char
         return 2;
     }
     char file[1100];
-    if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK && vkc_same_file(e->out, file)) {
-        fprintf(stderr, "vkclr export: --out %s is the checkpoint it exports: refusing to overwrite an input\n", e->out);
-        return 2;
+    if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK) {
+        if (e->out[0] && vkc_same_file(e->out, file)) {
+            fprintf(stderr, "vkclr export: --out %s is the checkpoint it exports: refusing to overwrite an input\n",
+                    e->out);
+            return 2;
+        }
+        if (e->onnx[0] && vkc_same_file(e->onnx, file)) {
+            fprintf(stderr, "vkclr export: --onnx %s is the checkpoint it exports: refusing to overwrite an input\n",
+                    e->onnx);
+            return 2;
+        }
     }
+    if (!e->out[0]) return 0; /* --onnx alone: no data, no device */
     if (vkc_export_check_dir(e->out)) return cli_fail(&cli_export, 1);
     if (source_dataset(&cli_export, call, checkpoint, !unlabeled, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
     int status = 0;
@@ -118,6 +161,7 @@ static int run(const CliCall *call)
     VkcDataset ds;
     int refused = checks(call, &e, &ds, data);
     if (refused) return refused;
+    if (!out[0]) return export_onnx(&e);
     const VkcSplit *split = split_of(&ds, e.split);
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .stem = enc.model.stem,
@@ -164,7 +208,8 @@ static int run(const CliCall *call)
     if (wrc) goto done;
     printf("wrote %s: %s (%u x %u float32, %s features of the %s split), %s (%u %s) and %s\n", out,
            VKC_EXPORT_FEATURES, f.n, f.dim, x.name, split_name, VKC_EXPORT_LABELS, f.n, dtype, VKC_EXPORT_MANIFEST);
-    status = 0;
+    status = e.onnx[0] ? export_onnx(&e) : 0;
+    if (status) goto cleanup;
 done:
     if (status && vkc_interrupt_pending()) {
         fprintf(stderr, "vkclr export: interrupted: %s is as it was\n", out);
@@ -172,6 +217,7 @@ done:
     } else if (status) {
         fprintf(stderr, "vkclr export: %s\n", vkc_error());
     }
+cleanup:
     free(feat);
     free(lab);
     vkc_extractor_destroy(&x);

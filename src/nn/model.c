@@ -14,10 +14,11 @@
 #include "vkclr/rng.h"
 
 #define PAD_FLOATS 64u /* every named tensor starts 256 bytes apart: texel-buffer offset alignment */
+#define BN_EPS 1e-5f   /* batch norm's epsilon (PyTorch's default) */
 
-/* Op kinds; each has one row in op_kinds[] below (what it records forward and backward, the
- * work space it needs, how its parameters start). */
-typedef enum { OP_CAST, OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_ADD, OP_LINEAR, OP_KINDS } OpKind;
+/* Op kinds (VkcOpKind, vkclr/model.h); each has one row in op_kinds[] below (what it records
+ * forward and backward, the work space it needs, how its parameters start). */
+typedef VkcOpKind OpKind;
 
 struct VkcModelValue {
     uint32_t C, H, W;  /* per image */
@@ -27,7 +28,7 @@ struct VkcModelValue {
 
 struct VkcModelOp {
     OpKind kind;
-    int in, in2, out;  /* value indices (in2: second addend of OP_ADD) */
+    int in, in2, out;  /* value indices (in2: second addend of VKC_OP_ADD) */
     int t_weight, t_gamma, t_beta, t_mean, t_var; /* named tensors, -1 if none */
     uint32_t kernel, stride; /* conv; max-pool: 0 (2x2 windows), or its window and stride ... */
     uint32_t pad;            /* ... and padding */
@@ -171,7 +172,7 @@ static int conv(Builder *b, const char *prefix, int in, uint32_t C_out, uint32_t
     int out = add_value(b, C_out, Ho, Wo);
     uint32_t shape[4] = {C_out, v.C, kernel, kernel};
     int t = add_tensor(b, prefix, "weight", VKC_T_PARAM, 4, shape, 0);
-    VkcModelOp *op = add_op(b, OP_CONV, in, out);
+    VkcModelOp *op = add_op(b, VKC_OP_CONV, in, out);
     if (!op) return 0;
     op->t_weight = t;
     op->kernel = kernel;
@@ -185,7 +186,7 @@ static int batchnorm_pool(Builder *b, const char *prefix, int in, bool relu, Vkc
 {
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
-    if (pool == VKC_BN_POOL_AVG) b->dtype = VKC_F32; /* the pooled features, as OP_AVGPOOL */
+    if (pool == VKC_BN_POOL_AVG) b->dtype = VKC_F32; /* the pooled features, as VKC_OP_AVGPOOL */
     int out = pool == VKC_BN_POOL_MAX2X2 ? add_value(b, v.C, v.H / 2, v.W / 2)
             : pool == VKC_BN_POOL_AVG    ? add_value(b, v.C, 1, 1)
                                          : add_value(b, v.C, v.H, v.W);
@@ -194,7 +195,7 @@ static int batchnorm_pool(Builder *b, const char *prefix, int in, bool relu, Vkc
     int be = add_tensor(b, prefix, "bias", VKC_T_PARAM, 1, shape, VKC_PARAM_NO_DECAY);
     int mean = add_tensor(b, prefix, "running_mean", VKC_T_BUFFER, 1, shape, 0);
     int var = add_tensor(b, prefix, "running_var", VKC_T_BUFFER, 1, shape, 0);
-    VkcModelOp *op = add_op(b, OP_BN, in, out);
+    VkcModelOp *op = add_op(b, VKC_OP_BN, in, out);
     if (!op) return 0;
     op->t_gamma = g;
     op->t_beta = be;
@@ -215,10 +216,10 @@ static int simple(Builder *b, OpKind kind, int in, int in2)
     if (b->failed) return 0;
     VkcModelValue v = b->m->values[in];
     /* The pooled features (what the head, probes and kNN read) and the head are float32. */
-    if (kind == OP_AVGPOOL) b->dtype = VKC_F32;
-    int out = kind == OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2) /* 2x2 windows */
-            : kind == OP_AVGPOOL ? add_value(b, v.C, 1, 1)
-                                 : add_value(b, v.C, v.H, v.W);
+    if (kind == VKC_OP_AVGPOOL) b->dtype = VKC_F32;
+    int out = kind == VKC_OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2) /* 2x2 windows */
+            : kind == VKC_OP_AVGPOOL ? add_value(b, v.C, 1, 1)
+                                     : add_value(b, v.C, v.H, v.W);
     VkcModelOp *op = add_op(b, kind, in, out);
     if (!op) return 0;
     op->in2 = in2;
@@ -232,7 +233,7 @@ static int maxpool_window(Builder *b, int in, uint32_t kernel, uint32_t stride)
     VkcModelValue v = b->m->values[in];
     VkcMaxPool mp = {.H = v.H, .W = v.W, .kernel = kernel, .stride = stride, .pad = kernel / 2};
     int out = add_value(b, v.C, vkc_maxpool_out(v.H, &mp), vkc_maxpool_out(v.W, &mp));
-    VkcModelOp *op = add_op(b, OP_MAXPOOL, in, out);
+    VkcModelOp *op = add_op(b, VKC_OP_MAXPOOL, in, out);
     if (!op) return 0;
     op->kernel = kernel;
     op->stride = stride;
@@ -247,7 +248,7 @@ static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
     int out = add_value(b, out_features, 1, 1);
     uint32_t shape[2] = {out_features, v.C * v.H * v.W};
     int t = add_tensor(b, prefix, "weight", VKC_T_PARAM, 2, shape, 0);
-    VkcModelOp *op = add_op(b, OP_LINEAR, in, out);
+    VkcModelOp *op = add_op(b, VKC_OP_LINEAR, in, out);
     if (!op) return 0;
     op->t_weight = t;
     return out;
@@ -273,7 +274,7 @@ static void build_convnet(Builder *b, int x)
             continue;
         }
         v = batchnorm(b, p, v, true);
-        v = simple(b, i < 2 ? OP_MAXPOOL : OP_AVGPOOL, v, -1);
+        v = simple(b, i < 2 ? VKC_OP_MAXPOOL : VKC_OP_AVGPOOL, v, -1);
     }
     b->m->feature_value = v;
 }
@@ -316,11 +317,11 @@ static void build_resnet(Builder *b, int x)
                 snprintf(p, sizeof p, "encoder.layer%d.%d.downsample.1", s + 1, k);
                 shortcut = batchnorm(b, p, shortcut, false);
             }
-            v = simple(b, OP_ADD, y, shortcut);
-            v = simple(b, OP_RELU, v, -1);
+            v = simple(b, VKC_OP_ADD, y, shortcut);
+            v = simple(b, VKC_OP_RELU, v, -1);
         }
     }
-    b->m->feature_value = simple(b, OP_AVGPOOL, v, -1);
+    b->m->feature_value = simple(b, VKC_OP_AVGPOOL, v, -1);
 }
 
 static void build_head(Builder *b)
@@ -349,7 +350,7 @@ static int build(VkcModel *m, const VkcModelConfig *cfg)
     m->input_value = add_value(&b, (uint32_t)cfg->channels, (uint32_t)cfg->height, (uint32_t)cfg->width_px);
     int x = m->input_value;
     b.dtype = cfg->act_dtype;
-    if (cfg->act_dtype != VKC_F32) x = simple(&b, OP_CAST, x, -1);
+    if (cfg->act_dtype != VKC_F32) x = simple(&b, VKC_OP_CAST, x, -1);
     m->image_value = x;
     if (cfg->encoder == VKC_ENCODER_CONVNET) build_convnet(&b, x);
     else build_resnet(&b, x);
@@ -504,7 +505,7 @@ static double conv_flops(const VkcModel *m, const VkcModelOp *op, uint32_t batch
 static VkcBatchNorm bn_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
 {
     const VkcModelValue *in = &m->values[op->in];
-    return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = 1e-5f, .momentum = 0.1f,
+    return (VkcBatchNorm){.N = batch, .C = in->C, .HW = in->H * in->W, .eps = BN_EPS, .momentum = 0.1f,
                           .relu = op->relu, .pool = op->pool, .H = in->H, .W = in->W, .gamma = vkc_model_tensor(m, op->t_gamma),
                           .beta = vkc_model_tensor(m, op->t_beta), .running_mean = vkc_model_tensor(m, op->t_mean),
                           .running_var = vkc_model_tensor(m, op->t_var), .stats = op->stats, .work = m->bn_work,
@@ -665,18 +666,19 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
     for (uint32_t k = 0; k < t->count; k++) w[k] = vkc_rng_range(&rng, -bound, bound);
 }
 
-static const OpKindRow op_kinds[OP_KINDS] = {
-    [OP_CAST] = {.class_name = "elementwise", .forward = cast_forward, .backward = cast_backward},
-    [OP_CONV] = {.class_name = "conv", .forward = conv_forward, .backward = conv_backward, .sizes = conv_sizes,
-                 .init = conv_init, .flops = conv_flops},
-    [OP_BN] = {.class_name = "batchnorm", .forward = bn_forward, .backward = bn_backward, .sizes = bn_sizes,
-               .create = bn_create, .init = bn_init},
-    [OP_RELU] = {.class_name = "elementwise", .forward = relu_forward, .backward = relu_backward},
-    [OP_MAXPOOL] = {.class_name = "pool", .forward = maxpool_forward, .backward = maxpool_backward},
-    [OP_AVGPOOL] = {.class_name = "pool", .forward = avgpool_forward, .backward = avgpool_backward},
-    [OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward, .own_input_grads = true},
-    [OP_LINEAR] = {.class_name = "linear", .forward = linear_forward, .backward = linear_backward,
-                   .init = linear_init, .flops = linear_flops},
+static const OpKindRow op_kinds[VKC_OP_KINDS] = {
+    [VKC_OP_CAST] = {.class_name = "elementwise", .forward = cast_forward, .backward = cast_backward},
+    [VKC_OP_CONV] = {.class_name = "conv", .forward = conv_forward, .backward = conv_backward, .sizes = conv_sizes,
+                     .init = conv_init, .flops = conv_flops},
+    [VKC_OP_BN] = {.class_name = "batchnorm", .forward = bn_forward, .backward = bn_backward, .sizes = bn_sizes,
+                   .create = bn_create, .init = bn_init},
+    [VKC_OP_RELU] = {.class_name = "elementwise", .forward = relu_forward, .backward = relu_backward},
+    [VKC_OP_MAXPOOL] = {.class_name = "pool", .forward = maxpool_forward, .backward = maxpool_backward},
+    [VKC_OP_AVGPOOL] = {.class_name = "pool", .forward = avgpool_forward, .backward = avgpool_backward},
+    [VKC_OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward,
+                    .own_input_grads = true},
+    [VKC_OP_LINEAR] = {.class_name = "linear", .forward = linear_forward, .backward = linear_backward,
+                       .init = linear_init, .flops = linear_flops},
 };
 
 double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
@@ -697,7 +699,7 @@ const char *vkc_model_op_class(const VkcModel *m, int i) { return op_kinds[m->op
 bool vkc_model_is_bn_param(const VkcModel *m, int i)
 {
     for (int k = 0; k < m->nops; k++)
-        if (m->ops[k].kind == OP_BN && (m->ops[k].t_gamma == i || m->ops[k].t_beta == i)) return true;
+        if (m->ops[k].kind == VKC_OP_BN && (m->ops[k].t_gamma == i || m->ops[k].t_beta == i)) return true;
     return false;
 }
 
@@ -728,7 +730,7 @@ static void mark_stats(VkcModel *m, VkcLayers *L)
 {
     for (int i = 0; i + 1 < m->nops; i++) {
         VkcModelOp *op = &m->ops[i], *next = &m->ops[i + 1];
-        if (op->kind != OP_CONV || next->kind != OP_BN || next->in != op->out) continue;
+        if (op->kind != VKC_OP_CONV || next->kind != VKC_OP_BN || next->in != op->out) continue;
         bool other = false;
         for (int k = 0; k < m->nops; k++)
             if (k != i + 1 && (m->ops[k].in == op->out || m->ops[k].in2 == op->out)) other = true;
@@ -789,15 +791,11 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
 
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)
 {
-    VkcModel m; /* no context: the graph with its pools fused (the convolutions are the same either way) */
-    memset(&m, 0, sizeof m);
-    if (build(&m, cfg)) {
-        free_graph(&m);
-        return -1;
-    }
+    VkcModel m; /* the graph alone (the convolutions are the same with pools fused or not) */
+    if (vkc_model_graph(&m, cfg)) return -1;
     int n = 0;
     for (int i = 0; i < m.nops; i++) {
-        if (m.ops[i].kind != OP_CONV) continue;
+        if (m.ops[i].kind != VKC_OP_CONV) continue;
         VkcConv2d c = conv_of(&m, &m.ops[i], batch);
         c.weight = c.work = (VkcTensor){0};
         bool seen = false;
@@ -808,6 +806,30 @@ int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *
     }
     free_graph(&m);
     return n;
+}
+
+int vkc_model_graph(VkcModel *m, const VkcModelConfig *cfg)
+{
+    memset(m, 0, sizeof *m); /* no context: the convnet's pools fused, as a device builds them by default */
+    if (build(m, cfg)) {
+        free_graph(m);
+        return VKC_ERR;
+    }
+    return VKC_OK;
+}
+
+VkcOpInfo vkc_model_op(const VkcModel *m, int i)
+{
+    const VkcModelOp *op = &m->ops[i];
+    VkcOpInfo o = {.kind = op->kind, .in = op->in, .in2 = op->in2, .out = op->out, .weight = op->t_weight,
+                   .gamma = op->t_gamma, .beta = op->t_beta, .mean = op->t_mean, .var = op->t_var,
+                   .relu = op->relu, .pool = op->pool, .eps = BN_EPS};
+    if (op->kind == VKC_OP_CONV) o.kernel = op->kernel, o.stride = op->stride, o.pad = op->kernel / 2;
+    if (op->kind == VKC_OP_MAXPOOL) {
+        if (op->kernel) o.kernel = op->kernel, o.stride = op->stride, o.pad = op->pad;
+        else o.kernel = 2, o.stride = 2; /* 2x2 windows, no padding */
+    }
+    return o;
 }
 
 int vkc_model_create(VkcModel *m, VkcContext *ctx, VkcLayers *layers, VkcLinearKernels *linear,

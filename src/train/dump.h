@@ -1,6 +1,6 @@
 /* Debugging and parity (vkclr train --dump-steps K): the run's state before its first step and
  * the exact views its first K steps read, so that another implementation (tests/parity, the
- * PyTorch twin in bench/vkclr_torch.py) can replay the same steps on the same weights and data.
+ * PyTorch twin in python/vkclr_torch.py) can replay the same steps on the same weights and data.
  *
  *   OUT/init.safetensors  a checkpoint (vkc_checkpoint_save) written before the first step:
  *                         parameters, batch-norm running statistics, optimizer state

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end parity of a vkclr run with its PyTorch twin (bench/vkclr_torch.py).
+"""End-to-end parity of a vkclr run with its PyTorch twin (python/vkclr_torch.py).
 
     vkclr train ... --dump-steps K --log-every 1 --out RUN_DIR
     python3 tests/parity/parity.py RUN_DIR
@@ -56,7 +56,7 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))  # vkclr_torch
 
 import torch  # noqa: E402
 

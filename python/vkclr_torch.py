@@ -1,8 +1,20 @@
 """vkclr's model, losses, optimizers and learning-rate schedule in PyTorch.
 
-A twin of the C/Vulkan implementation, used as the end-to-end correctness oracle
-(tests/parity/parity.py) and as the speed peer (bench/torch_peer.py). Standard library, numpy
-and torch only.
+A trained encoder in PyTorch (README: "Using a trained encoder"):
+
+    import vkclr_torch                                   # this file: PYTHONPATH=python
+    model = vkclr_torch.load("runs/fmnist")              # the run's model, evaluation mode
+    features = model.encoder(vkclr_torch.preprocess(model, images))  # uint8 N x H x W [x C]
+
+load() builds the model from the checkpoint's own configuration and loads its tensors;
+model.encoder(x) gives the features (what vkclr probe / export use), model(x) the projection
+head's output. preprocess() is vkclr's evaluation transform (include/vkclr/embed.h): images of
+any size, shorter side resized and centre cropped.
+
+The same module is the twin of the C/Vulkan implementation that the end-to-end correctness
+oracle (tests/parity/parity.py) and the speed peer (bench/torch_peer.py) use, and
+tests/onnx/test_export.py checks the features of load() against vkclr export's. Standard
+library, numpy and torch only.
 
 What it replicates (the C sources it was read from in brackets):
   model      convnet / resnet10/18/34 with the CIFAR or ImageNet stem and the SimCLR v2 projection head,
@@ -32,6 +44,7 @@ header, raw little-endian data).
 
 import json
 import math
+import os
 import struct
 
 import numpy as np
@@ -462,6 +475,97 @@ def load_state(model, tensors, strict=True):
 
 def state_numpy(model):
     return {k: v.detach().cpu().float().numpy().copy() for k, v in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------- using a trained encoder
+
+# Input normalisation of vkc_augment_preset (augment/config.c): mean, std per channel.
+PRESET_NORMALIZATION = {
+    "simclr": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "cifar": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "gray": ((0.2860,) * 3, (0.3530,) * 3),
+}
+
+
+def checkpoint_file(run):
+    """A run directory's checkpoint.safetensors, or the file itself."""
+    run = str(run)
+    return run.rstrip("/") + "/checkpoint.safetensors" if os.path.isdir(run) else run
+
+
+def load(run, device="cpu"):
+    """The trained model of a vkclr run (a run directory or a checkpoint .safetensors file) in
+    evaluation mode on `device`, without gradients: model.encoder(x) gives the features,
+    model(x) the projections (the head's output, before the loss's L2 normalisation), for x as
+    preprocess(model, images) makes it. The configuration is the checkpoint's own."""
+    tensors = load_checkpoint(checkpoint_file(run))
+    cfg = load_config(tensors["__metadata__"]["config_dict"])
+    model = build_model(cfg, init="none")
+    load_state(model, tensors)
+    return model.eval().requires_grad_(False).to(device)
+
+
+def normalization(cfg):
+    """(mean, std) of the run's input normalisation: its preset (the one training resolved;
+    runs without one get the default for their input) with its --aug mean= / std=."""
+    c = cfg["image_channels"]
+    preset = cfg.get("preset") or ("gray" if c == 1 else "cifar" if max(cfg["image_height"], cfg["image_width"]) <= 64
+                                   else "simclr")
+    mean, std = (list(v) for v in PRESET_NORMALIZATION[preset])
+    for assignment in filter(None, (cfg.get("aug") or "").split(",")):
+        key, _, value = assignment.partition("=")
+        if key in ("mean", "std"):
+            v = [float(x) for x in value.split(":")]
+            (mean if key == "mean" else std)[:] = v * 3 if len(v) == 1 else v
+    return np.float32(mean[:c]), np.float32(std[:c])
+
+
+def eval_box(height, width, out_height, out_width):
+    """vkc_eval_box (augment/view.c): the centred box (y, x, h, w) of the output's aspect ratio
+    that fills the image as far as it can: what remains of it after its shorter side is resized
+    to the output's and the centre cropped."""
+    h, w = height, height * out_width // out_height
+    if w > width:
+        w, h = width, width * out_height // out_width
+    h, w = max(h, 1), max(w, 1)
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def preprocess(model, images):
+    """vkclr's evaluation transform (include/vkclr/embed.h) of uint8 images, N x H x W (gray) or
+    N x H x W x C (numpy or torch; a list of such images may differ in size), into the model's
+    input N x C x H x W float32: channels converted (gray repeated into R, G, B; RGB to ITU-R
+    601 luma as vkclr computes it), each image's shorter side resized to the input's and the
+    centre cropped (vkclr's box), then (x / 255 - mean) / std in float32 as vkclr rounds it. At
+    the model's input size the result is vkclr's exactly; other sizes are resized with torch's
+    antialiased bilinear filter, close to vkclr's but not bit-equal."""
+    cfg = model.cfg
+    C, H, W = cfg["image_channels"], cfg["image_height"], cfg["image_width"]
+    if isinstance(images, (list, tuple)):
+        return torch.cat([preprocess(model, im[None]) for im in images])
+    x = images if torch.is_tensor(images) else torch.from_numpy(np.ascontiguousarray(images))
+    if x.dtype != torch.uint8:
+        raise ValueError(f"images must be uint8, not {x.dtype}")
+    if x.dim() == 3:
+        x = x.unsqueeze(-1)
+    if x.dim() != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be N x H x W or N x H x W x C with C 1 or 3, not {tuple(x.shape)}")
+    if x.shape[-1] != C:
+        if C == 3:
+            x = x.expand(-1, -1, -1, 3)
+        else:  # vkc_luma: (19595 R + 38470 G + 7471 B + 2^15) >> 16
+            w = x.to(torch.int64)
+            x = ((w[..., 0] * 19595 + w[..., 1] * 38470 + w[..., 2] * 7471 + 32768) >> 16).to(torch.uint8)[..., None]
+    x = x.permute(0, 3, 1, 2)
+    if tuple(x.shape[2:]) != (H, W):
+        y0, x0, h, w = eval_box(x.shape[2], x.shape[3], H, W)
+        x = F.interpolate(x[:, :, y0:y0 + h, x0:x0 + w].float(), size=(H, W), mode="bilinear", antialias=True,
+                          align_corners=False)
+        x = x.round().clamp(0, 255).to(torch.uint8)
+    mean, std = normalization(cfg)
+    scale = torch.from_numpy(np.float32(1.0) / (np.float32(255.0) * std)).view(1, C, 1, 1)
+    bias = torch.from_numpy(-mean / std).view(1, C, 1, 1)
+    return (x.float() * scale + bias).contiguous()
 
 
 # ---------------------------------------------------------------- losses
