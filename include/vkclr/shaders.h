@@ -7,11 +7,21 @@
 #include "shader_names.h" /* generated from shaders/meson.build: enum VkcShader */
 
 typedef struct {
-    const char *name;      /* file name without .comp */
-    const uint32_t *words; /* SPIR-V */
-    size_t size;           /* bytes */
+    const char *name;      /* file name without .comp (or the build's name: conv2d_fwd_coop_f16) */
+    const uint32_t *words; /* SPIR-V; NULL for a shader this build left out */
+    size_t size;           /* bytes; 0 when left out */
+    int coopmat;           /* uses cooperative matrices (its SPIR-V declares CooperativeMatrixKHR) */
 } VkcShaderBlob;
 
 extern const VkcShaderBlob vkc_shader_table[VKC_SHADER_COUNT];
+
+/* Which cooperative-matrix kernels this build has and why the others were left out, as
+ * `meson setup` decided it (shaders/meson.build compiles a probe shader with the glslang it
+ * found), e.g. "cooperative-matrix kernels: fp16 built, bf16 left out: glslang 15.2.0 cannot
+ * compile them (...)". */
+extern const char vkc_coopmat_build_note[];
+
+/* Is the shader in this build? */
+static inline int vkc_shader_built(VkcShader s) { return vkc_shader_table[s].words != 0; }
 
 #endif

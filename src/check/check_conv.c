@@ -67,7 +67,7 @@ static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
         goto done;
     }
     VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
-                      .stride = c->stride, .pad = c->pad};
+                      .stride = c->stride, .pad = c->pad, .act = g->act};
     VkcTensor tx, ty, tdy, tdx, tdw, tdb;
     /* x and dy rounded to the activation dtype before the reference sees them */
     if (rig_act(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_act(g, NULL, ny, &ty) ||
@@ -149,7 +149,7 @@ static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
         goto done;
     }
     VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = C, .kernel = c->k,
-                      .stride = c->stride, .pad = c->pad};
+                      .stride = c->stride, .pad = c->pad, .act = g->act};
     VkcBatchNorm bn = {.N = c->N, .C = C, .HW = HW, .eps = 1e-5f, .momentum = 0.1f};
     uint32_t groups = vkc_conv2d_stats_groups(&g->L, &conv);
     VkcTensor tx, ty, tyb;

@@ -17,6 +17,13 @@
  * and are added in slot order by a second pass (reduce_chunks.comp): no float atomics, the
  * same inputs give bit-identical results (DESIGN.md decision 4). Tiles can be forced for
  * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem).
+ *  - coop (16-bit activations, where the device runs cooperative matrices: ctx->coop.ok):
+ *    the smem shaders built with -DCOOP (conv2d_{fwd,dgrad,wgrad}_coop_f16/_bf16) on the
+ *    cooperative-matrix core shaders/coopmat_gemm.glsl: the same implicit GEMMs and epilogues,
+ *    16-bit products (the weights rounded when staged) on the device's matrix shape, float32
+ *    sums; tiles of subgroups and matrices per device class (coop.c). The forward writes the
+ *    batch statistics of its output blocks, as reg does. With 16-bit activations this family
+ *    is the default wherever it runs (explicit --precision fp16/bf16 and auto on GPUs).
  * Activations (x, y, dy, dx) may be 16-bit: every kernel has fp16 and bf16 builds
  * (shaders/precision.glsl) that convert on load and store; weights, their gradients, the
  * statistics and all accumulation stay float32. */
@@ -24,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coop.h"
 #include "layers_internal.h"
 
 typedef struct {
@@ -47,13 +55,18 @@ typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
 } WgradPush;
 
+/* conv2d_{fwd,dgrad}_smem.comp (and their coop builds): dgrad's Push ends at ld. */
 typedef struct {
-    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias, groups;
 } SmemPush;
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
 } SmemWgradPush;
+
+_Static_assert(sizeof(RegPush) == 48 && sizeof(WgradPush) == 44, "push constants of conv2d_*_reg.comp");
+_Static_assert(sizeof(SmemPush) == 40 && sizeof(SmemWgradPush) == 36, "push constants of conv2d_*_smem.comp");
+#define SMEM_DGRAD_PUSH (sizeof(SmemPush) - 8) /* without has_bias, groups */
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -211,14 +224,38 @@ static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
 
 /* ---------------------------------------------------------------- the kernel of a pass */
 
-/* How a pass runs: a kernel family and its tile (RegTile, WgradTile or SmemTile as 4 numbers). */
+/* How a pass runs: a kernel family and its tile (RegTile, WgradTile or SmemTile as 4 numbers,
+ * VkcCoopTile as 5). */
 typedef struct {
     VkcConvVariant family;
-    uint32_t v[4];
+    uint32_t v[5];
 } ConvChoice;
 
 static const char *const pass_names[] = {"forward", "backward-input", "backward-weight"};
-static const char *const family_names[] = {"reg", "smem"};
+static const char *const family_names[] = {"reg", "smem", "coop"};
+static const VkcCoopUse coop_use[3] = {VKC_COOP_CONV_FORWARD, VKC_COOP_CONV_BACKWARD_INPUT, VKC_COOP_CONV_BACKWARD_WEIGHT};
+
+VkcConvVariant vkc_conv2d_family(const char *variant)
+{
+    return !strncmp(variant, "coop", 4) ? VKC_CONV_COOP : !strncmp(variant, "smem", 4) ? VKC_CONV_SMEM : VKC_CONV_REG;
+}
+
+static void choice_name(const ConvChoice *ch, char *text, size_t size)
+{
+    if (ch->family == VKC_CONV_COOP)
+        snprintf(text, size, "coop %u,%u,%u,%u,%u", ch->v[0], ch->v[1], ch->v[2], ch->v[3], ch->v[4]);
+    else
+        snprintf(text, size, "%s %u,%u,%u,%u", family_names[ch->family], ch->v[0], ch->v[1], ch->v[2], ch->v[3]);
+}
+
+static VkcCoopTile coop_of(const ConvChoice *ch) { return (VkcCoopTile){ch->v[0], ch->v[1], ch->v[2], ch->v[3], ch->v[4]}; }
+
+/* Does the device run this pass on cooperative matrices at all (16-bit activations it has them for)? */
+static bool coop_runs(const VkcLayers *L, const VkcConv2d *c, int pass)
+{
+    VkcCoopTile t;
+    return c->act != VKC_F32 && vkc_coop_tiles(L->ctx, c->act, coop_use[pass], &t, 1) == 1;
+}
 
 void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size)
 {
@@ -229,15 +266,19 @@ void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size)
 static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pass, VkcConvVariant family)
 {
     ConvChoice ch = {family, {0}};
-    if (family == VKC_CONV_SMEM) {
+    if (family == VKC_CONV_COOP) {
+        VkcCoopTile t = {0};
+        if (c->act != VKC_F32) vkc_coop_tiles(L->ctx, c->act, coop_use[pass], &t, 1); /* none: fails at dispatch */
+        ch.v[0] = t.wm, ch.v[1] = t.wn, ch.v[2] = t.tm, ch.v[3] = t.tn, ch.v[4] = t.bk;
+    } else if (family == VKC_CONV_SMEM) {
         SmemTile t = smem_tile(L, c, pass);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     } else if (pass == PASS_WGRAD) {
         WgradTile t = wgrad_tile(L, c);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     } else {
         RegTile t = reg_tile(c, pass);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     }
     return ch;
 }
@@ -247,8 +288,15 @@ static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pas
 static bool parse_choice(const VkcLayers *L, const VkcConv2d *c, int pass, const char *text, ConvChoice *ch)
 {
     char family[8];
-    unsigned a[4];
-    if (sscanf(text, "%7s %u,%u,%u,%u", family, &a[0], &a[1], &a[2], &a[3]) != 5) return false;
+    unsigned a[5];
+    int n = sscanf(text, "%7s %u,%u,%u,%u,%u", family, &a[0], &a[1], &a[2], &a[3], &a[4]);
+    memset(ch, 0, sizeof *ch);
+    if (!strcmp(family, "coop") && n == 6) {
+        ch->family = VKC_CONV_COOP;
+        for (int i = 0; i < 5; i++) ch->v[i] = a[i];
+        return c->act != VKC_F32 && vkc_coop_fits(L->ctx, c->act, coop_of(ch), coop_use[pass]);
+    }
+    if (n != 5) return false;
     if (!strcmp(family, "reg") && L->ctx->subgroup_shuffle) ch->family = VKC_CONV_REG;
     else if (!strcmp(family, "smem")) ch->family = VKC_CONV_SMEM;
     else return false;
@@ -278,13 +326,15 @@ static ConvChoice choose(const VkcLayers *L, const VkcConv2d *c, int pass)
     static const char *const env[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
                                           {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},
                                           {"VKCLR_CONV_WGRAD_TILE", "VKCLR_CONV_WGRAD_BLOCK"}};
-    const char *forced = getenv(env[pass][L->conv_variant]);
+    const char *forced = L->conv_variant == VKC_CONV_COOP ? NULL : getenv(env[pass][L->conv_variant]);
     if (!L->conv_forced && !(forced && *forced)) {
         char key[128];
         vkc_conv2d_tuning_key(c, pass, key, sizeof key);
         const char *text = vkc_tuning_get(&L->ctx->tuning, key);
         ConvChoice ch;
         if (text && parse_choice(L, c, pass, text, &ch)) return ch;
+        /* 16-bit activations: the matrix units where the device has them */
+        if (coop_runs(L, c, pass)) return default_choice(L, c, pass, VKC_CONV_COOP);
     }
     return default_choice(L, c, pass, L->conv_variant);
 }
@@ -297,7 +347,7 @@ int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *n
 {
     if (pass < 0 || pass > 2) return vkc_fail("conv2d: no pass %d", pass);
     ConvChoice ch = choose(L, c, pass);
-    snprintf(name, size, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+    choice_name(&ch, name, size);
     return VKC_OK;
 }
 
@@ -305,38 +355,47 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
                           int max)
 {
     /* the built-in choice first (the reference the others are compared with), the other
-     * family's built-in one, then tiles around the device's own family's: reg channel groups x
+     * families' built-in ones, then tiles around the device's own family's: reg channel groups x
      * pixel shapes, or smem block shapes (the other family runs 10-50x slower on its
-     * non-native device class: its other tiles are not worth the tuning time) */
+     * non-native device class: its other tiles are not worth the tuning time), then with 16-bit
+     * activations every cooperative-matrix tile of the device class that fits */
     static const uint32_t reg[][3] = {{1, 2, 8}, {2, 2, 8}, {4, 2, 8}, {2, 4, 4}, {2, 1, 16}, {4, 1, 8}, {2, 4, 8}, {1, 4, 8}};
     static const uint32_t wgr[][2] = {{1, 4}, {1, 8}, {2, 4}, {2, 8}, {2, 16}, {4, 8}};
     static const uint32_t smem[][4] = {{64, 128, 16, 2}, {32, 128, 16, 1}, {64, 64, 16, 1}, {32, 64, 16, 1},
                                        {128, 64, 16, 2}, {64, 128, 8, 2}};
-    ConvChoice list[40];
+    ConvChoice list[64];
     int n = 0;
-    list[n++] = default_choice(L, c, pass, L->conv_variant);
-    VkcConvVariant other = L->conv_variant == VKC_CONV_REG ? VKC_CONV_SMEM : VKC_CONV_REG;
+    bool coop = coop_runs(L, c, pass);
+    VkcConvVariant own = L->conv_variant == VKC_CONV_COOP ? (L->ctx->is_cpu ? VKC_CONV_REG : VKC_CONV_SMEM) : L->conv_variant;
+    if (coop) list[n++] = default_choice(L, c, pass, VKC_CONV_COOP);
+    list[n++] = default_choice(L, c, pass, own);
+    VkcConvVariant other = own == VKC_CONV_REG ? VKC_CONV_SMEM : VKC_CONV_REG;
     if (other == VKC_CONV_SMEM || L->ctx->subgroup_shuffle) list[n++] = default_choice(L, c, pass, other);
-    if (L->conv_variant == VKC_CONV_REG) {
+    if (own == VKC_CONV_REG) {
         ConvChoice d = default_choice(L, c, pass, VKC_CONV_REG);
         if (pass == PASS_WGRAD)
             for (size_t i = 0; i < sizeof wgr / sizeof wgr[0]; i++)
-                list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3]}};
+                list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3], 0}};
         else
             for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++)
-                list[n++] = (ConvChoice){VKC_CONV_REG, {reg[i][0], reg[i][1], reg[i][2], d.v[3]}};
+                list[n++] = (ConvChoice){VKC_CONV_REG, {reg[i][0], reg[i][1], reg[i][2], d.v[3], 0}};
     }
-    if (L->conv_variant == VKC_CONV_SMEM)
+    if (own == VKC_CONV_SMEM)
         for (size_t i = 0; i < sizeof smem / sizeof smem[0]; i++)
-            list[n++] = (ConvChoice){VKC_CONV_SMEM, {smem[i][0], smem[i][1], smem[i][2], smem[i][3]}};
+            list[n++] = (ConvChoice){VKC_CONV_SMEM, {smem[i][0], smem[i][1], smem[i][2], smem[i][3], 0}};
+    if (coop) {
+        VkcCoopTile tiles[16];
+        int nt = vkc_coop_tiles(L->ctx, c->act, coop_use[pass], tiles, 16);
+        for (int i = 0; i < nt; i++)
+            list[n++] = (ConvChoice){VKC_CONV_COOP, {tiles[i].wm, tiles[i].wn, tiles[i].tm, tiles[i].tn, tiles[i].bk}};
+    }
     int out = 0;
     for (int i = 0; i < n && out < max; i++) {
         char text[VKC_CONV_VARIANT_NAME];
-        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[list[i].family], list[i].v[0], list[i].v[1],
-                 list[i].v[2], list[i].v[3]);
+        choice_name(&list[i], text, sizeof text);
         ConvChoice ch;
         if (!parse_choice(L, c, pass, text, &ch)) continue; /* not for this pass or device */
-        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+        choice_name(&ch, text, sizeof text);
         bool dup = false;
         for (int k = 0; k < out; k++) dup |= !strcmp(names[k], text);
         if (!dup) snprintf(names[out++], VKC_CONV_VARIANT_NAME, "%s", text);
@@ -344,22 +403,40 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
     return out;
 }
 
-/* Chunks of the weight gradient's K = N*Ho*Wo for the smem kernel: enough workgroups to fill
- * the device, chunk lengths whole steps. */
-static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
-                             uint32_t *nchunks, uint32_t *stride)
+/* Chunks of the weight gradient's K = N*Ho*Wo for the smem and coop kernels (blocks of bm x bn,
+ * steps of bk, wg invocations): enough workgroups to fill the device, chunk lengths whole steps. */
+static void block_wgrad_split(const VkcLayers *L, const VkcConv2d *c, uint32_t bm, uint32_t bn, uint32_t bk,
+                              uint32_t wg, uint32_t *klen, uint32_t *nchunks, uint32_t *stride)
 {
     uint32_t total = c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
     uint32_t nb = c->C_in * c->kernel * c->kernel + 1;
-    uint32_t blocks = vkc_div_up(c->C_out, t->bm) * vkc_div_up(nb, t->bn);
+    uint32_t blocks = vkc_div_up(c->C_out, bm) * vkc_div_up(nb, bn);
     *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
-    uint32_t n = vkc_div_up(L->reduce_lanes / smem_wg(t), blocks);
+    uint32_t n = vkc_div_up(L->reduce_lanes / wg, blocks);
     uint32_t cap = (16u << 20) / *stride; /* 64 MiB of partials at most */
     if (n > cap) n = cap;
-    if (n > vkc_div_up(total, t->bk)) n = vkc_div_up(total, t->bk);
+    if (n > vkc_div_up(total, bk)) n = vkc_div_up(total, bk);
     if (n < 1) n = 1;
-    *klen = vkc_div_up(vkc_div_up(total, n), t->bk) * t->bk;
+    *klen = vkc_div_up(vkc_div_up(total, n), bk) * bk;
     *nchunks = vkc_div_up(total, *klen);
+}
+
+static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
+                             uint32_t *nchunks, uint32_t *stride)
+{
+    block_wgrad_split(L, c, t->bm, t->bn, t->bk, smem_wg(t), klen, nchunks, stride);
+}
+
+/* The block of a cooperative-matrix tile for this layer's activations. */
+typedef struct {
+    VkcCoopTile t;
+    uint32_t bm, bn, wg;
+} CoopBlock;
+
+static CoopBlock coop_block(const VkcLayers *L, const VkcConv2d *c, const ConvChoice *ch)
+{
+    VkcCoopTile t = coop_of(ch);
+    return (CoopBlock){t, vkc_coop_bm(L->ctx, c->act, t), vkc_coop_bn(L->ctx, c->act, t), vkc_coop_wg(L->ctx, t)};
 }
 
 /* Split of the weight gradient's K = N*Ho rows into chunks: enough invocations for the
@@ -385,6 +462,17 @@ static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t KK = c->kernel * c->kernel;
     ConvChoice ch = choose(L, c, pass);
+    if (ch.family == VKC_CONV_COOP) {
+        CoopBlock b = coop_block(L, c, &ch);
+        if (!b.bm) return 0; /* no tile: the pass fails with the reason */
+        if (pass == PASS_WGRAD) {
+            uint32_t klen, nchunks, stride;
+            block_wgrad_split(L, c, b.bm, b.bn, b.t.bk, b.wg, &klen, &nchunks, &stride);
+            return (VkDeviceSize)nchunks * stride * 4;
+        }
+        uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
+        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, b.bm) * b.bm * 4;
+    }
     if (ch.family == VKC_CONV_SMEM) {
         SmemTile t = smem_of(&ch);
         if (pass == PASS_WGRAD) {
@@ -464,6 +552,10 @@ static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
 uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
 {
     ConvChoice ch = choose(L, c, PASS_FWD);
+    if (ch.family == VKC_CONV_COOP) { /* one per block of output pixels (conv2d_fwd_smem.comp STATS) */
+        CoopBlock b = coop_block(L, c, &ch);
+        return b.bn ? vkc_div_up(c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c), b.bn) : 0;
+    }
     if (ch.family != VKC_CONV_REG) return 0;
     RegTile t = reg_of(&ch);
     uint64_t tiles = (uint64_t)c->N * vkc_div_up(vkc_conv2d_out_h(c), t.tr) * vkc_div_up(vkc_conv2d_out_w(c), t.tw);
@@ -580,7 +672,7 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
     VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
     if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
-    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias};
+    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias, 0};
     uint32_t spec[10] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4};
     const VkcKernel *k;
     uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
@@ -590,7 +682,7 @@ static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
-                          fwd ? sizeof push : sizeof push - 4, spec, 10, &k))
+                          fwd ? sizeof push : SMEM_DGRAD_PUSH, spec, 10, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, t.bm);
     if (fwd) {
@@ -628,6 +720,102 @@ static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x
     return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
 }
 
+/* The cooperative-matrix build of a pass's shader for the layer's activations. */
+static int coop_shader(const VkcLayers *L, const VkcConv2d *c, int pass, VkcShader *out)
+{
+    static const VkcShader shaders[3][2] = {{VKC_SHADER_CONV2D_FWD_COOP_F16, VKC_SHADER_CONV2D_FWD_COOP_BF16},
+                                            {VKC_SHADER_CONV2D_DGRAD_COOP_F16, VKC_SHADER_CONV2D_DGRAD_COOP_BF16},
+                                            {VKC_SHADER_CONV2D_WGRAD_COOP_F16, VKC_SHADER_CONV2D_WGRAD_COOP_BF16}};
+    if (c->act == VKC_F32) return vkc_fail("conv2d %s: the cooperative-matrix kernels take 16-bit activations, not fp32",
+                                           pass_names[pass]);
+    if (!L->ctx->coop.ok[c->act])
+        return vkc_fail("conv2d %s: no %s cooperative-matrix kernels on %s: %s", pass_names[pass],
+                        vkc_dtype_name(c->act), L->ctx->props.deviceName, L->ctx->coop.why_not[c->act]);
+    *out = shaders[pass][c->act == VKC_BF16];
+    return VKC_OK;
+}
+
+static int coop_check(const VkcLayers *L, const VkcConv2d *c, int pass, const CoopBlock *b)
+{
+    if (!vkc_coop_fits(L->ctx, c->act, b->t, coop_use[pass]))
+        return vkc_fail("conv2d %s: cooperative-matrix tile %u,%u,%u,%u,%u does not fit this pass or device",
+                        pass_names[pass], b->t.wm, b->t.wn, b->t.tm, b->t.tn, b->t.bk);
+    return VKC_OK;
+}
+
+/* Forward (x -> y, with the batch statistics of y when c->stats is given) or backward to the
+ * input (dy -> dx) on cooperative matrices: the smem kernels' GEMMs and epilogues. */
+static int coop_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+{
+    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
+    bool stats = fwd && c->stats.buffer != VK_NULL_HANDLE;
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    ConvChoice ch = choose(L, c, pass);
+    CoopBlock b = coop_block(L, c, &ch);
+    VkcShader shader = VKC_SHADER_COUNT;
+    if (coop_shader(L, c, pass, &shader) || coop_check(L, c, pass, &b)) return VKC_ERR;
+    uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
+    uint32_t ld = vkc_div_up(outc, b.bm) * b.bm;
+    VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
+    if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
+    uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
+    uint64_t gx = (pixels + b.bn - 1) / b.bn;
+    if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
+        return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
+    if (stats && vkc_layers_need("conv2d forward", "stats", c->stats, vkc_conv2d_stats_floats(L, c))) return VKC_ERR;
+    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias, stats ? (uint32_t)gx : 0};
+    uint32_t spec[15] = {0};
+    vkc_coop_spec(L->ctx, c->act, b.t, spec);
+    spec[3] = c->kernel, spec[4] = c->stride, spec[5] = c->pad, spec[14] = stats;
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, shader, fwd ? "bbbbb" : "bbb", fwd ? sizeof push : SMEM_DGRAD_PUSH, spec, fwd ? 15 : 14, &k))
+        return VKC_ERR;
+    uint32_t gy = vkc_div_up(outc, b.bm);
+    if (fwd) {
+        /* (without statistics binding 4 is y again, unwritten) */
+        VkcTensor tt[5] = {src, a, has_bias ? c->bias : a, dst, stats ? c->stats : dst};
+        return vkc_cmd_dispatch(cmd, k, tt, stats ? 0x7 : 0x17, &push, (uint32_t)gx, gy, 1);
+    }
+    VkcTensor tt[3] = {src, a, dst};
+    return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
+}
+
+static int coop_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                      VkcTensor dbias)
+{
+    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
+    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
+    ConvChoice ch = choose(L, c, PASS_WGRAD);
+    CoopBlock b = coop_block(L, c, &ch);
+    VkcShader shader = VKC_SHADER_COUNT;
+    if (coop_shader(L, c, PASS_WGRAD, &shader) || coop_check(L, c, PASS_WGRAD, &b)) return VKC_ERR;
+    uint32_t klen, nchunks, stride;
+    block_wgrad_split(L, c, b.bm, b.bn, b.t.bk, b.wg, &klen, &nchunks, &stride);
+    /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
+    bool vec = (Ho * Wo) % 4 == 0 && (b.t.bk * b.bm) % (b.wg * 4) == 0 && b.t.bk % 4 == 0;
+    SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
+    uint32_t spec[15] = {0};
+    vkc_coop_spec(L->ctx, c->act, b.t, spec);
+    spec[3] = c->kernel, spec[4] = c->stride, spec[5] = c->pad, spec[14] = vec;
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, shader, "bbb", sizeof push, spec, 15, &k)) return VKC_ERR;
+    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, b.bn), gy = vkc_div_up(c->C_out, b.bm);
+    if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
+    VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
+    VkcTensor tt[3] = {x, dy, partials};
+    if (vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, gx, gy, nchunks)) return VKC_ERR;
+    return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
+}
+
+/* The layer was planned (kernel choice, work space) for activations of c->act. */
+static int act_dtype(const char *op, const VkcConv2d *c, VkcTensor t)
+{
+    if (t.dtype != c->act)
+        return vkc_fail("%s: activations of %s, but the layer was planned for %s (VkcConv2d.act)", op,
+                        vkc_dtype_name(t.dtype), vkc_dtype_name(c->act));
+    return VKC_OK;
+}
+
 /* ---------------------------------------------------------------- public entry points */
 
 int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor y)
@@ -638,10 +826,13 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
         vkc_layers_need(op, "y", y, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op) ||
-        vkc_layers_same_dtype(op, x, y))
+        vkc_layers_same_dtype(op, x, y) || act_dtype(op, c, x))
         return VKC_ERR;
-    return choose(L, c, PASS_FWD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y)
-                                                          : reg_conv(L, cmd, c, PASS_FWD, x, y);
+    switch (choose(L, c, PASS_FWD).family) {
+    case VKC_CONV_COOP: return coop_conv(L, cmd, c, PASS_FWD, x, y);
+    case VKC_CONV_SMEM: return smem_conv(L, cmd, c, PASS_FWD, x, y);
+    default: return reg_conv(L, cmd, c, PASS_FWD, x, y);
+    }
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -650,10 +841,13 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     if (check_shape(c, op)) return VKC_ERR;
     if (vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op) ||
-        vkc_layers_same_dtype(op, dy, dx))
+        vkc_layers_same_dtype(op, dy, dx) || act_dtype(op, c, dy))
         return VKC_ERR;
-    return choose(L, c, PASS_DGRAD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
-                                            : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    switch (choose(L, c, PASS_DGRAD).family) {
+    case VKC_CONV_COOP: return coop_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    case VKC_CONV_SMEM: return smem_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    default: return reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    }
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
@@ -666,8 +860,11 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dweight", dweight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel) ||
         (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op) ||
-        vkc_layers_same_dtype(op, x, dy))
+        vkc_layers_same_dtype(op, x, dy) || act_dtype(op, c, x))
         return VKC_ERR;
-    return choose(L, c, PASS_WGRAD).family == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
-                                            : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    switch (choose(L, c, PASS_WGRAD).family) {
+    case VKC_CONV_COOP: return coop_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    case VKC_CONV_SMEM: return smem_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    default: return reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    }
 }

@@ -25,14 +25,16 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
     /* The register-tiled kernels use subgroup shuffles (GL_KHR_shader_subgroup_shuffle). */
     bool reg_ok = ctx->subgroup_shuffle;
     if (!reg_ok) L->conv_variant = VKC_CONV_SMEM;
-    const char *path = getenv("VKCLR_CONV_PATH"); /* "reg" or "smem": for checks and tuning runs */
+    const char *path = getenv("VKCLR_CONV_PATH"); /* "reg", "smem" or "coop": for checks and tuning runs */
     if (path && *path) {
-        if (strcmp(path, "reg") && strcmp(path, "smem"))
-            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
-        L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : VKC_CONV_SMEM;
+        if (strcmp(path, "reg") && strcmp(path, "smem") && strcmp(path, "coop"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg, smem or coop", path);
+        L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : !strcmp(path, "smem") ? VKC_CONV_SMEM : VKC_CONV_COOP;
         L->conv_forced = true;
         if (L->conv_variant == VKC_CONV_REG && !reg_ok)
             return vkc_fail("VKCLR_CONV_PATH=reg: this device has no subgroup shuffles in compute shaders");
+        if (L->conv_variant == VKC_CONV_COOP && !ctx->coop.ok[VKC_F16] && !ctx->coop.ok[VKC_BF16])
+            return vkc_fail("VKCLR_CONV_PATH=coop: %s", ctx->coop.why_not[VKC_F16]);
     }
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_elem > max) L->wg_elem = max;

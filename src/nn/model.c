@@ -415,8 +415,8 @@ static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch
 {
     const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
     return (VkcConv2d){.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
-                       .stride = op->stride, .pad = op->kernel / 2, .weight = vkc_model_tensor(m, op->t_weight),
-                       .work = m->conv_work};
+                       .stride = op->stride, .pad = op->kernel / 2, .act = in->dtype,
+                       .weight = vkc_model_tensor(m, op->t_weight), .work = m->conv_work};
 }
 
 /* Whether this training forward hands the batch statistics from a conv to its batch norm
