@@ -22,10 +22,13 @@ static void compare(VkcCheckResult *r, const char *what, size_t n, double atol, 
         if (n == 0)
             snprintf(r->detail, sizeof r->detail, "%s: nothing compared", what);
         else
+        {
+            char own[48] = "";
+            if (bound) snprintf(own, sizeof own, " + its bound %.2g", bound[where]);
             snprintf(r->detail, sizeof r->detail,
-                     "%s: worst element %zu of %zu: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|%s%.2g)", what,
-                     where, n, at(got, where), at(want, where), atol, rtol, bound ? " + its bound " : "",
-                     bound ? bound[where] : 0.0);
+                     "%s: worst element %zu of %zu: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|%s)", what, where,
+                     n, at(got, where), at(want, where), atol, rtol, own);
+        }
     }
     if (worst > r->max_violation) r->max_violation = worst;
     r->passed = r->passed && ok;
