@@ -22,11 +22,11 @@
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #if defined(COOP_BF16) || defined(ACT_BF16)
 #extension GL_EXT_bfloat16 : require
 #define coop_t bfloat16_t
 #else
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #define coop_t float16_t
 #endif
 

@@ -4,11 +4,11 @@
 // shared memory, float32 accumulation. COOP_BF16: bfloat16 operands (GL_EXT_bfloat16).
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #ifdef COOP_BF16
 #extension GL_EXT_bfloat16 : require
 #define coop_t bfloat16_t
 #else
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #define coop_t float16_t
 #endif
 layout(local_size_x_id = 0) in;

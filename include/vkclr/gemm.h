@@ -53,6 +53,12 @@ void vkc_gemm_destroy(VkcGemm *g);
  * runs the cooperative-matrix kernels for d (ctx->coop.ok; the built-in tile for this device),
  * else (and for VKC_F32) float32. Returns the operand type now in use. */
 VkcDtype vkc_gemm_set_operands(VkcGemm *g, VkcDtype d);
+/* vkc_gemm_set_operands as a step of an initialisation chain: always VKC_OK. */
+static inline int vkc_gemm_use(VkcGemm *g, VkcDtype d)
+{
+    vkc_gemm_set_operands(g, d);
+    return VKC_OK;
+}
 /* The cooperative-matrix tiles of this device class that fit the device, the built-in one first. */
 int vkc_gemm_coop_tiles(const VkcContext *ctx, VkcDtype d, VkcCoopTile *out, int max);
 /* The same with a given tile; fails unless the device runs it (checks, tuning). */

@@ -744,6 +744,25 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
     return VKC_OK;
 }
 
+int vkc_model_coop_passes(const VkcModel *m, int *total)
+{
+    int coop = 0;
+    *total = 0;
+    for (int i = 0; i < m->nops; i++) {
+        if (m->ops[i].kind != OP_CONV) continue;
+        VkcConv2d c = conv_of(m, &m->ops[i], m->max_batch);
+        for (int pass = 0; pass < 3; pass++) {
+            char name[VKC_CONV_VARIANT_NAME];
+            /* (the image's cast gets no gradient: no backward-input pass) */
+            if (pass == VKC_CONV_PASS_BACKWARD_INPUT && !m->values[m->ops[i].in].grad.buffer) continue;
+            (*total)++;
+            coop += !vkc_conv2d_variant(m->layers, &c, pass, name, sizeof name) &&
+                    vkc_conv2d_family(name) == VKC_CONV_COOP;
+        }
+    }
+    return coop;
+}
+
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)
 {
     VkcModel m;

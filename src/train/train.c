@@ -208,6 +208,7 @@ typedef struct {
     VkcContext ctx;
     VkcArena dev, host;
     VkcModelKernels k;
+    VkcGemm eval_gemm;      /* the kNN monitor's and the final evaluation's GEMMs (their products' type) */
     VkcL2Norm l2;
     VkcContrastive loss;
     VkcModel model;
@@ -264,6 +265,7 @@ static void run_destroy(Run *r)
     vkc_contrastive_destroy(&r->loss);
     vkc_l2norm_destroy(&r->l2);
     vkc_model_kernels_destroy(&r->k);
+    vkc_gemm_destroy(&r->eval_gemm);
     if (r->ctx.device && r->res) r->res->validation_messages = r->ctx.validation_messages;
     vkc_arena_destroy(&r->host);
     vkc_arena_destroy(&r->dev);
@@ -365,8 +367,16 @@ static int setup_model(Run *r)
     c->model.act_dtype = (VkcDtype)c->precision;
     bool scaled = c->model.act_dtype == VKC_F16;
     if (vkc_model_kernels_init(&r->ctx, &r->k) || check_batch(&r->ctx, &r->k.layers, c) ||
-        vkc_l2norm_init(&r->ctx, &r->l2))
+        vkc_l2norm_init(&r->ctx, &r->l2) || vkc_gemm_init(&r->ctx, &r->eval_gemm))
         return VKC_ERR;
+    /* 16-bit activations: the GEMMs multiply 16-bit operands too, on cooperative matrices where
+     * the device runs them (sums stay float32): those of evaluation (kNN, probe) with either
+     * type, those of training (head, loss) with bf16 only. Their operands are float32 values
+     * that fp16 cannot always hold: the loss's gradient carries the loss scale (2^16), which the
+     * L2 normalisation's backward divides by the embeddings' norms, and fp16 overflow made the
+     * scaler skip steps and learn less (docs/precision.md). */
+    vkc_gemm_use(&r->k.gemm, c->model.act_dtype == VKC_BF16 ? VKC_BF16 : VKC_F32);
+    vkc_gemm_use(&r->eval_gemm, c->model.act_dtype);
     uint32_t n2 = 2 * (uint32_t)c->batch, dim = (uint32_t)c->model.out_dim;
     if (vkc_model_create(&r->model, &r->ctx, &r->k.layers, &r->k.linear, &c->model, n2, &r->dev)) return VKC_ERR;
     VkcLossParams lp = {.kind = c->loss, .tau = c->temperature, .tau_plus = c->tau_plus,
@@ -640,6 +650,15 @@ static int open_outputs(Run *r)
     return VKC_OK;
 }
 
+/* Whether the run multiplies on cooperative matrices (tensor cores): how many of its convolution
+ * passes, its training GEMMs (head, loss), its evaluation's (kNN, probe); printed at the start,
+ * in results.json. */
+static bool coop_usage(const Run *r, int *passes, int *total)
+{
+    *passes = vkc_model_coop_passes(&r->model, total);
+    return r->k.gemm.operands != VKC_F32 || r->eval_gemm.operands != VKC_F32 || *passes > 0;
+}
+
 static void print_start(const Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
@@ -656,6 +675,12 @@ static void print_start(const Run *r)
                c->sync_bn ? "synchronised" : "per-rank", c->out);
     printf("device memory: %.1f MiB allocated (%.1f MiB model activations and gradients, %.1f MiB staging)\n",
            r->res->device_bytes / 1048576.0, r->model.activation_bytes / 1048576.0, r->host.allocated / 1048576.0);
+    int passes, total;
+    VkcDtype d = c->model.act_dtype;
+    if (coop_usage(r, &passes, &total))
+        printf("cooperative matrices (%s, %ux%ux%u): %d of %d convolution passes, the GEMMs of %s\n",
+               vkc_dtype_name(d), r->ctx.coop.shape[d].M, r->ctx.coop.shape[d].N, r->ctx.coop.shape[d].K, passes,
+               total, r->k.gemm.operands != VKC_F32 ? "training and evaluation" : "evaluation (kNN, probe)");
     if (r->start)
         printf("resuming %s at step %lld (epoch %lld)\n", c->out, (long long)r->start, (long long)(r->start / r->spe));
     if (!r->ds.test.n && (c->knn_k > 0 || c->probe_epochs > 0))
@@ -762,7 +787,7 @@ static int knn_monitor(Run *r, int64_t done)
 {
     const VkcTrainConfig *c = &r->cfg;
     TrainEval mon;
-    if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, false, &mon)) return VKC_ERR;
+    if (train_evaluate(&r->model, &r->eval_gemm, &r->aug, &r->ds, c, false, &mon)) return VKC_ERR;
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "step", (double)done);
     cJSON_AddNumberToObject(line, "epoch", (double)done / r->spe);
@@ -1009,6 +1034,20 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
     cJSON_AddNumberToObject(j, "gpu_wait_seconds", res->gpu_wait_seconds);
     cJSON_AddStringToObject(j, "precision", vkc_dtype_name(c->model.act_dtype));
+    int passes, total;
+    if (coop_usage(r, &passes, &total)) {
+        VkcCoopShape s = r->ctx.coop.shape[c->model.act_dtype];
+        char shape[48];
+        snprintf(shape, sizeof shape, "%ux%ux%u", s.M, s.N, s.K);
+        cJSON *cm = cJSON_AddObjectToObject(j, "cooperative_matrices");
+        cJSON_AddStringToObject(cm, "shape", shape);
+        cJSON_AddBoolToObject(cm, "training_gemms", r->k.gemm.operands != VKC_F32);
+        cJSON_AddBoolToObject(cm, "evaluation_gemms", r->eval_gemm.operands != VKC_F32);
+        cJSON_AddNumberToObject(cm, "conv_passes", passes);
+        cJSON_AddNumberToObject(cm, "conv_passes_total", total);
+    } else {
+        cJSON_AddNullToObject(j, "cooperative_matrices");
+    }
     if (r->scale_buf.buffer) {
         cJSON_AddNumberToObject(j, "skipped_steps", (double)res->skipped_steps);
         cJSON_AddNumberToObject(j, "loss_scale", r->state.loss_scale);
@@ -1096,7 +1135,7 @@ static int finish_run(Run *r, int64_t done, double t0)
         snprintf(evaluation, sizeof evaluation, "skipped: --probe-epochs 0 and --knn-k 0");
     else snprintf(evaluation, sizeof evaluation, "done");
     if (r->lead && done == r->total) {
-        if (train_evaluate(&r->model, &r->k.gemm, &r->aug, &r->ds, c, true, &ev)) {
+        if (train_evaluate(&r->model, &r->eval_gemm, &r->aug, &r->ds, c, true, &ev)) {
             if (!vkc_interrupt_pending()) return VKC_ERR;
             res->interrupted = true;
             if (!c->quiet)

@@ -179,7 +179,8 @@ void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *en)
             snprintf(why, n, "%.100s does not enable cooperative matrices in compute shaders", dev);
         else if (!model_ext || !en->model.vulkanMemoryModel)
             snprintf(why, n, "%.100s lacks the Vulkan memory model the kernels are compiled for", dev);
-        else if (d == VKC_F16 && !f16i8.shaderFloat16) snprintf(why, n, "%.100s lacks shaderFloat16", dev);
+        else if (!f16i8.shaderFloat16) /* (glslang declares Float16 for bfloat16 types as well) */
+            snprintf(why, n, "%.100s lacks shaderFloat16", dev);
         else if (d == VKC_BF16 && !(bf16_ext && en->bf16.shaderBFloat16Type && en->bf16.shaderBFloat16CooperativeMatrix))
             snprintf(why, n, "%.100s lacks VK_KHR_shader_bfloat16's bfloat16 cooperative matrices", dev);
         else if (!ctx->dtype_ok[d]) snprintf(why, n, "%.100s cannot store %s activations", dev, dt);
