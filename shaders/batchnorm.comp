@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation, element-wise passes over x laid out [N][C][HW], with the per-channel
 // statistics already in stats = [mean | 1/sqrt(var + eps)]:
 //   MODE 0 (forward):  y = gamma[c] * (x - mean[c]) * invstd[c] + beta[c], then max(0, y) with RELU
@@ -13,6 +12,7 @@
 // four neighbouring channels of row n.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const bool RELU = false;
@@ -23,16 +23,16 @@ layout(constant_id = 6) const bool DY_PLANE = false;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_TEXTURE X;
-layout(binding = 1) uniform ACT_TEXTURE DY;       // backward only, unread with DY_PLANE
-layout(binding = 2) uniform textureBuffer Stats;  // [2C]
-layout(binding = 3) uniform textureBuffer Gamma;
-layout(binding = 4) uniform textureBuffer Beta;
-layout(binding = 5) uniform textureBuffer DBeta;  // backward only
-layout(binding = 6) uniform textureBuffer DGamma; // backward only
+layout(binding = 0) uniform ACT_TEXELS X;
+layout(binding = 1) uniform ACT_TEXELS DY;       // backward only, unread with DY_PLANE
+layout(binding = 2) uniform TEXELS Stats;  // [2C]
+layout(binding = 3) uniform TEXELS Gamma;
+layout(binding = 4) uniform TEXELS Beta;
+layout(binding = 5) uniform TEXELS DBeta;  // backward only
+layout(binding = 6) uniform TEXELS DGamma; // backward only
 layout(binding = 7, std430) writeonly buffer Out1 { act_t o[]; };
 layout(binding = 7, std430) writeonly buffer Out4 { act4_t o4[]; };
-layout(binding = 8) uniform textureBuffer DYPlane; // DY_PLANE only: float32 [N][C]
+layout(binding = 8) uniform TEXELS DYPlane; // DY_PLANE only: float32 [N][C]
 
 layout(push_constant) uniform Push { uint N, C, HW, M; } p; // M: the statistics' count (N*HW, times the ranks with sync BN)
 

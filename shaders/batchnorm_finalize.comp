@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation, per-channel second pass: adds the chunk partial sums of
 // batchnorm_reduce.comp in chunk order (deterministic) and turns them into statistics.
 //   MODE 0: stats.mean[c] = sum x / M
@@ -13,11 +12,12 @@
 //           q_k from the group's mean for groups k = 0 .. nchunks-1, combined in order
 //           (Chan, Golub, LeVeque):  mean = sum s_k / M,  M var = sum q_k + n_k (s_k/n_k - mean)^2
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 #include "layers_common.glsl"
 
-layout(binding = 0) uniform textureBuffer Part;
+layout(binding = 0) uniform TEXELS Part;
 layout(binding = 1, std430) buffer Stats { float stats[]; };
 layout(binding = 2, std430) buffer RunMean { float running_mean[]; };
 layout(binding = 3, std430) buffer RunVar { float running_var[]; };

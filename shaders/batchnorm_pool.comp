@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation (optionally with ReLU) fused with the pooling that follows it in the
 // convnet: a 2x2 max-pool (POOL 1) or the global average pool (POOL 2). x is [N][C][H][W]
 // with statistics already in stats = [mean | 1/sqrt(var + eps)] (batchnorm_reduce.comp and
@@ -21,6 +20,7 @@
 // VEC (W % 4 == 0, X a 4-wide view): two neighbouring windows per step, one texel per row.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const uint POOL = 1;
@@ -29,13 +29,13 @@ layout(constant_id = 6) const bool VEC = false;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_TEXTURE X;      // [N][C][H][W]
-layout(binding = 1) uniform ACT_TEXTURE DY;     // backward: gradient of the pooled output [N][C][Ho][Wo]
-layout(binding = 2) uniform textureBuffer Stats;  // [2C]
-layout(binding = 3) uniform textureBuffer Gamma;
-layout(binding = 4) uniform textureBuffer Beta;
-layout(binding = 5) uniform textureBuffer DBeta;  // backward apply only
-layout(binding = 6) uniform textureBuffer DGamma; // backward apply only
+layout(binding = 0) uniform ACT_TEXELS X;      // [N][C][H][W]
+layout(binding = 1) uniform ACT_TEXELS DY;     // backward: gradient of the pooled output [N][C][Ho][Wo]
+layout(binding = 2) uniform TEXELS Stats;  // [2C]
+layout(binding = 3) uniform TEXELS Gamma;
+layout(binding = 4) uniform TEXELS Beta;
+layout(binding = 5) uniform TEXELS DBeta;  // backward apply only
+layout(binding = 6) uniform TEXELS DGamma; // backward apply only
 layout(binding = 7, std430) writeonly buffer Out1 { act_t o1[]; };
 layout(binding = 7, std430) writeonly buffer Out2 { act2_t o2[]; };
 layout(binding = 7, std430) writeonly buffer Out4 { act4_t o4[]; };

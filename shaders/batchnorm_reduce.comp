@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Batch normalisation, first pass of the per-channel reductions over (n, hw) for x laid out
 // [N][C][HW]. The M = N*HW values of channel c are cut into chunks of `len`; invocation
 // (chunk, c) writes its chunk's sum to part[chunk*C + c] (and, in MODE 2, a second sum to
@@ -14,6 +13,7 @@
 //           with DY_PLANE, dy is one value per (n, c) plane, the gradient of a global average
 //           pool that followed: g = dy[n*C + c] / HW (batchnorm_pool.comp POOL 2)
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const bool RELU = false;
@@ -24,13 +24,13 @@ layout(constant_id = 6) const bool DY_PLANE = false;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_TEXTURE X;
-layout(binding = 1) uniform ACT_TEXTURE DY;      // unread with DY_PLANE
-layout(binding = 2) uniform textureBuffer Stats; // [2C]: mean, 1/sqrt(var + eps)
-layout(binding = 3) uniform textureBuffer Gamma; // MODE 2 with RELU only
-layout(binding = 4) uniform textureBuffer Beta;  // MODE 2 with RELU only
+layout(binding = 0) uniform ACT_TEXELS X;
+layout(binding = 1) uniform ACT_TEXELS DY;      // unread with DY_PLANE
+layout(binding = 2) uniform TEXELS Stats; // [2C]: mean, 1/sqrt(var + eps)
+layout(binding = 3) uniform TEXELS Gamma; // MODE 2 with RELU only
+layout(binding = 4) uniform TEXELS Beta;  // MODE 2 with RELU only
 layout(binding = 5, std430) writeonly buffer Part { float part[]; };
-layout(binding = 6) uniform textureBuffer DYPlane; // DY_PLANE only: float32 [N][C] (the pooled features' gradient)
+layout(binding = 6) uniform TEXELS DYPlane; // DY_PLANE only: float32 [N][C] (the pooled features' gradient)
 
 layout(push_constant) uniform Push { uint N, C, HW, len, nchunks; } p;
 

@@ -27,12 +27,12 @@ float sigmoid(float x)
 //                                     3 G (the symmetrised logit gradient, written at g_off)
 // A kernel reads only what its loss needs; LogZ holds the learned log Z of nce when learned != 0.
 #if defined(LOSS_ROWS) || defined(LOSS_GRAD)
-layout(binding = 0) uniform textureBuffer S;
-layout(binding = 1) uniform textureBuffer LogZ;
+layout(binding = 0) uniform TEXELS S;
+layout(binding = 1) uniform TEXELS LogZ;
 #ifdef LOSS_ROWS
 layout(binding = 2, std430) writeonly buffer RowsOut { vec4 rows[]; };
 #else
-layout(binding = 2) uniform textureBuffer Rows;
+layout(binding = 2) uniform TEXELS Rows;
 layout(binding = 3, std430) writeonly buffer G { float g[]; };
 #endif
 layout(push_constant) uniform LossPush {

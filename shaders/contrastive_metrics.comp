@@ -1,5 +1,6 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
+#extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 // The metrics of one contrastive batch from the per-row statistics of the loss kernel (column 0:
 // l_i) and contrastive_stats.comp. Writes 8 floats (VKC_METRIC_* in include/vkclr/loss.h):
 //   0 loss          mean_i l_i of the loss being trained
@@ -14,9 +15,9 @@
 // to the 2N x 2N kernels around it.
 layout(local_size_x = 1) in;
 
-layout(binding = 0) uniform textureBuffer Rows;  // rgba32f loss rows (l_i, ...)
-layout(binding = 1) uniform textureBuffer Stats; // rgba32f, 2 per row
-layout(binding = 2) uniform textureBuffer LogZ;  // r32f
+layout(binding = 0) uniform TEXELS Rows;  // rgba32f loss rows (l_i, ...)
+layout(binding = 1) uniform TEXELS Stats; // rgba32f, 2 per row
+layout(binding = 2) uniform TEXELS LogZ;  // r32f
 layout(binding = 3, std430) writeonly buffer M { float m[]; };
 
 layout(push_constant) uniform Push {
@@ -27,19 +28,19 @@ void main()
 {
     float loss = 0.0, hits = 0.0, infonce = 0.0, logz = 0.0, align = 0.0, unif = 0.0;
     for (uint i = 0; i < p.n2; i++) {
-        const vec4 a = texelFetch(Stats, int(p.stats_off + 2u * i));
-        loss += texelFetch(Rows, int(p.rows_off + i)).x;
+        const vec4 a = texel(Stats, int(p.stats_off + 2u * i));
+        loss += texel(Rows, int(p.rows_off + i)).x;
         hits += a.x;
         infonce += a.y;
         logz += a.z;
         align += a.w;
-        unif += texelFetch(Stats, int(p.stats_off + 2u * i + 1u)).x;
+        unif += texel(Stats, int(p.stats_off + 2u * i + 1u)).x;
     }
     const float n = float(p.n2);
     const float logz_mean = logz / n;
     float var = 0.0;
     for (uint i = 0; i < p.n2; i++) {
-        const float d = texelFetch(Stats, int(p.stats_off + 2u * i)).z - logz_mean;
+        const float d = texel(Stats, int(p.stats_off + 2u * i)).z - logz_mean;
         var += d * d;
     }
     m[p.m_off + 0u] = loss / n;
@@ -49,5 +50,5 @@ void main()
     m[p.m_off + 4u] = sqrt(var / n);
     m[p.m_off + 5u] = align / n;
     m[p.m_off + 6u] = log(unif / (n * (n - 1.0)));
-    m[p.m_off + 7u] = p.learned != 0u ? texelFetch(LogZ, int(p.logz_off)).r : 0.0;
+    m[p.m_off + 7u] = p.learned != 0u ? texel(LogZ, int(p.logz_off)).r : 0.0;
 }

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Per-anchor statistics behind the loss-independent metrics of the NCE family, all read off the
 // similarity matrix S = z z^T / tau (so z_i . z_j = tau S_ij). For anchor i with positive
 // p = pos(i) and the K = 2N - 2 other rows as noise samples (q uniform, q = 1/K):
@@ -13,10 +12,11 @@
 // Writes st[2i] = (hit, infonce, logzhat, align), st[2i+1] = (unif, S_ip, 0, 0).
 // One invocation per row; needs 2N >= 4 (at least one noise sample).
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform textureBuffer S;
+layout(binding = 0) uniform TEXELS S;
 layout(binding = 1, std430) writeonly buffer Stats { vec4 st[]; };
 
 layout(push_constant) uniform Push {
@@ -30,13 +30,13 @@ void main()
     if (i >= p.n2) return;
     const uint pos = positive_of(i, p.n2);
     const uint row = p.s_off + i * p.n2;
-    const float sp = texelFetch(S, int(row + pos)).r;
-    const float sii = texelFetch(S, int(row + i)).r;
+    const float sp = texel(S, int(row + pos)).r;
+    const float sii = texel(S, int(row + i)).r;
     float m = -3.0e38;
     bool hit = true;
     for (uint j = 0; j < p.n2; j++) {
         if (j == i || j == pos) continue;
-        const float s = texelFetch(S, int(row + j)).r;
+        const float s = texel(S, int(row + j)).r;
         m = max(m, s);
         hit = hit && s < sp;
     }
@@ -44,14 +44,14 @@ void main()
     float neg = 0.0, all = exp(sp - m_all), unif = 0.0;
     for (uint j = 0; j < p.n2; j++) {
         if (j == i) continue;
-        const float s = texelFetch(S, int(row + j)).r;
-        const float sjj = texelFetch(S, int(p.s_off + j * p.n2 + j)).r;
+        const float s = texel(S, int(row + j)).r;
+        const float sjj = texel(S, int(p.s_off + j * p.n2 + j)).r;
         unif += exp(-2.0 * max(p.tau * (sii + sjj - 2.0 * s), 0.0));
         if (j == pos) continue;
         neg += exp(s - m);
         all += exp(s - m_all);
     }
-    const float align = max(p.tau * (sii + texelFetch(S, int(p.s_off + pos * p.n2 + pos)).r - 2.0 * sp), 0.0);
+    const float align = max(p.tau * (sii + texel(S, int(p.s_off + pos * p.n2 + pos)).r - 2.0 * sp), 0.0);
     st[2u * i] = vec4(hit ? 1.0 : 0.0, m_all + log(all) - sp, m + log(neg), align);
     st[2u * i + 1u] = vec4(unif, sp, 0.0, 0.0);
 }

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the input, NCHW, as an implicit GEMM for CPU drivers (lavapipe): the
 // transposed convolution of dy, nothing unfolded, register tiles, texel reads.
 //   dx[n][ci][iy][ix] = sum_{co,ky,kx} w[co][ci][ky][kx] * dy[n][co][oy][ox]
@@ -19,6 +18,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
@@ -34,8 +34,8 @@ layout(constant_id = 10) const bool VEC_DX = false; // W % 4 == 0 and TW % 4 == 
 // lane: a register broadcast), instead of every lane fetching every (identical) weight.
 layout(constant_id = 11) const uint SG = 0;
 
-layout(binding = 0) uniform ACT_TEXTURE DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC_DY
-layout(binding = 1) uniform textureBuffer Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
+layout(binding = 0) uniform ACT_TEXELS DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC_DY
+layout(binding = 1) uniform TEXELS Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
 layout(binding = 2, std430) writeonly buffer DX1 { act_t dx1[]; };
 layout(binding = 2, std430) writeonly buffer DX4 { act4_t dx4[]; };
 
@@ -44,7 +44,7 @@ layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rblocks, s
 // ---- storage access: the only lines that know how activations are stored ----
 float load_dy(uint i) { return act_load(DY, i); }
 vec4 load_dy4(uint t) { return act_load4(DY, t); } // elements 4t .. 4t+3
-vec4 load_w4(uint t) { return texelFetch(Wp, int(t)); }
+vec4 load_w4(uint t) { return texel(Wp, int(t)); }
 void store_dx(uint i, float v) { dx1[i] = act(v); }
 void store_dx4(uint t, vec4 v) { dx4[t] = act4(v); } // elements 4t .. 4t+3
 // ----

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the input, NCHW, as an implicit GEMM for GPUs: shared-memory block tiles,
 // double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   dx[n][ci][iy][ix] = sum_{co,ky,kx} w[co][ci][ky][kx] * dy[n][co][oy][ox],  iy + PAD - ky = oy*S, ix + PAD - kx = ox*S
@@ -11,6 +10,7 @@
 // (coopmat_gemm.glsl; 16-bit weights and dy, float32 sums).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d forward, NCHW, as an implicit GEMM for CPU drivers (lavapipe): nothing is unfolded,
 // every invocation keeps a register tile of outputs and reads its inputs through texel buffers.
 //   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
@@ -22,6 +21,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
@@ -44,9 +44,9 @@ layout(constant_id = 11) const uint SG = 0;
 // second and third pass over y).
 layout(constant_id = 12) const bool STATS = false;
 
-layout(binding = 0) uniform ACT_TEXTURE X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC_X
-layout(binding = 1) uniform textureBuffer Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
-layout(binding = 2) uniform textureBuffer Bias; // r32f [Cout] (unread unless has_bias)
+layout(binding = 0) uniform ACT_TEXELS X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC_X
+layout(binding = 1) uniform TEXELS Wp;   // rgba32f: [Cin*KS*KS][ldw texels]
+layout(binding = 2) uniform TEXELS Bias; // r32f [Cout] (unread unless has_bias)
 layout(binding = 3, std430) writeonly buffer Y1 { act_t y1[]; };
 layout(binding = 3, std430) writeonly buffer Y4 { act4_t y4[]; };
 layout(binding = 4, std430) writeonly buffer Stats { float part[]; }; // STATS only
@@ -56,8 +56,8 @@ layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rblocks, s
 // ---- storage access: the only lines that know how activations are stored ----
 float load_x(uint i) { return act_load(X, i); }
 vec4 load_x4(uint t) { return act_load4(X, t); } // elements 4t .. 4t+3
-vec4 load_w4(uint t) { return texelFetch(Wp, int(t)); }
-float load_bias(uint i) { return texelFetch(Bias, int(i)).r; }
+vec4 load_w4(uint t) { return texel(Wp, int(t)); }
+float load_bias(uint i) { return texel(Bias, int(i)).r; }
 void store_y(uint i, float v) { y1[i] = act(v); }
 void store_y4(uint t, vec4 v) { y4[t] = act4(v); } // elements 4t .. 4t+3
 void store_stat(uint i, float v) { part[i] = v; }

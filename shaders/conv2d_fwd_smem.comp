@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d forward, NCHW, as an implicit GEMM for GPUs: shared-memory block tiles,
 // double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   y[n][co][oy][ox] = bias[co] + sum_{ci,ky,kx} w[co][ci][ky][kx] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
@@ -15,6 +14,7 @@
 // group k = gl_WorkGroupID.x, from the block's float32 sums still in shared memory).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;

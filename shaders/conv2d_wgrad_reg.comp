@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the weights, NCHW, first pass (split K) for CPU drivers (lavapipe):
 //   dw[co][ci][ky][kx] = sum_{n,oy,ox} dy[n][co][oy][ox] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
 //   db[co]             = sum_{n,oy,ox} dy[n][co][oy][ox]
@@ -17,6 +16,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
@@ -32,8 +32,8 @@ layout(constant_id = 9) const bool VEC = false;  // Wo % 4 == 0, W % 4 == 0, TW 
 // values with subgroupShuffle (constant lanes) instead of every lane fetching every value.
 layout(constant_id = 10) const uint SG = 0;
 
-layout(binding = 0) uniform ACT_TEXTURE X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC
-layout(binding = 1) uniform ACT_TEXTURE DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC
+layout(binding = 0) uniform ACT_TEXELS X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC
+layout(binding = 1) uniform ACT_TEXELS DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC
 layout(binding = 2, std430) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push { uint N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias; } p;

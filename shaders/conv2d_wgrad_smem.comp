@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // conv2d backward to the weights, NCHW, first pass (split K) for GPUs: shared-memory block
 // tiles, double-buffered (conv2d_smem.glsl), nothing unfolded into memory.
 //   dw[co][ci][ky][kx] = sum_{n,oy,ox} dy[n][co][oy][ox] * x[n][ci][oy*S + ky - PAD][ox*S + kx - PAD]
@@ -15,6 +14,7 @@
 // (coopmat_gemm.glsl; 16-bit dy and x, float32 sums and partial sums), the same ordered split.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "precision.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;

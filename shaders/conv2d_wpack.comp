@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Conv weights [Cout][Cin][KK] rearranged as the reduction-major operand of the implicit-GEMM
 // convolutions (src/nn/conv2d.c): row k of a holds one tap of one input channel for every
 // output channel, padded with zeros to `ld` floats (whole register tiles, whole texels):
@@ -8,10 +7,11 @@
 // (mode 1 is the transposed, flipped kernel: the input gradient of a stride-1 convolution
 // is dy convolved with it.)
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 #include "layers_common.glsl"
 
-layout(binding = 0) uniform textureBuffer Wt;
+layout(binding = 0) uniform TEXELS Wt;
 layout(binding = 1, std430) writeonly buffer A { float a[]; };
 
 layout(push_constant) uniform Push { uint Cout, Cin, KK, ld, mode; } p;

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Debiased contrastive loss (Chuang et al. 2020), per row. Some of the K = 2N - 2 "negatives"
 // share the anchor's class (probability tau+, the class prior), so the sum over negatives
 // over-counts true negatives. Their estimate of the true-negative mass, with pos = exp(S_i,pos)
@@ -17,6 +16,7 @@
 // Writes rows[i] = (l_i, log(pos + Ng_i), clamped_i, 0). One invocation per row.
 #define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
@@ -27,13 +27,13 @@ void main()
     const uint pos = positive_of(i, p.n2);
     const uint row = p.s_off + i * p.n2;
     const float k = float(p.n2 - 2u);
-    const float sp = texelFetch(S, int(row + pos)).r;
+    const float sp = texel(S, int(row + pos)).r;
     float m = sp;
     for (uint j = 0; j < p.n2; j++)
-        if (j != i && j != pos) m = max(m, texelFetch(S, int(row + j)).r);
+        if (j != i && j != pos) m = max(m, texel(S, int(row + j)).r);
     float e = 0.0;
     for (uint j = 0; j < p.n2; j++)
-        if (j != i && j != pos) e += exp(texelFetch(S, int(row + j)).r - m);
+        if (j != i && j != pos) e += exp(texel(S, int(row + j)).r - m);
     const float pp = exp(sp - m);
     const float raw = (e - p.tau_plus * k * pp) / (1.0 - p.tau_plus);
     const float floor_ng = k * exp(-p.inv_tau - m);

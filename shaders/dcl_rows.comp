@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Decoupled contrastive loss (Yeh et al.), per row: NT-Xent with the positive taken out of
 // the denominator,
 //   l_i = -S_i,pos + log sum_{j != i, pos} exp(S_ij) = lse_neg_i - S_i,pos.
@@ -8,6 +7,7 @@
 // <= 0 and the sum >= 1. Writes rows[i] = (l_i, lse_neg_i, S_i,pos, 0). One invocation per row.
 #define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
@@ -19,10 +19,10 @@ void main()
     const uint row = p.s_off + i * p.n2;
     float m = -3.0e38;
     for (uint j = 0; j < p.n2; j++)
-        if (j != i && j != pos) m = max(m, texelFetch(S, int(row + j)).r);
+        if (j != i && j != pos) m = max(m, texel(S, int(row + j)).r);
     float sum = 0.0;
     for (uint j = 0; j < p.n2; j++)
-        if (j != i && j != pos) sum += exp(texelFetch(S, int(row + j)).r - m);
-    const float lse = m + log(sum), sp = texelFetch(S, int(row + pos)).r;
+        if (j != i && j != pos) sum += exp(texel(S, int(row + j)).r - m);
+    const float lse = m + log(sum), sp = texel(S, int(row + pos)).r;
     rows[i] = vec4(lse - sp, lse, sp, 0.0);
 }

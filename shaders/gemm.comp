@@ -1,6 +1,7 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 // C = alpha * op(A) * op(B) + beta * C, for a batch of matrices (gl_WorkGroupID.z).
 //   op(A) is M x K: A[m*lda + k], or A[k*lda + m] when TRANS_A.
 //   op(B) is K x N: B[k*ldb + n], or B[n*ldb + k] when TRANS_B.
@@ -23,8 +24,8 @@ layout(constant_id = 5) const bool TRANS_A = false;
 layout(constant_id = 6) const bool TRANS_B = false;
 layout(constant_id = 7) const bool ALIGNED = true;
 
-layout(binding = 0) uniform textureBuffer A;
-layout(binding = 1) uniform textureBuffer B;
+layout(binding = 0) uniform TEXELS A;
+layout(binding = 1) uniform TEXELS B;
 layout(binding = 2, std430) buffer Cs { float c[]; };
 layout(binding = 2, std430) buffer C4 { vec4 c4[]; };
 
@@ -36,7 +37,8 @@ layout(push_constant) uniform Push {
     float alpha, beta;
 } p;
 
-float fetch1(textureBuffer t, uint i) { return texelFetch(t, int(i >> 2))[i & 3u]; }
+// Element i of a 4-wide texel view (a macro: texel bindings are no function parameters).
+#define fetch1(t, i) (texel(t, (i) >> 2)[(i) & 3u])
 
 void main()
 {
@@ -72,12 +74,12 @@ void main()
         if (ALIGNED) {
             // Every read is one texel; no per-invocation branches, so CPU drivers keep all lanes busy.
             if (!TRANS_A) {
-                [[unroll]] for (uint i = 0; i < TM; i++) a[i] = texelFetch(A, int((baseA + rowA[i] * p.lda + k) >> 2));
+                [[unroll]] for (uint i = 0; i < TM; i++) a[i] = texel(A, int((baseA + rowA[i] * p.lda + k) >> 2));
             } else {
                 [[unroll]] for (uint i = 0; i < TM; i += 4u) {
                     const uint m = min(m0 + i, lastM4);
                     vec4 r[4];
-                    [[unroll]] for (uint kk = 0; kk < 4u; kk++) r[kk] = texelFetch(A, int((baseA + krow[kk] * p.lda + m) >> 2));
+                    [[unroll]] for (uint kk = 0; kk < 4u; kk++) r[kk] = texel(A, int((baseA + krow[kk] * p.lda + m) >> 2));
                     [[unroll]] for (uint q = 0; q < 4u; q++)
                         if (i + q < TM) a[i + q] = vec4(r[0][q], r[1][q], r[2][q], r[3][q]);
                 }
@@ -85,11 +87,11 @@ void main()
             if (!TRANS_B) {
                 [[unroll]] for (uint kk = 0; kk < 4u; kk++)
                     [[unroll]] for (uint j = 0; j < TN4; j++)
-                        b[kk][j] = texelFetch(B, int((baseB + krow[kk] * p.ldb + min(n0 + 4u * j, lastN4)) >> 2));
+                        b[kk][j] = texel(B, int((baseB + krow[kk] * p.ldb + min(n0 + 4u * j, lastN4)) >> 2));
             } else {
                 [[unroll]] for (uint j = 0; j < TN4; j++)
                     [[unroll]] for (uint q = 0; q < 4u; q++) {
-                        const vec4 col = texelFetch(B, int((baseB + colB[4u * j + q] * p.ldb + k) >> 2));
+                        const vec4 col = texel(B, int((baseB + colB[4u * j + q] * p.ldb + k) >> 2));
                         [[unroll]] for (uint kk = 0; kk < 4u; kk++) b[kk][j][q] = col[kk];
                     }
             }

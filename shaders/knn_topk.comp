@@ -1,5 +1,6 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
+#extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 // kNN top-k selection: for query row q of a similarity chunk S (rows x n raw dot products),
 // the k bank entries with the highest cosine similarity s_j = S[q][j] * qinv[q] * binv[j].
 // Order: higher s first, equal s: lower index first, so the selected set does not depend on
@@ -8,7 +9,7 @@
 // every real entry beats; k <= n is the caller's job. The heap is left unsorted.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform textureBuffer S; // r32f, rows x n
+layout(binding = 0) uniform TEXELS S; // r32f, rows x n
 layout(binding = 1, std430) readonly buffer QInv { float qinv[]; };
 layout(binding = 2, std430) readonly buffer BInv { float binv[]; };
 layout(binding = 3, std430) buffer Heap { uvec2 heap[]; };
@@ -32,7 +33,7 @@ void main()
     const float qs = qinv[p.q_off + q];
     const uint row = p.s_off + q * p.n;
     for (uint j = 0u; j < p.n; j++) {
-        const float s = texelFetch(S, int(row + j)).r * qs * binv[p.b_off + j];
+        const float s = texel(S, int(row + j)).r * qs * binv[p.b_off + j];
         if (!worse(root_s, root_i, s, j)) continue;
         // Replace the root and sift down.
         uint at = 0u;

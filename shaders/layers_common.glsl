@@ -9,4 +9,4 @@ uint linear_invocation()
 
 // One float from an r32f uniform texel buffer: on lavapipe a texel fetch costs about a tenth
 // of a storage-buffer load (shared/notes/lavapipe.md); on GPUs it goes through the texture cache.
-#define LOAD(buf, i) texelFetch(buf, int(i)).r
+#define LOAD(buf, i) texel(buf, int(i)).r

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Max-pool over non-overlapping 2x2 windows of planes of H x W (output H/2 x W/2, an odd last
 // row/column dropped).
 //   MODE 0 (forward): one invocation per output: y = max of its window.
@@ -10,13 +9,14 @@
 //     writes the window's four dx values as two vec2 stores. Same result as MODE 1 at about a
 //     quarter of the loads (on lavapipe scalar stores also cost ~4x a vector store).
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint MODE = 0;
 #include "layers_common.glsl"
 #include "precision.glsl"
 
-layout(binding = 0) uniform ACT_TEXTURE X;
-layout(binding = 1) uniform ACT_TEXTURE DY;
+layout(binding = 0) uniform ACT_TEXELS X;
+layout(binding = 1) uniform ACT_TEXELS DY;
 layout(binding = 2, std430) writeonly buffer Out { act_t o[]; };
 layout(binding = 2, std430) writeonly buffer Out2 { act2_t o2[]; };
 

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Local (binary) NCE, per-row loss. Derivation (Gutmann & Hyvarinen; Mnih & Teh):
 // an anchor c sees one data sample x0 (its positive) and K noise samples x_i ~ q. The model
 // p_m(x|c) = exp(s(x,c)) / Z(c) and the posterior that x came from the data rather than the
@@ -18,6 +17,7 @@
 // Writes rows[i] = (l_i, dl_i/db, 0, 0). One invocation per row.
 #define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
@@ -25,14 +25,14 @@ void main()
 {
     const uint i = gl_GlobalInvocationID.x;
     if (i >= p.n2) return;
-    const float b = p.learned != 0u ? texelFetch(LogZ, int(p.logz_off)).r : 0.0;
+    const float b = p.learned != 0u ? texel(LogZ, int(p.logz_off)).r : 0.0;
     const uint pos = positive_of(i, p.n2);
     const uint row = p.s_off + i * p.n2;
-    const float dpos = texelFetch(S, int(row + pos)).r - b;
+    const float dpos = texel(S, int(row + pos)).r - b;
     float loss = softplus(-dpos), dldb = sigmoid(-dpos);
     for (uint j = 0; j < p.n2; j++) {
         if (j == i || j == pos) continue;
-        const float d = texelFetch(S, int(row + j)).r - b;
+        const float d = texel(S, int(row + j)).r - b;
         loss += softplus(d);
         dldb -= sigmoid(d);
     }

@@ -1,5 +1,4 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // NT-Xent (InfoNCE with uniform in-batch noise), per-row statistics.
 // S is the 2N x 2N logit matrix z z^T / tau from the similarity stage (vkc_similarity_record);
 // rows 0..N-1 are the first views and row i's positive is row (i + N) mod 2N. For row i:
@@ -13,6 +12,7 @@
 // One invocation per row.
 #define LOSS_ROWS
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 #include "contrastive_common.glsl"
 layout(local_size_x_id = 0) in;
 
@@ -23,19 +23,19 @@ void main()
     const uint half_n = p.n2 / 2u;
     const uint pos = i < half_n ? i + half_n : i - half_n;
     const uint row = p.s_off + i * p.n2;
-    const float sp = texelFetch(S, int(row + pos)).r;
+    const float sp = texel(S, int(row + pos)).r;
 
     float m = sp;
     bool hit = true;
     for (uint j = 0; j < p.n2; j++) {
         if (j == i || j == pos) continue;
-        const float s = texelFetch(S, int(row + j)).r;
+        const float s = texel(S, int(row + j)).r;
         m = max(m, s);
         hit = hit && s < sp;
     }
     float sum = 0.0;
     for (uint j = 0; j < p.n2; j++)
-        if (j != i) sum += exp(texelFetch(S, int(row + j)).r - m);
+        if (j != i) sum += exp(texel(S, int(row + j)).r - m);
     const float lse = m + log(sum);
     rows[i] = vec4(lse - sp, hit ? 1.0 : 0.0, lse, sp);
 }

@@ -2,9 +2,10 @@
 // precision_shaders three times): float32 by default, IEEE half with ACT_F16, bfloat16 (the
 // upper 16 bits of a float32) with ACT_BF16. Arithmetic stays float32 in every build; only the
 // loads and stores of activations go through the helpers below.
-//   ACT_TEXTURE      the texture type of an activation texel binding ('t'/'s' in vk.h: the
+//   ACT_TEXELS       the type of an activation texel binding ('t'/'s' in vk.h: the
 //                    view's format follows the tensor's dtype)
 //   act_load(b, i)   element i of an r-format view; act_load4(b, t): texel t of an rgba view
+//                    (macros: texel bindings cannot be function parameters in every build)
 //   act_t, act2_t, act4_t and act(x), act2(v), act4(v): the storage-buffer element types of
 //                    written activations and the conversions from float (round to nearest even)
 //   act_float(e), act_float4(e): a storage-buffer element (or 4) read back as float
@@ -13,12 +14,12 @@
 #endif
 
 #if defined(ACT_F16)
-#define ACT_TEXTURE textureBuffer
+#define ACT_TEXELS TEXELS
 #define act_t float16_t
 #define act2_t f16vec2
 #define act4_t f16vec4
-float act_load(textureBuffer b, uint i) { return texelFetch(b, int(i)).r; }
-vec4 act_load4(textureBuffer b, uint t) { return texelFetch(b, int(t)); }
+#define act_load(b, i) (texel(b, i).r)
+#define act_load4(b, t) texel(b, t)
 float16_t act(float x) { return float16_t(x); }
 // (macros: 16-bit storage allows conversions of loaded elements, not 16-bit parameters)
 #define act_float(e) float(e)
@@ -26,12 +27,12 @@ float16_t act(float x) { return float16_t(x); }
 f16vec2 act2(vec2 v) { return f16vec2(v); }
 f16vec4 act4(vec4 v) { return f16vec4(v); }
 #elif defined(ACT_BF16)
-#define ACT_TEXTURE utextureBuffer
+#define ACT_TEXELS UTEXELS
 #define act_t uint16_t
 #define act2_t u16vec2
 #define act4_t u16vec4
-float act_load(utextureBuffer b, uint i) { return uintBitsToFloat(texelFetch(b, int(i)).r << 16); }
-vec4 act_load4(utextureBuffer b, uint t) { return uintBitsToFloat(texelFetch(b, int(t)) << 16); }
+#define act_load(b, i) uintBitsToFloat(texel(b, i).r << 16)
+#define act_load4(b, t) uintBitsToFloat(texel(b, t) << 16)
 // float32 -> bfloat16, round to nearest even; a NaN stays a (quiet) NaN.
 uint bf16_bits(float x)
 {
@@ -45,12 +46,12 @@ uint16_t act(float x) { return uint16_t(bf16_bits(x)); }
 u16vec2 act2(vec2 v) { return u16vec2(uvec2(bf16_bits(v.x), bf16_bits(v.y))); }
 u16vec4 act4(vec4 v) { return u16vec4(uvec4(bf16_bits(v.x), bf16_bits(v.y), bf16_bits(v.z), bf16_bits(v.w))); }
 #else
-#define ACT_TEXTURE textureBuffer
+#define ACT_TEXELS TEXELS
 #define act_t float
 #define act2_t vec2
 #define act4_t vec4
-float act_load(textureBuffer b, uint i) { return texelFetch(b, int(i)).r; }
-vec4 act_load4(textureBuffer b, uint t) { return texelFetch(b, int(t)); }
+#define act_load(b, i) (texel(b, i).r)
+#define act_load4(b, t) texel(b, t)
 float act(float x) { return x; }
 float act_float(float e) { return e; }
 vec4 act_float4(vec4 e) { return e; }

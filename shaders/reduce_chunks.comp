@@ -1,13 +1,13 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
 // Second pass of a split reduction: out[i] = sum over chunks c = 0, 1, ... of
 // part[src + c*stride + i], for i < len, added in chunk order so the result is the same on
 // every run (no atomics). Used for conv weight and bias gradients.
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 #include "layers_common.glsl"
 
-layout(binding = 0) uniform textureBuffer Part;
+layout(binding = 0) uniform TEXELS Part;
 layout(binding = 1, std430) writeonly buffer Out { float o[]; };
 
 layout(push_constant) uniform Push { uint len, nchunks, stride, src; } p;

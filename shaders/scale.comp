@@ -2,6 +2,7 @@
 // x *= s[0] in place: the loss scale of fp16 training applied to the loss's gradient, read from
 // a host-written buffer so the recorded step serves every scale. One invocation per element.
 #extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 layout(local_size_x_id = 0) in;
 #include "layers_common.glsl"
 

@@ -1,5 +1,6 @@
 #version 450
-#extension GL_EXT_samplerless_texture_functions : require
+#extension GL_GOOGLE_include_directive : require
+#include "texel.glsl"
 // Softmax cross-entropy with integer labels, per-row statistics for a B x C logit matrix:
 //   lse_b  = log sum_c exp(x_bc)  (as m + log sum exp(x - m), m the row max: no overflow)
 //   loss_b = lse_b - x_b,y_b
@@ -10,7 +11,7 @@
 // One invocation per row.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform textureBuffer X; // r32f logits
+layout(binding = 0) uniform TEXELS X; // r32f logits
 layout(binding = 1, std430) readonly buffer Labels { uint labels[]; };
 layout(binding = 2, std430) writeonly buffer Stats { vec4 stats[]; };
 
@@ -29,16 +30,16 @@ void main()
         stats[b] = vec4(nan, 0.0, 0.0, nan);
         return;
     }
-    const float xy = texelFetch(X, int(row + y)).r;
+    const float xy = texel(X, int(row + y)).r;
     float m = xy;
     uint rank = 0u;
     for (uint c = 0; c < p.classes; c++) {
-        const float v = texelFetch(X, int(row + c)).r;
+        const float v = texel(X, int(row + c)).r;
         m = max(m, v);
         rank += (v > xy || (v == xy && c < y)) ? 1u : 0u;
     }
     float sum = 0.0;
-    for (uint c = 0; c < p.classes; c++) sum += exp(texelFetch(X, int(row + c)).r - m);
+    for (uint c = 0; c < p.classes; c++) sum += exp(texel(X, int(row + c)).r - m);
     const float lse = m + log(sum);
     stats[b] = vec4(lse - xy, rank == 0u ? 1.0 : 0.0, rank < 5u ? 1.0 : 0.0, lse);
 }

@@ -10,6 +10,10 @@ typedef struct {
     const char *name;      /* file name without .comp (or the build's name: conv2d_fwd_coop_f16) */
     const uint32_t *words; /* SPIR-V; NULL for a shader this build left out */
     size_t size;           /* bytes; 0 when left out */
+    /* The build that reads its texel buffers as storage images (shaders/texel.glsl), or NULL
+     * for a shader without texel bindings. */
+    const uint32_t *image_words;
+    size_t image_size;
     int coopmat;           /* uses cooperative matrices (its SPIR-V declares CooperativeMatrixKHR) */
 } VkcShaderBlob;
 

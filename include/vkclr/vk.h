@@ -76,6 +76,10 @@ typedef struct VkcContext {
     uint32_t subgroup_size;
     bool subgroup_shuffle;    /* compute shaders may use subgroupShuffle (GL_KHR_shader_subgroup_shuffle) */
     bool is_cpu;              /* lavapipe, SwiftShader: pick CPU-friendly kernel variants */
+    /* 't'/'s' bindings are storage texel buffers read by the shaders' image builds (imageLoad),
+     * not uniform texel buffers (texelFetch): on CPU devices that can read storage texel buffers
+     * without a format (shaders/texel.glsl says why). */
+    bool texels_as_images;
     /* 16-bit activations (VkcDtype) this device can run: 16-bit storage-buffer access and
      * the texel formats of vk.h's binding kinds. */
     bool dtype_ok[VKC_DTYPES];
@@ -90,6 +94,11 @@ typedef struct VkcContext {
 } VkcContext;
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);
+/* The descriptor type of 't' and 's' bindings on this device. */
+static inline VkDescriptorType vkc_texel_descriptor_type(const VkcContext *ctx)
+{
+    return ctx->texels_as_images ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+}
 void vkc_context_destroy(VkcContext *ctx);
 
 /* --precision auto: bf16 where vkclr's bf16 cooperative-matrix kernels run on the device (ctx->coop.ok),
@@ -176,8 +185,8 @@ int vkc_download_floats(VkcContext *ctx, VkcTensor src, float *dst, size_t n);
  *       allocated with padding.
  *   's' read-only uniform texel buffer of one element per texel.
  * The texel format follows the bound tensor's dtype: rgba32f / r32f for VKC_F32, rgba16f /
- * r16f for VKC_F16 (texelFetch converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
- * `utextureBuffer`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
+ * r16f for VKC_F16 (the read converts to float), rgba16ui / r16ui for VKC_BF16 (GLSL
+ * `UTEXELS`; the shader shifts the 16 bits into the top of a float: precision.glsl). */
 #define VKC_MAX_BINDINGS 10
 #define VKC_MAX_SPEC 16
 

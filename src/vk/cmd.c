@@ -184,7 +184,7 @@ static int allocate_set(VkcCmd *cmd, VkDescriptorSetLayout layout, VkDescriptorS
     cmd->pools_cap = cap;
     VkDescriptorPoolSize sizes[] = {
         {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * VKC_MAX_BINDINGS},
-        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * VKC_MAX_BINDINGS},
+        {vkc_texel_descriptor_type(ctx), SETS_PER_POOL * VKC_MAX_BINDINGS},
     };
     VkDescriptorPoolCreateInfo pool_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -261,7 +261,7 @@ int vkc_cmd_dispatch(VkcCmd *cmd, const VkcKernel *k, const VkcTensor *tensors, 
             };
             VkResult r = vkCreateBufferView(ctx->device, &view_info, NULL, &cmd->views[cmd->nviews]);
             if (r != VK_SUCCESS) return vkc_fail_vk("creating a texel buffer view", r);
-            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].descriptorType = vkc_texel_descriptor_type(ctx);
             writes[i].pTexelBufferView = &cmd->views[cmd->nviews++];
         }
         access[i] = (VkcAccess){t->buffer, t->offset, t->offset + range, kind == 'b' && !(readonly_mask >> i & 1)};

@@ -140,6 +140,28 @@ static VkPhysicalDeviceSubgroupProperties subgroup_of(VkPhysicalDevice dev)
 
 static uint32_t subgroup_size_of(VkPhysicalDevice dev) { return subgroup_of(dev).subgroupSize; }
 
+/* Can both formats back the texel buffers of the 't' and 's' bindings (storage ones, or
+ * uniform ones)? */
+static bool texel_formats_ok(VkPhysicalDevice physical, bool storage, VkFormat one, VkFormat four)
+{
+    VkFormatFeatureFlags need = storage ? VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT : VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
+    VkFormatProperties a, b;
+    vkGetPhysicalDeviceFormatProperties(physical, one, &a);
+    vkGetPhysicalDeviceFormatProperties(physical, four, &b);
+    return (a.bufferFeatures & need) == need && (b.bufferFeatures & need) == need;
+}
+
+/* VkcContext.texels_as_images: CPU drivers read storage texel buffers faster than uniform ones
+ * (shaders/texel.glsl), and the image builds read them without naming a format. */
+static bool texels_as_images(VkPhysicalDevice physical, const VkPhysicalDeviceProperties *p)
+{
+    VkPhysicalDeviceFeatures f;
+    vkGetPhysicalDeviceFeatures(physical, &f);
+    return p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && f.shaderStorageImageReadWithoutFormat &&
+           p->limits.maxPerStageDescriptorStorageImages >= VKC_MAX_BINDINGS &&
+           texel_formats_ok(physical, true, VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32G32B32A32_SFLOAT);
+}
+
 int vkc_list_devices(FILE *out)
 {
     VkInstance instance;
@@ -171,7 +193,8 @@ int vkc_list_devices(FILE *out)
         fprintf(out, "  workgroup          %u invocations, %u x %u x %u\n", l->maxComputeWorkGroupInvocations,
                 l->maxComputeWorkGroupSize[0], l->maxComputeWorkGroupSize[1], l->maxComputeWorkGroupSize[2]);
         fprintf(out, "  storage buffer     %.0f MiB max range\n", l->maxStorageBufferRange / 1048576.0);
-        fprintf(out, "  texel buffer       %u elements max\n", l->maxTexelBufferElements);
+        fprintf(out, "  texel buffer       %u elements max, read as %s\n", l->maxTexelBufferElements,
+                texels_as_images(devs[i], p) ? "storage texel buffers (imageLoad)" : "uniform texel buffers (texelFetch)");
         fprintf(out, "  push constants     %u bytes\n", l->maxPushConstantsSize);
         fprintf(out, "  timestamps         %s\n", l->timestampComputeAndGraphics ? "yes" : "no");
         vkc_coopmat_describe(instance, devs[i], out);
@@ -247,16 +270,6 @@ static bool device_extension(VkPhysicalDevice physical, const char *name)
         for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
     free(e);
     return found;
-}
-
-/* Can both formats back uniform texel buffers? */
-static bool texel_formats_ok(VkPhysicalDevice physical, VkFormat one, VkFormat four)
-{
-    VkFormatProperties a, b;
-    vkGetPhysicalDeviceFormatProperties(physical, one, &a);
-    vkGetPhysicalDeviceFormatProperties(physical, four, &b);
-    return (a.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
-           (b.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
 }
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
@@ -341,17 +354,19 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
     vkGetPhysicalDeviceFeatures2(ctx->physical, &features);
     bool storage = storage16.storageBuffer16BitAccess;
+    ctx->texels_as_images = texels_as_images(ctx->physical, &ctx->props);
     ctx->dtype_ok[VKC_F32] = true;
     ctx->dtype_ok[VKC_F16] = storage && f16i8.shaderFloat16 &&
-                             texel_formats_ok(ctx->physical, VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT);
+                             texel_formats_ok(ctx->physical, ctx->texels_as_images, VK_FORMAT_R16_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT);
     ctx->dtype_ok[VKC_BF16] = storage && features.features.shaderInt16 &&
-                              texel_formats_ok(ctx->physical, VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT);
+                              texel_formats_ok(ctx->physical, ctx->texels_as_images, VK_FORMAT_R16_UINT, VK_FORMAT_R16G16B16A16_UINT);
     VkPhysicalDeviceShaderFloat16Int8Features enable_f16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .shaderFloat16 = f16i8.shaderFloat16};
     VkPhysicalDevice16BitStorageFeatures enable16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
                                                      .pNext = f16i8.shaderFloat16 ? &enable_f16 : NULL,
                                                      .storageBuffer16BitAccess = storage};
-    VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16};
+    VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16,
+                                            .shaderStorageImageReadWithoutFormat = ctx->texels_as_images};
     const char *extensions[8];
     uint32_t nextensions = 0;
     if (f16i8.shaderFloat16 && ctx->props.apiVersion < VK_API_VERSION_1_2)

@@ -4,10 +4,6 @@
 #include "internal.h"
 #include "vkclr/shaders.h"
 
-static VkDescriptorType descriptor_type(char c)
-{
-    return c == 'b' ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-}
 
 int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *bindings, uint32_t push_size,
                       const uint32_t *spec, int nspec)
@@ -40,7 +36,7 @@ int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *b
         if (!strchr("bts", bindings[i])) return vkc_fail("kernel %s: unknown binding kind '%c'", shader, bindings[i]);
         layout_bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = (uint32_t)i,
-            .descriptorType = descriptor_type(bindings[i]),
+            .descriptorType = bindings[i] == 'b' ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : vkc_texel_descriptor_type(ctx),
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
@@ -60,8 +56,8 @@ int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *b
     };
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-        .codeSize = blob->size,
-        .pCode = blob->words,
+        .codeSize = ctx->texels_as_images && blob->image_words ? blob->image_size : blob->size,
+        .pCode = ctx->texels_as_images && blob->image_words ? blob->image_words : blob->words,
     };
     VkSpecializationMapEntry entries[VKC_MAX_SPEC];
     for (int i = 0; i < nspec; i++)

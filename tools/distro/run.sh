@@ -89,7 +89,7 @@ dest="$root/src/vkclr"
 mkdir -p "$dest"
 find "$dest" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 (cd "$top" && git ls-files -z --cached --others --exclude-standard |
-    tar -cf - --null --files-from=- --no-recursion --ignore-failed-read) | tar -xf - -C "$dest"
+    tar -cf - --no-recursion --ignore-failed-read --null --files-from=-) | tar -xf - -C "$dest"
 
 mount_all
 if [ $# -gt 0 ]; then
