@@ -163,6 +163,15 @@ void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *en)
                     (sp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                     ctx->subgroup_size >= sp.minSubgroupSize && ctx->subgroup_size <= sp.maxSubgroupSize;
     bool fixed = sp.minSubgroupSize == sp.maxSubgroupSize;
+    /* lavapipe (Mesa 26.1) lists 8x8x8 at every vector width, but only runs it at subgroup size
+     * 8: at 4 (LP_NATIVE_VECTOR_WIDTH=128) it turns the feature off, at 16 (=512) its compiler
+     * crashes (SIGSEGV in vkCreateComputePipelines) on any cooperative-matrix shader, even the
+     * build's few-line probe. */
+    VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceProperties2 dp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    if (ctx->props.apiVersion >= VK_API_VERSION_1_2 || has_extension(ctx->physical, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
+        vkGetPhysicalDeviceProperties2(ctx->physical, &dp);
+    bool lavapipe_wide = drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE && ctx->subgroup_size > 8;
 
     bool any = false;
     for (int d = VKC_F16; d <= VKC_BF16; d++) {
@@ -184,6 +193,9 @@ void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *en)
         else if (d == VKC_BF16 && !(bf16_ext && en->bf16.shaderBFloat16Type && en->bf16.shaderBFloat16CooperativeMatrix))
             snprintf(why, n, "%.100s lacks VK_KHR_shader_bfloat16's bfloat16 cooperative matrices", dev);
         else if (!ctx->dtype_ok[d]) snprintf(why, n, "%.100s cannot store %s activations", dev, dt);
+        else if (lavapipe_wide)
+            snprintf(why, n, "lavapipe runs cooperative matrices at subgroup size 8 only (its compiler crashes on "
+                     "them at %u: Mesa 26.1, LP_NATIVE_VECTOR_WIDTH=%u)", ctx->subgroup_size, 32 * ctx->subgroup_size);
         else if (!fixed && !pinnable)
             snprintf(why, n, "the subgroup size varies (%u to %u) and cannot be fixed for the kernels' pipelines",
                      sp.minSubgroupSize, sp.maxSubgroupSize);
