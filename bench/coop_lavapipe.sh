@@ -4,40 +4,43 @@
 # they say nothing about GPU speed (bench/gpu_session.sh measures that). For each, alternating,
 # REPS times (medians printed as Markdown tables):
 #   GEMM 1024^3 and the conv-as-GEMM shapes: vkclr bench gemm --precision fp32 (gemm.comp) and
-#     fp16 (gemm_coop.comp), and torch.matmul in float32 (Debian's python3-torch on this machine,
-#     2 threads);
+#     fp16 (gemm_coop.comp), and PyTorch's float32 GEMM through oneDNN (Debian's python3-torch on
+#     this machine, 2 threads; its torch.mm goes to the reference BLAS of libblas3, ~3 GFLOP/s);
 #   the training step of the default convnet (w16, batch 256): vkclr bench train in fp32, in
 #     fp16 on cooperative matrices (the default for fp16 there), in fp16 on the register-tiled
 #     kernels (VKCLR_CONV_PATH=reg), and bench/torch_peer.py (float32, 2 threads).
 # Usage: bench/coop_lavapipe.sh   (REPS=3 STEPS=10 PYTHON=/usr/bin/python3 OUT=DIR as for
-# side_by_side.sh; needs root or sudo for tools/distro/run.sh)
+# side_by_side.sh, PARTS="gemm train"; needs root or sudo for tools/distro/run.sh)
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 REPS=${REPS:-3}
 STEPS=${STEPS:-10}
 OUT=${OUT:-/tmp/coop-lavapipe}
+PARTS=${PARTS:-gemm train}
 STAGE=build-distro/trixie
 mkdir -p "$OUT"
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 field() { "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
 tools/distro/run.sh trixie './setup.sh >/dev/null' >/dev/null 2>&1 || { echo "coop_lavapipe.sh: the Debian 13 build failed" >&2; exit 1; }
-torch_gemm() { # M N K: GFLOP/s of torch.matmul in float32, median of 5 after a warm-up
+torch_gemm() { # M N K: GFLOP/s of PyTorch's float32 GEMM through oneDNN, median of 5 after a warm-up
     "$PYTHON" - "$@" <<'EOF'
 import sys, time, torch
 torch.set_num_threads(2)
 M, N, K = map(int, sys.argv[1:4])
-a, b = torch.rand(M, K), torch.rand(K, N)
-torch.mm(a, b)
+a, w = torch.rand(M, K).to_mkldnn(), torch.rand(N, K).to_mkldnn()
+torch._C._nn.mkldnn_linear(a, w)
 t = []
 for _ in range(5):
-    t0 = time.perf_counter(); torch.mm(a, b); t.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); torch._C._nn.mkldnn_linear(a, w); t.append(time.perf_counter() - t0)
 print(2 * M * N * K / sorted(t)[2] / 1e9)
 EOF
 }
 
+rm -f "$OUT"/gemm-*.txt "$OUT"/train-*.json
 for r in $(seq "$REPS"); do
+    case $PARTS in *gemm*) ;; *) continue ;; esac
     for p in fp32 fp16; do
         tools/distro/run.sh trixie "VKCLR_QUIET=1 build/vkclr bench gemm --precision $p --repeat 5 --only '1024^3' &&
             VKCLR_QUIET=1 build/vkclr bench gemm --precision $p --repeat 3 --only conv" 2>/dev/null | grep -E '^(1024|conv)' \
@@ -47,6 +50,9 @@ for r in $(seq "$REPS"); do
         # shellcheck disable=SC2086
         echo "$s $(torch_gemm $s)" >>"$OUT/gemm-torch-$r.txt"
     done
+done
+for r in $(seq "$REPS"); do
+    case $PARTS in *train*) ;; *) continue ;; esac
     for v in fp32 fp16 fp16-reg; do
         env=""; [ "$v" = fp16-reg ] && env="VKCLR_CONV_PATH=reg"
         tools/distro/run.sh trixie "$env VKCLR_QUIET=1 build/vkclr bench train --width 16 --batch 256 --precision ${v%-reg} \
@@ -57,7 +63,8 @@ for r in $(seq "$REPS"); do
         >/dev/null 2>&1
 done
 
-echo "| shape | vkclr fp32 (gemm.comp) | vkclr fp16 products (gemm_coop.comp) | PyTorch fp32 (torch.mm) | coop / fp32 | coop / PyTorch |"
+case $PARTS in *gemm*)
+echo "| shape | vkclr fp32 (gemm.comp) | vkclr fp16 products (gemm_coop.comp) | PyTorch fp32 (oneDNN) | coop / fp32 | coop / PyTorch |"
 echo "|---|---:|---:|---:|---:|---:|"
 for s in "1024^3 NN|1024 1024 1024" "conv fwd NT|50176 64 576" "conv dW TN|64 576 50176"; do
     label=${s%|*} mnk=${s#*|}
@@ -67,7 +74,8 @@ for s in "1024^3 NN|1024 1024 1024" "conv fwd NT|50176 64 576" "conv dW TN|64 57
     printf '| %s | %.1f | %.1f | %.1f | %.2f× | %.2f× |\n' "$label" "$f" "$h" "$t" \
         "$(echo "$h $f" | awk '{print $1 / $2}')" "$(echo "$h $t" | awk '{print $1 / $2}')"
 done
-echo
+echo ;; esac
+case $PARTS in *train*) ;; *) exit 0 ;; esac
 echo "| training step, convnet w16, batch 256 | images/s | / vkclr fp32 | / PyTorch fp32 |"
 echo "|---|---:|---:|---:|"
 base=$(for r in $(seq "$REPS"); do field "$OUT/train-fp32-$r.json" images_per_s; done | median)

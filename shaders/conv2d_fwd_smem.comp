@@ -28,7 +28,6 @@ layout(constant_id = 6) const uint BM = 64;   // output channels per workgroup (
 layout(constant_id = 7) const uint BN = 128;  // output pixels per workgroup
 layout(constant_id = 8) const uint BK = 16;   // reduction step
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 pixel groups per invocation (WG = BM/4 * BN/(4 TN4))
-const bool STATS = false;
 #endif
 
 layout(binding = 0, std430) readonly buffer X { act_t x[]; };      // [N][Cin][H][W]

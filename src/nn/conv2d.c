@@ -403,40 +403,82 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
     return out;
 }
 
-/* Chunks of the weight gradient's K = N*Ho*Wo for the smem and coop kernels (blocks of bm x bn,
- * steps of bk, wg invocations): enough workgroups to fill the device, chunk lengths whole steps. */
-static void block_wgrad_split(const VkcLayers *L, const VkcConv2d *c, uint32_t bm, uint32_t bn, uint32_t bk,
-                              uint32_t wg, uint32_t *klen, uint32_t *nchunks, uint32_t *stride)
+/* ---------------------------------------------------------------- block-tiled kernels (smem, coop) */
+
+/* A pass's kernel in a block-tiled family: shared-memory (smem) or cooperative-matrix (coop).
+ * Both run the same shaders (conv2d_*_smem.comp; the coop builds with -DCOOP, their own GEMM
+ * core), so their host sides differ only in the build, the block and the tile's constants. */
+typedef struct {
+    bool coop;
+    VkcShader shader;        /* the build (block_kernel) */
+    uint32_t bm, bn, bk, wg; /* outputs x columns per workgroup, K per stage, invocations */
+    uint32_t spec[15];       /* 0-2 workgroup, 3-5 kernel, stride, pad, then the tile's */
+    int flag;                /* the constant after the tile: VEC (weight gradient), STATS (coop forward) */
+} BlockKernel;
+
+static BlockKernel block_of(const VkcLayers *L, const VkcConv2d *c, const ConvChoice *ch)
+{
+    BlockKernel b = {.coop = ch->family == VKC_CONV_COOP, .shader = VKC_SHADER_COUNT};
+    if (b.coop) {
+        VkcCoopTile t = coop_of(ch);
+        b.bm = vkc_coop_bm(L->ctx, c->act, t), b.bn = vkc_coop_bn(L->ctx, c->act, t), b.bk = t.bk;
+        b.wg = vkc_coop_wg(L->ctx, t);
+        vkc_coop_spec(L->ctx, c->act, t, b.spec);
+        b.flag = 14;
+    } else {
+        SmemTile t = smem_of(ch);
+        b.bm = t.bm, b.bn = t.bn, b.bk = t.bk, b.wg = smem_wg(&t);
+        uint32_t tile[10] = {b.wg, 1, 1, 0, 0, 0, t.bm, t.bn, t.bk, t.tn4};
+        memcpy(b.spec, tile, sizeof tile);
+        b.flag = 10;
+    }
+    b.spec[3] = c->kernel, b.spec[4] = c->stride, b.spec[5] = c->pad;
+    return b;
+}
+
+/* The pass's kernel, checked against the pass and the device, with its build for c->act. */
+static int block_kernel(VkcLayers *L, const VkcConv2d *c, int pass, BlockKernel *b)
+{
+    static const VkcShader smem[3] = {VKC_SHADER_CONV2D_FWD_SMEM, VKC_SHADER_CONV2D_DGRAD_SMEM,
+                                      VKC_SHADER_CONV2D_WGRAD_SMEM};
+    static const VkcShader coop[3][2] = {{VKC_SHADER_CONV2D_FWD_COOP_F16, VKC_SHADER_CONV2D_FWD_COOP_BF16},
+                                         {VKC_SHADER_CONV2D_DGRAD_COOP_F16, VKC_SHADER_CONV2D_DGRAD_COOP_BF16},
+                                         {VKC_SHADER_CONV2D_WGRAD_COOP_F16, VKC_SHADER_CONV2D_WGRAD_COOP_BF16}};
+    ConvChoice ch = choose(L, c, pass);
+    *b = block_of(L, c, &ch);
+    if (!b->coop) {
+        SmemTile t = smem_of(&ch);
+        return smem_check(L, &t, pass) || vkc_layers_variant(L, smem[pass], c->act, &b->shader) ? VKC_ERR : VKC_OK;
+    }
+    if (c->act == VKC_F32)
+        return vkc_fail("conv2d %s: the cooperative-matrix kernels take 16-bit activations, not fp32", pass_names[pass]);
+    if (!L->ctx->coop.ok[c->act])
+        return vkc_fail("conv2d %s: no %s cooperative-matrix kernels on %s: %s", pass_names[pass],
+                        vkc_dtype_name(c->act), L->ctx->props.deviceName, L->ctx->coop.why_not[c->act]);
+    VkcCoopTile t = coop_of(&ch);
+    if (!vkc_coop_fits(L->ctx, c->act, t, coop_use[pass]))
+        return vkc_fail("conv2d %s: cooperative-matrix tile %u,%u,%u,%u,%u does not fit this pass or device",
+                        pass_names[pass], t.wm, t.wn, t.tm, t.tn, t.bk);
+    b->shader = coop[pass][c->act == VKC_BF16];
+    return VKC_OK;
+}
+
+/* Chunks of the weight gradient's K = N*Ho*Wo for a block-tiled kernel: enough workgroups to
+ * fill the device, chunk lengths whole steps. */
+static void block_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const BlockKernel *b, uint32_t *klen,
+                              uint32_t *nchunks, uint32_t *stride)
 {
     uint32_t total = c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
     uint32_t nb = c->C_in * c->kernel * c->kernel + 1;
-    uint32_t blocks = vkc_div_up(c->C_out, bm) * vkc_div_up(nb, bn);
+    uint32_t blocks = vkc_div_up(c->C_out, b->bm) * vkc_div_up(nb, b->bn);
     *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
-    uint32_t n = vkc_div_up(L->reduce_lanes / wg, blocks);
+    uint32_t n = vkc_div_up(L->reduce_lanes / b->wg, blocks);
     uint32_t cap = (16u << 20) / *stride; /* 64 MiB of partials at most */
     if (n > cap) n = cap;
-    if (n > vkc_div_up(total, bk)) n = vkc_div_up(total, bk);
+    if (n > vkc_div_up(total, b->bk)) n = vkc_div_up(total, b->bk);
     if (n < 1) n = 1;
-    *klen = vkc_div_up(vkc_div_up(total, n), bk) * bk;
+    *klen = vkc_div_up(vkc_div_up(total, n), b->bk) * b->bk;
     *nchunks = vkc_div_up(total, *klen);
-}
-
-static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
-                             uint32_t *nchunks, uint32_t *stride)
-{
-    block_wgrad_split(L, c, t->bm, t->bn, t->bk, smem_wg(t), klen, nchunks, stride);
-}
-
-/* The block of a cooperative-matrix tile for this layer's activations. */
-typedef struct {
-    VkcCoopTile t;
-    uint32_t bm, bn, wg;
-} CoopBlock;
-
-static CoopBlock coop_block(const VkcLayers *L, const VkcConv2d *c, const ConvChoice *ch)
-{
-    VkcCoopTile t = coop_of(ch);
-    return (CoopBlock){t, vkc_coop_bm(L->ctx, c->act, t), vkc_coop_bn(L->ctx, c->act, t), vkc_coop_wg(L->ctx, t)};
 }
 
 /* Split of the weight gradient's K = N*Ho rows into chunks: enough invocations for the
@@ -462,26 +504,16 @@ static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t KK = c->kernel * c->kernel;
     ConvChoice ch = choose(L, c, pass);
-    if (ch.family == VKC_CONV_COOP) {
-        CoopBlock b = coop_block(L, c, &ch);
-        if (!b.bm) return 0; /* no tile: the pass fails with the reason */
+    if (ch.family != VKC_CONV_REG) {
+        BlockKernel b = block_of(L, c, &ch);
+        if (!b.bm || !b.bn || !b.bk || !b.wg) return 0; /* no tile fits: the pass fails, saying why */
         if (pass == PASS_WGRAD) {
             uint32_t klen, nchunks, stride;
-            block_wgrad_split(L, c, b.bm, b.bn, b.t.bk, b.wg, &klen, &nchunks, &stride);
+            block_wgrad_split(L, c, &b, &klen, &nchunks, &stride);
             return (VkDeviceSize)nchunks * stride * 4;
         }
         uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
         return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, b.bm) * b.bm * 4;
-    }
-    if (ch.family == VKC_CONV_SMEM) {
-        SmemTile t = smem_of(&ch);
-        if (pass == PASS_WGRAD) {
-            uint32_t klen, nchunks, stride;
-            smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
-            return (VkDeviceSize)nchunks * stride * 4;
-        }
-        uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
-        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
     }
     if (pass == PASS_WGRAD) {
         WgradTile t = wgrad_of(&ch);
@@ -553,7 +585,7 @@ uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
 {
     ConvChoice ch = choose(L, c, PASS_FWD);
     if (ch.family == VKC_CONV_COOP) { /* one per block of output pixels (conv2d_fwd_smem.comp STATS) */
-        CoopBlock b = coop_block(L, c, &ch);
+        BlockKernel b = block_of(L, c, &ch);
         return b.bn ? vkc_div_up(c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c), b.bn) : 0;
     }
     if (ch.family != VKC_CONV_REG) return 0;
@@ -660,100 +692,15 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
     return vkc_layers_dispatch_1d(L, cmd, k, tb, &rb, vkc_div_up(c->C_out, L->wg_elem));
 }
 
-/* Forward (x -> y) or backward to the input (dy -> dx) with the smem kernels. */
-static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+/* Forward (x -> y) or backward to the input (dy -> dx) with a block-tiled kernel (smem or coop);
+ * the coop forward also writes the batch statistics of y when c->stats is given. */
+static int block_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
 {
     bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    ConvChoice ch = choose(L, c, pass);
-    SmemTile t = smem_of(&ch);
-    if (smem_check(L, &t, pass)) return VKC_ERR;
-    uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
-    uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
-    VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
-    if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
-    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias, 0};
-    uint32_t spec[10] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4};
-    const VkcKernel *k;
-    uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
-    uint64_t gx = (pixels + t.bn - 1) / t.bn;
-    if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
-        return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
-    VkcShader shader;
-    if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
-        vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
-                          fwd ? sizeof push : SMEM_DGRAD_PUSH, spec, 10, &k))
-        return VKC_ERR;
-    uint32_t gy = vkc_div_up(outc, t.bm);
-    if (fwd) {
-        VkcTensor tt[4] = {src, a, has_bias ? c->bias : a, dst};
-        return vkc_cmd_dispatch(cmd, k, tt, 0x7, &push, (uint32_t)gx, gy, 1);
-    }
-    VkcTensor tt[3] = {src, a, dst};
-    return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
-}
-
-static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
-                      VkcTensor dbias)
-{
-    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    ConvChoice ch = choose(L, c, PASS_WGRAD);
-    SmemTile t = smem_of(&ch);
-    if (smem_check(L, &t, PASS_WGRAD)) return VKC_ERR;
-    uint32_t klen, nchunks, stride;
-    smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
-    /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
-    bool vec = (Ho * Wo) % 4 == 0 && (t.bk * t.bm) % (smem_wg(&t) * 4) == 0;
-    SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
-    uint32_t spec[11] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4, vec};
-    const VkcKernel *k;
-    VkcShader shader;
-    if (vkc_layers_variant(L, VKC_SHADER_CONV2D_WGRAD_SMEM, x.dtype, &shader) ||
-        vkc_layers_kernel(L, shader, "bbb", sizeof push, spec, 11, &k))
-        return VKC_ERR;
-    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, t.bn), gy = vkc_div_up(c->C_out, t.bm);
-    if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
-    VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
-    VkcTensor tt[3] = {x, dy, partials};
-    if (vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, gx, gy, nchunks)) return VKC_ERR;
-    return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
-}
-
-/* The cooperative-matrix build of a pass's shader for the layer's activations. */
-static int coop_shader(const VkcLayers *L, const VkcConv2d *c, int pass, VkcShader *out)
-{
-    static const VkcShader shaders[3][2] = {{VKC_SHADER_CONV2D_FWD_COOP_F16, VKC_SHADER_CONV2D_FWD_COOP_BF16},
-                                            {VKC_SHADER_CONV2D_DGRAD_COOP_F16, VKC_SHADER_CONV2D_DGRAD_COOP_BF16},
-                                            {VKC_SHADER_CONV2D_WGRAD_COOP_F16, VKC_SHADER_CONV2D_WGRAD_COOP_BF16}};
-    if (c->act == VKC_F32) return vkc_fail("conv2d %s: the cooperative-matrix kernels take 16-bit activations, not fp32",
-                                           pass_names[pass]);
-    if (!L->ctx->coop.ok[c->act])
-        return vkc_fail("conv2d %s: no %s cooperative-matrix kernels on %s: %s", pass_names[pass],
-                        vkc_dtype_name(c->act), L->ctx->props.deviceName, L->ctx->coop.why_not[c->act]);
-    *out = shaders[pass][c->act == VKC_BF16];
-    return VKC_OK;
-}
-
-static int coop_check(const VkcLayers *L, const VkcConv2d *c, int pass, const CoopBlock *b)
-{
-    if (!vkc_coop_fits(L->ctx, c->act, b->t, coop_use[pass]))
-        return vkc_fail("conv2d %s: cooperative-matrix tile %u,%u,%u,%u,%u does not fit this pass or device",
-                        pass_names[pass], b->t.wm, b->t.wn, b->t.tm, b->t.tn, b->t.bk);
-    return VKC_OK;
-}
-
-/* Forward (x -> y, with the batch statistics of y when c->stats is given) or backward to the
- * input (dy -> dx) on cooperative matrices: the smem kernels' GEMMs and epilogues. */
-static int coop_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
-{
-    bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
-    bool stats = fwd && c->stats.buffer != VK_NULL_HANDLE;
-    uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    ConvChoice ch = choose(L, c, pass);
-    CoopBlock b = coop_block(L, c, &ch);
-    VkcShader shader = VKC_SHADER_COUNT;
-    if (coop_shader(L, c, pass, &shader) || coop_check(L, c, pass, &b)) return VKC_ERR;
+    BlockKernel b;
+    if (block_kernel(L, c, pass, &b)) return VKC_ERR;
+    bool stats = fwd && b.coop && c->stats.buffer != VK_NULL_HANDLE;
     uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
     uint32_t ld = vkc_div_up(outc, b.bm) * b.bm;
     VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
@@ -764,11 +711,11 @@ static int coop_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
         return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
     if (stats && vkc_layers_need("conv2d forward", "stats", c->stats, vkc_conv2d_stats_floats(L, c))) return VKC_ERR;
     SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias, stats ? (uint32_t)gx : 0};
-    uint32_t spec[15] = {0};
-    vkc_coop_spec(L->ctx, c->act, b.t, spec);
-    spec[3] = c->kernel, spec[4] = c->stride, spec[5] = c->pad, spec[14] = stats;
+    b.spec[b.flag] = stats; /* (a constant only the coop forward has) */
+    const char *bindings = fwd ? (b.coop ? "bbbbb" : "bbbb") : "bbb";
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, shader, fwd ? "bbbbb" : "bbb", fwd ? sizeof push : SMEM_DGRAD_PUSH, spec, fwd ? 15 : 14, &k))
+    if (vkc_layers_kernel(L, b.shader, bindings, fwd ? sizeof push : SMEM_DGRAD_PUSH, b.spec,
+                          fwd && b.coop ? b.flag + 1 : b.flag, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, b.bm);
     if (fwd) {
@@ -780,25 +727,20 @@ static int coop_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vk
     return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
 }
 
-static int coop_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
-                      VkcTensor dbias)
+static int block_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                       VkcTensor dbias)
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    ConvChoice ch = choose(L, c, PASS_WGRAD);
-    CoopBlock b = coop_block(L, c, &ch);
-    VkcShader shader = VKC_SHADER_COUNT;
-    if (coop_shader(L, c, PASS_WGRAD, &shader) || coop_check(L, c, PASS_WGRAD, &b)) return VKC_ERR;
+    BlockKernel b;
+    if (block_kernel(L, c, PASS_WGRAD, &b)) return VKC_ERR;
     uint32_t klen, nchunks, stride;
-    block_wgrad_split(L, c, b.bm, b.bn, b.t.bk, b.wg, &klen, &nchunks, &stride);
+    block_wgrad_split(L, c, &b, &klen, &nchunks, &stride);
     /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
-    bool vec = (Ho * Wo) % 4 == 0 && (b.t.bk * b.bm) % (b.wg * 4) == 0 && b.t.bk % 4 == 0;
+    b.spec[b.flag] = (Ho * Wo) % 4 == 0 && (b.bk * b.bm) % (b.wg * 4) == 0 && b.bk % 4 == 0;
     SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
-    uint32_t spec[15] = {0};
-    vkc_coop_spec(L->ctx, c->act, b.t, spec);
-    spec[3] = c->kernel, spec[4] = c->stride, spec[5] = c->pad, spec[14] = vec;
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, shader, "bbb", sizeof push, spec, 15, &k)) return VKC_ERR;
+    if (vkc_layers_kernel(L, b.shader, "bbb", sizeof push, b.spec, b.flag + 1, &k)) return VKC_ERR;
     uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, b.bn), gy = vkc_div_up(c->C_out, b.bm);
     if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
     VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
@@ -828,11 +770,8 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
         (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op) ||
         vkc_layers_same_dtype(op, x, y) || act_dtype(op, c, x))
         return VKC_ERR;
-    switch (choose(L, c, PASS_FWD).family) {
-    case VKC_CONV_COOP: return coop_conv(L, cmd, c, PASS_FWD, x, y);
-    case VKC_CONV_SMEM: return smem_conv(L, cmd, c, PASS_FWD, x, y);
-    default: return reg_conv(L, cmd, c, PASS_FWD, x, y);
-    }
+    return choose(L, c, PASS_FWD).family == VKC_CONV_REG ? reg_conv(L, cmd, c, PASS_FWD, x, y)
+                                                         : block_conv(L, cmd, c, PASS_FWD, x, y);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -843,11 +782,8 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
         vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op) ||
         vkc_layers_same_dtype(op, dy, dx) || act_dtype(op, c, dy))
         return VKC_ERR;
-    switch (choose(L, c, PASS_DGRAD).family) {
-    case VKC_CONV_COOP: return coop_conv(L, cmd, c, PASS_DGRAD, dy, dx);
-    case VKC_CONV_SMEM: return smem_conv(L, cmd, c, PASS_DGRAD, dy, dx);
-    default: return reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
-    }
+    return choose(L, c, PASS_DGRAD).family == VKC_CONV_REG ? reg_conv(L, cmd, c, PASS_DGRAD, dy, dx)
+                                                           : block_conv(L, cmd, c, PASS_DGRAD, dy, dx);
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
@@ -862,9 +798,6 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op) ||
         vkc_layers_same_dtype(op, x, dy) || act_dtype(op, c, x))
         return VKC_ERR;
-    switch (choose(L, c, PASS_WGRAD).family) {
-    case VKC_CONV_COOP: return coop_wgrad(L, cmd, c, x, dy, dweight, dbias);
-    case VKC_CONV_SMEM: return smem_wgrad(L, cmd, c, x, dy, dweight, dbias);
-    default: return reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
-    }
+    return choose(L, c, PASS_WGRAD).family == VKC_CONV_REG ? reg_wgrad(L, cmd, c, x, dy, dweight, dbias)
+                                                           : block_wgrad(L, cmd, c, x, dy, dweight, dbias);
 }
