@@ -105,24 +105,24 @@ static Curve precision_run(int precision, uint64_t seed, void (*adjust)(VkcTrain
     return k;
 }
 
-/* Over three seeds (the same views per seed), a precision's runs start where fp32's do (16-bit
+/* Over five seeds (the same views per seed), a precision's runs start where fp32's do (16-bit
  * activations move the first losses by ~1e-3), learn as much, and end, on average, within 0.1
- * of fp32's loss. Single seeds' last steps differ from fp32's by up to ~0.12 (measured 0.01-0.12:
- * the rounding differences grow over 32 steps the way two seeds' trajectories do), three seeds'
- * mean by less; a broken 16-bit path stalls near log(63) = 4.14. */
+ * of fp32's loss. Single seeds' last steps differ from fp32's by up to ~0.2 either way (measured
+ * on lavapipe: the rounding differences grow over 32 steps the way two seeds' trajectories do),
+ * five seeds' mean by less (0.01-0.07); a broken 16-bit path stalls near log(63) = 4.14. */
 static void assert_converges_like_fp32(int precision)
 {
     char dir[256];
     fixture_dir(dir);
     double last32 = 0, last = 0, first = 0;
-    for (uint64_t seed = 1; seed <= 3; seed++) {
+    for (uint64_t seed = 1; seed <= 5; seed++) {
         VkcTrainResult res;
         Curve a = precision_run(VKC_F32, seed, NULL, NULL, &res, dir);
         Curve b = precision_run(precision, seed, NULL, NULL, &res, dir);
         printf("seed %d: fp32 first 4 steps %.4f, last 8 %.4f; %s %.4f, %.4f\n", (int)seed, a.first, a.last,
                vkc_dtype_name((VkcDtype)precision), b.first, b.last);
         assert_true(fabs(b.first - a.first) < 0.01);
-        last32 += a.last / 3, last += b.last / 3, first += b.first / 3;
+        last32 += a.last / 5, last += b.last / 5, first += b.first / 5;
     }
     printf("%s: mean of the last 8 steps %.4f, fp32 %.4f\n", vkc_dtype_name((VkcDtype)precision), last, last32);
     assert_true(last < first - 0.2);
@@ -130,13 +130,26 @@ static void assert_converges_like_fp32(int precision)
     fixture_cleanup(dir);
 }
 
-/* --precision fp16 and bf16 train like fp32, with the kernels the device picks for 16-bit
- * activations (the cooperative matrices where it has them: test_coop_converges). */
+/* Does this build and device run fp16 on cooperative matrices? (why not into why) */
+static bool coop_f16(char *why, size_t size)
+{
+    VkcContext ctx;
+    VkcContextOptions opt = {.device_index = -1, .quiet = true};
+    if (vkc_context_create(&ctx, &opt)) fail_msg("%s", vkc_error());
+    bool ok = ctx.coop.ok[VKC_F16];
+    snprintf(why, size, "%s", ctx.coop.why_not[VKC_F16]);
+    vkc_context_destroy(&ctx);
+    return ok;
+}
+
+/* --precision bf16 and fp16 train like fp32, with the kernels the device picks for 16-bit
+ * activations (fp16 on cooperative matrices is test_coop_converges's). */
 static void test_precision_converges(void **state)
 {
     (void)state;
+    char why[512];
     assert_converges_like_fp32(VKC_BF16);
-    assert_converges_like_fp32(VKC_F16);
+    if (!coop_f16(why, sizeof why)) assert_converges_like_fp32(VKC_F16);
 }
 
 /* A JSON file vkclr wrote, parsed (the test fails if it cannot be). */
@@ -159,14 +172,8 @@ static void with_evaluation(VkcTrainConfig *c)
 static void test_coop_converges(void **state)
 {
     (void)state;
-    VkcContext ctx;
-    VkcContextOptions opt = {.device_index = -1, .quiet = true};
-    if (vkc_context_create(&ctx, &opt)) fail_msg("%s", vkc_error());
-    bool ok = ctx.coop.ok[VKC_F16];
     char why[512];
-    snprintf(why, sizeof why, "%s", ctx.coop.why_not[VKC_F16]);
-    vkc_context_destroy(&ctx);
-    if (!ok) {
+    if (!coop_f16(why, sizeof why)) {
         printf("no fp16 cooperative-matrix kernels here: %s\n", why);
         skip();
     }
