@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install what vkclr needs on Debian 12 (as root, or with sudo), then configure and build
+# Install what vkclr needs on Debian 12 or 13 (or a system with Debian's package names, such as
+# Ubuntu 24.04; as root, or with sudo), then configure and build
 # into ./build. Safe to run again: it installs only what is missing and rebuilds only what changed.
 set -eu
 cd "$(dirname "$0")"

@@ -156,6 +156,7 @@ def main():
         step(t)
     sync()
     times = []
+    cpu_all = time.process_time()
     t_all = time.perf_counter()
     for t in range(a.warmup, a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -163,6 +164,9 @@ def main():
         sync()
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - t_all
+    # CPU time of every thread of this process over the cores it may use: on a shared CPU a
+    # far steadier measure than wall time (vkclr bench train reports the same).
+    cpu = (time.process_time() - cpu_all) / (a.threads if dev.type == "cpu" else 1)
     last = float(loss)
 
     ms = 1000 * total / a.steps
@@ -184,7 +188,9 @@ def main():
         "loss_gflop_per_step": sim_flop / 1e9,
         "warmup_steps": a.warmup, "steps": a.steps, "ms_per_step": ms,
         "ms_per_step_median": 1000 * statistics.median(times), "ms_per_step_min": 1000 * min(times),
-        "images_per_s": ips, "views_per_s": 2 * ips, "achieved_gflop_s": train_flop_img * ips / 1e9,
+        "images_per_s": ips, "views_per_s": 2 * ips,
+        "cpu_images_per_s": B * a.steps / cpu if dev.type == "cpu" and cpu > 0 else None,
+        "cpu_ms_per_step": 1000 * cpu / a.steps if dev.type == "cpu" else None, "achieved_gflop_s": train_flop_img * ips / 1e9,
         "last_loss": last,
     }
     if dev.type == "cuda":

@@ -16,18 +16,19 @@ layout(binding = 1) uniform TEXELS DY;  // backward: dy (forward: bound, not rea
 layout(binding = 2, std430) writeonly buffer Out { float o[]; };   // forward: y
 layout(binding = 2, std430) writeonly buffer DX { act_t dx[]; };   // backward: dx
 
-layout(push_constant) uniform Push { uint planes, HW, one; } p;
+// The pools' push block: planes of H x W values (the caller passes HW x 1).
+layout(push_constant) uniform Push { uint planes, H, W; } p;
 
 void main()
 {
-    const uint i = linear_invocation();
+    const uint i = linear_invocation(), HW = p.H * p.W;
     if (MODE == 0) {
         if (i >= p.planes) return;
         float s = 0.0;
-        for (uint k = 0u; k < p.HW; k++) s += act_load(X, i * p.HW + k);
-        o[i] = s / float(p.HW);
+        for (uint k = 0u; k < HW; k++) s += act_load(X, i * HW + k);
+        o[i] = s / float(HW);
     } else {
-        if (i >= p.planes * p.HW) return;
-        dx[i] = act(LOAD(DY, i / p.HW) / float(p.HW));
+        if (i >= p.planes * HW) return;
+        dx[i] = act(LOAD(DY, i / HW) / float(HW));
     }
 }

@@ -14,25 +14,17 @@
 //
 // Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment),
 // the input-channel block is gl_WorkGroupID.y.
-#extension GL_EXT_control_flow_attributes : require
-#extension GL_KHR_shader_subgroup_shuffle : require
-#extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+// With SG (conv2d_reg.glsl) the lanes of a subgroup fetch different weight texels and share
+// them, instead of every lane fetching every (identical) weight.
+#define SG_ID 11
 #include "texel.glsl"
-#include "precision.glsl"
-layout(local_size_x_id = 0) in;
-layout(constant_id = 3) const uint KS = 3;
-layout(constant_id = 4) const uint STRIDE = 1;
-layout(constant_id = 5) const uint PAD = 1;
+#include "conv2d_reg.glsl"
 layout(constant_id = 6) const uint TCI4 = 2;        // input channels per invocation / 4
 layout(constant_id = 7) const uint TR = 1;          // dx rows per invocation (a multiple of S)
 layout(constant_id = 8) const uint TW = 8;          // dx columns per invocation (a multiple of S)
 layout(constant_id = 9) const bool VEC_DY = false;  // Wo % 4 == 0 and (TW/S) % 4 == 0: dy rows as rgba32f texels
 layout(constant_id = 10) const bool VEC_DX = false; // W % 4 == 0 and TW % 4 == 0: vec4 stores
-// SG > 1: the device's subgroup size (the workgroup is whole subgroups): the lanes of a
-// subgroup fetch different weight texels and share them with subgroupShuffle (a constant
-// lane: a register broadcast), instead of every lane fetching every (identical) weight.
-layout(constant_id = 11) const uint SG = 0;
 
 layout(binding = 0) uniform ACT_TEXELS DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC_DY
 layout(binding = 1) uniform TEXELS Wp;   // rgba32f: [Cout*KS*KS][ldw texels]
@@ -49,7 +41,6 @@ void store_dx(uint i, float v) { dx1[i] = act(v); }
 void store_dx4(uint t, vec4 v) { dx4[t] = act4(v); } // elements 4t .. 4t+3
 // ----
 
-const uint KK = KS * KS;
 // dy rows/columns of the window: from (first dx row)/S - OFFN on.
 const uint OFFN = (KS - 1u - PAD + STRIDE - 1u) / STRIDE;
 const uint NYR = (TR - 1u + PAD) / STRIDE + OFFN + 1u;
@@ -65,16 +56,6 @@ uint at(uint d, uint k) { return (d + PAD + STRIDE * KS - k) / STRIDE - KS + OFF
 
 const uint NWT = KK * TCI4;                         // weight texels per output channel
 const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
-
-// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
-// the lanes that share data through subgroupShuffle are exactly the consecutive places a
-// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
-// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
-uint lane_id()
-{
-    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
-    return gl_GlobalInvocationID.x;
-}
 
 void main()
 {

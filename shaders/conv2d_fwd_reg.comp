@@ -17,25 +17,17 @@
 //
 // Lanes run along tiles (lane_id() = (n*rblocks + row block)*segs + segment), the
 // output-channel block is gl_WorkGroupID.y, so all lanes of a workgroup use the same weights.
-#extension GL_EXT_control_flow_attributes : require
-#extension GL_KHR_shader_subgroup_shuffle : require
-#extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+// With SG (conv2d_reg.glsl) the lanes of a subgroup fetch different weight texels and share
+// them, instead of every lane fetching every weight.
+#define SG_ID 11
 #include "texel.glsl"
-#include "precision.glsl"
-layout(local_size_x_id = 0) in;
-layout(constant_id = 3) const uint KS = 3;
-layout(constant_id = 4) const uint STRIDE = 1;
-layout(constant_id = 5) const uint PAD = 1;
+#include "conv2d_reg.glsl"
 layout(constant_id = 6) const uint TCO4 = 2;       // output channels per invocation / 4
 layout(constant_id = 7) const uint TR = 1;         // output rows per invocation
 layout(constant_id = 8) const uint TW = 8;         // output columns per invocation
 layout(constant_id = 9) const bool VEC_X = false;  // W % 4 == 0 and TW*S % 4 == 0: x rows read as rgba32f texels
 layout(constant_id = 10) const bool VEC_Y = false; // Wo % 4 == 0 and TW % 4 == 0: vec4 stores
-// SG > 1: the device's subgroup size (the workgroup is whole subgroups): the lanes of a
-// subgroup fetch different weight texels and share them with subgroupShuffle (a constant
-// lane: a register broadcast on CPU drivers), instead of every lane fetching every weight.
-layout(constant_id = 11) const uint SG = 0;
 // STATS: also write the per-channel statistics of y for the batch norm that follows, per group
 // of tiles (a subgroup's tiles with SG, else one tile): group k writes, for output channel co,
 //   part[(0*T + k)*Cout + co] = count of values, part[(1*T + k)*Cout + co] = their sum,
@@ -63,7 +55,6 @@ void store_y4(uint t, vec4 v) { y4[t] = act4(v); } // elements 4t .. 4t+3
 void store_stat(uint i, float v) { part[i] = v; }
 // ----
 
-const uint KK = KS * KS;
 const uint NXR = (TR - 1u) * STRIDE + KS; // input rows of the window
 const uint NX = (TW - 1u) * STRIDE + KS;  // input columns of the window
 // The window's columns start at ox0*S - PAD. xs[] holds them from column ox0*S - 4*LEAD4 on
@@ -76,16 +67,6 @@ const uint NV = 4u * NT;
 const uint NWT = KK * TCO4;                       // weight texels per input channel
 const uint NL = SG > 1u ? (NWT + SG - 1u) / SG : 1u; // ... fetched by each lane with SG
 const uint SGA = SG > 1u ? SG : 1u;
-
-// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
-// the lanes that share data through subgroupShuffle are exactly the consecutive places a
-// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
-// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
-uint lane_id()
-{
-    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
-    return gl_GlobalInvocationID.x;
-}
 
 void main()
 {

@@ -12,25 +12,17 @@
 // It writes its partial sums to
 //   part[(chunk*segs + seg)*stride + (co*Cin + ci)*KK + t]  and (ci block 0) part[... + Cout*Cin*KK + co],
 // which reduce_chunks.comp adds in order: deterministic, no atomics (DESIGN.md decision 4).
-#extension GL_EXT_control_flow_attributes : require
-#extension GL_KHR_shader_subgroup_shuffle : require
-#extension GL_KHR_shader_subgroup_basic : require
 #extension GL_GOOGLE_include_directive : require
+// With SG (conv2d_reg.glsl) the output-channel blocks come in whole subgroups: neighbouring
+// lanes take neighbouring co blocks of the same (chunk, segment, ci block), so they read the
+// same x rows; each lane fetches a share of them and they exchange the values.
+#define SG_ID 10
 #include "texel.glsl"
-#include "precision.glsl"
-layout(local_size_x_id = 0) in;
-layout(constant_id = 3) const uint KS = 3;
-layout(constant_id = 4) const uint STRIDE = 1;
-layout(constant_id = 5) const uint PAD = 1;
+#include "conv2d_reg.glsl"
 layout(constant_id = 6) const uint TCO4 = 1;     // output channels per invocation / 4
 layout(constant_id = 7) const uint TCI = 4;      // input channels per invocation
 layout(constant_id = 8) const uint TW = 8;       // output columns per invocation
 layout(constant_id = 9) const bool VEC = false;  // Wo % 4 == 0, W % 4 == 0, TW % 4 == 0, TW*S % 4 == 0: rgba32f reads
-// SG > 1: the device's subgroup size, and the output-channel blocks come in whole subgroups:
-// neighbouring lanes then take neighbouring co blocks of the same (chunk, segment, ci block),
-// so they read the same x rows; each lane fetches a share of them and they exchange the
-// values with subgroupShuffle (constant lanes) instead of every lane fetching every value.
-layout(constant_id = 10) const uint SG = 0;
 
 layout(binding = 0) uniform ACT_TEXELS X;    // [N][Cin][H][W]: 1-wide view, 4-wide when VEC
 layout(binding = 1) uniform ACT_TEXELS DY;   // [N][Cout][Ho][Wo]: 1-wide view, 4-wide when VEC
@@ -46,7 +38,6 @@ vec4 load_dy4(uint t) { return act_load4(DY, t); }
 // ----
 
 const uint TCO = 4u * TCO4;
-const uint KK = KS * KS;
 const uint NX = (TW - 1u) * STRIDE + KS; // input columns of a row window
 const uint LEAD4 = (PAD + 3u) / 4u;
 const uint SKIP = 4u * LEAD4 - PAD;      // column c of the window is xs[SKIP + c]
@@ -54,16 +45,6 @@ const uint NT = (SKIP + NX + 3u) / 4u;
 const uint NV = 4u * NT;
 const uint NXL = SG > 1u ? (NX + SG - 1u) / SG : 1u; // x values per lane and row (scalar reads, SG)
 const uint NTL = SG > 1u ? (NT + SG - 1u) / SG : 1u; // x texels per lane and row (VEC, SG)
-
-// The invocation's place in the grid. With SG it is counted from the subgroup builtins, so
-// the lanes that share data through subgroupShuffle are exactly the consecutive places a
-// subgroup covers, however the device lays subgroups out in the workgroup (the host makes the
-// workgroup whole subgroups of the device's reported size, which SPIR-V 1.3 shaders run with).
-uint lane_id()
-{
-    if (SG > 1u) return (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * SG + gl_SubgroupInvocationID;
-    return gl_GlobalInvocationID.x;
-}
 
 void main()
 {
@@ -168,11 +149,14 @@ void main()
                         }
                     }
                 }
+                // One update of each accumulator per row (the sum over the row's columns, in
+                // registers): on lavapipe every update of a loop-carried value is a masked
+                // memory update, and Mesa >= 24 pays more for them than Mesa 22.
                 [[unroll]] for (uint kx = 0u; kx < KS; kx++)
-                    [[unroll]] for (uint j = 0u; j < TW; j++) {
-                        const float xv = xs[SKIP + j * STRIDE + kx];
-                        [[unroll]] for (uint c = 0u; c < TCO; c++)
-                            acc[c][i][ky * KS + kx] = fma(g[c][j], xv, acc[c][i][ky * KS + kx]);
+                    [[unroll]] for (uint c = 0u; c < TCO; c++) {
+                        float s = 0.0;
+                        [[unroll]] for (uint j = 0u; j < TW; j++) s = fma(g[c][j], xs[SKIP + j * STRIDE + kx], s);
+                        acc[c][i][ky * KS + kx] += s;
                     }
             }
         }

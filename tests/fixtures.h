@@ -22,6 +22,42 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli.h"
+
+/* The device as the environment sets it up (meson test: VKCLR_VALIDATION=1, and the kernel
+ * overrides of some checks), read at the test's edge as the vkclr command reads it; quiet. */
+static inline VkcContextOptions fixture_context(void)
+{
+    VkcContextOptions o;
+    if (cli_environment(&o)) fail_msg("%s", vkc_error());
+    o.quiet = true;
+    return o;
+}
+
+/* vkclr train's defaults, on that device. */
+static inline VkcTrainConfig fixture_train_config(void)
+{
+    VkcTrainConfig c = vkc_train_defaults();
+    c.context = fixture_context();
+    return c;
+}
+
+/* A tiny quiet run into `out` (may be ""): `batch` images per step for `epochs` epochs of a
+ * convnet of `width` channels and `out_dim` embeddings, without the final kNN and probe. */
+static inline VkcTrainConfig fixture_tiny_run(const char *out, int batch, int epochs, int width, int out_dim)
+{
+    VkcTrainConfig c = fixture_train_config();
+    c.batch = batch;
+    c.epochs = epochs;
+    c.model.width = width;
+    c.model.out_dim = out_dim;
+    c.knn_k = 0;
+    c.probe_epochs = 0;
+    c.quiet = true;
+    snprintf(c.out, sizeof c.out, "%s", out);
+    return c;
+}
+
 static inline int fixture_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)type, (void)ftw;
@@ -184,6 +220,26 @@ static inline long fixture_disk_used(const char *path)
 static inline void fixture_small_disk_remove(const char *dir)
 {
     if (umount2(dir, MNT_DETACH)) fail_msg("umount %s: %s", dir, strerror(errno));
+}
+
+/* A group teardown for a group whose setup ran in the folder *state points to: removes it. */
+static inline int fixture_teardown_dir(void **state)
+{
+    fixture_cleanup(*state);
+    return 0;
+}
+
+/* dir_a/name and dir_b/name hold the same bytes (checkpoints of two runs: parameters, running
+ * statistics, optimizer state and metadata). */
+static inline void fixture_same_file(const char *dir_a, const char *dir_b, const char *name)
+{
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/%s", dir_a, name);
+    snprintf(pb, sizeof pb, "%s/%s", dir_b, name);
+    size_t na, nb;
+    uint8_t *a = fixture_read(pa, &na), *b = fixture_read(pb, &nb);
+    if (na != nb || memcmp(a, b, na)) fail_msg("%s and %s differ", pa, pb);
+    free(a), free(b);
 }
 
 /* Run `binary args` through the shell; its stdout and stderr go to output (NUL-terminated, and

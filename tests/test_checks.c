@@ -18,7 +18,7 @@ static void run_one(void **state)
     const VkcCheck *c = *state;
     VkcCheckResult r = {.passed = true};
     int before = vktest_ctx.validation_messages;
-    if (c->run(&vktest_ctx, &r) != VKC_OK) fail_msg("%s could not run: %s", c->name, vkc_error());
+    if (vkc_check_run(c, &vktest_ctx, &r) != VKC_OK) fail_msg("%s could not run: %s", c->name, vkc_error());
     if (r.skipped) {
         print_message("%s: %s\n", c->name, r.detail);
         skip();

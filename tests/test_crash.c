@@ -138,14 +138,7 @@ static double result(const char *dir, const char *key)
 /* The end of a run: the same checkpoint bytes, metrics and evaluation as the uninterrupted run. */
 static void same_as_reference(const char *ref, const char *dir)
 {
-    char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", ref);
-    snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", dir);
-    size_t na, nb;
-    uint8_t *x = fixture_read(pa, &na), *y = fixture_read(pb, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(x, y, na);
-    free(x), free(y);
+    fixture_same_file(ref, dir, "checkpoint.safetensors");
     char *want = fixture_metrics_untimed(ref), *got = fixture_metrics_untimed(dir);
     if (strcmp(want, got)) fail_msg("metrics.jsonl differs\nwant:\n%s\ngot:\n%s", want, got);
     free(want), free(got);

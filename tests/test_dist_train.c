@@ -28,6 +28,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "fixtures.h"
 #include "vkclr/dist.h"
 #include "vkclr/error.h"
 #include "vkclr/train.h"
@@ -60,23 +61,17 @@ static void on_step(void *user, int64_t step, float loss, float accuracy)
 
 static VkcTrainConfig config(const char *out, int batch, VkcDist dist, int sync_bn)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_tiny_run(out, batch, 1, 4, 16);
     snprintf(c.data, sizeof c.data, "synthetic:16x16x1:256");
     c.limit = 2 * B * STEPS; /* one epoch of STEPS global batches */
-    c.model.width = 4;
     c.model.head_hidden = 16;
-    c.model.out_dim = 16;
-    c.batch = batch;
-    c.epochs = 1;
     c.optimizer = VKC_OPTIM_SGD;
     c.lr = 2.0f; /* large enough that the parameters move visibly every step */
     c.warmup_epochs = 0;
-    c.knn_k = 0;
-    c.quiet = true;
+    c.probe_epochs = 10; /* the final probe runs on rank 0 alone: that path runs too */
     c.dist = dist;
     c.sync_bn = sync_bn;
     c.force = true; /* fixed folders, written again by every run of the suite */
-    snprintf(c.out, sizeof c.out, "%s", out);
     return c;
 }
 

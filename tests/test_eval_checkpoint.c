@@ -33,21 +33,15 @@ static void write_all(const char *path, const void *data, size_t n)
 /* Two epochs of a width-4 convnet on 128 images: 8 steps, a checkpoint, probe and kNN at the end. */
 static int setup(void **state)
 {
-    (void)state;
     fixture_dir(run_dir);
-    VkcTrainConfig c = vkc_train_defaults();
+    *state = run_dir;
+    VkcTrainConfig c = fixture_tiny_run(run_dir, 32, 2, 4, 32);
     c.limit = 128;
-    c.batch = 32;
-    c.epochs = 2;
-    c.model.width = 4;
-    c.model.out_dim = 32;
     c.knn_k = 50;
     c.knn_bank = 500;
     c.knn_every = 1;
     c.probe_epochs = 3;
     c.probe_limit = 2000;
-    c.quiet = true;
-    snprintf(c.out, sizeof c.out, "%s", run_dir);
     VkcTrainResult res;
     if (vkc_train_run(&c, NULL, NULL, NULL, &res)) {
         fprintf(stderr, "training failed: %s\n", vkc_error());
@@ -65,13 +59,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    fixture_cleanup(run_dir);
-    return 0;
-}
-
 typedef struct {
     VkcContext ctx;
     VkcDataset ds;
@@ -80,7 +67,7 @@ typedef struct {
 
 static void env_open(Env *e)
 {
-    VkcContextOptions o = {.device_index = -1, .quiet = true};
+    VkcContextOptions o = fixture_context();
     if (vkc_context_create(&e->ctx, &o)) fail_msg("%s", vkc_error());
     if (vkc_dataset_load(&e->ds, "fashion-mnist")) fail_msg("%s", vkc_error());
     vkc_arena_init(&e->arena, &e->ctx, VKC_MEMORY_DEVICE);
@@ -356,11 +343,8 @@ static void test_synthetic_run(void **state)
     if (!vkclr_binary) skip();
     char dir[256], args[1024], out[8192], path[400];
     fixture_dir(dir);
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_tiny_run(dir, 32, 1, 2, 16);
     snprintf(c.data, sizeof c.data, "synthetic:12x12x3:128:7");
-    c.batch = 32, c.epochs = 1, c.model.width = 2, c.model.out_dim = 16, c.knn_k = 0, c.probe_epochs = 0;
-    c.quiet = true;
-    snprintf(c.out, sizeof c.out, "%s", dir);
     VkcTrainResult res;
     if (vkc_train_run(&c, NULL, NULL, NULL, &res)) fail_msg("%s", vkc_error());
     snprintf(args, sizeof args, "probe --checkpoint %s --epochs 1 --test-limit 200 --quiet", dir);
@@ -391,5 +375,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_random_init),     cmocka_unit_test(test_bad_checkpoints),
         cmocka_unit_test(test_cli),             cmocka_unit_test(test_synthetic_run),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown_dir);
 }

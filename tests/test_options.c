@@ -1,8 +1,11 @@
-/* The option table (vkclr/config.h): every row's default is valid, every saved option
- * survives config.json, a value outside a row's range is refused in the same words from the
- * command line and from a configuration file (naming the file and the key), and the commands
- * that share a row (train, probe, export) refuse the same values. With the path of the built
- * binary as argument, the command-line half runs too. */
+/* The option tables: vkclr train's (vkclr/config.h): every row's default is valid, every saved
+ * option survives config.json, a value outside a row's range is refused in the same words from
+ * the command line and from a configuration file (naming the file and the key), and the
+ * commands that share a row (train, probe, export) refuse the same values. Every other command's
+ * and benchmark's own rows (src/cli/cli.h): defaults valid, flags unique, ends of each range
+ * taken and a step beyond refused naming the flag, enum names parsed back, and through the
+ * binary each command refuses what its rows refuse and lists them in --help. With the path of
+ * the built binary as argument, the command-line half runs too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "fixtures.h"
 #include "vkclr/config.h"
 
@@ -258,6 +262,111 @@ static void test_commands_agree(void **state)
     expect("probe --help", 0, "--width W");
 }
 
+/* ---------------------------------------------------------------- every command's rows */
+
+/* Every command and benchmark, each once. */
+static int all_specs(const CliSpec **out)
+{
+    int n = 0;
+    for (int i = 0; cli_commands[i]; i++) out[n++] = cli_commands[i];
+    for (int i = 0; cli_benches[i]; i++) out[n++] = cli_benches[i];
+    return n;
+}
+
+/* Values beyond a numeric row's range (and a fraction for an integer row), as text. */
+static int beyond(const VkcOption *o, char text[3][64])
+{
+    double step = o->type == VKC_OPT_FLOAT ? fmax(fabs(o->max) * 1e-3, 1e-6) : 1;
+    double bad[3] = {o->min - step, o->max + step, o->type == VKC_OPT_FLOAT ? o->max * 10 + 1 : o->min + 0.5};
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        if (!(o->auto_name && bad[k] == o->auto_value))
+            snprintf(text[n++], 64, "%.17g", bad[k]);
+    return n;
+}
+
+static void test_command_tables(void **state)
+{
+    (void)state;
+    const CliSpec *specs[64];
+    int nspecs = all_specs(specs), rows = 0;
+    for (int c = 0; c < nspecs; c++) {
+        const CliSpec *s = specs[c];
+        assert_true(s->nrows <= VKC_MAX_OPTIONS);
+        void *own = s->size ? calloc(1, s->size) : NULL, *scratch = s->size ? calloc(1, s->size) : NULL;
+        cli_defaults(s, own);
+        for (int i = 0; i < s->nrows; i++) {
+            const VkcOption *o = &s->rows[i];
+            if (!o->flag || !o->section || (!o->help && o->type != VKC_OPT_ENUM))
+                fail_msg("vkclr %s: row %d lacks a flag, a section or help", s->name, i);
+            if (o->offset + o->size > s->size) fail_msg("vkclr %s %s: field outside the struct", s->name, o->flag);
+            if (vkc_option_check(own, o)) fail_msg("vkclr %s: the default of %s: %s", s->name, o->flag, vkc_error());
+            /* Unique among the command's flags, its own and the training options it takes. */
+            for (int j = i + 1; j < s->nrows; j++) assert_string_not_equal(o->flag, s->rows[j].flag);
+            const VkcOption *t = vkc_train_option(o->flag);
+            if (s->train_rows && t && s->train_rows(t))
+                fail_msg("vkclr %s: %s is both its own option and vkclr train's", s->name, o->flag);
+            if (o->type == VKC_OPT_ENUM) {
+                for (const VkcName *n = o->names; n->name; n++) {
+                    memcpy(scratch, own, s->size);
+                    if (vkc_option_set(scratch, o, n->name)) fail_msg("%s %s: %s", o->flag, n->name, vkc_error());
+                    assert_int_equal(vkc_option_int(scratch, o), n->value);
+                }
+                assert_int_equal(vkc_option_set(scratch, o, "Bogus"), VKC_ERR);
+                assert_non_null(strstr(vkc_error(), o->flag));
+            }
+            if (o->type != VKC_OPT_INT && o->type != VKC_OPT_U64 && o->type != VKC_OPT_FLOAT) continue;
+            char lo[64], hi[64], bad[3][64];
+            snprintf(lo, sizeof lo, "%.17g", o->min);
+            snprintf(hi, sizeof hi, "%.17g", o->max);
+            memcpy(scratch, own, s->size);
+            if (vkc_option_set(scratch, o, lo) || vkc_option_set(scratch, o, hi))
+                fail_msg("vkclr %s %s refused an end of its range: %s", s->name, o->flag, vkc_error());
+            for (int k = 0, n = beyond(o, bad); k < n; k++) {
+                if (vkc_option_set(scratch, o, bad[k]) != VKC_ERR) fail_msg("vkclr %s %s %s was accepted", s->name, o->flag, bad[k]);
+                if (!strstr(vkc_error(), o->flag)) fail_msg("'%s' does not name %s", vkc_error(), o->flag);
+            }
+            rows++;
+        }
+        free(own);
+        free(scratch);
+    }
+    printf("%d commands and benchmarks, %d numeric rows of their own: ends taken, values beyond refused\n", nspecs, rows);
+}
+
+/* Through the binary: each command refuses a value beyond each of its numeric rows and a flag
+ * given twice, naming the flag, and its --help lists every row. */
+static void test_command_lines(void **state)
+{
+    (void)state;
+    if (!vkclr_binary) skip();
+    const CliSpec *specs[64];
+    int nspecs = all_specs(specs);
+    for (int c = 0; c < nspecs; c++) {
+        const CliSpec *s = specs[c];
+        char args[512], out[16384], want[128];
+        snprintf(args, sizeof args, "%s --help", s->name);
+        if (fixture_run(vkclr_binary, args, out, sizeof out) != 0) fail_msg("'vkclr %s' failed:\n%s", args, out);
+        for (int i = 0; i < s->nrows; i++)
+            if (!strstr(out, s->rows[i].flag)) fail_msg("'vkclr %s' does not list %s:\n%s", args, s->rows[i].flag, out);
+        snprintf(args, sizeof args, "%s --no-such-option", s->name);
+        expect(args, 2, "unknown ");
+        for (int i = 0; i < s->nrows; i++) {
+            const VkcOption *o = &s->rows[i];
+            if (o->type != VKC_OPT_INT && o->type != VKC_OPT_U64 && o->type != VKC_OPT_FLOAT) continue;
+            char bad[3][64];
+            for (int k = 0, n = beyond(o, bad); k < n; k++) {
+                snprintf(args, sizeof args, "%s %s %s", s->name, o->flag, bad[k]);
+                snprintf(want, sizeof want, "vkclr %s: %s: ", s->name, o->flag);
+                expect(args, 2, want);
+            }
+            snprintf(args, sizeof args, "%s %s %.17g %s %.17g", s->name, o->flag, o->max, o->flag, o->max);
+            snprintf(want, sizeof want, "%s given twice", o->flag);
+            expect(args, 2, want);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) vkclr_binary = argv[1];
@@ -265,7 +374,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_defaults_valid), cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_ranges_agree),   cmocka_unit_test(test_enums),
         cmocka_unit_test(test_json_types),     cmocka_unit_test(test_cross_rules),
-        cmocka_unit_test(test_commands_agree),
+        cmocka_unit_test(test_commands_agree), cmocka_unit_test(test_command_tables),
+        cmocka_unit_test(test_command_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

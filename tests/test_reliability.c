@@ -24,17 +24,9 @@ static char run_dir[256]; /* a finished 2-epoch run (8 steps) shared by the test
 
 static VkcTrainConfig tiny(const char *out)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_tiny_run(out, 16, 2, 2, 8); /* 4 steps per epoch */
     snprintf(c.data, sizeof c.data, "synthetic:8x8x1:64");
-    c.batch = 16; /* 4 steps per epoch */
-    c.epochs = 2;
-    c.model.width = 2;
-    c.model.out_dim = 8;
-    c.knn_k = 0;
-    c.probe_epochs = 0;
     c.log_every = 3;
-    c.quiet = true;
-    snprintf(c.out, sizeof c.out, "%s", out);
     return c;
 }
 
@@ -46,21 +38,14 @@ static void train_ok(const VkcTrainConfig *c, const char *resume, VkcStepHook ho
 
 static int setup(void **state)
 {
-    (void)state;
     fixture_dir(run_dir);
+    *state = run_dir;
     VkcTrainConfig c = tiny(run_dir);
     VkcTrainResult res;
     if (vkc_train_run(&c, NULL, NULL, NULL, &res) || res.steps != 8) {
         fprintf(stderr, "tiny run failed: %s\n", vkc_error());
         return -1;
     }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    fixture_cleanup(run_dir);
     return 0;
 }
 
@@ -360,16 +345,6 @@ static void stop_hook(void *user, int64_t step, float loss, float accuracy)
     if (s->stop_at && step == s->stop_at) vkc_train_request_stop();
 }
 
-static void assert_same_file(const char *a, const char *b, const char *name)
-{
-    char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/%s", a, name);
-    snprintf(pb, sizeof pb, "%s/%s", b, name);
-    size_t na, nb;
-    uint8_t *x = fixture_read(pa, &na), *y = fixture_read(pb, &nb);
-    if (na != nb || memcmp(x, y, na)) fail_msg("%s and %s differ", pa, pb);
-    free(x), free(y);
-}
 
 /* Stopped in the middle of a logging interval (step 5 of 12, lines every 3 steps), at an epoch
  * end inside the kNN monitor (step 4), and at the last step (inside the final evaluation): each
@@ -415,7 +390,7 @@ static void test_stops_resume_exactly(void **state)
         char *got = fixture_metrics_untimed(dir);
         if (strcmp(want, got)) fail_msg("stopped at %lld: metrics.jsonl differs\nwant:\n%s\ngot:\n%s", (long long)stops[k], want, got);
         free(got);
-        assert_same_file(straight, dir, "checkpoint.safetensors");
+        fixture_same_file(straight, dir, "checkpoint.safetensors");
         snprintf(path, sizeof path, "%s/results.json", dir);
         size_t n;
         char *text = (char *)fixture_read(path, &n);
@@ -461,5 +436,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_export_full_disk),    cmocka_unit_test(test_stops_resume_exactly),
         cmocka_unit_test(test_stop_during_setup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown_dir);
 }

@@ -37,19 +37,11 @@ static void record(void *user, int64_t step, float loss, float accuracy)
 
 static VkcTrainConfig tiny(const char *out, int limit, int epochs)
 {
-    VkcTrainConfig c = vkc_train_defaults();
+    VkcTrainConfig c = fixture_tiny_run(out, 32, epochs, 4, 32); /* evaluation has its own test below */
     c.limit = limit;
-    c.batch = 32;
-    c.epochs = epochs;
-    c.model.width = 4;
-    c.model.out_dim = 32;
     c.optimizer = VKC_OPTIM_LARS; /* the learning rates these tests set are LARS's */
     c.warmup_epochs = 1;
-    c.knn_k = 0; /* evaluation has its own test below */
-    c.probe_epochs = 0;
-    c.quiet = true;
     c.log_every = 1;
-    snprintf(c.out, sizeof c.out, "%s", out);
     return c;
 }
 
@@ -220,22 +212,22 @@ static void test_deterministic(void **state)
     fixture_cleanup(dir);
 }
 
-/* Two epochs, stop, resume for two more == four epochs straight (losses and final checkpoint). */
-/* The checkpoints of run directories a and b hold the same bytes: parameters, running
- * statistics, optimizer state and metadata. */
-static void assert_same_checkpoint(const char *a, const char *b)
+/* Resume the stopped run in `dir` (tiny's `limit` and `epochs`): it must end at step `steps`,
+ * with the losses and the final checkpoint of the uninterrupted run in `straight_dir` (the same
+ * bytes: parameters, running statistics, optimizer state and metadata). */
+static void resume_matches(const char *dir, int limit, int epochs, Losses *split, int64_t steps,
+                           const char *straight_dir, const Losses *straight)
 {
-    char pa[600], pb[600];
-    snprintf(pa, sizeof pa, "%s/checkpoint.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/checkpoint.safetensors", b);
-    size_t na, nb;
-    uint8_t *ba = fixture_read(pa, &na), *bb = fixture_read(pb, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(ba, bb, na);
-    free(ba);
-    free(bb);
+    VkcTrainConfig again = tiny("", limit, epochs);
+    VkcTrainResult res;
+    run_ok(&again, dir, split, &res);
+    assert_false(res.interrupted);
+    assert_int_equal(res.steps, steps);
+    assert_memory_equal(straight->loss, split->loss, sizeof straight->loss);
+    fixture_same_file(straight_dir, dir, "checkpoint.safetensors");
 }
 
+/* Two epochs, stop, resume for two more == four epochs straight (losses and final checkpoint). */
 static void test_resume_equals_straight(void **state)
 {
     (void)state;
@@ -253,14 +245,7 @@ static void test_resume_equals_straight(void **state)
     c2.stop_after = 2;
     run_ok(&c2, NULL, &split, &res);
     assert_int_equal(res.steps, 8);
-    VkcTrainConfig again = tiny("", 128, 4);
-    again.out[0] = 0;
-    run_ok(&again, d2, &split, &res);
-    assert_int_equal(res.steps, 16);
-    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
-    /* The final checkpoints hold the same bytes: parameters, running statistics, optimizer state
-     * and metadata (the configurations match). */
-    assert_same_checkpoint(d1, d2);
+    resume_matches(d2, 128, 4, &split, 16, d1, &straight);
     fixture_cleanup(d1);
     fixture_cleanup(d2);
 }
@@ -324,7 +309,7 @@ static void test_checkpoint_format(void **state)
      * parameters are the file's bytes. */
     {
         VkcContext ctx;
-        VkcContextOptions o = {.device_index = -1, .quiet = true};
+        VkcContextOptions o = fixture_context();
         VkcArena dev;
         VkcLayers L;
         VkcGemm gemm;
@@ -390,13 +375,8 @@ static void test_sigterm_resume(void **state)
     run_ok(&c2, NULL, &split, &res);
     assert_true(res.interrupted);
     assert_int_equal(res.steps, 5);
-    VkcTrainConfig again = tiny("", 128, 3);
-    again.out[0] = 0;
     split.raise_at = 0;
-    run_ok(&again, d2, &split, &res);
-    assert_false(res.interrupted);
-    assert_int_equal(res.steps, 12);
-    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
+    resume_matches(d2, 128, 3, &split, 12, d1, &straight);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     fixture_cleanup(d1);
@@ -617,12 +597,7 @@ static void test_learned_logz_resume(void **state)
     run_ok(&c2, NULL, &split, &res);
     assert_int_equal(res.steps, 8);
     assert_true(checkpoint_scalar(d2, "loss.logz") != 0.0f);
-    VkcTrainConfig again = tiny("", 128, 4);
-    again.out[0] = 0;
-    run_ok(&again, d2, &split, &res);
-    assert_int_equal(res.steps, 16);
-    assert_memory_equal(straight.loss, split.loss, sizeof straight.loss);
-    assert_same_checkpoint(d1, d2);
+    resume_matches(d2, 128, 4, &split, 16, d1, &straight);
     if (vkclr_binary) {
         char args[400];
         snprintf(args, sizeof args, "--resume %s --loss ntxent", d2);

@@ -1,5 +1,6 @@
 /* Shared set-up for tests that run on a Vulkan device: one context per test group, created
- * with the validation layer when VKCLR_VALIDATION=1 (meson test sets it), and a check at
+ * with the validation layer when VKCLR_VALIDATION=1 (meson test sets it; the environment is read
+ * here, at the test's edge, as the vkclr command reads it), and a check at
  * teardown that the layer reported nothing. Include after cmocka.h. */
 #ifndef VKCLR_TESTS_VKTEST_H
 #define VKCLR_TESTS_VKTEST_H
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli.h"
 #include "vkclr/vk.h"
 
 static VkcContext vktest_ctx;
@@ -14,7 +16,12 @@ static VkcContext vktest_ctx;
 static int vktest_setup(void **state)
 {
     (void)state;
-    VkcContextOptions opt = {.device_index = -1, .validation = false, .quiet = true};
+    VkcContextOptions opt; /* the environment's, read here as vkclr reads it (cli.h) */
+    if (cli_environment(&opt)) {
+        fprintf(stderr, "%s\n", vkc_error());
+        return -1;
+    }
+    opt.quiet = true;
     if (vkc_context_create(&vktest_ctx, &opt)) {
         fprintf(stderr, "cannot create a Vulkan context: %s\n", vkc_error());
         return -1;

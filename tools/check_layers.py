@@ -1,23 +1,59 @@
 #!/usr/bin/env python3
-"""The include-order check: check_layers.py SOURCE_ROOT LAYER...
+"""The include-order check: check_layers.py [--graph] SOURCE_ROOT LAYER...
 
 Each LAYER is NAME=FOLDER[,FOLDER]:HEADER[,HEADER], lowest layer first (the order of
 meson.build). Fails if
   - a source file of a layer includes a public header (include/vkclr/X.h) of a higher layer,
   - a public header includes a header of a higher layer than its own,
   - a source file includes a private header of another folder ("../nn/x.h"),
-  - a public header belongs to no layer, or to two."""
+  - a public header belongs to no layer, or to two,
+  - a layer includes a header of a layer that its meson.build does not declare, directly or
+    through the layers it declares (the X_dep names in the dependencies of its `layers +=`
+    entry): the build would then not know that the one needs the other.
+--graph prints, instead, each layer and the layers its meson.build declares (the graph
+docs/architecture.md draws)."""
 import os
 import re
 import sys
 
-root, specs = sys.argv[1], sys.argv[2:]
+graph = sys.argv[1] == '--graph'
+args = sys.argv[2:] if graph else sys.argv[1:]
+root, specs = args[0], args[1:]
 layers = []  # (name, folders, headers)
 for spec in specs:
     name, rest = spec.split('=', 1)
     folders, headers = rest.split(':', 1)
     layers.append((name, [f for f in folders.split(',') if f], [h for h in headers.split(',') if h]))
 rank = {name: i for i, (name, _, _) in enumerate(layers)}
+
+
+def declared_uses(name, folders):
+    """The layers a layer's meson.build declares (X_dep in the dependencies of its entry)."""
+    path = os.path.join(root, folders[0], 'meson.build') if folders else None
+    if not path or not os.path.exists(path):
+        return []
+    text = open(path, encoding='utf-8').read()
+    m = re.search(r"layers \+= \[\['" + name + r"'.*?\[([^\[\]]*)\]\]\]", text, re.S)
+    return [d for d in re.findall(r'(\w+)_dep', m.group(1)) if d in rank] if m else []
+
+
+uses = {name: declared_uses(name, folders) for name, folders, _ in layers}
+
+
+def reachable(name):
+    seen, todo = set(), list(uses[name])
+    while todo:
+        u = todo.pop()
+        if u not in seen:
+            seen.add(u)
+            todo += uses[u]
+    return seen
+
+
+if graph:
+    for name, _, _ in layers:
+        print(f'{name:8s} <- {", ".join(uses[name]) if uses[name] else "(libraries only)"}')
+    sys.exit(0)
 owner = {}
 errors = []
 for name, _, headers in layers:
@@ -46,6 +82,9 @@ def check(path, layer, shown):
                 continue  # reported above as belonging to no layer
             if rank[target] > rank[layer]:
                 errors.append(f'{shown} ({layer}) includes {inc} of the higher layer {target}')
+            elif target != layer and uses[layer] and target not in reachable(layer):
+                errors.append(f'{shown} ({layer}) includes {inc} of {target}, which {layer}\'s meson.build does '
+                              f'not declare (add {target}_dep to its dependencies)')
         elif inc.startswith('..'):
             errors.append(f'{shown} reaches into another folder with "{inc}": use a public header')
 

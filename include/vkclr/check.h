@@ -20,15 +20,21 @@ typedef struct {
 /* Returns VKC_OK when the check ran (verdict in r->passed), VKC_ERR when it could not run
  * (message in vkc_error()); both count as failures in a report. */
 typedef int (*VkcCheckFn)(VkcContext *ctx, VkcCheckResult *r);
+/* A check that runs in the activation dtype it is given (fp32, fp16, bf16). */
+typedef int (*VkcCheckDtypeFn)(VkcContext *ctx, VkcDtype dtype, VkcCheckResult *r);
 
 typedef struct {
-    const char *name;  /* "group/what", e.g. "gemm/nn-shapes" */
-    VkcCheckFn run;
+    const char *name;  /* "group/what", e.g. "gemm/nn-shapes"; a 16-bit variant "group16/what-fp16" */
+    VkcCheckFn run;    /* a float32-only check, or NULL: */
+    VkcCheckDtypeFn run_dtype; /* ... one of the variants of a check per dtype, run in `dtype` */
     bool needs_device; /* false for reference-only checks (finite differences) */
+    VkcDtype dtype;
 } VkcCheck;
 
-/* All checks, in the order they run; ends with {NULL}. */
+/* All checks, in the order they run (one entry per dtype of a check); ends with {NULL}. */
 extern const VkcCheck vkc_checks[];
+/* Run one entry. */
+int vkc_check_run(const VkcCheck *c, VkcContext *ctx, VkcCheckResult *r);
 
 /* Compare n floats; fills r (passed, max_violation, detail naming `what` and the worst index). */
 void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,

@@ -1,12 +1,12 @@
 /* A training run's configuration, and the one table of its options.
  *
- * Every option of `vkclr train` is one row of vkc_train_options[] (src/ckpt/config.c): its
- * flag, its field, type, range, default and help, whether config.json (and so the checkpoint)
- * records it under which key, and whether a resumed run may change it. The table drives the
- * command line's parsing and help, config.json writing and reading (by key, every value
- * range-checked like the flag), the checkpoint's metadata and --resume's rules; `vkclr probe`
- * and `vkclr export` parse their encoder and data flags through the same rows. Adding an
- * option is one field here and one row there. */
+ * Every option of `vkclr train` is one row of vkc_train_options[] (src/ckpt/config.c; rows as
+ * vkclr/options.h describes them): its flag, its field, type, range, default and help, whether
+ * config.json (and so the checkpoint) records it under which key, and whether a resumed run
+ * may change it. The table drives the command line's parsing and help, config.json writing and
+ * reading (by key, every value range-checked like the flag), the checkpoint's metadata and
+ * --resume's rules; `vkclr probe`, `export`, `tune` and `bench train` take the same rows.
+ * Adding an option is one field here and one row there. */
 #ifndef VKCLR_CONFIG_H
 #define VKCLR_CONFIG_H
 
@@ -21,6 +21,7 @@
 #include "vkclr/model.h"
 #include "vkclr/names.h"
 #include "vkclr/optim.h"
+#include "vkclr/options.h"
 
 typedef enum { VKC_LR_LINEAR, VKC_LR_SQRT } VkcLrScaling;
 extern const VkcName vkc_lr_scaling_names[]; /* linear, sqrt */
@@ -64,6 +65,10 @@ typedef struct {
     bool force;            /* a new run may replace the run in `out` */
     /* Data parallel (see dist.h): `batch` images per rank, a global batch of batch * ranks. */
     VkcDist dist;          /* this process's place (vkc_dist_init); all zero: a single rank */
+    /* Not an option either: the device as the environment sets it up (VKCLR_DEVICE, validation,
+     * kernel overrides; the caller fills it, src/cli/cli.h: cli_environment); --device and
+     * --quiet add to it. */
+    VkcContextOptions context;
     int ranks;             /* recorded in the configuration: set from dist.size by vkc_train_run */
     int sync_bn;           /* batch-norm statistics over all ranks: 1, 0, or -1 (on when ranks > 1) */
     int dump_steps;        /* debugging/parity: the state before the first step, the views and the state
@@ -72,64 +77,14 @@ typedef struct {
 
 /* ---------------------------------------------------------------- the option table */
 
-typedef enum {
-    VKC_OPT_INT,    /* int field; a JSON number that must be an integer */
-    VKC_OPT_U64,    /* uint64_t field */
-    VKC_OPT_FLOAT,  /* float field */
-    VKC_OPT_STRING, /* char[size] field */
-    VKC_OPT_ENUM,   /* int-sized enum (or bool) field, named by `names`; a JSON string */
-    VKC_OPT_SWITCH, /* bool (or int) field set by the flag alone; a JSON boolean */
-} VkcOptType;
-
-enum {
-    VKC_OPT_SAVED = 1u << 0,     /* in config.json and the checkpoint, under `key` */
-    VKC_OPT_RESUMABLE = 1u << 1, /* may be given with --resume (where it runs, how it reports, how long) */
-    VKC_OPT_ENCODER = 1u << 2,   /* also an option of probe and export (the encoder and its data) */
-    VKC_OPT_OPTIONAL = 1u << 3,  /* may be missing from config.json (added after the format): default then */
-    VKC_OPT_NEGATABLE = 1u << 4, /* a switch with a --no- form */
-};
-
-typedef struct {
-    const char *flag;        /* "--width"; NULL: recorded but not a flag (the image size, from the data) */
-    const char *key;         /* config.json key (VKC_OPT_SAVED) */
-    VkcOptType type;
-    size_t offset, size;     /* the field in VkcTrainConfig */
-    double min, max;         /* numbers: the allowed range, both ends included */
-    const VkcName *names;    /* VKC_OPT_ENUM */
-    const char *def;         /* the default, as it would be typed */
-    const char *auto_name;   /* a word that sets auto_value instead of a number ("auto", "none"), or NULL */
-    double auto_value;
-    unsigned flags;
-    const char *section;     /* help heading */
-    const char *metavar;     /* "N", "SPEC" */
-    const char *help;        /* one or more lines ('\n' continues) */
-    const char *missing;     /* the value of a key missing from an older config.json (NULL: def) */
-} VkcOption;
-
+/* The rows (vkclr/options.h) of vkclr train, over VkcTrainConfig; their flags (VKC_OPT_SAVED,
+ * VKC_OPT_RESUMABLE, VKC_OPT_ENCODER, VKC_OPT_OPTIONAL) say what config.json, --resume, probe
+ * and export do with each. */
 extern const VkcOption vkc_train_options[];
 extern const int vkc_train_noptions;
-#define VKC_MAX_OPTIONS 64
 
-/* Which options a command line gave (by index into vkc_train_options). */
-typedef struct {
-    bool set[VKC_MAX_OPTIONS];
-} VkcGiven;
-
-/* The row of `flag` ("--width", or "--no-sync-bn" for a negatable switch); NULL if none. */
-const VkcOption *vkc_option_find(const char *flag);
-/* Set the option from command-line text (range-checked); messages name the flag. For a switch
- * `text` is NULL (negated: "no"). */
-int vkc_option_set(VkcTrainConfig *c, const VkcOption *o, const char *text);
-/* The field's value as text ("auto" etc. for the automatic value). */
-void vkc_option_format(const VkcTrainConfig *c, const VkcOption *o, char *buf, size_t size);
-/* Is the field's value inside the option's range (or names)? Message names the flag (or key). */
-int vkc_option_check(const VkcTrainConfig *c, const VkcOption *o);
-/* dst's field of this option := src's. */
-void vkc_option_copy(VkcTrainConfig *dst, const VkcTrainConfig *src, const VkcOption *o);
-/* Do two configurations agree on this option? */
-bool vkc_option_equal(const VkcTrainConfig *a, const VkcTrainConfig *b, const VkcOption *o);
-/* Help lines of the options `accept` says yes to (NULL: all), by section, with their defaults. */
-void vkc_options_help(FILE *out, bool (*accept)(const VkcOption *o));
+/* The row of `flag` in vkc_train_options (NULL: none). */
+const VkcOption *vkc_train_option(const char *flag);
 
 /* The defaults: every row's `def`. */
 VkcTrainConfig vkc_train_defaults(void);

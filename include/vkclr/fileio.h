@@ -31,5 +31,7 @@ int vkc_write_files_atomic(const VkcFileSpec *files, int nfiles);
 
 /* mkdir -p: create `path` and its missing parents. */
 int vkc_make_dirs(const char *path);
+/* The folders above a file (see vkc_make_dirs). */
+int vkc_make_parent_dirs(const char *file);
 
 #endif

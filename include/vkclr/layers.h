@@ -39,7 +39,7 @@ typedef struct {
     uint32_t wg_elem;      /* invocations per workgroup for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
     VkcConvVariant conv_variant; /* float32's family, from the device type; VKCLR_CONV_PATH=reg|smem|coop forces one */
-    bool conv_forced;            /* VKCLR_CONV_PATH was given: the tuning cache is not consulted */
+    bool conv_forced;            /* one family was asked for (VkcKernelOverrides): the tuning cache is not consulted */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
 } VkcLayers;

@@ -35,13 +35,35 @@ int vkc_similarity_record(VkcGemm *gemm, VkcCmd *cmd, VkcTensor z, uint32_t n2, 
  *   dcl                      decoupled contrastive loss: the positive left out of the denominator
  *   dcl-debiased             Chuang et al.'s debiased loss with class prior tau_plus
  * Whatever the loss, the forward pass also writes the metrics below, read off the same S. */
-typedef enum { VKC_LOSS_NTXENT, VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED } VkcLossKind;
+typedef enum { VKC_LOSS_NTXENT, VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED, VKC_LOSS_KINDS } VkcLossKind;
 
 /* ntxent (alias infonce), nce, dcl, dcl-debiased */
 extern const VkcName vkc_loss_names[];
 static inline const char *vkc_loss_kind_name(VkcLossKind kind) { return vkc_name_of(vkc_loss_names, (int)kind); }
 /* How local NCE treats log Z: self (self-normalised, 0) or learned (a trained scalar). */
 extern const VkcName vkc_nce_logz_names[];
+
+/* One row per loss of the family (vkc_losses[], src/loss/contrastive.c): everything vkclr
+ * knows of a loss outside its shaders and its reference. The configuration's rules (--nce-logz,
+ * --tau-plus), the training loop, vkclr bench head and the family's checks read these fields,
+ * so a new loss is one row, a name in vkc_loss_names, its two shaders and its reference. */
+typedef struct {
+    VkcLossKind kind;
+    VkcShader rows, grad;  /* its per-row loss kernel and its logit-gradient kernel */
+    bool learns_logz;      /* has a log Z that may be learned (--nce-logz learned): the backward also
+                            * writes d(mean loss)/d(log Z) */
+    bool takes_tau_plus;   /* takes the class prior tau+ (--tau-plus): given, and in [0, 1) */
+    bool benchmarked;      /* vkclr bench head times it */
+    bool checked;          /* the family checks compare it with its reference (src/check/check_family.c) */
+} VkcLossRow;
+
+extern const VkcLossRow vkc_losses[VKC_LOSS_KINDS];
+/* The row of `kind` (NULL: no such loss). */
+const VkcLossRow *vkc_loss_row(VkcLossKind kind);
+/* Does a loss of this kind with this --nce-logz setting train log Z as a parameter? */
+bool vkc_loss_learns_logz(VkcLossKind kind, bool learned);
+/* The names of the losses that learn log Z (or take tau+), "a, b", for messages. */
+void vkc_loss_names_with(bool (*has)(const VkcLossRow *row), char *buf, size_t size);
 
 /* Metrics of a contrastive batch, in this order (floats); vkc_metric_names are their keys in
  * metrics.jsonl:
@@ -62,7 +84,7 @@ extern const char *const vkc_metric_names[VKC_CONTRASTIVE_METRICS];
 typedef struct {
     VkcLossKind kind;
     float tau;           /* temperature, > 0 */
-    float tau_plus;      /* dcl-debiased: class prior, in [0, 1) */
+    float tau_plus;      /* a loss that takes_tau_plus: the class prior, in [0, 1) */
     bool learned_logz;   /* nce: log Z is the learned scalar in `logz` (else 0) */
     VkcTensor logz;      /* nce learned: 1 float, the parameter (read by the forward and backward) */
     VkcTensor dlogz;     /* nce learned: 1 float, written by the backward: d(mean loss)/d(log Z) */
@@ -73,7 +95,7 @@ typedef struct {
     VkcGemm *gemm;
     VkcReduce *reduce;
     VkcLossParams p;
-    int row;           /* the kind's row in contrastive.c's table */
+    const VkcLossRow *row; /* the kind's row of vkc_losses */
     VkcKernel rows, grad, stats, metrics;
     uint32_t wg_rows, wg_grad;
     uint32_t n2, dim;

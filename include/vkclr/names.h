@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *name; /* NULL ends a table; a value may have several names (aliases), the first is canonical */
+    const char *name;  /* NULL ends a table; a value may have several names (aliases), the first is canonical */
     int value;
+    const char *about; /* what the value means, for help text (vkc_names_help), or NULL */
 } VkcName;
 
 /* The value called `text`. Otherwise VKC_ERR with "unknown WHAT 'text' (a, b, c)", or for a

@@ -14,9 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vkclr/names.h"
+
 #include "vkclr/error.h"
 
 typedef enum { VKC_NPY_F32, VKC_NPY_I64, VKC_NPY_U8, VKC_NPY_I32 } VkcNpyType;
+/* The types labels may be exported as: int64, uint8. */
+extern const VkcName vkc_npy_label_names[];
 
 #define VKC_NPY_MAX_DIMS 4
 

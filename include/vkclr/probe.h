@@ -37,6 +37,10 @@ typedef struct {
 
 /* 30 epochs, batch 256, SGD momentum 0.9 (Nesterov), lr 0.1, weight decay 1e-4, standardised. */
 VkcProbeConfig vkc_probe_defaults(void);
+/* The optimizers the probe takes: sgd, adamw. */
+extern const VkcName vkc_probe_optimizer_names[];
+/* The peak learning rate an optimizer starts from: 0.1 for SGD, 1e-3 for AdamW. */
+float vkc_probe_default_lr(VkcOptimKind optimizer);
 /* Checks a configuration; the message names the field. */
 int vkc_probe_config_check(const VkcProbeConfig *c);
 

@@ -75,6 +75,10 @@ typedef struct {
     int64_t steps;           /* timed steps */
     double seconds;          /* their wall time */
     double images_per_second, ms_per_step;
+    /* The same steps by this process's CPU time (all its threads, a CPU driver's workers
+     * included) divided by the online cores: on a CPU device shared with other jobs a far
+     * steadier measure than wall time. */
+    double cpu_images_per_second, cpu_ms_per_step;
     double flops_per_image;  /* convolutions, linear layers and the loss's GEMMs, forward and backward */
     double tflops;           /* effective: flops_per_image x images_per_second */
     double gpu_ms_per_step;  /* of a profiled step (barriers between ops), 0 without timestamps */

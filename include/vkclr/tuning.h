@@ -23,7 +23,10 @@ typedef struct {
     int n, cap;
 } VkcTuning;
 
-/* The cache file's path for ctx's device (created directories are not). */
+/* A cache file of ctx's device and driver: $XDG_CACHE_HOME/vkclr/STEM-UUID-DRIVER.EXT, else
+ * ~/.cache/vkclr/... (directories are not created). */
+int vkc_cache_path(const VkcContext *ctx, const char *stem, const char *ext, char *path, size_t size);
+/* The tuning cache file's path for ctx's device ($VKCLR_TUNE_CACHE, else vkc_cache_path's "tune"). */
 int vkc_tuning_path(const VkcContext *ctx, char *path, size_t size);
 /* Read the cache file of ctx's device into ctx->tuning if there is one. A file that cannot be
  * read or is not ours is reported on stderr once and ignored: tuning is never required. */

@@ -30,12 +30,31 @@ static inline double vkc_dtype_unit(VkcDtype d) { return d == VKC_F32 ? 0 : d ==
 
 /* ---------------------------------------------------------------- context */
 
+/* Overrides of the kernels' built-in choices, for the checks, tuning runs and measurements. The
+ * library reads no environment: the vkclr command and the tests fill these (from VKCLR_CONV_PATH
+ * and the rest, src/cli/cli.h: cli_environment) and pass them in VkcContextOptions. Zeros: the
+ * built-in choices. */
+enum { VKC_CONV_FAMILY_DEVICE, VKC_CONV_FAMILY_REG, VKC_CONV_FAMILY_SMEM, VKC_CONV_FAMILY_COOP }; /* conv_family */
 typedef struct {
-    int device_index; /* -1: VKCLR_DEVICE if set, else discrete > integrated > virtual > CPU */
-    bool validation;  /* enable VK_LAYER_KHRONOS_validation (also VKCLR_VALIDATION=1) */
+    int conv_family;            /* one convolution kernel family for every pass, the tuning cache ignored */
+    uint32_t conv_tile[3][2][4]; /* per pass (forward, backward-input, backward-weight) and family (reg
+                                 * tile, smem block): these 4 numbers instead of the built-in tile */
+    bool conv_no_subgroup;      /* the reg kernels fetch their own weights (no subgroup sharing) */
+    uint32_t gemm_tile[4];      /* the GEMM's wide tile: wg_x, wg_y, tm, tn4 */
+    bool unfused_pools;         /* the convnet's batch norm, ReLU and pool as three ops (what fusing buys) */
+    /* The user's cache folder (XDG_CACHE_HOME/vkclr or HOME/.cache/vkclr; "": none): the tuning
+     * cache (vkclr tune, vkclr/tuning.h) is tune-UUID-DRIVER.json there unless tuning_file
+     * (VKCLR_TUNE_CACHE) names one, and the pipeline cache pipelines-UUID-DRIVER.bin. */
+    char tuning_file[512], cache_dir[512];
+} VkcKernelOverrides;
+
+typedef struct {
+    int device_index; /* -1: discrete > integrated > virtual > CPU */
+    bool validation;  /* enable VK_LAYER_KHRONOS_validation */
     bool quiet;       /* do not print the chosen device */
     int local_rank;   /* data-parallel rank on this node: with no device asked for, take the
                        * local_rank-th device of the preferred type (round robin if fewer) */
+    VkcKernelOverrides kernels;
 } VkcContextOptions;
 
 /* Cooperative matrices (tensor cores): subgroup-scope products A (M x K) * B (K x N) of 16-bit
@@ -88,9 +107,13 @@ typedef struct VkcContext {
     VkcTuning tuning;         /* measured kernel choices (vkclr tune), loaded at creation */
     bool has_timestamps;
     VkCommandPool command_pool;
-    VkPipelineCache pipeline_cache;
+    VkPipelineCache pipeline_cache; /* loaded from and saved to pipeline_cache_path (pipeline_cache.c) */
+    char pipeline_cache_path[1024];
+    size_t pipeline_cache_loaded;   /* bytes read at creation */
+    int pipelines_created;
     int validation_messages;  /* validation errors/warnings seen; tests require 0 */
     int device_index;
+    VkcKernelOverrides kernels; /* as the options gave them */
 } VkcContext;
 
 int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options);

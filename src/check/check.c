@@ -83,7 +83,7 @@ int vkc_run_checks(VkcContext *ctx, const char *prefix, FILE *out, int *ran, int
         int before = ctx->validation_messages;
         double t0 = seconds();
         vkc_error_clear();
-        int rc = c->run(ctx, &r);
+        int rc = vkc_check_run(c, ctx, &r);
         double dt = seconds() - t0;
         bool validation_clean = ctx->validation_messages == before;
         bool ok = rc == VKC_OK && (r.passed || r.skipped) && validation_clean;

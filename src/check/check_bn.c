@@ -182,12 +182,8 @@ static int run_all(VkcContext *ctx, VkcCheckResult *r, bool backward, VkcDtype a
     return rc;
 }
 
-int check_bn_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_F32); }
-int check_bn_backward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_F32); }
-int check_bn_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_F16); }
-int check_bn_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_F16); }
-int check_bn_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, false, VKC_BF16); }
-int check_bn_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, true, VKC_BF16); }
+int check_bn_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return run_all(ctx, r, false, dt); }
+int check_bn_backward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return run_all(ctx, r, true, dt); }
 
 /* ---------------------------------------------------------------- finite differences */
 

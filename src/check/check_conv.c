@@ -165,9 +165,7 @@ static int run_all(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype act)
     return rc;
 }
 
-int check_conv_forward(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_F32); }
-int check_conv_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_F16); }
-int check_conv_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, VKC_BF16); }
+int check_conv_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return run_all(ctx, r, FORWARD, dt); }
 
 /* ---------------------------------------------------------------- statistics for batch norm */
 
@@ -262,26 +260,14 @@ static int stats_all(VkcContext *ctx, VkcCheckResult *r, VkcDtype act)
     return rc;
 }
 
-int check_conv_forward_bn_stats(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_F32); }
-int check_conv_forward_bn_stats_f16(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_F16); }
-int check_conv_forward_bn_stats_bf16(VkcContext *ctx, VkcCheckResult *r) { return stats_all(ctx, r, VKC_BF16); }
-int check_conv_backward_input(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_INPUT, VKC_F32); }
-int check_conv_backward_input_f16(VkcContext *ctx, VkcCheckResult *r)
+int check_conv_forward_bn_stats(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return stats_all(ctx, r, dt); }
+int check_conv_backward_input(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
-    return run_all(ctx, r, BACKWARD_INPUT, VKC_F16);
+    return run_all(ctx, r, BACKWARD_INPUT, dt);
 }
-int check_conv_backward_input_bf16(VkcContext *ctx, VkcCheckResult *r)
+int check_conv_backward_weight(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
-    return run_all(ctx, r, BACKWARD_INPUT, VKC_BF16);
-}
-int check_conv_backward_weight(VkcContext *ctx, VkcCheckResult *r) { return run_all(ctx, r, BACKWARD_WEIGHT, VKC_F32); }
-int check_conv_backward_weight_f16(VkcContext *ctx, VkcCheckResult *r)
-{
-    return run_all(ctx, r, BACKWARD_WEIGHT, VKC_F16);
-}
-int check_conv_backward_weight_bf16(VkcContext *ctx, VkcCheckResult *r)
-{
-    return run_all(ctx, r, BACKWARD_WEIGHT, VKC_BF16);
+    return run_all(ctx, r, BACKWARD_WEIGHT, dt);
 }
 
 /* ---------------------------------------------------------------- cooperative matrices */
@@ -329,31 +315,18 @@ static int run_coop(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype act,
     return rc;
 }
 
-int check_coop_conv_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return run_coop(ctx, r, FORWARD, VKC_F16, false); }
-int check_coop_conv_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return run_coop(ctx, r, FORWARD, VKC_BF16, false); }
-int check_coop_conv_forward_bn_stats_f16(VkcContext *ctx, VkcCheckResult *r)
+int check_coop_conv_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return run_coop(ctx, r, FORWARD, dt, false); }
+int check_coop_conv_forward_bn_stats(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
-    return run_coop(ctx, r, FORWARD, VKC_F16, true);
+    return run_coop(ctx, r, FORWARD, dt, true);
 }
-int check_coop_conv_forward_bn_stats_bf16(VkcContext *ctx, VkcCheckResult *r)
+int check_coop_conv_backward_input(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
-    return run_coop(ctx, r, FORWARD, VKC_BF16, true);
+    return run_coop(ctx, r, BACKWARD_INPUT, dt, false);
 }
-int check_coop_conv_backward_input_f16(VkcContext *ctx, VkcCheckResult *r)
+int check_coop_conv_backward_weight(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
-    return run_coop(ctx, r, BACKWARD_INPUT, VKC_F16, false);
-}
-int check_coop_conv_backward_input_bf16(VkcContext *ctx, VkcCheckResult *r)
-{
-    return run_coop(ctx, r, BACKWARD_INPUT, VKC_BF16, false);
-}
-int check_coop_conv_backward_weight_f16(VkcContext *ctx, VkcCheckResult *r)
-{
-    return run_coop(ctx, r, BACKWARD_WEIGHT, VKC_F16, false);
-}
-int check_coop_conv_backward_weight_bf16(VkcContext *ctx, VkcCheckResult *r)
-{
-    return run_coop(ctx, r, BACKWARD_WEIGHT, VKC_BF16, false);
+    return run_coop(ctx, r, BACKWARD_WEIGHT, dt, false);
 }
 
 /* ---------------------------------------------------------------- finite differences */

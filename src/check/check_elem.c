@@ -81,17 +81,10 @@ static int eltwise_all(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype a
     return rc;
 }
 
-int check_act_relu_forward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_F32); }
-int check_act_relu_backward(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_F32); }
-int check_add(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_F32); }
-int check_act_relu_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_F16); }
-int check_act_relu_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_F16); }
-int check_add_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_F16); }
-int check_cast_f16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 3, VKC_F16); }
-int check_act_relu_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, VKC_BF16); }
-int check_act_relu_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, VKC_BF16); }
-int check_add_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, VKC_BF16); }
-int check_cast_bf16(VkcContext *ctx, VkcCheckResult *r) { return eltwise_all(ctx, r, 3, VKC_BF16); }
+int check_act_relu_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return eltwise_all(ctx, r, 0, dt); }
+int check_act_relu_backward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return eltwise_all(ctx, r, 1, dt); }
+int check_add(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return eltwise_all(ctx, r, 2, dt); }
+int check_cast(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return eltwise_all(ctx, r, 3, dt); }
 
 /* ---------------------------------------------------------------- pooling */
 
@@ -180,18 +173,10 @@ static int pool_all(VkcContext *ctx, VkcCheckResult *r, bool max, bool backward,
     return rc;
 }
 
-int check_pool_max_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_F32); }
-int check_pool_max_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_F32); }
-int check_pool_avg_forward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_F32); }
-int check_pool_avg_backward(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_F32); }
-int check_pool_max_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_F16); }
-int check_pool_max_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_F16); }
-int check_pool_avg_forward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_F16); }
-int check_pool_avg_backward_f16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_F16); }
-int check_pool_max_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, false, VKC_BF16); }
-int check_pool_max_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, true, true, VKC_BF16); }
-int check_pool_avg_forward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, false, VKC_BF16); }
-int check_pool_avg_backward_bf16(VkcContext *ctx, VkcCheckResult *r) { return pool_all(ctx, r, false, true, VKC_BF16); }
+int check_pool_max_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return pool_all(ctx, r, true, false, dt); }
+int check_pool_max_backward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return pool_all(ctx, r, true, true, dt); }
+int check_pool_avg_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return pool_all(ctx, r, false, false, dt); }
+int check_pool_avg_backward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return pool_all(ctx, r, false, true, dt); }
 
 /* ---------------------------------------------------------------- finite differences */
 

@@ -1,23 +1,10 @@
 /* The NCE family behind vkc_contrastive_* (local NCE, DCL, debiased DCL, NT-Xent through the
  * family interface) and the metrics every member writes, against tests/ref/ref_head.c; finite
  * differences of the references; stability at tau = 0.05 and tau = 1 with nearly identical rows. */
+#include <ctype.h>
+
 #include "check_util.h"
 #include "vkclr/loss.h"
-
-/* 2N unit rows: random directions, or (noise > 0) one direction plus noise of that size. */
-static void family_rows(double *z, int n2, int dim, uint64_t seed, double noise)
-{
-    ck_random(z, n2 * dim, seed, -1, 1);
-    if (noise > 0) {
-        double *base = malloc(8 * dim);
-        ck_random(base, dim, seed + 1, -1, 1);
-        for (int i = 0; i < n2; i++)
-            for (int d = 0; d < dim; d++) z[i * dim + d] = base[d] + noise * z[i * dim + d];
-        free(base);
-    }
-    ref_l2norm_forward(z, z, n2, dim, 1e-12);
-    ck_round(z, n2 * dim);
-}
 
 typedef struct {
     VkcLossKind kind;
@@ -41,29 +28,16 @@ typedef struct {
  * |dL/dS|); for nearly identical rows these terms cancel to a much smaller result, so dz gets
  * atol = max(1e-4 max|dz|, 5e-7 (1 + 1/tau) mass 2/tau) and rtol 1e-3. dlogz is a mean of
  * sigmoids of the same logits, a sum of K + 1 terms per row like the NCE loss: the loss tolerance. */
-static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const FamCase *c, VkcCheckResult *r)
+static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const void *fc, VkcCheckResult *r)
 {
+    const FamCase *c = fc;
     int n = c->n2 * c->dim, K = c->n2 - 2;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[8], got_m[8];
     double want_dlogz = 0.0, got_dlogz = 0.0, logz = (float)c->logz; /* the device holds a float */
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    VkcContrastive l = {0};
-    VkcCmd cmd = {0};
-    VkcTensor tz, tdz, tm, tlogz, tdlogz;
     int rc = VKC_ERR;
-    family_rows(z, c->n2, c->dim, 91 + n + c->kind, c->noise);
-    if (ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
-        vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) || ck_upload(ctx, &arena, &logz, 1, &tlogz) ||
-        vkc_tensor_alloc(&arena, 16, &tdlogz))
-        goto done;
-    VkcLossParams p = {.kind = c->kind, .tau = (float)c->tau, .tau_plus = (float)c->tau_plus,
-                       .learned_logz = c->learned, .logz = tlogz, .dlogz = tdlogz};
-    if (vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, c->n2, c->dim, &p) ||
-        CK_RUN(ctx, cmd, vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz)) ||
-        ck_download(ctx, tm, 8, got_m) || ck_download(ctx, tdz, n, got) ||
-        (c->learned && ck_download(ctx, tdlogz, 1, &got_dlogz)))
-        goto done;
+    ck_unit_rows(z, c->n2, c->dim, 91 + n + c->kind, c->noise);
+    VkcLossParams p = {.kind = c->kind, .tau = (float)c->tau, .tau_plus = (float)c->tau_plus, .learned_logz = c->learned};
+    if (ck_loss_device(ctx, gemm, reduce, p, logz, z, c->n2, c->dim, got_m, got, &got_dlogz)) goto done;
     RefLoss L = {(int)c->kind, c->tau, (float)c->tau_plus, c->learned ? logz : 0.0};
     ref_contrastive_forward(&L, z, c->n2, c->dim, want_m);
     double mass = ref_contrastive_backward(&L, z, c->n2, c->dim, dz, &want_dlogz);
@@ -96,27 +70,14 @@ static int family_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     }
     rc = VKC_OK;
 done:
-    vkc_cmd_destroy(&cmd);
-    vkc_contrastive_destroy(&l);
-    vkc_arena_destroy(&arena);
     free(z), free(dz), free(got);
     return rc;
 }
 
-static int family_cases(VkcContext *ctx, const FamCase *cases, int n, VkcCheckResult *r)
-{
-    VkcGemm gemm = {0};
-    VkcReduce reduce = {0};
-    int rc = vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &reduce);
-    for (int i = 0; i < n && !rc; i++) rc = family_case(ctx, &gemm, &reduce, &cases[i], r);
-    vkc_reduce_destroy(&reduce);
-    vkc_gemm_destroy(&gemm);
-    return rc ? VKC_ERR : VKC_OK;
-}
 #define CASES(...)                                                                                                 \
     do {                                                                                                           \
         static const FamCase cases[] = {__VA_ARGS__};                                                              \
-        return family_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);                                \
+        return ck_loss_cases(ctx, family_case, cases, sizeof cases[0], sizeof cases / sizeof cases[0], r);         \
     } while (0)
 
 int check_nce_self_normalised(VkcContext *ctx, VkcCheckResult *r)
@@ -186,27 +147,39 @@ int check_metrics_closed_form(VkcContext *ctx, VkcCheckResult *r)
     return VKC_OK;
 }
 
+/* Every name of vkc_loss_names parses to its loss, whose canonical name parses back to it; every
+ * row of vkc_losses has a name; near misses (upper case, '_' for '-') and "" are refused. */
 int check_metrics_parse(VkcContext *ctx, VkcCheckResult *r)
 {
     (void)ctx;
-    static const struct {
-        const char *name;
-        int kind; /* -1: must be rejected */
-    } cases[] = {{"ntxent", VKC_LOSS_NTXENT}, {"infonce", VKC_LOSS_NTXENT}, {"nce", VKC_LOSS_NCE},
-                 {"dcl", VKC_LOSS_DCL},       {"dcl-debiased", VKC_LOSS_DCL_DEBIASED},
-                 {"NCE", -1},                 {"dcl_debiased", -1},   {"", -1}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int k = VKC_LOSS_DCL;
-        int rc = vkc_name_parse(vkc_loss_names, "loss", cases[i].name, &k);
-        bool ok = cases[i].kind < 0 ? rc != VKC_OK : rc == VKC_OK && (int)k == cases[i].kind;
-        if (ok && cases[i].kind >= 0 && strcmp(vkc_loss_kind_name(k), cases[i].kind ? cases[i].name : "ntxent")) ok = false;
+    int names = 0, misses = 0;
+    for (const VkcName *n = vkc_loss_names; n->name; n++, names++) {
+        int k = -1, back = -1;
+        char near[2][32];
+        snprintf(near[0], sizeof near[0], "%s", n->name);
+        snprintf(near[1], sizeof near[1], "%s", n->name);
+        for (char *p = near[0]; *p; p++) *p = (char)toupper((unsigned char)*p);
+        for (char *p = near[1]; *p; p++) *p = *p == '-' ? '_' : *p;
+        bool ok = vkc_name_parse(vkc_loss_names, "loss", n->name, &k) == VKC_OK && k == n->value &&
+                  vkc_name_parse(vkc_loss_names, "loss", vkc_loss_kind_name(k), &back) == VKC_OK && back == k;
+        for (int m = 0; m < 2; m++)
+            if (strcmp(near[m], n->name)) ok = ok && vkc_name_parse(vkc_loss_names, "loss", near[m], &k) != VKC_OK, misses++;
         if (!ok) {
-            snprintf(r->detail, sizeof r->detail, "loss name \"%s\" gave rc %d kind %d", cases[i].name, rc, k);
+            snprintf(r->detail, sizeof r->detail, "loss name \"%s\": it or a near miss parsed wrongly", n->name);
             r->passed = false;
             return VKC_OK;
         }
     }
-    snprintf(r->detail, sizeof r->detail, "5 names parse to their kinds and back; 3 near-misses are rejected");
+    for (int i = 0; i < VKC_LOSS_KINDS; i++)
+        if (!strcmp(vkc_loss_kind_name(vkc_losses[i].kind), "?")) {
+            snprintf(r->detail, sizeof r->detail, "loss row %d has no name in vkc_loss_names", i);
+            r->passed = false;
+            return VKC_OK;
+        }
+    int k;
+    if (vkc_name_parse(vkc_loss_names, "loss", "", &k) == VKC_OK) r->passed = false;
+    snprintf(r->detail, sizeof r->detail, "%d names parse to their losses and back; %d near misses and \"\" refused",
+             names, misses);
     return VKC_OK;
 }
 
@@ -222,7 +195,7 @@ static double family_objective(double *x, void *user)
 {
     FamFd *f = user;
     RefLoss L = f->L;
-    if (L.kind == VKC_LOSS_NCE) L.logz = x[f->n2 * f->dim];
+    if (vkc_loss_row((VkcLossKind)L.kind)->learns_logz) L.logz = x[f->n2 * f->dim];
     return ref_contrastive_forward(&L, x, f->n2, f->dim, NULL);
 }
 
@@ -233,7 +206,7 @@ static int family_fd(const FamFd *cases, int ncases, VkcCheckResult *r)
 {
     for (int c = 0; c < ncases; c++) {
         FamFd f = cases[c];
-        int nz = f.n2 * f.dim, n = nz + (f.L.kind == VKC_LOSS_NCE);
+        int nz = f.n2 * f.dim, n = nz + vkc_loss_row((VkcLossKind)f.L.kind)->learns_logz;
         double x[64], grad[64];
         ck_random(x, nz, 101 + c + 7 * f.L.kind, -1, 1);
         if (n > nz) x[nz] = f.L.logz;
@@ -251,6 +224,49 @@ int check_nce_fd(VkcContext *ctx, VkcCheckResult *r)
     (void)ctx;
     static const FamFd cases[] = {{{1, 0.5, 0, 0.0}, 4, 3}, {{1, 0.5, 0, 0.8}, 6, 4}, {{1, 0.1, 0, -2.0}, 8, 3}};
     return family_fd(cases, 3, r);
+}
+
+/* ---------------------------------------------------------------- every loss of the table */
+
+/* Every row of vkc_losses marked checked, with the parameters its row says it takes (tau+ 0.1;
+ * log Z self-normalised and learned): random directions at three shapes and nearly identical
+ * rows on the device, and its reference's gradient against finite differences. A new loss gets
+ * these from its row and its reference alone; the checks above add what is particular to one. */
+int check_family_every_loss(VkcContext *ctx, VkcCheckResult *r)
+{
+    FamCase cases[16 * VKC_LOSS_KINDS];
+    int n = 0;
+    static const FamCase shapes[] = {{.n2 = 4, .dim = 3, .tau = 0.5}, {.n2 = 34, .dim = 17, .tau = 0.1},
+                                     {.n2 = 256, .dim = 64, .tau = 0.2}, {.n2 = 64, .dim = 32, .tau = 0.05, .noise = 1e-3}};
+    for (int i = 0; i < VKC_LOSS_KINDS; i++) {
+        const VkcLossRow *row = &vkc_losses[i];
+        if (!row->checked) continue;
+        for (int learned = 0; learned <= (int)row->learns_logz; learned++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                FamCase c = shapes[s];
+                c.kind = row->kind;
+                c.tau_plus = row->takes_tau_plus ? 0.1 : 0;
+                c.learned = learned;
+                c.logz = learned ? 0.7 : 0;
+                cases[n++] = c;
+            }
+    }
+    return ck_loss_cases(ctx, family_case, cases, sizeof cases[0], n, r);
+}
+
+int check_family_every_loss_fd(VkcContext *ctx, VkcCheckResult *r)
+{
+    (void)ctx;
+    FamFd cases[2 * VKC_LOSS_KINDS];
+    int n = 0;
+    for (int i = 0; i < VKC_LOSS_KINDS; i++) {
+        const VkcLossRow *row = &vkc_losses[i];
+        if (!row->checked) continue;
+        double tau_plus = row->takes_tau_plus ? 0.1 : 0, logz = row->learns_logz ? 0.8 : 0;
+        cases[n++] = (FamFd){{(int)row->kind, 0.5, tau_plus, logz}, 6, 4};
+        cases[n++] = (FamFd){{(int)row->kind, 0.1, tau_plus, logz}, 8, 3};
+    }
+    return family_fd(cases, n, r);
 }
 
 int check_dcl_fd(VkcContext *ctx, VkcCheckResult *r)

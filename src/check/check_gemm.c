@@ -183,5 +183,4 @@ static int check_gemm_coop(VkcContext *ctx, VkcCheckResult *r, VkcDtype d)
     return rc;
 }
 
-int check_coop_gemm_f16(VkcContext *ctx, VkcCheckResult *r) { return check_gemm_coop(ctx, r, VKC_F16); }
-int check_coop_gemm_bf16(VkcContext *ctx, VkcCheckResult *r) { return check_gemm_coop(ctx, r, VKC_BF16); }
+int check_coop_gemm(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return check_gemm_coop(ctx, r, dt); }

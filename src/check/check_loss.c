@@ -7,21 +7,6 @@
 
 /* ---------------------------------------------------------------- NT-Xent */
 
-/* 2N unit rows: random directions, or (near_identical) one direction plus noise of size `noise`. */
-static void unit_rows(double *z, int n2, int dim, uint64_t seed, double noise)
-{
-    ck_random(z, n2 * dim, seed, -1, 1);
-    if (noise > 0) {
-        double *base = malloc(8 * dim);
-        ck_random(base, dim, seed + 1, -1, 1);
-        for (int i = 0; i < n2; i++)
-            for (int d = 0; d < dim; d++) z[i * dim + d] = base[d] + noise * z[i * dim + d];
-        free(base);
-    }
-    ref_l2norm_forward(z, z, n2, dim, 1e-12);
-    ck_round(z, n2 * dim);
-}
-
 typedef struct {
     int n2, dim;
     double tau;
@@ -38,24 +23,15 @@ typedef struct {
  * the terms of dz_i = sum_j G_ij z_j (each up to ~2/(2N tau)) cancel almost exactly, so the
  * float result is rounding noise of that size: the absolute tolerance is at least
  * 1e-5 * 2/(2N tau). */
-static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const NtxentCase *c, VkcCheckResult *r)
+static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const void *nc, VkcCheckResult *r)
 {
+    const NtxentCase *c = nc;
     int n = c->n2 * c->dim;
     double *z = malloc(8 * n), *dz = malloc(8 * n), *got = malloc(8 * n), want_m[4], got_m[VKC_CONTRASTIVE_METRICS];
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    VkcContrastive l = {0};
-    VkcCmd cmd = {0};
-    VkcTensor tz, tdz, tm;
     VkcLossParams p = {.kind = VKC_LOSS_NTXENT, .tau = (float)c->tau};
     int rc = VKC_ERR;
-    unit_rows(z, c->n2, c->dim, 51 + n, c->noise);
-    if (vkc_contrastive_init(ctx, &l, gemm, reduce, &arena, c->n2, c->dim, &p) ||
-        ck_upload(ctx, &arena, z, n, &tz) || vkc_tensor_alloc(&arena, n * 4, &tdz) ||
-        vkc_tensor_alloc(&arena, 4 * VKC_CONTRASTIVE_METRICS, &tm) ||
-        CK_RUN(ctx, cmd, vkc_contrastive_forward(&l, &cmd, tz, tm) || vkc_contrastive_backward(&l, &cmd, tz, tdz)) ||
-        ck_download(ctx, tm, VKC_CONTRASTIVE_METRICS, got_m) || ck_download(ctx, tdz, n, got))
-        goto done;
+    ck_unit_rows(z, c->n2, c->dim, 51 + n, c->noise);
+    if (ck_loss_device(ctx, gemm, reduce, p, 0, z, c->n2, c->dim, got_m, got, NULL)) goto done;
     ref_ntxent_forward(z, c->n2, c->dim, c->tau, want_m);
     ref_ntxent_backward(z, c->n2, c->dim, c->tau, dz);
     for (int i = 0; i < VKC_CONTRASTIVE_METRICS; i++)
@@ -82,22 +58,8 @@ static int ntxent_case(VkcContext *ctx, VkcGemm *gemm, VkcReduce *reduce, const 
     vkc_check_compare_f64(r, what, got, dz, n, fmax(1e-4 * ck_max_abs(dz, n), 1e-5 * 2 / (c->n2 * c->tau)), 1e-3);
     rc = VKC_OK;
 done:
-    vkc_cmd_destroy(&cmd);
-    vkc_contrastive_destroy(&l);
-    vkc_arena_destroy(&arena);
     free(z), free(dz), free(got);
     return rc;
-}
-
-static int ntxent_cases(VkcContext *ctx, const NtxentCase *cases, int n, VkcCheckResult *r)
-{
-    VkcGemm gemm = {0};
-    VkcReduce reduce = {0};
-    int rc = vkc_gemm_init(ctx, &gemm) || vkc_reduce_init(ctx, &reduce);
-    for (int i = 0; i < n && !rc; i++) rc = ntxent_case(ctx, &gemm, &reduce, &cases[i], r);
-    vkc_reduce_destroy(&reduce);
-    vkc_gemm_destroy(&gemm);
-    return rc ? VKC_ERR : VKC_OK;
 }
 
 int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r)
@@ -105,7 +67,7 @@ int check_ntxent_shapes(VkcContext *ctx, VkcCheckResult *r)
     static const NtxentCase cases[] = {
         {4, 1, 0.5, 0}, {4, 3, 0.1, 0}, {6, 5, 0.5, 0}, {34, 17, 0.1, 0}, {64, 32, 0.2, 0}, {512, 128, 0.1, 0},
     };
-    return ntxent_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);
+    return ck_loss_cases(ctx, ntxent_case, cases, sizeof cases[0], (int)(sizeof cases / sizeof cases[0]), r);
 }
 
 /* Nearly identical embeddings (every logit within ~1e-3/tau of 1/tau): at tau = 0.05 the logits
@@ -117,7 +79,7 @@ int check_ntxent_stability(VkcContext *ctx, VkcCheckResult *r)
     static const NtxentCase cases[] = {
         {64, 32, 0.05, 1e-3}, {64, 32, 1.0, 1e-3}, {64, 32, 0.01, 1e-3}, {64, 32, 0.05, 1e-9}, {64, 32, 1.0, 1e-9},
     };
-    return ntxent_cases(ctx, cases, (int)(sizeof cases / sizeof cases[0]), r);
+    return ck_loss_cases(ctx, ntxent_case, cases, sizeof cases[0], (int)(sizeof cases / sizeof cases[0]), r);
 }
 
 typedef struct {

@@ -6,37 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 
-int bench_parse(const char *name, int argc, char **argv, long default_repeat, BenchOptions *o, const char *help)
-{
-    *o = (BenchOptions){.device = -1, .repeat = default_repeat};
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench %s [--device N] [--repeat R] [--only TEXT]\n\n%s", name, help);
-            return 1;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &o->device)) ||
-            (m = arg_match_int(argc, argv, &i, "--repeat", 1, BENCH_MAX_REPEAT, &o->repeat)) ||
-            (m = arg_match_str(argc, argv, &i, "--only", &o->only))) {
-            if (m < 0) return -1;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench %s: unknown option '%s'\n", name, argv[i]);
-        return -1;
-    }
-    return 0;
-}
+const VkcOption bench_rows[BENCH_NROWS] = {BENCH_OPTION_ROWS(BenchOptions, )};
 
-int bench_open(const char *name, const BenchOptions *o, VkcContext *ctx)
+void bench_defaults(BenchOptions *o, int repeat) { *o = (BenchOptions){.device = -1, .repeat = repeat}; }
+
+int bench_open(const CliSpec *s, const BenchOptions *o, const VkcContextOptions *env, VkcContext *ctx)
 {
-    VkcContextOptions opt = {.device_index = (int)o->device};
-    if (vkc_context_create(ctx, &opt)) {
-        fprintf(stderr, "vkclr bench %s: %s\n", name, vkc_error());
-        return VKC_ERR;
-    }
-    return VKC_OK;
+    VkcContextOptions opt = cli_context(env, o->device, false);
+    return vkc_context_create(ctx, &opt) ? cli_fail(s, VKC_ERR) : VKC_OK;
 }
 
 static int compare(const void *a, const void *b)
@@ -90,4 +68,22 @@ int bench_time(VkcCmd *cmd, int t0, int t1, int repeat, double *median_ns)
     }
     *median_ns = bench_median(times, repeat);
     return VKC_OK;
+}
+
+int bench_time_recorded(VkcContext *ctx, BenchRecord record, void *user, int repeat, double *median_ns)
+{
+    VkcArena arena;
+    VkcCmd cmd = {0};
+    int rc = VKC_ERR;
+    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
+    int t0 = vkc_cmd_timestamp(&cmd);
+    if (record(user, &cmd, &arena)) goto done;
+    int t1 = vkc_cmd_timestamp(&cmd);
+    if (vkc_cmd_end(&cmd) || bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
+    rc = VKC_OK;
+done:
+    vkc_cmd_destroy(&cmd);
+    vkc_arena_destroy(&arena);
+    return rc;
 }

@@ -7,10 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
 #include "commands.h"
 #include "vkclr/augment.h"
 #include "vkclr/data.h"
+
+static const char bench_augment_synopsis[] =
+    "usage: vkclr bench augment [OPTIONS]\n\n"
+    "Two-view images per second through the batch producer, for 1 and 2 worker threads, at 28x28 gray\n"
+    "and 32x32 RGB: per second of wall time, per thread, and per second of the process's CPU time.\n";
 
 static double clock_seconds(clockid_t clock)
 {
@@ -47,30 +51,33 @@ static int measure(const VkcDataset *ds, const VkcAugmentConfig *cfg, int thread
     return rc;
 }
 
-int bench_augment(int argc, char **argv)
+typedef struct {
+    float seconds;
+    int batch;
+    char preset[16], gray[CLI_PATH], rgb[CLI_PATH];
+} BenchAugmentArgs;
+
+#define FIELD(f) VKC_OPTION_FIELD(BenchAugmentArgs, f)
+static const VkcOption rows[] = {
+    {.flag = "--seconds", .type = VKC_OPT_FLOAT, FIELD(seconds), .min = 0.1, .max = 600, .def = "3",
+     .section = "options", .metavar = "S", .help = "wall time of each run"},
+    {.flag = "--batch", .type = VKC_OPT_INT, FIELD(batch), .min = 1, .max = 65536, .def = "256", .section = "options",
+     .metavar = "B", .help = "images per batch"},
+    {.flag = "--preset", .type = VKC_OPT_STRING, FIELD(preset), .def = "cifar", .section = "options", .metavar = "P",
+     .help = "augmentation preset"},
+    {.flag = "--gray", .type = VKC_OPT_STRING, FIELD(gray), .def = "fashion-mnist", .section = "options",
+     .metavar = "SPEC", .help = "28x28 gray data (synthetic if absent)"},
+    {.flag = "--rgb", .type = VKC_OPT_STRING, FIELD(rgb), .def = "", .section = "options", .metavar = "SPEC",
+     .help = "32x32 RGB data, e.g. cifar10:DIR (none: synthetic CIFAR-shaped noise)"},
+};
+#undef FIELD
+
+static int run(const CliCall *call)
 {
-    const char *preset = "cifar", *gray_spec = "fashion-mnist", *rgb_spec = NULL;
-    long batch = 256;
-    double seconds = 3.0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr bench augment [--seconds S] [--batch B] [--preset P] [--gray SPEC] [--rgb SPEC]\n"
-                   "  --gray SPEC  28x28 gray data (default fashion-mnist; synthetic if absent)\n"
-                   "  --rgb SPEC   32x32 RGB data, e.g. cifar10:DIR (default: synthetic CIFAR-shaped noise)\n");
-            return 0;
-        }
-        int m;
-        if ((m = arg_match_float(argc, argv, &i, "--seconds", 0.1, 600, &seconds)) ||
-            (m = arg_match_int(argc, argv, &i, "--batch", 1, 65536, &batch)) ||
-            (m = arg_match_str(argc, argv, &i, "--preset", &preset)) ||
-            (m = arg_match_str(argc, argv, &i, "--gray", &gray_spec)) ||
-            (m = arg_match_str(argc, argv, &i, "--rgb", &rgb_spec))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench augment: unknown option '%s'\n", argv[i]);
-        return 2;
-    }
+    const BenchAugmentArgs b = *(const BenchAugmentArgs *)call->own;
+    const char *preset = b.preset, *gray_spec = b.gray, *rgb_spec = b.rgb[0] ? b.rgb : NULL;
+    long batch = b.batch;
+    double seconds = b.seconds;
     VkcAugmentConfig cfg;
     if (vkc_augment_preset(preset, &cfg)) {
         fprintf(stderr, "vkclr bench augment: %s\n", vkc_error());
@@ -110,3 +117,7 @@ int bench_augment(int argc, char **argv)
     }
     return 0;
 }
+
+const CliSpec cli_bench_augment = {.name = "bench augment", .run = run, .synopsis = bench_augment_synopsis,
+                                   .about = "two-view images/s of the CPU augmentation pipeline, 1 and 2 threads",
+                                   CLI_ROWS(rows, BenchAugmentArgs)};

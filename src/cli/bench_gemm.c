@@ -6,7 +6,15 @@
 
 #include "bench.h"
 #include "commands.h"
+#include "vkclr/config.h"
 #include "vkclr/gemm.h"
+
+static const char bench_gemm_synopsis[] =
+    "usage: vkclr bench gemm [OPTIONS]\n\n"
+    "Times C = op(A) op(B) for square and conv-as-GEMM shapes: the median of R runs after a warm-up,\n"
+    "from GPU timestamps. --precision fp16|bf16 times the cooperative-matrix GEMM (16-bit products,\n"
+    "float32 sums) where the device runs it; 4096^3 runs only when --only names it.\n"
+    "VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another float32 tile.\n";
 
 typedef struct {
     const char *label;
@@ -23,73 +31,64 @@ static const Shape shapes[] = {
     {"conv fwd NT", false, true, 50176, 64, 576, false}, /* 64 x 28x28 images, 64 -> 64 channels, 3x3 */
     {"conv dW TN", true, false, 64, 576, 50176, false},
 };
+
+/* The common benchmark options and the products' operands. */
+typedef struct {
+    BenchOptions bench;
+    int precision; /* VkcDtype, or -1: auto (vkc_auto_precision) */
+} GemmOptions;
+
+static const VkcOption gemm_rows[] = {
+    BENCH_OPTION_ROWS(GemmOptions, bench.),
+    {.flag = "--precision", .type = VKC_OPT_ENUM, VKC_OPTION_FIELD(GemmOptions, precision), .names = vkc_precision_names,
+     .def = "fp32", .section = "options", .metavar = "P",
+     .help = "the products' operands: fp32 (gemm.comp), fp16 or bf16 on cooperative matrices (gemm_coop.comp)"},
+};
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-/* Median time in ns of `repeat` runs of one product (after one warm-up run). */
-static int time_shape(VkcContext *ctx, VkcGemm *g, const Shape *s, int repeat, double *median_ns)
+typedef struct {
+    VkcGemm *g;
+    const Shape *s;
+} Product;
+
+/* One product of the shape on fresh operands. */
+static int record_product(void *user, VkcCmd *cmd, VkcArena *arena)
 {
-    VkcArena arena;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
+    const Product *p = user;
+    const Shape *s = p->s;
     VkcTensor A, B, C;
     uint64_t a = (uint64_t)s->M * s->K, b = (uint64_t)s->K * s->N, c = (uint64_t)s->M * s->N;
-    int rc = VKC_ERR;
-    VkcCmd cmd = {0};
-    if (vkc_tensor_alloc(&arena, a * 4, &A) || vkc_tensor_alloc(&arena, b * 4, &B) ||
-        vkc_tensor_alloc(&arena, c * 4, &C) || vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd))
-        goto done;
+    if (vkc_tensor_alloc(arena, a * 4, &A) || vkc_tensor_alloc(arena, b * 4, &B) || vkc_tensor_alloc(arena, c * 4, &C))
+        return VKC_ERR;
     VkcGemmArgs args = {
         .trans_a = s->ta, .trans_b = s->tb, .M = s->M, .N = s->N, .K = s->K,
         .A = A, .B = B, .C = C, .lda = s->ta ? s->M : s->K, .ldb = s->tb ? s->K : s->N, .ldc = s->N,
         .alpha = 1.0f, .beta = 0.0f,
     };
-    int t0 = vkc_cmd_timestamp(&cmd);
-    if (vkc_gemm_record(g, &cmd, &args)) goto done;
-    int t1 = vkc_cmd_timestamp(&cmd);
-    if (vkc_cmd_end(&cmd)) goto done;
-    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
-    rc = VKC_OK;
-done:
-    vkc_cmd_destroy(&cmd);
-    vkc_arena_destroy(&arena);
-    return rc;
+    return vkc_gemm_record(p->g, cmd, &args);
 }
 
-int bench_gemm(int argc, char **argv)
+static void defaults(void *o)
 {
-    /* --precision fp32|fp16|bf16: the products' operands (this benchmark's own option) */
-    VkcDtype ops = VKC_F32;
-    char *rest[64];
-    int nrest = 0;
-    for (int i = 0; i < argc && nrest < 64; i++) {
-        if (!strcmp(argv[i], "--precision")) {
-            const char *v = i + 1 < argc ? argv[++i] : "";
-            if (!strcmp(v, "fp32") || !strcmp(v, "fp16") || !strcmp(v, "bf16"))
-                ops = !strcmp(v, "fp32") ? VKC_F32 : !strcmp(v, "fp16") ? VKC_F16 : VKC_BF16;
-            else {
-                fprintf(stderr, "vkclr bench gemm: --precision '%s': expected fp32, fp16 or bf16\n", v);
-                return 2;
-            }
-            continue;
-        }
-        rest[nrest++] = argv[i];
-    }
-    BenchOptions o;
-    int parsed = bench_parse("gemm", nrest, rest, 5, &o,
-        "Times C = op(A) op(B) for square and conv-as-GEMM shapes: median of R runs (default 5) after\n"
-        "a warm-up, from GPU timestamps. --precision fp16|bf16 times the cooperative-matrix GEMM (16-bit\n"
-        "products, float32 sums) where the device runs it (default fp32). 4096^3 runs only when --only\n"
-        "names it. VKCLR_GEMM_TILE=wg_x,wg_y,tm,tn4 tries another float32 tile.\n");
-    if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
-    const char *only = o.only;
+    GemmOptions *g = o;
+    bench_defaults(&g->bench, 5);
+    g->precision = VKC_F32;
+}
+
+static int run(const CliCall *call)
+{
+    const GemmOptions *go = call->own;
+    const BenchOptions o = go->bench;
+    int repeat = o.repeat;
+    const char *only = o.only[0] ? o.only : NULL;
     VkcContext ctx;
-    if (bench_open("gemm", &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_gemm, &o, call->env, &ctx)) return 1;
     VkcGemm g;
     if (vkc_gemm_init(&ctx, &g)) {
-        fprintf(stderr, "vkclr bench gemm: %s\n", vkc_error());
         vkc_context_destroy(&ctx);
-        return 1;
+        return cli_fail(&cli_bench_gemm, 1);
     }
+    VkcDtype ops = go->precision < 0 ? vkc_auto_precision(&ctx) : (VkcDtype)go->precision;
     if (ops != VKC_F32 && vkc_gemm_set_operands(&g, ops) != ops) {
         fprintf(stderr, "vkclr bench gemm: --precision %s: no %s cooperative-matrix GEMM on this device: %s\n",
                 vkc_dtype_name(ops), vkc_dtype_name(ops), ctx.coop.why_not[ops]);
@@ -98,12 +97,12 @@ int bench_gemm(int argc, char **argv)
         return 1;
     }
     if (ops == VKC_F32)
-        printf("device: %s (%s); float32, tile %ux%u invocations x %ux%u outputs; median of %ld runs\n",
+        printf("device: %s (%s); float32, tile %ux%u invocations x %ux%u outputs; median of %d runs\n",
                ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType), g.wide.wg_x, g.wide.wg_y, g.wide.tm,
                4 * g.wide.tn4, repeat);
     else
-        printf("device: %s (%s); %s products on cooperative matrices %ux%ux%u, tile %u,%u,%u,%u,%u (subgroups "
-               "%ux%u, matrices %ux%u each, K %u per stage); median of %ld runs\n",
+        printf("device: %s (%s); %s products on cooperative matrices %ux%ux%u, tile %u,%u,%u,%u,%u (subgroups %ux%u, "
+               "matrices %ux%u each, K %u per stage); median of %d runs\n",
                ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType), vkc_dtype_name(ops),
                ctx.coop.shape[ops].M, ctx.coop.shape[ops].N, ctx.coop.shape[ops].K, g.coop_tile.wm, g.coop_tile.wn,
                g.coop_tile.tm, g.coop_tile.tn, g.coop_tile.bk, g.coop_tile.wm, g.coop_tile.wn, g.coop_tile.tm,
@@ -113,7 +112,7 @@ int bench_gemm(int argc, char **argv)
     for (int s = 0; s < NSHAPES; s++) {
         if ((only && !strstr(shapes[s].label, only)) || (!only && shapes[s].asked)) continue;
         double ns;
-        if (time_shape(&ctx, &g, &shapes[s], (int)repeat, &ns)) {
+        if (bench_time_recorded(&ctx, record_product, &(Product){&g, &shapes[s]}, repeat, &ns)) {
             fprintf(stderr, "vkclr bench gemm: %s: %s\n", shapes[s].label, vkc_error());
             status = 1;
             break;
@@ -127,3 +126,8 @@ int bench_gemm(int argc, char **argv)
     vkc_context_destroy(&ctx);
     return status;
 }
+
+const CliSpec cli_bench_gemm = {.name = "bench gemm", .run = run, .synopsis = bench_gemm_synopsis,
+                                .about = "GFLOP/s of the GEMM kernels at square and conv-as-GEMM shapes",
+                                .rows = gemm_rows, .nrows = sizeof gemm_rows / sizeof gemm_rows[0],
+                                .size = sizeof(GemmOptions), .defaults = defaults};

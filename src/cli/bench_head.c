@@ -1,9 +1,8 @@
-/* vkclr bench head: time per kernel of the projection head, the NT-Xent loss (and the other
- * members of the NCE family: nce, dcl, dcl-debiased) and the
- * optimizers at SimCLR training shapes (batch 256 -> 2N = 512 embeddings, head 128 -> 512 -> 128,
- * optimizer steps over ~1M parameters). Everything is recorded once into one command buffer
- * with a GPU timestamp between kernels; the figure per kernel is the median over runs after a
- * warm-up run. */
+/* vkclr bench head: time per kernel of the projection head, the losses of the NCE family (every
+ * row of vkc_losses marked benchmarked) and the optimizers at SimCLR training shapes (batch 256
+ * -> 2N = 512 embeddings, head 128 -> 512 -> 128, optimizer steps over ~1M parameters).
+ * Everything is recorded once into one command buffer with a GPU timestamp between kernels; the
+ * figure per kernel is the median over runs after a warm-up run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +14,17 @@
 #include "vkclr/loss.h"
 #include "vkclr/optim.h"
 
+static const char bench_head_synopsis[] =
+    "usage: vkclr bench head [OPTIONS]\n\n"
+    "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
+    "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: the median\n"
+    "of R runs after a warm-up, from GPU timestamps. --only picks the rows to print.\n";
+
 #define N2 512u   /* 2N embeddings: batch 256, two views */
 #define FEAT 128u /* encoder feature width */
 #define HID 512u
 #define EMB 128u
-#define MAX_SEG 20
+#define MAX_SEG (9 + 2 * VKC_LOSS_KINDS) /* head and optimizers: 9; forward and backward of each loss */
 
 /* Parameter tensors of the optimizer benchmark: a few conv-like weights and their biases,
  * 1,049,258 floats (biases flagged no-decay). */
@@ -27,7 +32,7 @@ static const uint32_t opt_sizes[] = {589824, 256, 262144, 256, 147456, 128, 4915
 #define NOPT (int)(sizeof opt_sizes / sizeof opt_sizes[0])
 
 typedef struct {
-    const char *label;
+    char label[40];
     double flops, bytes; /* one of them is what the figure reports */
     int t0, t1;
     double ns[BENCH_MAX_REPEAT];
@@ -40,12 +45,13 @@ typedef struct {
     VkcReduce reduce;
     VkcLinearKernels lk;
     VkcL2Norm l2;
-    VkcContrastive family[4]; /* ntxent, nce (self-normalised), dcl, dcl-debiased */
+    VkcContrastive family[VKC_LOSS_KINDS]; /* per benchmarked loss (nce: self-normalised) */
+    int nfamily;
     VkcOptim opt[3];
     VkcCmd cmd;
 } Bench;
 
-static int run(Bench *b, long repeat, const char *only)
+static int measure(Bench *b, long repeat, const char *only)
 {
     VkcContext *ctx = &b->ctx;
     VkcLinear l1 = {.in = FEAT, .out = HID}, l2 = {.in = HID, .out = EMB};
@@ -67,10 +73,11 @@ static int run(Bench *b, long repeat, const char *only)
         vkc_tensor_alloc(A, EMB * 4, &l2.bias) || vkc_tensor_alloc(A, EMB * HID * 4, &l2.dweight) ||
         vkc_tensor_alloc(A, EMB * 4, &l2.dbias))
         return VKC_ERR;
-    static const VkcLossKind family_kinds[4] = {VKC_LOSS_NTXENT, VKC_LOSS_NCE, VKC_LOSS_DCL, VKC_LOSS_DCL_DEBIASED};
-    for (int i = 0; i < 4; i++) {
-        VkcLossParams lp = {.kind = family_kinds[i], .tau = 0.1f, .tau_plus = family_kinds[i] == VKC_LOSS_DCL_DEBIASED ? 0.1f : 0};
-        if (vkc_contrastive_init(ctx, &b->family[i], &b->gemm, &b->reduce, A, N2, EMB, &lp)) return VKC_ERR;
+    for (int i = 0; i < VKC_LOSS_KINDS; i++) {
+        const VkcLossRow *row = &vkc_losses[i];
+        if (!row->benchmarked) continue;
+        VkcLossParams lp = {.kind = row->kind, .tau = 0.1f, .tau_plus = row->takes_tau_plus ? 0.1f : 0};
+        if (vkc_contrastive_init(ctx, &b->family[b->nfamily++], &b->gemm, &b->reduce, A, N2, EMB, &lp)) return VKC_ERR;
     }
     /* Inputs: anything finite. Fill with a small constant pattern (0x3c23d70a = 0.01f). */
     VkcParam params[NOPT];
@@ -103,7 +110,9 @@ static int run(Bench *b, long repeat, const char *only)
     int nseg = 0;
 #define SEGMENT(name, fl, by, body)                                                   \
     do {                                                                              \
-        seg[nseg] = (Segment){.label = name, .flops = (fl), .bytes = (by)};           \
+        if (nseg == MAX_SEG) return vkc_fail("more than %d kernels to time", MAX_SEG); \
+        seg[nseg] = (Segment){.flops = (fl), .bytes = (by)};                          \
+        snprintf(seg[nseg].label, sizeof seg[nseg].label, "%s", name);               \
         vkc_cmd_barrier(cmd);                                                         \
         seg[nseg].t0 = vkc_cmd_timestamp(cmd);                                        \
         if (body) return VKC_ERR;                                                     \
@@ -114,13 +123,13 @@ static int run(Bench *b, long repeat, const char *only)
     SEGMENT("linear1 fwd 128->512", 2.0 * N2 * FEAT * HID, 0, vkc_linear_forward(&b->lk, cmd, &l1, N2, h, a1));
     SEGMENT("linear2 fwd 512->128", 2.0 * N2 * HID * EMB, 0, vkc_linear_forward(&b->lk, cmd, &l2, N2, a1, e));
     SEGMENT("l2norm fwd 512x128", 0, 2.0 * N2 * EMB * F, vkc_l2norm_forward(&b->l2, cmd, N2, EMB, e, z));
-    static const char *const fwd_label[4] = {"ntxent fwd 512x128", "nce fwd 512x128", "dcl fwd 512x128",
-                                             "dcl-debiased fwd 512x128"};
-    static const char *const bwd_label[4] = {"ntxent bwd 512x128", "nce bwd 512x128", "dcl bwd 512x128",
-                                             "dcl-debiased bwd 512x128"};
-    for (int i = 0; i < 4; i++) {
-        SEGMENT(fwd_label[i], 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_forward(&b->family[i], cmd, z, m));
-        SEGMENT(bwd_label[i], 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_backward(&b->family[i], cmd, z, dz));
+    for (int i = 0; i < b->nfamily; i++) {
+        char label[40];
+        const char *name = vkc_loss_kind_name(b->family[i].p.kind);
+        snprintf(label, sizeof label, "%s fwd %ux%u", name, N2, EMB);
+        SEGMENT(label, 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_forward(&b->family[i], cmd, z, m));
+        snprintf(label, sizeof label, "%s bwd %ux%u", name, N2, EMB);
+        SEGMENT(label, 2.0 * N2 * N2 * EMB, 0, vkc_contrastive_backward(&b->family[i], cmd, z, dz));
     }
     SEGMENT("l2norm bwd 512x128", 0, 3.0 * N2 * EMB * F, vkc_l2norm_backward(&b->l2, cmd, N2, EMB, e, dz, de));
     SEGMENT("linear2 bwd", 4.0 * N2 * HID * EMB, 0, vkc_linear_backward(&b->lk, cmd, &l2, N2, a1, de, da1));
@@ -154,29 +163,20 @@ static int run(Bench *b, long repeat, const char *only)
     return VKC_OK;
 }
 
-int bench_head(int argc, char **argv)
+int bench_head_run(const CliCall *call)
 {
-    BenchOptions o;
-    int parsed = bench_parse("head", argc, argv, 9, &o,
-        "Times the projection head (linear 128->512->128, L2 norm), the contrastive losses forward and\n"
-        "backward on 512 x 128 embeddings and SGD / LARS / AdamW steps over 1.05M parameters: median of\n"
-        "R runs (default 9) after a warm-up, from GPU timestamps. --only picks the rows to print.\n");
-    if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
+    const BenchOptions *o = call->own;
     Bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
     int status = 0;
-    if (bench_open("head", &o, &b->ctx)) {
+    if (bench_open(&cli_bench_head, o, call->env, &b->ctx)) {
         free(b);
         return 1;
     }
-    if (run(b, repeat, o.only)) {
-        fprintf(stderr, "vkclr bench head: %s\n", vkc_error());
-        status = 1;
-    }
+    if (measure(b, o->repeat, o->only[0] ? o->only : NULL)) status = cli_fail(&cli_bench_head, 1);
     vkc_cmd_destroy(&b->cmd);
     for (int i = 0; i < 3; i++) vkc_optim_destroy(&b->opt[i]);
-    for (int i = 0; i < 4; i++) vkc_contrastive_destroy(&b->family[i]);
+    for (int i = 0; i < b->nfamily; i++) vkc_contrastive_destroy(&b->family[i]);
     vkc_l2norm_destroy(&b->l2);
     vkc_linear_kernels_destroy(&b->lk);
     vkc_reduce_destroy(&b->reduce);
@@ -189,3 +189,9 @@ int bench_head(int argc, char **argv)
     free(b);
     return status;
 }
+
+static void defaults(void *o) { bench_defaults(o, 9); }
+
+const CliSpec cli_bench_head = {.name = "bench head", .run = bench_head_run, .synopsis = bench_head_synopsis,
+                                .about = "projection head, loss and optimizer kernels at SimCLR training shapes",
+                                BENCH_ROWS, .defaults = defaults};

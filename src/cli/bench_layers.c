@@ -12,6 +12,14 @@
 #include "commands.h"
 #include "vkclr/layers.h"
 
+static const char bench_layers_synopsis[] =
+    "usage: vkclr bench layers [OPTIONS]\n\n"
+    "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
+    "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
+    "views): the median of R runs after a warm-up, from GPU timestamps. GFLOP/s for convolutions; for\n"
+    "memory-bound ops GB/s of the least traffic they need (each input read once, each output written\n"
+    "once).\n";
+
 typedef enum { CONV_FWD, CONV_BWD_IN, CONV_BWD_W, BN_FWD, BN_BWD, RELU_FWD, RELU_BWD, MAXPOOL_FWD, MAXPOOL_BWD,
                AVGPOOL_FWD, AVGPOOL_BWD, ADD } Kind;
 
@@ -134,47 +142,29 @@ static int record(VkcLayers *L, VkcCmd *cmd, VkcArena *arena, const Case *c, dou
     return vkc_fail("unknown case");
 }
 
-static int time_case(VkcContext *ctx, VkcLayers *L, const Case *c, int repeat, double *median_ns, double *amount,
-                     bool *is_flops)
+typedef struct {
+    VkcLayers *L;
+    const Case *c;
+    double amount;
+    bool is_flops;
+} Timed;
+
+static int record_case(void *user, VkcCmd *cmd, VkcArena *arena)
 {
-    VkcArena arena;
-    VkcCmd cmd = {0};
-    int rc = VKC_ERR;
-    vkc_arena_init(&arena, ctx, VKC_MEMORY_DEVICE);
-    if (vkc_cmd_init(ctx, &cmd) || vkc_cmd_begin(&cmd)) goto done;
-    int t0 = vkc_cmd_timestamp(&cmd);
-    if (record(L, &cmd, &arena, c, amount, is_flops)) goto done;
-    int t1 = vkc_cmd_timestamp(&cmd);
-    if (t0 < 0 || t1 < 0) {
-        vkc_fail("the device has no timestamps");
-        goto done;
-    }
-    if (vkc_cmd_end(&cmd)) goto done;
-    if (bench_time(&cmd, t0, t1, repeat, median_ns)) goto done;
-    rc = VKC_OK;
-done:
-    vkc_cmd_destroy(&cmd);
-    vkc_arena_destroy(&arena);
-    return rc;
+    Timed *t = user;
+    return record(t->L, cmd, arena, t->c, &t->amount, &t->is_flops);
 }
 
-int bench_layers(int argc, char **argv)
+int bench_layers_run(const CliCall *call)
 {
-    BenchOptions o;
-    int parsed = bench_parse("layers", argc, argv, 3, &o,
-        "Times every layer kernel, forward and backward, at the training shapes of the convnet (width 16\n"
-        "and 32, --batch 256: 512 views of 28x28) and of ResNet-18 width 64 on 32x32x3 (--batch 64: 128\n"
-        "views): median of R runs (default 3) after\n"
-        "a warm-up, from GPU timestamps. GFLOP/s for convolutions; for memory-bound ops GB/s of the\n"
-        "least traffic they need (each input read once, each output written once).\n");
-    if (parsed) return parsed > 0 ? 0 : 2;
-    long repeat = o.repeat;
-    const char *only = o.only;
+    const BenchOptions *o = call->own;
+    int repeat = o->repeat;
+    const char *only = o->only[0] ? o->only : NULL;
     VkcContext ctx;
-    if (bench_open("layers", &o, &ctx)) return 1;
+    if (bench_open(&cli_bench_layers, o, call->env, &ctx)) return 1;
     VkcLayers L;
     vkc_layers_init(&ctx, &L);
-    printf("device: %s (%s); median of %ld runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
+    printf("device: %s (%s); median of %d runs\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            repeat);
     printf("%-26s %-11s %11s %10s\n", "layer", "pass", "time (ms)", "rate");
     int status = 0;
@@ -184,20 +174,20 @@ int bench_layers(int argc, char **argv)
     for (int i = 0; i < NCASES; i++) {
         const Case *c = &cases[i];
         if (only && !strstr(c->label, only)) continue;
-        double ns, amount;
-        bool flops;
-        if (time_case(&ctx, &L, c, (int)repeat, &ns, &amount, &flops)) {
+        double ns;
+        Timed t = {.L = &L, .c = c};
+        if (bench_time_recorded(&ctx, record_case, &t, repeat, &ns)) {
             fprintf(stderr, "vkclr bench layers: %s %s: %s\n", c->label, kind_name[c->kind], vkc_error());
             status = 1;
             break;
         }
-        printf("%-26s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, amount / ns,
-               flops ? "GFLOP/s" : "GB/s");
+        printf("%-26s %-11s %11.3f %7.1f %s\n", c->label, kind_name[c->kind], ns / 1e6, t.amount / ns,
+               t.is_flops ? "GFLOP/s" : "GB/s");
         fflush(stdout);
         for (int net = 0; net < 3; net++)
             if (!strncmp(c->label, nets[net], strlen(nets[net]))) {
                 total[net] += ns;
-                if (flops) conv[net] += ns;
+                if (t.is_flops) conv[net] += ns;
             }
     }
     for (int net = 0; net < 3; net++)
@@ -208,3 +198,9 @@ int bench_layers(int argc, char **argv)
     vkc_context_destroy(&ctx);
     return status;
 }
+
+static void defaults(void *o) { bench_defaults(o, 3); }
+
+const CliSpec cli_bench_layers = {.name = "bench layers", .run = bench_layers_run, .synopsis = bench_layers_synopsis,
+                                  .about = "time and GFLOP/s or GB/s of each encoder layer kernel at training shapes",
+                                  BENCH_ROWS, .defaults = defaults};

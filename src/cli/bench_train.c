@@ -6,22 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "vkclr/fileio.h"
 #include "vkclr/train.h"
 
-static void usage(void)
-{
-    printf("usage: vkclr bench train [TRAIN OPTIONS] [--warmup N] [--steps N] [--json FILE|-]\n\n"
-           "Times the training step of a configuration (encoder, width, batch, image size from --data, loss,\n"
-           "optimizer) on synthetic views after N warm-up steps (default 3): images/s, ms per step, the\n"
-           "model's FLOPs per image (convolutions, linear layers and the loss's GEMMs, forward and backward)\n"
-           "and the effective TFLOP/s, and the share of each kernel class in a profiled step. --data defaults\n"
-           "to synthetic:28x28x1 (Fashion-MNIST's shape); e.g. --data synthetic:32x32x3 for CIFAR's.\n"
-           "--json writes the figures as JSON (- for standard output). bench/torch_peer.py times the same\n"
-           "model in PyTorch.\n\nTRAIN OPTIONS: those of vkclr train --help that define the model and step.\n");
-}
+static const char bench_train_synopsis[] =
+    "usage: vkclr bench train [TRAIN OPTIONS] [--warmup N] [--steps N] [--json FILE|-]\n\n"
+    "Times the training step of a configuration (encoder, width, batch, image size from --data, loss,\n"
+    "optimizer) on synthetic views after the warm-up steps: images/s, ms per step, the model's FLOPs\n"
+    "per image (convolutions, linear layers and the loss's GEMMs, forward and backward) and the\n"
+    "effective TFLOP/s, and the share of each kernel class in a profiled step. --data defaults to\n"
+    "synthetic:28x28x1 (Fashion-MNIST's shape); e.g. --data synthetic:32x32x3 for CIFAR's.\n"
+    "bench/torch_peer.py times the same model in PyTorch.\n";
+
+typedef struct {
+    int warmup, steps;
+    char json[CLI_PATH];
+} BenchTrainArgs;
+
+static const VkcOption rows[] = {
+    {.flag = "--warmup", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchTrainArgs, warmup), .min = 0, .max = 1000,
+     .def = "3", .section = "timing", .metavar = "N", .help = "untimed steps first"},
+    {.flag = "--steps", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchTrainArgs, steps), .min = 1, .max = 100000,
+     .def = "20", .section = "timing", .metavar = "N", .help = "timed steps"},
+    {.flag = "--json", .type = VKC_OPT_STRING, VKC_OPTION_FIELD(BenchTrainArgs, json), .flags = VKC_OPT_NONEMPTY,
+     .section = "timing", .metavar = "FILE", .help = "also write the figures as JSON (- for standard output)"},
+};
 
 static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b)
 {
@@ -39,6 +49,8 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     cJSON_AddNumberToObject(j, "steps", (double)b->steps);
     cJSON_AddNumberToObject(j, "images_per_s", b->images_per_second);
     cJSON_AddNumberToObject(j, "ms_per_step", b->ms_per_step);
+    cJSON_AddNumberToObject(j, "cpu_images_per_s", b->cpu_images_per_second);
+    cJSON_AddNumberToObject(j, "cpu_ms_per_step", b->cpu_ms_per_step);
     cJSON_AddNumberToObject(j, "flops_per_image", b->flops_per_image);
     cJSON_AddNumberToObject(j, "effective_tflops", b->tflops);
     cJSON_AddNumberToObject(j, "profiled_gpu_ms_per_step", b->gpu_ms_per_step);
@@ -46,59 +58,38 @@ static void write_json(cJSON *j, const VkcTrainConfig *c, const VkcTrainBench *b
     for (int i = 0; i < b->nclasses; i++) cJSON_AddNumberToObject(share, b->class_names[i], b->class_share[i]);
 }
 
-int bench_train(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    VkcGiven given = {0};
-    long warmup = 3, steps = 20;
-    const char *json = NULL;
+    const BenchTrainArgs b = *(const BenchTrainArgs *)call->own;
+    VkcTrainConfig c = *call->train;
     c.quiet = true;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage();
-            return 0;
-        }
-        int m;
-        if ((m = arg_match_int(argc, argv, &i, "--warmup", 0, 1000, &warmup)) ||
-            (m = arg_match_int(argc, argv, &i, "--steps", 1, 100000, &steps)) ||
-            (m = arg_match_str(argc, argv, &i, "--json", &json)) ||
-            (m = arg_match_option("bench train", argc, argv, &i, NULL, &c, &given))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr bench train: unknown option '%s' (see vkclr bench train --help)\n", argv[i]);
-        return 2;
-    }
+    const char *json = b.json[0] ? b.json : NULL;
     /* Synthetic data of the dataset's shape unless --data says otherwise; as many images as
      * one batch needs (the step never reads them again). */
-    if (!given.set[arg_option_index("--data")]) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:%d", c.batch);
+    if (!cli_train_given(call->args, "--data")) snprintf(c.data, sizeof c.data, "synthetic:28x28x1:%d", c.batch);
     else if (!strncmp(c.data, "synthetic:", 10) && strchr(c.data + 10, ':') == NULL) {
         size_t n = strlen(c.data);
         snprintf(c.data + n, sizeof c.data - n, ":%d", c.batch);
     }
     c.limit = 0;
-    if (vkc_config_check(&c, &given)) {
-        fprintf(stderr, "vkclr bench train: %s\n", vkc_error());
-        return 2;
-    }
-    VkcTrainBench b;
-    if (vkc_train_bench(&c, (int)warmup, (int)steps, &b)) {
-        fprintf(stderr, "vkclr bench train: %s\n", vkc_error());
-        return 1;
-    }
+    if (vkc_config_check(&c, &call->args->train)) return cli_fail(&cli_bench_train, 2);
+    VkcTrainBench r;
+    if (vkc_train_bench(&c, b.warmup, b.steps, &r)) return cli_fail(&cli_bench_train, 1);
     printf("%s: %s width %d, batch %d (%d views), %s, %s, loss %s: %.1f images/s, %.2f ms/step (%lld steps), "
            "%.1f MFLOP/image, %.4f TFLOP/s effective\n",
-           b.device, vkc_name_of(vkc_encoder_names, (int)c.model.encoder), c.model.width, c.batch, 2 * c.batch, c.data,
-           vkc_name_of(vkc_optim_names, (int)c.optimizer), vkc_loss_kind_name(c.loss), b.images_per_second,
-           b.ms_per_step, (long long)b.steps, b.flops_per_image / 1e6, b.tflops);
-    if (b.nclasses) {
-        printf("profiled step %.2f ms:", b.gpu_ms_per_step);
-        for (int i = 0; i < b.nclasses; i++) printf(" %s %.1f%%", b.class_names[i], 100 * b.class_share[i]);
+           r.device, vkc_name_of(vkc_encoder_names, (int)c.model.encoder), c.model.width, c.batch, 2 * c.batch, c.data,
+           vkc_name_of(vkc_optim_names, (int)c.optimizer), vkc_loss_kind_name(c.loss), r.images_per_second,
+           r.ms_per_step, (long long)r.steps, r.flops_per_image / 1e6, r.tflops);
+    printf("by CPU time (all threads / online cores): %.1f images/s, %.2f ms/step\n", r.cpu_images_per_second,
+           r.cpu_ms_per_step);
+    if (r.nclasses) {
+        printf("profiled step %.2f ms:", r.gpu_ms_per_step);
+        for (int i = 0; i < r.nclasses; i++) printf(" %s %.1f%%", r.class_names[i], 100 * r.class_share[i]);
         printf("\n");
     }
     if (json) {
         cJSON *j = cJSON_CreateObject();
-        write_json(j, &c, &b);
+        write_json(j, &c, &r);
         char *text = cJSON_Print(j);
         cJSON_Delete(j);
         int rc = VKC_OK;
@@ -112,3 +103,9 @@ int bench_train(int argc, char **argv)
     }
     return 0;
 }
+
+const CliSpec cli_bench_train = {.name = "bench train", .run = run, .synopsis = bench_train_synopsis,
+                                 .about = "images/s and TFLOP/s of a training step (vkclr train's options), "
+                                          "time per kernel class",
+                                 CLI_ROWS(rows, BenchTrainArgs), .train_rows = cli_all_rows,
+                                 .train_heading = CLI_TRAIN_OPTIONS};

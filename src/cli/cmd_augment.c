@@ -5,36 +5,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "vkclr/augment.h"
 #include "vkclr/data.h"
 #include "vkclr/resize.h"
 
+static const char augment_synopsis[] =
+    "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
+    "                     [--count N] [--seed S] [--epoch E] [--zoom K]\n\n"
+    "The views are exactly those vkclr train's producer makes of these images in that epoch.\n";
+
 #define GAP 2 /* white pixels between cells */
 
-static void usage(FILE *out)
+typedef struct {
+    char out[CLI_PATH];
+    int count;
+    uint64_t epoch;
+    int zoom; /* 0: views at least 96 pixels wide */
+} AugmentArgs;
+
+#define FIELD(f) VKC_OPTION_FIELD(AugmentArgs, f)
+static const VkcOption rows[] = {
+    {.flag = "--out", .type = VKC_OPT_STRING, FIELD(out), .flags = VKC_OPT_NONEMPTY, .section = "the picture",
+     .metavar = "PATH", .help = "PNG to write (required): one row per image, original | view 1 | view 2"},
+    {.flag = "--count", .type = VKC_OPT_INT, FIELD(count), .min = 1, .max = 1000, .def = "8", .section = "the picture",
+     .metavar = "N", .help = "images (rows), the first N of the training split"},
+    {.flag = "--epoch", .type = VKC_OPT_U64, FIELD(epoch), .min = 0, .max = 1099511627776.0, .def = "0",
+     .section = "the picture", .metavar = "E", .help = "the epoch whose views to draw (with --seed)"},
+    {.flag = "--zoom", .type = VKC_OPT_INT, FIELD(zoom), .min = 1, .max = 64, .def = "auto", .auto_name = "auto",
+     .section = "the picture", .metavar = "K", .help = "magnify pixels K times; auto = views at least 96 pixels wide"},
+};
+#undef FIELD
+
+/* vkclr train's rows this command takes: the data, its limits, the augmentation and its seed. */
+static bool train_rows(const VkcOption *o)
 {
-    fprintf(out,
-            "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
-            "                     [--count N] [--seed S] [--epoch E] [--zoom K]\n\n"
-            "  --data SPEC   fashion-mnist (default), idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR\n"
-            "  --out PATH    PNG to write: one row per image, original | view 1 | view 2\n"
-            "  --preset P    simclr, cifar or gray (default: gray for gray images, cifar up to 64 pixels, else simclr)\n"
-            "  --aug LIST    override parameters, e.g. --aug scale=0.2:1,blur_p=0.5\n"
-            "  --count N     images (rows), the first N of the training split (default 8)\n"
-            "  --seed S      augmentation seed (default 0); --epoch E (default 0)\n"
-            "  --zoom K      magnify pixels K times (default: views at least 96 pixels wide)\n"
-            "  --max-image-pixels N, --max-data-gib G   limits on the data, as vkclr train takes them\n\n"
-            "augmentation parameters (--aug KEY=VALUE), with the cifar preset's values:\n");
+    static const char *const flags[] = {"--data", "--max-image-pixels", "--max-data-gib", "--preset", "--aug", "--seed"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (!strcmp(o->flag, flags[i])) return true;
+    return false;
+}
+
+/* The augmentation parameters, with the cifar preset's values. */
+static void epilogue(FILE *out)
+{
+    fprintf(out, "\naugmentation parameters (--aug KEY=VALUE), with the cifar preset's values:\n");
     VkcAugmentConfig cfg;
     vkc_augment_preset("cifar", &cfg);
     vkc_augment_print(out, &cfg, "  ");
-}
-
-static bool limit_option(const VkcOption *o)
-{
-    return o->flag && (!strcmp(o->flag, "--max-image-pixels") || !strcmp(o->flag, "--max-data-gib"));
 }
 
 /* Copy an h x w image into the grid at (top, left), each pixel as a zoom x zoom block. */
@@ -46,50 +64,24 @@ static void blit(uint8_t *grid, int grid_width, int c, const uint8_t *img, int h
                    (size_t)c);
 }
 
-int cmd_augment(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    const char *data = NULL, *out = NULL, *preset = NULL, *aug_list = NULL;
-    long count = 8, seed = 0, epoch = 0, zoom = 0;
-    VkcTrainConfig limits = vkc_train_defaults(); /* --max-image-pixels, --max-data-gib: train's rows */
-    VkcGiven given = {0};
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        int m;
-        if ((m = arg_match_option("augment", argc, argv, &i, limit_option, &limits, &given)) ||
-            (m = arg_match_str(argc, argv, &i, "--data", &data)) ||
-            (m = arg_match_str(argc, argv, &i, "--out", &out)) ||
-            (m = arg_match_str(argc, argv, &i, "--preset", &preset)) ||
-            (m = arg_match_str(argc, argv, &i, "--aug", &aug_list)) ||
-            (m = arg_match_int(argc, argv, &i, "--count", 1, 1000, &count)) ||
-            (m = arg_match_int(argc, argv, &i, "--seed", 0, 1L << 62, &seed)) ||
-            (m = arg_match_int(argc, argv, &i, "--epoch", 0, 1L << 40, &epoch)) ||
-            (m = arg_match_int(argc, argv, &i, "--zoom", 1, 64, &zoom))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr augment: unknown option '%s' (see vkclr augment --help)\n", argv[i]);
-        return 2;
-    }
-    if (!out) {
+    const AugmentArgs g = *(const AugmentArgs *)call->own;
+    const VkcTrainConfig c = *call->train; /* the data, its limits, the augmentation: vkclr train's rows */
+    if (!g.out[0]) {
         fprintf(stderr, "vkclr augment: --out PATH is required\n");
         return 2;
     }
-
-    if (data && !data[0]) {
-        fprintf(stderr, "vkclr augment: --data: empty value\n");
-        return 2;
-    }
+    const char *out = g.out, *data = c.data;
+    int count = g.count, zoom = g.zoom;
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&limits);
+    VkcDataLimits lim = vkc_config_data_limits(&c);
     if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr augment: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
+        fprintf(stderr, "vkclr augment: --data %s: %s\n", data, vkc_error());
         return 1;
     }
     if (ds.train.n == 0) {
-        fprintf(stderr, "vkclr augment: --data %s has no training images to augment\n", data ? data : "fashion-mnist");
+        fprintf(stderr, "vkclr augment: --data %s has no training images to augment\n", data);
         vkc_dataset_free(&ds);
         return 1;
     }
@@ -98,8 +90,8 @@ int cmd_augment(int argc, char **argv)
     float *scratch = NULL;
     VkcAugmenter *aug = NULL;
     VkcAugmentConfig cfg;
-    if (!preset) preset = ds.channels == 1 ? "gray" : ds.height <= 64 && ds.width <= 64 ? "cifar" : "simclr";
-    if (vkc_augment_preset(preset, &cfg) || (aug_list && vkc_augment_set(&cfg, aug_list)) ||
+    const char *preset = c.preset[0] ? c.preset : vkc_augment_default_preset(&ds);
+    if (vkc_augment_preset(preset, &cfg) || (c.aug[0] && vkc_augment_set(&cfg, c.aug)) ||
         vkc_augmenter_create(&aug, &cfg, ds.height, ds.width, ds.channels)) {
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
@@ -108,8 +100,8 @@ int cmd_augment(int argc, char **argv)
     int C = ds.channels, vh, vw;
     vkc_augmenter_out_size(aug, &vh, &vw);
     if (!zoom) zoom = vw >= 96 ? 1 : (96 + vw - 1) / vw;
-    int cell_w = vw * (int)zoom, cell_h = vh * (int)zoom;
-    int grid_w = 3 * cell_w + 4 * GAP, grid_h = (int)count * (cell_h + GAP) + GAP;
+    int cell_w = vw * zoom, cell_h = vh * zoom;
+    int grid_w = 3 * cell_w + 4 * GAP, grid_h = count * (cell_h + GAP) + GAP;
     grid = malloc((size_t)grid_w * grid_h * C);
     original = malloc((size_t)vh * vw * C);
     view = malloc((size_t)vh * vw * C);
@@ -123,18 +115,18 @@ int cmd_augment(int argc, char **argv)
         const uint8_t *img = vkc_image(&ds, &ds.train, i);
         int top = GAP + i * (cell_h + GAP);
         vkc_resize_u8(img, ds.height, ds.width, (size_t)ds.width * C, C, original, vh, vw, scratch);
-        blit(grid, grid_w, C, original, vh, vw, (int)zoom, top, GAP);
+        blit(grid, grid_w, C, original, vh, vw, zoom, top, GAP);
         for (int v = 0; v < 2; v++) {
-            VkcRng rng = vkc_rng((uint64_t)seed, (uint64_t)epoch, (uint64_t)i, (uint64_t)v);
+            VkcRng rng = vkc_rng(c.seed, g.epoch, (uint64_t)i, (uint64_t)v);
             vkc_augment_view_u8(aug, img, &rng, view);
-            blit(grid, grid_w, C, view, vh, vw, (int)zoom, top, GAP + (v + 1) * (cell_w + GAP));
+            blit(grid, grid_w, C, view, vh, vw, zoom, top, GAP + (v + 1) * (cell_w + GAP));
         }
     }
     if (vkc_png_write(out, grid, grid_h, grid_w, C)) {
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
     }
-    printf("%s: %ld %s images (%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name, ds.height,
+    printf("%s: %d %s images (%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name, ds.height,
            ds.width, C, preset, grid_w, grid_h);
     rc = 0;
 done:
@@ -146,3 +138,9 @@ done:
     vkc_dataset_free(&ds);
     return rc;
 }
+
+const CliSpec cli_augment = {.name = "augment", .run = run, .synopsis = augment_synopsis,
+                             .about = "write a PNG grid of images and their two augmented views",
+                             CLI_ROWS(rows, AugmentArgs), .train_rows = train_rows,
+                             .train_heading = "the data and the augmentation, as vkclr train takes them:",
+                             .epilogue = epilogue};

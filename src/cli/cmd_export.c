@@ -4,81 +4,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "eval_source.h"
 #include "vkclr/npy.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
-            "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
-            "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
-            "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
-            "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n"
-            "  --features OUT.npy    feature file\n"
-            "  --labels FILE.npy     label file (default: OUT.npy with .npy replaced by .labels.npy)\n"
-            "  --manifest FILE.json  manifest (default: OUT.npy with .npy replaced by .export.json)\n"
-            "  --split train|test    which split (test)\n"
-            "  --label-dtype T       int64 or uint8 (int64)\n"
-            "  --pixels              raw pixels / 255\n"
-            "  --checkpoint PATH     encoder from a vkclr train checkpoint\n"
-            "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
-            "  --limit N             the first N images of the split\n"
-            "The encoder (for --random-init), its data (default: the one --checkpoint was trained on), the seed\n"
-            "and the device, as vkclr train takes them:\n");
-    vkc_options_help(out, arg_encoder_option);
-}
+static const char export_synopsis[] =
+    "usage: vkclr export --features OUT.npy (--pixels | --checkpoint PATH | --random-init) [OPTIONS]\n\n"
+    "Writes the features of one split as a float32 array (images x dim) and its labels as an\n"
+    "int64 (or uint8) vector, both .npy files numpy.load reads, and a manifest (JSON) with the\n"
+    "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
+    "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
 
-int cmd_export(int argc, char **argv)
+typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
+static const VkcName split_names[] = {
+    {.name = "train", .value = SPLIT_TRAIN},
+    {.name = "test", .value = SPLIT_TEST},
+    {0},
+};
+
+typedef struct {
+    char features[CLI_PATH], labels[CLI_PATH], manifest[CLI_PATH];
+    int split;                 /* Split */
+    int label_dtype;           /* VkcNpyType */
+    bool pixels, random_init;
+    char checkpoint[CLI_PATH];
+    int limit;                 /* 0: the whole split */
+} ExportArgs;
+
+#define FIELD(f) VKC_OPTION_FIELD(ExportArgs, f)
+static const char FILES[] = "files", SOURCE[] = "source (one of)", DATA[] = "data";
+
+static const VkcOption rows[] = {
+    {.flag = "--features", .type = VKC_OPT_STRING, FIELD(features), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "OUT.npy", .help = "feature file (required)"},
+    {.flag = "--labels", .type = VKC_OPT_STRING, FIELD(labels), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "FILE.npy", .help = "label file (default: OUT.npy with .npy replaced by .labels.npy)"},
+    {.flag = "--manifest", .type = VKC_OPT_STRING, FIELD(manifest), .flags = VKC_OPT_NONEMPTY, .section = FILES,
+     .metavar = "FILE.json", .help = "manifest (default: OUT.npy with .npy replaced by .export.json)"},
+    {.flag = "--label-dtype", .type = VKC_OPT_ENUM, FIELD(label_dtype), .names = vkc_npy_label_names, .def = "int64",
+     .section = FILES, .metavar = "T"},
+    {.flag = "--pixels", .type = VKC_OPT_SWITCH, FIELD(pixels), .section = SOURCE, .help = "raw pixels / 255"},
+    {.flag = "--checkpoint", .type = VKC_OPT_STRING, FIELD(checkpoint), .flags = VKC_OPT_NONEMPTY, .section = SOURCE,
+     .metavar = "PATH", .help = "encoder from a vkclr train checkpoint"},
+    {.flag = "--random-init", .type = VKC_OPT_SWITCH, FIELD(random_init), .section = SOURCE,
+     .help = "encoder at its random initialisation (--encoder, --width, --seed)"},
+    {.flag = "--split", .type = VKC_OPT_ENUM, FIELD(split), .names = split_names, .def = "test", .section = DATA,
+     .metavar = "S", .help = "which split"},
+    {.flag = "--limit", .type = VKC_OPT_INT, FIELD(limit), .min = 1, .max = 1 << 30, .auto_name = "all",
+     .def = "all", .section = DATA, .metavar = "N", .help = "the first N images of the split"},
+};
+#undef FIELD
+
+static int run(const CliCall *call)
 {
-    const char *features = NULL, *labels = NULL, *manifest = NULL, *split_name = "test", *dtype = "int64",
-               *checkpoint = NULL;
-    long limit = 0;
-    /* --data, --encoder, --width, --seed, --device: the rows vkclr train parses them with. */
-    VkcTrainConfig enc = vkc_train_defaults();
-    VkcGiven given = {0};
-    bool pixels = false, random_init = false;
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--pixels")) pixels = true;
-        else if (!strcmp(argv[i], "--random-init")) random_init = true;
-        else if ((m = arg_match_option("export", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
-                 (m = arg_match_str(argc, argv, &i, "--features", &features)) ||
-                 (m = arg_match_str(argc, argv, &i, "--labels", &labels)) ||
-                 (m = arg_match_str(argc, argv, &i, "--manifest", &manifest)) ||
-                 (m = arg_match_str(argc, argv, &i, "--split", &split_name)) ||
-                 (m = arg_match_str(argc, argv, &i, "--label-dtype", &dtype)) ||
-                 (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
-                 (m = arg_match_int(argc, argv, &i, "--limit", 1, 1L << 30, &limit))) {
-            if (m < 0) return 2;
-        } else {
-            fprintf(stderr, "vkclr export: unknown option '%s' (see vkclr export --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!features) {
+    const ExportArgs e = *(const ExportArgs *)call->own;
+    const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
+    const char *features = e.features, *checkpoint = e.checkpoint[0] ? e.checkpoint : NULL;
+    const char *split_name = vkc_name_of(split_names, e.split), *dtype = vkc_name_of(vkc_npy_label_names, e.label_dtype);
+    VkcNpyType ltype = (VkcNpyType)e.label_dtype;
+    if (!features[0]) {
         fprintf(stderr, "vkclr export: --features OUT.npy is required\n");
         return 2;
     }
-    if ((int)pixels + (int)random_init + (checkpoint != NULL) != 1) {
+    if ((int)e.pixels + (int)e.random_init + (checkpoint != NULL) != 1) {
         fprintf(stderr, "vkclr export: give exactly one of --pixels, --checkpoint PATH, --random-init\n");
-        return 2;
-    }
-    if (strcmp(split_name, "train") && strcmp(split_name, "test")) {
-        fprintf(stderr, "vkclr export: --split: '%s' is not train or test\n", split_name);
-        return 2;
-    }
-    VkcNpyType ltype;
-    if (!strcmp(dtype, "int64")) ltype = VKC_NPY_I64;
-    else if (!strcmp(dtype, "uint8")) ltype = VKC_NPY_U8;
-    else {
-        fprintf(stderr, "vkclr export: --label-dtype: '%s' is not int64 or uint8\n", dtype);
         return 2;
     }
     char labels_path[4096], manifest_path[4096];
@@ -86,33 +75,24 @@ int cmd_export(int argc, char **argv)
     if (stem > 4 && !strcmp(features + stem - 4, ".npy")) stem -= 4;
     snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)stem, features);
     snprintf(manifest_path, sizeof manifest_path, "%.*s.export.json", (int)stem, features);
-    if (labels) snprintf(labels_path, sizeof labels_path, "%s", labels);
-    if (manifest) snprintf(manifest_path, sizeof manifest_path, "%s", manifest);
+    if (e.labels[0]) snprintf(labels_path, sizeof labels_path, "%s", e.labels);
+    if (e.manifest[0]) snprintf(manifest_path, sizeof manifest_path, "%s", e.manifest);
     if (!features[0] || !labels_path[0] || !manifest_path[0] || !strcmp(features, labels_path) ||
         !strcmp(features, manifest_path) || !strcmp(labels_path, manifest_path)) {
         fprintf(stderr, "vkclr export: --features, --labels and --manifest must be three different files\n");
         return 2;
     }
-    Source src = {.kind = pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
+    Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
                   .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
                   .seed = enc.seed, .precision = enc.precision};
 
-    char spec[512];
-    const char *data;
-    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
-        fprintf(stderr, "vkclr export: --checkpoint %s: %s\n", checkpoint, vkc_error());
-        return 1;
-    }
+    char data[512];
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr export: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
-        return 1;
-    }
-    const VkcSplit *split = !strcmp(split_name, "train") ? &ds.train : &ds.test;
+    if (source_dataset(&cli_export, call, checkpoint, &ds, data)) return 1;
+    const VkcSplit *split = e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
     if (split->n == 0) {
         fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
-                data ? data : "fashion-mnist");
+                data);
         vkc_dataset_free(&ds);
         return 1;
     }
@@ -122,7 +102,7 @@ int cmd_export(int argc, char **argv)
         return 2;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = true};
+    VkcContextOptions opt = cli_context(call->env, enc.device, true);
     VkcExtractor x = {0};
     VkcArena arena = {0};
     VkcFeatures f;
@@ -135,7 +115,7 @@ int cmd_export(int argc, char **argv)
         return 1;
     }
     vkc_arena_init(&arena, &ctx, VKC_MEMORY_DEVICE);
-    if (source_open(&src, &ctx, &ds, &x) || vkc_extract_features(&x, &ctx, &ds, split, (uint32_t)limit, &arena, &f))
+    if (source_open(&src, &ctx, &ds, &x) || vkc_extract_features(&x, &ctx, &ds, split, (uint32_t)e.limit, &arena, &f))
         goto done;
     feat = malloc((size_t)f.n * f.dim * sizeof(float));
     lab = malloc((size_t)f.n * vkc_npy_elem_size(ltype));
@@ -152,7 +132,7 @@ int cmd_export(int argc, char **argv)
     cJSON *about = cJSON_CreateObject();
     cJSON_AddStringToObject(about, "source", x.name);
     cJSON_AddStringToObject(about, "split", split_name);
-    cJSON_AddStringToObject(about, "data", data ? data : "fashion-mnist");
+    cJSON_AddStringToObject(about, "data", data);
     char *about_text = cJSON_PrintUnformatted(about);
     cJSON_Delete(about);
     int wrc = vkc_export_write(features, labels_path, manifest_path, feat, f.n, f.dim, ltype, lab, about_text);
@@ -171,3 +151,9 @@ done:
     vkc_dataset_free(&ds);
     return status;
 }
+
+const CliSpec cli_export = {.name = "export", .run = run, .synopsis = export_synopsis,
+                            .about = "write features and labels of a split as NumPy .npy files",
+                            CLI_ROWS(rows, ExportArgs), .train_rows = cli_encoder_rows,
+                            .train_heading = "The encoder (for --random-init), its data (default: the one --checkpoint "
+                                             "was trained on),\nthe seed and the device, as vkclr train takes them:"};

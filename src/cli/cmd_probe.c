@@ -7,46 +7,83 @@
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
 #include "commands.h"
 #include "eval_source.h"
 #include "vkclr/gemm.h"
 #include "vkclr/knn.h"
 #include "vkclr/probe.h"
 
-static void usage(FILE *out)
+static const char probe_synopsis[] =
+    "usage: vkclr probe SOURCE... [--data SPEC] [OPTIONS]\n\n"
+    "Trains a linear classifier (multinomial logistic regression) on frozen features of the\n"
+    "training split and reports top-1/top-5 accuracy on the test split, beside a weighted kNN\n"
+    "(cosine similarity, votes exp(s/T)).\n";
+
+typedef struct {
+    bool pixels, random_init, no_baseline;
+    char checkpoint[CLI_PATH];
+    int limit, test_limit; /* 0: all */
+    VkcProbeConfig probe;
+    bool no_probe;
+    VkcKnnConfig knn;
+    bool no_knn;
+    char out[CLI_PATH];
+    bool quiet;
+} ProbeArgs;
+
+#define FIELD(f) VKC_OPTION_FIELD(ProbeArgs, f)
+static const char SOURCES[] = "sources (one or more; each gets its own results)", DATA[] = "data",
+                  PROBE[] = "probe", KNN[] = "kNN", OTHER[] = "other";
+
+static const VkcOption rows[] = {
+    {.flag = "--pixels", .type = VKC_OPT_SWITCH, FIELD(pixels), .section = SOURCES,
+     .help = "raw pixels / 255 (the baseline that needs no checkpoint)"},
+    {.flag = "--checkpoint", .type = VKC_OPT_STRING, FIELD(checkpoint), .flags = VKC_OPT_NONEMPTY, .section = SOURCES,
+     .metavar = "PATH",
+     .help = "encoder from a vkclr train checkpoint (.safetensors or run directory), and the same "
+             "encoder at its run's random initialisation: the baseline the training must beat"},
+    {.flag = "--random-init", .type = VKC_OPT_SWITCH, FIELD(random_init), .section = SOURCES,
+     .help = "encoder at its random initialisation (--encoder, --width, --seed); replaces --checkpoint's baseline"},
+    {.flag = "--no-baseline", .type = VKC_OPT_SWITCH, FIELD(no_baseline), .section = SOURCES,
+     .help = "--checkpoint without its baseline"},
+    {.flag = "--limit", .type = VKC_OPT_INT, FIELD(limit), .min = 1, .max = 1 << 30, .auto_name = "all",
+     .section = DATA, .metavar = "N", .help = "use the first N training images"},
+    {.flag = "--test-limit", .type = VKC_OPT_INT, FIELD(test_limit), .min = 1, .max = 1 << 30, .auto_name = "all",
+     .section = DATA, .metavar = "N", .help = "use the first N test images"},
+    {.flag = "--epochs", .type = VKC_OPT_INT, FIELD(probe.epochs), .min = 1, .max = 100000, .section = PROBE,
+     .metavar = "N", .help = "training epochs"},
+    {.flag = "--batch", .type = VKC_OPT_INT, FIELD(probe.batch), .min = 1, .max = 65535, .section = PROBE,
+     .metavar = "N", .help = "mini-batch size"},
+    {.flag = "--lr", .type = VKC_OPT_FLOAT, FIELD(probe.lr), .min = 1e-12, .max = 1e6, .auto_name = "auto",
+     .section = PROBE, .metavar = "X",
+     .help = "peak learning rate, cosine-decayed to 0; auto = 0.1 for sgd, 0.001 for adamw"},
+    {.flag = "--wd", .type = VKC_OPT_FLOAT, FIELD(probe.weight_decay), .min = 0, .max = 1e3, .section = PROBE,
+     .metavar = "X", .help = "weight decay on the weights"},
+    {.flag = "--optimizer", .type = VKC_OPT_ENUM, FIELD(probe.optimizer), .names = vkc_probe_optimizer_names,
+     .section = PROBE, .metavar = "NAME"},
+    {.flag = "--momentum", .type = VKC_OPT_FLOAT, FIELD(probe.momentum), .min = 0, .max = 0.9999, .section = PROBE,
+     .metavar = "X", .help = "SGD momentum"},
+    {.flag = "--standardize", .type = VKC_OPT_SWITCH, FIELD(probe.standardize), .flags = VKC_OPT_NEGATABLE,
+     .section = PROBE, .help = "standardise the features with the training split's mean and std"},
+    {.flag = "--no-probe", .type = VKC_OPT_SWITCH, FIELD(no_probe), .section = PROBE, .help = "only kNN"},
+    {.flag = "--k", .type = VKC_OPT_INT, FIELD(knn.k), .min = 1, .max = 100000, .section = KNN, .metavar = "N",
+     .help = "neighbours"},
+    {.flag = "--t", .type = VKC_OPT_FLOAT, FIELD(knn.temperature), .min = 1e-6, .max = 1e6, .section = KNN,
+     .metavar = "X", .help = "temperature"},
+    {.flag = "--no-knn", .type = VKC_OPT_SWITCH, FIELD(no_knn), .section = KNN, .help = "only the probe"},
+    {.flag = "--out", .type = VKC_OPT_STRING, FIELD(out), .section = OTHER, .metavar = "FILE",
+     .help = "write the results as JSON"},
+    {.flag = "--quiet", .type = VKC_OPT_SWITCH, FIELD(quiet), .section = OTHER, .help = "no per-epoch lines"},
+};
+#undef FIELD
+
+/* The probe's and the kNN's own defaults (the learning rate by optimizer: "auto"). */
+static void defaults(void *own)
 {
-    fprintf(out,
-            "usage: vkclr probe SOURCE... [--data SPEC] [OPTIONS]\n\n"
-            "Trains a linear classifier (multinomial logistic regression) on frozen features of the\n"
-            "training split and reports top-1/top-5 accuracy on the test split, beside a weighted kNN\n"
-            "(cosine similarity, votes exp(s/T)). Sources (one or more; each gets its own results):\n"
-            "  --pixels              raw pixels / 255 (the baseline that needs no checkpoint)\n"
-            "  --checkpoint PATH     encoder from a vkclr train checkpoint (.safetensors or run directory)\n"
-            "  --random-init         encoder at its random initialisation (--encoder, --width, --seed)\n"
-            "  (--checkpoint also probes its run's encoder at its random initialisation, the baseline the\n"
-            "  training must beat, unless --random-init is given or --no-baseline)\n"
-            "Data:\n"
-            "  --limit N             use the first N training images (default all)\n"
-            "  --test-limit N        use the first N test images (default all)\n"
-            "Probe:\n"
-            "  --epochs N            training epochs (30)\n"
-            "  --batch N             mini-batch size (256)\n"
-            "  --lr X                peak learning rate, cosine-decayed to 0 (0.1 for sgd, 0.001 for adamw)\n"
-            "  --wd X                weight decay on the weights (1e-4)\n"
-            "  --optimizer NAME      sgd (Nesterov momentum) or adamw (sgd)\n"
-            "  --momentum X          SGD momentum (0.9)\n"
-            "  --no-standardize      do not standardise features with train-split mean/std\n"
-            "  --no-probe            only kNN\n"
-            "kNN:\n"
-            "  --k N                 neighbours (200)\n"
-            "  --t X                 temperature (0.1)\n"
-            "  --no-knn              only the probe\n"
-            "Other:\n"
-            "  --out FILE            write the results as JSON\n"
-            "  --quiet               no per-epoch lines\n"
-            "The encoder (for --random-init), its data, the seed and the device, as vkclr train takes them:\n");
-    vkc_options_help(out, arg_encoder_option);
+    ProbeArgs *p = own;
+    p->probe = vkc_probe_defaults();
+    p->probe.lr = 0;
+    p->knn = vkc_knn_defaults();
 }
 
 typedef struct {
@@ -119,13 +156,13 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     fprintf(f, "{\n  \"dataset\": ");
     json_string(f, ds->name);
     fprintf(f, ",\n  \"data\": ");
-    json_string(f, spec ? spec : "fashion-mnist");
+    json_string(f, spec);
     fprintf(f, ",\n  \"train_images\": %ld,\n  \"test_images\": %ld,\n  \"classes\": %d,\n  \"device\": ", ntrain, ntest,
             ds->nclasses);
     json_string(f, ctx->props.deviceName);
     fprintf(f, ",\n  \"probe_config\": {\"epochs\": %u, \"batch\": %u, \"lr\": %g, \"weight_decay\": %g, "
                "\"optimizer\": \"%s\", \"momentum\": %g, \"standardize\": %s, \"seed\": %llu},\n",
-            pc->epochs, pc->batch, pc->lr, pc->weight_decay, pc->optimizer == VKC_OPTIM_ADAMW ? "adamw" : "sgd",
+            pc->epochs, pc->batch, pc->lr, pc->weight_decay, vkc_name_of(vkc_probe_optimizer_names, (int)pc->optimizer),
             pc->momentum, pc->standardize ? "true" : "false", (unsigned long long)pc->seed);
     fprintf(f, "  \"knn_config\": {\"k\": %u, \"temperature\": %g},\n  \"results\": {\n", kc->k, kc->temperature);
     for (int i = 0; i < n; i++) {
@@ -157,58 +194,16 @@ static int write_json(const char *path, const VkcContext *ctx, const VkcDataset 
     return VKC_OK;
 }
 
-int cmd_probe(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcProbeConfig pc = vkc_probe_defaults();
-    VkcKnnConfig kc = vkc_knn_defaults();
+    const ProbeArgs p = *(const ProbeArgs *)call->own;
+    const VkcTrainConfig enc = *call->train; /* --data, --encoder, --width, --seed, --device: vkclr train's rows */
     Source sources[3];
     int nsources = 0;
-    const char *out = NULL, *optimizer = "sgd", *checkpoint = NULL;
-    long limit = 0, test_limit = 0, epochs = pc.epochs, batch = pc.batch, k = kc.k;
-    /* --data, --encoder, --width, --seed, --device: the rows vkclr train parses them with. */
-    VkcTrainConfig enc = vkc_train_defaults();
-    VkcGiven given = {0};
-    double lr = -1, wd = pc.weight_decay, momentum = pc.momentum, t = kc.temperature;
-    bool pixels = false, random_init = false, do_probe = true, do_knn = true, quiet = false, baseline = true;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int m;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--pixels")) pixels = true;
-        else if (!strcmp(a, "--random-init")) random_init = true;
-        else if (!strcmp(a, "--no-standardize")) pc.standardize = false;
-        else if (!strcmp(a, "--no-probe")) do_probe = false;
-        else if (!strcmp(a, "--no-knn")) do_knn = false;
-        else if (!strcmp(a, "--no-baseline")) baseline = false;
-        else if (!strcmp(a, "--quiet")) quiet = true;
-        else if ((m = arg_match_option("probe", argc, argv, &i, arg_encoder_option, &enc, &given)) ||
-                 (m = arg_match_str(argc, argv, &i, "--checkpoint", &checkpoint)) ||
-                 (m = arg_match_str(argc, argv, &i, "--out", &out)) ||
-                 (m = arg_match_str(argc, argv, &i, "--optimizer", &optimizer)) ||
-                 (m = arg_match_int(argc, argv, &i, "--limit", 1, 1L << 30, &limit)) ||
-                 (m = arg_match_int(argc, argv, &i, "--test-limit", 1, 1L << 30, &test_limit)) ||
-                 (m = arg_match_int(argc, argv, &i, "--epochs", 1, 100000, &epochs)) ||
-                 (m = arg_match_int(argc, argv, &i, "--batch", 1, 65535, &batch)) ||
-                 (m = arg_match_int(argc, argv, &i, "--k", 1, 100000, &k)) ||
-                 (m = arg_match_float(argc, argv, &i, "--lr", 1e-12, 1e6, &lr)) ||
-                 (m = arg_match_float(argc, argv, &i, "--wd", 0, 1e3, &wd)) ||
-                 (m = arg_match_float(argc, argv, &i, "--momentum", 0, 0.9999, &momentum)) ||
-                 (m = arg_match_float(argc, argv, &i, "--t", 1e-6, 1e6, &t))) {
-            if (m < 0) return 2;
-        } else {
-            fprintf(stderr, "vkclr probe: unknown option '%s' (see vkclr probe --help)\n", a);
-            return 2;
-        }
-    }
-    if (!strcmp(optimizer, "sgd")) pc.optimizer = VKC_OPTIM_SGD;
-    else if (!strcmp(optimizer, "adamw")) pc.optimizer = VKC_OPTIM_ADAMW;
-    else {
-        fprintf(stderr, "vkclr probe: --optimizer: '%s' is not sgd or adamw\n", optimizer);
-        return 2;
-    }
+    const char *checkpoint = p.checkpoint[0] ? p.checkpoint : NULL, *out = p.out[0] ? p.out : NULL;
+    bool pixels = p.pixels, random_init = p.random_init, baseline = !p.no_baseline;
+    bool do_probe = !p.no_probe, do_knn = !p.no_knn, quiet = p.quiet;
+    long limit = p.limit, test_limit = p.test_limit;
     if (pixels) sources[nsources++] = (Source){.kind = SOURCE_PIXELS};
     if (random_init)
         sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder,
@@ -227,38 +222,26 @@ int cmd_probe(int argc, char **argv)
         fprintf(stderr, "vkclr probe: --no-probe and --no-knn leave nothing to do\n");
         return 2;
     }
-    pc.epochs = (uint32_t)epochs, pc.batch = (uint32_t)batch, pc.weight_decay = (float)wd;
-    pc.momentum = (float)momentum, pc.seed = enc.seed;
-    pc.lr = lr > 0 ? (float)lr : (pc.optimizer == VKC_OPTIM_ADAMW ? 1e-3f : 0.1f);
+    VkcProbeConfig pc = p.probe;
+    const VkcKnnConfig kc = p.knn;
+    pc.seed = enc.seed;
+    if (pc.lr == 0) pc.lr = vkc_probe_default_lr(pc.optimizer);
     pc.log = quiet ? NULL : stderr;
-    kc.k = (uint32_t)k, kc.temperature = (float)t;
-    if (vkc_probe_config_check(&pc)) {
-        fprintf(stderr, "vkclr probe: %s\n", vkc_error());
-        return 2;
-    }
+    if (vkc_probe_config_check(&pc)) return cli_fail(&cli_probe, 2);
 
-    char spec[512];
-    const char *data;
-    if (source_data(given.set[arg_option_index("--data")] ? enc.data : NULL, checkpoint, spec, sizeof spec, &data)) {
-        fprintf(stderr, "vkclr probe: --checkpoint %s: %s\n", checkpoint, vkc_error());
-        return 1;
-    }
+    char data[512];
     VkcDataset ds;
-    VkcDataLimits lim = vkc_config_data_limits(&enc);
-    if (vkc_dataset_load_limited(&ds, data, &lim)) {
-        fprintf(stderr, "vkclr probe: --data %s: %s\n", data ? data : "fashion-mnist", vkc_error());
-        return 1;
-    }
+    if (source_dataset(&cli_probe, call, checkpoint, &ds, data)) return 1;
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;
     long ntest = test_limit && test_limit < ds.test.n ? test_limit : ds.test.n;
     if (ntest == 0 || ntrain == 0) {
-        fprintf(stderr, "vkclr probe: --data %s has no %s images: nothing to %s\n", data ? data : "fashion-mnist",
+        fprintf(stderr, "vkclr probe: --data %s has no %s images: nothing to %s\n", data,
                 ntrain ? "test" : "training", ntrain ? "evaluate on" : "train the probe on");
         vkc_dataset_free(&ds);
         return 1;
     }
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = enc.device, .quiet = quiet};
+    VkcContextOptions opt = cli_context(call->env, enc.device, quiet);
     if (vkc_context_create(&ctx, &opt)) {
         fprintf(stderr, "vkclr probe: %s\n", vkc_error());
         vkc_dataset_free(&ds);
@@ -306,3 +289,9 @@ int cmd_probe(int argc, char **argv)
     vkc_dataset_free(&ds);
     return status;
 }
+
+const CliSpec cli_probe = {.name = "probe", .run = run, .synopsis = probe_synopsis,
+                           .about = "linear probe and kNN accuracy of frozen features (pixels or an encoder)",
+                           CLI_ROWS(rows, ProbeArgs), .defaults = defaults, .train_rows = cli_encoder_rows,
+                           .train_heading = "The encoder (for --random-init), its data, the seed and the device, as vkclr "
+                                            "train takes them:"};

@@ -2,42 +2,40 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "args.h"
 #include "commands.h"
 #include "vkclr/check.h"
 
-int cmd_selftest(int argc, char **argv)
+static const char selftest_synopsis[] =
+    "usage: vkclr selftest [--device N] [--only PREFIX] [--validation]\n\n"
+    "Runs every kernel on the device and compares it with the plain-C reference, and every\n"
+    "reference backward with finite differences: the checks CI runs, on your GPU and driver.\n"
+    "Prints one line per check and exits non-zero if any fails.\n";
+
+typedef struct {
+    int device;
+    char only[128];
+    bool validation;
+} SelftestArgs;
+
+#define FIELD(f) VKC_OPTION_FIELD(SelftestArgs, f)
+static const VkcOption rows[] = {
+    {.flag = "--device", .type = VKC_OPT_INT, FIELD(device), .min = 0, .max = 1000, .def = "auto", .auto_name = "auto",
+     .auto_value = -1, .section = "options", .metavar = "N", .help = "Vulkan device (see vkclr devices)"},
+    {.flag = "--only", .type = VKC_OPT_STRING, FIELD(only), .def = "", .section = "options", .metavar = "PREFIX",
+     .help = "only the checks whose name starts with PREFIX (e.g. conv/)"},
+    {.flag = "--validation", .type = VKC_OPT_SWITCH, FIELD(validation), .section = "options",
+     .help = "with the Khronos validation layer"},
+};
+#undef FIELD
+
+static int run(const CliCall *call)
 {
-    long device = -1;
-    const char *only = NULL;
-    bool validation = false;
-    for (int i = 0; i < argc; i++) {
-        int m;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vkclr selftest [--device N] [--only PREFIX] [--validation]\n\n"
-                   "Runs every kernel on the device and compares it with the plain-C reference, and every\n"
-                   "reference backward with finite differences: the checks CI runs, on your GPU and driver.\n"
-                   "Prints one line per check and exits non-zero if any fails.\n");
-            return 0;
-        }
-        if (!strcmp(argv[i], "--validation")) {
-            validation = true;
-            continue;
-        }
-        if ((m = arg_match_int(argc, argv, &i, "--device", 0, 1000, &device)) ||
-            (m = arg_match_str(argc, argv, &i, "--only", &only))) {
-            if (m < 0) return 2;
-            continue;
-        }
-        fprintf(stderr, "vkclr selftest: unknown option '%s'\n", argv[i]);
-        return 2;
-    }
+    const SelftestArgs t = *(const SelftestArgs *)call->own;
+    const char *only = t.only[0] ? t.only : NULL;
     VkcContext ctx;
-    VkcContextOptions opt = {.device_index = (int)device, .validation = validation};
-    if (vkc_context_create(&ctx, &opt)) {
-        fprintf(stderr, "vkclr selftest: %s\n", vkc_error());
-        return 1;
-    }
+    VkcContextOptions opt = cli_context(call->env, t.device, false);
+    opt.validation = opt.validation || t.validation;
+    if (vkc_context_create(&ctx, &opt)) return cli_fail(&cli_selftest, 1);
     printf("selftest on %s (%s, subgroup %u)\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            ctx.subgroup_size);
     for (int d = VKC_F16; d <= VKC_BF16; d++) {
@@ -58,3 +56,7 @@ int cmd_selftest(int argc, char **argv)
            ran - failed - skipped, failed, skipped);
     return failed ? 1 : 0;
 }
+
+const CliSpec cli_selftest = {.name = "selftest", .run = run, .synopsis = selftest_synopsis,
+                              .about = "check every kernel against its C reference on this device",
+                              CLI_ROWS(rows, SelftestArgs)};

@@ -8,21 +8,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "commands.h"
 #include "vkclr/fileio.h"
 #include "vkclr/train.h"
 
-static void usage(FILE *out)
+static const char train_synopsis[] =
+    "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + "
+    "kNN; a few minutes on lavapipe\n"
+    "       vkclr train --resume DIR [--epochs N] [--device N] ...\n";
+
+typedef struct {
+    char resume[CLI_PATH];
+} TrainArgs;
+
+static const VkcOption rows[] = {
+    {.flag = "--resume", .type = VKC_OPT_STRING, VKC_OPTION_FIELD(TrainArgs, resume), .flags = VKC_OPT_NONEMPTY,
+     .section = "continuing a run", .metavar = "DIR",
+     .help = "continue the run saved in DIR bit-identically (its configuration is used; "
+             "only the options listed below may change)"},
+};
+
+/* After the options: what a resumed run may change (the rows marked so), signals, errors. */
+static void epilogue(FILE *out)
 {
-    fprintf(out,
-            "usage: vkclr train [OPTIONS]          train with the defaults: convnet on Fashion-MNIST, then probe + kNN; a few minutes on lavapipe\n"
-            "       vkclr train --resume DIR [--epochs N] [--device N] ...\n\n");
-    vkc_options_help(out, NULL);
-    fprintf(out,
-            "  --resume DIR         continue the run saved in DIR bit-identically (its configuration is used;\n"
-            "                       only the options marked below may change)\n\n"
-            "A resumed run may change: ");
+    fprintf(out, "\nA resumed run may change: ");
     bool first = true;
     for (int i = 0; i < vkc_train_noptions; i++)
         if (vkc_train_options[i].flags & VKC_OPT_RESUMABLE) {
@@ -94,35 +103,12 @@ static int new_run_dir(char *out, size_t size)
     return VKC_OK;
 }
 
-int cmd_train(int argc, char **argv)
+static int run(const CliCall *call)
 {
-    VkcTrainConfig c = vkc_train_defaults();
-    VkcGiven given = {0};
-    const char *resume = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--resume")) {
-            if (resume) {
-                fprintf(stderr, "vkclr train: --resume given twice\n");
-                return 2;
-            }
-            if (arg_value(argc, argv, &i, &resume)) return 2;
-            if (!resume[0]) {
-                fprintf(stderr, "vkclr train: --resume: empty directory name\n");
-                return 2;
-            }
-            continue;
-        }
-        int m = arg_match_option("train", argc, argv, &i, NULL, &c, &given);
-        if (m < 0) return 2;
-        if (m == 0) {
-            fprintf(stderr, "vkclr train: unknown option '%s' (see vkclr train --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    VkcTrainConfig c = *call->train;
+    const VkcGiven given = call->args->train;
+    const TrainArgs *args = call->own;
+    const char *resume = args->resume[0] ? args->resume : NULL;
     if (resume) {
         int rc = refuse_fixed_options(resume, &c, &given);
         if (rc) return rc;
@@ -131,23 +117,14 @@ int cmd_train(int argc, char **argv)
         char path[1100];
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", resume);
         VkcTrainConfig saved;
-        if (vkc_checkpoint_read_config(path, &saved, NULL)) {
-            fprintf(stderr, "vkclr train: %s\n", vkc_error());
-            return 1;
-        }
+        if (vkc_checkpoint_read_config(path, &saved, NULL)) return cli_fail(&cli_train, 1);
         for (int i = 0; i < vkc_train_noptions; i++)
             if (given.set[i]) vkc_option_copy(&saved, &c, &vkc_train_options[i]);
-        if (!given.set[arg_option_index("--out")]) saved.out[0] = 0; /* the run's own directory */
+        if (!given.set[vkc_train_option("--out") - vkc_train_options]) saved.out[0] = 0; /* the run's own directory */
         c = saved;
     }
-    if (!resume && !c.out[0] && new_run_dir(c.out, sizeof c.out)) {
-        fprintf(stderr, "vkclr train: %s\n", vkc_error());
-        return 1;
-    }
-    if (vkc_config_check(&c, resume ? NULL : &given)) {
-        fprintf(stderr, "vkclr train: %s\n", vkc_error());
-        return 2;
-    }
+    if (!resume && !c.out[0] && new_run_dir(c.out, sizeof c.out)) return cli_fail(&cli_train, 1);
+    if (vkc_config_check(&c, resume ? NULL : &given)) return cli_fail(&cli_train, 2);
 
     /* Under mpirun (OpenMPI, or a PMI launcher such as srun), one rank of a data-parallel run;
      * otherwise a single process that never initialises MPI. */
@@ -157,10 +134,7 @@ int cmd_train(int argc, char **argv)
                         "(meson setup -Dmpi=enabled)\n");
         return 2;
     }
-    if (launched && vkc_dist_init(&c.dist, NULL, NULL)) {
-        fprintf(stderr, "vkclr train: %s\n", vkc_error());
-        return 1;
-    }
+    if (launched && vkc_dist_init(&c.dist, NULL, NULL)) return cli_fail(&cli_train, 1);
     vkc_train_install_signal_handlers();
     VkcTrainResult res;
     int rc = vkc_train_run(&c, resume, NULL, NULL, &res);
@@ -171,3 +145,9 @@ int cmd_train(int argc, char **argv)
     if (res.interrupted) return 130;
     return 0;
 }
+
+const CliSpec cli_train = {.name = "train", .run = run, .synopsis = train_synopsis,
+                           .about = "train an encoder with SimCLR (no options: convnet on Fashion-MNIST, ~2 minutes "
+                                    "on 2 CPU cores)",
+                           CLI_ROWS(rows, TrainArgs), .train_rows = cli_all_rows, .own_rows_last = true,
+                           .epilogue = epilogue};

@@ -1,22 +1,14 @@
-/* The vkclr subcommands: one file each (cmd_*.c), benchmarks in bench_*.c. Each takes the
- * arguments after its own name and returns the process exit status. */
+/* The vkclr subcommands: one file each (cmd_*.c), benchmarks in bench_*.c. Each is a CliSpec
+ * (cli.h): its options' rows and its run function, which takes the arguments after its own
+ * name and returns the process exit status. */
 #ifndef VKCLR_CLI_COMMANDS_H
 #define VKCLR_CLI_COMMANDS_H
 
-int cmd_devices(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_selftest(int argc, char **argv);
-int cmd_augment(int argc, char **argv);
-int cmd_probe(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_tune(int argc, char **argv);
+#include "cli.h"
 
-int bench_gemm(int argc, char **argv);
-int bench_augment(int argc, char **argv);
-int bench_layers(int argc, char **argv);
-int bench_head(int argc, char **argv);
-int bench_train(int argc, char **argv);
+extern const CliSpec cli_train, cli_devices, cli_plot, cli_augment, cli_probe, cli_export, cli_selftest, cli_bench,
+    cli_tune;
+extern const CliSpec cli_bench_train, cli_bench_kernels, cli_bench_gemm, cli_bench_augment, cli_bench_layers,
+    cli_bench_head;
 
 #endif

@@ -3,18 +3,24 @@
 #include "eval_source.h"
 #include "vkclr/checkpoint.h"
 
-int source_data(const char *data, const char *checkpoint, char *buf, size_t size, const char **spec)
+int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, VkcDataset *ds, char *spec)
 {
-    *spec = data;
+    const VkcTrainConfig *enc = call->train;
+    snprintf(spec, 512, "%s", enc->data);
     char file[1100];
     VkcTrainConfig cfg;
     /* A checkpoint that cannot be read fails here, before the data and the device are opened. */
-    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL)))
-        return VKC_ERR;
-    if (data || !checkpoint) return VKC_OK;
-    snprintf(buf, size, "%s", cfg.data);
-    *spec = buf;
-    return VKC_OK;
+    if (checkpoint && (vkc_checkpoint_resolve(checkpoint, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, NULL))) {
+        fprintf(stderr, "vkclr %s: --checkpoint %s: %s\n", s->name, checkpoint, vkc_error());
+        return 1;
+    }
+    if (checkpoint && !cli_train_given(call->args, "--data")) snprintf(spec, 512, "%s", cfg.data);
+    VkcDataLimits lim = vkc_config_data_limits(enc);
+    if (vkc_dataset_load_limited(ds, spec, &lim)) {
+        fprintf(stderr, "vkclr %s: --data %s: %s\n", s->name, spec, vkc_error());
+        return 1;
+    }
+    return 0;
 }
 
 const char *source_key(SourceKind k)

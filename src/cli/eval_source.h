@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "vkclr/features.h"
 
 /* SOURCE_BASELINE: the random initialisation of a checkpoint's run (its encoder, width, seed). */
@@ -22,10 +23,11 @@ typedef struct {
 
 /* JSON key / label of a source: "pixels", "checkpoint", "random_init" (both kinds of random init). */
 const char *source_key(SourceKind k);
-/* *spec := the --data spec to use: `data` if given, else the dataset a checkpoint was trained on
- * (its configuration, copied into buf), else NULL (the default dataset). Fails (message naming
- * the file) when the checkpoint cannot be read. */
-int source_data(const char *data, const char *checkpoint, char *buf, size_t size, const char **spec);
+/* The dataset of a probe or an export: --data if given (vkclr train's row in call->train), else
+ * the one `checkpoint` (may be NULL) was trained on, else the default; loaded within --max-*
+ * limits. `spec` (512 bytes) gets its spec for messages. Prints what failed, naming the
+ * checkpoint or the data, and returns 1; 0 when loaded. */
+int source_dataset(const CliSpec *s, const CliCall *call, const char *checkpoint, VkcDataset *ds, char *spec);
 int source_open(const Source *s, VkcContext *ctx, const VkcDataset *ds, VkcExtractor *x);
 
 #endif

@@ -113,6 +113,16 @@ int vkc_write_text_atomic(const char *path, const char *text)
     return vkc_write_file_atomic(path, parts, sizes, 1);
 }
 
+int vkc_make_parent_dirs(const char *file)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", file) >= (int)sizeof dir) return vkc_fail("%s: path too long", file);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return VKC_OK;
+    *slash = 0;
+    return vkc_make_dirs(dir);
+}
+
 int vkc_make_dirs(const char *path)
 {
     char tmp[4096];

@@ -29,14 +29,14 @@ static int find_idx(char *path, const char *dir, const char *base, const char *d
     return vkc_fail("%s/%s: no such file (nor %s.gz)", dir, base, base);
 }
 
-/* Read exactly `bytes` bytes or fail with a message naming the file. */
-static int gz_read_exact(gzFile f, const char *path, void *dst, size_t bytes, const char *what)
+/* Read bytes [done, end) of `what` into dst (at most 1 GiB per gzread call); fail naming the
+ * file when it cannot be read or ends first (`bytes`: the size the header promised). */
+static int gz_read_range(gzFile f, const char *path, uint8_t *dst, size_t done, size_t end, size_t bytes,
+                         const char *what)
 {
-    size_t done = 0;
-    while (done < bytes) {
-        size_t want = bytes - done;
-        if (want > (1u << 30)) want = 1u << 30;
-        int got = gzread(f, (uint8_t *)dst + done, (unsigned)want);
+    while (done < end) {
+        size_t want = end - done < (1u << 30) ? end - done : (1u << 30);
+        int got = gzread(f, dst + done, (unsigned)want);
         if (got < 0) {
             int errnum;
             const char *msg = gzerror(f, &errnum);
@@ -46,6 +46,12 @@ static int gz_read_exact(gzFile f, const char *path, void *dst, size_t bytes, co
         done += (size_t)got;
     }
     return VKC_OK;
+}
+
+/* Read exactly `bytes` bytes or fail with a message naming the file. */
+static int gz_read_exact(gzFile f, const char *path, void *dst, size_t bytes, const char *what)
+{
+    return gz_read_range(f, path, dst, 0, bytes, bytes, what);
 }
 
 /* `bytes` bytes into a buffer that grows as they arrive (a header's count is a claim, not a
@@ -64,15 +70,8 @@ static int gz_read_grow(gzFile f, const char *path, uint8_t **data, size_t bytes
             *data = grown;
             cap = next;
         }
-        size_t want = cap - done < (1u << 30) ? cap - done : (1u << 30);
-        int got = gzread(f, *data + done, (unsigned)want);
-        if (got < 0) {
-            int errnum;
-            const char *msg = gzerror(f, &errnum);
-            return vkc_fail("%s: cannot read %s: %s", path, what, errnum == Z_ERRNO ? strerror(errno) : msg);
-        }
-        if (got == 0) return vkc_fail("%s: truncated: %s needs %zu bytes, the file ends after %zu", path, what, bytes, done);
-        done += (size_t)got;
+        if (gz_read_range(f, path, *data, done, cap, bytes, what)) return VKC_ERR;
+        done = cap;
     }
     return VKC_OK;
 }

@@ -13,15 +13,18 @@ typedef struct {
     uint32_t rows, dim, x_off, o_off;
     float eps;
 } NormPush;
+VKC_PUSH_CONTRACT(NormPush, ROW_INVNORM);
 
 typedef struct {
     uint32_t rows, n, k, s_off, q_off, b_off, h_off;
 } TopkPush;
+VKC_PUSH_CONTRACT(TopkPush, KNN_TOPK);
 
 typedef struct {
     uint32_t rows, k, classes, h_off, bl_off, ql_off, v_off, st_off;
     float inv_t;
 } VotePush;
+VKC_PUSH_CONTRACT(VotePush, KNN_VOTE);
 
 VkcKnnConfig vkc_knn_defaults(void) { return (VkcKnnConfig){.k = 200, .temperature = 0.1f, .chunk = 0}; }
 

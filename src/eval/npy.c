@@ -15,6 +15,12 @@ static const char *const descrs[] = {"<f4", "<i8", "|u1", "<i4"};
 static const size_t sizes[] = {4, 8, 1, 4};
 static size_t sizes_of(VkcNpyType t) { return sizes[t]; }
 
+const VkcName vkc_npy_label_names[] = {
+    {.name = "int64", .value = VKC_NPY_I64},
+    {.name = "uint8", .value = VKC_NPY_U8, .about = "up to 256 classes"},
+    {0},
+};
+
 const char *vkc_npy_descr(VkcNpyType t) { return descrs[t]; }
 size_t vkc_npy_elem_size(VkcNpyType t) { return sizes[t]; }
 

@@ -17,16 +17,27 @@
 typedef struct {
     uint32_t rows, words, row0, row1, idx_base, idx_off, src_off, dst_off;
 } GatherPush;
+VKC_PUSH_CONTRACT(GatherPush, GATHER_ROWS);
 
 typedef struct {
     uint32_t rows, cols, x_off, s_off, mode;
     float eps;
 } StdPush;
+VKC_PUSH_CONTRACT(StdPush, STANDARDIZE);
+
+const VkcName vkc_probe_optimizer_names[] = {
+    {.name = "sgd", .value = VKC_OPTIM_SGD, .about = "Nesterov momentum"},
+    {.name = "adamw", .value = VKC_OPTIM_ADAMW},
+    {0},
+};
+
+float vkc_probe_default_lr(VkcOptimKind optimizer) { return optimizer == VKC_OPTIM_ADAMW ? 1e-3f : 0.1f; }
 
 VkcProbeConfig vkc_probe_defaults(void)
 {
-    return (VkcProbeConfig){.epochs = 30, .batch = 256, .lr = 0.1f, .weight_decay = 1e-4f,
-                            .optimizer = VKC_OPTIM_SGD, .momentum = 0.9f, .standardize = true, .seed = 0};
+    return (VkcProbeConfig){.epochs = 30, .batch = 256, .lr = vkc_probe_default_lr(VKC_OPTIM_SGD),
+                            .weight_decay = 1e-4f, .optimizer = VKC_OPTIM_SGD, .momentum = 0.9f, .standardize = true,
+                            .seed = 0};
 }
 
 int vkc_probe_config_check(const VkcProbeConfig *c)

@@ -1,7 +1,8 @@
 /* The NCE family behind one interface: similarity GEMM, a per-row loss kernel and a
  * logit-gradient kernel per kind (one table row each), the shared metric statistics, and the
  * gradient GEMM. Shaders: ntxent_*, nce_*, dcl_*, dcl_debiased_* (contrastive_common.glsl),
- * contrastive_stats, contrastive_metrics. */
+ * contrastive_stats, contrastive_metrics. The losses themselves are the rows of vkc_losses[]. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vkclr/loss.h"
@@ -11,11 +12,19 @@ const char *const vkc_metric_names[VKC_CONTRASTIVE_METRICS] = {
 };
 
 const VkcName vkc_loss_names[] = {
-    {"ntxent", VKC_LOSS_NTXENT}, {"infonce", VKC_LOSS_NTXENT},          {"nce", VKC_LOSS_NCE},
-    {"dcl", VKC_LOSS_DCL},       {"dcl-debiased", VKC_LOSS_DCL_DEBIASED}, {0, 0},
+    {.name = "ntxent", .value = VKC_LOSS_NTXENT, .about = "NT-Xent, SimCLR's"},
+    {.name = "infonce", .value = VKC_LOSS_NTXENT},
+    {.name = "nce", .value = VKC_LOSS_NCE, .about = "local NCE"},
+    {.name = "dcl", .value = VKC_LOSS_DCL, .about = "decoupled"},
+    {.name = "dcl-debiased", .value = VKC_LOSS_DCL_DEBIASED, .about = "Chuang et al."},
+    {0},
 };
 
-const VkcName vkc_nce_logz_names[] = {{"self", 0}, {"learned", 1}, {0, 0}};
+const VkcName vkc_nce_logz_names[] = {
+    {.name = "self", .value = 0, .about = "log Z = 0, self-normalised"},
+    {.name = "learned", .value = 1, .about = "a trained scalar"},
+    {0},
+};
 
 int vkc_similarity_record(VkcGemm *gemm, VkcCmd *cmd, VkcTensor z, uint32_t n2, uint32_t dim, float tau,
                           VkcTensor sim)
@@ -28,25 +37,37 @@ int vkc_similarity_record(VkcGemm *gemm, VkcCmd *cmd, VkcTensor z, uint32_t n2, 
     return vkc_gemm_record(gemm, cmd, &g);
 }
 
-/* One row per loss of the family: its rows and gradient kernels (which share the interface of
- * shaders/contrastive_common.glsl) and whether it has a log Z to learn. A new loss is its two
- * shaders, a row here, a name in vkc_loss_names, a reference (src/check/ref) and a check. */
-static const struct {
-    VkcLossKind kind;
-    VkcShader rows, grad;
-    bool learns_logz; /* the backward also writes d(mean loss)/d(log Z) (when learned) */
-} losses[] = {
-    {VKC_LOSS_NTXENT, VKC_SHADER_NTXENT_ROWS, VKC_SHADER_NTXENT_GRAD, false},
-    {VKC_LOSS_NCE, VKC_SHADER_NCE_ROWS, VKC_SHADER_NCE_GRAD, true},
-    {VKC_LOSS_DCL, VKC_SHADER_DCL_ROWS, VKC_SHADER_DCL_GRAD, false},
-    {VKC_LOSS_DCL_DEBIASED, VKC_SHADER_DCL_DEBIASED_ROWS, VKC_SHADER_DCL_DEBIASED_GRAD, false},
+const VkcLossRow vkc_losses[VKC_LOSS_KINDS] = {
+    {.kind = VKC_LOSS_NTXENT, .rows = VKC_SHADER_NTXENT_ROWS, .grad = VKC_SHADER_NTXENT_GRAD, .benchmarked = true,
+     .checked = true},
+    {.kind = VKC_LOSS_NCE, .rows = VKC_SHADER_NCE_ROWS, .grad = VKC_SHADER_NCE_GRAD, .learns_logz = true,
+     .benchmarked = true, .checked = true},
+    {.kind = VKC_LOSS_DCL, .rows = VKC_SHADER_DCL_ROWS, .grad = VKC_SHADER_DCL_GRAD, .benchmarked = true,
+     .checked = true},
+    {.kind = VKC_LOSS_DCL_DEBIASED, .rows = VKC_SHADER_DCL_DEBIASED_ROWS, .grad = VKC_SHADER_DCL_DEBIASED_GRAD,
+     .takes_tau_plus = true, .benchmarked = true, .checked = true},
 };
 
-static int loss_row(VkcLossKind kind)
+const VkcLossRow *vkc_loss_row(VkcLossKind kind)
 {
-    for (int i = 0; i < (int)(sizeof losses / sizeof losses[0]); i++)
-        if (losses[i].kind == kind) return i;
-    return -1;
+    for (int i = 0; i < VKC_LOSS_KINDS; i++)
+        if (vkc_losses[i].kind == kind) return &vkc_losses[i];
+    return NULL;
+}
+
+bool vkc_loss_learns_logz(VkcLossKind kind, bool learned)
+{
+    const VkcLossRow *row = vkc_loss_row(kind);
+    return learned && row && row->learns_logz;
+}
+
+void vkc_loss_names_with(bool (*has)(const VkcLossRow *row), char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < VKC_LOSS_KINDS && n < size; i++)
+        if (has(&vkc_losses[i]))
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", vkc_loss_kind_name(vkc_losses[i].kind));
 }
 
 /* Push constants of every rows and gradient kernel (LossPush in contrastive_common.glsl). */
@@ -54,14 +75,24 @@ typedef struct {
     uint32_t n2, s_off, rows_off, logz_off, g_off, learned;
     float inv_tau, scale, tau_plus;
 } LossPush;
+VKC_PUSH_CONTRACT(LossPush, NTXENT_ROWS);
+VKC_PUSH_CONTRACT(LossPush, NTXENT_GRAD);
+VKC_PUSH_CONTRACT(LossPush, NCE_ROWS);
+VKC_PUSH_CONTRACT(LossPush, NCE_GRAD);
+VKC_PUSH_CONTRACT(LossPush, DCL_ROWS);
+VKC_PUSH_CONTRACT(LossPush, DCL_GRAD);
+VKC_PUSH_CONTRACT(LossPush, DCL_DEBIASED_ROWS);
+VKC_PUSH_CONTRACT(LossPush, DCL_DEBIASED_GRAD);
 
 typedef struct {
     uint32_t n2, s_off;
     float tau;
 } StatsPush;
+VKC_PUSH_CONTRACT(StatsPush, CONTRASTIVE_STATS);
 typedef struct {
     uint32_t n2, rows_off, stats_off, logz_off, m_off, learned;
 } MetricsPush;
+VKC_PUSH_CONTRACT(MetricsPush, CONTRASTIVE_METRICS);
 
 int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcReduce *reduce, VkcArena *arena,
                          uint32_t n2, uint32_t dim, const VkcLossParams *params)
@@ -75,11 +106,11 @@ int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcR
                                     vkc_loss_kind_name(p->kind), n2);
     if (!dim) return vkc_fail("%s: embedding dimension 0", vkc_loss_kind_name(p->kind));
     if (!(p->tau > 0.0f)) return vkc_fail("%s: temperature must be > 0 (got %g)", vkc_loss_kind_name(p->kind), p->tau);
-    if (p->kind == VKC_LOSS_DCL_DEBIASED && !(p->tau_plus >= 0.0f && p->tau_plus < 1.0f))
-        return vkc_fail("dcl-debiased: --tau-plus must be in [0, 1) (got %g)", p->tau_plus);
-    int row = loss_row(p->kind);
-    if (row < 0) return vkc_fail("unknown loss kind %d", (int)p->kind);
-    bool learned = losses[row].learns_logz && p->learned_logz;
+    const VkcLossRow *row = vkc_loss_row(p->kind);
+    if (!row) return vkc_fail("unknown loss kind %d", (int)p->kind);
+    if (row->takes_tau_plus && !(p->tau_plus >= 0.0f && p->tau_plus < 1.0f))
+        return vkc_fail("%s: --tau-plus must be in [0, 1) (got %g)", vkc_loss_kind_name(p->kind), p->tau_plus);
+    bool learned = vkc_loss_learns_logz(p->kind, p->learned_logz);
     if (learned && (!vkc_holds(p->logz, 1) || !vkc_holds(p->dlogz, 1)))
         return vkc_fail("nce: a learned log Z needs a 1-float parameter tensor and a 1-float gradient tensor");
     l->ctx = ctx;
@@ -98,8 +129,8 @@ int vkc_contrastive_init(VkcContext *ctx, VkcContrastive *l, VkcGemm *gemm, VkcR
     uint32_t spec_grad[2] = {l->wg_grad, ctx->is_cpu ? 1 : 16};
     uint64_t nn = (uint64_t)n2 * n2;
     size_t scratch = vkc_colsum_scratch_floats(n2, 1);
-    if (vkc_kernel_create(ctx, &l->rows, losses[row].rows, "ssb", sizeof(LossPush), spec_rows, 1) ||
-        vkc_kernel_create(ctx, &l->grad, losses[row].grad, "sstb", sizeof(LossPush), spec_grad, 2) ||
+    if (vkc_kernel_create(ctx, &l->rows, row->rows, "ssb", sizeof(LossPush), spec_rows, 1) ||
+        vkc_kernel_create(ctx, &l->grad, row->grad, "sstb", sizeof(LossPush), spec_grad, 2) ||
         vkc_kernel_create(ctx, &l->stats, VKC_SHADER_CONTRASTIVE_STATS, "sb", sizeof(StatsPush), spec_rows, 1) ||
         vkc_kernel_create(ctx, &l->metrics, VKC_SHADER_CONTRASTIVE_METRICS, "ttsb", sizeof(MetricsPush), NULL, 0) ||
         vkc_tensor_alloc(arena, nn * 4, &l->sim) || vkc_tensor_alloc(arena, (VkDeviceSize)n2 * 16, &l->lrows) ||
@@ -163,7 +194,7 @@ double vkc_contrastive_flops(const VkcContrastive *l) { return 2 * 2.0 * l->n2 *
 
 bool vkc_contrastive_has_metric(const VkcContrastive *l, int k)
 {
-    return k != VKC_METRIC_LOG_Z || (losses[l->row].learns_logz && l->p.learned_logz);
+    return k != VKC_METRIC_LOG_Z || l->p.learned_logz;
 }
 
 int vkc_contrastive_backward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTensor dz)
@@ -182,7 +213,7 @@ int vkc_contrastive_backward(VkcContrastive *l, VkcCmd *cmd, VkcTensor z, VkcTen
     VkcTensor views[4] = {s_view, vkc_view_texel(l->ctx, logz_tensor(l), &push.logz_off), rows_view, g_view};
     if (vkc_cmd_dispatch(cmd, &l->grad, views, 0, &push, gx, gy, 1)) return VKC_ERR;
     /* d(mean loss)/d(log Z) = mean_i dl_i/dlogZ, column 1 of the loss rows (nce_rows.comp). */
-    if (losses[l->row].learns_logz && l->p.learned_logz) {
+    if (l->p.learned_logz) {
         VkcColsumArgs c = {.x = vkc_tensor_slice(l->lrows, 4, l->lrows.size - 4), .rows = l->n2, .cols = 1,
                            .ld = 4, .scale = 1.0f / (float)l->n2, .out = l->p.dlogz, .scratch = l->scratch};
         if (vkc_colsum_record(l->reduce, cmd, &c)) return VKC_ERR;

@@ -6,11 +6,13 @@
 typedef struct {
     uint32_t batch, classes, x_off, label_off;
 } RowsPush;
+VKC_PUSH_CONTRACT(RowsPush, XENT_ROWS);
 
 typedef struct {
     uint32_t batch, classes, x_off, stats_off, label_off, dx_off;
     float scale;
 } GradPush;
+VKC_PUSH_CONTRACT(GradPush, XENT_GRAD);
 
 int vkc_xent_init(VkcContext *ctx, VkcXent *l, VkcReduce *reduce, VkcArena *arena, uint32_t batch, uint32_t classes)
 {

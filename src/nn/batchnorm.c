@@ -12,19 +12,23 @@
 typedef struct {
     uint32_t N, C, HW, len, nchunks;
 } ReducePush;
+VKC_PUSH_CONTRACT(ReducePush, BATCHNORM_REDUCE);
 
 typedef struct {
     uint32_t C, nchunks, M;
     float eps, momentum;
 } FinalizePush;
+VKC_PUSH_CONTRACT(FinalizePush, BATCHNORM_FINALIZE);
 
 typedef struct {
     uint32_t N, C, HW, M; /* M: count of the statistics */
 } ApplyPush;
+VKC_PUSH_CONTRACT(ApplyPush, BATCHNORM);
 
 typedef struct {
     uint32_t N, C, H, W, M, len, nchunks;
 } PoolPush;
+VKC_PUSH_CONTRACT(PoolPush, BATCHNORM_POOL);
 
 /* Planes of a multiple of 4 values are read 4 at a time (the shaders' VEC4 variants). */
 static bool vec4_planes(const VkcBatchNorm *bn) { return bn->HW % 4 == 0; }

@@ -37,10 +37,12 @@
 typedef struct {
     uint32_t len, nchunks, stride, src;
 } ReducePush;
+VKC_PUSH_CONTRACT(ReducePush, REDUCE_CHUNKS);
 
 typedef struct {
     uint32_t Cout, Cin, KK, ld, mode;
 } PackPush;
+VKC_PUSH_CONTRACT(PackPush, CONV2D_WPACK);
 
 static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor partials, uint32_t nslots,
                         uint32_t stride, VkcTensor dweight, VkcTensor dbias);
@@ -50,23 +52,26 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rblocks, segs, ldw, has_bias, groups;
 } RegPush;
+VKC_PUSH_CONTRACT(RegPush, CONV2D_FWD_REG);
+VKC_PUSH_PREFIX(RegPush, CONV2D_DGRAD_REG);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, rows, nchunks, segs, has_bias;
 } WgradPush;
+VKC_PUSH_CONTRACT(WgradPush, CONV2D_WGRAD_REG);
 
 /* conv2d_{fwd,dgrad}_smem.comp (and their coop builds): dgrad's Push ends at ld. */
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias, groups;
 } SmemPush;
+VKC_PUSH_CONTRACT(SmemPush, CONV2D_FWD_SMEM);
+VKC_PUSH_PREFIX(SmemPush, CONV2D_DGRAD_SMEM);
 
 typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
 } SmemWgradPush;
+VKC_PUSH_CONTRACT(SmemWgradPush, CONV2D_WGRAD_SMEM);
 
-_Static_assert(sizeof(RegPush) == 48 && sizeof(WgradPush) == 44, "push constants of conv2d_*_reg.comp");
-_Static_assert(sizeof(SmemPush) == 40 && sizeof(SmemWgradPush) == 36, "push constants of conv2d_*_smem.comp");
-#define SMEM_DGRAD_PUSH (sizeof(SmemPush) - 8) /* without has_bias, groups */
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -107,16 +112,15 @@ typedef struct {
     uint32_t tco4, tci, tw, wg;
 } WgradTile;
 
-static int env_tile(const char *name, uint32_t v[4])
+/* The tile the overrides give this pass and family, if any. */
+static bool forced_tile(const VkcLayers *L, int pass, VkcConvVariant family, uint32_t v[4])
 {
-    const char *env = getenv(name); /* tuning runs: four numbers */
-    if (!env || !*env) return 0;
-    unsigned a[4];
-    if (sscanf(env, "%u,%u,%u,%u", &a[0], &a[1], &a[2], &a[3]) != 4 || !a[0] || !a[1] || !a[2] || !a[3]) return 0;
-    for (int i = 0; i < 4; i++) v[i] = a[i];
-    return 1;
+    if (family == VKC_CONV_COOP) return false; /* (no overrides: the checks go through the tuning table) */
+    const uint32_t *t = L->ctx->kernels.conv_tile[pass][family == VKC_CONV_REG ? 0 : 1];
+    if (!t[0]) return false;
+    for (int i = 0; i < 4; i++) v[i] = t[i];
+    return true;
 }
-
 /* Row segments of at most `cap` columns, as equal as possible, a multiple of `mult`. */
 static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
 {
@@ -129,7 +133,7 @@ static uint32_t seg_width(uint32_t width, uint32_t cap, uint32_t mult)
  * the weights shared over the subgroup): about 16 output pixels x 8 channels per invocation
  * (32 vec4 accumulators): 2 rows of 8 or 4x4 blocks where rows are whole texels, 2 half rows
  * of 14, 2 rows of 7. */
-static RegTile reg_tile(const VkcConv2d *c, int pass)
+static RegTile reg_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t S = pass == PASS_DGRAD ? c->stride : 1;
     uint32_t outc = pass == PASS_FWD ? c->C_out : c->C_in;
@@ -151,7 +155,7 @@ static RegTile reg_tile(const VkcConv2d *c, int pass)
     if (t.tw > width) t.tw = vkc_div_up(width, S) * S;
     while (t.tc4 > 1 && 4 * t.tc4 / 2 >= outc) t.tc4 /= 2; /* no tiles of mostly padding channels */
     uint32_t v[4];
-    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_TILE" : "VKCLR_CONV_DGRAD_TILE", v)) t = (RegTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, pass, VKC_CONV_REG, v)) t = (RegTile){v[0], v[1], v[2], v[3]};
     if (pass == PASS_DGRAD) t.tr = vkc_div_up(t.tr, S) * S, t.tw = vkc_div_up(t.tw, S) * S;
     return t;
 }
@@ -167,7 +171,7 @@ static WgradTile wgrad_tile(const VkcLayers *L, const VkcConv2d *c)
     uint32_t sg = L->ctx->subgroup_size;
     if (t.tco4 == 2 && sg > 1 && vkc_div_up(c->C_out, 8) % sg && vkc_div_up(c->C_out, 4) % sg == 0) t.tco4 = 1;
     uint32_t v[4];
-    if (env_tile("VKCLR_CONV_WGRAD_TILE", v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, PASS_WGRAD, VKC_CONV_REG, v)) t = (WgradTile){v[0], v[1], v[2], v[3]};
     return t;
 }
 
@@ -216,9 +220,7 @@ static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
     /* Less shared memory than two 16 x (bm + bn) stages: halve bn. */
     if ((VkDeviceSize)8 * t.bk * (t.bm + t.bn) > L->ctx->props.limits.maxComputeSharedMemorySize) t.bn /= 2;
     uint32_t v[4];
-    if (env_tile(pass == PASS_FWD ? "VKCLR_CONV_FWD_BLOCK" : pass == PASS_DGRAD ? "VKCLR_CONV_DGRAD_BLOCK"
-                                                                                : "VKCLR_CONV_WGRAD_BLOCK", v))
-        t = (SmemTile){v[0], v[1], v[2], v[3]};
+    if (forced_tile(L, pass, VKC_CONV_SMEM, v)) t = (SmemTile){v[0], v[1], v[2], v[3]};
     return t;
 }
 
@@ -277,7 +279,7 @@ static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pas
         WgradTile t = wgrad_tile(L, c);
         memcpy(ch.v, &t, sizeof t);
     } else {
-        RegTile t = reg_tile(c, pass);
+        RegTile t = reg_tile(L, c, pass);
         memcpy(ch.v, &t, sizeof t);
     }
     return ch;
@@ -319,15 +321,12 @@ static bool parse_choice(const VkcLayers *L, const VkcConv2d *c, int pass, const
     return true;
 }
 
-/* The kernel of a pass: forced by the environment (checks), else the tuning cache's choice for
+/* The kernel of a pass: forced by the overrides (checks), else the tuning cache's choice for
  * this shape (vkclr tune), else the device class's family with its built-in tile. */
 static ConvChoice choose(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
-    static const char *const env[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
-                                          {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},
-                                          {"VKCLR_CONV_WGRAD_TILE", "VKCLR_CONV_WGRAD_BLOCK"}};
-    const char *forced = L->conv_variant == VKC_CONV_COOP ? NULL : getenv(env[pass][L->conv_variant]);
-    if (!L->conv_forced && !(forced && *forced)) {
+    uint32_t forced[4];
+    if (!L->conv_forced && !forced_tile(L, pass, L->conv_variant, forced)) {
         char key[128];
         vkc_conv2d_tuning_key(c, pass, key, sizeof key);
         const char *text = vkc_tuning_get(&L->ctx->tuning, key);
@@ -354,13 +353,15 @@ int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *n
 int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char (*names)[VKC_CONV_VARIANT_NAME],
                           int max)
 {
-    /* the built-in choice first (the reference the others are compared with), the other
-     * families' built-in ones, then tiles around the device's own family's: reg channel groups x
-     * pixel shapes, or smem block shapes (the other family runs 10-50x slower on its
-     * non-native device class: its other tiles are not worth the tuning time), then with 16-bit
-     * activations every cooperative-matrix tile of the device class that fits */
-    static const uint32_t reg[][3] = {{1, 2, 8}, {2, 2, 8}, {4, 2, 8}, {2, 4, 4}, {2, 1, 16}, {4, 1, 8}, {2, 4, 8}, {1, 4, 8}};
-    static const uint32_t wgr[][2] = {{1, 4}, {1, 8}, {2, 4}, {2, 8}, {2, 16}, {4, 8}};
+    /* the built-in choice first (the reference the others are compared with), then tiles
+     * around the device's own family's built-in (reg channel groups x pixel shapes, or smem
+     * block shapes): the other family runs 10-50x slower on its non-native device class, and on
+     * lavapipe each candidate's compile costs more than its timing, so only tiles that won
+     * somewhere in measurements on lavapipe 22-26 (BENCHMARKS.md) are tried. With 16-bit
+     * activations where the device runs cooperative matrices, the built-in is the coop kernel,
+     * and its family's other tiles follow the device's own family's. */
+    static const uint32_t reg[][3] = {{1, 2, 8}, {2, 2, 8}, {4, 2, 8}, {4, 1, 8}, {2, 4, 4}};
+    static const uint32_t wgr[][2] = {{1, 4}, {1, 8}, {2, 4}, {2, 8}};
     static const uint32_t smem[][4] = {{64, 128, 16, 2}, {32, 128, 16, 1}, {64, 64, 16, 1}, {32, 64, 16, 1},
                                        {128, 64, 16, 2}, {64, 128, 8, 2}};
     ConvChoice list[64];
@@ -369,10 +370,8 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
     VkcConvVariant own = L->conv_variant == VKC_CONV_COOP ? (L->ctx->is_cpu ? VKC_CONV_REG : VKC_CONV_SMEM) : L->conv_variant;
     if (coop) list[n++] = default_choice(L, c, pass, VKC_CONV_COOP);
     list[n++] = default_choice(L, c, pass, own);
-    VkcConvVariant other = own == VKC_CONV_REG ? VKC_CONV_SMEM : VKC_CONV_REG;
-    if (other == VKC_CONV_SMEM || L->ctx->subgroup_shuffle) list[n++] = default_choice(L, c, pass, other);
     if (own == VKC_CONV_REG) {
-        ConvChoice d = default_choice(L, c, pass, VKC_CONV_REG);
+        ConvChoice d = list[n - 1];
         if (pass == PASS_WGRAD)
             for (size_t i = 0; i < sizeof wgr / sizeof wgr[0]; i++)
                 list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3], 0}};
@@ -570,12 +569,11 @@ static int grid(const VkcLayers *L, uint64_t invocations, uint32_t wg, uint32_t 
 }
 
 /* The subgroup size the reg kernels share weight fetches over (their SG constant), or 0: the
- * device's own size when the workgroup is made of whole subgroups (VKCLR_CONV_SG=0 turns it off). */
+ * device's own size when the workgroup is made of whole subgroups (conv_no_subgroup turns it off). */
 static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
 {
     uint32_t sg = L->ctx->subgroup_size;
-    const char *env = getenv("VKCLR_CONV_SG");
-    if (env && !strcmp(env, "0")) return 0;
+    if (L->ctx->kernels.conv_no_subgroup) return 0;
     return sg > 1 && wg % sg == 0 ? sg : 0;
 }
 
@@ -631,7 +629,7 @@ static int reg_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, Vkc
     VkcShader shader;
     if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_REG : VKC_SHADER_CONV2D_DGRAD_REG, src.dtype, &shader) ||
         vkc_layers_kernel(L, shader, bindings,
-                          fwd ? sizeof push : sizeof push - 8, spec, fwd ? 13 : 12, &k) ||
+                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_REG : VKC_PUSH_SIZE_CONV2D_DGRAD_REG, spec, fwd ? 13 : 12, &k) ||
         grid(L, (uint64_t)c->N * push.rblocks * push.segs, t.wg, &gx))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, 4 * t.tc4);
@@ -714,8 +712,8 @@ static int block_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, V
     b.spec[b.flag] = stats; /* (a constant only the coop forward has) */
     const char *bindings = fwd ? (b.coop ? "bbbbb" : "bbbb") : "bbb";
     const VkcKernel *k;
-    if (vkc_layers_kernel(L, b.shader, bindings, fwd ? sizeof push : SMEM_DGRAD_PUSH, b.spec,
-                          fwd && b.coop ? b.flag + 1 : b.flag, &k))
+    if (vkc_layers_kernel(L, b.shader, bindings, fwd ? VKC_PUSH_SIZE_CONV2D_FWD_SMEM : VKC_PUSH_SIZE_CONV2D_DGRAD_SMEM,
+                          b.spec, fwd && b.coop ? b.flag + 1 : b.flag, &k))
         return VKC_ERR;
     uint32_t gy = vkc_div_up(outc, b.bm);
     if (fwd) {

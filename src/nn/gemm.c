@@ -7,20 +7,18 @@
 #include "coop.h"
 #include "vkclr/gemm.h"
 
-/* The push constants of both shaders (their `Push` blocks). */
 typedef struct {
     uint32_t M, N, K, lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC;
     float alpha, beta;
 } GemmPush;
-_Static_assert(sizeof(GemmPush) == 56, "GemmPush must match the Push blocks of gemm.comp and gemm_coop.comp");
+VKC_PUSH_CONTRACT(GemmPush, GEMM); /* gemm_coop.comp has the same block (shaders/meson.build) */
 
-static int parse_tile(const char *text, VkcGemmTile *t)
+/* A wide tile the overrides give (VKCLR_GEMM_TILE), if it is one the shader can run. */
+static int forced_tile(const uint32_t v[4], VkcGemmTile *t)
 {
-    unsigned v[4];
-    if (sscanf(text, "%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3]) != 4 || !v[0] || !v[1] || !v[2] || !v[3] ||
-        v[2] % 4 || v[2] > 16 || v[3] > 8)
-        return vkc_fail("VKCLR_GEMM_TILE='%s': expected wg_x,wg_y,tm,tn4 with tm a multiple of 4 up to 16, tn4 up to 8",
-                        text);
+    if (!v[0] || !v[1] || !v[2] || !v[3] || v[2] % 4 || v[2] > 16 || v[3] > 8)
+        return vkc_fail("GEMM tile %u,%u,%u,%u (VKCLR_GEMM_TILE): expected wg_x,wg_y,tm,tn4 with tm a multiple of 4 up "
+                        "to 16, tn4 up to 8", v[0], v[1], v[2], v[3]);
     *t = (VkcGemmTile){v[0], v[1], v[2], v[3]};
     return VKC_OK;
 }
@@ -39,8 +37,7 @@ int vkc_gemm_init(VkcContext *ctx, VkcGemm *g)
         g->wide = (VkcGemmTile){16, 8, 8, 2};
         g->narrow = (VkcGemmTile){8, 32, 4, 2};
     }
-    const char *env = getenv("VKCLR_GEMM_TILE");
-    if (env && *env && parse_tile(env, &g->wide)) return VKC_ERR;
+    if (ctx->kernels.gemm_tile[0] && forced_tile(ctx->kernels.gemm_tile, &g->wide)) return VKC_ERR;
     return VKC_OK;
 }
 

@@ -7,11 +7,13 @@ typedef struct {
     uint32_t rows, dim, x_off, y_off;
     float eps;
 } ForwardPush;
+VKC_PUSH_CONTRACT(ForwardPush, L2NORM_FORWARD);
 
 typedef struct {
     uint32_t rows, dim, x_off, dy_off, dx_off;
     float eps;
 } BackwardPush;
+VKC_PUSH_CONTRACT(BackwardPush, L2NORM_BACKWARD);
 
 int vkc_l2norm_init(VkcContext *ctx, VkcL2Norm *k)
 {

@@ -25,16 +25,18 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
     /* The register-tiled kernels use subgroup shuffles (GL_KHR_shader_subgroup_shuffle). */
     bool reg_ok = ctx->subgroup_shuffle;
     if (!reg_ok) L->conv_variant = VKC_CONV_SMEM;
-    const char *path = getenv("VKCLR_CONV_PATH"); /* "reg", "smem" or "coop": for checks and tuning runs */
-    if (path && *path) {
-        if (strcmp(path, "reg") && strcmp(path, "smem") && strcmp(path, "coop"))
-            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg, smem or coop", path);
-        L->conv_variant = !strcmp(path, "reg") ? VKC_CONV_REG : !strcmp(path, "smem") ? VKC_CONV_SMEM : VKC_CONV_COOP;
+    int family = ctx->kernels.conv_family; /* forced for checks and tuning runs */
+    if (family != VKC_CONV_FAMILY_DEVICE) {
+        L->conv_variant = family == VKC_CONV_FAMILY_REG    ? VKC_CONV_REG
+                          : family == VKC_CONV_FAMILY_SMEM ? VKC_CONV_SMEM
+                                                           : VKC_CONV_COOP;
         L->conv_forced = true;
         if (L->conv_variant == VKC_CONV_REG && !reg_ok)
-            return vkc_fail("VKCLR_CONV_PATH=reg: this device has no subgroup shuffles in compute shaders");
+            return vkc_fail("the register-tiled convolutions were asked for (VKCLR_CONV_PATH=reg), but this device has "
+                            "no subgroup shuffles in compute shaders");
         if (L->conv_variant == VKC_CONV_COOP && !ctx->coop.ok[VKC_F16] && !ctx->coop.ok[VKC_BF16])
-            return vkc_fail("VKCLR_CONV_PATH=coop: %s", ctx->coop.why_not[VKC_F16]);
+            return vkc_fail("the cooperative-matrix convolutions were asked for (VKCLR_CONV_PATH=coop), but %s",
+                            ctx->coop.why_not[VKC_F16]);
     }
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_elem > max) L->wg_elem = max;
@@ -116,6 +118,9 @@ int vkc_layers_same_dtype(const char *op, VkcTensor a, VkcTensor b)
 typedef struct {
     uint32_t n;
 } ElemPush;
+VKC_PUSH_CONTRACT(ElemPush, RELU);
+VKC_PUSH_CONTRACT(ElemPush, ADD);
+VKC_PUSH_CONTRACT(ElemPush, CAST);
 
 /* Each invocation handles 4 consecutive floats (one vec4 store). */
 static int eltwise(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t n, VkcTensor a,
@@ -164,6 +169,8 @@ int vkc_cast(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
 typedef struct {
     uint32_t planes, H, W;
 } PoolPush;
+VKC_PUSH_CONTRACT(PoolPush, MAXPOOL);
+VKC_PUSH_CONTRACT(PoolPush, AVGPOOL);
 
 /* The build for the element type of the planes (`act`). */
 static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,

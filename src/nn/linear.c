@@ -6,6 +6,7 @@
 typedef struct {
     uint32_t rows, cols, ld, b_off, y_off;
 } BiasPush;
+VKC_PUSH_CONTRACT(BiasPush, BIAS_ADD);
 
 int vkc_linear_kernels_init(VkcContext *ctx, VkcLinearKernels *k, VkcGemm *gemm, VkcReduce *reduce)
 {

@@ -38,11 +38,11 @@ struct VkcModelOp {
 };
 
 const VkcName vkc_encoder_names[] = {
-    {"convnet", VKC_ENCODER_CONVNET},
-    {"resnet10", VKC_ENCODER_RESNET10},
-    {"resnet18", VKC_ENCODER_RESNET18},
-    {"resnet34", VKC_ENCODER_RESNET34},
-    {0, 0},
+    {.name = "convnet", .value = VKC_ENCODER_CONVNET, .about = "three conv blocks"},
+    {.name = "resnet10", .value = VKC_ENCODER_RESNET10},
+    {.name = "resnet18", .value = VKC_ENCODER_RESNET18},
+    {.name = "resnet34", .value = VKC_ENCODER_RESNET34},
+    {0},
 };
 
 VkcModelConfig vkc_model_defaults(void)
@@ -228,13 +228,10 @@ static int linear(Builder *b, const char *prefix, int in, uint32_t out_features)
     return out;
 }
 
-/* The convnet's batch norm + ReLU + pool run as one op unless VKCLR_FUSE_POOL=0 (for
- * measuring what the fusion buys; the parameters and results are the same either way). */
-static bool fuse_pools(void)
-{
-    const char *env = getenv("VKCLR_FUSE_POOL");
-    return !(env && !strcmp(env, "0"));
-}
+/* The convnet's batch norm + ReLU + pool run as one op unless the overrides say otherwise
+ * (VKCLR_FUSE_POOL=0: for measuring what the fusion buys; the parameters and results are the
+ * same either way). */
+static bool fuse_pools(const Builder *b) { return !b->m->ctx || !b->m->ctx->kernels.unfused_pools; }
 
 static void build_convnet(Builder *b, int x)
 {
@@ -245,7 +242,7 @@ static void build_convnet(Builder *b, int x)
         snprintf(p, sizeof p, "encoder.block%d.conv", i + 1);
         v = conv(b, p, v, (uint32_t)c->width << i, 3, 1);
         snprintf(p, sizeof p, "encoder.block%d.bn", i + 1);
-        if (fuse_pools()) {
+        if (fuse_pools(b)) {
             /* batch norm, ReLU and the pool as one op (fewer passes over the largest maps) */
             v = batchnorm_pool(b, p, v, true, i < 2 ? VKC_BN_POOL_MAX2X2 : VKC_BN_POOL_AVG);
             continue;
@@ -626,14 +623,17 @@ static void linear_init(const VkcModel *m, const VkcModelOp *op, uint64_t seed, 
 }
 
 static const OpKindRow op_kinds[OP_KINDS] = {
-    [OP_CAST] = {"elementwise", cast_forward, cast_backward, NULL, NULL, NULL, NULL, false},
-    [OP_CONV] = {"conv", conv_forward, conv_backward, conv_sizes, NULL, conv_init, conv_flops, false},
-    [OP_BN] = {"batchnorm", bn_forward, bn_backward, bn_sizes, bn_create, bn_init, NULL, false},
-    [OP_RELU] = {"elementwise", relu_forward, relu_backward, NULL, NULL, NULL, NULL, false},
-    [OP_MAXPOOL] = {"pool", maxpool_forward, maxpool_backward, NULL, NULL, NULL, NULL, false},
-    [OP_AVGPOOL] = {"pool", avgpool_forward, avgpool_backward, NULL, NULL, NULL, NULL, false},
-    [OP_ADD] = {"elementwise", add_forward, add_backward, NULL, NULL, NULL, NULL, true},
-    [OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, NULL, linear_init, linear_flops, false},
+    [OP_CAST] = {.class_name = "elementwise", .forward = cast_forward, .backward = cast_backward},
+    [OP_CONV] = {.class_name = "conv", .forward = conv_forward, .backward = conv_backward, .sizes = conv_sizes,
+                 .init = conv_init, .flops = conv_flops},
+    [OP_BN] = {.class_name = "batchnorm", .forward = bn_forward, .backward = bn_backward, .sizes = bn_sizes,
+               .create = bn_create, .init = bn_init},
+    [OP_RELU] = {.class_name = "elementwise", .forward = relu_forward, .backward = relu_backward},
+    [OP_MAXPOOL] = {.class_name = "pool", .forward = maxpool_forward, .backward = maxpool_backward},
+    [OP_AVGPOOL] = {.class_name = "pool", .forward = avgpool_forward, .backward = avgpool_backward},
+    [OP_ADD] = {.class_name = "elementwise", .forward = add_forward, .backward = add_backward, .own_input_grads = true},
+    [OP_LINEAR] = {.class_name = "linear", .forward = linear_forward, .backward = linear_backward,
+                   .init = linear_init, .flops = linear_flops},
 };
 
 double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward)
@@ -730,9 +730,9 @@ static void sizes(const VkcModel *m, VkcLayers *L, uint32_t batch, VkDeviceSize 
 int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *cfg, uint32_t batch,
                      VkDeviceSize *total, VkDeviceSize *largest)
 {
-    (void)ctx;
     VkcModel m;
     memset(&m, 0, sizeof m);
+    m.ctx = ctx;
     if (build(&m, cfg)) {
         free_graph(&m);
         return VKC_ERR;
@@ -765,7 +765,7 @@ int vkc_model_coop_passes(const VkcModel *m, int *total)
 
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)
 {
-    VkcModel m;
+    VkcModel m; /* no context: the graph with its pools fused (the convolutions are the same either way) */
     memset(&m, 0, sizeof m);
     if (build(&m, cfg)) {
         free_graph(&m);

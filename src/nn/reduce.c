@@ -8,6 +8,7 @@ typedef struct {
     uint32_t rows, cols, ld, chunk_rows, x_off, o_off, square, root;
     float scale;
 } ColsumPush;
+VKC_PUSH_CONTRACT(ColsumPush, COLSUM);
 
 #define SINGLE_PASS_ROWS 4096u
 #define ROWS_PER_CHUNK 1024u

@@ -11,21 +11,26 @@ typedef struct {
     float momentum, weight_decay;
     uint32_t nesterov;
 } SgdPush; /* sgd.comp and lars.comp */
+VKC_PUSH_CONTRACT(SgdPush, SGD);
+VKC_PUSH_CONTRACT(SgdPush, LARS);
 
 typedef struct {
     uint32_t chunk_base;
     float weight_decay;
 } NormsPush;
+VKC_PUSH_CONTRACT(NormsPush, LARS_NORMS);
 
 typedef struct {
     uint32_t ntensors;
     float eta;
 } TrustPush;
+VKC_PUSH_CONTRACT(TrustPush, LARS_TRUST);
 
 typedef struct {
     uint32_t chunk_base, v_off;
     float beta1, beta2, eps, weight_decay;
 } AdamPush;
+VKC_PUSH_CONTRACT(AdamPush, ADAMW);
 
 typedef struct {
     float lr;
@@ -38,12 +43,13 @@ typedef struct {
 typedef struct {
     uint32_t chunk_base, nchunks;
 } CheckPush;
+VKC_PUSH_CONTRACT(CheckPush, GRAD_CHECK);
 
 const VkcName vkc_optim_names[] = {
-    {"lars", VKC_OPTIM_LARS},
-    {"sgd", VKC_OPTIM_SGD},
-    {"adamw", VKC_OPTIM_ADAMW},
-    {0, 0},
+    {.name = "lars", .value = VKC_OPTIM_LARS},
+    {.name = "sgd", .value = VKC_OPTIM_SGD, .about = "with momentum"},
+    {.name = "adamw", .value = VKC_OPTIM_ADAMW},
+    {0},
 };
 
 VkcOptimConfig vkc_optim_defaults(VkcOptimKind kind)

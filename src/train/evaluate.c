@@ -80,7 +80,7 @@ done:
 }
 
 int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, const VkcDataset *ds,
-                   const VkcTrainConfig *c, bool final, TrainEval *out)
+                   const VkcTrainConfig *c, const VkcModelConfig *model, bool final, TrainEval *out)
 {
     memset(out, 0, sizeof *out);
     EncoderEval none = {.knn_top1 = -1, .knn_top5 = -1, .probe_top1 = -1, .probe_top5 = -1, .probe_train_top1 = -1};
@@ -88,13 +88,13 @@ int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, cons
     bool do_knn = c->knn_k > 0, do_probe = final && c->probe_epochs > 0;
     if ((!do_knn && !do_probe) || !ds->test.n) return VKC_OK;
     VkcExtractor x;
-    int rc = vkc_extractor_model(&x, m, aug, vkc_name_of(vkc_encoder_names, (int)c->model.encoder));
+    int rc = vkc_extractor_model(&x, m, aug, vkc_name_of(vkc_encoder_names, (int)model->encoder));
     if (!rc) rc = evaluate(&x, m->ctx, gemm, ds, c, final, &out->trained);
     vkc_extractor_destroy(&x);
     /* The end of a run also evaluates the same encoder at its random initialisation (the run's
      * seed and input preparation): what training bought is the difference. */
     if (!rc && final) {
-        rc = vkc_extractor_random_init(&x, m->ctx, &c->model, c->seed, aug, ds);
+        rc = vkc_extractor_random_init(&x, m->ctx, model, c->seed, aug, ds);
         if (!rc) rc = evaluate(&x, m->ctx, gemm, ds, c, final, &out->base);
         vkc_extractor_destroy(&x);
     }

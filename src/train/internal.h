@@ -24,9 +24,10 @@ typedef struct {
 } TrainEval;
 
 /* final: probe (probe_epochs > 0) and kNN (knn_k > 0) on the whole test split; otherwise the
- * kNN monitor on subsets. The model must not be running. */
+ * kNN monitor on subsets. `model` is the run's model configuration as resolved (its random
+ * initialisation is the baseline). The model must not be running. */
 int train_evaluate(VkcModel *m, VkcGemm *gemm, const VkcAugmentConfig *aug, const VkcDataset *ds,
-                   const VkcTrainConfig *c, bool final, TrainEval *out);
+                   const VkcTrainConfig *c, const VkcModelConfig *model, bool final, TrainEval *out);
 void train_evaluate_print(const TrainEval *e, const VkcTrainConfig *c);
 /* The figures as members of a JSON object (results.json). */
 void train_evaluate_json(const TrainEval *e, cJSON *obj);

@@ -49,12 +49,6 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
     return VK_FALSE;
 }
 
-static bool env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0");
-}
-
 static bool layer_available(const char *name)
 {
     uint32_t n = 0;
@@ -259,8 +253,7 @@ static int pick_device(VkInstance instance, int wanted, int local_rank, VkPhysic
     return VKC_OK;
 }
 
-/* Does the device offer extension `name`? */
-static bool device_extension(VkPhysicalDevice physical, const char *name)
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name)
 {
     uint32_t n = 0;
     vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
@@ -276,14 +269,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
 {
     memset(ctx, 0, sizeof *ctx);
     VkcContextOptions opt = options ? *options : (VkcContextOptions){.device_index = -1};
-    if (env_flag("VKCLR_VALIDATION")) opt.validation = true;
-    if (env_flag("VKCLR_QUIET")) opt.quiet = true;
-    if (opt.device_index < 0 && getenv("VKCLR_DEVICE") && *getenv("VKCLR_DEVICE")) {
-        char *end;
-        long d = strtol(getenv("VKCLR_DEVICE"), &end, 10);
-        if (*end || d < 0 || d > 1000) return vkc_fail("VKCLR_DEVICE='%s' is not a device index", getenv("VKCLR_DEVICE"));
-        opt.device_index = (int)d;
-    }
+    ctx->kernels = opt.kernels;
     if (opt.validation && !layer_available("VK_LAYER_KHRONOS_validation"))
         return vkc_fail("validation was requested but VK_LAYER_KHRONOS_validation is not installed "
                         "(Debian: vulkan-validationlayers)");
@@ -346,7 +332,7 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
      * shaders write (shaderFloat16 for fp16, shaderInt16 for bf16's bit patterns); each is
      * enabled where the device has it. shaderFloat16 is Vulkan 1.2, or VK_KHR_shader_float16_int8. */
     bool float16_query = ctx->props.apiVersion >= VK_API_VERSION_1_2 ||
-                         device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+                         vkc_device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     VkPhysicalDeviceShaderFloat16Int8Features f16i8 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
@@ -401,11 +387,13 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = ctx->queue_family,
     };
-    VkPipelineCacheCreateInfo cache_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS ||
-        (r = vkCreatePipelineCache(ctx->device, &cache_info, NULL, &ctx->pipeline_cache)) != VK_SUCCESS) {
+    if ((r = vkCreateCommandPool(ctx->device, &pool_info, NULL, &ctx->command_pool)) != VK_SUCCESS) {
         vkc_context_destroy(ctx);
         return vkc_fail_vk("creating the command pool", r);
+    }
+    if (vkc_pipeline_cache_open(ctx)) {
+        vkc_context_destroy(ctx);
+        return VKC_ERR;
     }
     if (!opt.quiet)
         fprintf(stderr, "vkclr: device %d: %s (%s)\n", ctx->device_index, ctx->props.deviceName,
@@ -418,6 +406,7 @@ void vkc_context_destroy(VkcContext *ctx)
     vkc_tuning_free(&ctx->tuning);
     if (ctx->device) {
         vkDeviceWaitIdle(ctx->device);
+        vkc_pipeline_cache_save(ctx);
         if (ctx->pipeline_cache) vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
         if (ctx->command_pool) vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
         vkDestroyDevice(ctx->device, NULL);

@@ -35,23 +35,11 @@ typedef struct {
 
 typedef VkResult(VKAPI_PTR *KhrQuery)(VkPhysicalDevice, uint32_t *, KhrProperties *);
 
-static bool has_extension(VkPhysicalDevice physical, const char *name)
-{
-    uint32_t n = 0;
-    vkEnumerateDeviceExtensionProperties(physical, NULL, &n, NULL);
-    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
-    bool found = false;
-    if (e && vkEnumerateDeviceExtensionProperties(physical, NULL, &n, e) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
-    free(e);
-    return found;
-}
-
 /* The shapes the device lists for 16-bit operands with float32 sums at subgroup scope. */
 static void list_shapes(VkInstance instance, VkPhysicalDevice physical, VkcCoopMatrix *c)
 {
     memset(c, 0, sizeof *c);
-    if (has_extension(physical, KHR_EXTENSION)) {
+    if (vkc_device_extension(physical, KHR_EXTENSION)) {
         c->api = KHR_EXTENSION;
         KhrQuery query = (KhrQuery)vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
         uint32_t n = 0;
@@ -70,7 +58,7 @@ static void list_shapes(VkInstance instance, VkPhysicalDevice physical, VkcCoopM
         free(p);
         return;
     }
-    if (has_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
+    if (vkc_device_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
         c->api = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
         PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV query = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
             vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
@@ -122,11 +110,11 @@ void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *en)
      * model (GL_KHR_cooperative_matrix's scopes), 16-bit arithmetic of the operand type, and one
      * known subgroup size for their pipelines. */
     bool khr = c->api && !strcmp(c->api, KHR_EXTENSION);
-    bool model_ext = has_extension(ctx->physical, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
-    bool size_ext = has_extension(ctx->physical, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
-    bool bf16_ext = has_extension(ctx->physical, BF16_EXTENSION);
+    bool model_ext = vkc_device_extension(ctx->physical, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+    bool size_ext = vkc_device_extension(ctx->physical, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    bool bf16_ext = vkc_device_extension(ctx->physical, BF16_EXTENSION);
     bool f16i8_ext = ctx->props.apiVersion >= VK_API_VERSION_1_2 ||
-                     has_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+                     vkc_device_extension(ctx->physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     en->coop = (VkcKhrCoopFeatures){.sType = KHR_FEATURES_STYPE};
     en->model = (VkPhysicalDeviceVulkanMemoryModelFeatures){.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
     en->size = (VkPhysicalDeviceSubgroupSizeControlFeatures){.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
@@ -169,7 +157,7 @@ void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *en)
      * build's few-line probe. */
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceProperties2 dp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
-    if (ctx->props.apiVersion >= VK_API_VERSION_1_2 || has_extension(ctx->physical, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
+    if (ctx->props.apiVersion >= VK_API_VERSION_1_2 || vkc_device_extension(ctx->physical, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME))
         vkGetPhysicalDeviceProperties2(ctx->physical, &dp);
     bool lavapipe_wide = drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE && ctx->subgroup_size > 8;
 

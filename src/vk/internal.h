@@ -42,6 +42,13 @@ typedef struct {
 void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *enable);
 /* The shapes a device lists and whether this build has the kernels, for `vkclr devices`. */
 void vkc_coopmat_describe(VkInstance instance, VkPhysicalDevice physical, FILE *out);
+/* Does the device offer extension `name`? */
+bool vkc_device_extension(VkPhysicalDevice physical, const char *name);
+
+/* The VkPipelineCache of ctx, with what the cache file of its device and driver held
+ * (pipeline_cache.c); saved back at vkc_context_destroy if kernels were made. */
+int vkc_pipeline_cache_open(VkcContext *ctx);
+void vkc_pipeline_cache_save(VkcContext *ctx);
 
 /* Record, submit and wait for a one-off command buffer filled by `fill`. */
 int vkc_run_once(VkcContext *ctx, void (*fill)(VkCommandBuffer cb, void *user), void *user);

@@ -96,6 +96,7 @@ int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *b
         .layout = k->layout,
     };
     r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &pipe_info, NULL, &k->pipeline);
+    if (r == VK_SUCCESS) ctx->pipelines_created++;
     if (r != VK_SUCCESS) {
         vkc_kernel_destroy(ctx, k);
         return vkc_fail_vk(shader, r);

@@ -14,17 +14,22 @@ static void uuid_text(const uint8_t uuid[VK_UUID_SIZE], char *out)
     for (unsigned i = 0; i < VK_UUID_SIZE; i++) sprintf(out + 2 * i, "%02x", uuid[i]);
 }
 
-int vkc_tuning_path(const VkcContext *ctx, char *path, size_t size)
+int vkc_cache_path(const VkcContext *ctx, const char *stem, const char *ext, char *path, size_t size)
 {
     char uuid[2 * VK_UUID_SIZE + 1];
     uuid_text(ctx->device_uuid, uuid);
-    const char *file = getenv("VKCLR_TUNE_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (file && *file) n = snprintf(path, size, "%s", file);
-    else if (xdg && *xdg) n = snprintf(path, size, "%s/vkclr/tune-%s-%08x.json", xdg, uuid, ctx->props.driverVersion);
-    else if (home && *home) n = snprintf(path, size, "%s/.cache/vkclr/tune-%s-%08x.json", home, uuid, ctx->props.driverVersion);
-    else return vkc_fail("no cache directory: set VKCLR_TUNE_CACHE, XDG_CACHE_HOME or HOME");
-    if (n < 0 || (size_t)n >= size) return vkc_fail("the tuning cache path is too long");
+    const VkcKernelOverrides *k = &ctx->kernels;
+    if (!k->cache_dir[0]) return vkc_fail("no cache directory: set XDG_CACHE_HOME or HOME");
+    int n = snprintf(path, size, "%s/%s-%s-%08x.%s", k->cache_dir, stem, uuid, ctx->props.driverVersion, ext);
+    if (n < 0 || (size_t)n >= size) return vkc_fail("the %s cache path is too long", stem);
+    return VKC_OK;
+}
+
+int vkc_tuning_path(const VkcContext *ctx, char *path, size_t size)
+{
+    const char *file = ctx->kernels.tuning_file;
+    if (!file[0]) return vkc_cache_path(ctx, "tune", "json", path, size);
+    if (snprintf(path, size, "%s", file) >= (int)size) return vkc_fail("the tuning cache path is too long");
     return VKC_OK;
 }
 
@@ -132,7 +137,7 @@ void vkc_tuning_load(VkcContext *ctx)
 int vkc_tuning_save(const VkcContext *ctx, const VkcTuning *t)
 {
     if (!t->path[0]) return vkc_fail("no tuning cache path");
-    char uuid[2 * VK_UUID_SIZE + 1], dir[1024];
+    char uuid[2 * VK_UUID_SIZE + 1];
     uuid_text(ctx->device_uuid, uuid);
     cJSON *j = cJSON_CreateObject(), *choices = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "device", ctx->props.deviceName);
@@ -148,13 +153,7 @@ int vkc_tuning_save(const VkcContext *ctx, const VkcTuning *t)
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return vkc_fail("out of host memory");
-    snprintf(dir, sizeof dir, "%s", t->path);
-    char *slash = strrchr(dir, '/');
-    int rc = VKC_OK;
-    if (slash && slash != dir) {
-        *slash = 0;
-        rc = vkc_make_dirs(dir);
-    }
+    int rc = vkc_make_parent_dirs(t->path);
     if (!rc) rc = vkc_write_text_atomic(t->path, text);
     free(text);
     return rc;
