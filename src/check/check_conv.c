@@ -17,7 +17,7 @@
  * activations' dtype when staged): each output gets the bound vkc_check_product_bound derives
  * for 16-bit products summed in float32, from the sum of its products' magnitudes (the
  * reference run on |x|, |w|, |dy|), on top of the output's own rounding (2 units relative, as
- * above). The coop group runs every tile of the device class; conv16 runs whatever the device
+ * above). The coop16 group runs every tile of the device class; conv16 runs whatever the device
  * picks for 16-bit activations (coop where it has it). */
 #include <math.h>
 #include <stdlib.h>
@@ -272,7 +272,7 @@ int check_conv_backward_weight(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 
 /* ---------------------------------------------------------------- cooperative matrices */
 
-/* The coop group: every case with the device class's built-in cooperative-matrix tile, and each
+/* The coop16 group: every case with the device class's built-in cooperative-matrix tile, and each
  * of its other tiles on a few cases (odd sizes with bias, stride 2, a real layer, the split
  * weight gradient), forced through the tuning table as vkclr tune does; skipped, with the
  * reason, where the device does not run them. */

@@ -1,6 +1,6 @@
 /* GEMM against ref_gemm: every transpose form, odd and tile-sized shapes, padded leading
  * dimensions, offsets that are not a multiple of 4, alpha/beta, batches; in float32 (gemm.comp)
- * and with 16-bit products on cooperative matrices (gemm_coop.comp, the coop group: every
+ * and with 16-bit products on cooperative matrices (gemm_coop.comp, the coop16 group: every
  * tile of the device class, with the tolerance vkc_check_product_bound derives). */
 #include <math.h>
 #include <stdlib.h>
