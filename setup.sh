@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 packages="meson ninja-build pkg-config gcc libc6-dev python3 glslang-tools \
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools \
-  libpng-dev zlib1g-dev libcmocka-dev libcjson-dev libcairo2-dev dataset-fashion-mnist \
+  libpng-dev libjpeg-dev zlib1g-dev libcmocka-dev libcjson-dev libcairo2-dev dataset-fashion-mnist \
   libopenmpi-dev openmpi-bin"
 
 missing=""

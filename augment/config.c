@@ -18,9 +18,9 @@ static void simclr_jitter(VkcAugmentConfig *cfg, float strength)
     cfg->gray_p = 0.2f;
 }
 
-const char *vkc_augment_default_preset(const VkcDataset *ds)
+const char *vkc_augment_default_preset(int channels, int height, int width)
 {
-    return ds->channels == 1 ? "gray" : ds->height <= 64 && ds->width <= 64 ? "cifar" : "simclr";
+    return channels == 1 ? "gray" : height <= 64 && width <= 64 ? "cifar" : "simclr";
 }
 
 int vkc_augment_preset(const char *name, VkcAugmentConfig *cfg)

@@ -7,8 +7,16 @@
  * threads finish one batch together and batches complete in step order. A worker may only
  * start step s once the consumer released step s - nslots: that is the back-pressure.
  * What a view contains depends only on (seed, epoch, image index, view), never on which
- * worker made it, so the batches are the same for any number of threads. */
+ * worker made it, so the batches are the same for any number of threads.
+ *
+ * The images are the dataset's training split, then its unlabeled split. A collection's image
+ * is decoded by the worker that makes its views (each worker has its own decoder), once for
+ * both views: their crop boxes are drawn first, and a JPEG is decoded at the smallest scale
+ * (1/2, 1/4, 1/8) at which both boxes still cover the view size. An image that fails to decode
+ * fails the batch (acquire returns the message naming the file), or with skip_bad is replaced
+ * by the next image of the dataset that decodes, and reported once through on_bad. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +35,11 @@ typedef struct {
     int32_t *indices, *labels;
     int next_image;  /* first image not yet claimed by a worker */
     int done_images;
+    bool failed;     /* an image could not be decoded: error says why */
+    char error[1024];
 } Slot;
+
+#define MAX_SUBSTITUTES 64 /* skip_bad: images tried in place of one that fails to decode */
 
 struct VkcProducer {
     const VkcDataset *ds;
@@ -51,7 +63,14 @@ struct VkcProducer {
     bool stop;
     pthread_t *threads;
     VkcAugmenter **augmenters;
+    VkcDecoder **decoders;
     int started;
+    int nimages;          /* the dataset's train.n + unlabeled.n */
+    bool skip_bad;
+    void (*on_bad)(void *user, const char *message);
+    void *on_bad_user;
+    int32_t *bad;         /* images reported bad (each reported once), sorted */
+    int nbad;
 
     VkcProducerStats stats;
 };
@@ -92,18 +111,19 @@ static bool assign_next_step(VkcProducer *p)
     int64_t step = p->next_fill++;
     int64_t epoch = step / p->steps_per_epoch;
     if (epoch != p->order_epoch) {
-        vkc_epoch_order(p->seed, epoch, p->ds->train.n, p->order);
+        vkc_epoch_order(p->seed, epoch, p->nimages, p->order);
         p->order_epoch = epoch;
     }
     /* This rank's slice of the step's global batch of batch * ranks images. */
     const int32_t *first = p->order + (step % p->steps_per_epoch) * p->batch * p->ranks + p->rank * p->batch;
     for (int b = 0; b < p->batch; b++) {
         slot->indices[b] = first[b];
-        slot->labels[b] = p->ds->train.labels[first[b]];
+        slot->labels[b] = first[b] < p->ds->train.n ? p->ds->train.labels[first[b]] : -1;
     }
     slot->step = step;
     slot->epoch = epoch;
     slot->next_image = slot->done_images = 0;
+    slot->failed = false;
     slot->state = SLOT_FILLING;
     return true;
 }
@@ -124,21 +144,63 @@ typedef struct {
     int id;
 } WorkerArg;
 
-static void make_views(VkcProducer *p, VkcAugmenter *aug, const Slot *slot, int b)
+/* Under the lock: report image k as bad (once) through on_bad. */
+static void report_bad(VkcProducer *p, int k, const char *message)
+{
+    int lo = 0, hi = p->nbad;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (p->bad[mid] < k) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < p->nbad && p->bad[lo] == k) return;
+    int32_t *bad = realloc(p->bad, (size_t)(p->nbad + 1) * sizeof *bad);
+    if (!bad) return; /* reported again next time */
+    p->bad = bad;
+    memmove(bad + lo + 1, bad + lo, (size_t)(p->nbad - lo) * sizeof *bad);
+    bad[lo] = k;
+    p->nbad++;
+    if (p->on_bad) p->on_bad(p->on_bad_user, message);
+}
+
+/* The two views of training image `index` (or, with skip_bad, of the first image after it
+ * that decodes) into batch position b. */
+static int make_views(VkcProducer *p, VkcAugmenter *aug, VkcDecoder *dec, const Slot *slot, int b)
 {
     size_t view_floats = (size_t)p->ds->channels * p->out_height * p->out_width;
     int32_t index = slot->indices[b];
-    const uint8_t *image = vkc_image(p->ds, &p->ds->train, index);
-    for (int v = 0; v < 2; v++) {
-        VkcRng rng = vkc_rng(p->seed, (uint64_t)slot->epoch, (uint64_t)index, (uint64_t)v);
-        vkc_augment_view(aug, image, &rng, slot->views + ((size_t)v * p->batch + b) * view_floats);
+    VkcRng rng[2];
+    VkcBox box[2];
+    VkcImage img;
+    for (int attempt = 0;; attempt++) {
+        int k = (int)(((int64_t)index + attempt) % p->nimages), i, h, w;
+        const VkcSplit *split = vkc_dataset_ssl_image(p->ds, k, &i);
+        vkc_image_size(p->ds, split, i, &h, &w);
+        int reduce = 8;
+        for (int v = 0; v < 2; v++) {
+            /* the generators stay those of `index`: a substitute gets the views it would have had */
+            rng[v] = vkc_rng(p->seed, (uint64_t)slot->epoch, (uint64_t)index, (uint64_t)v);
+            vkc_augment_view_box(aug, &rng[v], h, w, &box[v]);
+            int r = vkc_max_reduce(box[v].h, box[v].w, p->out_height, p->out_width);
+            if (r < reduce) reduce = r;
+        }
+        if (vkc_decode_image(dec, p->ds, split, i, reduce, &img) == VKC_OK) break;
+        if (!p->skip_bad || attempt + 1 == MAX_SUBSTITUTES || attempt + 1 == p->nimages) return VKC_ERR;
+        pthread_mutex_lock(&p->lock);
+        report_bad(p, k, vkc_error());
+        pthread_mutex_unlock(&p->lock);
     }
+    for (int v = 0; v < 2; v++)
+        if (vkc_augment_view_image(aug, &img, &box[v], &rng[v], slot->views + ((size_t)v * p->batch + b) * view_floats))
+            return VKC_ERR;
+    return VKC_OK;
 }
 
 static void *worker(void *arg)
 {
     VkcProducer *p = ((WorkerArg *)arg)->p;
     VkcAugmenter *aug = p->augmenters[((WorkerArg *)arg)->id];
+    VkcDecoder *dec = p->decoders[((WorkerArg *)arg)->id];
     free(arg);
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
@@ -152,9 +214,14 @@ static void *worker(void *arg)
         slot->next_image = last;
         pthread_mutex_unlock(&p->lock);
 
-        for (int b = first; b < last; b++) make_views(p, aug, slot, b);
+        int failed = VKC_OK;
+        for (int b = first; b < last && !failed; b++) failed = make_views(p, aug, dec, slot, b);
 
         pthread_mutex_lock(&p->lock);
+        if (failed && !slot->failed) {
+            slot->failed = true;
+            snprintf(slot->error, sizeof slot->error, "%s", vkc_error());
+        }
         slot->done_images += last - first;
         if (slot->done_images == p->batch) {
             slot->state = SLOT_READY;
@@ -173,9 +240,10 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
     int ranks = opt->ranks > 0 ? opt->ranks : 1;
     if (opt->rank < 0 || opt->rank >= ranks)
         return vkc_fail("producer: rank %d of %d ranks", opt->rank, ranks);
-    if (opt->batch < 1 || (int64_t)opt->batch * ranks > ds->train.n)
+    int nimages = vkc_dataset_ssl_count(ds);
+    if (opt->batch < 1 || (int64_t)opt->batch * ranks > nimages)
         return vkc_fail("producer: global batch %d x %d ranks must be between 1 and the %d training images", opt->batch,
-                        ranks, ds->train.n);
+                        ranks, nimages);
     if (opt->threads < 1 || opt->threads > 256) return vkc_fail("producer: %d threads, expected 1..256", opt->threads);
     if (opt->slots < 1 || opt->slots > 1024) return vkc_fail("producer: %d slots, expected 1..1024", opt->slots);
     if (opt->first_step < 0) return vkc_fail("producer: first step %lld is negative", (long long)opt->first_step);
@@ -191,7 +259,11 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
     p->seed = opt->seed;
     p->rank = opt->rank;
     p->ranks = ranks;
-    p->steps_per_epoch = ds->train.n / ((int64_t)opt->batch * ranks);  /* drop-last */
+    p->nimages = nimages;
+    p->skip_bad = opt->skip_bad;
+    p->on_bad = opt->on_bad;
+    p->on_bad_user = opt->on_bad_user;
+    p->steps_per_epoch = nimages / ((int64_t)opt->batch * ranks);  /* drop-last */
     p->next_fill = p->next_acquire = opt->first_step;
     p->order_epoch = -1;
     p->out_height = cfg->out_height ? cfg->out_height : ds->height;
@@ -203,10 +275,11 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
 
     size_t slot_bytes = vkc_producer_slot_bytes(ds, cfg, opt->batch);
     p->slots = calloc((size_t)p->nslots, sizeof *p->slots);
-    p->order = malloc((size_t)ds->train.n * sizeof *p->order);
+    p->order = malloc((size_t)nimages * sizeof *p->order);
     p->threads = calloc((size_t)p->nthreads, sizeof *p->threads);
     p->augmenters = calloc((size_t)p->nthreads, sizeof *p->augmenters);
-    if (!p->slots || !p->order || !p->threads || !p->augmenters) goto oom;
+    p->decoders = calloc((size_t)p->nthreads, sizeof *p->decoders);
+    if (!p->slots || !p->order || !p->threads || !p->augmenters || !p->decoders) goto oom;
     for (int i = 0; i < p->nslots; i++) {
         Slot *s = &p->slots[i];
         s->views = p->owns_memory ? aligned_alloc(64, (slot_bytes + 63) / 64 * 64) : (float *)opt->slot_memory[i];
@@ -221,7 +294,8 @@ int vkc_producer_create(VkcProducer **out, const VkcDataset *ds, const VkcAugmen
         }
     }
     for (int t = 0; t < p->nthreads; t++)
-        if (vkc_augmenter_create(&p->augmenters[t], cfg, ds->height, ds->width, ds->channels)) {
+        if (vkc_augmenter_create(&p->augmenters[t], cfg, ds->height, ds->width, ds->channels) ||
+            vkc_decoder_create(&p->decoders[t])) {
             vkc_producer_destroy(p);
             return vkc_fail_context("producer");
         }
@@ -259,6 +333,12 @@ int vkc_producer_acquire(VkcProducer *p, VkcBatch *batch)
         if (!waited) start = now_seconds();
         waited = true;
         pthread_cond_wait(&p->ready, &p->lock);
+    }
+    if (slot->failed) {
+        /* the slot stays READY and failed: acquiring it again fails again */
+        int rc = vkc_fail("%s", slot->error);
+        pthread_mutex_unlock(&p->lock);
+        return rc;
     }
     if (waited) {
         double wait = now_seconds() - start;
@@ -308,6 +388,10 @@ void vkc_producer_destroy(VkcProducer *p)
     for (int t = 0; t < p->started; t++) pthread_join(p->threads[t], NULL);
     if (p->augmenters)
         for (int t = 0; t < p->nthreads; t++) vkc_augmenter_destroy(p->augmenters[t]);
+    if (p->decoders)
+        for (int t = 0; t < p->nthreads; t++) vkc_decoder_destroy(p->decoders[t]);
+    free(p->decoders);
+    free(p->bad);
     if (p->slots)
         for (int i = 0; i < p->nslots; i++) {
             if (p->owns_memory) free(p->slots[i].views);

@@ -5,7 +5,9 @@
 #
 #   bench/side_by_side.sh                      # lavapipe / CPU: convnet w16 and w32 at batch
 #                                              # 256, ResNet-18 (CIFAR stem) at batch 48 (64 needs
-#                                              # 1.8 GiB: more than lavapipe's 1.5 GiB usable)
+#                                              # 1.8 GiB: more than lavapipe's 1.5 GiB usable),
+#                                              # ResNet-18 with the ImageNet stem on 96x96 (STL-10)
+#   ONLY=resnet18-96 bench/side_by_side.sh     # the configurations whose name contains ONLY
 #   DEVICE=cuda bench/side_by_side.sh          # a GPU: vkclr fp32 and bf16 against PyTorch fp32
 #                                              # without TF32, default fp32, AMP bf16 (ResNet-18
 #                                              # at batch 512)
@@ -27,7 +29,8 @@ mkdir -p "$OUT"
 if [ "$DEVICE" = cpu ]; then
     CONFIGS="convnet-w16-b256|--width 16 --batch 256|--width 16 --batch 256 --threads 2
 convnet-w32-b256|--width 32 --batch 256|--width 32 --batch 256 --threads 2
-resnet18-b48|--encoder resnet18 --width 64 --batch 48 --data synthetic:32x32x3|--encoder resnet18 --width 64 --batch 48 --image 32x32x3 --threads 2"
+resnet18-b48|--encoder resnet18 --width 64 --batch 48 --data synthetic:32x32x3|--encoder resnet18 --width 64 --batch 48 --image 32x32x3 --threads 2
+resnet18-96-imagenet-stem-b48|--encoder resnet18 --width 64 --batch 48 --data synthetic:96x96x3 --stem imagenet|--encoder resnet18 --stem imagenet --width 64 --batch 48 --image 96x96x3 --threads 2"
     VK_PRECISIONS=${VK_PRECISIONS:-fp32}
     PT_PRECISIONS=fp32
 else
@@ -43,6 +46,7 @@ field() { "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.
 echo "| configuration | vkclr precision | vkclr images/s | PyTorch precision | PyTorch images/s | vkclr / PyTorch |"
 echo "|---|---|---:|---|---:|---:|"
 echo "$CONFIGS" | while IFS='|' read -r name vk pt; do
+    case "$name" in *"${ONLY:-}"*) ;; *) continue ;; esac
     for vp in $VK_PRECISIONS; do
         for r in $(seq "$REPS"); do
             # shellcheck disable=SC2086

@@ -5,6 +5,7 @@
     /usr/bin/python3 bench/torch_peer.py                                  # default convnet, CPU
     /usr/bin/python3 bench/torch_peer.py --width 32
     /usr/bin/python3 bench/torch_peer.py --encoder resnet18 --width 64 --image 32x32x3 --batch 64
+    /usr/bin/python3 bench/torch_peer.py --encoder resnet18 --stem imagenet --image 96x96x3 --batch 48
     /usr/bin/python3 bench/torch_peer.py --config runs/latest/config.json
     python3 bench/torch_peer.py --device cuda --precision fp32-notf32|fp32|bf16-amp --batch 512 ...
 
@@ -63,6 +64,7 @@ def main():
     ap.add_argument("--config", help="a vkclr run's config.json (or run directory): its model, loss, "
                                      "optimizer, batch and image shape; flags given too override it")
     ap.add_argument("--encoder")
+    ap.add_argument("--stem", choices=["cifar", "imagenet"], help="ResNet stem (default cifar, as vkclr below 64 px)")
     ap.add_argument("--width", type=int)
     ap.add_argument("--head-layers", type=int)
     ap.add_argument("--head-hidden", type=int)
@@ -85,7 +87,7 @@ def main():
     a = ap.parse_args()
 
     cfg = dict(V.load_config(a.config)) if a.config else dict(V.DEFAULTS, batch=256)
-    for key in ("encoder", "width", "head_layers", "head_hidden", "out_dim", "loss", "nce_logz", "tau_plus",
+    for key in ("encoder", "stem", "width", "head_layers", "head_hidden", "out_dim", "loss", "nce_logz", "tau_plus",
                 "temperature", "optimizer", "lr", "batch"):
         v = getattr(a, key)
         if v is not None:

@@ -5,7 +5,7 @@ A twin of the C/Vulkan implementation, used as the end-to-end correctness oracle
 and torch only.
 
 What it replicates (the C sources it was read from in brackets):
-  model      convnet / resnet10/18/34 with the CIFAR stem and the SimCLR v2 projection head,
+  model      convnet / resnet10/18/34 with the CIFAR or ImageNet stem and the SimCLR v2 projection head,
              tensor names and order of vkclr's named-tensor table (src/nn/model.c,
              include/vkclr/model.h); batch norm eps 1e-5, momentum 0.1, biased variance to
              normalise and unbiased for running_var (shaders/batchnorm_finalize.comp); 2x2
@@ -113,7 +113,7 @@ DEFAULTS = {
     "image_channels": 1, "image_height": 28, "image_width": 28, "batch": 128, "epochs": 2,
     "optimizer": "adamw", "lr": 0.0, "lr_scaling": "linear", "weight_decay": -1.0, "warmup_epochs": 0.5,
     "temperature": 0.2, "loss": "ntxent", "nce_logz": "self", "tau_plus": 0.0, "ranks": 1, "limit": 0,
-    "seed": 0,
+    "seed": 0, "stem": "cifar",
 }
 
 # vkc_optim_defaults (src/optim/optim.c)
@@ -268,12 +268,20 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool), stage widths w..8w."""
+    """ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool) or the ImageNet stem (7x7
+    stride-2 conv, BN, ReLU, 3x3 stride-2 max-pool with padding 1), stage widths w..8w."""
     BLOCKS = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
-    def __init__(self, channels, width, depth):
+    def __init__(self, channels, width, depth, stem="cifar"):
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(channels, width, 7, 2, 3, bias=False)
+            self.pool = nn.MaxPool2d(3, 2, 1)
+        elif stem == "cifar":
+            self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
+            self.pool = nn.Identity()
+        else:
+            raise ValueError(f"unknown stem {stem!r} (cifar, imagenet)")
         self.bn1 = BatchNorm(width, True)
         cin = width
         for s, n in enumerate(self.BLOCKS[depth]):
@@ -285,7 +293,7 @@ class ResNet(nn.Module):
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
 
     def forward(self, x):
-        x = self.bn1(self.conv1(x))
+        x = self.pool(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return x.mean((2, 3))
 
@@ -318,7 +326,7 @@ class VkclrModel(nn.Module):
         if cfg["encoder"] == "convnet":
             self.encoder = ConvNet(c, w)
         elif cfg["encoder"] in ResNet.BLOCKS:
-            self.encoder = ResNet(c, w, cfg["encoder"])
+            self.encoder = ResNet(c, w, cfg["encoder"], cfg["stem"])
         else:
             raise ValueError(f"unknown encoder {cfg['encoder']!r} (convnet, resnet10, resnet18, resnet34)")
         feat = features_of(cfg)

@@ -6,6 +6,12 @@
  *
  * All randomness of view v of dataset image i in epoch e comes from a counter-based generator
  * keyed by (seed, e, i, v): a view never depends on which thread made it or in what order.
+ *
+ * Images of any size: the crop box is drawn on the image at its own resolution and resized to
+ * the view size, so a large photograph keeps its detail until the crop is chosen. What depends
+ * on the view size is defined relative to it, so a preset means the same at any size: the
+ * blur kernel is 10% of the view's shorter side and the blur sigma range is in pixels of a
+ * VKC_BLUR_REFERENCE_SIDE view (SimCLR's 224), scaled by side / 224.
  */
 #ifndef VKCLR_AUGMENT_H
 #define VKCLR_AUGMENT_H
@@ -31,7 +37,7 @@ typedef struct {
     float hue;                     /* hue shift drawn from [-hue, hue], hue <= 0.5 */
     float gray_p;                  /* random grayscale probability (RGB only) */
     float blur_p;                  /* Gaussian blur probability */
-    float blur_sigma[2];           /* sigma range, pixels */
+    float blur_sigma[2];           /* sigma range, pixels of a 224-pixel view (scaled with the view) */
     int blur_kernel;               /* odd kernel size; 0 = about 10% of the view side, at least 3 */
     float solarize_p;              /* invert pixels >= solarize_threshold with this probability */
     int solarize_threshold;
@@ -46,9 +52,9 @@ typedef struct {
  *   gray    MNIST-like: crop scale 0.2-1, flip 0.5, brightness/contrast 0.4 p 0.8, no blur,
  *           Fashion-MNIST mean/std */
 int vkc_augment_preset(const char *name, VkcAugmentConfig *cfg);
-/* The preset for a dataset when none is chosen: gray for 1 channel, cifar for colour images up
- * to 64x64, simclr for larger ones. */
-const char *vkc_augment_default_preset(const VkcDataset *ds);
+/* The preset when none is chosen, for views of height x width: gray for 1 channel, cifar for
+ * colour views up to 64x64, simclr for larger ones. */
+const char *vkc_augment_default_preset(int channels, int height, int width);
 /* Set one parameter by name, e.g. "scale=0.2:1", "blur_p=0.5", "mean=0.5:0.5:0.5"; or several
  * separated by commas. Fails naming the bad key or value. */
 int vkc_augment_set(VkcAugmentConfig *cfg, const char *assignments);
@@ -81,6 +87,12 @@ void vkc_normalize(const uint8_t *img, int h, int w, int c, const float *mean, c
 
 /* ---------------------------------------------------------------- one view */
 
+#define VKC_BLUR_REFERENCE_SIDE 224.0f
+
+typedef struct {
+    int y, x, h, w;
+} VkcBox;
+
 typedef struct VkcAugmenter VkcAugmenter;  /* config + scratch memory for one thread */
 
 int vkc_augmenter_create(VkcAugmenter **aug, const VkcAugmentConfig *cfg, int height, int width, int channels);
@@ -92,10 +104,29 @@ void vkc_augment_view_u8(VkcAugmenter *aug, const uint8_t *src, VkcRng *rng, uin
 /* The same, normalised to float32 CHW. */
 void vkc_augment_view(VkcAugmenter *aug, const uint8_t *src, VkcRng *rng, float *out);
 
+/* Images of their own sizes, in two steps (the same draws as vkc_augment_view): the crop box
+ * of an image of height x width at full resolution, then the view of that box of img (which
+ * may be the image decoded at 1/img->reduce of its size), normalised to float32 CHW. Fails
+ * only for want of memory (scratch grows with the crop) or an image of other channels. */
+void vkc_augment_view_box(const VkcAugmenter *aug, VkcRng *rng, int height, int width, VkcBox *box);
+int vkc_augment_view_image(VkcAugmenter *aug, const VkcImage *img, const VkcBox *box, VkcRng *rng, float *out);
+/* The same view as uint8 HWC (before normalisation). */
+int vkc_augment_view_image_u8(VkcAugmenter *aug, const VkcImage *img, const VkcBox *box, VkcRng *rng, uint8_t *out);
+
+/* Evaluation input (no randomness): the image's shorter side resized to the view and the
+ * centre cropped, i.e. the centred box of the view's aspect ratio that fills the image as far
+ * as it can (vkc_eval_box, full-resolution coordinates), resized to out_height x out_width
+ * (vkc_eval_view, into out; *scratch grows as needed). An image of the view's size is copied. */
+void vkc_eval_box(int height, int width, int out_height, int out_width, VkcBox *box);
+int vkc_eval_view(const VkcImage *img, const VkcBox *box, int out_height, int out_width, uint8_t *out,
+                  float **scratch, size_t *scratch_floats);
+
 /* ---------------------------------------------------------------- two-view batch producer */
 
 /* One filled batch. views holds [2][batch][channels][height][width] float32: view 0 of every
- * image, then view 1 of every image (the two halves the loss pairs up). */
+ * image, then view 1 of every image (the two halves the loss pairs up). Images are numbered
+ * as vkc_dataset_ssl_count counts them (the training split, then the unlabeled one); an
+ * unlabeled image's label is -1. */
 typedef struct {
     int slot;                /* which ring slot (and which caller-provided buffer) holds it */
     int64_t step;            /* global step; epoch = step / steps_per_epoch */
@@ -115,6 +146,10 @@ typedef struct {
                               * batch * ranks images of the epoch's shuffle, this producer fills
                               * images [rank * batch, (rank + 1) * batch) of it */
     void *const *slot_memory; /* NULL: allocated here; else `slots` buffers of vkc_producer_slot_bytes() */
+    bool skip_bad;           /* an image that fails to decode is replaced by the next one that does ... */
+    void (*on_bad)(void *user, const char *message); /* ... and reported once here (from a worker, under
+                                                     * the producer's lock; may be NULL) */
+    void *on_bad_user;
 } VkcProducerOptions;
 
 typedef struct {
@@ -128,14 +163,15 @@ typedef struct {
 typedef struct VkcProducer VkcProducer;
 
 size_t vkc_producer_slot_bytes(const VkcDataset *ds, const VkcAugmentConfig *cfg, int batch);
-/* Workers start filling at once. Uses the training split; each epoch is a fresh shuffle
- * (from seed and epoch) cut into train.n / (batch * ranks) global batches (the rest is
- * dropped). */
+/* Workers start filling at once. Uses the training and unlabeled splits; each epoch is a fresh
+ * shuffle (from seed and epoch) of those n images cut into n / (batch * ranks) global batches
+ * (the rest is dropped). */
 int vkc_producer_create(VkcProducer **p, const VkcDataset *ds, const VkcAugmentConfig *cfg,
                         const VkcProducerOptions *opt);
 int64_t vkc_producer_steps_per_epoch(const VkcProducer *p);
 /* The next step's batch, in step order, waiting until it is filled. Fails (instead of
- * waiting forever) if the consumer already holds every slot. */
+ * waiting forever) if the consumer already holds every slot, and with the decoder's message
+ * (naming the file) if an image of the batch could not be decoded. */
 int vkc_producer_acquire(VkcProducer *p, VkcBatch *batch);
 /* Give a slot back for refilling. */
 void vkc_producer_release(VkcProducer *p, const VkcBatch *batch);

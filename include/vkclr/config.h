@@ -29,9 +29,12 @@ extern const VkcName vkc_precision_names[];  /* fp32, fp16, bf16 (VkcDtype), aut
 
 typedef struct {
     char data[512];        /* dataset spec (vkc_dataset_load) */
+    char eval_data[512];   /* labelled data of the probe and kNN ("": data) */
     int limit;             /* train on the first N training images (0: all) */
-    uint64_t max_image_pixels; /* data: refuse a PNG of more pixels (from its header, before decoding) */
+    int image_size;        /* views of S x S (0: the data's image size) */
+    uint64_t max_image_pixels; /* data: refuse an image of more pixels (from its header, before decoding) */
     float max_data_gib;    /* data: refuse a dataset that would take more memory (GiB) */
+    bool skip_bad;         /* data: leave out files that cannot be images (listed in the run directory) */
     VkcModelConfig model;  /* encoder, width, head; image shape is filled from the data */
     int batch;             /* images per step (2 x batch views) */
     int epochs;            /* length of the schedule */

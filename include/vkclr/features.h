@@ -10,8 +10,9 @@
  *   - raw pixels (vkc_extractor_pixels): the image bytes / 255, HWC order, dim = h * w * c;
  *   - an encoder (vkc_extractor_model, vkc_extractor_checkpoint, vkc_extractor_random_init,
  *     src/eval/extract_model.c): the encoder of include/vkclr/model.h in evaluation mode (batch
- *     norm with its running statistics, no augmentation; images resized to the model's input
- *     size if they differ and normalised with the run's augmentation mean/std), its output
+ *     norm with its running statistics, no augmentation; images brought to the model's input
+ *     size (shorter side resized, centre cropped) and normalised with the run's augmentation
+ *     mean/std), its output
  *     (never the projection head's) as the features.
  * Both serve `vkclr probe`, `vkclr export` and the evaluation at the end of `vkclr train`. */
 #ifndef VKCLR_FEATURES_H
@@ -68,7 +69,8 @@ struct VkcExtractor {
 };
 
 /* Features and labels of a whole split (or its first `limit` images, limit 0: all) into a
- * fresh VkcFeatures from `arena`. */
+ * fresh VkcFeatures from `arena`. An unlabeled split leaves the labels tensor unset (features
+ * to export, not to probe). */
 int vkc_extract_features(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds, const VkcSplit *split,
                          uint32_t limit, VkcArena *arena, VkcFeatures *out);
 void vkc_extractor_destroy(VkcExtractor *x);
@@ -82,10 +84,10 @@ int vkc_extractor_model(VkcExtractor *x, VkcModel *m, const VkcAugmentConfig *au
 /* The encoder stored in a checkpoint (a .safetensors file, or a run directory: its
  * checkpoint.safetensors): configuration from the file's metadata, the model built from it,
  * parameters and batch-norm running statistics loaded; activations of `precision` (a VkcDtype,
- * or -1: the run's; float32 where the device cannot store 16-bit ones). Fails naming the file
- * and what differs when the data's channels or image size are not those it was trained on, a
- * tensor is missing or has another shape (another architecture), or the file is truncated or
- * corrupt. */
+ * or -1: the run's; float32 where the device cannot store 16-bit ones). Images of any size are
+ * brought to the model's input size (shorter side resized, centre cropped). Fails naming the
+ * file and what differs when the data's channels are not those it was trained on, a tensor is
+ * missing or has another shape (another architecture), or the file is truncated or corrupt. */
 int vkc_extractor_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, int precision, const VkcDataset *ds);
 /* The same run's encoder at its random initialisation (the run's seed, input preparation and
  * precision): the baseline the trained encoder of that checkpoint must beat. */

@@ -1,5 +1,5 @@
 /* Encoder layers as compute shaders: conv2d, batch normalisation (2-D and 1-D), ReLU,
- * max-pool 2x2, global average pool, residual add. Each layer is a forward/backward pair
+ * max-pool (2x2, and windows with stride and padding), global average pool, residual add. Each layer is a forward/backward pair
  * that records dispatches into a VkcCmd; nothing runs on the host.
  *
  * Layouts: activations are NCHW, [N][C][H][W] with W fastest, of the tensors' dtype (float32,
@@ -179,6 +179,18 @@ int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t 
  * from x, so no index buffer is kept. */
 int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
                             VkcTensor dy, VkcTensor dx);
+
+/* Max over kernel x kernel windows at stride `stride` of planes padded by `pad` on every side
+ * (the padding never wins: PyTorch's MaxPool2d(kernel, stride, pad)), e.g. ResNet's ImageNet
+ * stem: 3, 2, 1. Output [planes][Ho][Wo], Ho = (H + 2 pad - kernel) / stride + 1. */
+typedef struct {
+    uint32_t planes, H, W;
+    uint32_t kernel, stride, pad; /* pad < kernel <= 15 */
+} VkcMaxPool;
+uint32_t vkc_maxpool_out(uint32_t in, const VkcMaxPool *mp);
+int vkc_maxpool_forward(VkcLayers *L, VkcCmd *cmd, const VkcMaxPool *mp, VkcTensor x, VkcTensor y);
+/* dx[i] = the sum of dy over the windows whose first maximum (row-major order) is x[i]. */
+int vkc_maxpool_backward(VkcLayers *L, VkcCmd *cmd, const VkcMaxPool *mp, VkcTensor x, VkcTensor dy, VkcTensor dx);
 
 /* y[p] = mean of the HW values of plane p (planes = N*C): [N][C][HW] -> [N][C]. */
 int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y);

@@ -4,9 +4,12 @@
  * Encoders (input N x C x H x W, output N x features):
  *   convnet   three conv3x3-BN-ReLU blocks of width w, 2w, 4w, with 2x2 max-pools between them
  *             and a global average pool: features 4w. Cheap enough for lavapipe.
- *   resnet10/18/34  ResNet with the CIFAR stem (3x3 stride-1 first conv, no max-pool), basic
- *             blocks [1,1,1,1] / [2,2,2,2] / [3,4,6,3], stage widths w, 2w, 4w, 8w (w = 64 is
- *             the standard ResNet), global average pool: features 8w.
+ *   resnet10/18/34  ResNet with basic blocks [1,1,1,1] / [2,2,2,2] / [3,4,6,3], stage widths
+ *             w, 2w, 4w, 8w (w = 64 is the standard ResNet), global average pool: features 8w,
+ *             after one of two stems:
+ *               cifar     3x3 stride-1 conv, BN, ReLU (for images of about 32 px)
+ *               imagenet  7x7 stride-2 conv, BN, ReLU, 3x3 stride-2 max-pool (padding 1): the
+ *                         torchvision ResNet's, for 64 px and more (STL-10's 96, ImageNet's 224)
  * Projection head (SimCLR v2): `head_layers` linear layers (no bias), each followed by 1-D batch
  * norm, with ReLU after every one but the last: features -> hidden -> ... -> out_dim.
  * Loss parameters: with `loss_logz`, the learned log Z of local NCE (vkclr/loss.h) is one more
@@ -35,6 +38,7 @@
 
 typedef enum { VKC_ENCODER_CONVNET, VKC_ENCODER_RESNET10, VKC_ENCODER_RESNET18, VKC_ENCODER_RESNET34 } VkcEncoderKind;
 extern const VkcName vkc_encoder_names[]; /* convnet, resnet10, resnet18, resnet34 */
+typedef enum { VKC_STEM_CIFAR, VKC_STEM_IMAGENET } VkcStem; /* names: the --stem option's (src/ckpt/config.c) */
 
 /* Limits vkc_model_check enforces (the command line's ranges come from these). */
 #define VKC_MODEL_WIDTH_MAX 1024
@@ -43,6 +47,7 @@ extern const VkcName vkc_encoder_names[]; /* convnet, resnet10, resnet18, resnet
 
 typedef struct {
     VkcEncoderKind encoder;
+    VkcStem stem;       /* resnet: the layers before the first stage (the convnet has none: cifar) */
     int width;          /* convnet: first block's channels; resnet: first stage's channels */
     int head_layers;    /* 2 or 3 */
     int head_hidden;    /* hidden width of the head; 0 = the feature width */
@@ -58,6 +63,8 @@ typedef struct {
 VkcModelConfig vkc_model_defaults(void);
 /* Fails naming what is wrong (unknown encoder, width, head layers, image too small). */
 int vkc_model_check(const VkcModelConfig *cfg);
+/* The stem when none is chosen: imagenet for a ResNet at 64 x 64 px and more, else cifar. */
+VkcStem vkc_model_auto_stem(VkcEncoderKind encoder, int height, int width);
 /* Encoder output width for a config. */
 int vkc_model_features(const VkcModelConfig *cfg);
 

@@ -28,6 +28,10 @@ float vkc_train_default_lr(VkcOptimKind kind, VkcLrScaling scaling);
 /* Learning rate of step t (0-based) of a schedule of `total` steps, `warmup` of them warm-up. */
 float vkc_train_lr(float peak, int64_t t, int64_t warmup, int64_t total);
 
+/* The model's input shape and stem as vkc_train_run would set them for the data ds: the view
+ * size (--image-size, an augmentation size, or the data's), then the automatic stem. */
+int vkc_train_model_shape(VkcTrainConfig *c, const VkcDataset *ds);
+
 typedef struct {
     int64_t steps;           /* steps completed, in total (including a resumed run's) */
     int64_t epoch;           /* epochs completed */

@@ -91,10 +91,23 @@ int check_cast(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return eltwise
 static const int pool_shapes[][3] = {{1, 2, 2}, {3, 5, 7}, {2, 6, 6}, {64, 28, 28}, {5, 7, 7}, {4, 14, 3}};
 #define NPOOL (int)(sizeof pool_shapes / sizeof pool_shapes[0])
 
-static int maxpool_case(Rig *g, int planes, int H, int W, bool backward, VkcCheckResult *r)
+/* Windowed max-pools: planes, H, W, window, stride, padding (the ImageNet stem's 3, 2, 1 on
+ * even and odd sizes, down to one pixel; overlapping windows at stride 1; no padding). */
+static const int window_shapes[][6] = {
+    {1, 1, 1, 3, 2, 1}, {3, 5, 7, 3, 2, 1}, {2, 6, 6, 3, 2, 1}, {16, 48, 48, 3, 2, 1}, {4, 7, 4, 3, 2, 1},
+    {2, 2, 3, 3, 2, 1}, {3, 6, 5, 3, 1, 1}, {2, 9, 8, 3, 2, 0}, {2, 8, 8, 2, 2, 0},
+};
+#define NWINDOW (int)(sizeof window_shapes / sizeof window_shapes[0])
+
+/* A max-pool of k x k windows at stride st, padding pad; k 0: the 2x2 kernels (vkc_maxpool2x2_*). */
+static int maxpool_case(Rig *g, int planes, int H, int W, int k, int st, int pad, bool backward, VkcCheckResult *r)
 {
     const char *dt = rig_dtype_suffix(g);
-    int nx = planes * H * W, ny = planes * (H / 2) * (W / 2);
+    bool windowed = k > 0;
+    if (!windowed) k = st = 2, pad = 0;
+    int Ho = (H + 2 * pad - k) / st + 1, Wo = (W + 2 * pad - k) / st + 1;
+    VkcMaxPool mp = {(uint32_t)planes, (uint32_t)H, (uint32_t)W, (uint32_t)k, (uint32_t)st, (uint32_t)pad};
+    int nx = planes * H * W, ny = planes * Ho * Wo;
     double *x = rig_random(nx, 71 + nx, -1, 1), *dy = rig_random(ny, 73 + ny, -1, 1);
     double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx);
     int status = VKC_ERR;
@@ -105,17 +118,21 @@ static int maxpool_case(Rig *g, int planes, int H, int W, bool backward, VkcChec
     }
     if (rig_act(g, x, nx, &tx) || rig_act(g, dy, ny, &tdy) || rig_act(g, NULL, ny, &ty) || rig_act(g, NULL, nx, &tdx))
         goto done;
-    char what[64];
-    snprintf(what, sizeof what, "maxpool %s %dx%dx%d%s", backward ? "backward" : "forward", planes, H, W, dt);
+    char what[96];
+    snprintf(what, sizeof what, "maxpool %dx%d/%d pad %d %s %dx%dx%d%s", k, k, st, pad,
+             backward ? "backward" : "forward", planes, H, W, dt);
     if (!backward) {
-        ref_maxpool2x2_forward(planes, H, W, x, y);
-        if (vkc_maxpool2x2_forward(&g->L, &g->cmd, planes, H, W, tx, ty) || rig_run(g) ||
-            rig_compare(g, r, what, ty, y, ny, 1e-12, 1e-7))
+        ref_maxpool_forward(planes, H, W, k, st, pad, x, y);
+        if ((windowed ? vkc_maxpool_forward(&g->L, &g->cmd, &mp, tx, ty)
+                      : vkc_maxpool2x2_forward(&g->L, &g->cmd, planes, H, W, tx, ty)) ||
+            rig_run(g) || rig_compare(g, r, what, ty, y, ny, 1e-12, 1e-7))
             goto done;
     } else {
-        ref_maxpool2x2_backward(planes, H, W, x, dy, dx);
-        if (vkc_maxpool2x2_backward(&g->L, &g->cmd, planes, H, W, tx, tdy, tdx) || rig_run(g) ||
-            rig_compare(g, r, what, tdx, dx, nx, 1e-12, 1e-7))
+        /* a sum of up to ceil(k / st)^2 gradients per element: rounded once per addition */
+        ref_maxpool_backward(planes, H, W, k, st, pad, x, dy, dx);
+        if ((windowed ? vkc_maxpool_backward(&g->L, &g->cmd, &mp, tx, tdy, tdx)
+                      : vkc_maxpool2x2_backward(&g->L, &g->cmd, planes, H, W, tx, tdy, tdx)) ||
+            rig_run(g) || rig_compare(g, r, what, tdx, dx, nx, 1e-7, 1e-7 + 4 * rig_unit(g)))
             goto done;
     }
     status = VKC_OK;
@@ -166,7 +183,12 @@ static int pool_all(VkcContext *ctx, VkcCheckResult *r, bool max, bool backward,
     int rc = VKC_OK;
     for (int i = 0; i < NPOOL && rc == VKC_OK; i++) {
         const int *s = pool_shapes[i];
-        rc = max ? maxpool_case(&g, s[0], s[1], s[2], backward, r) : avgpool_case(&g, s[0], s[1] * s[2], backward, r);
+        rc = max ? maxpool_case(&g, s[0], s[1], s[2], 0, 0, 0, backward, r)
+                 : avgpool_case(&g, s[0], s[1] * s[2], backward, r);
+    }
+    for (int i = 0; max && i < NWINDOW && rc == VKC_OK; i++) {
+        const int *s = window_shapes[i];
+        rc = maxpool_case(&g, s[0], s[1], s[2], s[3], s[4], s[5], backward, r);
     }
     if (!max && rc == VKC_OK) rc = avgpool_case(&g, 7, 1, backward, r); /* 1x1 planes */
     rig_free(&g);
@@ -181,14 +203,19 @@ int check_pool_avg_backward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { r
 /* ---------------------------------------------------------------- finite differences */
 
 typedef struct {
-    int kind; /* 0 relu, 1 maxpool, 2 avgpool */
+    int kind; /* 0 relu, 1 maxpool 2x2, 2 avgpool, 3 maxpool 3x3 stride 2 padding 1 (ImageNet stem) */
     int planes, H, W;
     double *x, *g, *y;
 } FdElem;
 
 static int out_count(const FdElem *f)
 {
-    return f->kind == 0 ? f->planes * f->H * f->W : f->kind == 1 ? f->planes * (f->H / 2) * (f->W / 2) : f->planes;
+    switch (f->kind) {
+    case 0: return f->planes * f->H * f->W;
+    case 1: return f->planes * (f->H / 2) * (f->W / 2);
+    case 3: return f->planes * ((f->H - 1) / 2 + 1) * ((f->W - 1) / 2 + 1);
+    default: return f->planes;
+    }
 }
 
 static double elem_loss(void *user)
@@ -196,6 +223,7 @@ static double elem_loss(void *user)
     FdElem *f = user;
     if (f->kind == 0) ref_relu_forward(f->planes * f->H * f->W, f->x, f->y);
     else if (f->kind == 1) ref_maxpool2x2_forward(f->planes, f->H, f->W, f->x, f->y);
+    else if (f->kind == 3) ref_maxpool_forward(f->planes, f->H, f->W, 3, 2, 1, f->x, f->y);
     else ref_avgpool_forward(f->planes, f->H * f->W, f->x, f->y);
     double loss = 0.0;
     for (int i = 0; i < out_count(f); i++) loss += f->y[i] * f->g[i];
@@ -205,8 +233,8 @@ static double elem_loss(void *user)
 int check_elem_fd(VkcContext *ctx, VkcCheckResult *r)
 {
     (void)ctx;
-    static const char *names[] = {"relu", "maxpool 2x2", "avgpool"};
-    for (int kind = 0; kind < 3; kind++) {
+    static const char *names[] = {"relu", "maxpool 2x2", "avgpool", "maxpool 3x3/2 pad 1"};
+    for (int kind = 0; kind < 4; kind++) {
         FdElem f = {kind, 3, 5, 7, NULL, NULL, NULL};
         int n = f.planes * f.H * f.W;
         f.x = rig_random(n, 89, -1, 1), f.g = rig_random(n, 97, -1, 1), f.y = malloc(n * sizeof(double));
@@ -215,6 +243,7 @@ int check_elem_fd(VkcContext *ctx, VkcCheckResult *r)
         if (ok) {
             if (kind == 0) ref_relu_backward(n, f.x, f.g, dx);
             else if (kind == 1) ref_maxpool2x2_backward(f.planes, f.H, f.W, f.x, f.g, dx);
+            else if (kind == 3) ref_maxpool_backward(f.planes, f.H, f.W, 3, 2, 1, f.x, f.g, dx);
             else ref_avgpool_backward(f.planes, f.H * f.W, f.g, dx);
             rig_finite_diff(f.x, n, 1e-6, elem_loss, &f, num);
             vkc_check_compare_f64(r, names[kind], dx, num, n, 1e-7, 1e-7);

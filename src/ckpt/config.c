@@ -20,6 +20,13 @@ const VkcName vkc_precision_names[] = {
      .about = "bf16 or fp16 where vkclr runs cooperative matrices on the device (a GPU), else fp32"},
     {0},
 };
+/* --stem: auto is resolved by the run, from the encoder and the view size (vkc_model_auto_stem) */
+static const VkcName stem_names[] = {
+    {.name = "cifar", .value = VKC_STEM_CIFAR, .about = "3x3 conv, for images of about 32 px"},
+    {.name = "imagenet", .value = VKC_STEM_IMAGENET, .about = "7x7/2 conv, BN, ReLU, 3x3/2 max-pool"},
+    {.name = "auto", .value = -1, .about = "imagenet for a ResNet at --image-size 64 and more, else cifar"},
+    {0},
+};
 
 #define FIELD(f) VKC_OPTION_FIELD(VkcTrainConfig, f)
 #define SAVED VKC_OPT_SAVED
@@ -35,20 +42,37 @@ static const char DATA[] = "data", MODEL[] = "model", OPTIM[] = "optimisation", 
 const VkcOption vkc_train_options[] = {
     {.flag = "--data", .key = "data", .type = VKC_OPT_STRING, FIELD(data), .def = "fashion-mnist",
      .flags = SAVED | ENCODER, .section = DATA, .metavar = "SPEC",
-     .help = "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR, "
-             "synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)"},
+     .help = "fashion-mnist, idx:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR, folder:DIR "
+             "(DIR/train/<class>/, DIR/test/<class>/: JPEG and PNG files), images:DIR (every JPEG and PNG "
+             "file under DIR, no labels), synthetic:HxWxC[:N[:SEED]] (random noise, for benchmarks)"},
+    {.flag = "--eval-data", .key = "eval_data", .type = VKC_OPT_STRING, FIELD(eval_data), .def = "",
+     .flags = SAVED | OPTIONAL | RESUMABLE | ENCODER, .section = DATA, .metavar = "SPEC",
+     .help = "labelled data for the linear probe and kNN (its train and test splits), e.g. when --data has no "
+             "labels; none = --data's"},
     {.flag = "--limit", .key = "limit", .type = VKC_OPT_INT, FIELD(limit), .min = 0, .max = 1 << 30, .def = "0",
      .flags = SAVED, .section = DATA, .metavar = "N", .help = "train on the first N training images; 0 = all"},
+    {.flag = "--image-size", .key = "image_size", .type = VKC_OPT_INT, FIELD(image_size), .min = 8, .max = 4096,
+     .def = "auto", .auto_name = "auto", .flags = SAVED | OPTIONAL, .section = DATA, .metavar = "S",
+     .help = "train on S x S views: random crops of each image at its own resolution resized to S; evaluation "
+             "resizes the shorter side to S and crops the centre; auto = the data's image size (mixed sizes: the "
+             "median shorter side, at most 224)"},
+    {.flag = "--skip-bad", .key = "skip_bad", .type = VKC_OPT_SWITCH, FIELD(skip_bad), .min = 0, .max = 1,
+     .def = "off", .flags = SAVED | OPTIONAL | ENCODER, .section = DATA,
+     .help = "leave out files that cannot be images (empty, truncated, corrupt, not JPEG or PNG, unreadable) and "
+             "list them in the run directory's skipped-files.txt; without it they stop the run before it starts"},
     /* Decompression bombs: checked from the files' headers before anything is decoded. */
     {.flag = "--max-image-pixels", .type = VKC_OPT_U64, FIELD(max_image_pixels), .min = 1, .max = 4294967296.0,
      .def = "67108864", .flags = RESUMABLE | ENCODER, .section = DATA, .metavar = "N",
-     .help = "refuse a PNG image of more pixels (8192 x 8192), from its header"},
+     .help = "refuse an image of more pixels (8192 x 8192), from its header"},
     {.flag = "--max-data-gib", .type = VKC_OPT_FLOAT, FIELD(max_data_gib), .min = 0.001, .max = 1e6, .def = "16",
      .flags = RESUMABLE | ENCODER, .section = DATA, .metavar = "G",
      .help = "refuse data that would take more memory (GiB), before reading it"},
     {.flag = "--encoder", .key = "encoder", .type = VKC_OPT_ENUM, FIELD(model.encoder), .names = vkc_encoder_names,
      .def = "convnet", .flags = SAVED | ENCODER, .section = MODEL, .metavar = "E",
-     .help = "the ResNets with the CIFAR stem"},
+     .help = "the ResNets with the stem --stem says"},
+    {.flag = "--stem", .key = "stem", .type = VKC_OPT_ENUM, FIELD(model.stem), .names = stem_names, .def = "auto",
+     .flags = SAVED | OPTIONAL | ENCODER, .section = MODEL, .metavar = "S", .help = "a ResNet's first layers",
+     .missing = "cifar"},
     {.flag = "--width", .key = "width", .type = VKC_OPT_INT, FIELD(model.width), .min = 1, .max = VKC_MODEL_WIDTH_MAX,
      .def = "16", .flags = SAVED | ENCODER, .section = MODEL, .metavar = "W",
      .help = "convnet: first block's channels; resnet: first stage's (64 = standard)"},
@@ -217,6 +241,8 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
                         "0.1 for 10 balanced classes)", loss);
     if (row->takes_tau_plus && !(c->tau_plus < 1.0f))
         return vkc_fail("--tau-plus must be below 1 (at 1 every negative would be a false one)");
+    if (c->model.encoder == VKC_ENCODER_CONVNET && c->model.stem == VKC_STEM_IMAGENET)
+        return vkc_fail("--stem imagenet is a ResNet's: the convnet has no stem to choose");
     if (vkc_config_snapshots(c, NULL, 0) < 0) return VKC_ERR;
     if (c->stop_after && c->stop_after >= c->epochs)
         return vkc_fail("--stop-after %d must be less than --epochs %d", c->stop_after, c->epochs);
@@ -226,7 +252,8 @@ int vkc_config_check(const VkcTrainConfig *c, const VkcGiven *g)
 VkcDataLimits vkc_config_data_limits(const VkcTrainConfig *c)
 {
     return (VkcDataLimits){.max_image_pixels = c->max_image_pixels,
-                           .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30))};
+                           .max_bytes = (uint64_t)((double)c->max_data_gib * (double)(1u << 30)),
+                           .skip_bad = c->skip_bad};
 }
 
 #define MAX_SNAPSHOTS 32

@@ -1,7 +1,8 @@
 /* vkclr bench augment: two-view images per second through the whole batch producer (shuffle,
  * crop, flip, jitter, grayscale, normalise into NCHW float32 slots) with the cifar preset,
- * for 1 and 2 worker threads, at 28x28 gray and 32x32 RGB. The consumer takes each batch
- * and gives it straight back, so the figure is what the workers can sustain. */
+ * for 1 and 2 worker threads, at 28x28 gray and 32x32 RGB, or on --data SPEC (a collection:
+ * decoding included) at --image-size S. The consumer takes each batch and gives it straight
+ * back, so the figure is what the workers can sustain. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@ static int measure(const VkcDataset *ds, const VkcAugmentConfig *cfg, int thread
 typedef struct {
     float seconds;
     int batch;
-    char preset[16], gray[CLI_PATH], rgb[CLI_PATH];
+    char preset[16], gray[CLI_PATH], rgb[CLI_PATH], data[CLI_PATH];
+    int image_size; /* 0: the data's size */
 } BenchAugmentArgs;
 
 #define FIELD(f) VKC_OPTION_FIELD(BenchAugmentArgs, f)
@@ -76,7 +78,8 @@ static int run(const CliCall *call)
 {
     const BenchAugmentArgs b = *(const BenchAugmentArgs *)call->own;
     const char *preset = b.preset, *gray_spec = b.gray, *rgb_spec = b.rgb[0] ? b.rgb : NULL;
-    long batch = b.batch;
+    const char *data = b.data[0] ? b.data : NULL;
+    long batch = b.batch, size = b.image_size;
     double seconds = b.seconds;
     VkcAugmentConfig cfg;
     if (vkc_augment_preset(preset, &cfg)) {
@@ -84,24 +87,37 @@ static int run(const CliCall *call)
         return 2;
     }
 
+    if (size) cfg.out_height = cfg.out_width = (int)size;
     struct {
         const char *label, *spec;
         int h, w, c;
-    } sets[] = {{"28x28 gray", gray_spec, 28, 28, 1}, {"32x32 RGB", rgb_spec, 32, 32, 3}};
+    } sets[] = {{"28x28 gray", gray_spec, 28, 28, 1}, {"32x32 RGB", rgb_spec, 32, 32, 3}, {"", data, 0, 0, 0}};
+    int first = data ? 2 : 0, last = data ? 3 : 2;
     printf("two-view images/s, '%s' preset, batch %ld, %.1f s per run\n", preset, batch, seconds);
     printf("%-12s %-24s %8s %12s %12s %14s\n", "shape", "data", "threads", "images/s", "per thread",
            "per CPU-second");
-    for (int s = 0; s < 2; s++) {
+    for (int s = first; s < last; s++) {
         VkcDataset ds;
-        if (!sets[s].spec || vkc_dataset_load(&ds, sets[s].spec)) {
+        if (data) {
+            if (vkc_dataset_load(&ds, data)) {
+                fprintf(stderr, "vkclr bench augment: --data %s: %s\n", data, vkc_error());
+                return 1;
+            }
+            printf("%s: %d images %s in %.2f s\n", data, vkc_dataset_ssl_count(&ds),
+                   vkc_dataset_is_collection(&ds) ? "indexed" : "read", ds.load_seconds);
+        } else if (!sets[s].spec || vkc_dataset_load(&ds, sets[s].spec)) {
             if (sets[s].spec) fprintf(stderr, "vkclr bench augment: %s; using synthetic data\n", vkc_error());
             if (vkc_dataset_synthetic(&ds, 10000, 0, sets[s].h, sets[s].w, sets[s].c, 10, 1)) {
                 fprintf(stderr, "vkclr bench augment: %s\n", vkc_error());
                 return 1;
             }
         }
-        char data[128];
-        snprintf(data, sizeof data, "%s %dx%dx%d", ds.name, ds.height, ds.width, ds.channels);
+        char what[128], shape[32];
+        snprintf(what, sizeof what, "%s %s%dx%dx%d", ds.name, ds.mixed_sizes ? "~" : "", ds.height, ds.width,
+                 ds.channels);
+        snprintf(shape, sizeof shape, "%s", sets[s].label);
+        if (data) snprintf(shape, sizeof shape, "views %dx%d", cfg.out_height ? cfg.out_height : ds.height,
+                           cfg.out_width ? cfg.out_width : ds.width);
         for (int threads = 1; threads <= 2; threads++) {
             double rate, cpu_rate;
             if (measure(&ds, &cfg, threads, (int)batch, seconds, &rate, &cpu_rate)) {
@@ -109,8 +125,7 @@ static int run(const CliCall *call)
                 vkc_dataset_free(&ds);
                 return 1;
             }
-            printf("%-12s %-24s %8d %12.0f %12.0f %14.0f\n", sets[s].label, data, threads, rate, rate / threads,
-                   cpu_rate);
+            printf("%-12s %-24s %8d %12.0f %12.0f %14.0f\n", shape, what, threads, rate, rate / threads, cpu_rate);
             fflush(stdout);
         }
         vkc_dataset_free(&ds);

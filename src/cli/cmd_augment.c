@@ -8,7 +8,6 @@
 #include "commands.h"
 #include "vkclr/augment.h"
 #include "vkclr/data.h"
-#include "vkclr/resize.h"
 
 static const char augment_synopsis[] =
     "usage: vkclr augment --out views.png [--data SPEC] [--preset P] [--aug KEY=VALUE,...]\n"
@@ -29,7 +28,7 @@ static const VkcOption rows[] = {
     {.flag = "--out", .type = VKC_OPT_STRING, FIELD(out), .flags = VKC_OPT_NONEMPTY, .section = "the picture",
      .metavar = "PATH", .help = "PNG to write (required): one row per image, original | view 1 | view 2"},
     {.flag = "--count", .type = VKC_OPT_INT, FIELD(count), .min = 1, .max = 1000, .def = "8", .section = "the picture",
-     .metavar = "N", .help = "images (rows), the first N of the training split"},
+     .metavar = "N", .help = "images (rows), the first N of the training images (train, then unlabeled)"},
     {.flag = "--epoch", .type = VKC_OPT_U64, FIELD(epoch), .min = 0, .max = 1099511627776.0, .def = "0",
      .section = "the picture", .metavar = "E", .help = "the epoch whose views to draw (with --seed)"},
     {.flag = "--zoom", .type = VKC_OPT_INT, FIELD(zoom), .min = 1, .max = 64, .def = "auto", .auto_name = "auto",
@@ -40,7 +39,8 @@ static const VkcOption rows[] = {
 /* vkclr train's rows this command takes: the data, its limits, the augmentation and its seed. */
 static bool train_rows(const VkcOption *o)
 {
-    static const char *const flags[] = {"--data", "--max-image-pixels", "--max-data-gib", "--preset", "--aug", "--seed"};
+    static const char *const flags[] = {"--data",   "--max-image-pixels", "--max-data-gib", "--skip-bad",
+                                        "--preset", "--aug",              "--image-size",   "--seed"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (!strcmp(o->flag, flags[i])) return true;
     return false;
@@ -80,7 +80,8 @@ static int run(const CliCall *call)
         fprintf(stderr, "vkclr augment: --data %s: %s\n", data, vkc_error());
         return 1;
     }
-    if (ds.train.n == 0) {
+    int nimages = vkc_dataset_ssl_count(&ds);
+    if (nimages == 0) {
         fprintf(stderr, "vkclr augment: --data %s has no training images to augment\n", data);
         vkc_dataset_free(&ds);
         return 1;
@@ -88,15 +89,18 @@ static int run(const CliCall *call)
     int rc = 1;
     uint8_t *grid = NULL, *original = NULL, *view = NULL;
     float *scratch = NULL;
+    size_t scratch_floats = 0;
     VkcAugmenter *aug = NULL;
+    VkcDecoder *decoder = NULL;
     VkcAugmentConfig cfg;
-    const char *preset = c.preset[0] ? c.preset : vkc_augment_default_preset(&ds);
+    int side_h = c.image_size ? c.image_size : ds.height, side_w = c.image_size ? c.image_size : ds.width;
+    const char *preset = c.preset[0] ? c.preset : vkc_augment_default_preset(ds.channels, side_h, side_w);
     if (vkc_augment_preset(preset, &cfg) || (c.aug[0] && vkc_augment_set(&cfg, c.aug)) ||
-        vkc_augmenter_create(&aug, &cfg, ds.height, ds.width, ds.channels)) {
+        vkc_augmenter_create(&aug, &cfg, side_h, side_w, ds.channels) || vkc_decoder_create(&decoder)) {
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
     }
-    if (count > ds.train.n) count = ds.train.n;
+    if (count > nimages) count = nimages;
     int C = ds.channels, vh, vw;
     vkc_augmenter_out_size(aug, &vh, &vw);
     if (!zoom) zoom = vw >= 96 ? 1 : (96 + vw - 1) / vw;
@@ -105,20 +109,35 @@ static int run(const CliCall *call)
     grid = malloc((size_t)grid_w * grid_h * C);
     original = malloc((size_t)vh * vw * C);
     view = malloc((size_t)vh * vw * C);
-    scratch = malloc(vkc_resize_scratch_floats(ds.height, ds.width, vh, vw, C) * sizeof(float));
-    if (!grid || !original || !view || !scratch) {
+    if (!grid || !original || !view) {
         fprintf(stderr, "vkclr augment: out of memory for a %dx%d grid\n", grid_w, grid_h);
         goto done;
     }
     memset(grid, 255, (size_t)grid_w * grid_h * C);
-    for (int i = 0; i < count; i++) {
-        const uint8_t *img = vkc_image(&ds, &ds.train, i);
-        int top = GAP + i * (cell_h + GAP);
-        vkc_resize_u8(img, ds.height, ds.width, (size_t)ds.width * C, C, original, vh, vw, scratch);
+    /* per image: what evaluation sees (shorter side resized, centre cropped), then its two views
+     * made as the producer makes them (boxes first, the image decoded at the scale both allow) */
+    for (int k = 0; k < count; k++) {
+        int i, h, w;
+        const VkcSplit *split = vkc_dataset_ssl_image(&ds, k, &i);
+        vkc_image_size(&ds, split, i, &h, &w);
+        VkcBox box[2];
+        VkcRng rng[2];
+        VkcImage img;
+        int top = GAP + k * (cell_h + GAP), reduce = 8;
+        vkc_eval_box(h, w, vh, vw, &box[0]);
+        if (vkc_decode_image(decoder, &ds, split, i, vkc_max_reduce(box[0].h, box[0].w, vh, vw), &img) ||
+            vkc_eval_view(&img, &box[0], vh, vw, original, &scratch, &scratch_floats))
+            goto failed;
         blit(grid, grid_w, C, original, vh, vw, zoom, top, GAP);
         for (int v = 0; v < 2; v++) {
-            VkcRng rng = vkc_rng(c.seed, g.epoch, (uint64_t)i, (uint64_t)v);
-            vkc_augment_view_u8(aug, img, &rng, view);
+            rng[v] = vkc_rng(c.seed, g.epoch, (uint64_t)k, (uint64_t)v);
+            vkc_augment_view_box(aug, &rng[v], h, w, &box[v]);
+            int r = vkc_max_reduce(box[v].h, box[v].w, vh, vw);
+            if (r < reduce) reduce = r;
+        }
+        if (vkc_decode_image(decoder, &ds, split, i, reduce, &img)) goto failed;
+        for (int v = 0; v < 2; v++) {
+            if (vkc_augment_view_image_u8(aug, &img, &box[v], &rng[v], view)) goto failed;
             blit(grid, grid_w, C, view, vh, vw, zoom, top, GAP + (v + 1) * (cell_w + GAP));
         }
     }
@@ -126,11 +145,16 @@ static int run(const CliCall *call)
         fprintf(stderr, "vkclr augment: %s\n", vkc_error());
         goto done;
     }
-    printf("%s: %d %s images (%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name, ds.height,
-           ds.width, C, preset, grid_w, grid_h);
+    printf("%s: %d %s images (%s%dx%dx%d) with two '%s' views each, %dx%d pixels\n", out, count, ds.name,
+           ds.mixed_sizes ? "mixed sizes, shown at " : "", ds.mixed_sizes ? vh : ds.height, ds.mixed_sizes ? vw : ds.width,
+           C, preset, grid_w, grid_h);
     rc = 0;
+    goto done;
+failed:
+    fprintf(stderr, "vkclr augment: %s\n", vkc_error());
 done:
     vkc_augmenter_destroy(aug);
+    vkc_decoder_destroy(decoder);
     free(grid);
     free(original);
     free(view);

@@ -15,10 +15,12 @@ static const char export_synopsis[] =
     "row count and CRC-32 of both, so that a mixed or half-replaced pair is found out. The three\n"
     "are replaced together: a failed write (a full disk) leaves the old ones as they were.\n";
 
-typedef enum { SPLIT_TRAIN, SPLIT_TEST } Split;
+typedef enum { SPLIT_TRAIN, SPLIT_TEST, SPLIT_UNLABELED } Split;
 static const VkcName split_names[] = {
     {.name = "train", .value = SPLIT_TRAIN},
     {.name = "test", .value = SPLIT_TEST},
+    {.name = "unlabeled", .value = SPLIT_UNLABELED,
+     .about = "the images without labels of images:DIR or STL-10's unlabeled_X.bin; their labels are -1"},
     {0},
 };
 
@@ -82,17 +84,22 @@ static int run(const CliCall *call)
         fprintf(stderr, "vkclr export: --features, --labels and --manifest must be three different files\n");
         return 2;
     }
+    bool unlabeled = e.split == SPLIT_UNLABELED;
+    if (unlabeled && ltype == VKC_NPY_U8) {
+        fprintf(stderr, "vkclr export: --split unlabeled has the label -1 for every image: --label-dtype int64\n");
+        return 2;
+    }
     Source src = {.kind = e.pixels ? SOURCE_PIXELS : checkpoint ? SOURCE_CHECKPOINT : SOURCE_RANDOM_INIT,
-                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .width = (uint32_t)enc.model.width,
-                  .seed = enc.seed, .precision = enc.precision};
+                  .checkpoint = checkpoint, .encoder = enc.model.encoder, .stem = enc.model.stem,
+                  .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
 
     char data[512];
     VkcDataset ds;
-    if (source_dataset(&cli_export, call, checkpoint, &ds, data)) return 1;
-    const VkcSplit *split = e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
+    if (source_dataset(&cli_export, call, checkpoint, !unlabeled, &ds, data)) return 1;
+    const VkcSplit *split = unlabeled ? &ds.unlabeled : e.split == SPLIT_TRAIN ? &ds.train : &ds.test;
     if (split->n == 0) {
-        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export\n", split_name,
-                data);
+        fprintf(stderr, "vkclr export: the %s split of --data %s has no images: nothing to export%s\n", split_name,
+                data, !unlabeled && ds.unlabeled.n ? " (its images have no labels: --split unlabeled)" : "");
         vkc_dataset_free(&ds);
         return 1;
     }
@@ -125,7 +132,7 @@ static int run(const CliCall *call)
     }
     if (vkc_features_download(&ctx, &f, 0, f.n, feat)) goto done;
     for (uint32_t i = 0; i < f.n; i++) {
-        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels[i];
+        if (ltype == VKC_NPY_I64) ((int64_t *)lab)[i] = split->labels ? split->labels[i] : -1;
         else ((uint8_t *)lab)[i] = (uint8_t)split->labels[i];
     }
     /* What the features are, for the manifest. */

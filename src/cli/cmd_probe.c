@@ -206,7 +206,7 @@ static int run(const CliCall *call)
     long limit = p.limit, test_limit = p.test_limit;
     if (pixels) sources[nsources++] = (Source){.kind = SOURCE_PIXELS};
     if (random_init)
-        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder,
+        sources[nsources++] = (Source){.kind = SOURCE_RANDOM_INIT, .encoder = enc.model.encoder, .stem = enc.model.stem,
                                        .width = (uint32_t)enc.model.width, .seed = enc.seed, .precision = enc.precision};
     /* A checkpoint comes with the random initialisation of its own run (same encoder, width,
      * seed, input preparation): what training bought is the difference. */
@@ -231,7 +231,7 @@ static int run(const CliCall *call)
 
     char data[512];
     VkcDataset ds;
-    if (source_dataset(&cli_probe, call, checkpoint, &ds, data)) return 1;
+    if (source_dataset(&cli_probe, call, checkpoint, true, &ds, data)) return 1;
     long ntrain = limit && limit < ds.train.n ? limit : ds.train.n;
     long ntest = test_limit && test_limit < ds.test.n ? test_limit : ds.test.n;
     if (ntest == 0 || ntrain == 0) {

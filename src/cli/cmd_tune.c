@@ -220,8 +220,12 @@ static int run(const CliCall *call)
         fprintf(stderr, "vkclr tune: --data %s: %s\n", c.data, vkc_error());
         return 1;
     }
-    c.model.channels = ds.channels, c.model.height = ds.height, c.model.width_px = ds.width;
+    int shape = vkc_train_model_shape(&c, &ds);
     vkc_dataset_free(&ds);
+    if (shape) {
+        fprintf(stderr, "vkclr tune: %s\n", vkc_error());
+        return 2;
+    }
 
     VkcContext ctx;
     VkcContextOptions opt = cli_context(call->env, c.device, false);

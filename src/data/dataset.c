@@ -1,5 +1,6 @@
 /* --data specs: one row per reader. */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -38,6 +39,16 @@ static int load_folder(VkcDataset *ds, const char *dir, const char *spec, const 
     (void)spec;
     return data_load_folder(ds, dir, lim);
 }
+static int load_images(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_images(ds, dir, lim);
+}
+static int load_stl10(VkcDataset *ds, const char *dir, const char *spec, const VkcDataLimits *lim)
+{
+    (void)spec;
+    return data_load_stl10(ds, dir, lim);
+}
 
 /* kind, what follows the colon, reader */
 static const struct {
@@ -50,6 +61,8 @@ static const struct {
     {"cifar10", "DIR", load_cifar10},
     {"cifar100", "DIR", load_cifar100},
     {"folder", "DIR", load_folder},
+    {"images", "DIR", load_images},
+    {"stl10", "DIR", load_stl10},
     {"synthetic", "HxWxC[:N[:SEED]]", vkc_dataset_load_synthetic},
 };
 #define NREADERS (sizeof readers / sizeof readers[0])
@@ -63,7 +76,7 @@ static void list_specs(char *buf, size_t size)
 
 int vkc_dataset_load(VkcDataset *ds, const char *spec) { return vkc_dataset_load_limited(ds, spec, NULL); }
 
-int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
+static int load(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
 {
     memset(ds, 0, sizeof *ds);
     if (!spec || !strcmp(spec, "fashion-mnist")) return load_fashion_mnist(ds, VKC_DEFAULT_FASHION_MNIST, "", lim);
@@ -76,4 +89,14 @@ int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimi
         if (kind_len == strlen(readers[i].kind) && !strncmp(spec, readers[i].kind, kind_len))
             return readers[i].load(ds, colon + 1, spec, lim);
     return vkc_fail("--data '%s': unknown reader '%.*s' (expected one of %s)", spec, (int)kind_len, spec, specs);
+}
+
+int vkc_dataset_load_limited(VkcDataset *ds, const char *spec, const VkcDataLimits *lim)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = load(ds, spec, lim);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == VKC_OK) ds->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return rc;
 }

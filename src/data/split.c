@@ -9,19 +9,59 @@
 
 void vkc_dataset_free(VkcDataset *ds)
 {
-    free(ds->train.pixels);
-    free(ds->train.labels);
-    free(ds->test.pixels);
-    free(ds->test.labels);
+    VkcSplit *splits[3] = {&ds->train, &ds->test, &ds->unlabeled};
+    for (int s = 0; s < 3; s++) {
+        free(splits[s]->pixels);
+        free(splits[s]->refs);
+        free(splits[s]->labels);
+    }
     if (ds->class_names)
         for (int i = 0; i < ds->nclasses; i++) free(ds->class_names[i]);
     free(ds->class_names);
+    free(ds->paths);
+    for (int i = 0; i < ds->nskipped; i++) free(ds->skipped[i]);
+    free(ds->skipped);
     memset(ds, 0, sizeof *ds);
 }
 
 void vkc_dataset_limit(VkcDataset *ds, int n)
 {
-    if (n > 0 && n < ds->train.n) ds->train.n = n;
+    if (n <= 0 || n >= vkc_dataset_ssl_count(ds)) return;
+    if (n <= ds->train.n) {
+        ds->train.n = n;
+        ds->unlabeled.n = 0;
+    } else {
+        ds->unlabeled.n = n - ds->train.n;
+    }
+}
+
+int vkc_dataset_set_channels(VkcDataset *ds, int channels)
+{
+    if (channels != 1 && channels != 3) return vkc_fail("images have 1 or 3 channels, not %d", channels);
+    if (channels == ds->channels) return VKC_OK;
+    if (vkc_dataset_is_collection(ds)) { /* the decoders convert */
+        ds->channels = channels;
+        return VKC_OK;
+    }
+    size_t pixels = (size_t)ds->height * ds->width;
+    VkcSplit *splits[3] = {&ds->train, &ds->test, &ds->unlabeled};
+    for (int s = 0; s < 3; s++) {
+        VkcSplit *sp = splits[s];
+        if (!sp->pixels) continue;
+        size_t n = (size_t)sp->n * pixels;
+        if (n && n > SIZE_MAX / 3) return vkc_fail("too many images to convert");
+        uint8_t *out = malloc(n * channels + 1);
+        if (!out) return vkc_fail("out of memory converting %d images to %d channels", sp->n, channels);
+        const uint8_t *in = sp->pixels;
+        for (size_t p = 0; p < n; p++) {
+            if (channels == 3) out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = in[p];
+            else out[p] = (uint8_t)((in[3 * p] * 19595u + in[3 * p + 1] * 38470u + in[3 * p + 2] * 7471u + 0x8000u) >> 16);
+        }
+        free(sp->pixels);
+        sp->pixels = out;
+    }
+    ds->channels = channels;
+    return VKC_OK;
 }
 
 int data_split_alloc(VkcSplit *split, int n, size_t image_bytes)
@@ -89,8 +129,9 @@ int data_check_labels(const VkcDataset *ds, const char *what)
     return VKC_OK;
 }
 
-void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3])
+int vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3])
 {
+    if (!ds->train.pixels) return vkc_fail("%s: the images are not in memory (a collection)", ds->name);
     double sum[3] = {0}, sum2[3] = {0};
     size_t pixels = (size_t)ds->train.n * ds->height * ds->width;
     int C = ds->channels;
@@ -107,6 +148,7 @@ void vkc_dataset_channel_stats(const VkcDataset *ds, float mean[3], float std[3]
         mean[c] = (float)m;
         std[c] = (float)sqrt(var > 0 ? var : 0);
     }
+    return VKC_OK;
 }
 
 

@@ -1,8 +1,8 @@
 /* Encoder features: a VkcExtractor that runs an encoder (include/vkclr/model.h) in evaluation
  * mode over images, for the probe, kNN and export (include/vkclr/features.h).
  *
- * Per batch of up to max_batch images: resize to the model's input size if the dataset's
- * differs (as the augmentation's view size did in training), normalise with the augmentation's
+ * Per batch of up to max_batch images: each image at the model's input size (its shorter side
+ * resized to it and the centre cropped, src/eval/input.h), normalised with the augmentation's
  * per-channel mean/std into a host-visible input tensor, submit a command buffer recorded once
  * (evaluation-mode forward, copy of the encoder output into a host-visible tensor), and upload
  * the rows into the feature shards. Evaluation-mode layers treat images independently, so a
@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "vkclr/checkpoint.h"
 #include "vkclr/features.h"
 #include "vkclr/interrupt.h"
-#include "vkclr/resize.h"
 
 /* Images per evaluation batch for models this file builds (halved until every tensor fits one
  * binding). */
@@ -29,8 +29,8 @@ typedef struct {
     VkcTensor input, feats;
     VkcCmd cmd;
     bool prepared;
-    uint8_t *resized;
-    float *scratch, *rows;
+    EvalInput input_images;
+    float *rows;
     /* A model this extractor built (checkpoint, random init). */
     VkcArena dev;
     VkcModelKernels kernels;
@@ -46,24 +46,22 @@ static void encoder_destroy(VkcExtractor *x)
     vkc_model_destroy(&e->own);
     vkc_model_kernels_destroy(&e->kernels);
     vkc_arena_destroy(&e->dev);
-    free(e->resized);
-    free(e->scratch);
+    eval_input_free(&e->input_images);
     free(e->rows);
     free(e);
     x->impl = NULL;
 }
 
-/* Staging tensors and the command buffer, on first use (the dataset fixes the resize scratch). */
-static int encoder_prepare(Encoder *e, const VkcDataset *ds)
+/* Staging tensors and the command buffer, on first use. */
+static int encoder_prepare(Encoder *e)
 {
     if (e->prepared) return VKC_OK;
     VkcModel *m = e->model;
     int C = m->cfg.channels, H = m->cfg.height, W = m->cfg.width_px;
     uint32_t batch = m->max_batch;
-    e->resized = malloc((size_t)H * W * C);
-    e->scratch = malloc(vkc_resize_scratch_floats(ds->height, ds->width, H, W, C) * sizeof(float));
+    if (eval_input_init(&e->input_images, H, W, C)) return VKC_ERR;
     e->rows = malloc((size_t)batch * m->features * sizeof(float));
-    if (!e->resized || !e->scratch || !e->rows) return vkc_fail("out of host memory for encoder features");
+    if (!e->rows) return vkc_fail("out of host memory for encoder features");
     if (vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * C * H * W * 4, &e->input) ||
         vkc_tensor_alloc(&e->host, (VkDeviceSize)batch * m->features * 4, &e->feats) || vkc_cmd_init(m->ctx, &e->cmd))
         return VKC_ERR;
@@ -87,7 +85,7 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
     if (out->dim != (uint32_t)F) return vkc_fail("the encoder gives %d features, the matrix has %u columns", F, out->dim);
     if (first > (uint32_t)split->n || count > (uint32_t)split->n - first)
         return vkc_fail("images [%u, %u) outside the split's %d", first, first + count, split->n);
-    if (encoder_prepare(e, ds)) return VKC_ERR;
+    if (encoder_prepare(e)) return VKC_ERR;
     uint32_t batch = m->max_batch;
     size_t image_floats = (size_t)C * H * W;
     float *in = e->input.mapped;
@@ -95,11 +93,8 @@ static int encoder_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *d
         uint32_t n = count - done < batch ? count - done : batch;
         if (vkc_interrupt_check("encoder features")) return VKC_ERR;
         for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *img = vkc_image(ds, split, (int)(first + done + i));
-            if (H != ds->height || W != ds->width) {
-                vkc_resize_u8(img, ds->height, ds->width, (size_t)ds->width * C, C, e->resized, H, W, e->scratch);
-                img = e->resized;
-            }
+            const uint8_t *img;
+            if (eval_input_image(&e->input_images, ds, split, (int)(first + done + i), &img)) return VKC_ERR;
             vkc_normalize(img, H, W, C, e->aug.mean, e->aug.std, in + i * image_floats);
         }
         if (n < batch) memset(in + n * image_floats, 0, (batch - n) * image_floats * sizeof(float));
@@ -162,22 +157,19 @@ static int from_checkpoint(VkcExtractor *x, VkcContext *ctx, const char *path, i
     int64_t step;
     if (vkc_checkpoint_resolve(path, file, sizeof file) || vkc_checkpoint_read_config(file, &cfg, &step))
         return VKC_ERR;
-    /* Inputs as in training: the run's augmentation fixes the normalisation and the view size. */
+    /* Inputs as in training: the run's augmentation fixes the normalisation. */
+    VkcModelConfig *mc = &cfg.model;
     VkcAugmentConfig aug;
-    const char *preset = cfg.preset[0] ? cfg.preset : vkc_augment_default_preset(ds);
+    const char *preset = cfg.preset[0] ? cfg.preset : vkc_augment_default_preset(mc->channels, mc->height, mc->width_px);
     if (vkc_augment_preset(preset, &aug) || (cfg.aug[0] && vkc_augment_set(&aug, cfg.aug)))
         return vkc_fail_context("%s: augmentation '%s' / '%s' of the run", file, preset, cfg.aug);
     /* The run's precision unless asked otherwise; float32 where the device has no 16-bit storage. */
-    VkcModelConfig *mc = &cfg.model;
     if (precision < 0) precision = cfg.precision < 0 ? VKC_F32 : cfg.precision;
     mc->act_dtype = ctx->dtype_ok[precision] ? (VkcDtype)precision : VKC_F32;
-    int vh = aug.out_height ? aug.out_height : ds->height, vw = aug.out_width ? aug.out_width : ds->width;
+    /* Images of any size are resized to the model's input; their channels must be its own. */
     if (mc->channels != ds->channels)
         return vkc_fail("%s was trained on %d-channel images (%s), the data %s has %d-channel images", file,
                         mc->channels, cfg.data, ds->name, ds->channels);
-    if (mc->height != vh || mc->width_px != vw)
-        return vkc_fail("%s was trained on %dx%d images (%s), the data %s gives %dx%d", file, mc->height, mc->width_px,
-                        cfg.data, ds->name, vh, vw);
 
     Encoder *e = NULL;
     if (encoder_new(x, ctx, &aug, &e)) return VKC_ERR;
@@ -220,12 +212,14 @@ int vkc_extractor_random_init(VkcExtractor *x, VkcContext *ctx, const VkcModelCo
     const char *arch = vkc_name_of(vkc_encoder_names, (int)mc.encoder);
     VkcAugmentConfig preset;
     if (!aug) {
-        if (vkc_augment_preset(vkc_augment_default_preset(ds), &preset)) return VKC_ERR;
+        if (vkc_augment_preset(vkc_augment_default_preset(ds->channels, ds->height, ds->width), &preset))
+            return VKC_ERR;
         aug = &preset;
     }
     mc.channels = ds->channels;
     mc.height = aug->out_height ? aug->out_height : ds->height;
     mc.width_px = aug->out_width ? aug->out_width : ds->width;
+    if ((int)mc.stem < 0) mc.stem = vkc_model_auto_stem(mc.encoder, mc.height, mc.width_px);
     mc.loss_logz = false;
     Encoder *e = NULL;
     if (encoder_new(x, ctx, aug, &e)) return VKC_ERR;

@@ -2,8 +2,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "vkclr/features.h"
 #include "vkclr/interrupt.h"
+
+/* ---------------------------------------------------------------- evaluation input */
+
+int eval_input_init(EvalInput *in, int height, int width, int channels)
+{
+    memset(in, 0, sizeof *in);
+    in->height = height, in->width = width, in->channels = channels;
+    if (!(in->view = malloc((size_t)height * width * channels))) return vkc_fail("out of memory");
+    return vkc_decoder_create(&in->decoder);
+}
+
+void eval_input_free(EvalInput *in)
+{
+    vkc_decoder_destroy(in->decoder);
+    free(in->view);
+    free(in->scratch);
+    memset(in, 0, sizeof *in);
+}
+
+int eval_input_image(EvalInput *in, const VkcDataset *ds, const VkcSplit *split, int i, const uint8_t **pixels)
+{
+    if (ds->channels != in->channels)
+        return vkc_fail("the encoder takes %d-channel images, the data has %d", in->channels, ds->channels);
+    int h, w;
+    vkc_image_size(ds, split, i, &h, &w);
+    if (!split->refs && h == in->height && w == in->width) {
+        *pixels = vkc_image(ds, split, i);
+        return VKC_OK;
+    }
+    VkcBox box;
+    vkc_eval_box(h, w, in->height, in->width, &box);
+    VkcImage img;
+    if (vkc_decode_image(in->decoder, ds, split, i, vkc_max_reduce(box.h, box.w, in->height, in->width), &img) ||
+        vkc_eval_view(&img, &box, in->height, in->width, in->view, &in->scratch, &in->scratch_floats))
+        return VKC_ERR;
+    *pixels = in->view;
+    return VKC_OK;
+}
 
 int vkc_features_alloc(VkcFeatures *f, VkcArena *arena, uint32_t n, uint32_t dim, VkDeviceSize max_shard_bytes)
 {
@@ -76,7 +115,8 @@ int vkc_extract_features(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds,
     uint32_t n = (uint32_t)split->n;
     if (limit && limit < n) n = limit;
     if (!n) return vkc_fail("%s: the split has no images", x->name);
-    if (vkc_features_alloc(out, arena, n, x->dim, 0) || vkc_features_set_labels(ctx, out, split->labels, ds->nclasses))
+    if (vkc_features_alloc(out, arena, n, x->dim, 0) ||
+        (split->labels && vkc_features_set_labels(ctx, out, split->labels, ds->nclasses)))
         return VKC_ERR;
     if (x->extract(x, ctx, ds, split, 0, n, out, 0)) return vkc_fail_context("%s features", x->name);
     return VKC_OK;
@@ -93,6 +133,8 @@ void vkc_extractor_destroy(VkcExtractor *x)
 /* Images are converted and uploaded in blocks of this many (4096 x 784 floats: 12.8 MB). */
 #define PIXEL_BLOCK 4096u
 
+/* The pixels of the dataset's image size: a resident image as it is, a collection's image as
+ * evaluation prepares it (shorter side resized, centre cropped). */
 static int pixels_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds, const VkcSplit *split, uint32_t first,
                           uint32_t count, VkcFeatures *out, uint32_t row0)
 {
@@ -103,22 +145,21 @@ static int pixels_extract(VkcExtractor *x, VkcContext *ctx, const VkcDataset *ds
         return vkc_fail("pixel features: images [%u, %u) outside the split's %d", first, first + count, split->n);
     uint32_t block = count < PIXEL_BLOCK ? count : PIXEL_BLOCK;
     float *buf = malloc((size_t)block * dim * sizeof(float));
-    if (!buf) return vkc_fail("out of memory");
-    for (uint32_t done = 0; done < count; done += block) {
+    EvalInput in;
+    int rc = buf ? eval_input_init(&in, ds->height, ds->width, ds->channels) : vkc_fail("out of memory");
+    for (uint32_t done = 0; done < count && !rc; done += block) {
         uint32_t m = count - done < block ? count - done : block;
-        if (vkc_interrupt_check("pixel features")) {
-            free(buf);
-            return VKC_ERR;
+        if ((rc = vkc_interrupt_check("pixel features"))) break;
+        for (uint32_t k = 0; k < m && !rc; k++) {
+            const uint8_t *px;
+            if ((rc = eval_input_image(&in, ds, split, (int)(first + done + k), &px))) break;
+            for (size_t i = 0; i < dim; i++) buf[k * dim + i] = px[i] * (1.0f / 255.0f);
         }
-        const uint8_t *px = vkc_image(ds, split, (int)(first + done));
-        for (size_t i = 0; i < (size_t)m * dim; i++) buf[i] = px[i] * (1.0f / 255.0f);
-        if (vkc_features_upload(ctx, out, row0 + done, m, buf)) {
-            free(buf);
-            return VKC_ERR;
-        }
+        if (!rc) rc = vkc_features_upload(ctx, out, row0 + done, m, buf);
     }
+    if (buf) eval_input_free(&in);
     free(buf);
-    return VKC_OK;
+    return rc;
 }
 
 int vkc_extractor_pixels(VkcExtractor *x, const VkcDataset *ds)

@@ -168,22 +168,30 @@ int vkc_cast(VkcLayers *L, VkcCmd *cmd, uint32_t n, VkcTensor x, VkcTensor y)
 
 typedef struct {
     uint32_t planes, H, W;
+    uint32_t Ho, Wo, K, S, P; /* max-pool windows of K x K, stride S, padding P (MODEs 3 and 4) */
 } PoolPush;
 VKC_PUSH_CONTRACT(PoolPush, MAXPOOL);
-VKC_PUSH_CONTRACT(PoolPush, AVGPOOL);
+VKC_PUSH_PREFIX(PoolPush, AVGPOOL); /* the average pool reads planes, H, W */
 
 /* The build for the element type of the planes (`act`). */
-static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,
-                uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items, VkcDtype act)
+static int pool_window(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, const PoolPush *push, VkcTensor a,
+                       VkcTensor b, VkcTensor out, uint64_t items, VkcDtype act)
 {
-    if (!planes || !H || !W) return vkc_fail("%s: empty input %ux%ux%u", vkc_shader_table[shader].name, planes, H, W);
+    if (!push->planes || !push->H || !push->W)
+        return vkc_fail("%s: empty input %ux%ux%u", vkc_shader_table[shader].name, push->planes, push->H, push->W);
     if (vkc_layers_variant(L, shader, act, &shader)) return VKC_ERR;
     uint32_t spec[4] = {L->wg_elem, 1, 1, mode};
     const VkcKernel *k;
     if (vkc_layers_kernel(L, shader, "ssb", sizeof(PoolPush), spec, 4, &k)) return VKC_ERR;
-    PoolPush push = {planes, H, W};
     VkcTensor t[3] = {a, b, out};
-    return vkc_layers_dispatch_1d(L, cmd, k, t, &push, (items + L->wg_elem - 1) / L->wg_elem);
+    return vkc_layers_dispatch_1d(L, cmd, k, t, push, (items + L->wg_elem - 1) / L->wg_elem);
+}
+
+static int pool(VkcLayers *L, VkcCmd *cmd, VkcShader shader, uint32_t mode, uint32_t planes, uint32_t H,
+                uint32_t W, VkcTensor a, VkcTensor b, VkcTensor out, uint64_t items, VkcDtype act)
+{
+    PoolPush push = {.planes = planes, .H = H, .W = W};
+    return pool_window(L, cmd, shader, mode, &push, a, b, out, items, act);
 }
 
 int vkc_maxpool2x2_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t H, uint32_t W, VkcTensor x,
@@ -210,6 +218,46 @@ int vkc_maxpool2x2_backward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t
         return VKC_ERR;
     if (H % 2 == 0 && W % 2 == 0) return pool(L, cmd, VKC_SHADER_MAXPOOL, 2, planes, H, W, x, dy, dx, out, x.dtype);
     return pool(L, cmd, VKC_SHADER_MAXPOOL, 1, planes, H, W, x, dy, dx, in, x.dtype);
+}
+
+uint32_t vkc_maxpool_out(uint32_t in, const VkcMaxPool *mp) { return (in + 2 * mp->pad - mp->kernel) / mp->stride + 1; }
+
+/* The push constants of a windowed max-pool, after checking its shape. */
+static int maxpool_push(const char *op, const VkcMaxPool *mp, PoolPush *push)
+{
+    if (mp->kernel < 1 || mp->stride < 1 || mp->pad >= mp->kernel || mp->kernel > 15)
+        return vkc_fail("%s: window %u, stride %u, padding %u (need padding < window <= 15, stride >= 1)", op,
+                        mp->kernel, mp->stride, mp->pad);
+    if (mp->H + 2 * mp->pad < mp->kernel || mp->W + 2 * mp->pad < mp->kernel)
+        return vkc_fail("%s: input %ux%u with padding %u is smaller than the window %u", op, mp->H, mp->W, mp->pad,
+                        mp->kernel);
+    /* every window must hold a pixel of the plane: padding below the window's size does that */
+    *push = (PoolPush){.planes = mp->planes, .H = mp->H, .W = mp->W, .Ho = vkc_maxpool_out(mp->H, mp),
+                       .Wo = vkc_maxpool_out(mp->W, mp), .K = mp->kernel, .S = mp->stride, .P = mp->pad};
+    return VKC_OK;
+}
+
+int vkc_maxpool_forward(VkcLayers *L, VkcCmd *cmd, const VkcMaxPool *mp, VkcTensor x, VkcTensor y)
+{
+    PoolPush push;
+    if (maxpool_push("maxpool", mp, &push)) return VKC_ERR;
+    uint64_t in = (uint64_t)mp->planes * mp->H * mp->W, out = (uint64_t)mp->planes * push.Ho * push.Wo;
+    if (vkc_layers_need("maxpool", "x", x, in) || vkc_layers_need("maxpool", "y", y, out) ||
+        vkc_layers_same_dtype("maxpool", x, y))
+        return VKC_ERR;
+    return pool_window(L, cmd, VKC_SHADER_MAXPOOL, 3, &push, x, x, y, out, x.dtype);
+}
+
+int vkc_maxpool_backward(VkcLayers *L, VkcCmd *cmd, const VkcMaxPool *mp, VkcTensor x, VkcTensor dy, VkcTensor dx)
+{
+    PoolPush push;
+    if (maxpool_push("maxpool backward", mp, &push)) return VKC_ERR;
+    uint64_t in = (uint64_t)mp->planes * mp->H * mp->W, out = (uint64_t)mp->planes * push.Ho * push.Wo;
+    if (vkc_layers_need("maxpool backward", "x", x, in) || vkc_layers_need("maxpool backward", "dy", dy, out) ||
+        vkc_layers_need("maxpool backward", "dx", dx, in) || vkc_layers_same_dtype("maxpool backward", x, dy) ||
+        vkc_layers_same_dtype("maxpool backward", x, dx))
+        return VKC_ERR;
+    return pool_window(L, cmd, VKC_SHADER_MAXPOOL, 4, &push, x, dy, dx, in, x.dtype);
 }
 
 int vkc_avgpool_forward(VkcLayers *L, VkcCmd *cmd, uint32_t planes, uint32_t HW, VkcTensor x, VkcTensor y)

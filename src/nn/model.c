@@ -29,7 +29,8 @@ struct VkcModelOp {
     OpKind kind;
     int in, in2, out;  /* value indices (in2: second addend of OP_ADD) */
     int t_weight, t_gamma, t_beta, t_mean, t_var; /* named tensors, -1 if none */
-    uint32_t kernel, stride; /* conv */
+    uint32_t kernel, stride; /* conv; max-pool: 0 (2x2 windows), or its window and stride ... */
+    uint32_t pad;            /* ... and padding */
     bool relu;         /* batch norm with fused ReLU */
     VkcBnPool pool;    /* batch norm with a fused pool after it (the convnet's blocks) */
     bool bn_stats;     /* conv: its training forward writes the batch statistics of its output for
@@ -72,12 +73,21 @@ int vkc_model_check(const VkcModelConfig *c)
     if (c->out_dim < 1 || c->out_dim > VKC_MODEL_OUT_DIM_MAX)
         return vkc_fail("projection dimension %d is outside 1..%d", c->out_dim, VKC_MODEL_OUT_DIM_MAX);
     if (c->channels != 1 && c->channels != 3) return vkc_fail("images must have 1 or 3 channels, not %d", c->channels);
-    /* convnet halves twice, resnet three times: the smallest map must keep at least 1 pixel. */
-    int need = convnet ? 4 : 8;
+    if (c->stem != VKC_STEM_CIFAR && c->stem != VKC_STEM_IMAGENET) return vkc_fail("unknown stem %d", (int)c->stem);
+    if (convnet && c->stem != VKC_STEM_CIFAR)
+        return vkc_fail("the convnet has no stem to choose (--stem imagenet is for the ResNets)");
+    /* convnet halves twice, resnet three times (five with the ImageNet stem): the smallest map
+     * must keep at least 1 pixel. */
+    int need = convnet ? 4 : c->stem == VKC_STEM_IMAGENET ? 32 : 8;
     if (c->height < need || c->width_px < need)
         return vkc_fail("%s needs images of at least %dx%d pixels, not %dx%d", encoder_name(c->encoder), need, need, c->height,
                         c->width_px);
     return VKC_OK;
+}
+
+VkcStem vkc_model_auto_stem(VkcEncoderKind encoder, int height, int width)
+{
+    return encoder != VKC_ENCODER_CONVNET && height >= 64 && width >= 64 ? VKC_STEM_IMAGENET : VKC_STEM_CIFAR;
 }
 
 int vkc_model_features(const VkcModelConfig *c)
@@ -206,12 +216,27 @@ static int simple(Builder *b, OpKind kind, int in, int in2)
     VkcModelValue v = b->m->values[in];
     /* The pooled features (what the head, probes and kNN read) and the head are float32. */
     if (kind == OP_AVGPOOL) b->dtype = VKC_F32;
-    int out = kind == OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2)
+    int out = kind == OP_MAXPOOL ? add_value(b, v.C, v.H / 2, v.W / 2) /* 2x2 windows */
             : kind == OP_AVGPOOL ? add_value(b, v.C, 1, 1)
                                  : add_value(b, v.C, v.H, v.W);
     VkcModelOp *op = add_op(b, kind, in, out);
     if (!op) return 0;
     op->in2 = in2;
+    return out;
+}
+
+/* max-pool of kernel x kernel windows at `stride`, padding kernel / 2 (ResNet's ImageNet stem) */
+static int maxpool_window(Builder *b, int in, uint32_t kernel, uint32_t stride)
+{
+    if (b->failed) return 0;
+    VkcModelValue v = b->m->values[in];
+    VkcMaxPool mp = {.H = v.H, .W = v.W, .kernel = kernel, .stride = stride, .pad = kernel / 2};
+    int out = add_value(b, v.C, vkc_maxpool_out(v.H, &mp), vkc_maxpool_out(v.W, &mp));
+    VkcModelOp *op = add_op(b, OP_MAXPOOL, in, out);
+    if (!op) return 0;
+    op->kernel = kernel;
+    op->stride = stride;
+    op->pad = kernel / 2;
     return out;
 }
 
@@ -258,9 +283,18 @@ static void build_resnet(Builder *b, int x)
     const VkcModelConfig *c = &b->m->cfg;
     const int *blocks = resnet_blocks(c->encoder);
     char p[96];
-    /* CIFAR stem: one 3x3 stride-1 convolution, no max-pool. */
-    int v = conv(b, "encoder.conv1", x, (uint32_t)c->width, 3, 1);
-    v = batchnorm(b, "encoder.bn1", v, true);
+    int v;
+    if (c->stem == VKC_STEM_IMAGENET) {
+        /* ImageNet stem: 7x7 stride-2 convolution, BN, ReLU, 3x3 stride-2 max-pool (a quarter
+         * of the side before the first stage) */
+        v = conv(b, "encoder.conv1", x, (uint32_t)c->width, 7, 2);
+        v = batchnorm(b, "encoder.bn1", v, true);
+        v = maxpool_window(b, v, 3, 2);
+    } else {
+        /* CIFAR stem: one 3x3 stride-1 convolution, no max-pool. */
+        v = conv(b, "encoder.conv1", x, (uint32_t)c->width, 3, 1);
+        v = batchnorm(b, "encoder.bn1", v, true);
+    }
     for (int s = 0; s < 4; s++) {
         uint32_t planes = (uint32_t)c->width << s;
         for (int k = 0; k < blocks[s]; k++) {
@@ -533,17 +567,26 @@ static int relu_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcT
 
 /* 2x2 max-pool */
 
+static VkcMaxPool maxpool_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch)
+{
+    const VkcModelValue *v = &m->values[op->in];
+    return (VkcMaxPool){.planes = batch * v->C, .H = v->H, .W = v->W, .kernel = op->kernel, .stride = op->stride,
+                        .pad = op->pad};
+}
+
 static int maxpool_forward(VkcModel *m, VkcCmd *cmd, const VkcModelOp *op, const OpIO *io, bool training)
 {
     (void)training;
-    const VkcModelValue *v = &m->values[op->in];
-    return vkc_maxpool2x2_forward(m->layers, cmd, io->batch * v->C, v->H, v->W, io->in, io->out);
+    VkcMaxPool mp = maxpool_of(m, op, io->batch);
+    if (op->kernel) return vkc_maxpool_forward(m->layers, cmd, &mp, io->in, io->out);
+    return vkc_maxpool2x2_forward(m->layers, cmd, mp.planes, mp.H, mp.W, io->in, io->out);
 }
 
 static int maxpool_backward(Backward *B, const VkcModelOp *op, const OpIO *io, VkcTensor dx)
 {
-    const VkcModelValue *v = &B->m->values[op->in];
-    return vkc_maxpool2x2_backward(B->m->layers, B->cmd, io->batch * v->C, v->H, v->W, io->in, io->dout, dx);
+    VkcMaxPool mp = maxpool_of(B->m, op, io->batch);
+    if (op->kernel) return vkc_maxpool_backward(B->m->layers, B->cmd, &mp, io->in, io->dout, dx);
+    return vkc_maxpool2x2_backward(B->m->layers, B->cmd, mp.planes, mp.H, mp.W, io->in, io->dout, dx);
 }
 
 /* global average pool */

@@ -132,7 +132,9 @@ int open_outputs(Run *r)
     const ResolvedRun *rv = &r->rv;
     Outputs *o = &r->out;
     if (!rv->lead) return VKC_OK;
-    if (write_json_file(r, "config.json", vkc_config_to_json(&r->record, true))) return VKC_ERR;
+    if (write_json_file(r, "config.json", vkc_config_to_json(&r->record, true)) ||
+        train_skipped_open(&r->skipped, rv->out, &r->ds, r->eval))
+        return VKC_ERR;
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rv->out);
     if (rv->start && keep_metrics_until(path, rv->start)) return VKC_ERR;
@@ -167,7 +169,7 @@ void print_start(const Run *r)
            "steps/epoch, %d epochs, %s lr %.4g (peak %.4g), loss %s%s, %s\n",
            r->ds.name, vkc_name_of(vkc_encoder_names, (int)rv->model.encoder), rv->model.width,
            (unsigned long long)vkc_model_param_count(&r->g.model), r->g.model.features, rv->global_batch,
-           2 * rv->global_batch, r->train_ds.train.n, (long long)rv->steps_per_epoch, c->epochs,
+           2 * rv->global_batch, vkc_dataset_ssl_count(&r->train_ds), (long long)rv->steps_per_epoch, c->epochs,
            vkc_name_of(vkc_optim_names, (int)c->optimizer), rv->lr, rv->peak_lr, vkc_loss_kind_name(c->loss),
            rv->model.loss_logz ? " (learned log Z)" : "", vkc_dtype_name(rv->model.act_dtype));
     if (rv->ranks > 1)
@@ -184,9 +186,7 @@ void print_start(const Run *r)
     if (rv->start)
         printf("resuming %s at step %lld (epoch %lld)\n", rv->out, (long long)rv->start,
                (long long)(rv->start / rv->steps_per_epoch));
-    if (!r->ds.test.n && (c->knn_k > 0 || c->probe_epochs > 0))
-        printf("note: --data %s has no test images: the kNN monitor and the final linear probe and kNN are skipped "
-               "(results.json says so)\n", c->data);
+    train_data_print(c, &r->ds, r->eval, &r->aug, rv->preset, rv->out, r->skipped.count);
     fflush(stdout);
 }
 
@@ -276,7 +276,7 @@ int knn_monitor(Run *r, int64_t done)
 {
     const VkcTrainConfig *c = &r->cfg;
     TrainEval mon;
-    if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, &r->ds, c, &r->rv.model, false, &mon)) return VKC_ERR;
+    if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, r->eval, c, &r->rv.model, false, &mon)) return VKC_ERR;
     cJSON *line = line_at(r, done);
     cJSON_AddNumberToObject(line, "knn_top1", mon.trained.knn_top1);
     cJSON_AddNumberToObject(line, "knn_top5", mon.trained.knn_top5);
@@ -361,6 +361,10 @@ static void print_end(const Run *r, int64_t done)
            "augmentation before %lld of them (%.3f s)\n",
            (long long)(done - rv->start), res->seconds, res->images_per_second, 2 * res->images_per_second,
            (long long)res->gpu_waits, res->gpu_wait_seconds);
+    if (r->skipped.at_decode)
+        printf("--skip-bad: %d file%s failed to decode while training and %s replaced by the next image (listed in "
+               "%s)\n", r->skipped.at_decode, r->skipped.at_decode == 1 ? "" : "s",
+               r->skipped.at_decode == 1 ? "was" : "were", r->skipped.path);
     if (rv->ranks > 1)
         printf("communication: %.1f s in collectives (%.1f%% of the run), per step and rank %.1f KiB gradients, "
                "%.1f KiB embeddings, %.1f KiB batch-norm sums\n",
@@ -408,6 +412,8 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     train_evaluate_json(ev, j);
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
     cJSON_AddNumberToObject(j, "peak_host_rss_kib", (double)peak_rss_kib());
+    cJSON_AddNumberToObject(j, "skipped_files", r->skipped.count);
+    cJSON_AddNumberToObject(j, "data_load_seconds", r->ds.load_seconds);
     cJSON_AddNumberToObject(j, "ranks", rv->ranks);
     cJSON_AddBoolToObject(j, "sync_bn", rv->sync_bn);
     cJSON_AddNumberToObject(j, "comm_seconds", res->comm_seconds);
@@ -429,7 +435,9 @@ static void evaluation_status(const Run *r, int64_t done, char *buf, size_t size
     if (done < r->rv.total)
         snprintf(buf, size, "not yet: stopped after epoch %lld of %d (--stop-after)",
                  (long long)(done / r->rv.steps_per_epoch), c->epochs);
-    else if (!r->ds.test.n) snprintf(buf, size, "skipped: --data %.600s has no test images", c->data);
+    else if (!r->eval->test.n)
+        snprintf(buf, size, "skipped: --%s %.600s has no test images", r->eval == &r->ds ? "data" : "eval-data",
+                 r->eval == &r->ds ? c->data : c->eval_data);
     else if (c->knn_k == 0 && c->probe_epochs == 0) snprintf(buf, size, "skipped: --probe-epochs 0 and --knn-k 0");
     else snprintf(buf, size, "done");
 }
@@ -474,7 +482,7 @@ int finish_run(Run *r, int64_t done, double t0)
     char evaluation[700];
     evaluation_status(r, done, evaluation, sizeof evaluation);
     if (rv->lead && done == rv->total) {
-        if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, &r->ds, c, &rv->model, true, &ev)) {
+        if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, r->eval, c, &rv->model, true, &ev)) {
             if (!vkc_interrupt_pending()) return VKC_ERR;
             res->interrupted = true;
             if (!rv->quiet)

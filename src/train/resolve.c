@@ -66,24 +66,18 @@ int resolve_config(Run *r, const VkcTrainConfig *cfg, const char *resume_dir)
     return VKC_OK;
 }
 
-/* After the data: the augmentation preset (by image type unless given) and the views' shape,
- * which a resumed run's must match. */
+/* After the data: the augmentation preset (by image type and view size unless given), the
+ * views' shape (--image-size, data.c) and the stem, which a resumed run's must match. */
 int resolve_views(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
     ResolvedRun *rv = &r->rv;
-    snprintf(rv->preset, sizeof rv->preset, "%s", c->preset[0] ? c->preset : vkc_augment_default_preset(&r->ds));
-    if (vkc_augment_preset(rv->preset, &r->aug) || (c->aug[0] && vkc_augment_set(&r->aug, c->aug)) ||
-        vkc_augment_check(&r->aug, r->ds.channels))
-        return vkc_fail_context("--preset/--aug");
-    int vh = r->aug.out_height ? r->aug.out_height : r->ds.height;
-    int vw = r->aug.out_width ? r->aug.out_width : r->ds.width;
-    if (rv->resume_dir && (c->model.channels != r->ds.channels || c->model.height != vh || c->model.width_px != vw))
+    const VkcModelConfig *m = &rv->model;
+    if (train_data_views(c, &r->ds, rv->preset, sizeof rv->preset, &r->aug, &rv->model)) return VKC_ERR;
+    if (rv->resume_dir && (c->model.channels != m->channels || c->model.height != m->height ||
+                           c->model.width_px != m->width_px))
         return vkc_fail("%s was trained on %dx%dx%d images, the data gives %dx%dx%d", rv->resume_file, c->model.height,
-                        c->model.width_px, c->model.channels, vh, vw, r->ds.channels);
-    rv->model.channels = r->ds.channels;
-    rv->model.height = vh;
-    rv->model.width_px = vw;
+                        c->model.width_px, c->model.channels, m->height, m->width_px, m->channels);
     return vkc_model_check(&rv->model);
 }
 

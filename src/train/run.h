@@ -119,6 +119,9 @@ typedef struct {
     ResolvedRun rv;
     VkcTrainConfig record;   /* cfg with rv's values: what config.json and the checkpoints record */
     VkcDataset ds, train_ds; /* train_ds: ds with the training split cut to --limit */
+    VkcDataset eval_ds;      /* --eval-data, when given */
+    const VkcDataset *eval;  /* the probe's and kNN's data: &eval_ds or &ds (data.c) */
+    TrainSkipped skipped;    /* --skip-bad: the files left out */
     VkcAugmentConfig aug;
     StepGraph g;
     LossScale scale;

@@ -8,17 +8,18 @@
 
 /* ---------------------------------------------------------------- the data */
 
-/* The dataset, its training split cut to --limit, and the views (resolve_views). */
+/* The dataset (and --eval-data's, data.c), its training images cut to --limit, and the views
+ * (resolve_views). */
 int setup_data(Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
-    VkcDataLimits lim = vkc_config_data_limits(c);
-    if (vkc_dataset_load_limited(&r->ds, c->data, &lim)) return VKC_ERR;
+    if (train_data_load(c, &r->ds, &r->eval_ds, &r->eval)) return VKC_ERR;
     r->train_ds = r->ds;
     vkc_dataset_limit(&r->train_ds, c->limit);
-    if (r->train_ds.train.n < (int64_t)c->batch * r->rv.ranks)
+    int n = vkc_dataset_ssl_count(&r->train_ds);
+    if (n < (int64_t)c->batch * r->rv.ranks)
         return vkc_fail("--batch %d x %d ranks is larger than the %d training images (--limit %d)", c->batch,
-                        r->rv.ranks, r->train_ds.train.n, c->limit);
+                        r->rv.ranks, n, c->limit);
     return resolve_views(r);
 }
 
@@ -233,7 +234,9 @@ int start_producer(Run *r)
     const VkcTrainConfig *c = &r->cfg;
     const ResolvedRun *rv = &r->rv;
     VkcProducerOptions popt = {.batch = c->batch, .threads = c->threads, .slots = 2, .seed = c->seed,
-                               .first_step = rv->start, .rank = rv->dist.rank, .ranks = rv->ranks};
+                               .first_step = rv->start, .rank = rv->dist.rank, .ranks = rv->ranks,
+                               .skip_bad = c->skip_bad, .on_bad = rv->lead ? train_skipped_add : NULL,
+                               .on_bad_user = &r->skipped};
     void *slots[2] = {r->g.slot[0].mapped, r->g.slot[1].mapped};
     popt.slot_memory = slots;
     if (vkc_producer_create(&r->producer, &r->train_ds, &r->aug, &popt)) return VKC_ERR;
@@ -263,4 +266,5 @@ void run_destroy(Run *r)
     vkc_arena_destroy(&g->dev);
     vkc_context_destroy(&g->ctx);
     vkc_dataset_free(&r->ds);
+    vkc_dataset_free(&r->eval_ds);
 }

@@ -16,7 +16,7 @@ nice -n 10 tests/fuzz/run.sh "$seconds" "$out" >"$out/summary.txt"
 status=$?
 cat "$out/summary.txt"
 echo "campaign: $(( $(date +%s) - start )) s on $(nproc) cores ($(uname -m)), clang $(clang --version | sed -n 's/.*version \([0-9.]*\).*/\1/p;q')"
-for h in idx cifar png checkpoint config aug; do
+for h in idx cifar png jpeg checkpoint config aug; do
   ls "$out/$h"/crash-* "$out/$h"/leak-* "$out/$h"/oom-* "$out/$h"/timeout-* 2>/dev/null
 done
 exit $status

@@ -1,7 +1,6 @@
-/* libFuzzer: PNG decoding and the PNG class-folder reader. The input is cut at FUZZ_SEP into
- * PNG files: part 0 is train/a/0.png (the first image: it sets the dataset's size), part 1
- * train/b/1.png, part 2 test/a/2.png, further parts train/a/N.png. Part 0 is also decoded on
- * its own. */
+/* libFuzzer: PNG decoding and the class-folder reader. The input is cut at FUZZ_SEP into PNG
+ * files: part 0 is train/a/0.png, part 1 train/b/1.png, part 2 test/a/2.png, further parts
+ * train/a/N.png. Part 0 is also decoded on its own; every image the index takes is decoded. */
 #include "fuzz_util.h"
 #include "vkclr/data.h"
 
@@ -27,8 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(spec, sizeof spec, "folder:%s", dir);
     VkcDataset ds;
     if (vkc_dataset_load_limited(&ds, spec, &limits) == VKC_OK) {
-        float mean[3], std[3];
-        vkc_dataset_channel_stats(&ds, mean, std);
+        VkcDecoder *d;
+        if (vkc_decoder_create(&d)) abort();
+        const VkcSplit *splits[2] = {&ds.train, &ds.test};
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < splits[s]->n; i++) {
+                VkcImage img;
+                if (vkc_decode_image(d, &ds, splits[s], i, 1, &img) && !vkc_error()[0]) abort();
+            }
+        vkc_decoder_destroy(d);
         vkc_dataset_free(&ds);
     } else if (!vkc_error()[0]) {
         abort();

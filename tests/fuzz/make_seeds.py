@@ -2,7 +2,8 @@
 """Write the seed corpora of the fuzz harnesses into tests/fuzz/corpus/NAME/ (small valid and
 nearly valid inputs; the committed corpora were made with this script).
 
-usage: make_seeds.py [VKCLR_BINARY]   (with the binary: checkpoint and config seeds from a tiny run)
+usage: /usr/bin/python3 make_seeds.py [VKCLR_BINARY]   (with the binary: checkpoint and config seeds
+from a tiny run; the JPEG seeds need Pillow, Debian's python3-pil)
 """
 import gzip, json, os, struct, subprocess, sys, tempfile, zlib
 
@@ -83,6 +84,36 @@ def seeds_png():
     put("png", "large-header", SEP.join([big, gray]))
 
 
+def seeds_jpeg():
+    import io
+    from PIL import Image
+
+    def jpeg(mode, size, **kw):
+        w, h = size
+        if mode == "L":
+            img = Image.frombytes("L", size, bytes((x * 9 + y * 5) & 255 for y in range(h) for x in range(w)))
+        else:
+            img = Image.frombytes("RGB", size, bytes(v for y in range(h) for x in range(w)
+                                                     for v in ((x * 9) & 255, (y * 7) & 255, (x + y) & 255)))
+            img = img.convert(mode)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=kw.pop("quality", 80), **kw)
+        return out.getvalue()
+
+    baseline = jpeg("RGB", (16, 12), subsampling=2)  # 4:2:0
+    put("jpeg", "baseline-420", baseline)
+    put("jpeg", "baseline-444", jpeg("RGB", (9, 7), subsampling=0))
+    put("jpeg", "progressive", jpeg("RGB", (24, 17), progressive=True))
+    put("jpeg", "gray", jpeg("L", (8, 8)))
+    put("jpeg", "cmyk", jpeg("CMYK", (8, 16)))
+    put("jpeg", "low-quality", jpeg("RGB", (32, 32), quality=30))
+    put("jpeg", "collection", SEP.join([baseline, jpeg("L", (8, 8)), jpeg("CMYK", (8, 16)), b"not a jpeg"]))
+    put("jpeg", "truncated", baseline[:len(baseline) // 2])
+    # a header that promises 60000 x 60000 pixels (SOF0's height and width)
+    i = baseline.index(b"\xff\xc0")
+    put("jpeg", "large-header", baseline[:i + 5] + struct.pack(">HH", 60000, 60000) + baseline[i + 9:])
+
+
 def seeds_aug():
     for i, (pre, text) in enumerate([
             (0, "scale=0.2:1,blur_p=0.5"), (1, "size=8x8,ratio=0.5:2,hue=0.1"), (6, "mean=0.5,std=0.25:0.5:1"),
@@ -120,6 +151,7 @@ if __name__ == "__main__":
     seeds_idx()
     seeds_cifar()
     seeds_png()
+    seeds_jpeg()
     seeds_aug()
     if len(sys.argv) > 1:
         seeds_from_run(sys.argv[1])

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 out=${2:-$(mktemp -d /tmp/vkclr-fuzz-XXXXXX)}
 [ $# -ge 2 ] && shift 2 || shift $#
-harnesses=${*:-idx cifar png checkpoint config aug}
+harnesses=${*:-idx cifar png jpeg checkpoint config aug}
 command -v clang >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
 san="-fsanitize=float-cast-overflow -fno-sanitize-recover=all"
 if [ ! -f build-fuzz/build.ninja ]; then
@@ -28,6 +28,7 @@ for h in $harnesses; do
   [ -f "$dict" ] || dict=tests/fuzz/idx.dict
   max_len=4096 # larger inputs for the formats whose seeds are larger (a CIFAR record is 3 KB)
   [ "$h" = cifar ] && max_len=40000
+  [ "$h" = jpeg ] && max_len=16384
   [ "$h" = checkpoint ] && max_len=16384
   mkdir -p "$out/$h/corpus"
   if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/tests/fuzz/fuzz_$h "$out/$h/corpus" \

@@ -9,7 +9,8 @@
 # of 10, warm-up 0.5 epochs = 5 steps, so the warm-up, the cosine and an epoch boundary are all
 # in it); then parity.py checks every run directory (one Python process for all, to pay torch's
 # start-up once). convnet: width 4 on Fashion-MNIST 28x28; resnet18: width 4 on synthetic 8x8x3
-# noise images (small enough for the whole matrix to take about 2 minutes on 2 cores). Exit
+# noise images; resnet10-imagenet: ResNet-10 with the ImageNet stem (7x7/2 conv, 3x3/2 max-pool),
+# width 4 on synthetic 32x32x3 (small enough for the whole matrix to take about 2 minutes on 2 cores). Exit
 # status: 0 all cases pass, 1 a case fails, 77 (meson's "skipped") when no Python with torch
 # and numpy is found or the data is missing.
 # Environment: PYTHON (the interpreter), KEEP=1 keeps the run directories, PARITY_ARGS (extra
@@ -50,6 +51,7 @@ if [ -z "${CASES:-}" ]; then
             done
         done
     done
+    CASES="$CASES resnet10-imagenet:sgd:ntxent resnet10-imagenet:adamw:ntxent"
 fi
 
 fail=0
@@ -61,8 +63,12 @@ for c in $CASES; do
     loss=$(echo "$c" | cut -d: -f3)
     extra=$(echo "$c" | cut -d: -f4)
     # Tiny models and images, 2 epochs x 10 steps of batch 16.
+    encoder=$enc
     if [ "$enc" = convnet ]; then
         data="--data fashion-mnist --limit 160 --width 4"
+    elif [ "$enc" = resnet10-imagenet ]; then
+        encoder=resnet10
+        data="--data synthetic:32x32x3:160 --limit 160 --width 4 --stem imagenet"
     else
         data="--data synthetic:8x8x3:160 --limit 160 --width 4"
     fi
@@ -80,7 +86,7 @@ for c in $CASES; do
     dir="$OUT/$(echo "$c" | tr ':' '-')"
     n=$((n + 1))
     # shellcheck disable=SC2086
-    if ! "$VKCLR" train $data --encoder "$enc" --optimizer "$opt" --lr $lr $lopt --batch 16 --epochs 2 \
+    if ! "$VKCLR" train $data --encoder "$encoder" --optimizer "$opt" --lr $lr $lopt --batch 16 --epochs 2 \
         --warmup-epochs 0.5 --dump-steps 20 --log-every 1 --probe-epochs 0 --knn-k 0 --quiet --out "$dir" \
         >"$dir.log" 2>&1; then
         echo "FAIL $c: vkclr train failed:"

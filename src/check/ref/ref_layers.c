@@ -136,32 +136,48 @@ void ref_add(int n, const double *a, const double *b, double *y)
 }
 
 /* The first maximum (row-major) of the window at output (oy, ox) of plane p: its index in x. */
-static int window_argmax(int p, int H, int W, const double *x, int oy, int ox)
+/* The first maximum (row-major order) of window (oy, ox) of plane p: the windows are k x k at
+ * stride s over the plane padded by pad on each side, the padding never the maximum. */
+static int window_argmax(int p, int H, int W, int k, int s, int pad, const double *x, int oy, int ox)
 {
-    int best = (p * H + 2 * oy) * W + 2 * ox;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            int at = (p * H + 2 * oy + dy) * W + 2 * ox + dx;
-            if (x[at] > x[best]) best = at;
+    int best = -1;
+    for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++) {
+            int iy = oy * s - pad + ky, ix = ox * s - pad + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            int at = (p * H + iy) * W + ix;
+            if (best < 0 || x[at] > x[best]) best = at;
         }
     return best;
 }
 
-void ref_maxpool2x2_forward(int planes, int H, int W, const double *x, double *y)
+void ref_maxpool_forward(int planes, int H, int W, int k, int s, int pad, const double *x, double *y)
 {
-    int Ho = H / 2, Wo = W / 2;
+    int Ho = (H + 2 * pad - k) / s + 1, Wo = (W + 2 * pad - k) / s + 1;
     for (int p = 0; p < planes; p++)
         for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) y[(p * Ho + oy) * Wo + ox] = x[window_argmax(p, H, W, x, oy, ox)];
+            for (int ox = 0; ox < Wo; ox++) y[(p * Ho + oy) * Wo + ox] = x[window_argmax(p, H, W, k, s, pad, x, oy, ox)];
+}
+
+void ref_maxpool_backward(int planes, int H, int W, int k, int s, int pad, const double *x, const double *dy,
+                          double *dx)
+{
+    int Ho = (H + 2 * pad - k) / s + 1, Wo = (W + 2 * pad - k) / s + 1;
+    memset(dx, 0, sizeof *dx * planes * H * W);
+    for (int p = 0; p < planes; p++)
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++)
+                dx[window_argmax(p, H, W, k, s, pad, x, oy, ox)] += dy[(p * Ho + oy) * Wo + ox];
+}
+
+void ref_maxpool2x2_forward(int planes, int H, int W, const double *x, double *y)
+{
+    ref_maxpool_forward(planes, H, W, 2, 2, 0, x, y);
 }
 
 void ref_maxpool2x2_backward(int planes, int H, int W, const double *x, const double *dy, double *dx)
 {
-    int Ho = H / 2, Wo = W / 2;
-    memset(dx, 0, sizeof *dx * planes * H * W);
-    for (int p = 0; p < planes; p++)
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) dx[window_argmax(p, H, W, x, oy, ox)] += dy[(p * Ho + oy) * Wo + ox];
+    ref_maxpool_backward(planes, H, W, 2, 2, 0, x, dy, dx);
 }
 
 void ref_avgpool_forward(int planes, int HW, const double *x, double *y)

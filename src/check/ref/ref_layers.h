@@ -32,6 +32,10 @@ void ref_batchnorm_backward(int N, int C, int HW, const double *x, const double 
 void ref_relu_forward(int n, const double *x, double *y);
 void ref_relu_backward(int n, const double *x, const double *dy, double *dx);
 void ref_add(int n, const double *a, const double *b, double *y);
+/* Max-pool of k x k windows at stride s, padding pad (never the maximum); 2x2 is k = s = 2. */
+void ref_maxpool_forward(int planes, int H, int W, int k, int s, int pad, const double *x, double *y);
+void ref_maxpool_backward(int planes, int H, int W, int k, int s, int pad, const double *x, const double *dy,
+                          double *dx);
 void ref_maxpool2x2_forward(int planes, int H, int W, const double *x, double *y);
 void ref_maxpool2x2_backward(int planes, int H, int W, const double *x, const double *dy, double *dx);
 void ref_avgpool_forward(int planes, int HW, const double *x, double *y);
