@@ -1,7 +1,9 @@
 #!/bin/sh
 # Prepare, on this machine, what bench/gpu_session.sh needs on a GPU machine that cannot build
 # vkclr (no glslang, no Vulkan loader, no dependencies) and reaches no network:
-#   build-gpu/vkclr          a release build without MPI
+#   build-gpu/vkclr          a release build without MPI, with the cooperative-matrix kernels (their
+#                            shaders compiled by Debian 13's glslang from tools/distro's system,
+#                            since Debian 12's cannot: tools/distro/glslang.sh)
 #   build-gpu/lib/           the shared libraries it needs beyond glibc and the Vulkan loader
 #   build-gpu/fashion-mnist/ the dataset, for the GPU recipe
 #   .gl/                     Debian's Vulkan loader package (the device tool's README recipe)
@@ -9,7 +11,17 @@
 # ".gl"] and run `sh bench/gpu_session.sh` (about 40 MiB travel).
 set -eu
 cd "$(dirname "$0")/.."
-[ -f build-gpu/build.ninja ] || meson setup build-gpu --buildtype=release -Dmpi=disabled -Dtests=disabled >/dev/null
+native=""
+if ! glslangValidator -V --target-env vulkan1.1 shaders/coopmat_probe.comp -o /tmp/coopmat_probe.spv >/dev/null 2>&1; then
+  [ -x build-distro/trixie/usr/bin/glslangValidator ] ||
+    tools/distro/run.sh trixie 'apt-get install -y -qq --no-install-recommends glslang-tools >/dev/null'
+  printf "[binaries]\nglslangValidator = '%s'\n" "$PWD/tools/distro/glslang.sh" >build-gpu.ini
+  native="--native-file build-gpu.ini"
+  # a build configured with this machine's glslang has no cooperative-matrix kernels: start afresh
+  grep -q glslang.sh build-gpu/meson-private/cmd_line.txt 2>/dev/null || rm -rf build-gpu
+fi
+# shellcheck disable=SC2086
+[ -f build-gpu/build.ninja ] || meson setup build-gpu --buildtype=release -Dmpi=disabled -Dtests=disabled -Dcoopmat=enabled $native >/dev/null
 ninja -C build-gpu vkclr >/dev/null
 mkdir -p build-gpu/lib build-gpu/fashion-mnist .gl
 ldd build-gpu/vkclr | awk '/=> \// {print $3}' |

@@ -6,6 +6,8 @@
 //   A[k][ci] = the packed, transposed, flipped weights (conv2d_wpack.comp mode 1): vec4 loads
 //   B[k][q]  = dy at the tap k of pixel q that reaches it (0 where none does: padding, and
 //              three taps in four with stride 2), gathered while staging, coalesced along rows.
+// COOP (conv2d_dgrad_coop_f16/_bf16): the same implicit GEMM on cooperative matrices
+// (coopmat_gemm.glsl; 16-bit weights and dy, float32 sums).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
 #include "texel.glsl"
@@ -14,10 +16,14 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
 layout(constant_id = 5) const uint PAD = 1;
+#ifdef COOP
+#include "coopmat_gemm.glsl" // its tile: constants 6-13
+#else
 layout(constant_id = 6) const uint BM = 64;   // input channels per workgroup (multiple of 4)
 layout(constant_id = 7) const uint BN = 128;  // input pixels per workgroup
 layout(constant_id = 8) const uint BK = 16;   // reduction step
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 pixel groups per invocation
+#endif
 
 layout(binding = 0, std430) readonly buffer DY { act_t dy[]; };  // [N][Cout][Ho][Wo]
 layout(binding = 1, std430) readonly buffer Wp { vec4 wp4[]; };  // [Cout*KS*KS][ld]
@@ -33,7 +39,9 @@ void store_dx(uint i, float v) { dx1[i] = act(v); }
 void store_dx4(uint t, vec4 v) { dx4[t] = act4(v); } // elements 4t .. 4t+3
 // ----
 
+#ifndef COOP
 #include "conv2d_smem.glsl"
+#endif
 
 const uint KK = KS * KS;
 const uint A4_PER = (BK * BM / 4u + WG - 1u) / WG;
@@ -73,10 +81,10 @@ void store_stage(uint b)
         const uint e = tid + s * WG;
         if (e < BK * BM / 4u) {
             const uint kk = e / (BM / 4u), m = (e % (BM / 4u)) * 4u;
-            [[unroll]] for (uint i = 0u; i < 4u; i++) As[b][kk * BM + m + i] = ra[s][i];
+            [[unroll]] for (uint i = 0u; i < 4u; i++) stage_a(b, kk * BM + m + i, ra[s][i]);
         }
     }
-    [[unroll]] for (uint s = 0u; s < B_PER; s++) Bs[b][(tid / BN + s * B_ROWS) * BN + tid % BN] = rb[s];
+    [[unroll]] for (uint s = 0u; s < B_PER; s++) stage_b(b, (tid / BN + s * B_ROWS) * BN + tid % BN, rb[s]);
 }
 
 void main()

@@ -10,8 +10,9 @@
 // The including shader declares the specialization constants BM, BN, BK, TN4 before including
 // this file, and defines
 //   void load_stage(uint t)   read stage t (k from t*BK) of A and B into its registers
-//   void store_stage(uint b)  write them as As[b][k*BM + m] and Bs[b][k*BN + n]
+//   void store_stage(uint b)  write them with stage_a(b, k*BM + m, v) and stage_b(b, k*BN + n, v)
 // then calls gemm_block(stages) and reads acc[][] (row ty*4+i, column group j).
+// coopmat_gemm.glsl is the cooperative-matrix core with the same contract (-DCOOP builds).
 
 const uint WGX = BN / (4u * TN4), WGY = BM / 4u, WG = WGX * WGY;
 
@@ -22,6 +23,9 @@ vec4 acc[4][TN4];
 
 void load_stage(uint t);
 void store_stage(uint b);
+
+void stage_a(uint b, uint i, float v) { As[b][i] = v; }
+void stage_b(uint b, uint i, float v) { Bs[b][i] = v; }
 
 void gemm_block(uint stages)
 {

@@ -10,6 +10,8 @@
 // Neighbouring invocations stage neighbouring pixels, so both reads coalesce. Chunk c writes
 //   part[c*stride + (co*Cin + ci)*KK + t]  and  part[c*stride + Cout*Cin*KK + co],
 // which reduce_chunks.comp adds in chunk order: deterministic, no atomics (DESIGN.md decision 4).
+// COOP (conv2d_wgrad_coop_f16/_bf16): the same implicit GEMM on cooperative matrices
+// (coopmat_gemm.glsl; 16-bit dy and x, float32 sums and partial sums), the same ordered split.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
 #include "texel.glsl"
@@ -18,11 +20,16 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 3) const uint KS = 3;
 layout(constant_id = 4) const uint STRIDE = 1;
 layout(constant_id = 5) const uint PAD = 1;
+#ifdef COOP
+#include "coopmat_gemm.glsl" // its tile: constants 6-13
+layout(constant_id = 14) const bool VEC = false; // Ho*Wo % 4 == 0: dy read as vec4 along the pixels
+#else
 layout(constant_id = 6) const uint BM = 64;   // output channels per workgroup (multiple of 4)
 layout(constant_id = 7) const uint BN = 128;  // (input channel, tap) columns per workgroup
 layout(constant_id = 8) const uint BK = 16;   // pixels per step (multiple of 4)
 layout(constant_id = 9) const uint TN4 = 2;   // vec4 column groups per invocation
 layout(constant_id = 10) const bool VEC = false; // Ho*Wo % 4 == 0: dy read as vec4 along the pixels
+#endif
 
 layout(binding = 0, std430) readonly buffer X { act_t x[]; };     // [N][Cin][H][W]
 layout(binding = 1, std430) readonly buffer DY1 { act_t dy1[]; }; // [N][Cout][Ho][Wo]
@@ -37,7 +44,9 @@ float load_dy(uint i) { return act_float(dy1[i]); }
 vec4 load_dy4(uint t) { return act_float4(dy4[t]); } // elements 4t .. 4t+3
 // ----
 
+#ifndef COOP
 #include "conv2d_smem.glsl"
+#endif
 
 const uint KK = KS * KS;
 const uint AV = VEC ? 4u : 1u;            // pixels per A load
@@ -90,9 +99,9 @@ void store_stage(uint b)
     const uint tid = gl_LocalInvocationID.x;
     [[unroll]] for (uint s = 0u; s < A_PER; s++) {
         const uint kk = (tid % (BK / AV)) * AV, m = tid / (BK / AV) + s * A_STEP;
-        [[unroll]] for (uint e = 0u; e < AV; e++) As[b][(kk + e) * BM + m] = ra[s][e];
+        [[unroll]] for (uint e = 0u; e < AV; e++) stage_a(b, (kk + e) * BM + m, ra[s][e]);
     }
-    [[unroll]] for (uint s = 0u; s < B_PER; s++) Bs[b][(tid % BK) * BN + tid / BK + s * B_STEP] = rb[s];
+    [[unroll]] for (uint s = 0u; s < B_PER; s++) stage_b(b, (tid % BK) * BN + tid / BK + s * B_STEP, rb[s]);
 }
 
 void main()

@@ -40,6 +40,23 @@ int vkc_check_run(const VkcCheck *c, VkcContext *ctx, VkcCheckResult *r);
 void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
                        double atol, double rtol);
 
+/* The same with a tolerance of each element's own: atol + rtol*|want| + bound[i] (kernels whose
+ * rounding is bounded element by element: 16-bit products, vkc_check_product_bound). */
+void vkc_check_compare_bounded(VkcCheckResult *r, const char *what, const float *got, const float *want,
+                               const double *bound, size_t n, double atol, double rtol);
+void vkc_check_compare_bounded_f64(VkcCheckResult *r, const char *what, const double *got, const double *want,
+                                   const double *bound, size_t n, double atol, double rtol);
+
+/* The error bound of a sum of K products of `operands` (16-bit) values summed in float32, relative
+ * to the sum of the products' magnitudes S = sum |a_k b_k| (of the float32 values before rounding):
+ * each operand is rounded once with a relative error of at most e = one unit in the last place
+ * (2 vkc_dtype_unit: round to nearest, or toward zero, which Vulkan also allows), so a product
+ * is off by at most (2e + e^2) |a b| and is exact in float32 (at most 2 x 11 significant bits);
+ * the float32 sum of K terms in any order adds at most gamma_K = K u / (1 - K u), u = 2^-24, of
+ * the terms' magnitudes (Higham, Accuracy and Stability of Numerical Algorithms, 3.1). Bound:
+ * (2e + e^2 + gamma_K (1 + e)^2) S. */
+double vkc_check_product_bound(VkcDtype operands, double K);
+
 /* The same for doubles (reference backwards against finite differences). */
 void vkc_check_compare_f64(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
                            double atol, double rtol);

@@ -11,14 +11,26 @@ typedef struct {
     uint32_t wg_x, wg_y, tm, tn4;
 } VkcGemmTile;
 
-#define VKC_GEMM_MAX_PIPELINES 24
+/* Tile of the cooperative-matrix GEMM (shaders/gemm_coop.comp, coopmat_gemm.glsl): a workgroup
+ * of wm x wn subgroups, each tm x tn matrices of the device's shape (ctx->coop.shape), in
+ * stages of bk along K. */
+typedef struct {
+    uint32_t wm, wn, tm, tn, bk;
+} VkcCoopTile;
+
+#define VKC_GEMM_MAX_PIPELINES 32
 
 typedef struct {
     VkcContext *ctx;
     VkcGemmTile wide, narrow; /* narrow: for N too small to fill a wide workgroup */
+    /* The products' operands: VKC_F32 (gemm.comp, float32 throughout), or VKC_F16 / VKC_BF16:
+     * A and B (float32 in memory) rounded to 16 bits and multiplied on cooperative matrices with
+     * float32 sums (gemm_coop.comp, coop_tile), where the device runs them (vkc_gemm_set_operands). */
+    VkcDtype operands;
+    VkcCoopTile coop_tile;
     struct {
-        VkcGemmTile tile;
-        bool trans_a, trans_b, aligned;
+        VkcShader shader;
+        uint32_t spec[14];
         VkcKernel kernel;
     } pipelines[VKC_GEMM_MAX_PIPELINES];
     int npipelines;
@@ -37,6 +49,20 @@ typedef struct {
 /* Pick tile shapes for the device (VKCLR_GEMM_TILE="wg_x,wg_y,tm,tn4" overrides the wide one). */
 int vkc_gemm_init(VkcContext *ctx, VkcGemm *g);
 void vkc_gemm_destroy(VkcGemm *g);
+/* Products of 16-bit operands for every later record: d = VKC_F16 or VKC_BF16 where the device
+ * runs the cooperative-matrix kernels for d (ctx->coop.ok; the built-in tile for this device),
+ * else (and for VKC_F32) float32. Returns the operand type now in use. */
+VkcDtype vkc_gemm_set_operands(VkcGemm *g, VkcDtype d);
+/* vkc_gemm_set_operands as a step of an initialisation chain: always VKC_OK. */
+static inline int vkc_gemm_use(VkcGemm *g, VkcDtype d)
+{
+    vkc_gemm_set_operands(g, d);
+    return VKC_OK;
+}
+/* The cooperative-matrix tiles of this device class that fit the device, the built-in one first. */
+int vkc_gemm_coop_tiles(const VkcContext *ctx, VkcDtype d, VkcCoopTile *out, int max);
+/* The same with a given tile; fails unless the device runs it (checks, tuning). */
+int vkc_gemm_set_coop(VkcGemm *g, VkcDtype d, VkcCoopTile tile);
 /* Record one (batched) product into cmd; checks shapes against the tensors' sizes. */
 int vkc_gemm_record(VkcGemm *g, VkcCmd *cmd, const VkcGemmArgs *args);
 /* Multiply-adds * 2 of a product, for GFLOP/s figures. */

@@ -30,14 +30,15 @@ typedef struct {
 } VkcLayerPipeline;
 
 /* Kernel families of conv2d (src/nn/conv2d.c): register tiles with texel reads for CPU
- * drivers, shared-memory block tiles for GPUs. */
-typedef enum { VKC_CONV_REG, VKC_CONV_SMEM } VkcConvVariant;
+ * drivers, shared-memory block tiles for GPUs, and for 16-bit activations cooperative matrices
+ * (tensor cores) where the device runs them. */
+typedef enum { VKC_CONV_REG, VKC_CONV_SMEM, VKC_CONV_COOP } VkcConvVariant;
 
 typedef struct {
     VkcContext *ctx;
     uint32_t wg_elem;      /* invocations per workgroup for element-wise and reduction kernels */
     uint32_t reduce_lanes; /* target number of invocations of a split reduction */
-    VkcConvVariant conv_variant; /* from the device type; VKCLR_CONV_PATH=reg|smem forces one */
+    VkcConvVariant conv_variant; /* float32's family, from the device type; VKCLR_CONV_PATH=reg|smem|coop forces one */
     bool conv_forced;            /* one family was asked for (VkcKernelOverrides): the tuning cache is not consulted */
     VkcLayerPipeline pipelines[VKC_LAYERS_MAX_PIPELINES];
     int npipelines;
@@ -52,6 +53,8 @@ typedef struct {
     uint32_t N, C_in, H, W;   /* input x: [N][C_in][H][W] */
     uint32_t C_out, kernel;   /* weight: [C_out][C_in][kernel][kernel]; kernel odd (1, 3, 5, 7) */
     uint32_t stride, pad;     /* stride 1 or 2; output H_out = (H + 2 pad - kernel) / stride + 1 */
+    VkcDtype act;             /* dtype of x, y, dy and dx (the tensors must match): 16-bit activations
+                               * run on cooperative matrices where the device has them */
     VkcTensor weight;
     VkcTensor bias;           /* [C_out], or a tensor with no buffer for a convolution without bias */
     VkcTensor work;           /* >= vkc_conv2d_work_bytes(): packed weights, split-K partials */
@@ -61,11 +64,15 @@ typedef struct {
 } VkcConv2d;
 
 /* The kernel each pass of a convolution runs (vkclr tune): a family and its tile, named
- * "reg A,B,C,D" or "smem A,B,C,D". Without a choice in the tuning cache (ctx->tuning, under
- * vkc_conv2d_tuning_key) a pass runs its device class's family with the built-in tile;
- * VKCLR_CONV_PATH and the VKCLR_CONV_*_TILE / _BLOCK variables override both (checks). */
+ * "reg A,B,C,D", "smem A,B,C,D" or "coop WM,WN,TM,TN,BK". Without a choice in the tuning cache
+ * (ctx->tuning, under vkc_conv2d_tuning_key) a pass runs, with 16-bit activations, the
+ * cooperative-matrix kernels where the device runs them (ctx->coop.ok), else its device class's
+ * family, with the built-in tile; VKCLR_CONV_PATH and the VKCLR_CONV_*_TILE / _BLOCK variables
+ * override both (checks). */
 enum { VKC_CONV_PASS_FORWARD, VKC_CONV_PASS_BACKWARD_INPUT, VKC_CONV_PASS_BACKWARD_WEIGHT };
 #define VKC_CONV_VARIANT_NAME 48
+/* The family a variant name ("coop 2,1,1,2,16") belongs to. */
+VkcConvVariant vkc_conv2d_family(const char *variant);
 void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size);
 /* The variant the pass would run now. */
 int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *name, size_t size);

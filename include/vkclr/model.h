@@ -140,6 +140,10 @@ double vkc_model_flops(const VkcModel *m, uint32_t batch, bool with_backward);
  * not build. For vkclr tune. */
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max);
 
+/* Convolution passes a training step runs (forward, backward to the weights, and to the input
+ * where it needs a gradient) into *total, and how many of them run on cooperative matrices. */
+int vkc_model_coop_passes(const VkcModel *m, int *total);
+
 /* Kernel class of op i, for profiles: "conv", "batchnorm", "linear", "pool", "elementwise". */
 const char *vkc_model_op_class(const VkcModel *m, int i);
 

@@ -31,6 +31,8 @@ typedef struct {
     FILE *log;           /* per-epoch lines (NULL: quiet) */
     float *weight_out;   /* optional: receives the trained W (nclasses x dim, row-major) */
     float *bias_out;     /* optional: receives b (nclasses) */
+    VkcDtype products;   /* operands of its GEMMs: VKC_F32, or 16-bit on cooperative matrices where
+                          * the device runs them (vkc_gemm_set_operands); sums are float32 */
 } VkcProbeConfig;
 
 /* 30 epochs, batch 256, SGD momentum 0.9 (Nesterov), lr 0.1, weight decay 1e-4, standardised. */

@@ -7,16 +7,26 @@
 #include "shader_names.h" /* generated from shaders/meson.build: enum VkcShader */
 
 typedef struct {
-    const char *name;      /* file name without .comp */
-    const uint32_t *words; /* SPIR-V */
-    size_t size;           /* bytes */
+    const char *name;      /* file name without .comp (or the build's name: conv2d_fwd_coop_f16) */
+    const uint32_t *words; /* SPIR-V; NULL for a shader this build left out */
+    size_t size;           /* bytes; 0 when left out */
     /* The build that reads its texel buffers as storage images (shaders/texel.glsl), or NULL
      * for a shader without texel bindings. */
     const uint32_t *image_words;
     size_t image_size;
+    int coopmat;           /* uses cooperative matrices (its SPIR-V declares CooperativeMatrixKHR) */
 } VkcShaderBlob;
 
 extern const VkcShaderBlob vkc_shader_table[VKC_SHADER_COUNT];
+
+/* Which cooperative-matrix kernels this build has and why the others were left out, as
+ * `meson setup` decided it (shaders/meson.build compiles a probe shader with the glslang it
+ * found), e.g. "cooperative-matrix kernels: fp16 built, bf16 left out: glslang 15.2.0 cannot
+ * compile them (...)". */
+extern const char vkc_coopmat_build_note[];
+
+/* Is the shader in this build? */
+static inline int vkc_shader_built(VkcShader s) { return vkc_shader_table[s].words != 0; }
 
 /* One contract per push-constant block: beside the C struct T that the host fills for a shader,
  *     VKC_PUSH_CONTRACT(T, SHADER);   T is the shader's block: its size, every member at the

@@ -34,7 +34,7 @@ static inline double vkc_dtype_unit(VkcDtype d) { return d == VKC_F32 ? 0 : d ==
  * library reads no environment: the vkclr command and the tests fill these (from VKCLR_CONV_PATH
  * and the rest, src/cli/cli.h: cli_environment) and pass them in VkcContextOptions. Zeros: the
  * built-in choices. */
-enum { VKC_CONV_FAMILY_DEVICE, VKC_CONV_FAMILY_REG, VKC_CONV_FAMILY_SMEM }; /* conv_family */
+enum { VKC_CONV_FAMILY_DEVICE, VKC_CONV_FAMILY_REG, VKC_CONV_FAMILY_SMEM, VKC_CONV_FAMILY_COOP }; /* conv_family */
 typedef struct {
     int conv_family;            /* one convolution kernel family for every pass, the tuning cache ignored */
     uint32_t conv_tile[3][2][4]; /* per pass (forward, backward-input, backward-weight) and family (reg
@@ -57,11 +57,30 @@ typedef struct {
     VkcKernelOverrides kernels;
 } VkcContextOptions;
 
-/* Cooperative matrices (tensor cores) with 16-bit operands and float32 accumulation, at
- * subgroup scope, as the device lists them. */
+/* Cooperative matrices (tensor cores): subgroup-scope products A (M x K) * B (K x N) of 16-bit
+ * operands summed in float32, in the shapes the device lists. vkclr's cooperative-matrix
+ * kernels take the shape as specialization constants (src/nn/coop.c), so any listed shape works:
+ * 16x16x16 (NVIDIA, RADV, NVK), 16x8x16 and 16x8x8 (NVIDIA), 8x8x16 / 8x16x16 (Intel), 8x8x8
+ * (lavapipe since Mesa 26). */
+#define VKC_COOP_MAX_SHAPES 8
 typedef struct {
-    const char *api; /* "VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix" or NULL */
-    bool f16, bf16;  /* fp16 x fp16 -> fp32, bf16 x bf16 -> fp32 */
+    uint32_t M, N, K;
+} VkcCoopShape;
+
+typedef struct {
+    const char *api; /* the extension the device lists: "VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix" or NULL */
+    /* shapes listed for operands of each 16-bit dtype (index VKC_F16, VKC_BF16) with float32 sums */
+    VkcCoopShape listed[VKC_DTYPES][VKC_COOP_MAX_SHAPES];
+    int nlisted[VKC_DTYPES];
+    /* ok[d]: vkclr's cooperative-matrix kernels with operands of dtype d run on this device (the
+     * device lists a shape, this build has the kernels, the features are enabled); shape[d] is
+     * the shape they use, why_not[d] says why not otherwise. */
+    bool ok[VKC_DTYPES];
+    VkcCoopShape shape[VKC_DTYPES];
+    char why_not[VKC_DTYPES][512];
+    /* Their pipelines ask for full subgroups of subgroup_size (VK_EXT_subgroup_size_control):
+     * the kernels give each subgroup its own tile, so the size must be the one they were made for. */
+    bool pin_subgroup;
 } VkcCoopMatrix;
 
 typedef struct VkcContext {
@@ -105,8 +124,8 @@ static inline VkDescriptorType vkc_texel_descriptor_type(const VkcContext *ctx)
 }
 void vkc_context_destroy(VkcContext *ctx);
 
-/* --precision auto: bf16 where the device offers bf16 cooperative matrices, else fp16 where it
- * offers fp16 ones (and can store 16-bit activations), else fp32. */
+/* --precision auto: bf16 where vkclr's bf16 cooperative-matrix kernels run on the device (ctx->coop.ok),
+ * else fp16 where the fp16 ones do, else fp32; fp32 on CPU devices (coopmat.c says why). */
 VkcDtype vkc_auto_precision(const VkcContext *ctx);
 
 /* Print every Vulkan device with its type, driver, memory heaps and compute limits. */

@@ -7,13 +7,13 @@
 /* Compare n values read by `at` and keep the worst violation (and its description) in r:
  * several comparisons may go into one result. */
 static void compare(VkcCheckResult *r, const char *what, size_t n, double atol, double rtol,
-                    double (*at)(const void *, size_t), const void *got, const void *want)
+                    double (*at)(const void *, size_t), const void *got, const void *want, const double *bound)
 {
     double worst = 0.0;
     size_t where = 0;
     for (size_t i = 0; i < n; i++) {
         double g = at(got, i), w = at(want, i);
-        double v = fabs(g - w) / (atol + rtol * fabs(w));
+        double v = fabs(g - w) / (atol + rtol * fabs(w) + (bound ? bound[i] : 0.0));
         if (isnan(v)) v = INFINITY;
         if (v > worst) worst = v, where = i;
     }
@@ -22,9 +22,13 @@ static void compare(VkcCheckResult *r, const char *what, size_t n, double atol, 
         if (n == 0)
             snprintf(r->detail, sizeof r->detail, "%s: nothing compared", what);
         else
+        {
+            char own[48] = "";
+            if (bound) snprintf(own, sizeof own, " + its bound %.2g", bound[where]);
             snprintf(r->detail, sizeof r->detail,
-                     "%s: worst element %zu of %zu: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|)", what, where, n,
-                     at(got, where), at(want, where), atol, rtol);
+                     "%s: worst element %zu of %zu: got %.9g, want %.9g (tolerance %.1e + %.1e*|want|%s)", what, where,
+                     n, at(got, where), at(want, where), atol, rtol, own);
+        }
     }
     if (worst > r->max_violation) r->max_violation = worst;
     r->passed = r->passed && ok;
@@ -36,13 +40,31 @@ static double at_f64(const void *p, size_t i) { return ((const double *)p)[i]; }
 void vkc_check_compare(VkcCheckResult *r, const char *what, const float *got, const float *want, size_t n,
                        double atol, double rtol)
 {
-    compare(r, what, n, atol, rtol, at_f32, got, want);
+    compare(r, what, n, atol, rtol, at_f32, got, want, NULL);
+}
+
+void vkc_check_compare_bounded(VkcCheckResult *r, const char *what, const float *got, const float *want,
+                               const double *bound, size_t n, double atol, double rtol)
+{
+    compare(r, what, n, atol, rtol, at_f32, got, want, bound);
+}
+
+void vkc_check_compare_bounded_f64(VkcCheckResult *r, const char *what, const double *got, const double *want,
+                                   const double *bound, size_t n, double atol, double rtol)
+{
+    compare(r, what, n, atol, rtol, at_f64, got, want, bound);
+}
+
+double vkc_check_product_bound(VkcDtype operands, double K)
+{
+    double e = 2 * vkc_dtype_unit(operands), g = K * 0x1p-24 / (1 - K * 0x1p-24);
+    return 2 * e + e * e + g * (1 + e) * (1 + e);
 }
 
 void vkc_check_compare_f64(VkcCheckResult *r, const char *what, const double *got, const double *want, size_t n,
                            double atol, double rtol)
 {
-    compare(r, what, n, atol, rtol, at_f64, got, want);
+    compare(r, what, n, atol, rtol, at_f64, got, want, NULL);
 }
 
 static double seconds(void)

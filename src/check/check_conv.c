@@ -12,7 +12,13 @@
  * 16-bit activations (the -fp16 / -bf16 checks): x and dy are rounded to the dtype first, so
  * the reference sees what the device sees; the weights and every sum stay float32, and y and
  * dx are rounded once when stored: 2 units of the dtype's rounding (rig_unit) relative on top.
- * dw is float32 from the same rounded inputs: tolerances as float32. */
+ * dw is float32 from the same rounded inputs: tolerances as float32.
+ * Cooperative-matrix kernels (the coop family: 16-bit products, the weights rounded to the
+ * activations' dtype when staged): each output gets the bound vkc_check_product_bound derives
+ * for 16-bit products summed in float32, from the sum of its products' magnitudes (the
+ * reference run on |x|, |w|, |dy|), on top of the output's own rounding (2 units relative, as
+ * above). The coop16 group runs every tile of the device class; conv16 runs whatever the device
+ * picks for 16-bit activations (coop where it has it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +53,45 @@ static const Case cases[] = {
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
-enum { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT };
+enum { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT }; /* = VKC_CONV_PASS_* */
+
+static double *absolute(const double *v, size_t n)
+{
+    double *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; a && i < n; i++) a[i] = fabs(v[i]);
+    return a;
+}
+
+/* The bound of each output of a cooperative-matrix pass: vkc_check_product_bound(K) times the
+ * sum of the magnitudes of its products (the reference on absolute values), into bound[]. */
+static int product_bounds(const Rig *g, const RefConv *rc, int which, const double *x, const double *w,
+                          const double *dy, double *bound)
+{
+    int Ho = ref_conv_out(rc->H, rc->k, rc->stride, rc->pad), Wo = ref_conv_out(rc->W, rc->k, rc->stride, rc->pad);
+    size_t nx = (size_t)rc->N * rc->C_in * rc->H * rc->W, nw = (size_t)rc->C_out * rc->C_in * rc->k * rc->k;
+    size_t ny = (size_t)rc->N * rc->C_out * Ho * Wo;
+    double *ax = absolute(x, nx), *aw = absolute(w, nw), *ady = absolute(dy, ny);
+    double *sx = malloc(nx * sizeof *sx), *sw = malloc(nw * sizeof *sw);
+    int status = VKC_ERR;
+    if (ax && aw && ady && sx && sw) {
+        double K = which == FORWARD ? (double)rc->C_in * rc->k * rc->k
+                   : which == BACKWARD_INPUT ? (double)rc->C_out * rc->k * rc->k : (double)rc->N * Ho * Wo;
+        double e = vkc_check_product_bound(g->act, K);
+        if (which == FORWARD) {
+            ref_conv2d_forward(rc, ax, aw, NULL, bound);
+            for (size_t i = 0; i < ny; i++) bound[i] *= e;
+        } else {
+            ref_conv2d_backward(rc, ax, aw, ady, sx, sw, NULL);
+            size_t n = which == BACKWARD_INPUT ? nx : nw;
+            for (size_t i = 0; i < n; i++) bound[i] = e * (which == BACKWARD_INPUT ? sx[i] : sw[i]);
+        }
+        status = VKC_OK;
+    } else {
+        vkc_fail("out of memory");
+    }
+    free(ax), free(aw), free(ady), free(sx), free(sw);
+    return status;
+}
 
 static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
 {
@@ -60,14 +104,17 @@ static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
     double *x = rig_random(nx, 11 + nx, -1, 1), *w = rig_random(nw, 13 + nw, -1, 1);
     double *b = rig_random(c->C_out, 17, -1, 1), *dy = rig_random(ny, 19 + ny, -1, 1);
     double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
-    double *db = malloc(c->C_out * sizeof *db);
+    double *db = malloc(c->C_out * sizeof *db), *bound = NULL;
     int status = VKC_ERR;
     if (!x || !w || !b || !dy || !y || !dx || !dw || !db) {
         vkc_fail("out of memory");
         goto done;
     }
     VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
-                      .stride = c->stride, .pad = c->pad};
+                      .stride = c->stride, .pad = c->pad, .act = g->act};
+    char variant[VKC_CONV_VARIANT_NAME];
+    if (vkc_conv2d_variant(&g->L, &conv, which, variant, sizeof variant)) goto done;
+    bool coop = vkc_conv2d_family(variant) == VKC_CONV_COOP;
     VkcTensor tx, ty, tdy, tdx, tdw, tdb;
     /* x and dy rounded to the activation dtype before the reference sees them */
     if (rig_act(g, x, nx, &tx) || rig_tensor(g, w, nw, &conv.weight) || rig_act(g, NULL, ny, &ty) ||
@@ -78,26 +125,33 @@ static int run_case(Rig *g, const Case *c, int which, VkcCheckResult *r)
     if (c->bias && rig_tensor(g, b, c->C_out, &conv.bias)) goto done;
     ref_conv2d_forward(&rc, x, w, c->bias ? b : NULL, y);
     ref_conv2d_backward(&rc, x, w, dy, dx, dw, c->bias ? db : NULL);
+    if (coop) {
+        size_t nb = which == FORWARD ? ny : which == BACKWARD_INPUT ? nx : nw;
+        if (!(bound = malloc(nb * sizeof *bound)) || product_bounds(g, &rc, which, x, w, dy, bound)) goto done;
+    }
     int rec = which == FORWARD          ? vkc_conv2d_forward(&g->L, &g->cmd, &conv, tx, ty)
               : which == BACKWARD_INPUT ? vkc_conv2d_backward_input(&g->L, &g->cmd, &conv, tdy, tdx)
                                         : vkc_conv2d_backward_weight(&g->L, &g->cmd, &conv, tx, tdy, tdw, tdb);
     if (rec || rig_run(g)) goto done;
     char what[160];
-    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s%s", c->N, c->C_in, c->H, c->W, c->C_out, c->k,
-             c->stride, c->pad, c->bias ? " bias" : "", dt);
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s%s, %s", c->N, c->C_in, c->H, c->W, c->C_out, c->k,
+             c->stride, c->pad, c->bias ? " bias" : "", dt, variant);
+    /* float32 sums (fp16's subnormals: 2^-24 absolute per product), or 16-bit products' bound */
+    double K = which == FORWARD ? (double)c->C_in * c->k * c->k
+               : which == BACKWARD_INPUT ? (double)c->C_out * c->k * c->k : (double)c->N * Ho * Wo;
+    double atol = coop ? K * 0x1p-24 : 2e-6 * sqrt(K);
     if (which == FORWARD) {
-        if (rig_compare(g, r, what, ty, y, ny, 2e-6 * sqrt((double)c->C_in * c->k * c->k), 1e-5 + 2 * u)) goto done;
+        if (rig_compare_bounded(g, r, what, ty, y, bound, ny, atol, 1e-5 + 2 * u)) goto done;
     } else if (which == BACKWARD_INPUT) {
-        if (rig_compare(g, r, what, tdx, dx, nx, 2e-6 * sqrt((double)c->C_out * c->k * c->k), 1e-5 + 2 * u))
-            goto done;
+        if (rig_compare_bounded(g, r, what, tdx, dx, bound, nx, atol, 1e-5 + 2 * u)) goto done;
     } else {
-        double K = (double)c->N * Ho * Wo;
-        if (rig_compare(g, r, what, tdw, dw, nw, 2e-6 * sqrt(K), 1e-5)) goto done;
+        if (rig_compare_bounded(g, r, what, tdw, dw, bound, nw, atol, 1e-5)) goto done;
+        /* db: sums of dy alone (times the column of ones), float32 */
         if (c->bias && rig_compare(g, r, what, tdb, db, c->C_out, 2e-6 * sqrt(K), 1e-5)) goto done;
     }
     status = VKC_OK;
 done:
-    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db), free(bound);
     return status;
 }
 
@@ -147,7 +201,12 @@ static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
         goto done;
     }
     VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = C, .kernel = c->k,
-                      .stride = c->stride, .pad = c->pad};
+                      .stride = c->stride, .pad = c->pad, .act = g->act};
+    /* cooperative matrices multiply 16-bit weights: the reference gets them rounded too, so only
+     * the float32 sums and the stores differ, as for the other families */
+    char variant[VKC_CONV_VARIANT_NAME];
+    if (vkc_conv2d_variant(&g->L, &conv, FORWARD, variant, sizeof variant)) goto done;
+    if (vkc_conv2d_family(variant) == VKC_CONV_COOP) rig_round(g, w, nw);
     VkcBatchNorm bn = {.N = c->N, .C = C, .HW = HW, .eps = 1e-5f, .momentum = 0.1f};
     uint32_t groups = vkc_conv2d_stats_groups(&g->L, &conv);
     VkcTensor tx, ty, tyb;
@@ -171,8 +230,8 @@ static int stats_case(Rig *g, const Case *c, VkcCheckResult *r)
         rig_run(g))
         goto done;
     char what[160];
-    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s, %u groups: bn y%s", c->N, c->C_in, c->H, c->W, C,
-             c->k, c->stride, c->pad, c->bias ? " bias" : "", groups, dt);
+    snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d p%d%s, %u groups: bn y%s, %s", c->N, c->C_in, c->H, c->W,
+             C, c->k, c->stride, c->pad, c->bias ? " bias" : "", groups, dt, variant);
     if (rig_compare(g, r, what, tyb, yb, ny, 2e-5 + 8 * u, 1e-5 + 2 * u)) goto done;
     snprintf(what, sizeof what, "N%d %dx%dx%d -> %d k%d s%d: mean, 1/std", c->N, c->C_in, c->H, c->W, C, c->k,
              c->stride);
@@ -209,6 +268,65 @@ int check_conv_backward_input(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 int check_conv_backward_weight(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
 {
     return run_all(ctx, r, BACKWARD_WEIGHT, dt);
+}
+
+/* ---------------------------------------------------------------- cooperative matrices */
+
+/* The coop16 group: every case with the device class's built-in cooperative-matrix tile, and each
+ * of its other tiles on a few cases (odd sizes with bias, stride 2, a real layer, the split
+ * weight gradient), forced through the tuning table as vkclr tune does; skipped, with the
+ * reason, where the device does not run them. */
+static int run_coop(VkcContext *ctx, VkcCheckResult *r, int which, VkcDtype act, bool stats)
+{
+    static const char *const names[3] = {"fwd", "dgrad", "wgrad"};
+    if (!ctx->coop.ok[act]) {
+        r->skipped = true;
+        snprintf(r->detail, sizeof r->detail, "conv2d_%s_coop_%s not run: %.440s", names[which],
+                 act == VKC_F16 ? "f16" : "bf16", ctx->coop.why_not[act]);
+        return VKC_OK;
+    }
+    Rig g;
+    if (rig_init_dtype(&g, ctx, act, r)) return r->skipped ? VKC_OK : VKC_ERR;
+    g.L.conv_forced = false; /* (VKCLR_CONV_PATH): this group picks its kernels through the table */
+    static const bool every_tile[NCASES] = {[1] = true, [2] = true, [8] = true, [10] = true};
+    int rc = VKC_OK, runs = 0;
+    for (int i = 0; i < NCASES && rc == VKC_OK; i++) {
+        const Case *c = &cases[i];
+        VkcConv2d conv = {.N = c->N, .C_in = c->C_in, .H = c->H, .W = c->W, .C_out = c->C_out, .kernel = c->k,
+                          .stride = c->stride, .pad = c->pad, .act = act};
+        char key[128], list[64][VKC_CONV_VARIANT_NAME], previous[VKC_CONV_VARIANT_NAME] = "";
+        vkc_conv2d_tuning_key(&conv, which, key, sizeof key);
+        int n = vkc_conv2d_candidates(&g.L, &conv, which, list, 64);
+        const char *old = vkc_tuning_get(&ctx->tuning, key);
+        if (old) snprintf(previous, sizeof previous, "%s", old);
+        bool first = true;
+        for (int t = 0; t < n && rc == VKC_OK; t++) {
+            if (vkc_conv2d_family(list[t]) != VKC_CONV_COOP || (!first && !every_tile[i])) continue;
+            first = false;
+            rc = vkc_tuning_set(&ctx->tuning, key, list[t], 0);
+            if (rc == VKC_OK) rc = stats ? stats_case(&g, c, r) : run_case(&g, c, which, r);
+            runs++;
+        }
+        if (previous[0]) vkc_tuning_set(&ctx->tuning, key, previous, 0);
+        else vkc_tuning_remove(&ctx->tuning, key);
+    }
+    rig_free(&g);
+    if (rc == VKC_OK && !runs) return vkc_fail("no cooperative-matrix tile fits these convolutions on this device");
+    return rc;
+}
+
+int check_coop_conv_forward(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r) { return run_coop(ctx, r, FORWARD, dt, false); }
+int check_coop_conv_forward_bn_stats(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
+{
+    return run_coop(ctx, r, FORWARD, dt, true);
+}
+int check_coop_conv_backward_input(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
+{
+    return run_coop(ctx, r, BACKWARD_INPUT, dt, false);
+}
+int check_coop_conv_backward_weight(VkcContext *ctx, VkcDtype dt, VkcCheckResult *r)
+{
+    return run_coop(ctx, r, BACKWARD_WEIGHT, dt, false);
 }
 
 /* ---------------------------------------------------------------- finite differences */

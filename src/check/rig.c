@@ -96,13 +96,19 @@ int rig_read(Rig *g, VkcTensor t, size_t n, double *out)
 int rig_compare(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const double *want, size_t n, double atol,
                 double rtol)
 {
+    return rig_compare_bounded(g, r, what, t, want, NULL, n, atol, rtol);
+}
+
+int rig_compare_bounded(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const double *want,
+                        const double *bound, size_t n, double atol, double rtol)
+{
     float *got = malloc(n * sizeof *got), *w = malloc(n * sizeof *w);
     int rc = VKC_ERR;
     if (!got || !w) {
         vkc_fail("out of memory");
     } else if (vkc_download_floats(g->ctx, t, got, n) == VKC_OK) {
         for (size_t i = 0; i < n; i++) w[i] = (float)want[i];
-        vkc_check_compare(r, what, got, w, n, atol, rtol);
+        vkc_check_compare_bounded(r, what, got, w, bound, n, atol, rtol);
         rc = VKC_OK;
     }
     free(got), free(w);

@@ -42,6 +42,10 @@ int rig_read(Rig *g, VkcTensor t, size_t n, double *out);
 int rig_compare(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const double *want, size_t n, double atol,
                 double rtol);
 
+/* The same with each element's own bound added to its tolerance (NULL: none). */
+int rig_compare_bounded(Rig *g, VkcCheckResult *r, const char *what, VkcTensor t, const double *want,
+                        const double *bound, size_t n, double atol, double rtol);
+
 /* n values in [lo, hi) that are exact floats, from ref_fill_uniform. */
 double *rig_random(size_t n, uint64_t seed, double lo, double hi);
 

@@ -20,7 +20,8 @@ const VkcName vkc_precision_names[] = {
     {.name = "fp32", .value = VKC_F32},
     {.name = "fp16", .value = VKC_F16, .about = "with a dynamic loss scale"},
     {.name = "bf16", .value = VKC_BF16},
-    {.name = "auto", .value = -1, .about = "bf16 or fp16 where the device has cooperative matrices for it, else fp32"},
+    {.name = "auto", .value = -1,
+     .about = "bf16 or fp16 where vkclr runs cooperative matrices on the device (a GPU), else fp32"},
     {0},
 };
 /* --stem: auto is resolved by the run, from the encoder and the view size (vkc_model_auto_stem) */

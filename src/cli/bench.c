@@ -7,16 +7,7 @@
 #include <unistd.h>
 
 
-const VkcOption bench_rows[BENCH_NROWS] = {
-    {.flag = "--device", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchOptions, device), .min = 0, .max = 1000,
-     .auto_name = "auto", .auto_value = -1, .section = "options", .metavar = "N",
-     .help = "Vulkan device (see vkclr devices)"},
-    {.flag = "--repeat", .type = VKC_OPT_INT, VKC_OPTION_FIELD(BenchOptions, repeat), .min = 1,
-     .max = BENCH_MAX_REPEAT, .section = "options", .metavar = "R",
-     .help = "timed runs after a warm-up run; the median counts"},
-    {.flag = "--only", .type = VKC_OPT_STRING, VKC_OPTION_FIELD(BenchOptions, only), .section = "options",
-     .metavar = "TEXT", .help = "only the rows whose label contains TEXT"},
-};
+const VkcOption bench_rows[BENCH_NROWS] = {BENCH_OPTION_ROWS(BenchOptions, )};
 
 void bench_defaults(BenchOptions *o, int repeat) { *o = (BenchOptions){.device = -1, .repeat = repeat}; }
 

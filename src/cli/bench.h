@@ -14,7 +14,16 @@ typedef struct {
     char only[128]; /* run only cases whose label contains this ("": all) */
 } BenchOptions;
 
-/* The rows of BenchOptions, which every device benchmark's CliSpec takes. */
+/* The rows of BenchOptions, which every device benchmark's CliSpec takes; BENCH_OPTION_ROWS(T, m)
+ * are the same rows for a benchmark's own options struct T that holds them as member m. */
+#define BENCH_OPTION_ROWS(T, m)                                                                                        \
+    {.flag = "--device", .type = VKC_OPT_INT, VKC_OPTION_FIELD(T, m device), .min = 0, .max = 1000,                   \
+     .auto_name = "auto", .auto_value = -1, .section = "options", .metavar = "N",                                     \
+     .help = "Vulkan device (see vkclr devices)"},                                                                   \
+        {.flag = "--repeat", .type = VKC_OPT_INT, VKC_OPTION_FIELD(T, m repeat), .min = 1, .max = BENCH_MAX_REPEAT,   \
+         .section = "options", .metavar = "R", .help = "timed runs after a warm-up run; the median counts"},         \
+        {.flag = "--only", .type = VKC_OPT_STRING, VKC_OPTION_FIELD(T, m only), .section = "options",                 \
+         .metavar = "TEXT", .help = "only the rows whose label contains TEXT"}
 #define BENCH_NROWS 3
 extern const VkcOption bench_rows[BENCH_NROWS];
 /* The rows of a device benchmark's CliSpec. */

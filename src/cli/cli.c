@@ -55,9 +55,11 @@ int cli_environment(VkcContextOptions *o)
     VkcKernelOverrides *k = &o->kernels;
     const char *path = getenv("VKCLR_CONV_PATH");
     if (path && *path) {
-        if (strcmp(path, "reg") && strcmp(path, "smem"))
-            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg or smem", path);
-        k->conv_family = !strcmp(path, "reg") ? VKC_CONV_FAMILY_REG : VKC_CONV_FAMILY_SMEM;
+        if (strcmp(path, "reg") && strcmp(path, "smem") && strcmp(path, "coop"))
+            return vkc_fail("VKCLR_CONV_PATH='%s': expected reg, smem or coop", path);
+        k->conv_family = !strcmp(path, "reg")    ? VKC_CONV_FAMILY_REG
+                         : !strcmp(path, "smem") ? VKC_CONV_FAMILY_SMEM
+                                                 : VKC_CONV_FAMILY_COOP;
     }
     static const char *const tiles[3][2] = {{"VKCLR_CONV_FWD_TILE", "VKCLR_CONV_FWD_BLOCK"},
                                             {"VKCLR_CONV_DGRAD_TILE", "VKCLR_CONV_DGRAD_BLOCK"},

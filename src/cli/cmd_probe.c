@@ -123,7 +123,7 @@ static int run_source(VkcContext *ctx, const VkcDataset *ds, Outcome *o, const V
     o->dim = x.dim;
     o->seconds_extract = now() - t0;
     /* kNN first: it leaves the features as they are, the probe standardises them in place. */
-    if (do_knn && (vkc_gemm_init(ctx, &gemm) || vkc_knn_init(ctx, &knn, &gemm) ||
+    if (do_knn && (vkc_gemm_init(ctx, &gemm) || vkc_gemm_use(&gemm, pc->products) || vkc_knn_init(ctx, &knn, &gemm) ||
                    vkc_knn_evaluate(&knn, kc, &train, &test, (uint32_t)ds->nclasses, &o->knn, NULL)))
         goto done;
     if (do_probe && vkc_probe_run(ctx, pc, &train, &test, (uint32_t)ds->nclasses, &o->probe)) goto done;
@@ -249,6 +249,8 @@ static int run(const CliCall *call)
         vkc_dataset_free(&ds);
         return 1;
     }
+    /* the probe's and kNN's products: 16-bit on cooperative matrices with a 16-bit precision */
+    pc.products = enc.precision < 0 ? vkc_auto_precision(&ctx) : (VkcDtype)enc.precision;
     printf("probe: %s, %ld train + %ld test images, %d classes, on %s\n", ds.name, ntrain, ntest, ds.nclasses,
            ctx.props.deviceName);
     Outcome outcomes[3];

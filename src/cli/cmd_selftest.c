@@ -38,6 +38,13 @@ static int run(const CliCall *call)
     if (vkc_context_create(&ctx, &opt)) return cli_fail(&cli_selftest, 1);
     printf("selftest on %s (%s, subgroup %u)\n", ctx.props.deviceName, vkc_device_type_name(ctx.props.deviceType),
            ctx.subgroup_size);
+    for (int d = VKC_F16; d <= VKC_BF16; d++) {
+        if (ctx.coop.ok[d])
+            printf("cooperative matrices %s: %ux%ux%u (the coop checks run them)\n", vkc_dtype_name((VkcDtype)d),
+                   ctx.coop.shape[d].M, ctx.coop.shape[d].N, ctx.coop.shape[d].K);
+        else
+            printf("cooperative matrices %s: not run (%s)\n", vkc_dtype_name((VkcDtype)d), ctx.coop.why_not[d]);
+    }
     int ran = 0, skipped = 0;
     int failed = vkc_run_checks(&ctx, only, stdout, &ran, &skipped);
     vkc_context_destroy(&ctx);

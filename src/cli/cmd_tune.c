@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "commands.h"
+#include "vkclr/check.h"
 #include "vkclr/data.h"
 #include "vkclr/fileio.h"
 #include "vkclr/half.h"
@@ -119,8 +120,11 @@ done:
 }
 
 /* The conv check's tolerance (check_conv.c) doubled: 4e-6 sqrt(K) + (2e-5 + 4 units of the
- * dtype) relative, K the length of the pass's sums; the worst element's excess in *worst. */
-static bool agrees(const Job *j, const float *got, const float *want, uint64_t n, double *worst)
+ * dtype) relative, K the length of the pass's sums; the worst element's excess in *worst. When
+ * one of the two multiplies on cooperative matrices (16-bit weights) and the other does not,
+ * also twice the bound of 16-bit products (vkc_check_product_bound) for a typical element, whose
+ * products' magnitudes sum to K/4 (inputs uniform in [-1, 1)). */
+static bool agrees(const Job *j, bool coop_vs_not, const float *got, const float *want, uint64_t n, double *worst)
 {
     const VkcConv2d *c = &j->c;
     double K = j->pass == VKC_CONV_PASS_FORWARD          ? (double)c->C_in * c->kernel * c->kernel
@@ -128,6 +132,7 @@ static bool agrees(const Job *j, const float *got, const float *want, uint64_t n
                                                          : (double)c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
     double u = j->pass == VKC_CONV_PASS_BACKWARD_WEIGHT ? 0 : vkc_dtype_unit(j->act); /* dw is float32 */
     double atol = 4e-6 * sqrt(K), rtol = 2e-5 + 4 * u;
+    if (coop_vs_not) atol += 2 * vkc_check_product_bound(j->act, K) * K / 4;
     *worst = 0;
     for (uint64_t i = 0; i < n; i++) {
         double excess = fabs((double)got[i] - want[i]) - (atol + rtol * fabs(want[i]));
@@ -176,7 +181,8 @@ static int tune_pass(Job *j, bool dry, int *changed)
             if (i == 0) rc = VKC_ERR;
             continue;
         }
-        bool ok = i == 0 || agrees(j, got, want, nout, &worst);
+        bool coop_vs_not = (vkc_conv2d_family(names[i]) == VKC_CONV_COOP) != (vkc_conv2d_family(names[0]) == VKC_CONV_COOP);
+        bool ok = i == 0 || agrees(j, coop_vs_not, got, want, nout, &worst);
         bool slow = i > 0 && ok && ms > 1.5 * best_ms;
         if (i > 0 && ok && !slow && j->repeat > 1 && run_variant(j, &ms, got, nout)) {
             printf("  %-20s cannot run: %s\n", names[i], vkc_error());

@@ -240,7 +240,7 @@ int vkc_probe_run(VkcContext *ctx, const VkcProbeConfig *cfg, VkcFeatures *train
     VkcOptim opt = {0};
     uint32_t *perm = NULL;
     int rc = VKC_ERR;
-    if (vkc_gemm_init(ctx, &P.gemm) || vkc_reduce_init(ctx, &P.reduce) ||
+    if (vkc_gemm_init(ctx, &P.gemm) || vkc_gemm_use(&P.gemm, cfg->products) || vkc_reduce_init(ctx, &P.reduce) ||
         vkc_linear_kernels_init(ctx, &P.lk, &P.gemm, &P.reduce) ||
         vkc_kernel_create(ctx, &P.gather, VKC_SHADER_GATHER_ROWS, "bbb", sizeof(GatherPush), spec, 2) ||
         vkc_kernel_create(ctx, &P.standardize, VKC_SHADER_STANDARDIZE, "bb", sizeof(StdPush), spec, 2) ||

@@ -17,6 +17,13 @@
  * and are added in slot order by a second pass (reduce_chunks.comp): no float atomics, the
  * same inputs give bit-identical results (DESIGN.md decision 4). Tiles can be forced for
  * checks and tuning: VKCLR_CONV_{FWD,DGRAD,WGRAD}_TILE (reg) and _BLOCK (smem).
+ *  - coop (16-bit activations, where the device runs cooperative matrices: ctx->coop.ok):
+ *    the smem shaders built with -DCOOP (conv2d_{fwd,dgrad,wgrad}_coop_f16/_bf16) on the
+ *    cooperative-matrix core shaders/coopmat_gemm.glsl: the same implicit GEMMs and epilogues,
+ *    16-bit products (the weights rounded when staged) on the device's matrix shape, float32
+ *    sums; tiles of subgroups and matrices per device class (coop.c). The forward writes the
+ *    batch statistics of its output blocks, as reg does. With 16-bit activations this family
+ *    is the default wherever it runs (explicit --precision fp16/bf16 and auto on GPUs).
  * Activations (x, y, dy, dx) may be 16-bit: every kernel has fp16 and bf16 builds
  * (shaders/precision.glsl) that convert on load and store; weights, their gradients, the
  * statistics and all accumulation stay float32. */
@@ -24,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coop.h"
 #include "layers_internal.h"
 
 typedef struct {
@@ -52,8 +60,9 @@ typedef struct {
 } WgradPush;
 VKC_PUSH_CONTRACT(WgradPush, CONV2D_WGRAD_REG);
 
+/* conv2d_{fwd,dgrad}_smem.comp (and their coop builds): dgrad's Push ends at ld. */
 typedef struct {
-    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias;
+    uint32_t N, Cin, H, W, Cout, Ho, Wo, ld, has_bias, groups;
 } SmemPush;
 VKC_PUSH_CONTRACT(SmemPush, CONV2D_FWD_SMEM);
 VKC_PUSH_PREFIX(SmemPush, CONV2D_DGRAD_SMEM);
@@ -62,6 +71,7 @@ typedef struct {
     uint32_t N, Cin, H, W, Cout, Ho, Wo, klen, has_bias;
 } SmemWgradPush;
 VKC_PUSH_CONTRACT(SmemWgradPush, CONV2D_WGRAD_SMEM);
+
 
 uint32_t vkc_conv2d_out_h(const VkcConv2d *c) { return (c->H + 2 * c->pad - c->kernel) / c->stride + 1; }
 uint32_t vkc_conv2d_out_w(const VkcConv2d *c) { return (c->W + 2 * c->pad - c->kernel) / c->stride + 1; }
@@ -105,6 +115,7 @@ typedef struct {
 /* The tile the overrides give this pass and family, if any. */
 static bool forced_tile(const VkcLayers *L, int pass, VkcConvVariant family, uint32_t v[4])
 {
+    if (family == VKC_CONV_COOP) return false; /* (no overrides: the checks go through the tuning table) */
     const uint32_t *t = L->ctx->kernels.conv_tile[pass][family == VKC_CONV_REG ? 0 : 1];
     if (!t[0]) return false;
     for (int i = 0; i < 4; i++) v[i] = t[i];
@@ -215,14 +226,38 @@ static SmemTile smem_tile(const VkcLayers *L, const VkcConv2d *c, int pass)
 
 /* ---------------------------------------------------------------- the kernel of a pass */
 
-/* How a pass runs: a kernel family and its tile (RegTile, WgradTile or SmemTile as 4 numbers). */
+/* How a pass runs: a kernel family and its tile (RegTile, WgradTile or SmemTile as 4 numbers,
+ * VkcCoopTile as 5). */
 typedef struct {
     VkcConvVariant family;
-    uint32_t v[4];
+    uint32_t v[5];
 } ConvChoice;
 
 static const char *const pass_names[] = {"forward", "backward-input", "backward-weight"};
-static const char *const family_names[] = {"reg", "smem"};
+static const char *const family_names[] = {"reg", "smem", "coop"};
+static const VkcCoopUse coop_use[3] = {VKC_COOP_CONV_FORWARD, VKC_COOP_CONV_BACKWARD_INPUT, VKC_COOP_CONV_BACKWARD_WEIGHT};
+
+VkcConvVariant vkc_conv2d_family(const char *variant)
+{
+    return !strncmp(variant, "coop", 4) ? VKC_CONV_COOP : !strncmp(variant, "smem", 4) ? VKC_CONV_SMEM : VKC_CONV_REG;
+}
+
+static void choice_name(const ConvChoice *ch, char *text, size_t size)
+{
+    if (ch->family == VKC_CONV_COOP)
+        snprintf(text, size, "coop %u,%u,%u,%u,%u", ch->v[0], ch->v[1], ch->v[2], ch->v[3], ch->v[4]);
+    else
+        snprintf(text, size, "%s %u,%u,%u,%u", family_names[ch->family], ch->v[0], ch->v[1], ch->v[2], ch->v[3]);
+}
+
+static VkcCoopTile coop_of(const ConvChoice *ch) { return (VkcCoopTile){ch->v[0], ch->v[1], ch->v[2], ch->v[3], ch->v[4]}; }
+
+/* Does the device run this pass on cooperative matrices at all (16-bit activations it has them for)? */
+static bool coop_runs(const VkcLayers *L, const VkcConv2d *c, int pass)
+{
+    VkcCoopTile t;
+    return c->act != VKC_F32 && vkc_coop_tiles(L->ctx, c->act, coop_use[pass], &t, 1) == 1;
+}
 
 void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size)
 {
@@ -233,15 +268,19 @@ void vkc_conv2d_tuning_key(const VkcConv2d *c, int pass, char *key, size_t size)
 static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pass, VkcConvVariant family)
 {
     ConvChoice ch = {family, {0}};
-    if (family == VKC_CONV_SMEM) {
+    if (family == VKC_CONV_COOP) {
+        VkcCoopTile t = {0};
+        if (c->act != VKC_F32) vkc_coop_tiles(L->ctx, c->act, coop_use[pass], &t, 1); /* none: fails at dispatch */
+        ch.v[0] = t.wm, ch.v[1] = t.wn, ch.v[2] = t.tm, ch.v[3] = t.tn, ch.v[4] = t.bk;
+    } else if (family == VKC_CONV_SMEM) {
         SmemTile t = smem_tile(L, c, pass);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     } else if (pass == PASS_WGRAD) {
         WgradTile t = wgrad_tile(L, c);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     } else {
         RegTile t = reg_tile(L, c, pass);
-        memcpy(ch.v, &t, sizeof ch.v);
+        memcpy(ch.v, &t, sizeof t);
     }
     return ch;
 }
@@ -251,8 +290,15 @@ static ConvChoice default_choice(const VkcLayers *L, const VkcConv2d *c, int pas
 static bool parse_choice(const VkcLayers *L, const VkcConv2d *c, int pass, const char *text, ConvChoice *ch)
 {
     char family[8];
-    unsigned a[4];
-    if (sscanf(text, "%7s %u,%u,%u,%u", family, &a[0], &a[1], &a[2], &a[3]) != 5) return false;
+    unsigned a[5];
+    int n = sscanf(text, "%7s %u,%u,%u,%u,%u", family, &a[0], &a[1], &a[2], &a[3], &a[4]);
+    memset(ch, 0, sizeof *ch);
+    if (!strcmp(family, "coop") && n == 6) {
+        ch->family = VKC_CONV_COOP;
+        for (int i = 0; i < 5; i++) ch->v[i] = a[i];
+        return c->act != VKC_F32 && vkc_coop_fits(L->ctx, c->act, coop_of(ch), coop_use[pass]);
+    }
+    if (n != 5) return false;
     if (!strcmp(family, "reg") && L->ctx->subgroup_shuffle) ch->family = VKC_CONV_REG;
     else if (!strcmp(family, "smem")) ch->family = VKC_CONV_SMEM;
     else return false;
@@ -286,6 +332,8 @@ static ConvChoice choose(const VkcLayers *L, const VkcConv2d *c, int pass)
         const char *text = vkc_tuning_get(&L->ctx->tuning, key);
         ConvChoice ch;
         if (text && parse_choice(L, c, pass, text, &ch)) return ch;
+        /* 16-bit activations: the matrix units where the device has them */
+        if (coop_runs(L, c, pass)) return default_choice(L, c, pass, VKC_CONV_COOP);
     }
     return default_choice(L, c, pass, L->conv_variant);
 }
@@ -298,7 +346,7 @@ int vkc_conv2d_variant(const VkcLayers *L, const VkcConv2d *c, int pass, char *n
 {
     if (pass < 0 || pass > 2) return vkc_fail("conv2d: no pass %d", pass);
     ConvChoice ch = choose(L, c, pass);
-    snprintf(name, size, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+    choice_name(&ch, name, size);
     return VKC_OK;
 }
 
@@ -306,37 +354,47 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
                           int max)
 {
     /* the built-in choice first (the reference the others are compared with), then tiles
-     * around it in the device's own family (reg channel groups x pixel shapes, or smem block
-     * shapes): the other family runs 10-50x slower on its non-native device class, and on
+     * around the device's own family's built-in (reg channel groups x pixel shapes, or smem
+     * block shapes): the other family runs 10-50x slower on its non-native device class, and on
      * lavapipe each candidate's compile costs more than its timing, so only tiles that won
-     * somewhere in measurements on lavapipe 22-26 (BENCHMARKS.md) are tried */
+     * somewhere in measurements on lavapipe 22-26 (BENCHMARKS.md) are tried. With 16-bit
+     * activations where the device runs cooperative matrices, the built-in is the coop kernel,
+     * and its family's other tiles follow the device's own family's. */
     static const uint32_t reg[][3] = {{1, 2, 8}, {2, 2, 8}, {4, 2, 8}, {4, 1, 8}, {2, 4, 4}};
     static const uint32_t wgr[][2] = {{1, 4}, {1, 8}, {2, 4}, {2, 8}};
     static const uint32_t smem[][4] = {{64, 128, 16, 2}, {32, 128, 16, 1}, {64, 64, 16, 1}, {32, 64, 16, 1},
                                        {128, 64, 16, 2}, {64, 128, 8, 2}};
-    ConvChoice list[40];
+    ConvChoice list[64];
     int n = 0;
-    list[n++] = default_choice(L, c, pass, L->conv_variant);
-    if (L->conv_variant == VKC_CONV_REG) {
-        ConvChoice d = list[0];
+    bool coop = coop_runs(L, c, pass);
+    VkcConvVariant own = L->conv_variant == VKC_CONV_COOP ? (L->ctx->is_cpu ? VKC_CONV_REG : VKC_CONV_SMEM) : L->conv_variant;
+    if (coop) list[n++] = default_choice(L, c, pass, VKC_CONV_COOP);
+    list[n++] = default_choice(L, c, pass, own);
+    if (own == VKC_CONV_REG) {
+        ConvChoice d = list[n - 1];
         if (pass == PASS_WGRAD)
             for (size_t i = 0; i < sizeof wgr / sizeof wgr[0]; i++)
-                list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3]}};
+                list[n++] = (ConvChoice){VKC_CONV_REG, {wgr[i][0], wgr[i][1], d.v[2], d.v[3], 0}};
         else
             for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++)
-                list[n++] = (ConvChoice){VKC_CONV_REG, {reg[i][0], reg[i][1], reg[i][2], d.v[3]}};
+                list[n++] = (ConvChoice){VKC_CONV_REG, {reg[i][0], reg[i][1], reg[i][2], d.v[3], 0}};
     }
-    if (L->conv_variant == VKC_CONV_SMEM)
+    if (own == VKC_CONV_SMEM)
         for (size_t i = 0; i < sizeof smem / sizeof smem[0]; i++)
-            list[n++] = (ConvChoice){VKC_CONV_SMEM, {smem[i][0], smem[i][1], smem[i][2], smem[i][3]}};
+            list[n++] = (ConvChoice){VKC_CONV_SMEM, {smem[i][0], smem[i][1], smem[i][2], smem[i][3], 0}};
+    if (coop) {
+        VkcCoopTile tiles[16];
+        int nt = vkc_coop_tiles(L->ctx, c->act, coop_use[pass], tiles, 16);
+        for (int i = 0; i < nt; i++)
+            list[n++] = (ConvChoice){VKC_CONV_COOP, {tiles[i].wm, tiles[i].wn, tiles[i].tm, tiles[i].tn, tiles[i].bk}};
+    }
     int out = 0;
     for (int i = 0; i < n && out < max; i++) {
         char text[VKC_CONV_VARIANT_NAME];
-        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[list[i].family], list[i].v[0], list[i].v[1],
-                 list[i].v[2], list[i].v[3]);
+        choice_name(&list[i], text, sizeof text);
         ConvChoice ch;
         if (!parse_choice(L, c, pass, text, &ch)) continue; /* not for this pass or device */
-        snprintf(text, sizeof text, "%s %u,%u,%u,%u", family_names[ch.family], ch.v[0], ch.v[1], ch.v[2], ch.v[3]);
+        choice_name(&ch, text, sizeof text);
         bool dup = false;
         for (int k = 0; k < out; k++) dup |= !strcmp(names[k], text);
         if (!dup) snprintf(names[out++], VKC_CONV_VARIANT_NAME, "%s", text);
@@ -344,21 +402,81 @@ int vkc_conv2d_candidates(const VkcLayers *L, const VkcConv2d *c, int pass, char
     return out;
 }
 
-/* Chunks of the weight gradient's K = N*Ho*Wo for the smem kernel: enough workgroups to fill
- * the device, chunk lengths whole steps. */
-static void smem_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const SmemTile *t, uint32_t *klen,
-                             uint32_t *nchunks, uint32_t *stride)
+/* ---------------------------------------------------------------- block-tiled kernels (smem, coop) */
+
+/* A pass's kernel in a block-tiled family: shared-memory (smem) or cooperative-matrix (coop).
+ * Both run the same shaders (conv2d_*_smem.comp; the coop builds with -DCOOP, their own GEMM
+ * core), so their host sides differ only in the build, the block and the tile's constants. */
+typedef struct {
+    bool coop;
+    VkcShader shader;        /* the build (block_kernel) */
+    uint32_t bm, bn, bk, wg; /* outputs x columns per workgroup, K per stage, invocations */
+    uint32_t spec[15];       /* 0-2 workgroup, 3-5 kernel, stride, pad, then the tile's */
+    int flag;                /* the constant after the tile: VEC (weight gradient), STATS (coop forward) */
+} BlockKernel;
+
+static BlockKernel block_of(const VkcLayers *L, const VkcConv2d *c, const ConvChoice *ch)
+{
+    BlockKernel b = {.coop = ch->family == VKC_CONV_COOP, .shader = VKC_SHADER_COUNT};
+    if (b.coop) {
+        VkcCoopTile t = coop_of(ch);
+        b.bm = vkc_coop_bm(L->ctx, c->act, t), b.bn = vkc_coop_bn(L->ctx, c->act, t), b.bk = t.bk;
+        b.wg = vkc_coop_wg(L->ctx, t);
+        vkc_coop_spec(L->ctx, c->act, t, b.spec);
+        b.flag = 14;
+    } else {
+        SmemTile t = smem_of(ch);
+        b.bm = t.bm, b.bn = t.bn, b.bk = t.bk, b.wg = smem_wg(&t);
+        uint32_t tile[10] = {b.wg, 1, 1, 0, 0, 0, t.bm, t.bn, t.bk, t.tn4};
+        memcpy(b.spec, tile, sizeof tile);
+        b.flag = 10;
+    }
+    b.spec[3] = c->kernel, b.spec[4] = c->stride, b.spec[5] = c->pad;
+    return b;
+}
+
+/* The pass's kernel, checked against the pass and the device, with its build for c->act. */
+static int block_kernel(VkcLayers *L, const VkcConv2d *c, int pass, BlockKernel *b)
+{
+    static const VkcShader smem[3] = {VKC_SHADER_CONV2D_FWD_SMEM, VKC_SHADER_CONV2D_DGRAD_SMEM,
+                                      VKC_SHADER_CONV2D_WGRAD_SMEM};
+    static const VkcShader coop[3][2] = {{VKC_SHADER_CONV2D_FWD_COOP_F16, VKC_SHADER_CONV2D_FWD_COOP_BF16},
+                                         {VKC_SHADER_CONV2D_DGRAD_COOP_F16, VKC_SHADER_CONV2D_DGRAD_COOP_BF16},
+                                         {VKC_SHADER_CONV2D_WGRAD_COOP_F16, VKC_SHADER_CONV2D_WGRAD_COOP_BF16}};
+    ConvChoice ch = choose(L, c, pass);
+    *b = block_of(L, c, &ch);
+    if (!b->coop) {
+        SmemTile t = smem_of(&ch);
+        return smem_check(L, &t, pass) || vkc_layers_variant(L, smem[pass], c->act, &b->shader) ? VKC_ERR : VKC_OK;
+    }
+    if (c->act == VKC_F32)
+        return vkc_fail("conv2d %s: the cooperative-matrix kernels take 16-bit activations, not fp32", pass_names[pass]);
+    if (!L->ctx->coop.ok[c->act])
+        return vkc_fail("conv2d %s: no %s cooperative-matrix kernels on %s: %s", pass_names[pass],
+                        vkc_dtype_name(c->act), L->ctx->props.deviceName, L->ctx->coop.why_not[c->act]);
+    VkcCoopTile t = coop_of(&ch);
+    if (!vkc_coop_fits(L->ctx, c->act, t, coop_use[pass]))
+        return vkc_fail("conv2d %s: cooperative-matrix tile %u,%u,%u,%u,%u does not fit this pass or device",
+                        pass_names[pass], t.wm, t.wn, t.tm, t.tn, t.bk);
+    b->shader = coop[pass][c->act == VKC_BF16];
+    return VKC_OK;
+}
+
+/* Chunks of the weight gradient's K = N*Ho*Wo for a block-tiled kernel: enough workgroups to
+ * fill the device, chunk lengths whole steps. */
+static void block_wgrad_split(const VkcLayers *L, const VkcConv2d *c, const BlockKernel *b, uint32_t *klen,
+                              uint32_t *nchunks, uint32_t *stride)
 {
     uint32_t total = c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c);
     uint32_t nb = c->C_in * c->kernel * c->kernel + 1;
-    uint32_t blocks = vkc_div_up(c->C_out, t->bm) * vkc_div_up(nb, t->bn);
+    uint32_t blocks = vkc_div_up(c->C_out, b->bm) * vkc_div_up(nb, b->bn);
     *stride = c->C_out * c->C_in * c->kernel * c->kernel + c->C_out;
-    uint32_t n = vkc_div_up(L->reduce_lanes / smem_wg(t), blocks);
+    uint32_t n = vkc_div_up(L->reduce_lanes / b->wg, blocks);
     uint32_t cap = (16u << 20) / *stride; /* 64 MiB of partials at most */
     if (n > cap) n = cap;
-    if (n > vkc_div_up(total, t->bk)) n = vkc_div_up(total, t->bk);
+    if (n > vkc_div_up(total, b->bk)) n = vkc_div_up(total, b->bk);
     if (n < 1) n = 1;
-    *klen = vkc_div_up(vkc_div_up(total, n), t->bk) * t->bk;
+    *klen = vkc_div_up(vkc_div_up(total, n), b->bk) * b->bk;
     *nchunks = vkc_div_up(total, *klen);
 }
 
@@ -385,15 +503,16 @@ static VkDeviceSize pass_work(const VkcLayers *L, const VkcConv2d *c, int pass)
 {
     uint32_t KK = c->kernel * c->kernel;
     ConvChoice ch = choose(L, c, pass);
-    if (ch.family == VKC_CONV_SMEM) {
-        SmemTile t = smem_of(&ch);
+    if (ch.family != VKC_CONV_REG) {
+        BlockKernel b = block_of(L, c, &ch);
+        if (!b.bm || !b.bn || !b.bk || !b.wg) return 0; /* no tile fits: the pass fails, saying why */
         if (pass == PASS_WGRAD) {
             uint32_t klen, nchunks, stride;
-            smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+            block_wgrad_split(L, c, &b, &klen, &nchunks, &stride);
             return (VkDeviceSize)nchunks * stride * 4;
         }
         uint32_t k = (pass == PASS_FWD ? c->C_in : c->C_out) * KK;
-        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, t.bm) * t.bm * 4;
+        return (VkDeviceSize)k * vkc_div_up(pass == PASS_FWD ? c->C_out : c->C_in, b.bm) * b.bm * 4;
     }
     if (pass == PASS_WGRAD) {
         WgradTile t = wgrad_of(&ch);
@@ -463,6 +582,10 @@ static uint32_t reg_subgroup(const VkcLayers *L, uint32_t wg)
 uint32_t vkc_conv2d_stats_groups(const VkcLayers *L, const VkcConv2d *c)
 {
     ConvChoice ch = choose(L, c, PASS_FWD);
+    if (ch.family == VKC_CONV_COOP) { /* one per block of output pixels (conv2d_fwd_smem.comp STATS) */
+        BlockKernel b = block_of(L, c, &ch);
+        return b.bn ? vkc_div_up(c->N * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c), b.bn) : 0;
+    }
     if (ch.family != VKC_CONV_REG) return 0;
     RegTile t = reg_of(&ch);
     uint64_t tiles = (uint64_t)c->N * vkc_div_up(vkc_conv2d_out_h(c), t.tr) * vkc_div_up(vkc_conv2d_out_w(c), t.tw);
@@ -567,64 +690,70 @@ static int reduce_slots(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor
     return vkc_layers_dispatch_1d(L, cmd, k, tb, &rb, vkc_div_up(c->C_out, L->wg_elem));
 }
 
-/* Forward (x -> y) or backward to the input (dy -> dx) with the smem kernels. */
-static int smem_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
+/* Forward (x -> y) or backward to the input (dy -> dx) with a block-tiled kernel (smem or coop);
+ * the coop forward also writes the batch statistics of y when c->stats is given. */
+static int block_conv(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, int pass, VkcTensor src, VkcTensor dst)
 {
     bool fwd = pass == PASS_FWD, has_bias = fwd && c->bias.buffer != VK_NULL_HANDLE;
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
-    ConvChoice ch = choose(L, c, pass);
-    SmemTile t = smem_of(&ch);
-    if (smem_check(L, &t, pass)) return VKC_ERR;
+    BlockKernel b;
+    if (block_kernel(L, c, pass, &b)) return VKC_ERR;
+    bool stats = fwd && b.coop && c->stats.buffer != VK_NULL_HANDLE;
     uint32_t outc = fwd ? c->C_out : c->C_in, inc = fwd ? c->C_in : c->C_out;
-    uint32_t ld = vkc_div_up(outc, t.bm) * t.bm;
+    uint32_t ld = vkc_div_up(outc, b.bm) * b.bm;
     VkcTensor a = part(c->work, 0, (VkDeviceSize)inc * KK * ld * 4);
     if (wpack(L, cmd, c, fwd ? 0 : 1, ld, a)) return VKC_ERR;
-    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias};
-    uint32_t spec[10] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4};
-    const VkcKernel *k;
     uint64_t pixels = (uint64_t)c->N * (fwd ? Ho * Wo : c->H * c->W);
-    uint64_t gx = (pixels + t.bn - 1) / t.bn;
+    uint64_t gx = (pixels + b.bn - 1) / b.bn;
     if (gx > L->ctx->props.limits.maxComputeWorkGroupCount[0])
         return vkc_fail("conv2d: %llu pixels are too many for one dispatch", (unsigned long long)pixels);
-    VkcShader shader;
-    if (vkc_layers_variant(L, fwd ? VKC_SHADER_CONV2D_FWD_SMEM : VKC_SHADER_CONV2D_DGRAD_SMEM, src.dtype, &shader) ||
-        vkc_layers_kernel(L, shader, fwd ? "bbbb" : "bbb",
-                          fwd ? VKC_PUSH_SIZE_CONV2D_FWD_SMEM : VKC_PUSH_SIZE_CONV2D_DGRAD_SMEM, spec, 10, &k))
+    if (stats && vkc_layers_need("conv2d forward", "stats", c->stats, vkc_conv2d_stats_floats(L, c))) return VKC_ERR;
+    SmemPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, ld, has_bias, stats ? (uint32_t)gx : 0};
+    b.spec[b.flag] = stats; /* (a constant only the coop forward has) */
+    const char *bindings = fwd ? (b.coop ? "bbbbb" : "bbbb") : "bbb";
+    const VkcKernel *k;
+    if (vkc_layers_kernel(L, b.shader, bindings, fwd ? VKC_PUSH_SIZE_CONV2D_FWD_SMEM : VKC_PUSH_SIZE_CONV2D_DGRAD_SMEM,
+                          b.spec, fwd && b.coop ? b.flag + 1 : b.flag, &k))
         return VKC_ERR;
-    uint32_t gy = vkc_div_up(outc, t.bm);
+    uint32_t gy = vkc_div_up(outc, b.bm);
     if (fwd) {
-        VkcTensor tt[4] = {src, a, has_bias ? c->bias : a, dst};
-        return vkc_cmd_dispatch(cmd, k, tt, 0x7, &push, (uint32_t)gx, gy, 1);
+        /* (without statistics binding 4 is y again, unwritten) */
+        VkcTensor tt[5] = {src, a, has_bias ? c->bias : a, dst, stats ? c->stats : dst};
+        return vkc_cmd_dispatch(cmd, k, tt, stats ? 0x7 : 0x17, &push, (uint32_t)gx, gy, 1);
     }
     VkcTensor tt[3] = {src, a, dst};
     return vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, (uint32_t)gx, gy, 1);
 }
 
-static int smem_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
-                      VkcTensor dbias)
+static int block_wgrad(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy, VkcTensor dweight,
+                       VkcTensor dbias)
 {
     uint32_t Ho = vkc_conv2d_out_h(c), Wo = vkc_conv2d_out_w(c), KK = c->kernel * c->kernel;
     bool has_bias = c->bias.buffer != VK_NULL_HANDLE;
-    ConvChoice ch = choose(L, c, PASS_WGRAD);
-    SmemTile t = smem_of(&ch);
-    if (smem_check(L, &t, PASS_WGRAD)) return VKC_ERR;
+    BlockKernel b;
+    if (block_kernel(L, c, PASS_WGRAD, &b)) return VKC_ERR;
     uint32_t klen, nchunks, stride;
-    smem_wgrad_split(L, c, &t, &klen, &nchunks, &stride);
+    block_wgrad_split(L, c, &b, &klen, &nchunks, &stride);
     /* dy as vec4 along the pixels: planes of whole vec4s, and whole vec4 loads per pass. */
-    bool vec = (Ho * Wo) % 4 == 0 && (t.bk * t.bm) % (smem_wg(&t) * 4) == 0;
+    b.spec[b.flag] = (Ho * Wo) % 4 == 0 && (b.bk * b.bm) % (b.wg * 4) == 0 && b.bk % 4 == 0;
     SmemWgradPush push = {c->N, c->C_in, c->H, c->W, c->C_out, Ho, Wo, klen, has_bias};
-    uint32_t spec[11] = {smem_wg(&t), 1, 1, c->kernel, c->stride, c->pad, t.bm, t.bn, t.bk, t.tn4, vec};
     const VkcKernel *k;
-    VkcShader shader;
-    if (vkc_layers_variant(L, VKC_SHADER_CONV2D_WGRAD_SMEM, x.dtype, &shader) ||
-        vkc_layers_kernel(L, shader, "bbb", sizeof push, spec, 11, &k))
-        return VKC_ERR;
-    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, t.bn), gy = vkc_div_up(c->C_out, t.bm);
+    if (vkc_layers_kernel(L, b.shader, "bbb", sizeof push, b.spec, b.flag + 1, &k)) return VKC_ERR;
+    uint32_t gx = vkc_div_up(c->C_in * KK + has_bias, b.bn), gy = vkc_div_up(c->C_out, b.bm);
     if (nchunks > L->ctx->props.limits.maxComputeWorkGroupCount[2]) return vkc_fail("conv2d: too many chunks");
     VkcTensor partials = part(c->work, 0, (VkDeviceSize)nchunks * stride * 4);
     VkcTensor tt[3] = {x, dy, partials};
     if (vkc_cmd_dispatch(cmd, k, tt, 0x3, &push, gx, gy, nchunks)) return VKC_ERR;
     return reduce_slots(L, cmd, c, partials, nchunks, stride, dweight, dbias);
+}
+
+/* The layer was planned (kernel choice, work space) for activations of c->act. */
+static int act_dtype(const char *op, const VkcConv2d *c, VkcTensor t)
+{
+    if (t.dtype != c->act)
+        return vkc_fail("%s: activations of %s, but the layer was planned for %s (VkcConv2d.act)", op,
+                        vkc_dtype_name(t.dtype), vkc_dtype_name(c->act));
+    return VKC_OK;
 }
 
 /* ---------------------------------------------------------------- public entry points */
@@ -637,10 +766,10 @@ int vkc_conv2d_forward(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor 
     if (vkc_layers_need(op, "x", x, (uint64_t)c->N * c->C_in * c->H * c->W) ||
         vkc_layers_need(op, "y", y, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         (has_bias && vkc_layers_need(op, "bias", c->bias, c->C_out)) || need_work(L, c, PASS_FWD, op) ||
-        vkc_layers_same_dtype(op, x, y))
+        vkc_layers_same_dtype(op, x, y) || act_dtype(op, c, x))
         return VKC_ERR;
-    return choose(L, c, PASS_FWD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_FWD, x, y)
-                                                          : reg_conv(L, cmd, c, PASS_FWD, x, y);
+    return choose(L, c, PASS_FWD).family == VKC_CONV_REG ? reg_conv(L, cmd, c, PASS_FWD, x, y)
+                                                         : block_conv(L, cmd, c, PASS_FWD, x, y);
 }
 
 int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor dy, VkcTensor dx)
@@ -649,10 +778,10 @@ int vkc_conv2d_backward_input(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vkc
     if (check_shape(c, op)) return VKC_ERR;
     if (vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dx", dx, (uint64_t)c->N * c->C_in * c->H * c->W) || need_work(L, c, PASS_DGRAD, op) ||
-        vkc_layers_same_dtype(op, dy, dx))
+        vkc_layers_same_dtype(op, dy, dx) || act_dtype(op, c, dy))
         return VKC_ERR;
-    return choose(L, c, PASS_DGRAD).family == VKC_CONV_SMEM ? smem_conv(L, cmd, c, PASS_DGRAD, dy, dx)
-                                            : reg_conv(L, cmd, c, PASS_DGRAD, dy, dx);
+    return choose(L, c, PASS_DGRAD).family == VKC_CONV_REG ? reg_conv(L, cmd, c, PASS_DGRAD, dy, dx)
+                                                           : block_conv(L, cmd, c, PASS_DGRAD, dy, dx);
 }
 
 int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, VkcTensor x, VkcTensor dy,
@@ -665,8 +794,8 @@ int vkc_conv2d_backward_weight(VkcLayers *L, VkcCmd *cmd, const VkcConv2d *c, Vk
         vkc_layers_need(op, "dy", dy, (uint64_t)c->N * c->C_out * vkc_conv2d_out_h(c) * vkc_conv2d_out_w(c)) ||
         vkc_layers_need(op, "dweight", dweight, (uint64_t)c->C_out * c->C_in * c->kernel * c->kernel) ||
         (has_bias && vkc_layers_need(op, "dbias", dbias, c->C_out)) || need_work(L, c, PASS_WGRAD, op) ||
-        vkc_layers_same_dtype(op, x, dy))
+        vkc_layers_same_dtype(op, x, dy) || act_dtype(op, c, x))
         return VKC_ERR;
-    return choose(L, c, PASS_WGRAD).family == VKC_CONV_SMEM ? smem_wgrad(L, cmd, c, x, dy, dweight, dbias)
-                                            : reg_wgrad(L, cmd, c, x, dy, dweight, dbias);
+    return choose(L, c, PASS_WGRAD).family == VKC_CONV_REG ? reg_wgrad(L, cmd, c, x, dy, dweight, dbias)
+                                                           : block_wgrad(L, cmd, c, x, dy, dweight, dbias);
 }

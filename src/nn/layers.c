@@ -27,11 +27,16 @@ int vkc_layers_init(VkcContext *ctx, VkcLayers *L)
     if (!reg_ok) L->conv_variant = VKC_CONV_SMEM;
     int family = ctx->kernels.conv_family; /* forced for checks and tuning runs */
     if (family != VKC_CONV_FAMILY_DEVICE) {
-        L->conv_variant = family == VKC_CONV_FAMILY_REG ? VKC_CONV_REG : VKC_CONV_SMEM;
+        L->conv_variant = family == VKC_CONV_FAMILY_REG    ? VKC_CONV_REG
+                          : family == VKC_CONV_FAMILY_SMEM ? VKC_CONV_SMEM
+                                                           : VKC_CONV_COOP;
         L->conv_forced = true;
         if (L->conv_variant == VKC_CONV_REG && !reg_ok)
             return vkc_fail("the register-tiled convolutions were asked for (VKCLR_CONV_PATH=reg), but this device has "
                             "no subgroup shuffles in compute shaders");
+        if (L->conv_variant == VKC_CONV_COOP && !ctx->coop.ok[VKC_F16] && !ctx->coop.ok[VKC_BF16])
+            return vkc_fail("the cooperative-matrix convolutions were asked for (VKCLR_CONV_PATH=coop), but %s",
+                            ctx->coop.why_not[VKC_F16]);
     }
     uint32_t max = ctx->props.limits.maxComputeWorkGroupSize[0];
     if (L->wg_elem > max) L->wg_elem = max;

@@ -447,8 +447,8 @@ static VkcConv2d conv_of(const VkcModel *m, const VkcModelOp *op, uint32_t batch
 {
     const VkcModelValue *in = &m->values[op->in], *out = &m->values[op->out];
     return (VkcConv2d){.N = batch, .C_in = in->C, .H = in->H, .W = in->W, .C_out = out->C, .kernel = op->kernel,
-                       .stride = op->stride, .pad = op->kernel / 2, .weight = vkc_model_tensor(m, op->t_weight),
-                       .work = m->conv_work};
+                       .stride = op->stride, .pad = op->kernel / 2, .act = in->dtype,
+                       .weight = vkc_model_tensor(m, op->t_weight), .work = m->conv_work};
 }
 
 /* Whether this training forward hands the batch statistics from a conv to its batch norm
@@ -787,6 +787,25 @@ int vkc_model_memory(VkcContext *ctx, VkcLayers *layers, const VkcModelConfig *c
     sizes(&m, layers, batch, total, largest, &cw, &bw, &sw, &scratch);
     free_graph(&m);
     return VKC_OK;
+}
+
+int vkc_model_coop_passes(const VkcModel *m, int *total)
+{
+    int coop = 0;
+    *total = 0;
+    for (int i = 0; i < m->nops; i++) {
+        if (m->ops[i].kind != VKC_OP_CONV) continue;
+        VkcConv2d c = conv_of(m, &m->ops[i], m->max_batch);
+        for (int pass = 0; pass < 3; pass++) {
+            char name[VKC_CONV_VARIANT_NAME];
+            /* (the image's cast gets no gradient: no backward-input pass) */
+            if (pass == VKC_CONV_PASS_BACKWARD_INPUT && !m->values[m->ops[i].in].grad.buffer) continue;
+            (*total)++;
+            coop += !vkc_conv2d_variant(m->layers, &c, pass, name, sizeof name) &&
+                    vkc_conv2d_family(name) == VKC_CONV_COOP;
+        }
+    }
+    return coop;
 }
 
 int vkc_model_conv_shapes(const VkcModelConfig *cfg, uint32_t batch, VkcConv2d *out, int max)

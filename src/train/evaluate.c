@@ -64,6 +64,7 @@ static int evaluate(VkcExtractor *x, VkcContext *ctx, VkcGemm *gemm, const VkcDa
         VkcProbeConfig pc = vkc_probe_defaults();
         pc.epochs = (uint32_t)c->probe_epochs;
         pc.seed = c->seed;
+        pc.products = c->model.act_dtype; /* as the run's own GEMMs */
         VkcProbeResult pr;
         if (vkc_probe_run(ctx, &pc, &train, &test, (uint32_t)ds->nclasses, &pr)) goto done;
         out->probe_top1 = pr.top1, out->probe_top5 = pr.top5, out->probe_train_top1 = pr.train_top1;

@@ -216,6 +216,15 @@ int open_outputs(Run *r)
 
 /* ---------------------------------------------------------------- the terminal */
 
+/* Whether the run multiplies on cooperative matrices (tensor cores): how many of its convolution
+ * passes, its training GEMMs (head, loss), its evaluation's (kNN, probe); printed at the start,
+ * in results.json. */
+static bool coop_usage(const Run *r, int *passes, int *total)
+{
+    *passes = vkc_model_coop_passes(&r->g.model, total);
+    return r->g.k.gemm.operands != VKC_F32 || r->g.eval_gemm.operands != VKC_F32 || *passes > 0;
+}
+
 void print_start(const Run *r)
 {
     const VkcTrainConfig *c = &r->cfg;
@@ -233,6 +242,12 @@ void print_start(const Run *r)
                rv->sync_bn ? "synchronised" : "per-rank", rv->out);
     printf("device memory: %.1f MiB allocated (%.1f MiB model activations and gradients, %.1f MiB staging)\n",
            r->res->device_bytes / 1048576.0, r->g.model.activation_bytes / 1048576.0, r->g.host.allocated / 1048576.0);
+    int passes, total;
+    VkcDtype d = rv->model.act_dtype;
+    if (coop_usage(r, &passes, &total))
+        printf("cooperative matrices (%s, %ux%ux%u): %d of %d convolution passes, the GEMMs of %s\n",
+               vkc_dtype_name(d), r->g.ctx.coop.shape[d].M, r->g.ctx.coop.shape[d].N, r->g.ctx.coop.shape[d].K, passes,
+               total, r->g.k.gemm.operands != VKC_F32 ? "training and evaluation" : "evaluation (kNN, probe)");
     if (rv->start)
         printf("resuming %s at step %lld (epoch %lld)\n", rv->out, (long long)rv->start,
                (long long)(rv->start / rv->steps_per_epoch));
@@ -329,7 +344,7 @@ int knn_monitor(Run *r, int64_t done)
 {
     const VkcTrainConfig *c = &r->cfg;
     TrainEval mon;
-    if (train_evaluate(&r->g.model, &r->g.k.gemm, &r->aug, r->eval, c, &r->rv.model, false, &mon)) return VKC_ERR;
+    if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, r->eval, c, &r->rv.model, false, &mon)) return VKC_ERR;
     cJSON *line = line_at(r, done);
     cJSON_AddNumberToObject(line, "knn_top1", mon.trained.knn_top1);
     cJSON_AddNumberToObject(line, "knn_top5", mon.trained.knn_top5);
@@ -447,6 +462,20 @@ static int write_results(const Run *r, int64_t done, const TrainEval *ev, const 
     cJSON_AddNumberToObject(j, "gpu_waits_for_augmentation", (double)res->gpu_waits);
     cJSON_AddNumberToObject(j, "gpu_wait_seconds", res->gpu_wait_seconds);
     cJSON_AddStringToObject(j, "precision", vkc_dtype_name(rv->model.act_dtype));
+    int passes, total;
+    if (coop_usage(r, &passes, &total)) {
+        VkcCoopShape s = r->g.ctx.coop.shape[rv->model.act_dtype];
+        char shape[48];
+        snprintf(shape, sizeof shape, "%ux%ux%u", s.M, s.N, s.K);
+        cJSON *cm = cJSON_AddObjectToObject(j, "cooperative_matrices");
+        cJSON_AddStringToObject(cm, "shape", shape);
+        cJSON_AddNumberToObject(cm, "conv_passes", passes);
+        cJSON_AddNumberToObject(cm, "conv_passes_total", total);
+        cJSON_AddBoolToObject(cm, "training_gemms", r->g.k.gemm.operands != VKC_F32);
+        cJSON_AddBoolToObject(cm, "evaluation_gemms", r->g.eval_gemm.operands != VKC_F32);
+    } else {
+        cJSON_AddNullToObject(j, "cooperative_matrices");
+    }
     loss_scale_json(r, j, (double)res->skipped_steps);
     train_evaluate_json(ev, j);
     cJSON_AddNumberToObject(j, "device_memory_bytes", (double)res->device_bytes);
@@ -521,7 +550,7 @@ int finish_run(Run *r, int64_t done, double t0)
     char evaluation[700];
     evaluation_status(r, done, evaluation, sizeof evaluation);
     if (rv->lead && done == rv->total) {
-        if (train_evaluate(&r->g.model, &r->g.k.gemm, &r->aug, r->eval, c, &rv->model, true, &ev)) {
+        if (train_evaluate(&r->g.model, &r->g.eval_gemm, &r->aug, r->eval, c, &rv->model, true, &ev)) {
             if (!vkc_interrupt_pending()) return VKC_ERR;
             res->interrupted = true;
             if (!rv->quiet)

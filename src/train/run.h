@@ -84,6 +84,7 @@ typedef struct {
     VkcContext ctx;
     VkcArena dev, host;
     VkcModelKernels k;
+    VkcGemm eval_gemm;       /* the kNN monitor's and the final evaluation's GEMMs (their products' type) */
     VkcL2Norm l2;
     VkcContrastive loss;
     VkcModel model;

@@ -170,8 +170,17 @@ int setup_model(Run *r)
     vkc_arena_init(&g->dev, &g->ctx, VKC_MEMORY_DEVICE);
     vkc_arena_init(&g->host, &g->ctx, VKC_MEMORY_STAGING);
     if (resolve_precision(r) || vkc_model_kernels_init(&g->ctx, &g->k) || check_batch(r) ||
-        vkc_l2norm_init(&g->ctx, &g->l2))
+        vkc_l2norm_init(&g->ctx, &g->l2) || vkc_gemm_init(&g->ctx, &g->eval_gemm))
         return VKC_ERR;
+    /* 16-bit activations: the GEMMs multiply 16-bit operands too, on cooperative matrices where
+     * the device runs them (sums stay float32): those of evaluation (kNN, probe) with either
+     * type, those of training (head, loss) with bf16 only. Their operands are float32 values
+     * that fp16 cannot always hold: the loss's gradient carries the loss scale (2^16), which the
+     * L2 normalisation's backward divides by the embeddings' norms, and fp16 overflow made the
+     * scaler skip steps and learn less (docs/precision.md). */
+    VkcDtype act = r->rv.model.act_dtype;
+    vkc_gemm_set_operands(&g->k.gemm, act == VKC_BF16 ? VKC_BF16 : VKC_F32);
+    vkc_gemm_set_operands(&g->eval_gemm, act);
     uint32_t n2 = 2 * (uint32_t)c->batch, dim = (uint32_t)r->rv.model.out_dim;
     if (vkc_model_create(&g->model, &g->ctx, &g->k.layers, &g->k.linear, &r->rv.model, n2, &g->dev) ||
         setup_loss(r, n2, dim) || setup_tensors(r, n2, dim) || loss_scale_init(r) || setup_optimizer(r))
@@ -254,6 +263,7 @@ void run_destroy(Run *r)
     vkc_contrastive_destroy(&g->loss);
     vkc_l2norm_destroy(&g->l2);
     vkc_model_kernels_destroy(&g->k);
+    vkc_gemm_destroy(&g->eval_gemm);
     if (g->ctx.device && r->res) r->res->validation_messages = g->ctx.validation_messages;
     vkc_arena_destroy(&g->host);
     vkc_arena_destroy(&g->dev);

@@ -191,7 +191,9 @@ int vkc_list_devices(FILE *out)
                 texels_as_images(devs[i], p) ? "storage texel buffers (imageLoad)" : "uniform texel buffers (texelFetch)");
         fprintf(out, "  push constants     %u bytes\n", l->maxPushConstantsSize);
         fprintf(out, "  timestamps         %s\n", l->timestampComputeAndGraphics ? "yes" : "no");
+        vkc_coopmat_describe(instance, devs[i], out);
     }
+    fprintf(out, "this build's %s\n", vkc_coopmat_build_note);
     free(devs);
     vkDestroyInstance(instance, NULL);
     return VKC_OK;
@@ -312,7 +314,6 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
         return vkc_fail("device %d (%s) has no compute queue", ctx->device_index, ctx->props.deviceName);
     }
     ctx->has_timestamps = ctx->props.limits.timestampComputeAndGraphics && ctx->props.limits.timestampPeriod > 0;
-    vkc_coopmat_query(ctx);
     VkPhysicalDeviceIDProperties id = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
     VkPhysicalDeviceProperties2 props2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &id};
     vkGetPhysicalDeviceProperties2(ctx->physical, &props2);
@@ -352,10 +353,19 @@ int vkc_context_create(VkcContext *ctx, const VkcContextOptions *options)
                                                      .storageBuffer16BitAccess = storage};
     VkPhysicalDeviceFeatures enable_core = {.shaderInt16 = features.features.shaderInt16,
                                             .shaderStorageImageReadWithoutFormat = ctx->texels_as_images};
-    const char *extensions[1];
+    const char *extensions[8];
     uint32_t nextensions = 0;
     if (f16i8.shaderFloat16 && ctx->props.apiVersion < VK_API_VERSION_1_2)
         extensions[nextensions++] = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
+    /* Cooperative matrices where this build's kernels can use them (coopmat.c). */
+    VkcCoopEnable coop;
+    vkc_coopmat_query(ctx, &coop);
+    for (uint32_t i = 0; i < coop.nextensions; i++) extensions[nextensions++] = coop.extensions[i];
+    if (coop.chain) {
+        void **tail = &enable16.pNext;
+        while (*tail) tail = (void **)&((VkBaseOutStructure *)*tail)->pNext;
+        *tail = coop.chain;
+    }
     VkDeviceCreateInfo dev_info = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
         .pNext = &enable16,

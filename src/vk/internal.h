@@ -12,8 +12,36 @@ int vkc_block_create(VkcContext *ctx, VkDeviceSize size, VkMemoryPropertyFlags r
                      VkMemoryPropertyFlags preferred, VkcBlock *out);
 void vkc_block_destroy(VkcContext *ctx, VkcBlock *b);
 
-/* Fill ctx->coop from the device's cooperative-matrix properties (coopmat.c). */
-void vkc_coopmat_query(VkcContext *ctx);
+/* VK_KHR_cooperative_matrix's and VK_KHR_shader_bfloat16's feature structures (newer than
+ * Debian 12's Vulkan headers). */
+typedef struct {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+} VkcKhrCoopFeatures;
+typedef struct {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 shaderBFloat16Type, shaderBFloat16DotProduct, shaderBFloat16CooperativeMatrix;
+} VkcBf16Features;
+
+/* What the device must be created with for the cooperative-matrix kernels: extensions and a
+ * pNext chain of features (NULL: none), kept in the structure itself. */
+typedef struct {
+    const char *extensions[4];
+    uint32_t nextensions;
+    void *chain;
+    VkcKhrCoopFeatures coop;
+    VkPhysicalDeviceVulkanMemoryModelFeatures model;
+    VkPhysicalDeviceSubgroupSizeControlFeatures size;
+    VkcBf16Features bf16;
+} VkcCoopEnable;
+
+/* Fill ctx->coop from the device's cooperative-matrix shapes, this build's kernels and the
+ * device's features (after ctx->dtype_ok and ctx->subgroup_size), and say what to enable. */
+void vkc_coopmat_query(VkcContext *ctx, VkcCoopEnable *enable);
+/* The shapes a device lists and whether this build has the kernels, for `vkclr devices`. */
+void vkc_coopmat_describe(VkInstance instance, VkPhysicalDevice physical, FILE *out);
 /* Does the device offer extension `name`? */
 bool vkc_device_extension(VkPhysicalDevice physical, const char *name);
 

@@ -12,6 +12,7 @@ int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *b
     if ((unsigned)id >= VKC_SHADER_COUNT) return vkc_fail("no embedded shader number %d", (int)id);
     const VkcShaderBlob *blob = &vkc_shader_table[id];
     const char *shader = blob->name;
+    if (!blob->words) return vkc_fail("kernel %s is not in this build (%s)", shader, vkc_coopmat_build_note);
     int n = (int)strlen(bindings);
     if (n > VKC_MAX_BINDINGS) return vkc_fail("kernel %s: too many bindings", shader);
     if (nspec > VKC_MAX_SPEC) return vkc_fail("kernel %s: too many specialization constants", shader);
@@ -70,10 +71,23 @@ int vkc_kernel_create(VkcContext *ctx, VkcKernel *k, VkcShader id, const char *b
         vkc_kernel_destroy(ctx, k);
         return vkc_fail_vk(shader, r);
     }
+    /* Cooperative-matrix kernels give every subgroup a tile of its own: they are made for the
+     * device's subgroup size, which their pipelines ask for where it varies (coopmat.c). */
+    if (blob->coopmat && invocations % ctx->subgroup_size) {
+        vkc_kernel_destroy(ctx, k);
+        return vkc_fail("kernel %s: a workgroup of %u invocations is not whole subgroups of %u", shader, invocations,
+                        ctx->subgroup_size);
+    }
+    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo required = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+        .requiredSubgroupSize = ctx->subgroup_size};
+    bool pin = blob->coopmat && ctx->coop.pin_subgroup;
     VkComputePipelineCreateInfo pipe_info = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {
             .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+            .pNext = pin ? &required : NULL,
+            .flags = pin ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT : 0,
             .stage = VK_SHADER_STAGE_COMPUTE_BIT,
             .module = k->module,
             .pName = "main",
