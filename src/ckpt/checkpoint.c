@@ -573,28 +573,27 @@ int vkc_checkpoint_resolve(const char *path, char *file, size_t size)
     return VKC_OK;
 }
 
-int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step)
+/* The configuration and step of a checkpoint file; with want_data its tensor data is read and checked too. */
+static int read_file_meta(const char *path, bool want_data, VkcTrainConfig *cfg, int64_t *step)
 {
     Safetensors st;
     uint8_t *file;
     VkcTrainState m;
-    int rc = st_read(&st, path, false, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
+    int rc = st_read(&st, path, want_data, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
     if (!rc && step) *step = m.step;
     st_free(&st);
     free(file);
     return rc;
 }
 
+int vkc_checkpoint_read_config(const char *path, VkcTrainConfig *cfg, int64_t *step)
+{
+    return read_file_meta(path, false, cfg, step);
+}
+
 int vkc_checkpoint_check_file(const char *path, VkcTrainConfig *cfg, int64_t *step)
 {
-    Safetensors st;
-    uint8_t *file;
-    VkcTrainState m;
-    int rc = st_read(&st, path, true, &file) || read_meta(&st, cfg, &m) ? VKC_ERR : VKC_OK;
-    if (!rc && step) *step = m.step;
-    st_free(&st);
-    free(file);
-    return rc;
+    return read_file_meta(path, true, cfg, step);
 }
 
 int vkc_checkpoint_check_bytes(const uint8_t *bytes, size_t size, const char *origin, VkcTrainConfig *cfg,
