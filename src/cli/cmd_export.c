@@ -94,7 +94,8 @@ static const VkcSplit *split_of(const VkcDataset *ds, int split)
 /* Everything an export is checked for before anything is computed or written: one source, a
  * place for its directory (absent, or an export of its own; never the checkpoint it reads), the
  * data (a checkpoint's recorded data is named as the checkpoint's), a split with images, labels
- * that fit the dtype. Returns the exit status of a refusal (printed), 0 to go on (*ds loaded). */
+ * that fit the dtype. Returns the exit status of a refusal (printed), 0 to go on (*ds loaded,
+ * unless there is no --out: --onnx alone reads no data). */
 static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char *data)
 {
     const char *checkpoint = e->checkpoint[0] ? e->checkpoint : NULL, *split_name = vkc_name_of(split_names, e->split);
@@ -120,19 +121,15 @@ static int checks(const CliCall *call, const ExportArgs *e, VkcDataset *ds, char
         return 2;
     }
     char file[1100];
-    if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK) {
-        if (e->out[0] && vkc_same_file(e->out, file)) {
-            fprintf(stderr, "vkclr export: --out %s is the checkpoint it exports: refusing to overwrite an input\n",
-                    e->out);
-            return 2;
-        }
-        if (e->onnx[0] && vkc_same_file(e->onnx, file)) {
-            fprintf(stderr, "vkclr export: --onnx %s is the checkpoint it exports: refusing to overwrite an input\n",
-                    e->onnx);
-            return 2;
-        }
-    }
-    if (!e->out[0]) return 0; /* --onnx alone: no data, no device */
+    const char *outputs[][2] = {{"--out", e->out}, {"--onnx", e->onnx}};
+    if (checkpoint && vkc_checkpoint_resolve(checkpoint, file, sizeof file) == VKC_OK)
+        for (int i = 0; i < 2; i++)
+            if (outputs[i][1][0] && vkc_same_file(outputs[i][1], file)) {
+                fprintf(stderr, "vkclr export: %s %s is the checkpoint it exports: refusing to overwrite an input\n",
+                        outputs[i][0], outputs[i][1]);
+                return 2;
+            }
+    if (!e->out[0]) return 0; /* --onnx alone: no data, no device (*ds not loaded) */
     if (vkc_export_check_dir(e->out)) return cli_fail(&cli_export, 1);
     if (source_dataset(&cli_export, call, checkpoint, !unlabeled, ds, data)) return vkc_interrupt_pending() ? 130 : 1;
     int status = 0;
